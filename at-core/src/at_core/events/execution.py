@@ -1,0 +1,135 @@
+"""Execution events: the order lifecycle, fills, positions, account state, trading state."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Annotated, Literal
+
+from pydantic import Field
+
+from at_core.events.envelope import Event, EventId
+from at_core.models.base import Identifier, NonNegativeDecimal, PositiveDecimal, TimestampNs
+from at_core.models.enums import LiquiditySide, OrderSide, OrderStatus, TradingState
+from at_core.models.orders import OrderSpec
+from at_core.models.portfolio import PositionSnapshot, RuleHeadroom
+
+
+class OrderEvent(Event):
+    """Fields every order lifecycle event carries."""
+
+    account_id: Identifier
+    instrument_id: Identifier
+    client_order_id: Identifier
+    venue: Identifier
+    venue_order_id: str | None = None
+    status: OrderStatus
+
+
+class OrderSubmitted(OrderEvent):
+    event_type: Literal["order_submitted"] = "order_submitted"
+    status: Literal[OrderStatus.SUBMITTED] = OrderStatus.SUBMITTED
+    order: OrderSpec
+    strategy_id: Identifier
+    decision_event_id: EventId
+    arrival_price: PositiveDecimal | None = Field(default=None, description="Market price at submission, for slippage")
+
+
+class OrderAccepted(OrderEvent):
+    event_type: Literal["order_accepted"] = "order_accepted"
+    status: Literal[OrderStatus.ACCEPTED] = OrderStatus.ACCEPTED
+
+
+class OrderRejected(OrderEvent):
+    event_type: Literal["order_rejected"] = "order_rejected"
+    status: Literal[OrderStatus.REJECTED] = OrderStatus.REJECTED
+    reason: Identifier
+    message: str = ""
+
+
+class OrderCanceled(OrderEvent):
+    event_type: Literal["order_canceled"] = "order_canceled"
+    status: Literal[OrderStatus.CANCELED] = OrderStatus.CANCELED
+    reason: str = ""
+
+
+class OrderExpired(OrderEvent):
+    event_type: Literal["order_expired"] = "order_expired"
+    status: Literal[OrderStatus.EXPIRED] = OrderStatus.EXPIRED
+
+
+class OrderPartiallyFilled(OrderEvent):
+    event_type: Literal["order_partially_filled"] = "order_partially_filled"
+    status: Literal[OrderStatus.PARTIALLY_FILLED] = OrderStatus.PARTIALLY_FILLED
+    filled_quantity: PositiveDecimal
+    leaves_quantity: PositiveDecimal
+    avg_price: PositiveDecimal
+
+
+class OrderFilled(OrderEvent):
+    event_type: Literal["order_filled"] = "order_filled"
+    status: Literal[OrderStatus.FILLED] = OrderStatus.FILLED
+    filled_quantity: PositiveDecimal
+    avg_price: PositiveDecimal
+
+
+class FillEvent(Event):
+    """One execution against an order."""
+
+    event_type: Literal["fill"] = "fill"
+    account_id: Identifier
+    strategy_id: Identifier
+    instrument_id: Identifier
+    client_order_id: Identifier
+    venue: Identifier
+    venue_order_id: str | None = None
+    trade_id: Identifier
+    side: OrderSide
+    quantity: PositiveDecimal
+    price: PositiveDecimal
+    fee: Decimal = Decimal(0)
+    fee_currency: str
+    liquidity: LiquiditySide = LiquiditySide.TAKER
+    arrival_price: PositiveDecimal | None = None
+    slippage_ticks: Decimal | None = Field(default=None, description="Adverse slippage vs arrival price, in ticks (> 0 is worse)")
+    slippage_amount: Decimal | None = Field(default=None, description="Adverse slippage in account currency")
+    leaves_quantity: NonNegativeDecimal = Decimal(0)
+    signal_ts_event: TimestampNs | None = Field(default=None, description="ts_event of the originating signal, for latency")
+
+
+class PositionEvent(Event):
+    event_type: Literal["position"] = "position"
+    position: PositionSnapshot
+    change: Literal["opened", "changed", "closed", "flipped", "marked"]
+
+
+class AccountStateEvent(Event):
+    event_type: Literal["account_state"] = "account_state"
+    account_id: Identifier
+    currency: str
+    balance: Decimal
+    equity: Decimal
+    realized_pnl_today: Decimal
+    unrealized_pnl: Decimal
+    fees_today: Decimal = Decimal(0)
+    trading_state: TradingState
+    profile_id: Identifier | None = None
+    headroom: list[RuleHeadroom] = Field(default_factory=list)
+
+
+class TradingStateChangedEvent(Event):
+    event_type: Literal["trading_state_changed"] = "trading_state_changed"
+    account_id: Identifier
+    state: TradingState
+    previous_state: TradingState
+    locked_until_ns: TimestampNs | None = None
+    reason: Identifier = Field(description="Machine-readable: 'kill_switch', 'daily_loss_limit', 'resume', ...")
+    message: str = ""
+    flatten: bool = False
+
+
+class Heartbeat(Event):
+    event_type: Literal["heartbeat"] = "heartbeat"
+    service: Identifier
+    instance: Identifier
+    status: Literal["ok", "degraded", "stopping"] = "ok"
+    sequence: Annotated[int, Field(ge=0)] = 0

@@ -1,0 +1,108 @@
+"""Ingest events: signals (TradingView, PineScript, API), market data, chart snapshots, rejects."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Annotated, Literal
+
+from pydantic import Field
+
+from at_core.events.envelope import Event
+from at_core.models.base import FrozenModel, Identifier, NonNegativeDecimal, PositiveDecimal, TimestampNs
+from at_core.models.enums import AssetClass, IngestSource, MarketDataKind, OrderSide, OrderType, PositionSide, SignalAction
+
+
+class BarData(FrozenModel):
+    kind: Literal[MarketDataKind.BAR] = MarketDataKind.BAR
+    interval: Identifier = Field(description="TradingView interval: '1', '5', '60', 'D', ...")
+    open: PositiveDecimal
+    high: PositiveDecimal
+    low: PositiveDecimal
+    close: PositiveDecimal
+    volume: NonNegativeDecimal = Decimal(0)
+    ts_open: TimestampNs | None = None
+
+
+class QuoteData(FrozenModel):
+    kind: Literal[MarketDataKind.QUOTE] = MarketDataKind.QUOTE
+    bid: PositiveDecimal
+    ask: PositiveDecimal
+    bid_size: NonNegativeDecimal = Decimal(0)
+    ask_size: NonNegativeDecimal = Decimal(0)
+
+
+class TradeData(FrozenModel):
+    kind: Literal[MarketDataKind.TRADE] = MarketDataKind.TRADE
+    price: PositiveDecimal
+    size: NonNegativeDecimal
+    aggressor: OrderSide | None = None
+    trade_id: str | None = None
+
+
+MarketData = Annotated[BarData | QuoteData | TradeData, Field(discriminator="kind")]
+
+
+class SignalEvent(Event):
+    """A trading signal from any ingest path, normalised.
+
+    ``action`` is what the alert asked for; the target-position fields let consumers act
+    on "be at X" (``position_size`` is signed, as TradingView's ``strategy.position_size``).
+    """
+
+    event_type: Literal["signal"] = "signal"
+    origin: IngestSource
+    account_id: Identifier
+    strategy_id: Identifier
+    instrument_id: Identifier
+    asset_class: AssetClass
+    ticker: str = Field(description="The ticker as received, before normalisation")
+    action: SignalAction
+    quantity: PositiveDecimal | None = None
+    order_type: OrderType = OrderType.MARKET
+    limit_price: PositiveDecimal | None = None
+    stop_price: PositiveDecimal | None = None
+    price: PositiveDecimal | None = Field(default=None, description="Reference price at the alert (close / order price)")
+    position_size: Decimal | None = None
+    market_position: PositionSide | None = None
+    prev_market_position: PositionSide | None = None
+    size_multiplier: PositiveDecimal = Decimal(1)
+    alert_id: str | None = None
+    interval: str | None = None
+    comment: str | None = None
+    indicators: dict[str, Decimal] = Field(default_factory=dict)
+    bar: BarData | None = None
+    raw_body: str = Field(default="", description="Body as received, secrets redacted, for audit")
+
+
+class MarketDataEvent(Event):
+    event_type: Literal["market_data"] = "market_data"
+    instrument_id: Identifier
+    venue: Identifier
+    data: MarketData
+
+
+class ChartSnapshotEvent(Event):
+    """A chart screenshot stored in the JetStream Object Store."""
+
+    event_type: Literal["chart_snapshot"] = "chart_snapshot"
+    instrument_id: Identifier
+    interval: str | None = None
+    bucket: Identifier
+    object_name: Identifier
+    content_type: Literal["image/png", "image/jpeg"]
+    size_bytes: Annotated[int, Field(gt=0)]
+    sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+    account_id: Identifier | None = None
+    strategy_id: Identifier | None = None
+
+
+class RejectedInputEvent(Event):
+    """An input the gateway refused, kept on the dead-letter subject for operators to inspect or replay."""
+
+    event_type: Literal["rejected_input"] = "rejected_input"
+    route: str
+    status_code: Annotated[int, Field(ge=400, le=599)]
+    reason: Identifier = Field(description="Machine-readable reason code, e.g. 'auth_failed', 'stale', 'placeholder'")
+    detail: str = ""
+    raw_body: str = Field(default="", description="Secrets redacted; may be truncated")
+    remote_addr: str | None = None

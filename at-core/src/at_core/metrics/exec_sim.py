@@ -1,0 +1,8 @@
+"""Metrics of at-exec-sim. Add a spec here before using a metric in the service."""
+
+from at_core.metrics.catalog import MetricCatalog
+
+CATALOG = MetricCatalog(
+    service="exec_sim",
+    own=(),
+)

@@ -1,0 +1,1 @@
+"""Canonical models: instruments, orders, positions, accounts, risk primitives."""

@@ -1,0 +1,99 @@
+"""Enumerations shared by models and events. Values are the wire strings."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class AssetClass(StrEnum):
+    FUTURE = "future"
+    FX = "fx"
+    CRYPTO_SPOT = "crypto_spot"
+    CRYPTO_PERP = "crypto_perp"
+
+
+class OrderSide(StrEnum):
+    BUY = "buy"
+    SELL = "sell"
+
+    @property
+    def sign(self) -> int:
+        return 1 if self is OrderSide.BUY else -1
+
+    def opposite(self) -> OrderSide:
+        return OrderSide.SELL if self is OrderSide.BUY else OrderSide.BUY
+
+
+class OrderType(StrEnum):
+    MARKET = "market"
+    LIMIT = "limit"
+    STOP_MARKET = "stop_market"
+    STOP_LIMIT = "stop_limit"
+
+
+class TimeInForce(StrEnum):
+    GTC = "gtc"
+    IOC = "ioc"
+    FOK = "fok"
+    DAY = "day"
+    GTD = "gtd"
+
+
+class OrderStatus(StrEnum):
+    SUBMITTED = "submitted"
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+    CANCELED = "canceled"
+    EXPIRED = "expired"
+    PARTIALLY_FILLED = "partially_filled"
+    FILLED = "filled"
+
+
+class LiquiditySide(StrEnum):
+    MAKER = "maker"
+    TAKER = "taker"
+
+
+class PositionSide(StrEnum):
+    LONG = "long"
+    SHORT = "short"
+    FLAT = "flat"
+
+
+class SignalAction(StrEnum):
+    """What an ingest asks for. ``exit`` closes; ``target`` means "be at position_size"."""
+
+    BUY = "buy"
+    SELL = "sell"
+    EXIT = "exit"
+    TARGET = "target"
+    NONE = "none"
+
+
+class Stance(StrEnum):
+    LONG = "long"
+    SHORT = "short"
+    FLAT = "flat"
+
+
+class TradingState(StrEnum):
+    """Nautilus-style trading state of an account."""
+
+    ACTIVE = "active"
+    REDUCING = "reducing"
+    HALTED = "halted"
+    LOCKED_UNTIL = "locked_until"
+
+
+class IngestSource(StrEnum):
+    TRADINGVIEW = "tradingview"
+    PINESCRIPT = "pinescript"
+    API = "api"
+    MCP = "mcp"
+    REPLAY = "replay"
+
+
+class MarketDataKind(StrEnum):
+    BAR = "bar"
+    QUOTE = "quote"
+    TRADE = "trade"

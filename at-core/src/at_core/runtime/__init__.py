@@ -1,0 +1,1 @@
+"""Shared runtime every service uses: settings, logging, metrics, the NATS bus."""

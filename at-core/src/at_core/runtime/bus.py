@@ -1,0 +1,333 @@
+"""The NATS bus: typed publish and consume of at-core events, logged and counted.
+
+* ``publish`` sends to JetStream when a stream captures the subject (with ``Nats-Msg-Id``
+  = ``event_id`` so JetStream drops duplicates within its window), else core NATS.
+* ``consume`` runs a durable pull consumer with explicit ack: handler success acks,
+  a handler error naks with a delay (redelivered up to ``max_deliver``), bytes that are not
+  a valid event are terminated (never redelivered) and counted as ``undecodable``.
+* Correlation and causation ids travel in headers as well as in the body, so tools can
+  route on them without decoding.
+
+Every event published or consumed is logged and counted here, by event type, subject
+family and outcome, so services get that for free.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import nats
+from nats.aio.client import Client as NatsClient
+from nats.aio.msg import Msg
+from nats.errors import TimeoutError as NatsTimeoutError
+from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, PubAck, StorageType, StreamConfig
+from nats.js.errors import BadRequestError, NotFoundError
+
+from at_core import subjects
+from at_core.errors import AtCoreError, DecodeError
+from at_core.events import Event
+from at_core.metrics.catalog import Metrics
+from at_core.runtime.logging import bind_event_context, get_logger
+from at_core.serialization import decode_event, encode_event
+
+log = get_logger("at_core.bus")
+
+
+class BusError(AtCoreError):
+    """The bus could not do what was asked."""
+
+
+class PublishError(BusError):
+    """An event could not be made durable (or sent, for core subjects)."""
+
+    def __init__(self, event_id: str, subject: str, reason: str) -> None:
+        self.event_id = event_id
+        self.subject = subject
+        self.reason = reason
+        super().__init__(f"publish of {event_id} on {subject} failed: {reason}")
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """Where a consumed event came from."""
+
+    subject: str
+    stream: str | None
+    stream_sequence: int | None
+    num_delivered: int
+    headers: dict[str, str]
+
+
+Handler = Callable[[Event, Delivery], Awaitable[None]]
+
+
+def subject_family(subject: str) -> str:
+    """First two tokens (``at.signal``): a bounded label value for metrics."""
+    return ".".join(subject.split(".")[:2])
+
+
+def event_headers(event: Event) -> dict[str, str]:
+    headers = {
+        subjects.HEADER_MSG_ID: event.event_id,
+        subjects.HEADER_EVENT_TYPE: event.event_type,
+        subjects.HEADER_CORRELATION_ID: event.correlation_id,
+        subjects.HEADER_SCHEMA_VERSION: str(event.schema_version),
+    }
+    if event.causation_id:
+        headers[subjects.HEADER_CAUSATION_ID] = event.causation_id
+    return headers
+
+
+class Consumer:
+    """A running durable consumer; ``stop()`` ends its loop."""
+
+    def __init__(self, task: asyncio.Task[None], sub: JetStreamContext.PullSubscription) -> None:
+        self._task = task
+        self._sub = sub
+
+    async def stop(self) -> None:
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await self._task
+        with contextlib.suppress(Exception):
+            await self._sub.unsubscribe()
+
+    @property
+    def running(self) -> bool:
+        return not self._task.done()
+
+
+class EventBus:
+    """Typed publish/consume over one NATS connection."""
+
+    def __init__(self, nc: NatsClient, service: str, metrics: Metrics) -> None:
+        self.nc = nc
+        self.js: JetStreamContext = nc.jetstream()
+        self.service = service
+        self.metrics = metrics
+        self._consumers: list[Consumer] = []
+
+    @classmethod
+    async def connect(
+        cls,
+        servers: Sequence[str] | str,
+        *,
+        service: str,
+        metrics: Metrics,
+        user: str | None = None,
+        password: str | None = None,
+        connect_timeout: float = 2.0,
+        max_reconnect_attempts: int = -1,
+        reconnect_time_wait: float = 0.5,
+    ) -> EventBus:
+        """Connect, retrying reconnects forever by default; connection state goes to a gauge.
+
+        Raises:
+            BusError: the first connection could not be made.
+        """
+        connected = metrics.gauge("nats_connected")
+        reconnects = metrics.counter("nats_reconnects_total")
+
+        async def on_disconnect() -> None:
+            connected.set(0)
+            log.warning("nats_disconnected")
+
+        async def on_reconnect() -> None:
+            connected.set(1)
+            reconnects.inc()
+            log.info("nats_reconnected")
+
+        async def on_error(exc: Exception) -> None:
+            log.warning("nats_error", error=str(exc))
+
+        try:
+            nc = await nats.connect(
+                servers=[servers] if isinstance(servers, str) else list(servers),
+                name=service,
+                user=user,
+                password=password,
+                connect_timeout=connect_timeout,
+                max_reconnect_attempts=max_reconnect_attempts,
+                reconnect_time_wait=reconnect_time_wait,
+                allow_reconnect=True,
+                disconnected_cb=on_disconnect,
+                reconnected_cb=on_reconnect,
+                error_cb=on_error,
+            )
+        except Exception as exc:  # nats raises several unrelated types here
+            raise BusError(f"cannot connect to NATS at {servers}: {exc}") from exc
+        connected.set(1)
+        return cls(nc, service, metrics)
+
+    @property
+    def connected(self) -> bool:
+        return bool(self.nc.is_connected)
+
+    async def ensure_streams(self, specs: Sequence[subjects.StreamSpec] = subjects.STREAMS, replicas: int = 1) -> None:
+        """Create the streams, or update their subjects if they exist."""
+        for spec in specs:
+            config = StreamConfig(
+                name=spec.name,
+                subjects=list(spec.subjects),
+                description=spec.description,
+                storage=StorageType.FILE,
+                max_age=float(spec.max_age_s),
+                duplicate_window=float(spec.duplicate_window_s),
+                num_replicas=replicas,
+            )
+            try:
+                await self.js.stream_info(spec.name)
+                await self.js.update_stream(config)
+            except NotFoundError:
+                await self.js.add_stream(config)
+
+    async def streams_present(self, specs: Sequence[subjects.StreamSpec] = subjects.STREAMS) -> bool:
+        try:
+            for spec in specs:
+                await self.js.stream_info(spec.name)
+        except Exception:
+            return False
+        return True
+
+    async def publish(self, event: Event, *, subject: str | None = None, timeout: float = 5.0) -> PubAck | None:
+        """Publish an event; JetStream-acknowledged when a stream captures its subject.
+
+        Returns:
+            The JetStream ack (``duplicate`` is True when JetStream dropped a repeat), or
+            None for a core-NATS subject.
+
+        Raises:
+            PublishError: not acknowledged within ``timeout`` or refused.
+        """
+        subject = subject or subjects.subject_for(event)
+        payload = encode_event(event)
+        headers = event_headers(event)
+        counter = self.metrics.counter("events_published_total")
+        labels = (event.event_type, subject_family(subject))
+        with bind_event_context(event.event_id, event.correlation_id, event.causation_id):
+            try:
+                if subjects.stream_for_subject(subject) is None:
+                    await self.nc.publish(subject, payload, headers=headers)
+                    ack = None
+                else:
+                    ack = await self.js.publish(subject, payload, timeout=timeout, headers=headers)
+            except Exception as exc:
+                counter.labels(*labels, "error").inc()
+                log.warning("event_publish_failed", event_type=event.event_type, subject=subject, error=repr(exc))
+                raise PublishError(event.event_id, subject, repr(exc)) from exc
+            outcome = "duplicate" if ack is not None and ack.duplicate else "ok"
+            counter.labels(*labels, outcome).inc()
+            log.info("event_published", event_type=event.event_type, subject=subject, outcome=outcome,
+                     stream_seq=ack.seq if ack else None)
+            return ack
+
+    async def consume(
+        self,
+        subject_filter: str,
+        handler: Handler,
+        *,
+        durable: str,
+        stream: str | None = None,
+        batch: int = 64,
+        ack_wait_s: float = 30.0,
+        max_deliver: int = 10,
+        nak_delay_s: float = 1.0,
+        deliver_policy: DeliverPolicy = DeliverPolicy.ALL,
+    ) -> Consumer:
+        """Start a durable pull consumer on ``subject_filter`` and hand each event to ``handler``.
+
+        Replicas that use the same ``durable`` share the work (each message goes to one).
+        Messages are handled one at a time, in stream order, per consumer.
+        """
+        stream_name = stream or self._stream_name(subject_filter)
+        config = ConsumerConfig(
+            durable_name=durable,
+            ack_policy=AckPolicy.EXPLICIT,
+            ack_wait=ack_wait_s,
+            max_deliver=max_deliver,
+            deliver_policy=deliver_policy,
+            filter_subject=subject_filter,
+        )
+        try:
+            sub = await self.js.pull_subscribe(subject_filter, durable=durable, stream=stream_name, config=config)
+        except BadRequestError as exc:
+            raise BusError(f"cannot create consumer {durable} on {subject_filter}: {exc}") from exc
+        task = asyncio.create_task(self._pull_loop(sub, handler, batch, nak_delay_s), name=f"consumer:{durable}")
+        consumer = Consumer(task, sub)
+        self._consumers.append(consumer)
+        return consumer
+
+    def _stream_name(self, subject_filter: str) -> str:
+        probe = subject_filter.replace(">", "x").replace("*", "x")
+        spec = subjects.stream_for_subject(probe)
+        if spec is None:
+            raise BusError(f"no stream captures {subject_filter}")
+        return spec.name
+
+    async def _pull_loop(self, sub: JetStreamContext.PullSubscription, handler: Handler, batch: int, nak_delay_s: float) -> None:
+        while True:
+            try:
+                msgs = await sub.fetch(batch, timeout=1.0)
+            except (NatsTimeoutError, asyncio.TimeoutError):
+                continue
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # disconnected, consumer deleted: wait and retry
+                log.warning("consumer_fetch_failed", error=repr(exc))
+                await asyncio.sleep(0.5)
+                continue
+            for msg in msgs:
+                await self._handle(msg, handler, nak_delay_s)
+
+    async def _handle(self, msg: Msg, handler: Handler, nak_delay_s: float) -> None:
+        counter = self.metrics.counter("events_consumed_total")
+        family = subject_family(msg.subject)
+        try:
+            event = decode_event(msg.data)
+        except DecodeError as exc:
+            counter.labels(exc.event_type or "unknown", family, "undecodable").inc()
+            log.error("event_undecodable", subject=msg.subject, error=exc.reason[:500])
+            await msg.term()
+            return
+        meta: Any = msg.metadata
+        delivery = Delivery(
+            subject=msg.subject,
+            stream=meta.stream,
+            stream_sequence=meta.sequence.stream,
+            num_delivered=meta.num_delivered,
+            headers=dict(msg.headers or {}),
+        )
+        if delivery.num_delivered > 1:
+            self.metrics.counter("event_redeliveries_total").labels(event.event_type).inc()
+        started = time.perf_counter()
+        with bind_event_context(event.event_id, event.correlation_id, event.causation_id):
+            try:
+                await handler(event, delivery)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                counter.labels(event.event_type, family, "error").inc()
+                log.exception("event_handler_failed", event_type=event.event_type, subject=msg.subject,
+                              delivered=delivery.num_delivered, error=repr(exc))
+                await msg.nak(delay=nak_delay_s)
+                return
+            finally:
+                self.metrics.histogram("event_handle_seconds").labels(event.event_type).observe(time.perf_counter() - started)
+            await msg.ack()
+            counter.labels(event.event_type, family, "ok").inc()
+            log.info("event_consumed", event_type=event.event_type, subject=msg.subject)
+
+    async def close(self) -> None:
+        """Stop consumers, flush and close the connection."""
+        for consumer in self._consumers:
+            await consumer.stop()
+        self._consumers.clear()
+        with contextlib.suppress(Exception):
+            await self.nc.drain()
+        self.metrics.gauge("nats_connected").set(0)

@@ -1,0 +1,39 @@
+"""Base settings: pydantic-settings, one env prefix per service, ``.env`` support.
+
+Settings are built inside an app factory or lifespan, never at import.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ServiceSettings(BaseSettings):
+    """Fields every service has. Subclass with ``model_config = service_config("AT_GATEWAY_")``."""
+
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore", frozen=True)
+
+    environment: Literal["dev", "test", "production"] = "dev"
+    nats_url: str = Field(default="nats://127.0.0.1:4222", description="Comma-separated NATS server URLs")
+    nats_user: str | None = None
+    nats_password: SecretStr | None = None
+    nats_connect_timeout_s: float = Field(default=2.0, gt=0)
+    nats_stream_replicas: int = Field(default=1, ge=1, le=5)
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    instance_id: str = Field(default="0", description="Replica id, used in heartbeats and durable names")
+    replay_mode: bool = Field(default=False, description="Clock follows event timestamps; LLM calls from recordings only")
+    seed: int = Field(default=0, description="Seed for every RNG in the service")
+
+    @property
+    def nats_servers(self) -> list[str]:
+        return [u.strip() for u in self.nats_url.split(",") if u.strip()]
+
+
+def service_config(prefix: str) -> SettingsConfigDict:
+    """Settings config for a service whose variables start with ``prefix`` (e.g. ``AT_GATEWAY_``)."""
+    return SettingsConfigDict(env_prefix=prefix, env_file=".env", env_file_encoding="utf-8", extra="ignore", frozen=True)

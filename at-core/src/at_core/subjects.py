@@ -1,0 +1,259 @@
+"""NATS subjects and JetStream streams, as code. No service writes a subject literal.
+
+Subjects are hierarchical (``at.<family>.<...>``); variable tokens (accounts, symbols)
+are escaped reversibly so that ``.``, ``*``, ``>``, white space and other characters NATS
+treats specially never split or wildcard a subject: every byte outside
+``[A-Za-z0-9_-]`` becomes ``~XX`` (its UTF-8 bytes in hex), so ``BRK.B`` -> ``BRK~2EB``
+and ``BTC/USDT`` -> ``BTC~2FUSDT``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from at_core.errors import SubjectTokenError
+from at_core.events import (
+    AccountStateEvent,
+    AgentAnalysisEvent,
+    ChartSnapshotEvent,
+    Event,
+    ExecutionRequest,
+    FillEvent,
+    Heartbeat,
+    MarketDataEvent,
+    OrderEvent,
+    PositionEvent,
+    RejectedInputEvent,
+    RiskDecisionEvent,
+    SignalEvent,
+    TradeProposalEvent,
+    TradingStateChangedEvent,
+)
+
+ROOT = "at"
+_SAFE = re.compile(r"[A-Za-z0-9_\-]")
+_ESCAPED = re.compile(r"~([0-9A-F]{2})")
+MAX_TOKEN_BYTES = 256
+
+
+def escape_token(value: str) -> str:
+    """Escape one subject token reversibly.
+
+    Raises:
+        SubjectTokenError: the value is empty or its escaped form is too long.
+    """
+    if not value:
+        raise SubjectTokenError(value, "empty token")
+    out = []
+    for ch in value:
+        if _SAFE.fullmatch(ch):
+            out.append(ch)
+        else:
+            out.extend(f"~{b:02X}" for b in ch.encode())
+    token = "".join(out)
+    if len(token) > MAX_TOKEN_BYTES:
+        raise SubjectTokenError(value, f"longer than {MAX_TOKEN_BYTES} bytes once escaped")
+    return token
+
+
+def unescape_token(token: str) -> str:
+    """Invert :func:`escape_token`."""
+    raw = bytearray()
+    i = 0
+    while i < len(token):
+        if token[i] == "~":
+            if not _ESCAPED.match(token, i):
+                raise SubjectTokenError(token, f"bad escape at {i}")
+            raw.append(int(token[i + 1 : i + 3], 16))
+            i += 3
+        else:
+            raw.extend(token[i].encode())
+            i += 1
+    return raw.decode()
+
+
+def _subject(*tokens: str) -> str:
+    return ".".join((ROOT, *tokens))
+
+
+def _t(value: str) -> str:
+    return escape_token(value)
+
+
+# --- one function per event family -------------------------------------------------------
+
+def signal(origin: str, account_id: str, strategy_id: str, instrument_id: str) -> str:
+    """``at.signal.<origin>.<account>.<strategy>.<instrument>``"""
+    return _subject("signal", _t(origin), _t(account_id), _t(strategy_id), _t(instrument_id))
+
+
+def market_data(kind: str, venue: str, instrument_id: str) -> str:
+    """``at.md.<kind>.<venue>.<instrument>``"""
+    return _subject("md", _t(kind), _t(venue), _t(instrument_id))
+
+
+def chart_snapshot(instrument_id: str) -> str:
+    """``at.chart.<instrument>``"""
+    return _subject("chart", _t(instrument_id))
+
+
+def rejected_input(service: str, reason: str) -> str:
+    """``at.dlq.<service>.<reason>``: the dead-letter subject."""
+    return _subject("dlq", _t(service), _t(reason))
+
+
+def agent_analysis(agent_id: str, instrument_id: str) -> str:
+    """``at.agent.analysis.<agent>.<instrument>``"""
+    return _subject("agent", "analysis", _t(agent_id), _t(instrument_id))
+
+
+def trade_proposal(account_id: str, instrument_id: str) -> str:
+    """``at.agent.proposal.<account>.<instrument>``"""
+    return _subject("agent", "proposal", _t(account_id), _t(instrument_id))
+
+
+def execution_request(account_id: str, instrument_id: str) -> str:
+    """``at.cmd.exec.<account>.<instrument>``"""
+    return _subject("cmd", "exec", _t(account_id), _t(instrument_id))
+
+
+def risk_decision(account_id: str, instrument_id: str) -> str:
+    """``at.risk.decision.<account>.<instrument>``"""
+    return _subject("risk", "decision", _t(account_id), _t(instrument_id))
+
+
+def order(status: str, account_id: str, instrument_id: str) -> str:
+    """``at.order.<status>.<account>.<instrument>``"""
+    return _subject("order", _t(status), _t(account_id), _t(instrument_id))
+
+
+def fill(account_id: str, instrument_id: str) -> str:
+    """``at.fill.<account>.<instrument>``"""
+    return _subject("fill", _t(account_id), _t(instrument_id))
+
+
+def position(account_id: str, instrument_id: str) -> str:
+    """``at.position.<account>.<instrument>``"""
+    return _subject("position", _t(account_id), _t(instrument_id))
+
+
+def account_state(account_id: str) -> str:
+    """``at.account.<account>``"""
+    return _subject("account", _t(account_id))
+
+
+def trading_state(account_id: str) -> str:
+    """``at.state.<account>``"""
+    return _subject("state", _t(account_id))
+
+
+def heartbeat(service: str) -> str:
+    """``at.heartbeat.<service>``"""
+    return _subject("heartbeat", _t(service))
+
+
+def subject_for(event: Event) -> str:
+    """The subject an event is published on."""
+    match event:
+        case SignalEvent():
+            return signal(event.origin, event.account_id, event.strategy_id, event.instrument_id)
+        case MarketDataEvent():
+            return market_data(event.data.kind, event.venue, event.instrument_id)
+        case ChartSnapshotEvent():
+            return chart_snapshot(event.instrument_id)
+        case RejectedInputEvent():
+            return rejected_input(event.source, event.reason)
+        case AgentAnalysisEvent():
+            return agent_analysis(event.agent_id, event.instrument_id)
+        case TradeProposalEvent():
+            return trade_proposal(event.account_id, event.instrument_id)
+        case ExecutionRequest():
+            return execution_request(event.account_id, event.instrument_id)
+        case RiskDecisionEvent():
+            return risk_decision(event.account_id, event.instrument_id)
+        case OrderEvent():
+            return order(event.status, event.account_id, event.instrument_id)
+        case FillEvent():
+            return fill(event.account_id, event.instrument_id)
+        case PositionEvent():
+            return position(event.position.account_id, event.position.instrument_id)
+        case AccountStateEvent():
+            return account_state(event.account_id)
+        case TradingStateChangedEvent():
+            return trading_state(event.account_id)
+        case Heartbeat():
+            return heartbeat(event.service)
+    raise TypeError(f"no subject for {type(event).__name__}")
+
+
+# --- wildcards consumers subscribe to ---------------------------------------------------
+
+ALL = f"{ROOT}.>"
+SIGNALS = f"{ROOT}.signal.>"
+MARKET_DATA = f"{ROOT}.md.>"
+CHART_SNAPSHOTS = f"{ROOT}.chart.>"
+DEAD_LETTERS = f"{ROOT}.dlq.>"
+AGENT_ANALYSES = f"{ROOT}.agent.analysis.>"
+TRADE_PROPOSALS = f"{ROOT}.agent.proposal.>"
+EXECUTION_REQUESTS = f"{ROOT}.cmd.exec.>"
+RISK_DECISIONS = f"{ROOT}.risk.>"
+ORDERS = f"{ROOT}.order.>"
+FILLS = f"{ROOT}.fill.>"
+POSITIONS = f"{ROOT}.position.>"
+ACCOUNTS = f"{ROOT}.account.>"
+TRADING_STATES = f"{ROOT}.state.>"
+HEARTBEATS = f"{ROOT}.heartbeat.>"
+
+
+@dataclass(frozen=True, slots=True)
+class StreamSpec:
+    """A JetStream stream: its name, the subjects it captures, and how long it keeps them."""
+
+    name: str
+    subjects: tuple[str, ...]
+    max_age_s: int
+    description: str
+    duplicate_window_s: int = 120
+
+
+STREAMS: tuple[StreamSpec, ...] = (
+    StreamSpec("AT_SIGNALS", (SIGNALS, CHART_SNAPSHOTS), 30 * 86_400, "Ingested signals and chart snapshots"),
+    StreamSpec("AT_MARKET_DATA", (MARKET_DATA,), 7 * 86_400, "Bars, quotes and trades"),
+    StreamSpec("AT_DECISIONS", (AGENT_ANALYSES, TRADE_PROPOSALS, EXECUTION_REQUESTS), 90 * 86_400, "Analyses, proposals, manual requests"),
+    StreamSpec("AT_EXECUTION", (RISK_DECISIONS, ORDERS, FILLS, POSITIONS, ACCOUNTS, TRADING_STATES), 365 * 86_400, "Risk decisions, orders, fills, positions, accounts"),
+    StreamSpec("AT_DEAD_LETTERS", (DEAD_LETTERS,), 30 * 86_400, "Inputs refused at the edge, for inspection and replay"),
+)
+#: Heartbeats are core NATS only: losing one is harmless, storing them is noise.
+EPHEMERAL_SUBJECTS: tuple[str, ...] = (HEARTBEATS,)
+
+KV_BUCKET_DEDUP = "at_dedup"
+KV_BUCKET_AGENT_MEMORY = "at_agent_memory"
+OBJECT_STORE_CHARTS = "at_charts"
+
+HEADER_MSG_ID = "Nats-Msg-Id"
+HEADER_EVENT_TYPE = "At-Event-Type"
+HEADER_CORRELATION_ID = "At-Correlation-Id"
+HEADER_CAUSATION_ID = "At-Causation-Id"
+HEADER_SCHEMA_VERSION = "At-Schema-Version"
+
+
+def stream_for_subject(subject: str) -> StreamSpec | None:
+    """The stream that captures ``subject``, or None for core-only subjects."""
+    for spec in STREAMS:
+        for pattern in spec.subjects:
+            if subject_matches(pattern, subject):
+                return spec
+    return None
+
+
+def subject_matches(pattern: str, subject: str) -> bool:
+    """NATS wildcard match (``*`` one token, ``>`` one or more trailing tokens)."""
+    p_tokens = pattern.split(".")
+    s_tokens = subject.split(".")
+    for i, p in enumerate(p_tokens):
+        if p == ">":
+            return len(s_tokens) > i
+        if i >= len(s_tokens) or (p != "*" and p != s_tokens[i]):
+            return False
+    return len(p_tokens) == len(s_tokens)

@@ -1,0 +1,128 @@
+"""The bus against a real nats-server: durable publish, explicit ack, redelivery, dedup, poison."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from at_core import subjects
+from at_core.events import Event, Heartbeat
+from at_core.metrics import MetricCatalog
+from at_core.runtime.bus import Delivery, EventBus, PublishError
+from at_core.testing import NatsServer, example_events
+
+pytestmark = pytest.mark.integration
+
+
+async def _bus(url: str, service: str = "gateway") -> EventBus:
+    bus = await EventBus.connect(url, service=service, metrics=MetricCatalog(service).build())
+    await bus.ensure_streams()
+    return bus
+
+
+async def test_published_signal_is_consumed_once_with_ids_in_headers(nats_url: str, unique_token: str) -> None:
+    bus = await _bus(nats_url)
+    signal = example_events()["signal"]
+    got: asyncio.Queue[tuple[Event, Delivery]] = asyncio.Queue()
+
+    async def handler(event: Event, delivery: Delivery) -> None:
+        await got.put((event, delivery))
+
+    await bus.consume(subjects.SIGNALS, handler, durable=f"t-{unique_token}")
+    ack = await bus.publish(signal)
+    assert ack is not None and ack.stream == "AT_SIGNALS"
+    event, delivery = await asyncio.wait_for(got.get(), 5)
+    assert event == signal
+    assert delivery.headers[subjects.HEADER_CORRELATION_ID] == signal.correlation_id
+    assert delivery.headers[subjects.HEADER_MSG_ID] == signal.event_id
+    await bus.close()
+
+
+async def test_republishing_the_same_event_is_dropped_by_jetstream(nats_url: str) -> None:
+    bus = await _bus(nats_url)
+    signal = example_events()["signal"]
+    first = await bus.publish(signal)
+    second = await bus.publish(signal)
+    assert first is not None and second is not None
+    assert second.duplicate and second.seq == first.seq
+    await bus.close()
+
+
+async def test_a_failing_handler_gets_the_event_again(nats_url: str, unique_token: str) -> None:
+    bus = await _bus(nats_url)
+    seen: list[int] = []
+    done = asyncio.Event()
+
+    async def flaky(event: Event, delivery: Delivery) -> None:
+        seen.append(delivery.num_delivered)
+        if delivery.num_delivered == 1:
+            raise RuntimeError("transient")
+        done.set()
+
+    await bus.consume(subjects.FILLS, flaky, durable=f"t-{unique_token}", nak_delay_s=0.05)
+    await bus.publish(example_events()["fill"])
+    await asyncio.wait_for(done.wait(), 10)
+    assert seen == [1, 2]
+    await bus.close()
+
+
+async def test_undecodable_bytes_are_terminated_not_redelivered(nats_url: str, unique_token: str) -> None:
+    bus = await _bus(nats_url)
+    got: asyncio.Queue[Event] = asyncio.Queue()
+
+    async def handler(event: Event, delivery: Delivery) -> None:
+        await got.put(event)
+
+    await bus.consume(subjects.FILLS, handler, durable=f"t-{unique_token}")
+    await bus.js.publish(subjects.fill("acct", "ES.CME"), b"{not json")
+    fill = example_events()["fill"]
+    await bus.publish(fill)
+    assert await asyncio.wait_for(got.get(), 5) == fill
+    value = bus.metrics.counter("events_consumed_total").labels("unknown", "at.fill", "undecodable")._value.get()
+    assert value == 1
+    await bus.close()
+
+
+async def test_core_subjects_are_published_without_jetstream(nats_url: str) -> None:
+    bus = await _bus(nats_url)
+    sub = await bus.nc.subscribe(subjects.HEARTBEATS)
+    heartbeat = example_events()["heartbeat"]
+    assert await bus.publish(heartbeat) is None
+    msg = await sub.next_msg(timeout=5)
+    assert isinstance(heartbeat, Heartbeat) and msg.subject == subjects.heartbeat("exec_sim")
+    await bus.close()
+
+
+async def test_publish_fails_with_a_typed_error_when_nats_is_gone() -> None:
+    server = NatsServer().start()
+    bus = await _bus(server.url)
+    server.stop()
+    with pytest.raises(PublishError) as info:
+        await bus.publish(example_events()["signal"], timeout=0.5)
+    assert info.value.subject.startswith("at.signal.")
+    server.close()
+    await bus.nc.close()
+
+
+async def test_consumers_resume_after_a_server_restart(unique_token: str) -> None:
+    server = NatsServer().start()
+    bus = await _bus(server.url)
+    got: asyncio.Queue[Event] = asyncio.Queue()
+
+    async def handler(event: Event, delivery: Delivery) -> None:
+        await got.put(event)
+
+    await bus.consume(subjects.SIGNALS, handler, durable=f"t-{unique_token}")
+    server.stop()
+    server.start()
+    reconnects = bus.metrics.counter("nats_reconnects_total")
+    for _ in range(200):
+        if reconnects._value.get() >= 1 and bus.connected:
+            break
+        await asyncio.sleep(0.05)
+    signal = example_events()["signal"]
+    await bus.publish(signal)
+    assert await asyncio.wait_for(got.get(), 10) == signal
+    await bus.close()
+    server.close()
