@@ -53,7 +53,7 @@ class IdGenerator:
 
     def __init__(self, clock: Clock, rng: random.Random | None = None) -> None:
         self._clock = clock
-        self._rng = rng or random.Random()  # noqa: S311 - ids, not secrets
+        self._rng = rng or random.Random()
         self._last_ms = -1
         self._last_rand = 0
 

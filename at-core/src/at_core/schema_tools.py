@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from at_core import CONTRACTS_LINE
-from at_core.events import EVENT_CLASSES
 from at_core.errors import SchemaCompatibilityError
+from at_core.events import EVENT_CLASSES
 
 DEFAULT_DIR = Path(__file__).resolve().parents[2] / "schemas"
 Schema = dict[str, Any]
@@ -61,6 +61,7 @@ def drift(directory: Path) -> list[str]:
 
 # --- compatibility -----------------------------------------------------------------------
 
+
 def _resolve(node: Schema, defs: Schema) -> Schema:
     while "$ref" in node:
         node = defs[node["$ref"].rsplit("/", 1)[-1]]
@@ -90,7 +91,9 @@ _WIDER_IS_SMALLER = ("maximum", "exclusiveMaximum", "maxLength", "maxItems")
 _WIDER_IS_LARGER = ("minimum", "exclusiveMinimum", "minLength", "minItems")
 
 
-def _compare(old: Schema, new: Schema, old_defs: Schema, new_defs: Schema, path: str, out: list[str], depth: int = 0) -> None:
+def _compare(
+    old: Schema, new: Schema, old_defs: Schema, new_defs: Schema, path: str, out: list[str], depth: int = 0
+) -> None:
     if depth > 20:
         return
     old_vs, new_vs = _variants(old, old_defs), _variants(new, new_defs)
@@ -130,7 +133,9 @@ def _compare(old: Schema, new: Schema, old_defs: Schema, new_defs: Schema, path:
             out.extend(attempts[0])
 
 
-def _compare_variant(ov: Schema, nv: Schema, kind: str, old_defs: Schema, new_defs: Schema, path: str, out: list[str], depth: int) -> None:
+def _compare_variant(
+    ov: Schema, nv: Schema, kind: str, old_defs: Schema, new_defs: Schema, path: str, out: list[str], depth: int
+) -> None:
     for key in _WIDER_IS_SMALLER:
         if key in nv and (key not in ov or nv[key] < ov[key]):
             out.append(f"{path}: {key} narrowed to {nv[key]}")
@@ -145,7 +150,9 @@ def _compare_variant(ov: Schema, nv: Schema, kind: str, old_defs: Schema, new_de
         _compare(ov["items"], nv["items"], old_defs, new_defs, f"{path}[]", out, depth + 1)
 
 
-def _compare_object(old: Schema, new: Schema, old_defs: Schema, new_defs: Schema, path: str, out: list[str], depth: int) -> None:
+def _compare_object(
+    old: Schema, new: Schema, old_defs: Schema, new_defs: Schema, path: str, out: list[str], depth: int
+) -> None:
     old_props, new_props = old.get("properties", {}), new.get("properties", {})
     old_req, new_req = set(old.get("required", [])), set(new.get("required", []))
     for name in sorted(old_props):
@@ -155,8 +162,14 @@ def _compare_object(old: Schema, new: Schema, old_defs: Schema, new_defs: Schema
             _compare(old_props[name], new_props[name], old_defs, new_defs, f"{path}.{name}", out, depth)
     for name in sorted(new_req - old_req):
         out.append(f"{path}.{name}: new required field" if name not in old_props else f"{path}.{name}: became required")
-    if "additionalProperties" in old and "additionalProperties" in new and isinstance(old["additionalProperties"], dict):
-        _compare(old["additionalProperties"], new["additionalProperties"], old_defs, new_defs, f"{path}{{}}", out, depth)
+    if (
+        "additionalProperties" in old
+        and "additionalProperties" in new
+        and isinstance(old["additionalProperties"], dict)
+    ):
+        _compare(
+            old["additionalProperties"], new["additionalProperties"], old_defs, new_defs, f"{path}{{}}", out, depth
+        )
 
 
 def compatibility_problems(old: dict[str, Schema], new: dict[str, Schema]) -> list[str]:
@@ -173,7 +186,7 @@ def compatibility_problems(old: dict[str, Schema], new: dict[str, Schema]) -> li
 
 def check_compatible(old: dict[str, Schema], new: dict[str, Schema]) -> None:
     """Raises:
-        SchemaCompatibilityError: listing every breaking change.
+    SchemaCompatibilityError: listing every breaking change.
     """
     problems = compatibility_problems(old, new)
     if problems:
@@ -185,7 +198,9 @@ def released_path(directory: Path, line: str = CONTRACTS_LINE) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="at-core-schemas", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="at-core-schemas", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("command", choices=("export", "check", "release"))
     parser.add_argument("--dir", type=Path, default=DEFAULT_DIR, help="schemas directory (default: at-core/schemas)")
     args = parser.parse_args(argv)

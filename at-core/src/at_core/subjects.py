@@ -83,6 +83,7 @@ def _t(value: str) -> str:
 
 # --- one function per event family -------------------------------------------------------
 
+
 def signal(origin: str, account_id: str, strategy_id: str, instrument_id: str) -> str:
     """``at.signal.<origin>.<account>.<strategy>.<instrument>``"""
     return _subject("signal", _t(origin), _t(account_id), _t(strategy_id), _t(instrument_id))
@@ -220,9 +221,21 @@ class StreamSpec:
 STREAMS: tuple[StreamSpec, ...] = (
     StreamSpec("AT_SIGNALS", (SIGNALS, CHART_SNAPSHOTS), 30 * 86_400, "Ingested signals and chart snapshots"),
     StreamSpec("AT_MARKET_DATA", (MARKET_DATA,), 7 * 86_400, "Bars, quotes and trades"),
-    StreamSpec("AT_DECISIONS", (AGENT_ANALYSES, TRADE_PROPOSALS, EXECUTION_REQUESTS), 90 * 86_400, "Analyses, proposals, manual requests"),
-    StreamSpec("AT_EXECUTION", (RISK_DECISIONS, ORDERS, FILLS, POSITIONS, ACCOUNTS, TRADING_STATES), 365 * 86_400, "Risk decisions, orders, fills, positions, accounts"),
-    StreamSpec("AT_DEAD_LETTERS", (DEAD_LETTERS,), 30 * 86_400, "Inputs refused at the edge, for inspection and replay"),
+    StreamSpec(
+        "AT_DECISIONS",
+        (AGENT_ANALYSES, TRADE_PROPOSALS, EXECUTION_REQUESTS),
+        90 * 86_400,
+        "Analyses, proposals, manual requests",
+    ),
+    StreamSpec(
+        "AT_EXECUTION",
+        (RISK_DECISIONS, ORDERS, FILLS, POSITIONS, ACCOUNTS, TRADING_STATES),
+        365 * 86_400,
+        "Risk decisions, orders, fills, positions, accounts",
+    ),
+    StreamSpec(
+        "AT_DEAD_LETTERS", (DEAD_LETTERS,), 30 * 86_400, "Inputs refused at the edge, for inspection and replay"
+    ),
 )
 #: Heartbeats are core NATS only: losing one is harmless, storing them is noise.
 EPHEMERAL_SUBJECTS: tuple[str, ...] = (HEARTBEATS,)

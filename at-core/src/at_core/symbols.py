@@ -18,11 +18,34 @@ from at_core.models.futures_specs import FUTURE_SPECS
 from at_core.models.instruments import MONTH_CODES, month_from_code
 
 FX_CURRENCIES = frozenset(
-    "USD EUR JPY GBP CHF AUD NZD CAD SEK NOK DKK SGD HKD MXN ZAR TRY PLN CZK HUF CNH".split()
+    [
+        "USD",
+        "EUR",
+        "JPY",
+        "GBP",
+        "CHF",
+        "AUD",
+        "NZD",
+        "CAD",
+        "SEK",
+        "NOK",
+        "DKK",
+        "SGD",
+        "HKD",
+        "MXN",
+        "ZAR",
+        "TRY",
+        "PLN",
+        "CZK",
+        "HUF",
+        "CNH",
+    ]
 )
 CRYPTO_QUOTES = ("USDT", "USDC", "FDUSD", "BUSD", "USD", "EUR", "BTC", "ETH")
 FX_VENUES = frozenset({"OANDA", "FX", "FX_IDC", "FOREXCOM", "FXCM", "SAXO", "PEPPERSTONE", "ICMARKETS"})
-CRYPTO_VENUES = frozenset({"BINANCE", "BINANCEUS", "BYBIT", "COINBASE", "KRAKEN", "BITMEX", "OKX", "BITSTAMP", "DERIBIT"})
+CRYPTO_VENUES = frozenset(
+    {"BINANCE", "BINANCEUS", "BYBIT", "COINBASE", "KRAKEN", "BITMEX", "OKX", "BITSTAMP", "DERIBIT"}
+)
 FX_VENUE = "FX"
 DEFAULT_CRYPTO_VENUE = "BINANCE"
 

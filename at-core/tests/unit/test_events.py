@@ -99,6 +99,9 @@ def test_an_analysis_either_abstains_with_a_reason_or_states_a_view() -> None:
 
 def test_example_chain_shares_one_correlation_id() -> None:
     ex = example_events()
-    chain = [ex[t] for t in ("signal", "agent_analysis", "trade_proposal", "risk_decision", "order_submitted", "fill", "position")]
+    chain = [
+        ex[t]
+        for t in ("signal", "agent_analysis", "trade_proposal", "risk_decision", "order_submitted", "fill", "position")
+    ]
     assert {e.correlation_id for e in chain} == {ex["signal"].event_id}
     assert ex["trade_proposal"].causation_id == ex["signal"].event_id

@@ -49,6 +49,8 @@ def test_manual_clock_never_moves_backwards_on_advance_to() -> None:
 
 
 def test_datetime_conversion_refuses_naive_datetimes() -> None:
-    assert ns_to_datetime(datetime_to_ns(datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC))) == datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    assert ns_to_datetime(datetime_to_ns(datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC))) == datetime(
+        2026, 1, 2, 3, 4, 5, tzinfo=UTC
+    )
     with pytest.raises(ValueError, match="naive"):
         datetime_to_ns(datetime(2026, 1, 2))

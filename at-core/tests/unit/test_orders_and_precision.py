@@ -23,8 +23,13 @@ def test_limit_orders_need_a_limit_price_and_market_orders_refuse_one() -> None:
 def test_stop_limit_needs_both_prices() -> None:
     with pytest.raises(ValidationError, match="stop_price is required"):
         OrderSpec(side=OrderSide.SELL, quantity=Decimal(1), order_type=OrderType.STOP_LIMIT, limit_price=Decimal(9))
-    spec = OrderSpec(side=OrderSide.SELL, quantity=Decimal(1), order_type=OrderType.STOP_LIMIT,
-                     limit_price=Decimal(9), stop_price=Decimal(10))
+    spec = OrderSpec(
+        side=OrderSide.SELL,
+        quantity=Decimal(1),
+        order_type=OrderType.STOP_LIMIT,
+        limit_price=Decimal(9),
+        stop_price=Decimal(10),
+    )
     assert spec.signed_quantity == Decimal(-1)
 
 

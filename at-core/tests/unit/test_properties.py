@@ -15,8 +15,12 @@ from at_core.serialization import decode_event, encode_event
 from at_core.symbols import FX_CURRENCIES, normalize_ticker
 from at_core.testing import all_examples
 
-increments = st.sampled_from([Decimal(x) for x in ("0.25", "0.01", "0.1", "0.00005", "0.015625", "1", "0.00001", "0.001")])
-prices = st.decimals(min_value=Decimal("0.00001"), max_value=Decimal("1000000"), places=6, allow_nan=False, allow_infinity=False)
+increments = st.sampled_from(
+    [Decimal(x) for x in ("0.25", "0.01", "0.1", "0.00005", "0.015625", "1", "0.00001", "0.001")]
+)
+prices = st.decimals(
+    min_value=Decimal("0.00001"), max_value=Decimal("1000000"), places=6, allow_nan=False, allow_infinity=False
+)
 
 
 @given(st.text(min_size=1, max_size=40))
@@ -27,7 +31,9 @@ def test_subject_escaping_round_trips_and_yields_one_safe_token(value: str) -> N
 
 
 @given(prices, increments, st.sampled_from(list(Rounding)[:-1]))
-def test_rounding_lands_on_the_grid_within_one_increment(value: Decimal, increment: Decimal, rounding: Rounding) -> None:
+def test_rounding_lands_on_the_grid_within_one_increment(
+    value: Decimal, increment: Decimal, rounding: Rounding
+) -> None:
     rounded = round_to_increment(value, increment, rounding)
     assert is_on_grid(rounded, increment)
     assert abs(rounded - value) < increment
@@ -47,7 +53,11 @@ def test_every_futures_root_normalises_as_continuous(root: str, prefix: str) -> 
     assert ref.root == root and InstrumentCatalog().get(ref.instrument_id).multiplier == FUTURE_SPECS[root].multiplier
 
 
-@given(st.sampled_from(sorted(FX_CURRENCIES)), st.sampled_from(sorted(FX_CURRENCIES)), st.sampled_from(["", "OANDA:", "FX:"]))
+@given(
+    st.sampled_from(sorted(FX_CURRENCIES)),
+    st.sampled_from(sorted(FX_CURRENCIES)),
+    st.sampled_from(["", "OANDA:", "FX:"]),
+)
 def test_every_pair_of_distinct_currencies_is_an_fx_pair(base: str, quote: str, prefix: str) -> None:
     if base == quote:
         return

@@ -8,8 +8,18 @@ from at_core import subjects
 from at_core.errors import SubjectTokenError
 
 
-@pytest.mark.parametrize(("raw", "token"), [("BRK.B", "BRK~2EB"), ("BTC/USDT", "BTC~2FUSDT"), ("a b", "a~20b"),
-                                           ("*", "~2A"), (">", "~3E"), ("~", "~7E"), ("plain-id_1", "plain-id_1")])
+@pytest.mark.parametrize(
+    ("raw", "token"),
+    [
+        ("BRK.B", "BRK~2EB"),
+        ("BTC/USDT", "BTC~2FUSDT"),
+        ("a b", "a~20b"),
+        ("*", "~2A"),
+        (">", "~3E"),
+        ("~", "~7E"),
+        ("plain-id_1", "plain-id_1"),
+    ],
+)
 def test_tokens_are_escaped_reversibly(raw: str, token: str) -> None:
     assert subjects.escape_token(raw) == token
     assert subjects.unescape_token(token) == raw
@@ -26,9 +36,15 @@ def test_a_malformed_escape_is_refused() -> None:
 
 
 def test_every_stored_subject_has_exactly_one_stream() -> None:
-    samples = [subjects.signal("tradingview", "acct", "strat", "ES.CME"), subjects.market_data("quote", "CME", "ES.CME"),
-               subjects.trade_proposal("acct", "ES.CME"), subjects.fill("acct", "ES.CME"), subjects.rejected_input("gateway", "stale"),
-               subjects.execution_request("acct", "ES.CME"), subjects.order("filled", "acct", "ES.CME")]
+    samples = [
+        subjects.signal("tradingview", "acct", "strat", "ES.CME"),
+        subjects.market_data("quote", "CME", "ES.CME"),
+        subjects.trade_proposal("acct", "ES.CME"),
+        subjects.fill("acct", "ES.CME"),
+        subjects.rejected_input("gateway", "stale"),
+        subjects.execution_request("acct", "ES.CME"),
+        subjects.order("filled", "acct", "ES.CME"),
+    ]
     for subject in samples:
         owners = [s for s in subjects.STREAMS if any(subjects.subject_matches(p, subject) for p in s.subjects)]
         assert len(owners) == 1, subject
@@ -38,8 +54,15 @@ def test_heartbeats_are_not_stored() -> None:
     assert subjects.stream_for_subject(subjects.heartbeat("gateway")) is None
 
 
-@pytest.mark.parametrize(("pattern", "subject", "matches"), [("at.>", "at.x", True), ("at.>", "at", False),
-                                                              ("at.*.b", "at.a.b", True), ("at.*.b", "at.a.c", False),
-                                                              ("at.a", "at.a.b", False)])
+@pytest.mark.parametrize(
+    ("pattern", "subject", "matches"),
+    [
+        ("at.>", "at.x", True),
+        ("at.>", "at", False),
+        ("at.*.b", "at.a.b", True),
+        ("at.*.b", "at.a.c", False),
+        ("at.a", "at.a.b", False),
+    ],
+)
 def test_wildcard_matching_follows_nats(pattern: str, subject: str, matches: bool) -> None:
     assert subjects.subject_matches(pattern, subject) is matches

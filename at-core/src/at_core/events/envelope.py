@@ -16,7 +16,9 @@ from at_core.clock import Clock
 from at_core.ids import IdGenerator, derive_id
 from at_core.models.base import FrozenModel, Identifier, TimestampNs
 
-EventId = Annotated[str, Field(min_length=26, max_length=26, pattern=r"^[0-7][0-9A-HJKMNP-TV-Z]{25}$", description="ULID")]
+EventId = Annotated[
+    str, Field(min_length=26, max_length=26, pattern=r"^[0-7][0-9A-HJKMNP-TV-Z]{25}$", description="ULID")
+]
 CorrelationId = Annotated[str, Field(min_length=1, max_length=64)]
 
 
@@ -32,7 +34,9 @@ class Event(FrozenModel):
     ts_event: TimestampNs
     ts_init: TimestampNs
     source: Identifier = Field(description="Service that produced the event")
-    correlation_id: CorrelationId = Field(description="Carried unchanged from the first event (the webhook) to the fill")
+    correlation_id: CorrelationId = Field(
+        description="Carried unchanged from the first event (the webhook) to the fill"
+    )
     causation_id: EventId | None = Field(default=None, description="event_id of the event that caused this one")
 
     @model_validator(mode="before")

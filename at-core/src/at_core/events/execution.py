@@ -90,10 +90,14 @@ class FillEvent(Event):
     fee_currency: str
     liquidity: LiquiditySide = LiquiditySide.TAKER
     arrival_price: PositiveDecimal | None = None
-    slippage_ticks: Decimal | None = Field(default=None, description="Adverse slippage vs arrival price, in ticks (> 0 is worse)")
+    slippage_ticks: Decimal | None = Field(
+        default=None, description="Adverse slippage vs arrival price, in ticks (> 0 is worse)"
+    )
     slippage_amount: Decimal | None = Field(default=None, description="Adverse slippage in account currency")
     leaves_quantity: NonNegativeDecimal = Decimal(0)
-    signal_ts_event: TimestampNs | None = Field(default=None, description="ts_event of the originating signal, for latency")
+    signal_ts_event: TimestampNs | None = Field(
+        default=None, description="ts_event of the originating signal, for latency"
+    )
 
 
 class PositionEvent(Event):

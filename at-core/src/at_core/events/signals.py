@@ -9,7 +9,15 @@ from pydantic import Field
 
 from at_core.events.envelope import Event
 from at_core.models.base import FrozenModel, Identifier, NonNegativeDecimal, PositiveDecimal, TimestampNs
-from at_core.models.enums import AssetClass, IngestSource, MarketDataKind, OrderSide, OrderType, PositionSide, SignalAction
+from at_core.models.enums import (
+    AssetClass,
+    IngestSource,
+    MarketDataKind,
+    OrderSide,
+    OrderType,
+    PositionSide,
+    SignalAction,
+)
 
 
 class BarData(FrozenModel):
@@ -61,7 +69,9 @@ class SignalEvent(Event):
     order_type: OrderType = OrderType.MARKET
     limit_price: PositiveDecimal | None = None
     stop_price: PositiveDecimal | None = None
-    price: PositiveDecimal | None = Field(default=None, description="Reference price at the alert (close / order price)")
+    price: PositiveDecimal | None = Field(
+        default=None, description="Reference price at the alert (close / order price)"
+    )
     position_size: Decimal | None = None
     market_position: PositionSide | None = None
     prev_market_position: PositionSide | None = None

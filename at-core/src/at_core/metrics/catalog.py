@@ -9,7 +9,22 @@ from typing import Literal
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.metrics import MetricWrapperBase
 
-LATENCY_BUCKETS_S: tuple[float, ...] = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+LATENCY_BUCKETS_S: tuple[float, ...] = (
+    0.0005,
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+    5.0,
+    10.0,
+)
 
 SERVICES: tuple[str, ...] = ("gateway", "agents", "exec_sim", "obs")
 
@@ -40,12 +55,25 @@ class MetricSpec:
 
 #: Published/consumed by the shared bus helpers, in every service.
 BUS_METRICS: tuple[MetricSpec, ...] = (
-    MetricSpec("events_published_total", "counter", "Events published, by type, subject family and outcome",
-               ("event_type", "subject_family", "outcome")),
-    MetricSpec("events_consumed_total", "counter", "Events consumed, by type, subject family and outcome",
-               ("event_type", "subject_family", "outcome")),
-    MetricSpec("event_handle_seconds", "histogram", "Time a consumer handler took, by event type",
-               ("event_type",), LATENCY_BUCKETS_S),
+    MetricSpec(
+        "events_published_total",
+        "counter",
+        "Events published, by type, subject family and outcome",
+        ("event_type", "subject_family", "outcome"),
+    ),
+    MetricSpec(
+        "events_consumed_total",
+        "counter",
+        "Events consumed, by type, subject family and outcome",
+        ("event_type", "subject_family", "outcome"),
+    ),
+    MetricSpec(
+        "event_handle_seconds",
+        "histogram",
+        "Time a consumer handler took, by event type",
+        ("event_type",),
+        LATENCY_BUCKETS_S,
+    ),
     MetricSpec("event_redeliveries_total", "counter", "Messages received more than once", ("event_type",)),
     MetricSpec("nats_connected", "gauge", "1 when connected to NATS, else 0"),
     MetricSpec("nats_reconnects_total", "counter", "NATS reconnections"),
@@ -105,8 +133,9 @@ class MetricCatalog:
             elif spec.kind == "gauge":
                 built[spec.name] = Gauge(full, spec.doc, spec.labels, registry=registry)
             else:
-                built[spec.name] = Histogram(full, spec.doc, spec.labels, registry=registry,
-                                             buckets=spec.buckets or LATENCY_BUCKETS_S)
+                built[spec.name] = Histogram(
+                    full, spec.doc, spec.labels, registry=registry, buckets=spec.buckets or LATENCY_BUCKETS_S
+                )
         return Metrics(self.service, registry, built)
 
 

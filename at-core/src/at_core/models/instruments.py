@@ -32,7 +32,9 @@ def month_from_code(code: str) -> int:
 
 
 class _InstrumentBase(FrozenModel):
-    instrument_id: Identifier = Field(description="Canonical id, e.g. 'MESZ2026.CME', 'EUR/USD.FX', 'BTC/USDT:USDT.BINANCE'")
+    instrument_id: Identifier = Field(
+        description="Canonical id, e.g. 'MESZ2026.CME', 'EUR/USD.FX', 'BTC/USDT:USDT.BINANCE'"
+    )
     symbol: Identifier = Field(description="Symbol at the venue in canonical form")
     venue: Identifier
     currency: Annotated[str, Field(min_length=3, max_length=8)] = Field(description="Currency P&L settles in")

@@ -35,9 +35,13 @@ class OrderSpec(FrozenModel):
         needs_limit = self.order_type in (OrderType.LIMIT, OrderType.STOP_LIMIT)
         needs_stop = self.order_type in (OrderType.STOP_MARKET, OrderType.STOP_LIMIT)
         if needs_limit != (self.limit_price is not None):
-            raise ValueError(f"limit_price is {'required' if needs_limit else 'not allowed'} for {self.order_type} orders")
+            raise ValueError(
+                f"limit_price is {'required' if needs_limit else 'not allowed'} for {self.order_type} orders"
+            )
         if needs_stop != (self.stop_price is not None):
-            raise ValueError(f"stop_price is {'required' if needs_stop else 'not allowed'} for {self.order_type} orders")
+            raise ValueError(
+                f"stop_price is {'required' if needs_stop else 'not allowed'} for {self.order_type} orders"
+            )
         if (self.time_in_force is TimeInForce.GTD) != (self.expire_time_ns is not None):
             raise ValueError("expire_time_ns is required exactly when time_in_force is gtd")
         return self

@@ -69,7 +69,9 @@ class SessionWindow(FrozenModel):
     start: time
     end: time
     timezone: str = "America/New_York"
-    days: Annotated[list[int], Field(min_length=1)] = Field(default_factory=lambda: [0, 1, 2, 3, 4], description="ISO weekday 0=Mon")
+    days: Annotated[list[int], Field(min_length=1)] = Field(
+        default_factory=lambda: [0, 1, 2, 3, 4], description="ISO weekday 0=Mon"
+    )
     flatten_at_end: bool = False
 
 

@@ -223,8 +223,13 @@ class EventBus:
                 raise PublishError(event.event_id, subject, repr(exc)) from exc
             outcome = "duplicate" if ack is not None and ack.duplicate else "ok"
             counter.labels(*labels, outcome).inc()
-            log.info("event_published", event_type=event.event_type, subject=subject, outcome=outcome,
-                     stream_seq=ack.seq if ack else None)
+            log.info(
+                "event_published",
+                event_type=event.event_type,
+                subject=subject,
+                outcome=outcome,
+                stream_seq=ack.seq if ack else None,
+            )
             return ack
 
     async def consume(
@@ -270,11 +275,13 @@ class EventBus:
             raise BusError(f"no stream captures {subject_filter}")
         return spec.name
 
-    async def _pull_loop(self, sub: JetStreamContext.PullSubscription, handler: Handler, batch: int, nak_delay_s: float) -> None:
+    async def _pull_loop(
+        self, sub: JetStreamContext.PullSubscription, handler: Handler, batch: int, nak_delay_s: float
+    ) -> None:
         while True:
             try:
                 msgs = await sub.fetch(batch, timeout=1.0)
-            except (NatsTimeoutError, asyncio.TimeoutError):
+            except (TimeoutError, NatsTimeoutError):
                 continue
             except asyncio.CancelledError:
                 raise
@@ -313,12 +320,19 @@ class EventBus:
                 raise
             except Exception as exc:
                 counter.labels(event.event_type, family, "error").inc()
-                log.exception("event_handler_failed", event_type=event.event_type, subject=msg.subject,
-                              delivered=delivery.num_delivered, error=repr(exc))
+                log.exception(
+                    "event_handler_failed",
+                    event_type=event.event_type,
+                    subject=msg.subject,
+                    delivered=delivery.num_delivered,
+                    error=repr(exc),
+                )
                 await msg.nak(delay=nak_delay_s)
                 return
             finally:
-                self.metrics.histogram("event_handle_seconds").labels(event.event_type).observe(time.perf_counter() - started)
+                self.metrics.histogram("event_handle_seconds").labels(event.event_type).observe(
+                    time.perf_counter() - started
+                )
             await msg.ack()
             counter.labels(event.event_type, family, "ok").inc()
             log.info("event_consumed", event_type=event.event_type, subject=msg.subject)

@@ -69,6 +69,10 @@ def bind_event_context(
     event_id: str | None = None, correlation_id: str | None = None, causation_id: str | None = None
 ) -> Iterator[None]:
     """Bind event ids to every log line inside the block (async-safe: contextvars)."""
-    ids = {k: v for k, v in (("event_id", event_id), ("correlation_id", correlation_id), ("causation_id", causation_id)) if v}
+    ids = {
+        k: v
+        for k, v in (("event_id", event_id), ("correlation_id", correlation_id), ("causation_id", causation_id))
+        if v
+    }
     with structlog.contextvars.bound_contextvars(**ids):
         yield

@@ -26,7 +26,9 @@ class ServiceSettings(BaseSettings):
     port: int = Field(default=8000, ge=0, le=65535)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     instance_id: str = Field(default="0", description="Replica id, used in heartbeats and durable names")
-    replay_mode: bool = Field(default=False, description="Clock follows event timestamps; LLM calls from recordings only")
+    replay_mode: bool = Field(
+        default=False, description="Clock follows event timestamps; LLM calls from recordings only"
+    )
     seed: int = Field(default=0, description="Seed for every RNG in the service")
 
     @property
@@ -36,4 +38,6 @@ class ServiceSettings(BaseSettings):
 
 def service_config(prefix: str) -> SettingsConfigDict:
     """Settings config for a service whose variables start with ``prefix`` (e.g. ``AT_GATEWAY_``)."""
-    return SettingsConfigDict(env_prefix=prefix, env_file=".env", env_file_encoding="utf-8", extra="ignore", frozen=True)
+    return SettingsConfigDict(
+        env_prefix=prefix, env_file=".env", env_file_encoding="utf-8", extra="ignore", frozen=True
+    )

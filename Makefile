@@ -1,0 +1,64 @@
+# Agentic Trading: one-command setup, test, demo. Everything installs itself into .venv.
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip --disable-pip-version-check
+SERVICES := at-gateway at-agents at-exec-sim at-obs
+CORE_VERSION := $(shell sed -n 's/^__version__ = "\(.*\)"/\1/p' at-core/src/at_core/__init__.py)
+CORE_WHEEL := dist/at_core-$(CORE_VERSION)-py3-none-any.whl
+CORE_SRC := $(shell find at-core/src -name '*.py' -o -name '*.yaml' | sort) at-core/pyproject.toml at-core/README.md
+SERVICE_META := $(foreach s,$(SERVICES),$(s)/pyproject.toml)
+
+.PHONY: help setup build-core test lint format imports schemas schemas-check test-packages demo up bench clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 18
+
+$(VENV)/.created:
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed, found " + sys.version.split()[0])'
+	$(PYTHON) -m venv $(VENV)
+	@touch $@
+
+$(CORE_WHEEL): $(CORE_SRC) | $(VENV)/.created
+	rm -f dist/at_core-*.whl
+	$(PIP) wheel -q --no-deps -w dist ./at-core
+
+build-core: $(CORE_WHEEL) ## Build the at-core wheel into dist/
+
+$(VENV)/.setup: $(CORE_WHEEL) $(SERVICE_META) requirements-dev.txt
+	$(PIP) install -q --force-reinstall --no-deps $(CORE_WHEEL)
+	$(PIP) install -q "$(CORE_WHEEL)[test]" -r requirements-dev.txt
+	$(PIP) install -q --find-links dist $(foreach s,$(SERVICES),-e "./$(s)[test]")
+	@$(PY) -c 'import at_core; print("at-core", at_core.__version__, "installed from", at_core.__file__)'
+	@touch $@
+
+setup: $(VENV)/.setup ## Create .venv, build and install at-core, install the services (idempotent)
+
+lint: setup ## ruff lint and format check
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: setup ## ruff format and autofix
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+imports: setup ## import-linter: services never import each other; layers point inward
+	$(VENV)/bin/lint-imports --config .importlinter
+
+schemas: setup ## Regenerate at-core/schemas from the models
+	$(VENV)/bin/at-core-schemas export --dir at-core/schemas
+
+schemas-check: setup ## Fail on schema drift or a breaking contract change
+	$(VENV)/bin/at-core-schemas check --dir at-core/schemas
+
+test-packages: setup ## pytest in each package, one summary line each
+	tools/test_packages.sh
+
+test: setup lint imports schemas-check test-packages ## Everything CI runs
+
+clean: ## Remove the venv and build outputs
+	rm -rf $(VENV) dist build var

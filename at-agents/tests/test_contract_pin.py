@@ -1,0 +1,18 @@
+"""at-agents depends on at-core through a version range, never a path."""
+
+from __future__ import annotations
+
+import importlib.metadata as md
+
+from packaging.requirements import Requirement
+
+import at_agents
+
+
+def test_at_core_is_pinned_to_the_0_1_line() -> None:
+    reqs = [Requirement(r) for r in md.requires("at-agents") or []]
+    core = next(r for r in reqs if r.name == "at-core")
+    assert str(core.specifier) in ("<0.2,>=0.1", ">=0.1,<0.2")
+    assert core.url is None
+    assert md.version("at-core").startswith("0.1.")
+    assert at_agents.__version__
