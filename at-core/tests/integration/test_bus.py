@@ -126,3 +126,32 @@ async def test_consumers_resume_after_a_server_restart(unique_token: str) -> Non
     assert await asyncio.wait_for(got.get(), 10) == signal
     await bus.close()
     server.close()
+
+
+async def test_a_service_started_before_nats_connects_once_nats_is_up() -> None:
+    server = NatsServer()
+    connecting = asyncio.create_task(
+        EventBus.connect(
+            server.url, service="gateway", metrics=MetricCatalog("gateway").build(), initial_connect_deadline_s=20
+        )
+    )
+    await asyncio.sleep(0.3)  # the service really is first: nothing listens yet
+    assert not connecting.done()
+    server.start()
+    bus = await asyncio.wait_for(connecting, 20)
+    assert bus.connected
+    await bus.close()
+    server.close()
+
+
+async def test_without_a_deadline_a_missing_server_fails_fast_with_a_typed_error() -> None:
+    from at_core.runtime.bus import BusError
+    from at_core.testing import free_port
+
+    with pytest.raises(BusError, match="cannot connect"):
+        await EventBus.connect(
+            f"nats://127.0.0.1:{free_port()}",
+            service="gateway",
+            metrics=MetricCatalog("gateway").build(),
+            connect_timeout=0.5,
+        )

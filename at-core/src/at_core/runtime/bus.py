@@ -34,6 +34,7 @@ from at_core.errors import AtCoreError, DecodeError
 from at_core.events import Event
 from at_core.metrics.catalog import Metrics
 from at_core.runtime.logging import bind_event_context, get_logger
+from at_core.runtime.settings import ServiceSettings
 from at_core.serialization import decode_event, encode_event
 
 log = get_logger("at_core.bus")
@@ -125,11 +126,16 @@ class EventBus:
         connect_timeout: float = 2.0,
         max_reconnect_attempts: int = -1,
         reconnect_time_wait: float = 0.5,
+        initial_connect_deadline_s: float = 0.0,
     ) -> EventBus:
         """Connect, retrying reconnects forever by default; connection state goes to a gauge.
 
+        Args:
+            initial_connect_deadline_s: keep retrying the *first* connection for this long
+                (a service started before its nats-server, as in a Procfile or compose).
+
         Raises:
-            BusError: the first connection could not be made.
+            BusError: the first connection could not be made in time.
         """
         connected = metrics.gauge("nats_connected")
         reconnects = metrics.counter("nats_reconnects_total")
@@ -146,8 +152,58 @@ class EventBus:
         async def on_error(exc: Exception) -> None:
             log.warning("nats_error", error=str(exc))
 
+        deadline = time.monotonic() + initial_connect_deadline_s
+        while True:
+            try:
+                nc = await cls._connect_once(
+                    servers,
+                    service,
+                    user,
+                    password,
+                    connect_timeout,
+                    max_reconnect_attempts,
+                    reconnect_time_wait,
+                    on_disconnect,
+                    on_reconnect,
+                    on_error,
+                )
+                break
+            except BusError:
+                if time.monotonic() >= deadline:
+                    raise
+                log.warning("nats_connect_retry", servers=str(servers))
+                await asyncio.sleep(0.5)
+        connected.set(1)
+        return cls(nc, service, metrics)
+
+    @classmethod
+    async def from_settings(cls, settings: ServiceSettings, *, service: str, metrics: Metrics) -> EventBus:
+        """Connect with a service's settings (URLs, credentials, timeouts, first-connect deadline)."""
+        return await cls.connect(
+            settings.nats_servers,
+            service=service,
+            metrics=metrics,
+            user=settings.nats_user,
+            password=settings.nats_password.get_secret_value() if settings.nats_password else None,
+            connect_timeout=settings.nats_connect_timeout_s,
+            initial_connect_deadline_s=settings.nats_initial_connect_deadline_s,
+        )
+
+    @staticmethod
+    async def _connect_once(
+        servers: Sequence[str] | str,
+        service: str,
+        user: str | None,
+        password: str | None,
+        connect_timeout: float,
+        max_reconnect_attempts: int,
+        reconnect_time_wait: float,
+        on_disconnect: Callable[[], Awaitable[None]],
+        on_reconnect: Callable[[], Awaitable[None]],
+        on_error: Callable[[Exception], Awaitable[None]],
+    ) -> NatsClient:
         try:
-            nc = await nats.connect(
+            return await nats.connect(
                 servers=[servers] if isinstance(servers, str) else list(servers),
                 name=service,
                 user=user,
@@ -162,8 +218,6 @@ class EventBus:
             )
         except Exception as exc:  # nats raises several unrelated types here
             raise BusError(f"cannot connect to NATS at {servers}: {exc}") from exc
-        connected.set(1)
-        return cls(nc, service, metrics)
 
     @property
     def connected(self) -> bool:

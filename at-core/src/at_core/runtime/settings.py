@@ -21,6 +21,9 @@ class ServiceSettings(BaseSettings):
     nats_user: str | None = None
     nats_password: SecretStr | None = None
     nats_connect_timeout_s: float = Field(default=2.0, gt=0)
+    nats_initial_connect_deadline_s: float = Field(
+        default=30.0, ge=0, description="How long to keep retrying the first NATS connection at startup"
+    )
     nats_stream_replicas: int = Field(default=1, ge=1, le=5)
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
