@@ -128,21 +128,29 @@ def _quoted(items: tuple[str, ...]) -> str:
     return ", ".join(f'"{s}"' for s in items)
 
 
-def nats_server_config(passwords: dict[str, str], *, admin_password: str | None = None) -> str:
+def _secret(value: str, from_env: bool) -> str:
+    return f"${value}" if from_env else f'"{value}"'
+
+
+def nats_server_config(
+    passwords: dict[str, str], *, admin_password: str | None = None, passwords_from_env: bool = False
+) -> str:
     """nats-server configuration text: one JetStream-enabled account, one user per service.
 
     Args:
         passwords: password per service name (every service in :data:`GRANTS`).
         admin_password: when given, an ``admin`` user with every permission (operators, tests).
+        passwords_from_env: the values are names of environment variables that nats-server
+            reads at start (``$NATS_GATEWAY_PASSWORD``), for configs that are committed.
     """
     users = []
     for service, grant in GRANTS.items():
         users.append(
-            f'    {{ user: "{service}", password: "{passwords[service]}", permissions: {{ '
+            f'    {{ user: "{service}", password: {_secret(passwords[service], passwords_from_env)}, permissions: {{ '
             f"publish: {{ allow: [{_quoted(grant.publish)}] }}, "
             f"subscribe: {{ allow: [{_quoted(grant.subscribe)}] }} }} }}"
         )
     if admin_password is not None:
-        users.append(f'    {{ user: "admin", password: "{admin_password}" }}')
+        users.append(f'    {{ user: "admin", password: {_secret(admin_password, passwords_from_env)} }}')
     body = ",\n".join(users)
     return f"accounts {{\n  AT {{\n    jetstream: enabled\n    users: [\n{body}\n    ]\n  }}\n}}\n"

@@ -1,0 +1,191 @@
+"""The local stack: nats-server with per-service users, the four services and the recorder.
+
+Used by `make demo` and `make up`. Processes run under honcho (stack/Procfile); this module
+writes their configuration (a nats-server config with least-privilege users rendered from
+at-core, an env file with every service's settings), starts honcho in its own process
+group, waits for every /readyz, and stops everything on exit or Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from at_core.constants import DEFAULT_PORTS
+from at_core.permissions import GRANTS, nats_server_config
+from at_core.testing import free_port
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+SERVICES = ("gateway", "agents", "exec_sim", "obs")
+PREFIX = {"gateway": "AT_GATEWAY_", "agents": "AT_AGENTS_", "exec_sim": "AT_EXEC_SIM_", "obs": "AT_OBS_"}
+
+
+@dataclass
+class Stack:
+    """Where a stack runs: its directory, ports, NATS credentials and extra settings."""
+
+    run_dir: Path
+    nats_port: int = 4222
+    monitor_port: int = 8222
+    ports: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_PORTS))
+    passwords: dict[str, str] = field(default_factory=dict)
+    admin_password: str = ""
+    extra_env: dict[str, str] = field(default_factory=dict)
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def nats_url(self) -> str:
+        return f"nats://127.0.0.1:{self.nats_port}"
+
+    def url(self, service: str, path: str = "") -> str:
+        return f"http://127.0.0.1:{self.ports[service]}{path}"
+
+    @property
+    def log_path(self) -> Path:
+        return self.run_dir / "stack.log"
+
+
+def new_stack(run_dir: Path, *, pick_free_ports: bool = False, extra_env: dict[str, str] | None = None) -> Stack:
+    run_dir.mkdir(parents=True, exist_ok=True)
+    stack = Stack(run_dir=run_dir, extra_env=dict(extra_env or {}))
+    if pick_free_ports:
+        stack.nats_port, stack.monitor_port = free_port(), free_port()
+        stack.ports = {service: free_port() for service in SERVICES}
+    stack.passwords = {service: secrets.token_urlsafe(18) for service in GRANTS}
+    stack.admin_password = secrets.token_urlsafe(18)
+    return stack
+
+
+def write_config(stack: Stack) -> Path:
+    """Write nats.conf and stack.env; return the env file."""
+    store = stack.run_dir / "jetstream"
+    conf = (
+        f'server_name: "at-local"\nlisten: "127.0.0.1:{stack.nats_port}"\nhttp: "127.0.0.1:{stack.monitor_port}"\n'
+        f'jetstream {{ store_dir: "{store}" }}\n'
+        + nats_server_config(stack.passwords, admin_password=stack.admin_password)
+    )
+    (stack.run_dir / "nats.conf").write_text(conf)
+    env = {
+        "AT_STACK_BIN": str(BIN),
+        "AT_STACK_DIR": str(stack.run_dir),
+        "PYTHONUNBUFFERED": "1",
+    }
+    for service in SERVICES:
+        p = PREFIX[service]
+        env[f"{p}NATS_URL"] = stack.nats_url
+        env[f"{p}NATS_USER"] = service
+        env[f"{p}NATS_PASSWORD"] = stack.passwords[service]
+        env[f"{p}PORT"] = str(stack.ports[service])
+        env[f"{p}HOST"] = "127.0.0.1"
+    env.update(stack.extra_env)
+    path = stack.run_dir / "stack.env"
+    path.write_text("".join(f"{k}={v}\n" for k, v in sorted(env.items())))
+    return path
+
+
+def start(stack: Stack) -> None:
+    """Start honcho with the Procfile in a new process group; output goes to stack.log."""
+    env_file = write_config(stack)
+    log = stack.log_path.open("ab")
+    stack.process = subprocess.Popen(
+        [str(BIN / "honcho"), "-f", str(ROOT / "stack" / "Procfile"), "-d", str(ROOT), "-e", str(env_file), "start"],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        env={k: v for k, v in os.environ.items() if not k.startswith("AT_")},
+    )
+    log.close()
+
+
+def _get(url: str, timeout: float = 1.0) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as resp:  # noqa: S310 - loopback only
+            return int(resp.status)
+    except Exception:
+        return 0
+
+
+def wait_ready(stack: Stack, timeout: float = 90.0) -> dict[str, bool]:
+    """Poll every service's /readyz until all answer 200 or the deadline passes."""
+    deadline = time.monotonic() + timeout
+    ready = dict.fromkeys(SERVICES, False)
+    while time.monotonic() < deadline and not all(ready.values()):
+        if stack.process is not None and stack.process.poll() is not None:
+            break
+        for service in SERVICES:
+            if not ready[service]:
+                ready[service] = _get(stack.url(service, "/readyz")) == 200
+        time.sleep(0.25)
+    return ready
+
+
+def stop(stack: Stack, timeout: float = 20.0) -> None:
+    """SIGINT the process group (honcho stops its children), then SIGKILL what is left."""
+    proc = stack.process
+    if proc is None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGINT)
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    # honcho's children share its group: make sure none outlived it.
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    stack.process = None
+
+
+@contextlib.contextmanager
+def running(stack: Stack, timeout: float = 90.0) -> Iterator[Stack]:
+    """Start the stack, wait for it, and always stop it."""
+    start(stack)
+    try:
+        ready = wait_ready(stack, timeout)
+        if not all(ready.values()):
+            missing = ", ".join(s for s, ok in ready.items() if not ok)
+            raise RuntimeError(f"not ready within {timeout:.0f}s: {missing}; see {stack.log_path}")
+        yield stack
+    finally:
+        stop(stack)
+
+
+def tail(path: Path, lines: int = 30) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""
+
+
+COMPOSE_NATS_CONF = ROOT / "stack" / "nats" / "nats-compose.conf"
+
+
+def compose_nats_conf() -> str:
+    """nats-server config for docker compose: passwords come from the container's environment."""
+    env_names = {service: f"NATS_{service.upper()}_PASSWORD" for service in GRANTS}
+    return (
+        "# Generated by `python tools/stack.py compose-nats-conf` from at_core.permissions: do not edit.\n"
+        'server_name: "at-compose"\nlisten: "0.0.0.0:4222"\nhttp: "0.0.0.0:8222"\n'
+        'jetstream { store_dir: "/data" }\n'
+        + nats_server_config(env_names, admin_password="NATS_ADMIN_PASSWORD", passwords_from_env=True)  # noqa: S106 - an env var name
+    )
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] == ["compose-nats-conf"]:
+        COMPOSE_NATS_CONF.write_text(compose_nats_conf())
+        print(f"wrote {COMPOSE_NATS_CONF}")
+    else:
+        sys.exit("usage: python tools/stack.py compose-nats-conf")
