@@ -13,7 +13,7 @@ CORE_WHEEL := dist/at_core-$(CORE_VERSION)-py3-none-any.whl
 CORE_SRC := $(shell find at-core/src -name '*.py' -o -name '*.yaml' | sort) at-core/pyproject.toml at-core/README.md
 SERVICE_META := $(foreach s,$(SERVICES),$(s)/pyproject.toml)
 
-.PHONY: help setup build-core test lint format imports schemas schemas-check test-packages demo up bench clean
+.PHONY: help setup build-core test lint format imports schemas schemas-check test-packages demo up bench bench-gateway bench-exec bench-e2e clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 18
@@ -59,6 +59,23 @@ test-packages: setup ## pytest in each package, one summary line each
 	tools/test_packages.sh
 
 test: setup lint imports schemas-check test-packages ## Everything CI runs
+
+demo: setup ## Run the whole stack, replay scripted TradingView alerts, print each one's story
+	$(PY) tools/demo.py
+
+up: setup ## Run the whole stack and keep it running for real alerts (Ctrl-C stops it)
+	$(PY) tools/demo.py --serve
+
+bench-gateway: setup ## Gateway throughput and latency against a bare FastAPI ceiling
+	$(PY) at-gateway/bench/bench_gateway.py
+
+bench-exec: setup ## exec-sim events/s in-process and over NATS
+	$(PY) at-exec-sim/bench/bench_exec.py
+
+bench-e2e: setup ## Webhook-to-fill latency at a fixed rate, and the highest sustained rate
+	$(PY) tools/bench_e2e.py
+
+bench: bench-gateway bench-exec bench-e2e ## Every benchmark, printed with same-run baselines
 
 clean: ## Remove the venv and build outputs
 	rm -rf $(VENV) dist build var

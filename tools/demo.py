@@ -1,0 +1,253 @@
+"""`make demo`: the whole stack on an embedded NATS, a scripted set of TradingView alerts,
+and a readable trace of each one (signal, each agent's view, the proposal, the risk
+decision, the order, the fill, the position and P&L). Leaves nothing running.
+
+`make up` (``--serve``) starts the same stack and keeps it running for real alerts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import signal
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+from rich.console import Console
+from rich.table import Table
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tools import stack as stack_mod
+from tools.trace import Tracer, is_settled, render
+
+ROOT = Path(__file__).resolve().parents[1]
+console = Console(highlight=False)
+
+ROUTES = {
+    "routes": [
+        {"secret": "demo-topstep-secret", "targets": [{"account_id": "topstep-50k-1", "strategy_id": "mes-trend"}]},
+        {"secret": "demo-ftmo-secret", "targets": [{"account_id": "ftmo-100k-1", "strategy_id": "fx-swing"}]},
+        {"secret": "demo-crypto-secret", "targets": [{"account_id": "crypto-1", "strategy_id": "btc-breakout"}]},
+    ]
+}
+QUOTES = [
+    {
+        "kind": "quote",
+        "symbol": "CME_MINI:MES1!",
+        "bid": "6012.00",
+        "ask": "6012.25",
+        "bid_size": "40",
+        "ask_size": "35",
+    },
+    {
+        "kind": "quote",
+        "symbol": "OANDA:EURUSD",
+        "bid": "1.08412",
+        "ask": "1.08419",
+        "bid_size": "1000000",
+        "ask_size": "1000000",
+    },
+    {
+        "kind": "quote",
+        "symbol": "FX:USDJPY",
+        "bid": "154.210",
+        "ask": "154.222",
+        "bid_size": "1000000",
+        "ask_size": "1000000",
+    },
+    {
+        "kind": "quote",
+        "symbol": "BINANCE:BTCUSDT",
+        "bid": "97012.10",
+        "ask": "97012.20",
+        "bid_size": "3.2",
+        "ask_size": "2.9",
+    },
+]
+
+
+def _now_iso(offset: timedelta = timedelta(0)) -> str:
+    return (datetime.now(UTC) + offset).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def alerts() -> list[dict]:
+    """The scripted alerts: name, secret, body, and what the demo expects."""
+    mes = {
+        "ticker": "MES1!",
+        "exchange": "CME_MINI",
+        "interval": "5",
+        "close": "6012.25",
+        "time": _now_iso(),
+        "strategy": {
+            "order": {"action": "buy", "contracts": "2", "price": "6012.25", "id": "Long Entry"},
+            "position_size": "2",
+            "market_position": "long",
+            "prev_market_position": "flat",
+        },
+        "alert_id": f"demo-mes-{int(time.time())}",
+    }
+    return [
+        {"name": "MES long (Topstep 50K)", "token": "demo-topstep-secret", "body": mes, "expect": 202},
+        {
+            "name": "EUR/USD long (FTMO 100K)",
+            "token": "demo-ftmo-secret",
+            "expect": 202,
+            "body": {
+                "ticker": "EURUSD",
+                "exchange": "OANDA",
+                "interval": "60",
+                "close": "1.08419",
+                "time": _now_iso(),
+                "strategy": {
+                    "order": {"action": "buy", "contracts": "20000", "price": "1.08419", "id": "L"},
+                    "position_size": "20000",
+                    "market_position": "long",
+                    "prev_market_position": "flat",
+                },
+                "alert_id": f"demo-eurusd-{int(time.time())}",
+            },
+        },
+        {
+            "name": "BTC/USDT long (crypto)",
+            "token": "demo-crypto-secret",
+            "expect": 202,
+            "body": {
+                "ticker": "BTCUSDT",
+                "exchange": "BINANCE",
+                "interval": "15",
+                "close": "97012.20",
+                "time": _now_iso(),
+                "strategy": {
+                    "order": {"action": "buy", "contracts": "0.01", "price": "97012.20", "id": "L"},
+                    "position_size": "0.01",
+                    "market_position": "long",
+                    "prev_market_position": "flat",
+                },
+                "alert_id": f"demo-btc-{int(time.time())}",
+            },
+        },
+        {"name": "MES duplicate (same alert id)", "token": "demo-topstep-secret", "body": mes, "expect": 200},
+        {
+            "name": "stale alert (2 hours old)",
+            "token": "demo-topstep-secret",
+            "expect": 422,
+            "body": {**mes, "time": _now_iso(-timedelta(hours=2)), "alert_id": "demo-stale"},
+        },
+        {"name": "wrong secret", "token": "not-the-secret", "body": {**mes, "alert_id": "demo-bad"}, "expect": 401},
+    ]
+
+
+async def run_scenario(stk: stack_mod.Stack) -> list[tuple[str, str, str]]:
+    tracer = Tracer()
+    await tracer.start(stk.nats_url, user="admin", password=stk.admin_password)
+    rows: list[tuple[str, str, str]] = []
+    async with httpx.AsyncClient(base_url=stk.url("gateway"), timeout=10) as http:
+        resp = await http.post("/ingest/market-data", json={"items": QUOTES})
+        console.print(
+            f"[dim]market data: {resp.status_code} {len(QUOTES)} quotes (MES, EUR/USD, USD/JPY, BTC/USDT)[/dim]"
+        )
+        for alert in alerts():
+            console.rule(f"[bold]{alert['name']}")
+            resp = await http.post(
+                f"/webhooks/tradingview/{alert['token']}",
+                content=json.dumps(alert["body"]),
+                headers={"content-type": "text/plain"},
+            )
+            body = resp.json()
+            console.print(f"gateway    HTTP {resp.status_code} {json.dumps(body)[:160]}")
+            outcome = f"HTTP {resp.status_code}"
+            if resp.status_code == 202:
+                correlation = body["correlation_id"]
+                events = await tracer.wait_for(correlation, is_settled, timeout=20)
+                for line in render(events):
+                    console.print(f"  {line}")
+                outcome = _outcome(events)
+            ok = "as expected" if resp.status_code == alert["expect"] else f"UNEXPECTED (wanted {alert['expect']})"
+            rows.append((alert["name"], outcome, ok))
+    await tracer.stop()
+    return rows
+
+
+def _outcome(events) -> str:
+    for e in events:
+        if e.event_type == "risk_decision" and not e.approved:
+            return "denied: " + ", ".join(r.code for r in e.reasons)
+    fills = [e for e in events if e.event_type == "fill"]
+    if fills:
+        f = fills[-1]
+        return f"filled {f.side} {f.quantity.normalize()} @ {f.price.normalize()}"
+    if any(e.event_type == "trade_proposal" for e in events):
+        return "proposed, no fill yet"
+    return "no proposal"
+
+
+def print_summary(rows: list[tuple[str, str, str]], stk: stack_mod.Stack) -> None:
+    table = Table(title="Demo summary")
+    for col in ("alert", "outcome", "check"):
+        table.add_column(col)
+    for row in rows:
+        table.add_row(*row)
+    console.print(table)
+    console.print("Where to look next (while the stack runs, e.g. under `make up`):")
+    console.print(f"  audit trail:   {stk.url('obs', '/audit?correlation_id=<id>')}")
+    console.print(f"  positions:     {stk.url('exec_sim', '/positions')}   account: {stk.url('exec_sim', '/account')}")
+    console.print(f"  decisions:     {stk.url('agents', '/decisions?symbol=MES.CME')}")
+    console.print(f"  metrics:       {stk.url('gateway', '/metrics')} (and :8081, :8082, :8083)")
+    console.print(f"  logs:          {stk.log_path}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--serve", action="store_true", help="keep the stack running for real alerts (make up)")
+    args = parser.parse_args(argv)
+    run_dir = ROOT / "var" / ("up" if args.serve else f"demo-{int(time.time())}")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    routes = run_dir / "routes.json"
+    routes.write_text(json.dumps(ROUTES, indent=2))
+    stk = stack_mod.new_stack(run_dir, extra_env=stack_env(run_dir, routes))
+    console.print(f"[bold]Starting the stack[/bold] (NATS :{stk.nats_port}, logs in {stk.log_path})")
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    try:
+        with stack_mod.running(stk):
+            console.print("[green]all services ready[/green]")
+            if args.serve:
+                serve_banner(stk)
+                while True:
+                    time.sleep(3600)
+            rows = asyncio.run(run_scenario(stk))
+            print_summary(rows, stk)
+            return 0 if all(r[2] == "as expected" for r in rows) else 1
+    except KeyboardInterrupt:
+        console.print("\nstopping the stack")
+        return 130
+    except RuntimeError as exc:
+        console.print(f"[red]{exc}[/red]\n{stack_mod.tail(stk.log_path, 40)}")
+        return 1
+
+
+def stack_env(run_dir: Path, routes: Path) -> dict[str, str]:
+    """Settings the demo and `make up` give the services (everything else is their defaults)."""
+    return {
+        "AT_GATEWAY_ROUTES_FILE": str(routes),
+        "AT_GATEWAY_OUTBOX_PATH": str(run_dir / "gateway-outbox.sqlite3"),
+        "AT_OBS_AUDIT_DB_PATH": str(run_dir / "audit.sqlite3"),
+    }
+
+
+def serve_banner(stk: stack_mod.Stack) -> None:
+    console.print(
+        f"Webhook URL for TradingView: http://<this-host>:{stk.ports['gateway']}/webhooks/tradingview/<your-secret>"
+    )
+    console.print(
+        "(TradingView only posts to ports 80/443: put a reverse proxy or tunnel in front; see at-gateway/README.md)"
+    )
+    console.print("Ctrl-C stops everything.")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
