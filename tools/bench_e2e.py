@@ -1,0 +1,201 @@
+"""`make bench-e2e`: webhook-to-FillEvent latency at a fixed rate, and the highest sustained rate.
+
+Starts the whole stack (free ports, embedded NATS), primes prices, then posts TradingView
+alerts that alternate "be long 1" / "be flat" on the paper account, and times each from the
+HTTP request to the FillEvent seen on the bus. Baselines measured in the same run: a NATS
+publish-to-receive round trip (the floor of any bus hop) and a gateway GET /healthz (the
+floor of the HTTP hop). Prints tables; asserts nothing (targets live here, not in tests).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import nats
+from rich.console import Console
+from rich.table import Table
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from at_core import subjects
+from at_core.serialization import decode_event
+from tools import stack as stack_mod
+from tools.demo import QUOTES, stack_env
+
+ROOT = Path(__file__).resolve().parents[1]
+console = Console(highlight=False)
+SECRET = "bench-secret"
+
+
+def pct(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+class FillClock:
+    """Arrival time of the first FillEvent per correlation id."""
+
+    def __init__(self) -> None:
+        self.arrived: dict[str, float] = {}
+
+    async def on_msg(self, msg) -> None:
+        event = decode_event(msg.data)
+        if event.event_type == "fill":
+            self.arrived.setdefault(event.correlation_id, time.perf_counter())
+
+
+def alert(i: int) -> dict:
+    long = i % 2 == 0
+    return {
+        "ticker": "MES1!",
+        "exchange": "CME_MINI",
+        "close": "6012.25",
+        "interval": "1",
+        "strategy": {
+            "order": {"action": "buy" if long else "sell", "contracts": "1", "id": f"b{i}"},
+            "position_size": "1" if long else "0",
+            "market_position": "long" if long else "flat",
+            "prev_market_position": "flat" if long else "long",
+        },
+        "alert_id": f"bench-{time.time_ns()}-{i}",
+    }
+
+
+async def drive(http: httpx.AsyncClient, clock: FillClock, rate: float, seconds: float, drain_s: float = 10.0) -> dict:
+    """Post ``rate`` alerts/s for ``seconds``; return latencies and how many filled."""
+    sent: dict[str, float] = {}
+    errors = 0
+    interval = 1.0 / rate
+    start = time.perf_counter()
+    tasks = []
+
+    async def post(i: int) -> None:
+        nonlocal errors
+        t0 = time.perf_counter()
+        resp = await http.post(f"/webhooks/tradingview/{SECRET}", content=json.dumps(alert(i)))
+        if resp.status_code == 202:
+            sent[resp.json()["correlation_id"]] = t0
+        else:
+            errors += 1
+
+    n = int(rate * seconds)
+    for i in range(n):
+        target = start + i * interval
+        delay = target - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(post(i)))
+    await asyncio.gather(*tasks)
+    deadline = time.perf_counter() + drain_s
+    while time.perf_counter() < deadline and not all(c in clock.arrived for c in sent):
+        await asyncio.sleep(0.05)
+    lat = [(clock.arrived[c] - t0) * 1000 for c, t0 in sent.items() if c in clock.arrived]
+    return {
+        "rate": rate,
+        "sent": n,
+        "accepted": len(sent),
+        "filled": len(lat),
+        "errors": errors,
+        "p50": pct(lat, 0.5),
+        "p99": pct(lat, 0.99),
+        "elapsed": time.perf_counter() - start,
+    }
+
+
+async def baselines(stk: stack_mod.Stack, http: httpx.AsyncClient, n: int = 500) -> dict:
+    nc = await nats.connect(stk.nats_url, user="admin", password=stk.admin_password)
+    sub = await nc.subscribe("bench.rtt")
+    rtt = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        await nc.publish("bench.rtt", b"x")
+        await sub.next_msg(timeout=2)
+        rtt.append((time.perf_counter() - t0) * 1000)
+    await nc.close()
+    health = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        await http.get("/healthz")
+        health.append((time.perf_counter() - t0) * 1000)
+    return {"nats": (pct(rtt, 0.5), pct(rtt, 0.99)), "http": (pct(health, 0.5), pct(health, 0.99))}
+
+
+async def bench(stk: stack_mod.Stack, rate: float, seconds: float, ramp: list[float]) -> None:
+    clock = FillClock()
+    nc = await nats.connect(stk.nats_url, user="admin", password=stk.admin_password)
+    await nc.subscribe(subjects.FILLS, cb=clock.on_msg)
+    limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
+    async with httpx.AsyncClient(base_url=stk.url("gateway"), timeout=30, limits=limits) as http:
+        await http.post("/ingest/market-data", json={"items": QUOTES})
+        base = await baselines(stk, http)
+        await drive(http, clock, 20, 1.0)  # warm-up
+        fixed = await drive(http, clock, rate, seconds)
+        table = Table(title=f"webhook -> FillEvent at {rate:.0f} alerts/s for {seconds:.0f}s (same-run baselines)")
+        for col in ("path", "p50 ms", "p99 ms", "n"):
+            table.add_column(col)
+        table.add_row("NATS publish -> receive (floor)", f"{base['nats'][0]:.2f}", f"{base['nats'][1]:.2f}", "500")
+        table.add_row("gateway GET /healthz (HTTP floor)", f"{base['http'][0]:.2f}", f"{base['http'][1]:.2f}", "500")
+        table.add_row(
+            "alert -> fill (whole stack)",
+            f"{fixed['p50']:.2f}",
+            f"{fixed['p99']:.2f}",
+            f"{fixed['filled']}/{fixed['sent']} filled, {fixed['errors']} errors",
+        )
+        console.print(table)
+        ramp_table = Table(title="sustained rate: every accepted alert filled within 10 s of the step's end")
+        for col in ("alerts/s", "sent", "filled", "p50 ms", "p99 ms", "sustained"):
+            ramp_table.add_column(col)
+        best = 0.0
+        for r in ramp:
+            res = await drive(http, clock, r, 5.0)
+            ok = res["filled"] == res["sent"] and res["errors"] == 0 and res["elapsed"] < 5.0 * 1.2
+            best = r if ok else best
+            ramp_table.add_row(
+                f"{r:.0f}",
+                str(res["sent"]),
+                str(res["filled"]),
+                f"{res['p50']:.1f}",
+                f"{res['p99']:.1f}",
+                "yes" if ok else "no",
+            )
+            if not ok:
+                break
+        console.print(ramp_table)
+        console.print(f"highest sustained rate: {best:.0f} alerts/s (target: p50 <= 5 ms, p99 <= 25 ms at 200/s)")
+    await nc.close()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rate", type=float, default=200)
+    parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--ramp", default="100,200,400,800")
+    args = parser.parse_args()
+    run_dir = ROOT / "var" / f"bench-{int(time.time())}"
+    run_dir.mkdir(parents=True, exist_ok=True)
+    routes = run_dir / "routes.json"
+    routes.write_text(
+        json.dumps({"routes": [{"secret": SECRET, "targets": [{"account_id": "paper-1", "strategy_id": "bench"}]}]})
+    )
+    env = stack_env(run_dir, routes) | bench_env()
+    stk = stack_mod.new_stack(run_dir, pick_free_ports=True, extra_env=env)
+    with stack_mod.running(stk):
+        asyncio.run(bench(stk, args.rate, args.seconds, [float(x) for x in args.ramp.split(",")]))
+    return 0
+
+
+def bench_env() -> dict[str, str]:
+    """Lift the per-route/per-address rate limits (they protect production, not a benchmark)."""
+    return {}
+
+
+if __name__ == "__main__":
+    sys.exit(main())
