@@ -189,3 +189,59 @@ if __name__ == "__main__":
         print(f"wrote {COMPOSE_NATS_CONF}")
     else:
         sys.exit("usage: python tools/stack.py compose-nats-conf")
+
+
+def procfile_commands() -> dict[str, str]:
+    """The Procfile's process names and commands, in order."""
+    out: dict[str, str] = {}
+    for line in (ROOT / "stack" / "Procfile").read_text().splitlines():
+        if line.strip() and not line.lstrip().startswith("#"):
+            name, _, command = line.partition(":")
+            out[name.strip()] = command.strip()
+    return out
+
+
+class Processes:
+    """The Procfile's processes started one by one, so tests can kill -9 and restart any of them."""
+
+    def __init__(self, stack: Stack) -> None:
+        self.stack = stack
+        self.env_file = write_config(stack)
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("AT_")}
+        for line in self.env_file.read_text().splitlines():
+            key, _, value = line.partition("=")
+            self.env[key] = value
+        self.commands = procfile_commands()
+        self.procs: dict[str, subprocess.Popen[bytes]] = {}
+
+    def start(self, name: str) -> None:
+        log = (self.stack.run_dir / f"{name}.log").open("ab")
+        self.procs[name] = subprocess.Popen(
+            ["bash", "-c", self.commands[name]],
+            cwd=ROOT,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        log.close()
+
+    def start_all(self) -> None:
+        for name in self.commands:
+            self.start(name)
+
+    def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
+        proc = self.procs.pop(name, None)
+        if proc is None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, sig)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=20)
+
+    def stop_all(self) -> None:
+        for name in reversed(list(self.procs)):
+            self.kill(name, signal.SIGTERM)
+
+    def log(self, name: str, lines: int = 40) -> str:
+        return tail(self.stack.run_dir / f"{name}.log", lines)
