@@ -1,0 +1,46 @@
+"""A durable local outbox (SQLite, WAL) for events NATS could not acknowledge yet.
+
+``put`` commits before the gateway answers 202, so a ``kill -9`` after the answer loses
+nothing; ``drain`` publishes in insertion order and deletes each row only once JetStream
+acknowledged it (the event id is the Nats-Msg-Id, so a crash between publish and delete
+is de-duplicated by JetStream).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from pathlib import Path
+
+
+class Outbox:
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, event_id TEXT UNIQUE, data BLOB NOT NULL)"
+        )
+
+    def put(self, event_id: str, data: bytes) -> None:
+        with self._lock:
+            self._db.execute("INSERT OR IGNORE INTO outbox (event_id, data) VALUES (?, ?)", (event_id, data))
+
+    def peek(self, limit: int = 100) -> list[tuple[int, str, bytes]]:
+        with self._lock:
+            return list(self._db.execute("SELECT seq, event_id, data FROM outbox ORDER BY seq LIMIT ?", (limit,)))
+
+    def delete(self, seq: int) -> None:
+        with self._lock:
+            self._db.execute("DELETE FROM outbox WHERE seq = ?", (seq,))
+
+    def depth(self) -> int:
+        with self._lock:
+            return int(self._db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0])
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()

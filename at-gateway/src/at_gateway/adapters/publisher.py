@@ -1,0 +1,93 @@
+"""Make an event durable: JetStream if it acknowledges in time, else the local outbox."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+from at_core.events import Event
+from at_core.metrics import Metrics
+from at_core.runtime.bus import EventBus, PublishError
+from at_core.runtime.logging import get_logger
+from at_core.serialization import decode_event, encode_event
+from at_gateway.adapters.outbox import Outbox
+from at_gateway.domain.errors import NotDurable
+
+log = get_logger("at_gateway.publisher")
+
+
+class DurablePublisher:
+    """Publishes to JetStream; on failure (or while older events wait) appends to the outbox."""
+
+    def __init__(self, bus: EventBus | None, outbox: Outbox, metrics: Metrics, timeout_s: float) -> None:
+        self.bus = bus
+        self.outbox = outbox
+        self.metrics = metrics
+        self.timeout_s = timeout_s
+        self._drainer: asyncio.Task[None] | None = None
+        self._wake = asyncio.Event()
+
+    async def publish(self, event: Event) -> str:
+        """Return ``"jetstream"`` or ``"outbox"``.
+
+        Raises:
+            NotDurable: neither JetStream nor the outbox took it.
+        """
+        if self.bus is not None and self.outbox.depth() == 0 and self.bus.connected:
+            try:
+                await self.bus.publish(event, timeout=self.timeout_s)
+                return "jetstream"
+            except PublishError:
+                self.metrics.counter("publish_errors_total").inc()
+        try:
+            self.outbox.put(event.event_id, encode_event(event))
+        except Exception as exc:
+            raise NotDurable(str(exc)) from exc
+        self.metrics.gauge("outbox_depth").set(self.outbox.depth())
+        log.warning("event_queued_in_outbox", event_id=event.event_id, depth=self.outbox.depth())
+        self._wake.set()
+        return "outbox"
+
+    async def publish_best_effort(self, event: Event) -> None:
+        """For dead letters: publish if the bus is up, never fail the request because of it."""
+        if self.bus is None or not self.bus.connected:
+            return
+        with contextlib.suppress(PublishError):
+            await self.bus.publish(event, timeout=self.timeout_s)
+
+    def start(self) -> None:
+        self._drainer = asyncio.create_task(self._drain_loop(), name="outbox-drain")
+
+    async def stop(self) -> None:
+        if self._drainer is not None:
+            self._drainer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._drainer
+
+    async def drain_once(self) -> int:
+        """Publish queued events in order; stop at the first failure. Returns how many went out."""
+        if self.bus is None or not self.bus.connected:
+            return 0
+        sent = 0
+        for seq, _event_id, data in self.outbox.peek(200):
+            try:
+                await self.bus.publish(decode_event(data), timeout=max(self.timeout_s, 2.0))
+            except PublishError:
+                break
+            self.outbox.delete(seq)
+            sent += 1
+        self.metrics.gauge("outbox_depth").set(self.outbox.depth())
+        if sent:
+            log.info("outbox_drained", sent=sent, depth=self.outbox.depth())
+        return sent
+
+    async def _drain_loop(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), 0.5)
+            self._wake.clear()
+            if self.outbox.depth():
+                try:
+                    await self.drain_once()
+                except Exception as exc:  # keep draining on the next tick
+                    log.warning("outbox_drain_failed", error=repr(exc))

@@ -1,0 +1,185 @@
+"""Other ingest paths: market data batches and chart screenshots."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import time
+from decimal import Decimal
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+from at_core import subjects
+from at_core.errors import SymbolError, UnknownInstrumentError
+from at_core.events import BarData, ChartSnapshotEvent, MarketDataEvent, QuoteData, TradeData
+from at_core.models.enums import OrderSide
+from at_gateway.api.deps import GatewayDep
+from at_gateway.api.pipeline import check_limits, make_durable, read_body
+from at_gateway.bootstrap import Gateway
+from at_gateway.domain.errors import Rejection
+
+router = APIRouter(tags=["ingest"])
+PNG_MAGIC, JPEG_MAGIC = b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff"
+
+
+class _Item(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    symbol: str = Field(min_length=1, description="TradingView ticker or canonical id, e.g. 'CME_MINI:MES1!'")
+    ts: int | None = Field(default=None, description="Event time, UTC ns (default: received)")
+
+
+class BarItem(_Item):
+    kind: Literal["bar"]
+    interval: str = "1"
+    open: Decimal
+    high: Decimal
+    low: Decimal
+    close: Decimal
+    volume: Decimal = Decimal(0)
+
+
+class QuoteItem(_Item):
+    kind: Literal["quote"]
+    bid: Decimal
+    ask: Decimal
+    bid_size: Decimal = Decimal(0)
+    ask_size: Decimal = Decimal(0)
+
+
+class TradeItem(_Item):
+    kind: Literal["trade"]
+    price: Decimal
+    size: Decimal
+    aggressor: OrderSide | None = None
+
+
+class MarketDataBatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    items: list[Annotated[BarItem | QuoteItem | TradeItem, Field(discriminator="kind")]] = Field(
+        min_length=1, max_length=1000
+    )
+
+
+_BATCH = TypeAdapter(MarketDataBatch)
+
+
+def require_api_key(gw: Gateway, request: Request) -> str:
+    key = request.headers.get("x-api-key", "")
+    if not key or not any(hmac.compare_digest(key.encode(), k.encode()) for k in gw.settings.keys):
+        gw.metrics.counter("auth_failures_total").labels("bad_api_key").inc()
+        raise Rejection(401, "bad_api_key", "X-API-Key missing or not valid")
+    return "api-key:" + hashlib.sha256(key.encode()).hexdigest()[:8]
+
+
+def _errors(exc: ValidationError) -> list[dict]:
+    return [{"loc": list(e["loc"]), "msg": e["msg"]} for e in exc.errors()]
+
+
+@router.post("/ingest/market-data", status_code=202)
+async def market_data(gw: GatewayDep, request: Request) -> JSONResponse:
+    """A batch of bars, quotes or trades (``{"items": [...]}``), published as MarketDataEvents."""
+    started = time.perf_counter()
+    check_limits(gw, request, "/ingest/market-data", allowlist=False)
+    raw = await read_body(request, gw.settings.max_body_bytes * 16)
+    request.state.raw_body = raw
+    try:
+        batch = _BATCH.validate_json(raw)
+    except ValidationError as exc:
+        raise Rejection(422, "invalid", "invalid market data batch", _errors(exc)) from exc
+    events = []
+    for i, item in enumerate(batch.items):
+        try:
+            inst = gw.catalog.resolve(item.symbol)
+        except (SymbolError, UnknownInstrumentError) as exc:
+            raise Rejection(
+                422, "invalid", "unknown symbol", [{"loc": ["items", i, "symbol"], "msg": str(exc)}]
+            ) from exc
+        try:
+            data = _data(item)
+        except ValidationError as exc:
+            raise Rejection(
+                422,
+                "invalid",
+                "invalid market data",
+                [{"loc": ["items", i, *e["loc"]], "msg": e["msg"]} for e in exc.errors()],
+            ) from exc
+        events.append(
+            gw.factory.make(
+                MarketDataEvent, ts_event=item.ts, instrument_id=inst.instrument_id, venue=inst.venue, data=data
+            )
+        )
+    await make_durable(gw, events, "/ingest/market-data", started)
+    return JSONResponse(
+        {"status": "accepted", "count": len(events), "event_ids": [e.event_id for e in events]}, status_code=202
+    )
+
+
+def _data(item: BarItem | QuoteItem | TradeItem) -> BarData | QuoteData | TradeData:
+    if isinstance(item, QuoteItem):
+        if item.ask < item.bid:
+            raise ValidationError.from_exception_data(
+                "quote",
+                [{"type": "value_error", "loc": ("ask",), "input": str(item.ask), "ctx": {"error": "ask below bid"}}],
+            )
+        return QuoteData(bid=item.bid, ask=item.ask, bid_size=item.bid_size, ask_size=item.ask_size)
+    if isinstance(item, BarItem):
+        return BarData(
+            interval=item.interval, open=item.open, high=item.high, low=item.low, close=item.close, volume=item.volume
+        )
+    return TradeData(price=item.price, size=item.size, aggressor=item.aggressor)
+
+
+@router.post("/ingest/screenshot", status_code=202)
+async def screenshot(
+    gw: GatewayDep,
+    request: Request,
+    symbol: Annotated[str, Query(min_length=1)],
+    interval: Annotated[str | None, Query()] = None,
+) -> JSONResponse:
+    """A chart image (PNG or JPEG, sniffed from the bytes) as the raw body; stored in the Object Store."""
+    started = time.perf_counter()
+    check_limits(gw, request, "/ingest/screenshot", allowlist=False)
+    require_api_key(gw, request)
+    raw = await read_body(request, gw.settings.max_image_bytes, ("image/png", "image/jpeg", "application/octet-stream"))
+    if raw.startswith(PNG_MAGIC):
+        ctype = "image/png"
+    elif raw.startswith(JPEG_MAGIC):
+        ctype = "image/jpeg"
+    else:
+        raise Rejection(415, "unsupported_type", "the bytes are neither PNG nor JPEG")
+    try:
+        inst = gw.catalog.resolve(symbol)
+    except (SymbolError, UnknownInstrumentError) as exc:
+        raise Rejection(422, "invalid", "unknown symbol", [{"loc": ["query", "symbol"], "msg": str(exc)}]) from exc
+    if gw.bus is None or not gw.bus.connected:
+        raise Rejection(503, "not_durable", "the object store (NATS) is unavailable")
+    digest = hashlib.sha256(raw).hexdigest()
+    name = f"{inst.instrument_id}/{digest}.{ctype.split('/')[1]}"
+    try:
+        store = await _object_store(gw)
+        await store.put(name, raw)
+    except Exception as exc:
+        raise Rejection(503, "not_durable", f"could not store the image: {exc}") from exc
+    event = gw.factory.make(
+        ChartSnapshotEvent,
+        instrument_id=inst.instrument_id,
+        interval=interval,
+        bucket=subjects.OBJECT_STORE_CHARTS,
+        object_name=name,
+        content_type=ctype,
+        size_bytes=len(raw),
+        sha256=digest,
+    )
+    await make_durable(gw, [event], "/ingest/screenshot", started)
+    return JSONResponse({"status": "accepted", "event_id": event.event_id, "object_name": name}, status_code=202)
+
+
+async def _object_store(gw: Gateway):
+    assert gw.bus is not None
+    try:
+        return await gw.bus.js.object_store(subjects.OBJECT_STORE_CHARTS)
+    except Exception:
+        return await gw.bus.js.create_object_store(subjects.OBJECT_STORE_CHARTS)

@@ -1,0 +1,82 @@
+"""Manual execution requests from operators (authenticated by API key, not webhook secrets)."""
+
+from __future__ import annotations
+
+import time
+from decimal import Decimal
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from at_core.errors import SymbolError, UnknownInstrumentError
+from at_core.events import ExecutionRequest
+from at_core.models.enums import OrderSide, OrderType, TimeInForce
+from at_core.models.orders import OrderSpec
+from at_gateway.api.deps import GatewayDep
+from at_gateway.api.pipeline import check_limits, make_durable, read_body
+from at_gateway.api.routes.ingest import _errors, require_api_key
+from at_gateway.domain.errors import Rejection
+
+router = APIRouter(tags=["orders"])
+
+
+class OrderRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    account_id: str = Field(min_length=1)
+    symbol: str = Field(min_length=1, description="Ticker or canonical instrument id")
+    side: OrderSide
+    quantity: Decimal = Field(gt=0)
+    order_type: OrderType = OrderType.MARKET
+    time_in_force: TimeInForce = TimeInForce.GTC
+    limit_price: Decimal | None = Field(default=None, gt=0)
+    stop_price: Decimal | None = Field(default=None, gt=0)
+    expire_time_ns: int | None = None
+    reduce_only: bool = False
+    strategy_id: str = "manual"
+    note: str = Field(default="", max_length=500)
+
+
+@router.post("/orders", status_code=202)
+async def submit_order(gw: GatewayDep, request: Request) -> JSONResponse:
+    """A manual order (``X-API-Key``), published as an ExecutionRequest; exec-sim's risk engine decides."""
+    started = time.perf_counter()
+    check_limits(gw, request, "/orders", allowlist=False)
+    who = require_api_key(gw, request)
+    raw = await read_body(request, gw.settings.max_body_bytes, ("application/json",))
+    request.state.raw_body = raw
+    try:
+        req = OrderRequest.model_validate_json(raw)
+        order = OrderSpec(
+            side=req.side,
+            quantity=req.quantity,
+            order_type=req.order_type,
+            time_in_force=req.time_in_force,
+            limit_price=req.limit_price,
+            stop_price=req.stop_price,
+            expire_time_ns=req.expire_time_ns,
+            reduce_only=req.reduce_only,
+        )
+    except ValidationError as exc:
+        raise Rejection(422, "invalid", "invalid order", _errors(exc)) from exc
+    try:
+        inst = (
+            gw.catalog.get(req.symbol)
+            if "." in req.symbol and ":" not in req.symbol
+            else gw.catalog.resolve(req.symbol)
+        )
+    except (SymbolError, UnknownInstrumentError) as exc:
+        raise Rejection(422, "invalid", "unknown symbol", [{"loc": ["symbol"], "msg": str(exc)}]) from exc
+    event = gw.factory.make(
+        ExecutionRequest,
+        account_id=req.account_id,
+        instrument_id=inst.instrument_id,
+        order=order,
+        requested_by=who,
+        strategy_id=req.strategy_id,
+        note=req.note,
+    )
+    await make_durable(gw, [event], "/orders", started)
+    return JSONResponse(
+        {"status": "accepted", "event_id": event.event_id, "correlation_id": event.correlation_id}, status_code=202
+    )

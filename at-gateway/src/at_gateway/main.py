@@ -1,0 +1,97 @@
+"""The gateway app: assembled here, nothing else. ``at-gateway`` runs it under uvicorn."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import uvicorn
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from at_core.clock import Clock
+from at_core.runtime.logging import configure_logging, get_logger
+from at_gateway import __version__, bootstrap
+from at_gateway.api.pipeline import dead_letter
+from at_gateway.api.routes import health, ingest, orders, webhooks
+from at_gateway.config import GatewaySettings
+from at_gateway.domain.errors import Rejection
+
+log = get_logger("at_gateway")
+
+
+def create_app(settings: GatewaySettings | None = None, clock: Clock | None = None) -> FastAPI:
+    """Build the app; settings are read here (from env / .env) when not given."""
+    settings = settings or GatewaySettings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        configure_logging("gateway", settings.log_level)
+        gw = bootstrap.build(settings, clock)
+        app.state.gateway = gw
+        connecting = asyncio.create_task(bootstrap.connect(gw), name="nats-connect")
+        log.info("gateway_started", port=settings.port, routes=len(gw.routes.secrets), outbox_depth=gw.outbox.depth())
+        try:
+            yield
+        finally:
+            connecting.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await connecting
+            await bootstrap.close(gw)
+
+    app = FastAPI(
+        title="at-gateway",
+        version=__version__,
+        lifespan=lifespan,
+        description="TradingView webhooks and other ingest, published durably on NATS.",
+    )
+    for module in (webhooks, ingest, orders, health):
+        app.include_router(module.router)
+
+    @app.middleware("http")
+    async def count_requests(request: Request, call_next):
+        response = await call_next(request)
+        route = request.scope.get("route")
+        name = getattr(route, "path", "unmatched")
+        gw = getattr(request.app.state, "gateway", None)
+        if gw is not None:
+            gw.metrics.counter("http_requests_total").labels(name, str(response.status_code)).inc()
+        return response
+
+    @app.exception_handler(Rejection)
+    async def on_rejection(request: Request, exc: Rejection) -> JSONResponse:
+        gw = request.app.state.gateway
+        await dead_letter(gw, request, exc, getattr(request.state, "raw_body", b""))
+        body: dict = {"status": "rejected", "reason": exc.reason, "detail": exc.detail}
+        if exc.errors:
+            body["errors"] = exc.errors
+        return JSONResponse(body, status_code=exc.status)
+
+    @app.exception_handler(RequestValidationError)
+    async def on_validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [{"loc": list(e["loc"]), "msg": e["msg"]} for e in exc.errors()]
+        return JSONResponse(
+            {"status": "rejected", "reason": "invalid", "detail": "invalid request", "errors": errors}, 422
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def on_http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        reason = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        return JSONResponse({"status": "rejected", "reason": reason, "detail": str(exc.detail)}, exc.status_code)
+
+    @app.exception_handler(Exception)
+    async def on_bug(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled_error", path=request.url.path, error=repr(exc))
+        return JSONResponse({"status": "error", "reason": "internal", "detail": "internal error, logged"}, 500)
+
+    return app
+
+
+def run() -> None:
+    """Console script ``at-gateway``."""
+    settings = GatewaySettings()
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=None, access_log=False)
