@@ -94,4 +94,12 @@ def create_app(settings: GatewaySettings | None = None, clock: Clock | None = No
 def run() -> None:
     """Console script ``at-gateway``."""
     settings = GatewaySettings()
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=None, access_log=False)
+    # proxy_headers off: the gateway decides itself which proxies to believe (AT_GATEWAY_TRUSTED_PROXIES).
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        access_log=False,
+        proxy_headers=False,
+    )

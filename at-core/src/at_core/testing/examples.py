@@ -56,7 +56,7 @@ from at_core.models.enums import (
 from at_core.models.orders import OrderSpec
 from at_core.models.portfolio import PositionSnapshot, RuleHeadroom
 
-T0 = 1_795_000_000_000_000_000  # 2026-11-18T09:06:40Z
+T0 = 1_795_000_000_000_000_000  # 2026-11-18T11:06:40Z
 MES = "MES.CME"
 ACCOUNT = "topstep-50k-1"
 STRATEGY = "mes-trend"

@@ -1,0 +1,106 @@
+"""Alert parsing and validation (pure), including a property test: no input crashes it."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from at_core.catalog import InstrumentCatalog
+from at_gateway.domain.alerts import parse_body, parse_time_ns, redact, validate_alert
+from at_gateway.domain.errors import Rejection
+from at_gateway.domain.limits import RateLimiter, client_address
+from at_gateway.domain.routing import RouteTable, Target
+
+NOW = 1_795_000_000_000_000_000
+CATALOG = InstrumentCatalog()
+
+
+def test_nested_strategy_fields_are_flattened() -> None:
+    fields = parse_body(
+        b'{"ticker":"ES1!","strategy":{"order":{"action":"sell","contracts":"3"},"position_size":"-3"}}'
+    )
+    alert = validate_alert(fields, CATALOG, NOW, 300)
+    assert (alert.action, alert.quantity, alert.position_size) == ("sell", Decimal(3), Decimal(-3))
+
+
+def test_a_target_only_alert_is_a_target_action() -> None:
+    alert = validate_alert(parse_body(b"ticker=MES1!\nposition_size=0"), CATALOG, NOW, 300)
+    assert alert.action == "target" and alert.position_size == 0
+
+
+def test_epoch_milliseconds_and_iso_times_are_understood() -> None:
+    assert parse_time_ns("1795000000000") == NOW
+    assert parse_time_ns("2026-11-18T11:06:40Z") == NOW
+
+
+def test_redaction_removes_secrets_in_json_and_key_value_forms() -> None:
+    assert redact(b'{"passphrase": "s3cret", "x": 1}', []) == '{"passphrase": "***", "x": 1}'
+    assert redact(b"ticker=ES1!\npassphrase=s3cret", []) == "ticker=ES1!\npassphrase=***"
+    assert "tok" not in redact(b"/webhooks/tok", ["tok"])
+
+
+def test_routes_match_secrets_and_unknown_ones_get_none() -> None:
+    table = RouteTable.from_config(
+        {"routes": [{"secret": "a", "targets": [{"account_id": "x"}]}]}, ["dev"], Target("paper-1", "default")
+    )
+    assert table.match("a").targets[0].account_id == "x"
+    assert table.match("dev").targets[0].account_id == "paper-1"
+    assert table.match("b") is None and table.match(None) is None
+
+
+def test_forwarded_for_is_only_believed_from_trusted_proxies() -> None:
+    assert client_address("10.0.0.5", "52.89.214.238", set()) == "10.0.0.5"
+    assert client_address("10.0.0.5", "1.2.3.4, 52.89.214.238", {"10.0.0.5"}) == "52.89.214.238"
+
+
+def test_the_rate_limiter_forgets_after_a_minute() -> None:
+    limiter = RateLimiter(2)
+    assert [limiter.allow("k", NOW + i) for i in range(3)] == [True, True, False]
+    assert limiter.allow("k", NOW + 61_000_000_000)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=300) | st.text(max_size=300).map(str.encode))
+def test_any_body_either_parses_or_is_rejected_with_a_4xx(raw: bytes) -> None:
+    try:
+        validate_alert(parse_body(raw), CATALOG, NOW, 300)
+    except Rejection as exc:
+        assert 400 <= exc.status < 500
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.dictionaries(
+        st.sampled_from(
+            [
+                "ticker",
+                "action",
+                "contracts",
+                "price",
+                "time",
+                "position_size",
+                "order_type",
+                "market_position",
+                "alert_id",
+                "indicators",
+            ]
+        ),
+        st.one_of(st.text(max_size=20), st.integers(), st.floats(allow_nan=True), st.none(), st.booleans()),
+    )
+)
+def test_any_json_fields_either_validate_or_are_rejected_with_a_4xx(fields: dict) -> None:
+    try:
+        validate_alert({k.lower(): v for k, v in fields.items()}, CATALOG, NOW, 300)
+    except Rejection as exc:
+        assert 400 <= exc.status < 500
+
+
+@pytest.mark.parametrize(
+    "ticker", ["ES1!", "CME_MINI:MES1!", "OANDA:EURUSD", "BINANCE:BTCUSDT", "BTCUSDT.P", "FX:USDJPY"]
+)
+def test_every_documented_ticker_form_validates(ticker: str) -> None:
+    alert = validate_alert({"ticker": ticker, "action": "buy"}, CATALOG, NOW, 300)
+    assert alert.instrument_id
