@@ -1,8 +1,54 @@
 """Metrics of at-exec-sim. Add a spec here before using a metric in the service."""
 
-from at_core.metrics.catalog import MetricCatalog
+from at_core.metrics.catalog import LATENCY_BUCKETS_S, MetricCatalog, MetricSpec
+
+SLIPPAGE_TICK_BUCKETS = (-5.0, -2.0, -1.0, -0.5, 0.0, 0.5, 1.0, 2.0, 3.0, 5.0, 10.0, 20.0)
 
 CATALOG = MetricCatalog(
     service="exec_sim",
-    own=(),
+    own=(
+        MetricSpec("risk_decisions_total", "counter", "Risk decisions by outcome", ("account_id", "approved")),
+        MetricSpec("denials_total", "counter", "Denied orders by reason code", ("reason",)),
+        MetricSpec("fills_total", "counter", "Fills by venue and instrument", ("venue", "instrument_id")),
+        MetricSpec(
+            "slippage_ticks",
+            "histogram",
+            "Fill price against arrival price, in ticks (> 0 is worse)",
+            ("venue", "instrument_id"),
+            SLIPPAGE_TICK_BUCKETS,
+        ),
+        MetricSpec(
+            "slippage_amount",
+            "histogram",
+            "Slippage in account currency per fill",
+            ("venue", "instrument_id"),
+            (-50.0, -10.0, 0.0, 1.0, 5.0, 10.0, 25.0, 50.0, 100.0, 500.0),
+        ),
+        MetricSpec(
+            "signal_to_fill_seconds",
+            "histogram",
+            "Signal ts_event to fill, by venue",
+            ("venue", "instrument_id"),
+            LATENCY_BUCKETS_S,
+        ),
+        MetricSpec(
+            "proposal_to_fill_seconds",
+            "histogram",
+            "Proposal received to fill published",
+            ("venue", "instrument_id"),
+            LATENCY_BUCKETS_S,
+        ),
+        MetricSpec("open_positions", "gauge", "Open positions per account", ("account_id",)),
+        MetricSpec("equity", "gauge", "Account equity in account currency", ("account_id",)),
+        MetricSpec(
+            "rule_headroom", "gauge", "Distance from each rule's floor, account currency", ("account_id", "rule")
+        ),
+        MetricSpec(
+            "rule_headroom_ratio",
+            "gauge",
+            "Headroom as a fraction of the rule's limit (1 = untouched)",
+            ("account_id", "rule"),
+        ),
+        MetricSpec("trading_halted", "gauge", "1 when the account is halted or locked", ("account_id",)),
+    ),
 )

@@ -1,0 +1,67 @@
+"""The kill switch and resume, plus health and metrics."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, HTTPException, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel, ConfigDict
+
+from at_exec_sim.api.deps import ServiceDep
+
+router = APIRouter(tags=["control"])
+
+
+class KillSwitch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    account_id: str | None = None
+    flatten: bool = False
+
+
+class Resume(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    account_id: str
+
+
+@router.post("/kill-switch")
+async def kill_switch(svc: ServiceDep, body: KillSwitch) -> dict:
+    """Halt new orders (one account, or all); optionally flatten open positions."""
+    if body.account_id and body.account_id not in svc.engine.accounts:
+        raise HTTPException(404, f"unknown account {body.account_id}")
+    async with svc.lock:
+        events = svc.engine.kill_switch(None, body.account_id, body.flatten)
+        await svc.publish(events)
+    return {"status": "halted", "events": [e.event_id for e in events]}
+
+
+@router.post("/resume")
+async def resume(svc: ServiceDep, body: Resume) -> dict:
+    """Lift a halt on one account."""
+    if body.account_id not in svc.engine.accounts:
+        raise HTTPException(404, f"unknown account {body.account_id}")
+    async with svc.lock:
+        events = svc.engine.resume(None, body.account_id)
+        await svc.publish(events)
+    return {"status": "active", "events": [e.event_id for e in events]}
+
+
+@router.get("/healthz")
+async def healthz() -> dict:
+    """The process is alive."""
+    return {"status": "ok"}
+
+
+@router.get("/readyz")
+async def readyz(svc: ServiceDep) -> JSONResponse:
+    """Connected to NATS, state recovered, consumers running."""
+    connected = svc.bus is not None and svc.bus.connected
+    ready = svc.ready and connected and all(c.running for c in svc.consumers)
+    return JSONResponse(
+        {"ready": ready, "nats_connected": connected, "recovered_events": svc.recovered}, 200 if ready else 503
+    )
+
+
+@router.get("/metrics")
+async def metrics(svc: ServiceDep) -> Response:
+    """Prometheus metrics."""
+    return Response(generate_latest(svc.metrics.registry), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,181 @@
+"""Wires exec-sim: settings, clock (wall, or following events in replay mode), engine, bus, metrics."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from nats.js.api import DeliverPolicy
+
+from at_core import subjects
+from at_core.catalog import InstrumentCatalog
+from at_core.clock import Clock, ManualClock, WallClock
+from at_core.events import Event, EventFactory, FillEvent, RiskDecisionEvent, TradingStateChangedEvent
+from at_core.ids import IdGenerator
+from at_core.metrics import Metrics
+from at_core.metrics.exec_sim import CATALOG
+from at_core.runtime.bus import Consumer, Delivery, EventBus
+from at_core.runtime.logging import get_logger
+from at_core.serialization import decode_event
+from at_exec_sim.config import ExecSimSettings
+from at_exec_sim.domain.accounts import load_accounts, load_profiles
+from at_exec_sim.domain.engine import ExecutionEngine
+from at_exec_sim.domain.venue import FeeModel, SimVenue
+
+log = get_logger("at_exec_sim")
+
+
+@dataclass
+class ExecSim:
+    settings: ExecSimSettings
+    clock: Clock
+    engine: ExecutionEngine
+    metrics: Metrics
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    bus: EventBus | None = None
+    consumers: list[Consumer] = field(default_factory=list)
+    recovered: int = 0
+    ready: bool = False
+
+    async def handle(self, event: Event, delivery: Delivery | None = None) -> list[Event]:
+        """Run one input through the engine and publish what it produced, in order."""
+        async with self.lock:
+            if isinstance(self.clock, ManualClock):
+                self.clock.advance_to(event.ts_event)
+            started = time.perf_counter()
+            if event.event_type == "market_data":
+                outputs = self.engine.on_market_data(event)  # type: ignore[arg-type]
+            elif event.event_type == "trade_proposal":
+                outputs = self.engine.on_proposal(event)  # type: ignore[arg-type]
+            elif event.event_type == "execution_request":
+                outputs = self.engine.on_execution_request(event)  # type: ignore[arg-type]
+            else:
+                return []
+            await self.publish(outputs, started)
+            return outputs
+
+    async def publish(self, outputs: list[Event], started: float | None = None) -> None:
+        for out in outputs:
+            if self.bus is not None:
+                await self.bus.publish(out)
+            self.observe(out, started)
+
+    def observe(self, event: Event, started: float | None) -> None:
+        m = self.metrics
+        if isinstance(event, RiskDecisionEvent):
+            m.counter("risk_decisions_total").labels(event.account_id, str(event.approved).lower()).inc()
+            for reason in event.reasons:
+                m.counter("denials_total").labels(reason.code).inc()
+        elif isinstance(event, FillEvent):
+            labels = (event.venue, event.instrument_id)
+            m.counter("fills_total").labels(*labels).inc()
+            if event.slippage_ticks is not None:
+                m.histogram("slippage_ticks").labels(*labels).observe(float(event.slippage_ticks))
+            if event.slippage_amount is not None:
+                m.histogram("slippage_amount").labels(*labels).observe(float(event.slippage_amount))
+            if event.signal_ts_event is not None and not self.settings.replay_mode:
+                m.histogram("signal_to_fill_seconds").labels(*labels).observe(
+                    max(0.0, (time.time_ns() - event.signal_ts_event) / 1e9)
+                )
+            if started is not None:
+                m.histogram("proposal_to_fill_seconds").labels(*labels).observe(time.perf_counter() - started)
+        elif isinstance(event, TradingStateChangedEvent):
+            m.gauge("trading_halted").labels(event.account_id).set(0 if event.state == "active" else 1)
+        elif event.event_type == "account_state":
+            m.gauge("equity").labels(event.account_id).set(float(event.equity))  # type: ignore[attr-defined]
+            for h in event.headroom:  # type: ignore[attr-defined]
+                m.gauge("rule_headroom").labels(event.account_id, h.rule).set(float(h.headroom))  # type: ignore[attr-defined]
+                if h.limit:
+                    m.gauge("rule_headroom_ratio").labels(event.account_id, h.rule).set(float(h.headroom / h.limit))  # type: ignore[attr-defined]
+            rt = self.engine.accounts.get(event.account_id)  # type: ignore[attr-defined]
+            if rt is not None:
+                m.gauge("open_positions").labels(event.account_id).set(
+                    sum(1 for p in rt.account.positions.values() if p.quantity != 0)
+                )  # type: ignore[attr-defined]
+
+
+def build(settings: ExecSimSettings, clock: Clock | None = None) -> ExecSim:
+    clock = clock or (ManualClock() if settings.replay_mode else WallClock())
+    profiles = load_profiles(Path(settings.profiles_dir) if settings.profiles_dir else None)
+    accounts = load_accounts(Path(settings.accounts_file) if settings.accounts_file else None, profiles)
+    venue = SimVenue(
+        FeeModel(
+            per_contract=settings.fee_per_contract,
+            crypto_taker_bps=settings.crypto_taker_bps,
+            crypto_maker_bps=settings.crypto_maker_bps,
+        ),
+        slippage_ticks=settings.slippage_ticks,
+    )
+    factory = EventFactory("exec_sim", clock, IdGenerator(clock, random.Random(settings.seed)))
+    engine = ExecutionEngine(accounts, InstrumentCatalog(), factory, clock, venue)
+    metrics = CATALOG.build()
+    for account_id in accounts:
+        metrics.gauge("trading_halted").labels(account_id).set(0)
+    return ExecSim(settings, clock, engine, metrics)
+
+
+async def recover(svc: ExecSim) -> int:
+    """Rebuild decisions, orders, fills and trading states from AT_EXECUTION (in stream order)."""
+    assert svc.bus is not None
+    js = svc.bus.js
+    try:
+        info = await js.stream_info("AT_EXECUTION")
+    except Exception:
+        return 0
+    last = info.state.last_seq
+    if info.state.messages == 0:
+        return 0
+    sub = await js.pull_subscribe(subjects.ALL, stream="AT_EXECUTION", config=None)
+    count = 0
+    try:
+        while True:
+            try:
+                msgs = await sub.fetch(256, timeout=2)
+            except Exception:
+                break
+            done = False
+            for msg in msgs:
+                svc.engine.recover(decode_event(msg.data))
+                await msg.ack()
+                count += 1
+                done = msg.metadata.sequence.stream >= last
+            if done:
+                break
+    finally:
+        await sub.unsubscribe()
+    return count
+
+
+async def start(svc: ExecSim) -> None:
+    """Connect, recover state, start the durable consumers (proposals, requests, market data)."""
+    svc.bus = await EventBus.from_settings(svc.settings, service="exec_sim", metrics=svc.metrics)
+    await svc.bus.ensure_streams(replicas=svc.settings.nats_stream_replicas)
+    if svc.settings.recover_on_start:
+        svc.recovered = await recover(svc)
+        log.info("state_recovered", events=svc.recovered, fills=len(svc.engine.fills))
+    prefix = svc.settings.durable_prefix
+    for filt, name in (
+        (subjects.MARKET_DATA, "md"),
+        (subjects.TRADE_PROPOSALS, "proposals"),
+        (subjects.EXECUTION_REQUESTS, "requests"),
+    ):
+        svc.consumers.append(
+            await svc.bus.consume(filt, _handler(svc), durable=f"{prefix}-{name}", deliver_policy=DeliverPolicy.ALL)
+        )
+    svc.ready = True
+
+
+def _handler(svc: ExecSim):
+    async def handle(event: Event, delivery: Delivery) -> None:
+        await svc.handle(event, delivery)
+
+    return handle
+
+
+async def stop(svc: ExecSim) -> None:
+    svc.ready = False
+    if svc.bus is not None:
+        await svc.bus.close()

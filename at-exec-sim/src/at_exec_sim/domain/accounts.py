@@ -1,0 +1,47 @@
+"""Accounts and rule profiles, loaded from versioned YAML (shipped defaults or a configured file)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import yaml
+
+from at_core.models.risk import RiskProfile
+
+
+@dataclass(frozen=True, slots=True)
+class AccountConfig:
+    account_id: str
+    profile: RiskProfile
+
+
+def load_profiles(directory: Path | None = None) -> dict[str, RiskProfile]:
+    """Every ``*.yaml`` profile in ``directory`` (default: the shipped ones)."""
+    out: dict[str, RiskProfile] = {}
+    if directory is None:
+        files = [f for f in resources.files("at_exec_sim.data.profiles").iterdir() if f.name.endswith(".yaml")]
+        texts = [f.read_text() for f in files]
+    else:
+        texts = [p.read_text() for p in sorted(directory.glob("*.yaml"))]
+    for text in texts:
+        profile = RiskProfile.model_validate(yaml.safe_load(text))
+        out[profile.profile_id] = profile
+    return out
+
+
+def load_accounts(accounts_file: Path | None, profiles: dict[str, RiskProfile]) -> dict[str, AccountConfig]:
+    text = (
+        accounts_file.read_text()
+        if accounts_file
+        else resources.files("at_exec_sim.data").joinpath("accounts.yaml").read_text()
+    )
+    data = yaml.safe_load(text) or {}
+    out = {}
+    for item in data.get("accounts", []):
+        profile_id = item["profile"]
+        if profile_id not in profiles:
+            raise ValueError(f"account {item['account_id']}: unknown profile {profile_id!r}")
+        out[item["account_id"]] = AccountConfig(item["account_id"], profiles[profile_id])
+    return out

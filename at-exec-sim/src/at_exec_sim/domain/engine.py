@@ -1,0 +1,550 @@
+"""The execution engine: events in, events out. Pure (no I/O); time comes from an injected clock.
+
+Every output's id is derived from the input event's id and a purpose, so a redelivered input
+yields byte-identical outputs, which JetStream then drops as duplicates; and a replay with
+the clock following the inputs' ``ts_event`` reproduces them exactly.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from at_core.catalog import Instrument, InstrumentCatalog
+from at_core.clock import Clock
+from at_core.errors import UnknownInstrumentError
+from at_core.events import (
+    AccountStateEvent,
+    Event,
+    EventFactory,
+    ExecutionRequest,
+    FillEvent,
+    MarketDataEvent,
+    OrderAccepted,
+    OrderCanceled,
+    OrderFilled,
+    OrderPartiallyFilled,
+    OrderRejected,
+    OrderSubmitted,
+    PositionEvent,
+    RiskDecisionEvent,
+    RiskReason,
+    TradeProposalEvent,
+    TradingStateChangedEvent,
+)
+from at_core.events import RiskReasonCode as Code
+from at_core.models.enums import AssetClass, LiquiditySide, OrderSide, OrderType, TimeInForce, TradingState
+from at_core.models.orders import OrderSpec
+from at_exec_sim.domain import risk
+from at_exec_sim.domain.accounts import AccountConfig
+from at_exec_sim.domain.portfolio import Account, MissingRate, to_account
+from at_exec_sim.domain.rules import RuleState
+from at_exec_sim.domain.venue import Execution, Market, SimVenue
+
+VENUE = "SIM"
+NS_PER_MIN = 60_000_000_000
+
+
+@dataclass
+class AccountRuntime:
+    config: AccountConfig
+    account: Account
+    rules: RuleState
+    state: TradingState = TradingState.ACTIVE
+    locked_until_ns: int | None = None
+    order_times: deque[int] = field(default_factory=deque)
+
+
+@dataclass
+class OrderRecord:
+    client_order_id: str
+    account_id: str
+    strategy_id: str
+    instrument_id: str
+    spec: OrderSpec
+    status: str
+    filled: Decimal = Decimal(0)
+    avg_price: Decimal | None = None
+    arrival_price: Decimal | None = None
+    signal_ts_event: int | None = None
+    submitted: OrderSubmitted | None = None
+
+
+class ExecutionEngine:
+    def __init__(
+        self,
+        accounts: dict[str, AccountConfig],
+        catalog: InstrumentCatalog,
+        factory: EventFactory,
+        clock: Clock,
+        venue: SimVenue,
+    ) -> None:
+        self.catalog, self.factory, self.clock, self.venue = catalog, factory, clock, venue
+        self.accounts: dict[str, AccountRuntime] = {}
+        for account_id, cfg in accounts.items():
+            start = cfg.profile.starting_balance
+            self.accounts[account_id] = AccountRuntime(
+                cfg, Account(account_id, cfg.profile.currency, start, start), RuleState(cfg.profile)
+            )
+        self.markets: dict[str, Market] = {}
+        self.rates: dict[str, Decimal] = {}
+        self.decided: dict[str, RiskDecisionEvent] = {}
+        self.orders: dict[str, OrderRecord] = {}
+        self.fills: list[FillEvent] = []
+
+    # --- inputs ---------------------------------------------------------------------------
+
+    def on_market_data(self, event: MarketDataEvent) -> list[Event]:
+        data = event.data
+        prev = self.markets.get(event.instrument_id, Market())
+        if data.kind == "quote":
+            market = Market(bid=data.bid, ask=data.ask, bid_size=data.bid_size, ask_size=data.ask_size, last=prev.last)
+        elif data.kind == "trade":
+            market = Market(bid=prev.bid, ask=prev.ask, bid_size=prev.bid_size, ask_size=prev.ask_size, last=data.price)
+        else:
+            market = Market(last=data.close, bar_open=data.open, bar_high=data.high, bar_low=data.low)
+        self.markets[event.instrument_id] = market
+        self._update_rate(event.instrument_id, market)
+        out: list[Event] = []
+        for order, execs in self.venue.on_market(event.instrument_id, market):
+            out += self._executions(
+                event,
+                self.orders[order.client_order_id],
+                execs,
+                final=order.leaves <= 0,
+                purpose=f"md:{order.client_order_id}",
+            )
+        for rt in self.accounts.values():
+            for pos in rt.account.positions.values():
+                if pos.instrument.instrument_id == event.instrument_id and market.mid is not None:
+                    pos.last_price = market.mid
+            if any(
+                p.instrument.instrument_id == event.instrument_id and p.quantity != 0
+                for p in rt.account.positions.values()
+            ):
+                out += self._evaluate_rules(event, rt)
+        return out
+
+    def on_proposal(self, event: TradeProposalEvent) -> list[Event]:
+        return self._decide(
+            event, event.account_id, event.strategy_id, event.instrument_id, event.order, event.stop_price
+        )
+
+    def on_execution_request(self, event: ExecutionRequest) -> list[Event]:
+        return self._decide(event, event.account_id, event.strategy_id, event.instrument_id, event.order, None)
+
+    # --- operator commands ----------------------------------------------------------------
+
+    def kill_switch(
+        self, cause: Event | None, account_id: str | None, flatten: bool, reason: str = "kill_switch"
+    ) -> list[Event]:
+        out: list[Event] = []
+        for rt in self.accounts.values():
+            if account_id is None or rt.account.account_id == account_id:
+                out += self._set_state(cause, rt, TradingState.HALTED, reason, "operator kill switch", flatten)
+        return out
+
+    def resume(self, cause: Event | None, account_id: str) -> list[Event]:
+        rt = self.accounts.get(account_id)
+        if rt is None or rt.state is TradingState.ACTIVE:
+            return []
+        return self._set_state(cause, rt, TradingState.ACTIVE, "resume", "operator resumed trading", False)
+
+    # --- recovery ---------------------------------------------------------------------------
+
+    def recover(self, event: Event) -> None:
+        """Rebuild state from a published event (on restart): nothing is emitted."""
+        if isinstance(event, RiskDecisionEvent):
+            self.decided[event.request_event_id] = event
+        elif isinstance(event, OrderSubmitted):
+            self.orders[event.client_order_id] = OrderRecord(
+                event.client_order_id,
+                event.account_id,
+                event.strategy_id,
+                event.instrument_id,
+                event.order,
+                "submitted",
+                submitted=event,
+                arrival_price=event.arrival_price,
+            )
+        elif isinstance(event, FillEvent):
+            rt = self.accounts.get(event.account_id)
+            if rt is not None:
+                inst = self.catalog.get(event.instrument_id)
+                self._book(rt, inst, event.side, event.quantity, event.price, event.fee)
+                self.fills.append(event)
+                if (rec := self.orders.get(event.client_order_id)) is not None:
+                    rec.filled += event.quantity
+                    rec.status = "filled" if rec.filled >= rec.spec.quantity else "partially_filled"
+        elif isinstance(event, TradingStateChangedEvent):
+            rt = self.accounts.get(event.account_id)
+            if rt is not None:
+                rt.state, rt.locked_until_ns = event.state, event.locked_until_ns
+
+    # --- internals --------------------------------------------------------------------------
+
+    def _decide(
+        self,
+        cause: Event,
+        account_id: str,
+        strategy_id: str,
+        instrument_id: str,
+        order: OrderSpec,
+        stop_price: Decimal | None,
+    ) -> list[Event]:
+        if cause.event_id in self.decided:
+            return []  # redelivery: already decided (the outputs were published then)
+        rt = self.accounts.get(account_id)
+        inst = self._instrument(instrument_id)
+        market = self.markets.get(instrument_id)
+        last = market.mid if market else None
+        now = self.clock.now_ns()
+        equity = self._equity(rt) if rt else None
+        client_order_id = order.client_order_id or f"O-{cause.event_id}"
+        if rt is not None:
+            while rt.order_times and rt.order_times[0] <= now - NS_PER_MIN:
+                rt.order_times.popleft()
+        ctx = risk.RiskContext(
+            now_ns=now,
+            account=rt.account if rt else None,
+            profile=rt.config.profile if rt else None,
+            instrument=inst,
+            last_price=last,
+            trading_state=rt.state if rt else TradingState.ACTIVE,
+            locked_until_ns=rt.locked_until_ns if rt else None,
+            orders_last_minute=len(rt.order_times) if rt else 0,
+            rules=rt.rules if rt else None,
+            equity=equity if isinstance(equity, Decimal) else None,
+            stop_price=stop_price,
+            est_cost_per_unit=self._cost_per_unit(inst, last),
+        )
+        rounded, reasons = risk.check(order, ctx)
+        if rt is not None and isinstance(equity, MissingRate):
+            reasons.append(RiskReason(code=Code.NO_MARKET_PRICE, message=f"cannot value the account: {equity}"))
+        rounded = rounded.model_copy(update={"client_order_id": client_order_id})
+        profile = rt.config.profile if rt else None
+        decision = self.factory.make(
+            RiskDecisionEvent,
+            cause=cause,
+            derive_from="risk",
+            account_id=account_id,
+            instrument_id=instrument_id,
+            request_event_id=cause.event_id,
+            approved=not reasons,
+            order=rounded,
+            client_order_id=client_order_id,
+            reasons=reasons,
+            profile_id=profile.profile_id if profile else None,
+            profile_version=profile.version if profile else None,
+        )
+        self.decided[cause.event_id] = decision
+        if reasons or rt is None or inst is None:
+            return [decision]
+        rt.order_times.append(now)
+        return [decision, *self._submit(decision, rt, inst, strategy_id, rounded, market or Market())]
+
+    def _submit(
+        self,
+        decision: RiskDecisionEvent,
+        rt: AccountRuntime,
+        inst: Instrument,
+        strategy_id: str,
+        spec: OrderSpec,
+        market: Market,
+    ) -> list[Event]:
+        coid = decision.client_order_id
+        common = {
+            "account_id": rt.account.account_id,
+            "instrument_id": inst.instrument_id,
+            "client_order_id": coid,
+            "venue": VENUE,
+        }
+        submitted = self.factory.make(
+            OrderSubmitted,
+            cause=decision,
+            derive_from="submitted",
+            **common,
+            order=spec,
+            strategy_id=strategy_id,
+            decision_event_id=decision.event_id,
+            arrival_price=market.mid,
+        )
+        record = OrderRecord(
+            coid,
+            rt.account.account_id,
+            strategy_id,
+            inst.instrument_id,
+            spec,
+            "submitted",
+            arrival_price=market.mid,
+            signal_ts_event=decision.ts_event,
+            submitted=submitted,
+        )
+        self.orders[coid] = record
+        execs, outcome = self.venue.submit(coid, inst, spec, market)
+        out: list[Event] = [submitted]
+        if outcome == "no_market_price" or (
+            outcome == "canceled" and not execs and spec.time_in_force is TimeInForce.FOK
+        ):
+            record.status = "rejected" if outcome == "no_market_price" else "canceled"
+            cls = OrderRejected if outcome == "no_market_price" else OrderCanceled
+            extra = (
+                {"reason": outcome, "message": "no market price to fill against"}
+                if cls is OrderRejected
+                else {"reason": "fok_not_fillable"}
+            )
+            return [*out, self.factory.make(cls, cause=submitted, derive_from=record.status, **common, **extra)]
+        out.append(
+            self.factory.make(
+                OrderAccepted, cause=submitted, derive_from="accepted", **common, venue_order_id=f"SIM-{coid}"
+            )
+        )
+        if execs:
+            out += self._executions(submitted, record, execs, final=outcome in ("filled", "canceled"), purpose="submit")
+        if outcome == "canceled" and record.filled < spec.quantity:
+            record.status = "canceled"
+            out.append(
+                self.factory.make(
+                    OrderCanceled,
+                    cause=submitted,
+                    derive_from="canceled",
+                    **common,
+                    venue_order_id=f"SIM-{coid}",
+                    reason="unfilled remainder (IOC/market)",
+                )
+            )
+        return out
+
+    def _executions(
+        self, cause: Event, record: OrderRecord, execs: list[Execution], final: bool, purpose: str
+    ) -> list[Event]:
+        rt = self.accounts[record.account_id]
+        inst = self.catalog.get(record.instrument_id)
+        common = {
+            "account_id": record.account_id,
+            "instrument_id": record.instrument_id,
+            "client_order_id": record.client_order_id,
+            "venue": VENUE,
+            "venue_order_id": f"SIM-{record.client_order_id}",
+        }
+        out: list[Event] = []
+        root = record.submitted or cause
+        for i, ex in enumerate(execs):
+            before = rt.account.position(inst).quantity
+            self._book(rt, inst, record.spec.side, ex.quantity, ex.price, ex.fee)
+            total_value = (record.avg_price or Decimal(0)) * record.filled + ex.price * ex.quantity
+            record.filled += ex.quantity
+            record.avg_price = total_value / record.filled
+            slip_ticks = slip_amt = None
+            if record.arrival_price is not None:
+                slip_ticks = (ex.price - record.arrival_price) * record.spec.side.sign / inst.price_increment
+                slip_amt = self._convert(
+                    (ex.price - record.arrival_price) * record.spec.side.sign * ex.quantity * _multiplier(inst),
+                    inst,
+                    rt,
+                )
+            fill = self.factory.make(
+                FillEvent,
+                cause=root,
+                derive_from=f"fill:{purpose}:{i}",
+                account_id=record.account_id,
+                strategy_id=record.strategy_id,
+                instrument_id=record.instrument_id,
+                client_order_id=record.client_order_id,
+                venue=VENUE,
+                venue_order_id=f"SIM-{record.client_order_id}",
+                trade_id=f"T-{record.client_order_id}-{purpose}-{i}",
+                side=record.spec.side,
+                quantity=ex.quantity,
+                price=ex.price,
+                fee=ex.fee,
+                fee_currency=rt.account.currency,
+                liquidity=ex.liquidity,
+                arrival_price=record.arrival_price,
+                slippage_ticks=slip_ticks,
+                slippage_amount=slip_amt,
+                leaves_quantity=max(record.spec.quantity - record.filled, Decimal(0)),
+                signal_ts_event=record.signal_ts_event,
+            )
+            self.fills.append(fill)
+            out.append(fill)
+            pos = rt.account.position(inst)
+            change = _change(before, pos.quantity)
+            out.append(
+                self.factory.make(
+                    PositionEvent,
+                    cause=fill,
+                    derive_from="position",
+                    change=change,
+                    position=rt.account.snapshot(pos, self.rates),
+                )
+            )
+        if record.filled >= record.spec.quantity:
+            record.status = "filled"
+            out.append(
+                self.factory.make(
+                    OrderFilled,
+                    cause=out[-2],
+                    derive_from="filled",
+                    **common,
+                    filled_quantity=record.filled,
+                    avg_price=record.avg_price,
+                )
+            )
+        elif execs:
+            record.status = "partially_filled"
+            out.append(
+                self.factory.make(
+                    OrderPartiallyFilled,
+                    cause=out[-2],
+                    derive_from=f"partial:{purpose}",
+                    **common,
+                    filled_quantity=record.filled,
+                    leaves_quantity=record.spec.quantity - record.filled,
+                    avg_price=record.avg_price,
+                )
+            )
+        out += self._evaluate_rules(out[-1], rt)
+        return out
+
+    def _book(
+        self, rt: AccountRuntime, inst: Instrument, side: OrderSide, qty: Decimal, price: Decimal, fee: Decimal
+    ) -> None:
+        pos = rt.account.position(inst)
+        realized = pos.apply(side, qty, price)
+        converted = self._convert(realized, inst, rt) or Decimal(0)
+        rt.account.balance += converted - fee
+        rt.account.realized_today += converted
+        rt.account.fees_today += fee
+        pos.fees += fee
+
+    def _convert(self, amount: Decimal, inst: Instrument, rt: AccountRuntime) -> Decimal | None:
+        try:
+            return to_account(amount, _pnl_currency(inst), rt.account.currency, self.rates)
+        except MissingRate:
+            return None
+
+    def _equity(self, rt: AccountRuntime) -> Decimal | MissingRate:
+        try:
+            return rt.account.equity(self.rates)
+        except MissingRate as exc:
+            return exc
+
+    def _evaluate_rules(self, cause: Event, rt: AccountRuntime) -> list[Event]:
+        equity = self._equity(rt)
+        if isinstance(equity, MissingRate):
+            return []
+        now = self.clock.now_ns()
+        rt.rules.update(now, rt.account.balance, equity)
+        out: list[Event] = [self._account_event(cause, rt, equity)]
+        breaches = rt.rules.breaches(rt.account.balance, equity)
+        if breaches and rt.state is TradingState.ACTIVE:
+            rule = breaches[0]
+            out += self._set_state(
+                cause, rt, TradingState.HALTED, rule, f"{rule.replace('_', ' ')} breached at equity {equity}", True
+            )
+        return out
+
+    def _account_event(self, cause: Event, rt: AccountRuntime, equity: Decimal) -> AccountStateEvent:
+        unrealized = equity - rt.account.balance
+        return self.factory.make(
+            AccountStateEvent,
+            cause=cause,
+            derive_from="account",
+            account_id=rt.account.account_id,
+            currency=rt.account.currency,
+            balance=rt.account.balance,
+            equity=equity,
+            realized_pnl_today=rt.account.realized_today,
+            unrealized_pnl=unrealized,
+            fees_today=rt.account.fees_today,
+            trading_state=rt.state,
+            profile_id=rt.config.profile.profile_id,
+            headroom=rt.rules.headroom(rt.account.balance, equity),
+        )
+
+    def _set_state(
+        self, cause: Event | None, rt: AccountRuntime, state: TradingState, reason: str, message: str, flatten: bool
+    ) -> list[Event]:
+        previous, rt.state = rt.state, state
+        purpose = f"state:{state}:{reason}"
+        kwargs = {"cause": cause, "derive_from": purpose} if cause is not None else {}
+        out: list[Event] = [
+            self.factory.make(
+                TradingStateChangedEvent,
+                **kwargs,
+                account_id=rt.account.account_id,
+                state=state,
+                previous_state=previous,
+                reason=reason,
+                message=message,
+                flatten=flatten,
+            )
+        ]
+        if flatten:
+            for pos in list(rt.account.positions.values()):
+                if pos.quantity != 0:
+                    out += self._flatten(out[0], rt, pos.instrument, pos.quantity)
+        return out
+
+    def _flatten(self, cause: Event, rt: AccountRuntime, inst: Instrument, qty: Decimal) -> list[Event]:
+        spec = OrderSpec(
+            side=OrderSide.SELL if qty > 0 else OrderSide.BUY,
+            quantity=abs(qty),
+            order_type=OrderType.MARKET,
+            reduce_only=True,
+            client_order_id=f"F-{cause.event_id}-{inst.symbol}"[:64].replace("/", "_"),
+        )
+        decision = self.factory.make(
+            RiskDecisionEvent,
+            cause=cause,
+            derive_from=f"flatten:{inst.instrument_id}",
+            account_id=rt.account.account_id,
+            instrument_id=inst.instrument_id,
+            request_event_id=cause.event_id,
+            approved=True,
+            order=spec,
+            client_order_id=spec.client_order_id or "",
+            profile_id=rt.config.profile.profile_id,
+            profile_version=rt.config.profile.version,
+        )
+        return [
+            decision,
+            *self._submit(decision, rt, inst, "flatten", spec, self.markets.get(inst.instrument_id, Market())),
+        ]
+
+    def _instrument(self, instrument_id: str) -> Instrument | None:
+        try:
+            return self.catalog.get(instrument_id)
+        except UnknownInstrumentError:
+            return None
+
+    def _update_rate(self, instrument_id: str, market: Market) -> None:
+        inst = self._instrument(instrument_id)
+        if inst is not None and inst.asset_class is AssetClass.FX and market.mid is not None:
+            self.rates[inst.symbol] = market.mid
+
+    def _cost_per_unit(self, inst: Instrument | None, last: Decimal | None) -> Decimal:
+        if inst is None or last is None:
+            return Decimal(0)
+        slip = inst.price_increment * self.venue.slippage_ticks * _multiplier(inst)
+        return slip + self.venue.fees.fee(inst, Decimal(1), last, LiquiditySide.TAKER)
+
+
+def _multiplier(inst: Instrument) -> Decimal:
+    return getattr(inst, "contract_size", None) or inst.multiplier
+
+
+def _pnl_currency(inst: Instrument) -> str:
+    return inst.currency
+
+
+def _change(before: Decimal, after: Decimal) -> str:
+    if before == 0 and after != 0:
+        return "opened"
+    if after == 0:
+        return "closed"
+    if (before > 0) != (after > 0):
+        return "flipped"
+    return "changed"

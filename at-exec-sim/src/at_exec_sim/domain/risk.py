@@ -1,0 +1,259 @@
+"""Pre-trade risk: every check as a pure function of the order and a snapshot of the account.
+
+Fail closed: an unknown account or instrument, or no last price, denies. Every denial has a
+machine-readable code (``RiskReasonCode``) and a message a human can act on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from at_core.catalog import Instrument
+from at_core.events import RiskReason
+from at_core.events import RiskReasonCode as Code
+from at_core.models.enums import TradingState
+from at_core.models.instruments import FutureContract
+from at_core.models.orders import OrderSpec
+from at_core.models.precision import Rounding
+from at_core.models.risk import RiskProfile, SessionWindow
+from at_exec_sim.domain.portfolio import Account
+from at_exec_sim.domain.rules import RuleState
+
+
+@dataclass(frozen=True)
+class RiskContext:
+    """What the risk engine knows at decision time."""
+
+    now_ns: int
+    account: Account | None
+    profile: RiskProfile | None
+    instrument: Instrument | None
+    last_price: Decimal | None
+    trading_state: TradingState
+    locked_until_ns: int | None
+    orders_last_minute: int
+    rules: RuleState | None
+    equity: Decimal | None
+    stop_price: Decimal | None = None
+    est_cost_per_unit: Decimal = Decimal(0)  # fees + slippage per unit, account currency
+
+
+def _r(code: Code, message: str, limit: Decimal | None = None, value: Decimal | None = None) -> RiskReason:
+    return RiskReason(code=code, message=message, limit=limit, value=value)
+
+
+def in_session(windows: list[SessionWindow], now_ns: int) -> bool:
+    if not windows:
+        return True
+    for w in windows:
+        local = datetime.fromtimestamp(now_ns / 1e9, tz=UTC).astimezone(ZoneInfo(w.timezone))
+        t, day = local.time(), local.weekday()
+        if w.start <= w.end:
+            if day in w.days and w.start <= t < w.end:
+                return True
+        elif (day in w.days and t >= w.start) or ((day - 1) % 7 in w.days and t < w.end):
+            return True
+    return False
+
+
+def _mini_weight(instrument: Instrument, count_micros: bool) -> Decimal:
+    if count_micros and isinstance(instrument, FutureContract):
+        return instrument.mini_equivalent
+    return Decimal(1)
+
+
+def check(order: OrderSpec, ctx: RiskContext) -> tuple[OrderSpec, list[RiskReason]]:
+    """Round the order to the instrument's grid and run every check. Returns (order, reasons)."""
+    if ctx.account is None or ctx.profile is None:
+        return order, [_r(Code.UNKNOWN_ACCOUNT, "account not configured in exec-sim")]
+    if ctx.instrument is None:
+        return order, [_r(Code.UNKNOWN_INSTRUMENT, "instrument unknown to the catalog")]
+    inst, limits, reasons = ctx.instrument, ctx.profile.limits, []
+    state_reason = _state(order, ctx)
+    if state_reason:
+        reasons.append(state_reason)
+    if limits.instrument_allowlist is not None and inst.instrument_id not in limits.instrument_allowlist:
+        reasons.append(
+            _r(Code.INSTRUMENT_NOT_ALLOWED, f"{inst.instrument_id} is not allowed on {ctx.profile.profile_id}")
+        )
+    if ctx.last_price is None:
+        reasons.append(_r(Code.NO_MARKET_PRICE, f"no market price known for {inst.instrument_id}"))
+    order, grid = _round(order, inst)
+    reasons.extend(grid)
+    qty = order.quantity
+    if qty < inst.min_quantity:
+        reasons.append(
+            _r(Code.QUANTITY_BELOW_MIN, f"quantity below minimum {inst.min_quantity}", inst.min_quantity, qty)
+        )
+    if inst.max_quantity is not None and qty > inst.max_quantity:
+        reasons.append(
+            _r(Code.QUANTITY_ABOVE_MAX, f"quantity above maximum {inst.max_quantity}", inst.max_quantity, qty)
+        )
+    price = order.limit_price or order.stop_price or ctx.last_price
+    if price is not None:
+        notional = inst.notional(qty, price)
+        if inst.min_notional is not None and notional < inst.min_notional:
+            reasons.append(
+                _r(
+                    Code.NOTIONAL_BELOW_MIN,
+                    f"notional {notional} below minimum {inst.min_notional}",
+                    inst.min_notional,
+                    notional,
+                )
+            )
+        if limits.max_notional_per_order is not None and notional > limits.max_notional_per_order:
+            reasons.append(
+                _r(Code.MAX_NOTIONAL, "order notional above the account limit", limits.max_notional_per_order, notional)
+            )
+    if (
+        ctx.last_price is not None
+        and limits.fat_finger_band_pct is not None
+        and (order.limit_price or order.stop_price)
+    ):
+        ref = order.limit_price or order.stop_price
+        assert ref is not None
+        away = abs(ref - ctx.last_price) / ctx.last_price * 100
+        if away > limits.fat_finger_band_pct:
+            reasons.append(
+                _r(
+                    Code.FAT_FINGER,
+                    f"price {ref} is {away:.2f}% from last {ctx.last_price}",
+                    limits.fat_finger_band_pct,
+                    away,
+                )
+            )
+    if limits.max_order_quantity is not None and qty > limits.max_order_quantity:
+        reasons.append(
+            _r(Code.MAX_ORDER_QUANTITY, "order quantity above the account limit", limits.max_order_quantity, qty)
+        )
+    reasons.extend(_position_checks(order, ctx))
+    if limits.max_orders_per_minute is not None and ctx.orders_last_minute >= limits.max_orders_per_minute:
+        reasons.append(_r(Code.ORDER_RATE, "too many orders in the last minute", Decimal(limits.max_orders_per_minute)))
+    if not in_session(limits.sessions, ctx.now_ns) and not order.reduce_only:
+        reasons.append(_r(Code.OUTSIDE_SESSION, "outside the account's trading session"))
+    reasons.extend(_loss_checks(order, ctx))
+    return order, reasons
+
+
+def _state(order: OrderSpec, ctx: RiskContext) -> RiskReason | None:
+    if ctx.trading_state is TradingState.HALTED:
+        return _r(Code.TRADING_HALTED, "trading is halted on this account")
+    if ctx.trading_state is TradingState.LOCKED_UNTIL and (
+        ctx.locked_until_ns is None or ctx.now_ns < ctx.locked_until_ns
+    ):
+        return _r(Code.TRADING_LOCKED, "account locked until the next session")
+    if ctx.trading_state is TradingState.REDUCING and not _reduces(order, ctx):
+        return _r(Code.TRADING_REDUCING, "account may only reduce positions")
+    return None
+
+
+def _current(ctx: RiskContext) -> Decimal:
+    assert ctx.account is not None and ctx.instrument is not None
+    pos = ctx.account.positions.get(ctx.instrument.instrument_id)
+    return pos.quantity if pos else Decimal(0)
+
+
+def _reduces(order: OrderSpec, ctx: RiskContext) -> bool:
+    current = _current(ctx)
+    after = current + order.signed_quantity
+    return current != 0 and abs(after) < abs(current) and (after == 0 or (after > 0) == (current > 0))
+
+
+def _round(order: OrderSpec, inst: Instrument) -> tuple[OrderSpec, list[RiskReason]]:
+    reasons = []
+    qty = inst.round_quantity(order.quantity, Rounding.DOWN)
+    if qty <= 0:
+        reasons.append(_r(Code.QUANTITY_PRECISION, f"quantity rounds to 0 on a step of {inst.size_increment}"))
+        qty = order.quantity
+    update: dict = {"quantity": qty}
+    for name in ("limit_price", "stop_price"):
+        value = getattr(order, name)
+        if value is not None:
+            if value <= 0:
+                reasons.append(_r(Code.PRICE_NOT_POSITIVE, f"{name} must be above zero"))
+            else:
+                update[name] = inst.round_price(value)
+    return order.model_copy(update=update), reasons
+
+
+def _position_checks(order: OrderSpec, ctx: RiskContext) -> list[RiskReason]:
+    assert ctx.account is not None and ctx.instrument is not None and ctx.profile is not None
+    limits, reasons = ctx.profile.limits, []
+    current = _current(ctx)
+    after = current + order.signed_quantity
+    if order.reduce_only and not _reduces(order, ctx):
+        reasons.append(
+            _r(Code.REDUCE_ONLY_WOULD_INCREASE, f"reduce-only order would take the position from {current} to {after}")
+        )
+    if (
+        limits.max_position_per_instrument is not None
+        and abs(after) > limits.max_position_per_instrument
+        and abs(after) > abs(current)
+    ):
+        reasons.append(
+            _r(
+                Code.MAX_POSITION,
+                "position would exceed the per-instrument limit",
+                limits.max_position_per_instrument,
+                abs(after),
+            )
+        )
+    if limits.max_total_position is not None:
+        total = Decimal(0)
+        for pos in ctx.account.positions.values():
+            if pos.instrument.instrument_id != ctx.instrument.instrument_id:
+                total += abs(pos.quantity) * _mini_weight(pos.instrument, limits.count_micros_as_minis)
+        weight = _mini_weight(ctx.instrument, limits.count_micros_as_minis)
+        total_after = total + abs(after) * weight
+        if total_after > limits.max_total_position and abs(after) > abs(current):
+            reasons.append(
+                _r(
+                    Code.MAX_TOTAL_POSITION,
+                    "total position (in full-size equivalents) would exceed the limit",
+                    limits.max_total_position,
+                    total_after,
+                )
+            )
+    return reasons
+
+
+def _loss_checks(order: OrderSpec, ctx: RiskContext) -> list[RiskReason]:
+    if ctx.rules is None or ctx.equity is None or ctx.account is None or ctx.instrument is None:
+        return []
+    reasons = []
+    codes = {
+        "daily_loss": (Code.DAILY_LOSS_LIMIT, Code.PROJECTED_DAILY_LOSS),
+        "trailing_drawdown": (Code.TRAILING_DRAWDOWN, Code.PROJECTED_TRAILING_DRAWDOWN),
+        "static_max_loss": (Code.STATIC_MAX_LOSS, Code.STATIC_MAX_LOSS),
+    }
+    reducing = _reduces(order, ctx)
+    for rule, floor in ctx.rules.floors().items():
+        breached, projected = codes[rule]
+        if ctx.equity <= floor and not reducing:
+            reasons.append(
+                _r(
+                    breached,
+                    f"{rule.replace('_', ' ')} reached: equity {ctx.equity} at or below floor {floor}",
+                    floor,
+                    ctx.equity,
+                )
+            )
+            continue
+        entry = order.limit_price or ctx.last_price
+        if ctx.stop_price is not None and entry is not None and not reducing:
+            loss = (
+                abs(ctx.instrument.pnl(order.quantity, entry, ctx.stop_price)) + order.quantity * ctx.est_cost_per_unit
+            )
+            if ctx.equity - loss <= floor:
+                reasons.append(
+                    _r(
+                        projected,
+                        f"a stop-out at {ctx.stop_price} (loss {loss:.2f} with costs) would breach the {rule.replace('_', ' ')} floor {floor}",
+                        floor,
+                        ctx.equity - loss,
+                    )
+                )
+    return reasons

@@ -1,0 +1,112 @@
+"""Prop-firm account rules over time: daily loss, trailing drawdown, static max loss. Pure.
+
+The caller passes the time (ns) and the account's balance and equity on every fill and mark;
+:class:`RuleState` keeps the day's starting value and the trailing peak, and says which
+rules are breached and how much headroom each has left.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from at_core.models.portfolio import RuleHeadroom
+from at_core.models.risk import LossBasis, RiskProfile, TrailingBasis
+
+
+def trading_day(ts_ns: int, reset: time, tz: str) -> date:
+    """The trading day a timestamp belongs to: days start at ``reset`` in ``tz``."""
+    local = datetime.fromtimestamp(ts_ns / 1e9, tz=UTC).astimezone(ZoneInfo(tz))
+    shifted = local - timedelta(hours=reset.hour, minutes=reset.minute, seconds=reset.second)
+    return shifted.date()
+
+
+@dataclass
+class RuleState:
+    profile: RiskProfile
+    day: date | None = None
+    day_start_balance: Decimal = Decimal(0)
+    day_start_equity: Decimal = Decimal(0)
+    peak: Decimal = field(default=Decimal(0))
+
+    def __post_init__(self) -> None:
+        start = self.profile.starting_balance
+        self.day_start_balance = self.day_start_equity = self.peak = start
+
+    def _reset_spec(self) -> tuple[time, str]:
+        dl = self.profile.limits.daily_loss
+        return (dl.reset_time, dl.timezone) if dl else (time(17, 0), "America/Chicago")
+
+    def update(self, ts_ns: int, balance: Decimal, equity: Decimal) -> None:
+        """Roll the day if needed and move the trailing peak."""
+        reset, tz = self._reset_spec()
+        today = trading_day(ts_ns, reset, tz)
+        trailing = self.profile.limits.trailing_drawdown
+        if self.day is None:
+            self.day = today
+        elif today != self.day:
+            if trailing and trailing.basis is TrailingBasis.END_OF_DAY_BALANCE:
+                self.peak = max(self.peak, balance)
+            self.day, self.day_start_balance, self.day_start_equity = today, balance, equity
+        if trailing and trailing.basis is TrailingBasis.INTRADAY_REALIZED:
+            self.peak = max(self.peak, balance)
+        elif trailing and trailing.basis is TrailingBasis.INTRADAY_UNREALIZED:
+            self.peak = max(self.peak, equity)
+
+    def trailing_floor(self) -> Decimal | None:
+        trailing = self.profile.limits.trailing_drawdown
+        if trailing is None:
+            return None
+        floor = self.peak - trailing.amount
+        if trailing.stop_trailing_at_offset is not None:
+            floor = min(floor, self.profile.starting_balance + trailing.stop_trailing_at_offset)
+        return floor
+
+    def daily_floor(self) -> Decimal | None:
+        dl = self.profile.limits.daily_loss
+        if dl is None:
+            return None
+        start = self.day_start_equity if dl.basis is LossBasis.EQUITY else self.day_start_balance
+        return start - dl.amount
+
+    def static_floor(self) -> Decimal | None:
+        sm = self.profile.limits.static_max_loss
+        return None if sm is None else self.profile.starting_balance - sm.amount
+
+    def floors(self) -> dict[str, Decimal]:
+        out = {}
+        for rule, floor in (
+            ("daily_loss", self.daily_floor()),
+            ("trailing_drawdown", self.trailing_floor()),
+            ("static_max_loss", self.static_floor()),
+        ):
+            if floor is not None:
+                out[rule] = floor
+        return out
+
+    def headroom(self, balance: Decimal, equity: Decimal) -> list[RuleHeadroom]:
+        out = []
+        limits = self.profile.limits
+        amounts = {
+            "daily_loss": limits.daily_loss.amount if limits.daily_loss else None,
+            "trailing_drawdown": limits.trailing_drawdown.amount if limits.trailing_drawdown else None,
+            "static_max_loss": limits.static_max_loss.amount if limits.static_max_loss else None,
+        }
+        for rule, floor in self.floors().items():
+            value = (
+                balance
+                if rule == "daily_loss" and limits.daily_loss and limits.daily_loss.basis is LossBasis.BALANCE
+                else equity
+            )
+            room = value - floor
+            limit = amounts[rule] or Decimal(0)
+            out.append(
+                RuleHeadroom(rule=rule, limit=limit, used=max(limit - room, Decimal(0)), headroom=room, floor=floor)
+            )
+        return out
+
+    def breaches(self, balance: Decimal, equity: Decimal) -> list[str]:
+        """Rules whose floor the account is at or below."""
+        return [h.rule for h in self.headroom(balance, equity) if h.headroom <= 0]

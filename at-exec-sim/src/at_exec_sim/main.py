@@ -1,0 +1,53 @@
+"""The exec-sim app: assembled here. ``at-exec-sim`` runs it under uvicorn."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import uvicorn
+from fastapi import FastAPI
+
+from at_core.clock import Clock
+from at_core.runtime.logging import configure_logging, get_logger
+from at_exec_sim import __version__, bootstrap
+from at_exec_sim.api.routes import control, portfolio
+from at_exec_sim.config import ExecSimSettings
+
+log = get_logger("at_exec_sim")
+
+
+def create_app(settings: ExecSimSettings | None = None, clock: Clock | None = None) -> FastAPI:
+    settings = settings or ExecSimSettings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        configure_logging("exec_sim", settings.log_level)
+        svc = bootstrap.build(settings, clock)
+        app.state.exec_sim = svc
+        starting = asyncio.create_task(bootstrap.start(svc), name="exec-sim-start")
+        try:
+            yield
+        finally:
+            starting.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await starting
+            await bootstrap.stop(svc)
+
+    app = FastAPI(
+        title="at-exec-sim",
+        version=__version__,
+        lifespan=lifespan,
+        description="Pre-trade risk with prop-firm rules, a simulated venue, positions and P&L.",
+    )
+    app.include_router(portfolio.router)
+    app.include_router(control.router)
+    return app
+
+
+def run() -> None:
+    """Console script ``at-exec-sim``."""
+    settings = ExecSimSettings()
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=None, access_log=False)

@@ -1,0 +1,91 @@
+"""Builders for exec-sim tests: an engine on a manual clock, quotes and proposals."""
+
+from __future__ import annotations
+
+import random
+from decimal import Decimal
+
+from at_core.catalog import InstrumentCatalog
+from at_core.clock import ManualClock
+from at_core.events import EventFactory, MarketDataEvent, QuoteData, SignalEvent, TradeProposalEvent
+from at_core.ids import IdGenerator
+from at_core.models.enums import AssetClass, IngestSource, OrderSide, OrderType, SignalAction
+from at_core.models.orders import OrderSpec
+from at_exec_sim.domain.accounts import load_accounts, load_profiles
+from at_exec_sim.domain.engine import ExecutionEngine
+from at_exec_sim.domain.venue import FeeModel, SimVenue
+
+T0 = 1_795_050_000_000_000_000  # 2026-11-19T01:00:00Z = Wednesday 19:00 in Chicago: futures session open
+D = Decimal
+
+
+def engine(seed: int = 1, fees: FeeModel | None = None, slippage: Decimal = D(0)) -> ExecutionEngine:
+    clock = ManualClock(T0)
+    profiles = load_profiles()
+    return ExecutionEngine(
+        load_accounts(None, profiles),
+        InstrumentCatalog(),
+        EventFactory("exec_sim", clock, IdGenerator(clock, random.Random(seed))),
+        clock,
+        SimVenue(
+            fees or FeeModel(per_contract=D(0), crypto_taker_bps=D(0), crypto_maker_bps=D(0)), slippage_ticks=slippage
+        ),
+    )
+
+
+def factory(clock_ns: int = T0, seed: int = 5) -> EventFactory:
+    clock = ManualClock(clock_ns)
+    return EventFactory("gateway", clock, IdGenerator(clock, random.Random(seed)))
+
+
+def quote(f: EventFactory, instrument_id: str, bid: str, ask: str, size: str = "10000000") -> MarketDataEvent:
+    venue = instrument_id.rsplit(".", 1)[1]
+    return f.make(
+        MarketDataEvent,
+        instrument_id=instrument_id,
+        venue=venue,
+        data=QuoteData(bid=D(bid), ask=D(ask), bid_size=D(size), ask_size=D(size)),
+    )
+
+
+def proposal(
+    f: EventFactory,
+    account: str,
+    instrument_id: str,
+    side: OrderSide,
+    qty: str,
+    *,
+    order_type: OrderType = OrderType.MARKET,
+    limit: str | None = None,
+    stop: str | None = None,
+    stop_loss: str | None = None,
+) -> TradeProposalEvent:
+    signal = f.make(
+        SignalEvent,
+        origin=IngestSource.TRADINGVIEW,
+        account_id=account,
+        strategy_id="s",
+        instrument_id=instrument_id,
+        asset_class=AssetClass.FUTURE,
+        ticker=instrument_id,
+        action=SignalAction.BUY,
+    )
+    order = OrderSpec(
+        side=side,
+        quantity=D(qty),
+        order_type=order_type,
+        limit_price=D(limit) if limit else None,
+        stop_price=D(stop) if stop else None,
+    )
+    return f.make(
+        TradeProposalEvent,
+        cause=signal,
+        account_id=account,
+        strategy_id="s",
+        instrument_id=instrument_id,
+        signal_event_id=signal.event_id,
+        order=order,
+        committee="test",
+        combination_rule="test",
+        stop_price=D(stop_loss) if stop_loss else None,
+    )
