@@ -8,7 +8,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from nats.js.api import DeliverPolicy
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from at_core import subjects
 from at_core.catalog import InstrumentCatalog
@@ -149,13 +149,44 @@ async def recover(svc: ExecSim) -> int:
     return count
 
 
+async def prime_prices(svc: ExecSim) -> int:
+    """The last market data per subject, so a restarted service knows prices before the next tick."""
+    assert svc.bus is not None
+    try:
+        sub = await svc.bus.js.pull_subscribe(
+            subjects.MARKET_DATA,
+            stream="AT_MARKET_DATA",
+            config=ConsumerConfig(deliver_policy=DeliverPolicy.LAST_PER_SUBJECT, ack_policy=AckPolicy.NONE),
+        )
+    except Exception:
+        return 0
+    count = 0
+    try:
+        while True:
+            try:
+                msgs = await sub.fetch(256, timeout=0.5)
+            except Exception:
+                break
+            for msg in msgs:
+                event = decode_event(msg.data)
+                if event.event_type == "market_data":
+                    svc.engine.prime_market(event)  # type: ignore[arg-type]
+                    count += 1
+            if not msgs or msgs[-1].metadata.num_pending == 0:
+                break
+    finally:
+        await sub.unsubscribe()
+    return count
+
+
 async def start(svc: ExecSim) -> None:
     """Connect, recover state, start the durable consumers (proposals, requests, market data)."""
     svc.bus = await EventBus.from_settings(svc.settings, service="exec_sim", metrics=svc.metrics)
     await svc.bus.ensure_streams(replicas=svc.settings.nats_stream_replicas)
     if svc.settings.recover_on_start:
         svc.recovered = await recover(svc)
-        log.info("state_recovered", events=svc.recovered, fills=len(svc.engine.fills))
+        primed = await prime_prices(svc)
+        log.info("state_recovered", events=svc.recovered, fills=len(svc.engine.fills), prices=primed)
     prefix = svc.settings.durable_prefix
     for filt, name in (
         (subjects.MARKET_DATA, "md"),

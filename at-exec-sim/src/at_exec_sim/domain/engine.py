@@ -95,7 +95,11 @@ class ExecutionEngine:
 
     # --- inputs ---------------------------------------------------------------------------
 
-    def on_market_data(self, event: MarketDataEvent) -> list[Event]:
+    def prime_market(self, event: MarketDataEvent) -> None:
+        """Remember the last price of an instrument without acting on it (restart recovery)."""
+        self._store_market(event)
+
+    def _store_market(self, event: MarketDataEvent) -> Market:
         data = event.data
         prev = self.markets.get(event.instrument_id, Market())
         if data.kind == "quote":
@@ -106,6 +110,10 @@ class ExecutionEngine:
             market = Market(last=data.close, bar_open=data.open, bar_high=data.high, bar_low=data.low)
         self.markets[event.instrument_id] = market
         self._update_rate(event.instrument_id, market)
+        return market
+
+    def on_market_data(self, event: MarketDataEvent) -> list[Event]:
+        market = self._store_market(event)
         out: list[Event] = []
         for order, execs in self.venue.on_market(event.instrument_id, market):
             out += self._executions(
