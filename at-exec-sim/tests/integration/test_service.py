@@ -111,7 +111,7 @@ async def test_an_unknown_account_is_denied_with_a_reason(nats_server: NatsServe
 
 async def test_positions_survive_a_restart_without_double_counting(nats_server: NatsServer, bus: EventBus) -> None:
     f = factory()
-    async with Running(nats_server.url) as svc:
+    async with Running(nats_server.url):
         await bus.publish(quote(f, "MES.CME", "5000.00", "5000.25"))
         p = proposal(f, "paper-1", "MES.CME", OrderSide.BUY, "3")
         nc, _got, done = await _collect(nats_server.url, p.correlation_id, "position")
