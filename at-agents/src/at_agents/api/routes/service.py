@@ -1,0 +1,70 @@
+"""Agents, committees, recent decisions, health and metrics."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from at_agents.bootstrap import AgentsService
+
+router = APIRouter(tags=["agents"])
+
+
+def get_service(request: Request) -> AgentsService:
+    return request.app.state.agents
+
+
+ServiceDep = Annotated[AgentsService, Depends(get_service)]
+
+
+@router.get("/agents")
+async def agents(svc: ServiceDep) -> dict[str, Any]:
+    """Configured agents with their health, and committees with their members and rule."""
+    return {
+        "agents": [
+            {"agent_id": a, "kind": agent.kind, "health": svc.health.get(a, "unknown")}
+            for a, agent in svc.agents.items()
+        ],
+        "committees": [
+            {
+                "name": c.name,
+                "strategies": s,
+                "rule": c.rule,
+                "threshold": str(c.threshold),
+                "deadline_s": c.deadline_s,
+                "members": [{"agent_id": m.agent_id, "weight": str(m.weight), "veto": m.veto} for m in c.members],
+                "max_quantity": {k: str(v) for k, v in c.max_quantity.items()},
+            }
+            for s, c in svc.committees
+        ],
+    }
+
+
+@router.get("/decisions")
+async def decisions(svc: ServiceDep, symbol: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
+    """Recent decisions (newest first), optionally for one instrument id, with every agent's view."""
+    rows = [d for d in reversed(svc.decisions) if symbol is None or d["instrument_id"] == symbol]
+    return rows[:limit]
+
+
+@router.get("/healthz")
+async def healthz() -> dict[str, str]:
+    """The process is alive."""
+    return {"status": "ok"}
+
+
+@router.get("/readyz")
+async def readyz(svc: ServiceDep) -> JSONResponse:
+    """Connected to NATS with every consumer running."""
+    connected = svc.bus is not None and svc.bus.connected
+    ready = svc.ready and connected and all(c.running for c in svc.consumers)
+    return JSONResponse({"ready": ready, "nats_connected": connected}, 200 if ready else 503)
+
+
+@router.get("/metrics")
+async def metrics(svc: ServiceDep) -> Response:
+    """Prometheus metrics."""
+    return Response(generate_latest(svc.metrics.registry), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,93 @@
+"""How a committee's views combine into at most one proposal, and the rule-based gate that clamps size. Pure."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from at_agents.domain.analysis import Analysis
+from at_core.models.enums import Stance
+
+RULES = ("weighted_mean", "vote", "unanimity")
+
+
+@dataclass(frozen=True)
+class Member:
+    agent_id: str
+    weight: Decimal = Decimal(1)
+    veto: bool = False  # a designated risk manager: its veto stops the proposal
+
+
+@dataclass(frozen=True)
+class CommitteeConfig:
+    name: str
+    members: tuple[Member, ...]
+    rule: str = "weighted_mean"
+    threshold: Decimal = Decimal("0.2")
+    deadline_s: float = 5.0
+    max_quantity: dict[str, Decimal] = field(default_factory=dict)  # per asset class
+
+
+@dataclass(frozen=True)
+class Outcome:
+    direction: int  # +1 buy, -1 sell, 0 none
+    conviction: Decimal | None
+    reason: str
+
+
+def combine(config: CommitteeConfig, views: dict[str, Analysis]) -> Outcome:
+    """Abstentions and dropped agents are ignored; a veto wins; then the configured rule."""
+    for m in config.members:
+        view = views.get(m.agent_id)
+        if m.veto and view is not None and view.veto:
+            return Outcome(0, Decimal(0), f"vetoed by {m.agent_id}: {view.rationale}")
+    voting = [
+        (m, views[m.agent_id])
+        for m in config.members
+        if m.agent_id in views
+        and not views[m.agent_id].abstained
+        and m.weight > 0
+        and views[m.agent_id].conviction is not None
+    ]
+    if not voting:
+        return Outcome(0, None, "no agent gave a view")
+    if config.rule == "weighted_mean":
+        total = sum((m.weight for m, _ in voting), Decimal(0))
+        mean = sum((m.weight * v.conviction for m, v in voting), Decimal(0)) / total  # type: ignore[operator]
+        mean = mean.quantize(Decimal("0.0001"))
+        if abs(mean) < config.threshold:
+            return Outcome(0, mean, f"weighted conviction {mean} below threshold {config.threshold}")
+        return Outcome(1 if mean > 0 else -1, mean, f"weighted conviction {mean} of {len(voting)} agents")
+    signs = [1 if v.conviction > 0 else -1 if v.conviction < 0 else 0 for _, v in voting]  # type: ignore[operator]
+    if config.rule == "unanimity":
+        if all(s == signs[0] for s in signs) and signs[0] != 0:
+            return Outcome(signs[0], Decimal(signs[0]), f"unanimous among {len(signs)} agents")
+        return Outcome(0, Decimal(0), "not unanimous")
+    ups, downs = signs.count(1), signs.count(-1)
+    if ups == downs:
+        return Outcome(0, Decimal(0), f"vote tied {ups}-{downs}")
+    return Outcome(1 if ups > downs else -1, Decimal(ups - downs) / len(signs), f"vote {ups} long, {downs} short")
+
+
+def gate(
+    quantity: Decimal, asset_class: str, config: CommitteeConfig, sizer_cap: Decimal | None
+) -> tuple[Decimal, list[str]]:
+    """Clamp the size to the sizer's cap and the committee's per-asset-class maximum; say every clamp."""
+    clamps = []
+    if sizer_cap is not None and quantity > sizer_cap:
+        clamps.append(f"volatility sizer cap: {quantity} -> {sizer_cap}")
+        quantity = sizer_cap
+    cap = config.max_quantity.get(asset_class)
+    if cap is not None and quantity > cap:
+        clamps.append(f"{asset_class} max quantity: {quantity} -> {cap}")
+        quantity = cap
+    return quantity, clamps
+
+
+def desired(views: dict[str, Analysis], follower_id: str) -> Analysis | None:
+    view = views.get(follower_id)
+    return None if view is None or view.abstained else view
+
+
+def stance_of(direction: int) -> Stance:
+    return Stance.LONG if direction > 0 else Stance.SHORT if direction < 0 else Stance.FLAT

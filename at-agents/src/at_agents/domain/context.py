@@ -1,0 +1,73 @@
+"""What agents may read: market data, positions and account state as last published. Pure.
+
+Point in time: every read takes the decision time and sees only what was known by then
+(events with ``ts_event`` at or before it), so a replay of the past cannot leak the future.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict, deque
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from at_core.events import AccountStateEvent, BarData, MarketDataEvent, PositionEvent, QuoteData, TradeData
+
+
+@dataclass(frozen=True, slots=True)
+class Bar:
+    ts: int
+    open: Decimal
+    high: Decimal
+    low: Decimal
+    close: Decimal
+
+
+@dataclass
+class MarketContext:
+    """Bounded history per instrument plus positions and equity per account."""
+
+    max_bars: int = 500
+    bars: dict[str, deque[Bar]] = field(default_factory=lambda: defaultdict(deque))
+    last_price: dict[str, tuple[int, Decimal]] = field(default_factory=dict)
+    positions: dict[tuple[str, str], tuple[int, Decimal]] = field(default_factory=dict)
+    equity: dict[str, tuple[int, Decimal]] = field(default_factory=dict)
+
+    def on_market_data(self, event: MarketDataEvent) -> None:
+        data = event.data
+        if isinstance(data, BarData):
+            self.add_bar(event.instrument_id, Bar(event.ts_event, data.open, data.high, data.low, data.close))
+        elif isinstance(data, QuoteData):
+            self.last_price[event.instrument_id] = (event.ts_event, (data.bid + data.ask) / 2)
+        elif isinstance(data, TradeData):
+            self.last_price[event.instrument_id] = (event.ts_event, data.price)
+
+    def add_bar(self, instrument_id: str, bar: Bar) -> None:
+        bars = self.bars[instrument_id]
+        bars.append(bar)
+        self.last_price[instrument_id] = (bar.ts, bar.close)
+        while len(bars) > self.max_bars:
+            bars.popleft()
+
+    def on_position(self, event: PositionEvent) -> None:
+        p = event.position
+        self.positions[(p.account_id, p.instrument_id)] = (event.ts_event, p.quantity)
+
+    def on_account(self, event: AccountStateEvent) -> None:
+        self.equity[event.account_id] = (event.ts_event, event.equity)
+
+    # --- point-in-time reads -------------------------------------------------------------
+
+    def bars_until(self, instrument_id: str, ts: int) -> list[Bar]:
+        return [b for b in self.bars.get(instrument_id, ()) if b.ts <= ts]
+
+    def price_at(self, instrument_id: str, ts: int) -> Decimal | None:
+        item = self.last_price.get(instrument_id)
+        return item[1] if item is not None and item[0] <= ts else None
+
+    def position_at(self, account_id: str, instrument_id: str, ts: int) -> Decimal:
+        item = self.positions.get((account_id, instrument_id))
+        return item[1] if item is not None and item[0] <= ts else Decimal(0)
+
+    def equity_at(self, account_id: str, ts: int) -> Decimal | None:
+        item = self.equity.get(account_id)
+        return item[1] if item is not None and item[0] <= ts else None

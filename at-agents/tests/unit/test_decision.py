@@ -1,0 +1,43 @@
+"""From views to events: one analysis per agent, at most one proposal, ids derived from the signal."""
+
+from __future__ import annotations
+
+import asyncio
+
+from tests.helpers import T0, factory, signal
+
+from at_agents.bootstrap import build
+from at_agents.config import AgentsSettings
+from at_core.clock import ManualClock
+from at_core.serialization import stream_sha256
+
+
+def _run(seed: int = 0) -> list:
+    svc = build(AgentsSettings(seed=seed, replay_mode=True), ManualClock(T0))
+    return asyncio.run(svc.on_signal(signal(factory())))
+
+
+def test_a_signal_yields_one_analysis_per_agent_and_one_proposal() -> None:
+    out = _run()
+    types = [e.event_type for e in out]
+    assert types.count("agent_analysis") == 4 and types.count("trade_proposal") == 1
+    proposal = out[-1]
+    sig = signal(factory())
+    assert proposal.correlation_id == sig.correlation_id and proposal.causation_id == sig.event_id
+    assert proposal.order.quantity == 2 and proposal.order.side == "buy"
+    assert {v.agent_id for v in proposal.votes} == {
+        "signal_follower",
+        "trend_filter",
+        "volatility_sizer",
+        "session_guard",
+    }
+
+
+def test_abstaining_agents_say_why() -> None:
+    out = _run()
+    trend = next(e for e in out if e.event_type == "agent_analysis" and e.agent_id == "trend_filter")
+    assert trend.abstained and "bars seen" in trend.abstain_reason
+
+
+def test_the_same_signal_gives_byte_identical_outputs_whatever_the_seed() -> None:
+    assert stream_sha256(_run(0)) == stream_sha256(_run(0)) == stream_sha256(_run(99))
