@@ -1,0 +1,49 @@
+"""The recorder app: assembled here. ``at-recorder`` runs it under uvicorn."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import uvicorn
+from fastapi import FastAPI
+
+from at_core.runtime.logging import configure_logging
+from at_obs import __version__, bootstrap
+from at_obs.api.routes import audit
+from at_obs.config import ObsSettings
+
+
+def create_app(settings: ObsSettings | None = None) -> FastAPI:
+    settings = settings or ObsSettings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        configure_logging("obs", settings.log_level)
+        rec = bootstrap.build(settings)
+        app.state.recorder = rec
+        starting = asyncio.create_task(bootstrap.start(rec), name="recorder-start")
+        try:
+            yield
+        finally:
+            starting.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await starting
+            await bootstrap.stop(rec)
+
+    app = FastAPI(
+        title="at-obs recorder",
+        version=__version__,
+        lifespan=lifespan,
+        description="Hash-chained audit trail of every at-core event.",
+    )
+    app.include_router(audit.router)
+    return app
+
+
+def run() -> None:
+    """Console script ``at-recorder``."""
+    settings = ObsSettings()
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=None, access_log=False)
