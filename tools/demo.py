@@ -91,8 +91,10 @@ def alerts() -> list[dict]:
         },
         "alert_id": f"demo-mes-{int(time.time())}",
     }
+    paper = {**mes, "alert_id": f"demo-paper-{int(time.time())}"}
     return [
         {"name": "MES long (Topstep 50K)", "token": "demo-topstep-secret", "body": mes, "expect": 202},
+        {"name": "MES long (paper account)", "token": "dev-webhook-secret", "body": paper, "expect": 202},
         {
             "name": "EUR/USD long (FTMO 100K)",
             "token": "demo-ftmo-secret",
@@ -180,7 +182,7 @@ def _outcome(events) -> str:
     fills = [e for e in events if e.event_type == "fill"]
     if fills:
         f = fills[-1]
-        return f"filled {f.side} {f.quantity.normalize()} @ {f.price.normalize()}"
+        return f"filled {f.side} {format(f.quantity.normalize(), 'f')} @ {format(f.price.normalize(), 'f')}"
     if any(e.event_type == "trade_proposal" for e in events):
         return "proposed, no fill yet"
     return "no proposal"
