@@ -213,10 +213,22 @@ async def start(svc: AgentsService) -> None:
         elif event.event_type == "account_state":
             svc.ctx.on_account(event)  # type: ignore[arg-type]
 
-    svc.consumers.append(await svc.bus.consume(subjects.MARKET_DATA, on_context, durable=f"{p}-md"))
-    svc.consumers.append(await svc.bus.consume(subjects.POSITIONS, on_context, durable=f"{p}-positions"))
-    svc.consumers.append(await svc.bus.consume(subjects.ACCOUNTS, on_context, durable=f"{p}-accounts"))
-    svc.consumers.append(await svc.bus.consume(subjects.SIGNALS, on_signal, durable=f"{p}-signals"))
+    svc.consumers.append(
+        await svc.bus.consume(subjects.MARKET_DATA, on_context, durable=f"{p}-md", ack_wait_s=svc.settings.ack_wait_s)
+    )
+    svc.consumers.append(
+        await svc.bus.consume(
+            subjects.POSITIONS, on_context, durable=f"{p}-positions", ack_wait_s=svc.settings.ack_wait_s
+        )
+    )
+    svc.consumers.append(
+        await svc.bus.consume(
+            subjects.ACCOUNTS, on_context, durable=f"{p}-accounts", ack_wait_s=svc.settings.ack_wait_s
+        )
+    )
+    svc.consumers.append(
+        await svc.bus.consume(subjects.SIGNALS, on_signal, durable=f"{p}-signals", ack_wait_s=svc.settings.ack_wait_s)
+    )
     svc.ready = True
 
 

@@ -29,4 +29,7 @@ class AgentsSettings(ServiceSettings):
     default_stop_ticks: Decimal = Field(
         default=Decimal(40), gt=0, description="Stop distance in ticks when a signal has none"
     )
+    ack_wait_s: float = Field(
+        default=10.0, gt=0, description="Unacknowledged messages are redelivered after this (after a crash)"
+    )
     decisions_kept: int = Field(default=1000, gt=0, description="Recent decisions kept for GET /decisions")

@@ -186,7 +186,11 @@ async def start(svc: ExecSim) -> None:
     if svc.settings.recover_on_start:
         svc.recovered = await recover(svc)
         primed = await prime_prices(svc)
-        log.info("state_recovered", events=svc.recovered, fills=len(svc.engine.fills), prices=primed)
+        resumed = svc.engine.resume_unfinished()
+        await svc.publish(resumed)
+        log.info(
+            "state_recovered", events=svc.recovered, fills=len(svc.engine.fills), prices=primed, resumed=len(resumed)
+        )
     prefix = svc.settings.durable_prefix
     for filt, name in (
         (subjects.MARKET_DATA, "md"),
@@ -194,7 +198,13 @@ async def start(svc: ExecSim) -> None:
         (subjects.EXECUTION_REQUESTS, "requests"),
     ):
         svc.consumers.append(
-            await svc.bus.consume(filt, _handler(svc), durable=f"{prefix}-{name}", deliver_policy=DeliverPolicy.ALL)
+            await svc.bus.consume(
+                filt,
+                _handler(svc),
+                durable=f"{prefix}-{name}",
+                deliver_policy=DeliverPolicy.ALL,
+                ack_wait_s=svc.settings.ack_wait_s,
+            )
         )
     svc.ready = True
 

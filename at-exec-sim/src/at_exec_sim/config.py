@@ -27,4 +27,7 @@ class ExecSimSettings(ServiceSettings):
     fee_per_contract: Decimal = Field(default=Decimal("0.62"), ge=0, description="Futures fee per contract per side")
     crypto_taker_bps: Decimal = Field(default=Decimal(4), ge=0, description="Crypto taker fee, basis points")
     crypto_maker_bps: Decimal = Field(default=Decimal(2), ge=0, description="Crypto maker fee, basis points")
+    ack_wait_s: float = Field(
+        default=10.0, gt=0, description="Unacknowledged messages are redelivered after this (after a crash)"
+    )
     recover_on_start: bool = Field(default=True, description="Rebuild positions and decisions from JetStream at start")

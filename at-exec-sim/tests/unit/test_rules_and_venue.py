@@ -154,3 +154,20 @@ def test_the_same_inputs_give_byte_identical_outputs(seed: int) -> None:
         return stream_sha256(out)
 
     assert run() == run()
+
+
+def test_a_crash_between_the_decision_and_the_order_is_finished_after_recovery() -> None:
+    eng, f = engine(), factory()
+    q = quote(f, "MES.CME", "5000", "5000.25")
+    eng.on_market_data(q)
+    outputs = eng.on_proposal(proposal(f, "paper-1", "MES.CME", OrderSide.BUY, "1"))
+    decision = outputs[0]
+    restarted = engine()
+    restarted.prime_market(q)
+    restarted.recover(decision)  # only the decision was published before the crash
+    resumed = restarted.resume_unfinished()
+    assert [e.event_id for e in resumed] == [
+        e.event_id for e in outputs[1:]
+    ]  # byte-identical ids: JetStream de-duplicates
+    assert restarted.accounts["paper-1"].account.positions["MES.CME"].quantity == 1
+    assert restarted.resume_unfinished() == []

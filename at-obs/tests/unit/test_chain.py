@@ -66,3 +66,14 @@ def test_the_audit_story_of_one_alert_is_in_order(tmp_path: Path) -> None:
     signal = all_examples()[0]
     story = [r.event_type for r in store.by_correlation(signal.correlation_id)]
     assert story[0] == "signal" and "fill" in story and story.index("trade_proposal") < story.index("fill")
+
+
+def test_a_story_is_told_in_causal_order_even_when_recorded_out_of_order() -> None:
+    from at_obs.domain.chain import AuditRecord, causal_order
+
+    def rec(seq: int, event_id: str) -> AuditRecord:
+        return AuditRecord(seq, event_id, "x", "c", "s", 0, b"", "", "")
+
+    records = [rec(1, "signal"), rec(2, "decision"), rec(3, "proposal"), rec(4, "fill")]
+    causes = {"signal": None, "proposal": "signal", "decision": "proposal", "fill": "decision"}
+    assert [r.event_id for r in causal_order(records, causes)] == ["signal", "proposal", "decision", "fill"]

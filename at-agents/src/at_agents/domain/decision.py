@@ -65,7 +65,14 @@ def decide(
     if delta == 0:
         return None, "already at target"
     direction = 1 if delta > 0 else -1
-    reducing = current != 0 and abs(target) < abs(current) and (target == 0 or (target > 0) == (current > 0))
+    # Reduce-only only for target-position alerts: an order-style alert ("sell 1") must not be
+    # refused because this service's view of the position lags exec-sim's.
+    reducing = (
+        signal.position_size is not None
+        and current != 0
+        and abs(target) < abs(current)
+        and (target == 0 or (target > 0) == (current > 0))
+    )
     outcome = combine(config, views)
     if outcome.reason.startswith("vetoed") and not reducing:
         return None, outcome.reason

@@ -176,6 +176,11 @@ class ExecutionEngine:
                 submitted=event,
                 arrival_price=event.arrival_price,
             )
+        elif (
+            isinstance(event, OrderRejected | OrderCanceled)
+            and (rec := self.orders.get(event.client_order_id)) is not None
+        ):
+            rec.status = event.status
         elif isinstance(event, FillEvent):
             rt = self.accounts.get(event.account_id)
             if rt is not None:
@@ -189,6 +194,29 @@ class ExecutionEngine:
             rt = self.accounts.get(event.account_id)
             if rt is not None:
                 rt.state, rt.locked_until_ns = event.state, event.locked_until_ns
+
+    def resume_unfinished(self) -> list[Event]:
+        """After recovery: finish approved market orders a crash interrupted before any fill.
+
+        Ids are derived, so outputs that were already published come out identical (and
+        JetStream drops them as duplicates); nothing that was filled is executed again.
+        """
+        out: list[Event] = []
+        for decision in sorted(self.decided.values(), key=lambda d: d.event_id):
+            if not decision.approved or decision.order.order_type is not OrderType.MARKET:
+                continue
+            record = self.orders.get(decision.client_order_id)
+            if record is not None and (record.filled > 0 or record.status != "submitted"):
+                continue
+            rt = self.accounts.get(decision.account_id)
+            inst = self._instrument(decision.instrument_id)
+            if rt is None or inst is None:
+                continue
+            strategy_id = record.strategy_id if record is not None else "recovered"
+            self.orders.pop(decision.client_order_id, None)
+            market = self.markets.get(decision.instrument_id, Market())
+            out += self._submit(decision, rt, inst, strategy_id, decision.order, market)
+        return out
 
     # --- internals --------------------------------------------------------------------------
 

@@ -42,3 +42,27 @@ def verify_chain(records: list[AuditRecord]) -> list[str]:
             problems.append(f"seq {r.seq}: hash does not match its content (altered)")
         prev, expected_seq = r.hash, r.seq + 1
     return problems
+
+
+def causal_order(records: list[AuditRecord], causes: dict[str, str | None]) -> list[AuditRecord]:
+    """Records of one story, each after the event that caused it (recording order otherwise).
+
+    The recorder reads several streams at once, so a risk decision can be recorded a moment
+    before the proposal that caused it; the story is told in causal order.
+    """
+    by_id = {r.event_id: r for r in records}
+    emitted: set[str] = set()
+    out: list[AuditRecord] = []
+
+    def emit(record: AuditRecord, depth: int = 0) -> None:
+        if record.event_id in emitted or depth > len(records):
+            return
+        parent = causes.get(record.event_id)
+        if parent in by_id and parent not in emitted:
+            emit(by_id[parent], depth + 1)
+        emitted.add(record.event_id)
+        out.append(record)
+
+    for record in sorted(records, key=lambda r: r.seq):
+        emit(record)
+    return out
