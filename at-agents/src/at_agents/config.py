@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Self
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from at_core.constants import DEFAULT_PORTS, SERVICE_AGENTS
 from at_core.runtime.settings import ServiceSettings, service_config
@@ -33,3 +34,22 @@ class AgentsSettings(ServiceSettings):
         default=10.0, gt=0, description="Unacknowledged messages are redelivered after this (after a crash)"
     )
     decisions_kept: int = Field(default=1000, gt=0, description="Recent decisions kept for GET /decisions")
+    memory_decisions_kept: int = Field(default=50, gt=0, description="Decisions kept per strategy and symbol")
+    memory_signals_kept: int = Field(default=50, gt=0, description="Signals kept per strategy and symbol")
+    llm_cache_dir: str = Field(default="var/llm-cache", description="Recorded LLM exchanges (replay reads only these)")
+    mcp_enabled: bool = Field(default=True, description="Mount the MCP server at /mcp")
+    mcp_symbols: list[str] = Field(
+        default_factory=lambda: ["MES.CME", "ES.CME", "EUR/USD.FX", "BTC/USDT.BINANCE"],
+        description="Instruments propose_trade accepts",
+    )
+    mcp_accounts: list[str] = Field(default_factory=lambda: ["paper-1"], description="Accounts propose_trade accepts")
+    mcp_max_quantity: Decimal = Field(default=Decimal(2), gt=0, description="Largest quantity propose_trade accepts")
+    mcp_allow_live: bool = Field(default=False, description="propose_trade may send non-paper proposals")
+
+    @model_validator(mode="after")
+    def _safe_in_production(self) -> Self:
+        if self.environment == "production" and self.mcp_allow_live and not self.mcp_symbols:
+            raise ValueError("mcp_allow_live in production needs an explicit mcp_symbols allowlist")
+        if self.environment == "production" and self.replay_mode:
+            raise ValueError("replay_mode must not run in production (it answers from recordings)")
+        return self

@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 import uvicorn
 from fastapi import FastAPI
 
-from at_agents import __version__, bootstrap
+from at_agents import __version__, bootstrap, consumers
 from at_agents.api.routes import service
 from at_agents.config import AgentsSettings
 from at_core.clock import Clock
@@ -25,14 +25,14 @@ def create_app(settings: AgentsSettings | None = None, clock: Clock | None = Non
         configure_logging("agents", settings.log_level)
         svc = bootstrap.build(settings, clock)
         app.state.agents = svc
-        starting = asyncio.create_task(bootstrap.start(svc), name="agents-start")
+        starting = asyncio.create_task(consumers.start(svc), name="agents-start")
         try:
             yield
         finally:
             starting.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await starting
-            await bootstrap.stop(svc)
+            await bootstrap.disconnect(svc)
 
     app = FastAPI(
         title="at-agents",

@@ -27,6 +27,9 @@ class Analysis(BaseModel):
     abstained: bool = False
     abstain_reason: str | None = None
     veto: bool = False
+    model: str | None = None
+    prompt_version: str | None = None
+    inputs_hash: str | None = None
 
     @classmethod
     def abstain(cls, reason: str) -> Analysis:

@@ -31,6 +31,7 @@ class MarketContext:
     last_price: dict[str, tuple[int, Decimal]] = field(default_factory=dict)
     positions: dict[tuple[str, str], tuple[int, Decimal]] = field(default_factory=dict)
     equity: dict[str, tuple[int, Decimal]] = field(default_factory=dict)
+    realized: dict[tuple[str, str], Decimal] = field(default_factory=dict)
 
     def on_market_data(self, event: MarketDataEvent) -> None:
         data = event.data
@@ -51,6 +52,7 @@ class MarketContext:
     def on_position(self, event: PositionEvent) -> None:
         p = event.position
         self.positions[(p.account_id, p.instrument_id)] = (event.ts_event, p.quantity)
+        self.realized[(p.account_id, p.instrument_id)] = p.realized_pnl
 
     def on_account(self, event: AccountStateEvent) -> None:
         self.equity[event.account_id] = (event.ts_event, event.equity)

@@ -41,6 +41,9 @@ def analysis_event(
         evidence_ids=view.evidence_ids,
         abstained=view.abstained,
         abstain_reason=view.abstain_reason,
+        model=view.model,
+        prompt_version=view.prompt_version,
+        inputs_hash=view.inputs_hash,
         latency_ms=latency_ms,
     )
 

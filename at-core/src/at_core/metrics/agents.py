@@ -29,5 +29,42 @@ CATALOG = MetricCatalog(
             ("committee",),
             LATENCY_BUCKETS_S,
         ),
+        MetricSpec(
+            "llm_latency_seconds",
+            "histogram",
+            "LLM call latency (including SDK retries), by provider and model",
+            ("provider", "model"),
+            LATENCY_BUCKETS_S,
+        ),
+        MetricSpec(
+            "llm_tokens_total",
+            "counter",
+            "LLM tokens by provider, model and direction",
+            ("provider", "model", "direction"),
+        ),
+        MetricSpec(
+            "llm_cost_total", "counter", "LLM cost (configured prices) by provider and model", ("provider", "model")
+        ),
+        MetricSpec(
+            "llm_parse_failures_total",
+            "counter",
+            "LLM answers still invalid after the repair retry",
+            ("agent_id", "provider", "model"),
+        ),
+        MetricSpec("llm_timeouts_total", "counter", "LLM calls that timed out", ("agent_id", "provider", "model")),
+        MetricSpec(
+            "llm_errors_total",
+            "counter",
+            "LLM calls that failed (rate_limited, provider_error, usage_limit, replay_miss, error)",
+            ("agent_id", "provider", "model", "kind"),
+        ),
+        MetricSpec(
+            "llm_budget_refusals_total",
+            "counter",
+            "LLM calls refused before they were made because a budget was exhausted",
+            ("agent_id", "scope"),
+        ),
+        MetricSpec("memory_entries", "gauge", "Entries held in agent memory", ()),
+        MetricSpec("mcp_proposals_total", "counter", "propose_trade calls over MCP by outcome", ("outcome",)),
     ),
 )
