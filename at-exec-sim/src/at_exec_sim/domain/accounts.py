@@ -8,6 +8,7 @@ from pathlib import Path
 
 import yaml
 
+from at_core.constants import SIM_VENUE
 from at_core.models.risk import RiskProfile
 
 
@@ -15,6 +16,7 @@ from at_core.models.risk import RiskProfile
 class AccountConfig:
     account_id: str
     profile: RiskProfile
+    venue: str = SIM_VENUE  # where its orders go: the simulated venue, or a configured adapter
 
 
 def load_profiles(directory: Path | None = None) -> dict[str, RiskProfile]:
@@ -43,5 +45,5 @@ def load_accounts(accounts_file: Path | None, profiles: dict[str, RiskProfile]) 
         profile_id = item["profile"]
         if profile_id not in profiles:
             raise ValueError(f"account {item['account_id']}: unknown profile {profile_id!r}")
-        out[item["account_id"]] = AccountConfig(item["account_id"], profiles[profile_id])
+        out[item["account_id"]] = AccountConfig(item["account_id"], profiles[profile_id], item.get("venue", SIM_VENUE))
     return out

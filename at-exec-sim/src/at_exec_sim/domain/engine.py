@@ -13,6 +13,7 @@ from decimal import Decimal
 
 from at_core.catalog import Instrument, InstrumentCatalog
 from at_core.clock import Clock
+from at_core.constants import SIM_VENUE
 from at_core.errors import UnknownInstrumentError
 from at_core.events import (
     AccountStateEvent,
@@ -34,15 +35,16 @@ from at_core.events import (
     TradingStateChangedEvent,
 )
 from at_core.events import RiskReasonCode as Code
-from at_core.models.enums import AssetClass, LiquiditySide, OrderSide, OrderType, TimeInForce, TradingState
+from at_core.models.enums import AssetClass, LiquiditySide, OrderSide, OrderType, TradingState
 from at_core.models.orders import OrderSpec
 from at_exec_sim.domain import risk
 from at_exec_sim.domain.accounts import AccountConfig
 from at_exec_sim.domain.portfolio import Account, MissingRate, to_account
+from at_exec_sim.domain.ports import ExecutionReport, ReportStatus, sim_report
 from at_exec_sim.domain.rules import RuleState
 from at_exec_sim.domain.venue import Execution, Market, SimVenue
 
-VENUE = "SIM"
+VENUE = SIM_VENUE
 NS_PER_MIN = 60_000_000_000
 
 
@@ -69,6 +71,18 @@ class OrderRecord:
     arrival_price: Decimal | None = None
     signal_ts_event: int | None = None
     submitted: OrderSubmitted | None = None
+    venue: str = VENUE
+    venue_order_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Route:
+    """An approved order bound for an external venue's adapter."""
+
+    client_order_id: str
+    instrument: Instrument
+    spec: OrderSpec
+    submitted: OrderSubmitted
 
 
 class ExecutionEngine:
@@ -92,6 +106,7 @@ class ExecutionEngine:
         self.decided: dict[str, RiskDecisionEvent] = {}
         self.orders: dict[str, OrderRecord] = {}
         self.fills: list[FillEvent] = []
+        self.routes: list[Route] = []
 
     # --- inputs ---------------------------------------------------------------------------
 
@@ -290,11 +305,12 @@ class ExecutionEngine:
         market: Market,
     ) -> list[Event]:
         coid = decision.client_order_id
+        venue = rt.config.venue
         common = {
             "account_id": rt.account.account_id,
             "instrument_id": inst.instrument_id,
             "client_order_id": coid,
-            "venue": VENUE,
+            "venue": venue,
         }
         submitted = self.factory.make(
             OrderSubmitted,
@@ -314,31 +330,66 @@ class ExecutionEngine:
             spec,
             "submitted",
             arrival_price=market.mid,
-            signal_ts_event=decision.ts_event,
+            signal_ts_event=decision.ts_event,  # agents stamp a proposal with its signal's ts_event
             submitted=submitted,
+            venue=venue,
         )
         self.orders[coid] = record
+        if venue != VENUE:
+            self.routes.append(Route(coid, inst, spec, submitted))  # the service sends it to the adapter
+            return [submitted]
         execs, outcome = self.venue.submit(coid, inst, spec, market)
-        out: list[Event] = [submitted]
-        if outcome == "no_market_price" or (
-            outcome == "canceled" and not execs and spec.time_in_force is TimeInForce.FOK
-        ):
-            record.status = "rejected" if outcome == "no_market_price" else "canceled"
-            cls = OrderRejected if outcome == "no_market_price" else OrderCanceled
-            extra = (
-                {"reason": outcome, "message": "no market price to fill against"}
-                if cls is OrderRejected
-                else {"reason": "fok_not_fillable"}
+        return [submitted, *self._apply_report(submitted, record, sim_report(coid, execs, outcome))]
+
+    def take_routes(self) -> list[Route]:
+        """Orders for external venues that the service must now send to their adapters."""
+        routes, self.routes = self.routes, []
+        return routes
+
+    def on_report(self, client_order_id: str, report: ExecutionReport, purpose: str = "submit") -> list[Event]:
+        """Apply what an external venue reported for an order (its first answer, or a later fill)."""
+        record = self.orders.get(client_order_id)
+        if record is None or record.submitted is None:
+            return []
+        return self._apply_report(record.submitted, record, report, purpose)
+
+    def _apply_report(
+        self, submitted: OrderSubmitted, record: OrderRecord, report: ExecutionReport, purpose: str = "submit"
+    ) -> list[Event]:
+        common = {
+            "account_id": record.account_id,
+            "instrument_id": record.instrument_id,
+            "client_order_id": record.client_order_id,
+            "venue": record.venue,
+        }
+        if report.venue_order_id:
+            record.venue_order_id = report.venue_order_id
+        if report.status is ReportStatus.REJECTED:
+            record.status = "rejected"
+            reason = report.reason or "rejected"
+            rejected = self.factory.make(
+                OrderRejected, cause=submitted, derive_from="rejected", **common, reason=reason, message=report.message
             )
-            return [*out, self.factory.make(cls, cause=submitted, derive_from=record.status, **common, **extra)]
-        out.append(
-            self.factory.make(
-                OrderAccepted, cause=submitted, derive_from="accepted", **common, venue_order_id=f"SIM-{coid}"
+            return [rejected]
+        if report.status is ReportStatus.CANCELED and not report.executions and purpose == "submit":
+            record.status = "canceled"
+            reason = report.reason or "fok_not_fillable"
+            return [self.factory.make(OrderCanceled, cause=submitted, derive_from="canceled", **common, reason=reason)]
+        out: list[Event] = []
+        if purpose == "submit":
+            out.append(
+                self.factory.make(
+                    OrderAccepted,
+                    cause=submitted,
+                    derive_from="accepted",
+                    **common,
+                    venue_order_id=record.venue_order_id,
+                )
             )
-        )
-        if execs:
-            out += self._executions(submitted, record, execs, final=outcome in ("filled", "canceled"), purpose="submit")
-        if outcome == "canceled" and record.filled < spec.quantity:
+        if report.executions:
+            final = report.status in (ReportStatus.FILLED, ReportStatus.CANCELED)
+            out += self._executions(submitted, record, list(report.executions), final=final, purpose=purpose)
+        if report.status is ReportStatus.CANCELED and record.filled < record.spec.quantity:
             record.status = "canceled"
             out.append(
                 self.factory.make(
@@ -346,8 +397,8 @@ class ExecutionEngine:
                     cause=submitted,
                     derive_from="canceled",
                     **common,
-                    venue_order_id=f"SIM-{coid}",
-                    reason="unfilled remainder (IOC/market)",
+                    venue_order_id=record.venue_order_id,
+                    reason=report.reason or "unfilled remainder (IOC/market)",
                 )
             )
         return out
@@ -361,8 +412,8 @@ class ExecutionEngine:
             "account_id": record.account_id,
             "instrument_id": record.instrument_id,
             "client_order_id": record.client_order_id,
-            "venue": VENUE,
-            "venue_order_id": f"SIM-{record.client_order_id}",
+            "venue": record.venue,
+            "venue_order_id": record.venue_order_id,
         }
         out: list[Event] = []
         root = record.submitted or cause
@@ -388,8 +439,8 @@ class ExecutionEngine:
                 strategy_id=record.strategy_id,
                 instrument_id=record.instrument_id,
                 client_order_id=record.client_order_id,
-                venue=VENUE,
-                venue_order_id=f"SIM-{record.client_order_id}",
+                venue=record.venue,
+                venue_order_id=record.venue_order_id,
                 trade_id=f"T-{record.client_order_id}-{purpose}-{i}",
                 side=record.spec.side,
                 quantity=ex.quantity,

@@ -1,0 +1,237 @@
+"""A crypto exchange behind the :class:`BrokerAdapter` port, through ccxt (async).
+
+Instruments (tick, step, min/max quantity, min notional) are read from ccxt's unified
+market structure after ``load_markets``, so the risk engine rounds and limits orders the
+way the exchange will. The client order id is sent as the exchange's client id, so a
+resubmission after a crash is refused by the exchange as a duplicate rather than doubled.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from decimal import Decimal
+from typing import Any
+from urllib.parse import urlsplit
+
+import ccxt.async_support as ccxt_async
+
+from at_core.catalog import Instrument
+from at_core.models.enums import LiquiditySide, OrderType, TimeInForce
+from at_core.models.instruments import CryptoPerpetual, CryptoSpot
+from at_core.models.orders import OrderSpec
+from at_exec_sim.domain.ports import Balance, BrokerPosition, ExecutionReport, ReportStatus
+from at_exec_sim.domain.venue import Execution
+from at_exec_sim.errors import VenueUnavailableError
+
+_STATUS = {
+    "closed": ReportStatus.FILLED,
+    "canceled": ReportStatus.CANCELED,
+    "expired": ReportStatus.CANCELED,
+    "rejected": ReportStatus.REJECTED,
+}
+MAX_CLIENT_ID = 36  # Binance's limit; the tightest of the exchanges we target
+
+
+def _d(value: Any) -> Decimal | None:
+    return None if value is None else Decimal(str(value))
+
+
+def exchange_client_id(client_order_id: str) -> str:
+    """The id sent to the exchange: ours when it fits, else a stable hash of it."""
+    if len(client_order_id) <= MAX_CLIENT_ID:
+        return client_order_id
+    return "x" + hashlib.sha256(client_order_id.encode()).hexdigest()[: MAX_CLIENT_ID - 1]
+
+
+def point_at(exchange: Any, base_url: str) -> None:
+    """Send every REST call of ``exchange`` to ``base_url`` (scheme and host), keeping paths."""
+    api = exchange.urls["api"]
+    for key, url in list(api.items()):
+        if isinstance(url, str):
+            parts = urlsplit(url)
+            api[key] = base_url.rstrip("/") + parts.path
+
+
+class CcxtBroker:
+    """Orders, cancels, balances and positions on one ccxt exchange."""
+
+    def __init__(self, exchange: Any, venue: str) -> None:
+        self.exchange = exchange
+        self.venue = venue
+        self._by_id: dict[str, Instrument] = {}
+
+    @classmethod
+    def create(
+        cls,
+        exchange_id: str,
+        *,
+        venue: str,
+        api_key: str,
+        secret: str,
+        base_url: str | None = None,
+        market_types: tuple[str, ...] = ("spot",),
+    ) -> CcxtBroker:
+        """Build the ccxt client (no network yet). ``base_url`` replaces the exchange's hosts."""
+        klass = getattr(ccxt_async, exchange_id)
+        exchange = klass(
+            {
+                "apiKey": api_key,
+                "secret": secret,
+                "enableRateLimit": True,
+                "options": {"fetchMarkets": list(market_types), "fetchCurrencies": False, "fetchMargins": False},
+            }
+        )
+        if base_url:
+            point_at(exchange, base_url)
+        return cls(exchange, venue)
+
+    async def connect(self) -> list[Instrument]:
+        """Load the exchange's markets; return them as at-core instruments."""
+        try:
+            markets = await self.exchange.load_markets()
+        except ccxt_async.NetworkError as exc:
+            raise VenueUnavailableError(self.venue, str(exc)) from exc
+        out: list[Instrument] = []
+        for market in markets.values():
+            inst = self.instrument_from_market(market)
+            if inst is not None:
+                self._by_id[inst.instrument_id] = inst
+                out.append(inst)
+        return out
+
+    def instrument_from_market(self, m: dict[str, Any]) -> Instrument | None:
+        """An instrument from ccxt's market structure (TICK_SIZE precision mode), or None if unsupported."""
+        if not m.get("active", True) or m.get("precision", {}).get("price") is None:
+            return None
+        limits = m.get("limits", {})
+        amount = limits.get("amount", {})
+        step = _d(m["precision"].get("amount")) or Decimal(1)
+        common = {
+            "instrument_id": f"{m['symbol']}.{self.venue}",
+            "symbol": m["symbol"],
+            "venue": self.venue,
+            "base": m["base"],
+            "quote": m["quote"],
+            "price_increment": _d(m["precision"]["price"]),
+            "size_increment": step,
+            "min_quantity": _d(amount.get("min")) or step,
+            "max_quantity": _d(amount.get("max")),
+            "min_notional": _d(limits.get("cost", {}).get("min")),
+        }
+        if m.get("spot"):
+            return CryptoSpot(currency=m["quote"], **common)
+        if m.get("swap"):
+            return CryptoPerpetual(
+                currency=m["settle"],
+                settle=m["settle"],
+                contract_size=_d(m.get("contractSize")) or Decimal(1),
+                linear=bool(m.get("linear", True)),
+                **common,
+            )
+        return None
+
+    async def submit(self, client_order_id: str, instrument: Instrument, spec: OrderSpec) -> ExecutionReport:
+        if spec.order_type not in (OrderType.MARKET, OrderType.LIMIT):
+            return ExecutionReport(
+                client_order_id, ReportStatus.REJECTED, None, (), "unsupported_order_type", str(spec.order_type)
+            )
+        params: dict[str, Any] = {"clientOrderId": exchange_client_id(client_order_id)}
+        if spec.order_type is OrderType.LIMIT and spec.time_in_force is not TimeInForce.DAY:
+            params["timeInForce"] = spec.time_in_force.value.upper()
+        if spec.reduce_only and isinstance(instrument, CryptoPerpetual):
+            params["reduceOnly"] = True
+        try:
+            order = await self.exchange.create_order(
+                instrument.symbol,
+                spec.order_type.value,
+                spec.side.value,
+                float(spec.quantity),
+                float(spec.limit_price) if spec.limit_price is not None else None,
+                params,
+            )
+        except ccxt_async.NetworkError as exc:
+            # Ambiguous: the order may or may not be at the exchange. Do not guess.
+            raise VenueUnavailableError(self.venue, str(exc)) from exc
+        except ccxt_async.BaseError as exc:
+            return ExecutionReport(client_order_id, ReportStatus.REJECTED, None, (), type(exc).__name__, str(exc)[:500])
+        return self._report(client_order_id, instrument, order)
+
+    def _report(self, client_order_id: str, inst: Instrument, order: dict[str, Any]) -> ExecutionReport:
+        execs = tuple(self._executions(inst, order))
+        filled = sum((e.quantity for e in execs), Decimal(0))
+        status = _STATUS.get(order.get("status") or "", ReportStatus.ACCEPTED)
+        if status is ReportStatus.ACCEPTED and filled > 0:
+            status = ReportStatus.PARTIALLY_FILLED
+        return ExecutionReport(client_order_id, status, str(order.get("id")), execs)
+
+    def _executions(self, inst: Instrument, order: dict[str, Any]) -> list[Execution]:
+        trades = order.get("trades") or []
+        if trades:
+            return [
+                Execution(
+                    _d(t["amount"]) or Decimal(0),
+                    _d(t["price"]) or Decimal(0),
+                    self._fee_in_quote(inst, t.get("fee"), _d(t["price"])),
+                    LiquiditySide.MAKER if t.get("takerOrMaker") == "maker" else LiquiditySide.TAKER,
+                )
+                for t in trades
+            ]
+        filled = _d(order.get("filled")) or Decimal(0)
+        if filled <= 0:
+            return []
+        price = _d(order.get("average") or order.get("price"))
+        assert price is not None
+        return [Execution(filled, price, self._fee_in_quote(inst, order.get("fee"), price), LiquiditySide.TAKER)]
+
+    @staticmethod
+    def _fee_in_quote(inst: Instrument, fee: dict[str, Any] | None, price: Decimal | None) -> Decimal:
+        """Fees in the instrument's currency. Spot buys pay in the base coin: convert at the fill price."""
+        if not fee or fee.get("cost") is None:
+            return Decimal(0)
+        cost = _d(fee["cost"]) or Decimal(0)
+        if fee.get("currency") == getattr(inst, "base", None) and price is not None:
+            return cost * price
+        if fee.get("currency") in (None, inst.currency):
+            return cost
+        raise ValueError(f"fee in {fee.get('currency')} cannot be valued in {inst.currency}")
+
+    async def cancel(self, client_order_id: str, instrument: Instrument) -> ExecutionReport:
+        try:
+            order = await self.exchange.cancel_order(
+                None, instrument.symbol, {"origClientOrderId": exchange_client_id(client_order_id)}
+            )
+        except ccxt_async.OrderNotFound as exc:
+            return ExecutionReport(client_order_id, ReportStatus.REJECTED, None, (), "unknown_order", str(exc)[:500])
+        except ccxt_async.NetworkError as exc:
+            raise VenueUnavailableError(self.venue, str(exc)) from exc
+        report = self._report(client_order_id, instrument, order)
+        return ExecutionReport(client_order_id, ReportStatus.CANCELED, report.venue_order_id, report.executions)
+
+    async def balances(self) -> dict[str, Balance]:
+        raw = await self.exchange.fetch_balance()
+        out = {}
+        for ccy, total in (raw.get("total") or {}).items():
+            if total is None:
+                continue
+            out[ccy] = Balance(
+                ccy, _d(raw["free"].get(ccy)) or Decimal(0), _d(raw["used"].get(ccy)) or Decimal(0), _d(total)
+            )
+        return out
+
+    async def positions(self) -> list[BrokerPosition]:
+        """Perpetual positions from the exchange; for spot, the non-zero holdings of listed base coins."""
+        out: list[BrokerPosition] = []
+        if any(isinstance(i, CryptoPerpetual) for i in self._by_id.values()):
+            for p in await self.exchange.fetch_positions():
+                qty = _d(p.get("contracts")) or Decimal(0)
+                if qty:
+                    sign = -1 if p.get("side") == "short" else 1
+                    out.append(BrokerPosition(f"{p['symbol']}.{self.venue}", qty * sign, _d(p.get("entryPrice"))))
+        balances = await self.balances()
+        for inst in self._by_id.values():
+            if isinstance(inst, CryptoSpot) and (b := balances.get(inst.base)) is not None and b.total:
+                out.append(BrokerPosition(inst.instrument_id, b.total))
+        return sorted(out, key=lambda p: p.instrument_id)
+
+    async def close(self) -> None:
+        await self.exchange.close()
