@@ -1,4 +1,4 @@
-"""Wires the recorder: settings, audit store, metrics, durable consumers on every stream, lag poller."""
+"""Wires the recorder: settings, audit store, metrics, a durable consumer per stream, pollers."""
 
 from __future__ import annotations
 
@@ -8,78 +8,111 @@ import time
 from dataclasses import dataclass, field
 
 from at_core import subjects
+from at_core.constants import SERVICE_OBS
 from at_core.events import Event
 from at_core.metrics import Metrics
 from at_core.metrics.obs import CATALOG
 from at_core.runtime.bus import Consumer, Delivery, EventBus
 from at_core.runtime.logging import get_logger
-from at_obs.adapters.audit_store import SqliteAuditStore
+from at_obs.adapters.audit_store import AuditStore, open_audit_store, verify_store
+from at_obs.adapters.jetstream_stats import export_jetstream_stats
 from at_obs.config import ObsSettings
+from at_obs.errors import AuditStoreError
 
 log = get_logger("at_obs")
 
 
 @dataclass
 class Recorder:
+    """The running recorder: its store, metrics, bus connection and background tasks."""
+
     settings: ObsSettings
-    store: SqliteAuditStore
+    store: AuditStore
     metrics: Metrics
     bus: EventBus | None = None
     consumers: list[Consumer] = field(default_factory=list)
-    poller: asyncio.Task[None] | None = None
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
     ready: bool = False
 
     async def record(self, event: Event, delivery: Delivery) -> None:
+        """Consumer handler: append, then ack (the bus acks when this returns).
+
+        A failed append raises, so the bus naks and JetStream redelivers: nothing is acked
+        that is not durable in the store.
+        """
         started = time.perf_counter()
-        if self.store.append(event, delivery.subject) is not None:
+        try:
+            record = await asyncio.to_thread(self.store.append, event, delivery.subject)
+        except AuditStoreError:
+            self.metrics.counter("audit_append_errors_total").inc()
+            raise
+        if record is not None:
             self.metrics.counter("audit_records_total").labels(event.event_type).inc()
+            self.metrics.gauge("audit_head_seq").set(record.seq)
         self.metrics.histogram("audit_append_seconds").observe(time.perf_counter() - started)
+
+    async def verify(self) -> list[str]:
+        """Verify the whole chain (off the event loop) and export the result."""
+        problems = await asyncio.to_thread(verify_store, self.store)
+        self.metrics.gauge("audit_chain_ok").set(0 if problems else 1)
+        if problems:
+            log.error("audit_chain_broken", problems=problems[:20], count=len(problems))
+        return problems
+
+
+def durable_name(settings: ObsSettings, stream: subjects.StreamSpec) -> str:
+    return f"{settings.durable_prefix}-{stream.name}"
 
 
 def build(settings: ObsSettings) -> Recorder:
+    """Open the store and build the metrics; nothing touches NATS yet."""
     metrics = CATALOG.build()
-    store = SqliteAuditStore(settings.audit_db_path)
-    metrics.gauge("audit_chain_ok").set(1 if not store.verify() else 0)
+    store = open_audit_store(settings.audit_location)
+    metrics.gauge("audit_head_seq").set(store.head().seq)
     return Recorder(settings, store, metrics)
 
 
 async def start(rec: Recorder) -> None:
-    rec.bus = await EventBus.from_settings(rec.settings, service="obs", metrics=rec.metrics)
+    """Verify the chain, connect, create the streams, and start one durable consumer per stream."""
+    await rec.verify()
+    rec.bus = await EventBus.from_settings(rec.settings, service=SERVICE_OBS, metrics=rec.metrics)
     await rec.bus.ensure_streams(replicas=rec.settings.nats_stream_replicas)
     for spec in subjects.STREAMS:
+        # Filter ``at.>``: everything the stream captures, whatever subjects it gains later.
         rec.consumers.append(
-            await rec.bus.consume(
-                f"{subjects.ROOT}.>", rec.record, durable=f"{rec.settings.durable_prefix}-{spec.name}", stream=spec.name
-            )
+            await rec.bus.consume(subjects.ALL, rec.record, durable=durable_name(rec.settings, spec), stream=spec.name)
         )
-    rec.poller = asyncio.create_task(poll_jetstream(rec), name="jetstream-poller")
+    rec.tasks.append(asyncio.create_task(_poll_jetstream(rec), name="jetstream-poller"))
+    rec.tasks.append(asyncio.create_task(_reverify(rec), name="audit-verifier"))
     rec.ready = True
+    log.info("recorder_started", store=rec.store.location, streams=[s.name for s in subjects.STREAMS])
 
 
-async def poll_jetstream(rec: Recorder) -> None:
-    """Export stream sizes and consumer lag read from the JetStream API (no exporter needed)."""
-    m = rec.metrics
+async def _poll_jetstream(rec: Recorder) -> None:
     while True:
-        with contextlib.suppress(Exception):
-            assert rec.bus is not None
-            for spec in subjects.STREAMS:
-                info = await rec.bus.js.stream_info(spec.name)
-                m.gauge("jetstream_stream_messages").labels(spec.name).set(info.state.messages)
-                m.gauge("jetstream_stream_bytes").labels(spec.name).set(info.state.bytes)
-                for consumer in await rec.bus.js.consumers_info(spec.name):
-                    name = consumer.name
-                    m.gauge("jetstream_consumer_pending").labels(spec.name, name).set(consumer.num_pending or 0)
-                    m.gauge("jetstream_consumer_ack_pending").labels(spec.name, name).set(consumer.num_ack_pending or 0)
-                    m.gauge("jetstream_consumer_redelivered").labels(spec.name, name).set(consumer.num_redelivered or 0)
+        if rec.bus is not None:
+            try:
+                await export_jetstream_stats(rec.bus.js, rec.metrics)
+            except Exception as exc:  # a poll must never end the loop; lag alerts need the next one
+                log.warning("jetstream_poll_failed", error=repr(exc))
         await asyncio.sleep(rec.settings.jetstream_poll_s)
+
+
+async def _reverify(rec: Recorder) -> None:
+    while True:
+        await asyncio.sleep(rec.settings.verify_interval_s)
+        try:
+            await rec.verify()
+        except AuditStoreError as exc:
+            log.warning("audit_verify_failed", error=str(exc))
 
 
 async def stop(rec: Recorder) -> None:
     rec.ready = False
-    if rec.poller is not None:
-        rec.poller.cancel()
+    for task in rec.tasks:
+        task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
-            await rec.poller
+            await task
     if rec.bus is not None:
         await rec.bus.close()
     rec.store.close()

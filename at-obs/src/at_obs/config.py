@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pathlib import Path
+
+from pydantic import Field, SecretStr, model_validator
 
 from at_core.constants import DEFAULT_PORTS, SERVICE_OBS
 from at_core.runtime.settings import ServiceSettings, service_config
@@ -15,5 +17,34 @@ class ObsSettings(ServiceSettings):
 
     port: int = Field(default=DEFAULT_PORTS[SERVICE_OBS], ge=0, le=65535, description="HTTP port of the recorder")
     audit_db_path: str = Field(default="var/audit.sqlite3", description="SQLite file of the hash-chained audit log")
-    durable_prefix: str = Field(default="recorder", description="Durable consumer name prefix")
+    audit_postgres_url: SecretStr | None = Field(
+        default=None, description="postgresql://user:pass@host/db: record to PostgreSQL instead of SQLite"
+    )
+    durable_prefix: str = Field(
+        default="recorder", pattern=r"^[A-Za-z0-9_-]+$", description="Durable consumer name prefix"
+    )
     jetstream_poll_s: float = Field(default=5.0, gt=0, description="How often stream sizes and consumer lag are read")
+    verify_interval_s: float = Field(
+        default=300.0, gt=0, description="How often the recorder re-verifies the whole chain (audit_chain_ok gauge)"
+    )
+
+    @property
+    def audit_location(self) -> str:
+        """Where the audit log lives: the PostgreSQL URL when given, else the SQLite path."""
+        if self.audit_postgres_url is not None:
+            return self.audit_postgres_url.get_secret_value()
+        return self.audit_db_path
+
+    @model_validator(mode="after")
+    def _safe_in_production(self) -> ObsSettings:
+        if self.environment != "production":
+            return self
+        if self.audit_postgres_url is None and not Path(self.audit_db_path).is_absolute():
+            raise ValueError(
+                "production needs AT_OBS_AUDIT_POSTGRES_URL or an absolute AT_OBS_AUDIT_DB_PATH "
+                "(a relative path depends on the working directory)"
+            )
+        url = self.audit_postgres_url.get_secret_value() if self.audit_postgres_url else ""
+        if url and not url.startswith(("postgresql://", "postgres://")):
+            raise ValueError("AT_OBS_AUDIT_POSTGRES_URL must start with postgresql://")
+        return self

@@ -10,13 +10,14 @@ from contextlib import asynccontextmanager
 import uvicorn
 from fastapi import FastAPI
 
-from at_core.runtime.logging import configure_logging
+from at_core.runtime.logging import configure_logging, get_logger
 from at_obs import __version__, bootstrap
-from at_obs.api.routes import audit
+from at_obs.api.routes import audit, health
 from at_obs.config import ObsSettings
 
 
 def create_app(settings: ObsSettings | None = None) -> FastAPI:
+    """The recorder app; settings from the environment unless given."""
     settings = settings or ObsSettings()
 
     @asynccontextmanager
@@ -25,6 +26,7 @@ def create_app(settings: ObsSettings | None = None) -> FastAPI:
         rec = bootstrap.build(settings)
         app.state.recorder = rec
         starting = asyncio.create_task(bootstrap.start(rec), name="recorder-start")
+        starting.add_done_callback(_log_start_failure)
         try:
             yield
         finally:
@@ -40,7 +42,13 @@ def create_app(settings: ObsSettings | None = None) -> FastAPI:
         description="Hash-chained audit trail of every at-core event.",
     )
     app.include_router(audit.router)
+    app.include_router(health.router)
     return app
+
+
+def _log_start_failure(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        get_logger("at_obs").error("recorder_start_failed", error=repr(task.exception()))
 
 
 def run() -> None:

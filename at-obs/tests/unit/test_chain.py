@@ -1,79 +1,79 @@
-"""The audit log is hash-chained: alteration, reordering and deletion are all found."""
+"""The hash chain, pure: every column is covered, and links, gaps and the head are checked."""
 
 from __future__ import annotations
 
-import sqlite3
-from pathlib import Path
+import dataclasses
 
-from at_core.testing import all_examples
-from at_obs.adapters.audit_store import SqliteAuditStore
-from at_obs.cli.verify import main as verify_main
+from at_obs.domain.chain import GENESIS, AuditRecord, ChainHead, causal_order, seal, verify_chain
 
 
-def _store(tmp_path: Path) -> SqliteAuditStore:
-    store = SqliteAuditStore(tmp_path / "audit.sqlite3")
-    for event in all_examples():
-        store.append(event, "at.test")
-    return store
+def _chain(n: int) -> list[AuditRecord]:
+    head, out = ChainHead(), []
+    for i in range(n):
+        r = seal(
+            head,
+            event_id=f"e{i}",
+            event_type="signal",
+            correlation_id="c",
+            causation_id=None,
+            subject="at.signal.x",
+            ts_event=i,
+            payload=b'{"x":%d}' % i,
+        )
+        out.append(r)
+        head = ChainHead(r.seq, r.hash)
+    return out
 
 
-def test_an_intact_log_verifies(tmp_path: Path) -> None:
-    store = _store(tmp_path)
-    assert store.verify() == [] and store.count() == len(all_examples())
-    assert verify_main([str(tmp_path / "audit.sqlite3")]) == 0
+def test_a_sealed_chain_verifies_against_its_head() -> None:
+    records = _chain(5)
+    assert records[0].prev_hash == GENESIS and records[0].seq == 1
+    assert verify_chain(records, ChainHead(5, records[-1].hash)) == []
 
 
-def test_appending_the_same_event_twice_records_it_once(tmp_path: Path) -> None:
-    store = _store(tmp_path)
-    assert store.append(all_examples()[0], "at.test") is None
-    assert store.count() == len(all_examples())
+def test_changing_any_column_of_a_record_is_found_as_an_alteration() -> None:
+    for column, value in (
+        ("event_id", "forged"),
+        ("event_type", "fill"),
+        ("correlation_id", "other"),
+        ("causation_id", "someone"),
+        ("subject", "at.fill.x"),
+        ("ts_event", 99),
+        ("payload", b'{"x":9}'),
+    ):
+        records = _chain(4)
+        records[2] = dataclasses.replace(records[2], **{column: value})
+        assert verify_chain(records) == ["seq 3: hash does not match its content (altered)"], column
 
 
-def test_an_altered_record_is_found(tmp_path: Path) -> None:
-    store = _store(tmp_path)
-    store.close()
-    db = sqlite3.connect(tmp_path / "audit.sqlite3")
-    db.execute("UPDATE audit SET payload = replace(payload, '6012.5', '6010') WHERE seq = 13")
-    db.commit()
-    problems = SqliteAuditStore(tmp_path / "audit.sqlite3").verify()
-    assert any("seq 13" in p and "altered" in p for p in problems)
-    assert verify_main([str(tmp_path / "audit.sqlite3")]) == 1
+def test_a_record_dropped_from_the_middle_is_found() -> None:
+    records = _chain(5)
+    del records[2]
+    problems = verify_chain(records)
+    assert "seq 4: expected 3 (missing or reordered record)" in problems
 
 
-def test_a_missing_record_is_found(tmp_path: Path) -> None:
-    store = _store(tmp_path)
-    store.close()
-    db = sqlite3.connect(tmp_path / "audit.sqlite3")
-    db.execute("DELETE FROM audit WHERE seq = 5")
-    db.commit()
-    problems = SqliteAuditStore(tmp_path / "audit.sqlite3").verify()
-    assert any("seq 6: expected 5" in p for p in problems)
+def test_a_truncated_tail_is_found_only_by_the_head() -> None:
+    records = _chain(5)
+    head = ChainHead(5, records[-1].hash)
+    assert verify_chain(records[:3]) == []
+    assert any(p.startswith("head:") for p in verify_chain(records[:3], head))
 
 
-def test_reordered_records_are_found(tmp_path: Path) -> None:
-    store = _store(tmp_path)
-    store.close()
-    db = sqlite3.connect(tmp_path / "audit.sqlite3")
-    db.execute("UPDATE audit SET seq = -1 WHERE seq = 3")
-    db.execute("UPDATE audit SET seq = 3 WHERE seq = 4")
-    db.execute("UPDATE audit SET seq = 4 WHERE seq = -1")
-    db.commit()
-    assert any("prev_hash" in p for p in SqliteAuditStore(tmp_path / "audit.sqlite3").verify())
-
-
-def test_the_audit_story_of_one_alert_is_in_order(tmp_path: Path) -> None:
-    store = _store(tmp_path)
-    signal = all_examples()[0]
-    story = [r.event_type for r in store.by_correlation(signal.correlation_id)]
-    assert story[0] == "signal" and "fill" in story and story.index("trade_proposal") < story.index("fill")
+def test_two_swapped_records_break_the_links() -> None:
+    records = _chain(5)
+    records[1], records[2] = records[2], records[1]
+    assert any("prev_hash" in p for p in verify_chain(records))
 
 
 def test_a_story_is_told_in_causal_order_even_when_recorded_out_of_order() -> None:
-    from at_obs.domain.chain import AuditRecord, causal_order
+    def rec(seq: int, event_id: str, cause: str | None) -> AuditRecord:
+        return AuditRecord(seq, event_id, "x", "c", cause, "s", 0, b"", "", "")
 
-    def rec(seq: int, event_id: str) -> AuditRecord:
-        return AuditRecord(seq, event_id, "x", "c", "s", 0, b"", "", "")
-
-    records = [rec(1, "signal"), rec(2, "decision"), rec(3, "proposal"), rec(4, "fill")]
-    causes = {"signal": None, "proposal": "signal", "decision": "proposal", "fill": "decision"}
-    assert [r.event_id for r in causal_order(records, causes)] == ["signal", "proposal", "decision", "fill"]
+    records = [
+        rec(1, "signal", None),
+        rec(2, "decision", "proposal"),
+        rec(3, "proposal", "signal"),
+        rec(4, "fill", "decision"),
+    ]
+    assert [r.event_id for r in causal_order(records)] == ["signal", "proposal", "decision", "fill"]

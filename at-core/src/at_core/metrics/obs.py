@@ -10,6 +10,10 @@ CATALOG = MetricCatalog(
         ),
         MetricSpec("audit_append_seconds", "histogram", "Time to append one record", (), LATENCY_BUCKETS_S),
         MetricSpec("audit_chain_ok", "gauge", "1 when the last verification found the hash chain intact"),
+        MetricSpec(
+            "audit_head_seq", "gauge", "Sequence number of the last audit record (a drop means a truncated log)"
+        ),
+        MetricSpec("audit_append_errors_total", "counter", "Appends that failed (the event is redelivered)"),
         MetricSpec("jetstream_stream_messages", "gauge", "Messages stored per JetStream stream", ("stream",)),
         MetricSpec("jetstream_stream_bytes", "gauge", "Bytes stored per JetStream stream", ("stream",)),
         MetricSpec(

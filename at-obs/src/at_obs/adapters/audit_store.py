@@ -1,102 +1,76 @@
-"""The append-only audit log in SQLite (WAL). One writer; appends are idempotent by event id."""
+"""The audit store interface, shared row mapping, and :func:`open_audit_store` (SQLite or PostgreSQL).
+
+Both stores are append-only (database triggers refuse UPDATE and DELETE), idempotent by
+``event_id`` (a redelivery is not recorded twice), and keep a one-row head (last sequence and
+hash) updated in the same transaction as each append, so a truncated tail is detectable.
+"""
 
 from __future__ import annotations
 
-import sqlite3
-import threading
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any, Protocol
 
 from at_core.events import Event
-from at_core.serialization import encode_event
-from at_obs.domain.chain import GENESIS, AuditRecord, record_hash, verify_chain
+from at_obs.domain.chain import AuditRecord, ChainHead, verify_chain
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS audit (
-  seq INTEGER PRIMARY KEY,
-  event_id TEXT NOT NULL UNIQUE,
-  event_type TEXT NOT NULL,
-  correlation_id TEXT NOT NULL,
-  subject TEXT NOT NULL,
-  ts_event INTEGER NOT NULL,
-  payload BLOB NOT NULL,
-  prev_hash TEXT NOT NULL,
-  hash TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS audit_correlation ON audit (correlation_id, seq);
-"""
+COLUMNS = "seq, event_id, event_type, correlation_id, causation_id, subject, ts_event, payload, prev_hash, hash"
 
 
-class SqliteAuditStore:
-    def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.Lock()
-        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.executescript(SCHEMA)
-        row = self._db.execute("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
-        self._seq, self._last = (row[0], row[1]) if row else (0, GENESIS)
+class AuditStore(Protocol):
+    """What the recorder, the API and the CLIs need from a store."""
+
+    location: str
 
     def append(self, event: Event, subject: str) -> AuditRecord | None:
-        """Append one event; None when it is already recorded (a redelivery)."""
-        payload = encode_event(event)
-        with self._lock:
-            if self._db.execute("SELECT 1 FROM audit WHERE event_id = ?", (event.event_id,)).fetchone():
-                return None
-            seq = self._seq + 1
-            digest = record_hash(self._last, seq, payload)
-            record = AuditRecord(
-                seq,
-                event.event_id,
-                event.event_type,
-                event.correlation_id,
-                subject,
-                event.ts_event,
-                payload,
-                self._last,
-                digest,
-            )
-            self._db.execute(
-                "INSERT INTO audit VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    seq,
-                    record.event_id,
-                    record.event_type,
-                    record.correlation_id,
-                    subject,
-                    record.ts_event,
-                    payload,
-                    record.prev_hash,
-                    digest,
-                ),
-            )
-            self._seq, self._last = seq, digest
-            return record
+        """Append one event; None when it is already recorded."""
+        ...
 
-    def by_correlation(self, correlation_id: str) -> list[AuditRecord]:
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT * FROM audit WHERE correlation_id = ? ORDER BY seq", (correlation_id,)
-            ).fetchall()
-        return [_record(r) for r in rows]
+    def iter_records(self, batch: int = 1000) -> Iterator[AuditRecord]:
+        """Every record in ``seq`` order, read in batches."""
+        ...
 
-    def all(self) -> list[AuditRecord]:
-        with self._lock:
-            return [_record(r) for r in self._db.execute("SELECT * FROM audit ORDER BY seq").fetchall()]
+    def by_correlation(self, correlation_id: str) -> list[AuditRecord]: ...
 
-    def count(self) -> int:
-        with self._lock:
-            return int(self._db.execute("SELECT COUNT(*) FROM audit").fetchone()[0])
+    def head(self) -> ChainHead: ...
 
-    def verify(self) -> list[str]:
-        return verify_chain(self.all())
+    def count(self) -> int: ...
 
-    def close(self) -> None:
-        with self._lock:
-            self._db.close()
+    def close(self) -> None: ...
 
 
-def _record(row: tuple) -> AuditRecord:
+def verify_store(store: AuditStore) -> list[str]:
+    """Recompute the whole chain and check it ends at the store's head."""
+    return verify_chain(store.iter_records(), store.head())
+
+
+def row_to_record(row: tuple[Any, ...]) -> AuditRecord:
+    seq, event_id, event_type, correlation_id, causation_id, subject, ts_event, payload, prev_hash, digest = row
     # A row edited by hand may come back as TEXT: verify it as bytes (and find it altered), never crash.
-    payload = row[6] if isinstance(row[6], bytes) else str(row[6]).encode()
-    return AuditRecord(*row[:6], payload, *row[7:])
+    if isinstance(payload, memoryview):
+        payload = payload.tobytes()
+    elif not isinstance(payload, bytes):
+        payload = str(payload).encode()
+    return AuditRecord(
+        int(seq), event_id, event_type, correlation_id, causation_id, subject, int(ts_event), payload, prev_hash, digest
+    )
+
+
+def is_postgres_url(location: str) -> bool:
+    return location.startswith(("postgresql://", "postgres://"))
+
+
+def open_audit_store(location: str | Path) -> AuditStore:
+    """A PostgreSQL store for a ``postgresql://`` URL, else a SQLite store at the path.
+
+    Raises:
+        AuditStoreError: the database cannot be opened or its schema created.
+    """
+    text = str(location)
+    if is_postgres_url(text):
+        from at_obs.adapters.postgres_store import PostgresAuditStore
+
+        return PostgresAuditStore(text)
+    from at_obs.adapters.sqlite_store import SqliteAuditStore
+
+    return SqliteAuditStore(text.removeprefix("sqlite:///").removeprefix("sqlite:"))

@@ -1,22 +1,35 @@
-"""``at-audit-verify DB``: exit 1 and list the problems when the audit chain is not intact."""
+"""``at-audit-verify LOCATION``: exit 1 and list the problems when the audit chain is not intact.
+
+LOCATION is a SQLite path or a ``postgresql://`` URL (``$AT_OBS_AUDIT_POSTGRES_URL`` style).
+"""
 
 from __future__ import annotations
 
 import sys
 
-from at_obs.adapters.audit_store import SqliteAuditStore
+from at_obs.adapters.audit_store import open_audit_store, verify_store
+from at_obs.errors import AuditStoreError
 
 
 def main(argv: list[str] | None = None) -> int:
     args = argv if argv is not None else sys.argv[1:]
     if len(args) != 1:
-        print("usage: at-audit-verify PATH_TO_AUDIT_SQLITE", file=sys.stderr)
+        print("usage: at-audit-verify PATH_TO_AUDIT_SQLITE | postgresql://...", file=sys.stderr)
         return 2
-    store = SqliteAuditStore(args[0])
-    problems = store.verify()
-    for p in problems:
-        print(p)
-    print(f"{store.count()} records, {'chain intact' if not problems else f'{len(problems)} problems'}")
+    try:
+        store = open_audit_store(args[0])
+    except AuditStoreError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    try:
+        problems = verify_store(store)
+        for p in problems:
+            print(p)
+        head = store.head()
+        status = "chain intact" if not problems else f"{len(problems)} problems"
+        print(f"{store.count()} records, head seq {head.seq} {head.hash}, {status}")
+    finally:
+        store.close()
     return 1 if problems else 0
 
 

@@ -1,0 +1,16 @@
+"""FastAPI dependencies: the recorder built in the lifespan."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from at_obs.bootstrap import Recorder
+
+
+def get_recorder(request: Request) -> Recorder:
+    return request.app.state.recorder
+
+
+RecorderDep = Annotated[Recorder, Depends(get_recorder)]
