@@ -111,7 +111,9 @@ async def fake_llm_server() -> AsyncIterator[FakeLlm]:
 
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     task = asyncio.create_task(server.serve())
-    while not server.started:
+    for _ in range(500):  # the server binds its socket in the background: wait for that, not a message
+        if server.started:
+            break
         await asyncio.sleep(0.01)
     try:
         yield fake

@@ -45,6 +45,11 @@ async def _ask(runner: LlmRunner, spec: LlmAgentSpec | None = None, now: int = T
     return await runner.analyze(spec, sig, build_inputs(sig, MarketContext(), [], now), now)
 
 
+def _only_recording(root: Path) -> dict:
+    (path,) = root.rglob("*.json")
+    return json.loads(path.read_text())
+
+
 def _count(runner: LlmRunner, name: str, **labels: str) -> float:
     value = runner.metrics.registry.get_sample_value(f"at_agents_{name}", labels)
     return value or 0.0
@@ -120,7 +125,7 @@ async def test_an_answer_is_recorded_and_a_replay_reads_it_without_a_call(tmp_pa
         live = await _ask(_runner([_cfg(fake)], tmp_path))
         replayed = await _ask(_runner([_cfg(fake)], tmp_path, replay=True))
         assert len(fake.requests) == 1
-        record = json.loads(next(tmp_path.rglob("*.json")).read_text())
+    record = _only_recording(tmp_path)
     assert replayed == live
     assert set(record) == {"key", "request", "response", "usage", "latency_ms"}
     assert record["request"]["model"] == "m-1" and record["usage"]["input_tokens"] == 100
