@@ -45,3 +45,23 @@ def signal(
         stop_price=D(stop) if stop else None,
         market_position=PositionSide.LONG if action is SignalAction.BUY else None,
     )
+
+
+async def serve(app, port: int):  # type: ignore[no-untyped-def]
+    """Start ``app`` under a real uvicorn on 127.0.0.1:``port`` and wait until /readyz answers 200."""
+    import asyncio
+
+    import httpx
+    import uvicorn
+
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    task = asyncio.create_task(server.serve())
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+        for _ in range(400):  # startup connects to NATS in the background: poll readiness with a bound
+            try:
+                if (await client.get("/readyz")).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            await asyncio.sleep(0.05)
+    return server, task
