@@ -102,6 +102,7 @@ def decide(
             conviction=None if views[m.agent_id].abstained else views[m.agent_id].conviction,
             weight=m.weight,
             abstained=views[m.agent_id].abstained,
+            dropped_reason=dropped.get(m.agent_id),
         )
         for m in config.members
         if m.agent_id in analyses
