@@ -42,6 +42,7 @@ class Gateway:
     publisher: DurablePublisher
     dedup: Deduplicator
     limiter: RateLimiter
+    route_limiter: RateLimiter
     recent_alerts: SlidingWindow = field(default_factory=lambda: SlidingWindow(180.0))
     bus: EventBus | None = None
     streams_ok: bool = False
@@ -56,6 +57,13 @@ def load_routes(settings: GatewaySettings) -> RouteTable:
     return RouteTable.from_config(data, settings.secrets, default)
 
 
+def _rng(settings: GatewaySettings) -> random.Random:
+    """Seeded in replay mode (same inputs, same ids). Live, from OS entropy: two replicas (or a
+    restart) sharing a seed could mint the same id in the same millisecond, and JetStream would
+    then drop the second event as a duplicate of the first."""
+    return random.Random(settings.seed) if settings.replay_mode else random.Random()
+
+
 def build(settings: GatewaySettings, clock: Clock | None = None) -> Gateway:
     clock = clock or WallClock()
     metrics = CATALOG.build()
@@ -64,7 +72,7 @@ def build(settings: GatewaySettings, clock: Clock | None = None) -> Gateway:
     return Gateway(
         settings=settings,
         clock=clock,
-        factory=EventFactory("gateway", clock, IdGenerator(clock, random.Random())),
+        factory=EventFactory("gateway", clock, IdGenerator(clock, _rng(settings))),
         catalog=InstrumentCatalog(),
         routes=load_routes(settings),
         metrics=metrics,
@@ -72,6 +80,7 @@ def build(settings: GatewaySettings, clock: Clock | None = None) -> Gateway:
         publisher=DurablePublisher(None, outbox, metrics, settings.publish_timeout_s),
         dedup=Deduplicator(settings.dedup_window_s),
         limiter=RateLimiter(settings.rate_limit_per_minute),
+        route_limiter=RateLimiter(settings.route_rate_limit_per_minute),
     )
 
 

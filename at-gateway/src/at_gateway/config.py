@@ -45,6 +45,12 @@ class GatewaySettings(ServiceSettings):
     rate_limit_per_minute: int = Field(
         default=600, gt=0, description="Requests per minute per route and source address"
     )
+    route_rate_limit_per_minute: int = Field(
+        default=6000, gt=0, description="Requests per minute per route, all sources together"
+    )
+    market_data_api_key_required: bool = Field(
+        default=False, description="POST /ingest/market-data needs X-API-Key (always on in production)"
+    )
     allowlist_enabled: bool = Field(default=False, description="Only accept webhooks from allowlist_ips")
     allowlist_ips: str = Field(default=TRADINGVIEW_IPS, description="Comma-separated allowed source addresses")
     trusted_proxies: str = Field(default="", description="Comma-separated proxies whose X-Forwarded-For is believed")
@@ -76,4 +82,7 @@ class GatewaySettings(ServiceSettings):
                 raise ValueError("production needs AT_GATEWAY_WEBHOOK_SECRETS set to real secrets")
             if not self.keys or DEV_API_KEY in self.keys:
                 raise ValueError("production needs AT_GATEWAY_API_KEYS set to real keys")
+            if not self.market_data_api_key_required:
+                # exec-sim prices orders from these quotes: unauthenticated prices are a way to move fills
+                raise ValueError("production needs AT_GATEWAY_MARKET_DATA_API_KEY_REQUIRED=true")
         return self

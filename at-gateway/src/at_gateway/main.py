@@ -12,6 +12,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from at_core.clock import Clock
 from at_core.runtime.logging import configure_logging, get_logger
@@ -22,6 +23,33 @@ from at_gateway.config import GatewaySettings
 from at_gateway.domain.errors import Rejection
 
 log = get_logger("at_gateway")
+
+
+class RequestCounter:
+    """Counts requests by route template and status (pure ASGI: no per-request task or stream)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        status = 500
+
+        async def send_and_note(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_and_note)
+        finally:
+            gw = getattr(scope["app"].state, "gateway", None)
+            route = getattr(scope.get("route"), "path", "unmatched")
+            if gw is not None:
+                gw.metrics.counter("http_requests_total").labels(route, str(status)).inc()
 
 
 def create_app(settings: GatewaySettings | None = None, clock: Clock | None = None) -> FastAPI:
@@ -52,20 +80,15 @@ def create_app(settings: GatewaySettings | None = None, clock: Clock | None = No
     for module in (webhooks, ingest, orders, health):
         app.include_router(module.router)
 
-    @app.middleware("http")
-    async def count_requests(request: Request, call_next):
-        response = await call_next(request)
-        route = request.scope.get("route")
-        name = getattr(route, "path", "unmatched")
-        gw = getattr(request.app.state, "gateway", None)
-        if gw is not None:
-            gw.metrics.counter("http_requests_total").labels(name, str(response.status_code)).inc()
-        return response
+    app.add_middleware(RequestCounter)
 
     @app.exception_handler(Rejection)
     async def on_rejection(request: Request, exc: Rejection) -> JSONResponse:
         gw = request.app.state.gateway
-        await dead_letter(gw, request, exc, getattr(request.state, "raw_body", b""))
+        try:
+            await dead_letter(gw, request, exc, getattr(request.state, "raw_body", b""))
+        except Exception as dl_exc:  # the dead letter is best effort; the caller still gets its 4xx
+            log.error("dead_letter_failed", reason=exc.reason, error=repr(dl_exc))
         body: dict = {"status": "rejected", "reason": exc.reason, "detail": exc.detail}
         if exc.errors:
             body["errors"] = exc.errors
@@ -73,15 +96,13 @@ def create_app(settings: GatewaySettings | None = None, clock: Clock | None = No
 
     @app.exception_handler(RequestValidationError)
     async def on_validation(request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [{"loc": list(e["loc"]), "msg": e["msg"]} for e in exc.errors()]
-        return JSONResponse(
-            {"status": "rejected", "reason": "invalid", "detail": "invalid request", "errors": errors}, 422
-        )
+        errors = [{"loc": list(e["loc"]), "msg": str(e["msg"])} for e in exc.errors()]
+        return await on_rejection(request, Rejection(422, "invalid", "invalid request", errors))
 
     @app.exception_handler(StarletteHTTPException)
     async def on_http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         reason = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-        return JSONResponse({"status": "rejected", "reason": reason, "detail": str(exc.detail)}, exc.status_code)
+        return await on_rejection(request, Rejection(exc.status_code, reason, str(exc.detail)))
 
     @app.exception_handler(Exception)
     async def on_bug(request: Request, exc: Exception) -> JSONResponse:

@@ -9,8 +9,14 @@ from fastapi import Depends, Request
 from at_gateway.bootstrap import Gateway
 
 
-def get_gateway(request: Request) -> Gateway:
+def gateway_of(request: Request) -> Gateway:
+    """The wired gateway; the webhook hot path calls this directly rather than through ``Depends``."""
     return request.app.state.gateway
+
+
+async def get_gateway(request: Request) -> Gateway:
+    # async: a sync dependency would cost a thread hop on every request
+    return gateway_of(request)
 
 
 GatewayDep = Annotated[Gateway, Depends(get_gateway)]

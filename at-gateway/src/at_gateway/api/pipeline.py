@@ -28,9 +28,14 @@ def source_address(gw: Gateway, request: Request) -> str:
 def check_limits(gw: Gateway, request: Request, route_name: str, *, allowlist: bool) -> str:
     """Rate limit per route and source, then the source allowlist. Returns the client address."""
     addr = source_address(gw, request)
-    if not gw.limiter.allow(f"{route_name}|{addr}", gw.clock.now_ns()):
+    now_ns = gw.clock.now_ns()
+    if not gw.limiter.allow(f"{route_name}|{addr}", now_ns):
         raise Rejection(
             429, "rate_limited", f"more than {gw.settings.rate_limit_per_minute} requests/minute from {addr}"
+        )
+    if not gw.route_limiter.allow(route_name, now_ns):
+        raise Rejection(
+            429, "rate_limited", f"more than {gw.settings.route_rate_limit_per_minute} requests/minute on {route_name}"
         )
     if allowlist and gw.settings.allowlist_enabled and addr not in gw.settings.allowed_ips:
         gw.metrics.counter("auth_failures_total").labels("address").inc()
@@ -125,7 +130,9 @@ async def make_durable(gw: Gateway, events: list[Event], route_name: str, starte
 
 async def dead_letter(gw: Gateway, request: Request, rejection: Rejection, raw: bytes) -> None:
     """Publish the refused input to the dead-letter subject (best effort) and count it."""
-    route_name = request.scope.get("route").path if request.scope.get("route") else request.url.path
+    route = request.scope.get("route")
+    # An unmatched path may hold a mistyped secret: redact it like the body.
+    route_name = route.path if route is not None else redact(request.url.path.encode(), gw.routes.secrets)[:200]
     gw.metrics.counter("rejected_total").labels(route_name, rejection.reason).inc()
     if rejection.reason == "stale":
         gw.metrics.counter("stale_alerts_total").inc()

@@ -249,13 +249,16 @@ def validate_alert(fields: dict[str, Any], catalog: InstrumentCatalog, now_ns: i
     )
 
 
+_SECRET_NAMES = "|".join(SECRET_FIELDS)
+_SECRET_JSON = re.compile(rf'("(?:{_SECRET_NAMES})"\s*:\s*)"[^"]*"', re.I)
+_SECRET_KV = re.compile(rf"(^|\n|;)(\s*(?:{_SECRET_NAMES})\s*=)[^\n;]*", re.I)
+
+
 def redact(raw: bytes, secrets: list[str]) -> str:
     """The body as text with secret fields and known secrets replaced."""
     text = raw.decode("utf-8", errors="replace")
-    for name in SECRET_FIELDS:
-        text = re.sub(rf'("{name}"\s*:\s*)"[^"]*"', r'\1"***"', text, flags=re.I)
-        text = re.sub(rf"(^|\n|;)(\s*{name}\s*=)[^\n;]*", r"\1\2***", text, flags=re.I)
+    text = _SECRET_KV.sub(r"\1\2***", _SECRET_JSON.sub(r'\1"***"', text))
     for secret in secrets:
-        if secret:
+        if secret and secret in text:
             text = text.replace(secret, "***")
     return text[:8192]

@@ -83,6 +83,8 @@ async def market_data(gw: GatewayDep, request: Request) -> JSONResponse:
     """A batch of bars, quotes or trades (``{"items": [...]}``), published as MarketDataEvents."""
     started = time.perf_counter()
     check_limits(gw, request, "/ingest/market-data", allowlist=False)
+    if gw.settings.market_data_api_key_required:
+        require_api_key(gw, request)
     raw = await read_body(request, gw.settings.max_body_bytes * 16)
     request.state.raw_body = raw
     try:

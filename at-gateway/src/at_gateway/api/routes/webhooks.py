@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse
 
 from at_core.models.enums import IngestSource
 from at_gateway.adapters.dedup import dedup_key
-from at_gateway.api.deps import GatewayDep
+from at_gateway.api.deps import gateway_of
 from at_gateway.api.pipeline import authenticate, build_signals, check_limits, make_durable, read_body, route_label
 from at_gateway.domain.alerts import parse_body, validate_alert
 from at_gateway.domain.pinescript import pinescript_extras
@@ -17,9 +17,10 @@ from at_gateway.domain.pinescript import pinescript_extras
 router = APIRouter(tags=["webhooks"])
 
 
-async def _handle(gw: GatewayDep, request: Request, token: str | None, origin: IngestSource) -> JSONResponse:
+async def _handle(request: Request, token: str | None, origin: IngestSource) -> JSONResponse:
     started = time.perf_counter()
-    route_name = request.url.path if token is None else request.url.path.rsplit("/", 1)[0] + "/{token}"
+    gw = gateway_of(request)
+    route_name = request.scope["route"].path  # the template: a path token (a secret) never becomes a label
     check_limits(gw, request, route_name, allowlist=True)
     if token is not None:
         authenticate(gw, token)
@@ -51,24 +52,24 @@ async def _handle(gw: GatewayDep, request: Request, token: str | None, origin: I
 
 
 @router.post("/webhooks/tradingview", status_code=202)
-async def tradingview(gw: GatewayDep, request: Request) -> JSONResponse:
+async def tradingview(request: Request) -> JSONResponse:
     """A TradingView alert; the secret is the body's ``passphrase``."""
-    return await _handle(gw, request, None, IngestSource.TRADINGVIEW)
+    return await _handle(request, None, IngestSource.TRADINGVIEW)
 
 
 @router.post("/webhooks/tradingview/{token}", status_code=202)
-async def tradingview_token(gw: GatewayDep, request: Request, token: str) -> JSONResponse:
+async def tradingview_token(request: Request, token: str) -> JSONResponse:
     """A TradingView alert; the secret is the last path segment."""
-    return await _handle(gw, request, token, IngestSource.TRADINGVIEW)
+    return await _handle(request, token, IngestSource.TRADINGVIEW)
 
 
 @router.post("/webhooks/pinescript", status_code=202)
-async def pinescript(gw: GatewayDep, request: Request) -> JSONResponse:
+async def pinescript(request: Request) -> JSONResponse:
     """Structured PineScript JSON (indicators, bar OHLCV, strategy state); secret in ``passphrase``."""
-    return await _handle(gw, request, None, IngestSource.PINESCRIPT)
+    return await _handle(request, None, IngestSource.PINESCRIPT)
 
 
 @router.post("/webhooks/pinescript/{token}", status_code=202)
-async def pinescript_token(gw: GatewayDep, request: Request, token: str) -> JSONResponse:
+async def pinescript_token(request: Request, token: str) -> JSONResponse:
     """Structured PineScript JSON; the secret is the last path segment."""
-    return await _handle(gw, request, token, IngestSource.PINESCRIPT)
+    return await _handle(request, token, IngestSource.PINESCRIPT)
