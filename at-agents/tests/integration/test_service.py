@@ -23,9 +23,10 @@ pytestmark = pytest.mark.integration
 
 async def test_a_signal_becomes_analyses_and_one_proposal_under_its_correlation_id(nats_server: NatsServer) -> None:
     port = free_port()
+    app = create_app(AgentsSettings(nats_url=nats_server.url, port=port))
     server = uvicorn.Server(
         uvicorn.Config(
-            create_app(AgentsSettings(nats_url=nats_server.url, port=port)),
+            app,
             host="127.0.0.1",
             port=port,
             log_level="warning",
@@ -67,6 +68,11 @@ async def test_a_signal_becomes_analyses_and_one_proposal_under_its_correlation_
         "session_guard",
     }
     assert "at_agents_proposals_total" in (await client.get("/metrics")).text
+    # A redelivered signal yields the same ids: JetStream drops the repeated proposal.
+    await app.state.agents.on_signal(sig)
+    registry = app.state.agents.metrics.registry
+    labels = {"event_type": "trade_proposal", "subject_family": "at.agent", "outcome": "duplicate"}
+    assert registry.get_sample_value("at_agents_events_published_total", labels) == 1
     await bus.close()
     await nc.close()
     server.should_exit = True

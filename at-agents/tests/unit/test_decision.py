@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 from tests.helpers import T0, factory, signal
 
 from at_agents.bootstrap import build
 from at_agents.config import AgentsSettings
 from at_core.clock import ManualClock
+from at_core.models.enums import AssetClass
 from at_core.serialization import stream_sha256
 
 
@@ -41,3 +43,24 @@ def test_abstaining_agents_say_why() -> None:
 
 def test_the_same_signal_gives_byte_identical_outputs_whatever_the_seed() -> None:
     assert stream_sha256(_run(0)) == stream_sha256(_run(0)) == stream_sha256(_run(99))
+
+
+@pytest.mark.parametrize(
+    ("account", "instrument", "asset_class", "price", "quantity"),
+    [
+        ("paper-1", "MES.CME", AssetClass.FUTURE, "5000", "2"),
+        ("topstep-50k-1", "ES.CME", AssetClass.FUTURE, "5000", "1"),
+        ("apex-50k-1", "MES.CME", AssetClass.FUTURE, "5000", None),
+        ("ftmo-100k-1", "EUR/USD.FX", AssetClass.FX, "1.085", "100000"),
+        ("crypto-1", "BTC/USDT.BINANCE", AssetClass.CRYPTO_SPOT, "97000", "0.1"),
+    ],
+)
+def test_the_default_rule_committee_proposes_for_every_account_and_asset_class(
+    account: str, instrument: str, asset_class: AssetClass, price: str, quantity: str | None
+) -> None:
+    svc = build(AgentsSettings(replay_mode=True), ManualClock(T0))
+    sig = signal(factory(), instrument, quantity=quantity, price=price, account=account, asset_class=asset_class)
+    out = asyncio.run(svc.on_signal(sig))
+    proposal = out[-1]
+    assert proposal.event_type == "trade_proposal" and proposal.account_id == account
+    assert proposal.order.side == "buy" and proposal.order.quantity > 0
