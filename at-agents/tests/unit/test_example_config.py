@@ -1,0 +1,20 @@
+"""The shipped LLM example configuration parses and wires (keys from a test environment)."""
+
+from __future__ import annotations
+
+from importlib import resources
+
+import pytest
+
+from at_agents.bootstrap import build
+from at_agents.config import AgentsSettings
+
+
+def test_the_llm_example_committee_builds_with_keys_in_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for var in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "DEEPSEEK_API_KEY"):
+        monkeypatch.setenv(var, "test-key")
+    path = resources.files("at_agents.data").joinpath("committees.llm.example.yaml")
+    svc = build(AgentsSettings(committees_file=str(path)))
+    assert svc.llm is not None and set(svc.llm.providers) == {"gpt", "claude", "deepseek", "local"}
+    assert svc.llm_agents["llm_analyst"].fallback == "deepseek"
+    assert svc.llm.providers["deepseek"].config.mode == "prompted"
