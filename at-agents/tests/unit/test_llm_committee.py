@@ -94,3 +94,15 @@ def test_a_replay_from_recordings_is_byte_identical_and_makes_no_call(tmp_path: 
     assert stream_sha256(first) == stream_sha256(second)
     pick = [e for e in (live, first) for e in e if getattr(e, "agent_id", "") == "llm_analyst"]
     assert pick[0].conviction == pick[1].conviction and pick[0].inputs_hash == pick[1].inputs_hash
+
+
+def test_the_agents_listing_shows_llm_agents_with_provider_and_prompt_version(tmp_path: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    from at_agents.main import create_app
+
+    settings = AgentsSettings(committees_file=_yaml(tmp_path), llm_cache_dir=str(tmp_path / "cache"))
+    app = create_app(settings, models={"gpt": TestModel()})
+    listing = TestClient(app).get("/agents").json()  # no lifespan: the listing needs no connection
+    llm = next(a for a in listing["agents"] if a["agent_id"] == "llm_analyst")
+    assert llm["kind"] == "llm" and llm["provider"] == "gpt" and llm["prompt_version"].startswith("analyst@")

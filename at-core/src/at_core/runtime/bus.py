@@ -203,13 +203,16 @@ class EventBus:
         on_error: Callable[[Exception], Awaitable[None]],
     ) -> NatsClient:
         try:
-            return await nats.connect(
+            nc = await nats.connect(
                 servers=[servers] if isinstance(servers, str) else list(servers),
                 name=service,
                 user=user,
                 password=password,
                 connect_timeout=connect_timeout,
-                max_reconnect_attempts=max_reconnect_attempts,
+                # nats-py >= 2.16 retries a failed *first* connection forever when reconnects are
+                # unbounded; the first attempt is bounded here (the caller's deadline loop retries),
+                # and the configured reconnect policy applies once connected.
+                max_reconnect_attempts=1,
                 reconnect_time_wait=reconnect_time_wait,
                 allow_reconnect=True,
                 disconnected_cb=on_disconnect,
@@ -218,6 +221,8 @@ class EventBus:
             )
         except Exception as exc:  # nats raises several unrelated types here
             raise BusError(f"cannot connect to NATS at {servers}: {exc}") from exc
+        nc.options["max_reconnect_attempts"] = max_reconnect_attempts
+        return nc
 
     @property
     def connected(self) -> bool:

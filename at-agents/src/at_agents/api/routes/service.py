@@ -27,6 +27,17 @@ async def agents(svc: ServiceDep) -> dict[str, Any]:
         "agents": [
             {"agent_id": a, "kind": agent.kind, "health": svc.health.get(a, "unknown")}
             for a, agent in svc.agents.items()
+        ]
+        + [
+            {
+                "agent_id": a,
+                "kind": "llm",
+                "health": svc.health.get(a, "unknown"),
+                "provider": spec.provider,
+                "fallback": spec.fallback,
+                "prompt_version": spec.prompt.version,
+            }
+            for a, spec in svc.llm_agents.items()
         ],
         "committees": [
             {
