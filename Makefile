@@ -13,7 +13,7 @@ CORE_WHEEL := dist/at_core-$(CORE_VERSION)-py3-none-any.whl
 CORE_SRC := $(shell find at-core/src -name '*.py' -o -name '*.yaml' | sort) at-core/pyproject.toml at-core/README.md
 SERVICE_META := $(foreach s,$(SERVICES),$(s)/pyproject.toml)
 
-.PHONY: help setup build-core test lint format imports schemas schemas-check test-packages demo up bench bench-gateway bench-exec bench-e2e clean
+.PHONY: help setup build-core test lint format typecheck imports schemas schemas-check test-packages demo up bench bench-gateway bench-exec bench-e2e clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 18
@@ -46,6 +46,9 @@ format: setup ## ruff format and autofix
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
+typecheck: setup ## mypy --strict on at-core (the contracts every service builds on)
+	$(VENV)/bin/mypy --strict at-core/src/at_core
+
 imports: setup ## import-linter: services never import each other; layers point inward
 	$(VENV)/bin/lint-imports --config .importlinter
 
@@ -58,7 +61,7 @@ schemas-check: setup ## Fail on schema drift or a breaking contract change
 test-packages: setup ## pytest in each package, one summary line each
 	tools/test_packages.sh
 
-test: setup lint imports schemas-check test-packages ## Everything CI runs
+test: setup lint typecheck imports schemas-check test-packages ## Everything CI runs
 
 demo: setup ## Run the whole stack, replay scripted TradingView alerts, print each one's story
 	$(PY) tools/demo.py

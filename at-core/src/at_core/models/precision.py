@@ -46,8 +46,9 @@ def round_to_increment(value: Decimal, increment: Decimal, rounding: Rounding = 
     else:
         whole = units.to_integral_value(rounding=_MODES[rounding])
     result = whole * increment
-    exponent = min(increment.normalize().as_tuple().exponent, 0)  # type: ignore[operator]
-    return result.quantize(Decimal(1).scaleb(exponent))
+    exponent = increment.normalize().as_tuple().exponent
+    assert isinstance(exponent, int), "a positive finite increment has an integer exponent"
+    return result.quantize(Decimal(1).scaleb(min(exponent, 0)))
 
 
 def is_on_grid(value: Decimal, increment: Decimal) -> bool:

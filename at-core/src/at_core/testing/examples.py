@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import random
 from decimal import Decimal
+from typing import Any
 
 from at_core.clock import ManualClock
 from at_core.events import (
@@ -195,7 +196,7 @@ def all_examples() -> list[Event]:
         profile_id="topstep_50k",
         profile_version="2026-11-01",
     )
-    common = {"account_id": ACCOUNT, "instrument_id": MES, "client_order_id": "P-" + signal.event_id, "venue": "SIM"}
+    common: dict[str, Any] = {"account_id": ACCOUNT, "instrument_id": MES, "client_order_id": "P-" + signal.event_id, "venue": "SIM"}
     submitted = ex.make(
         OrderSubmitted,
         cause=decision,
