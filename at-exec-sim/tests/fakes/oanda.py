@@ -1,0 +1,227 @@
+"""OANDA's v20 REST API, as much of it as the OANDA adapter uses, served on loopback.
+
+It checks the bearer token, prices at a configured bid/ask, fills market orders (FOK or IOC)
+at the touch, cancels a market order whose margin the account cannot carry with
+``INSUFFICIENT_MARGIN`` (as OANDA does: 201 with an ``orderCancelTransaction``), rests
+limit orders that do not cross, refuses a repeated client id, cancels by ``@clientID``, and
+answers with v20's JSON shapes and error codes. Commission is charged per million units
+in the account currency.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+D = Decimal
+
+INSTRUMENTS = [
+    {
+        "name": "EUR_USD",
+        "type": "CURRENCY",
+        "displayName": "EUR/USD",
+        "pipLocation": -4,
+        "displayPrecision": 5,
+        "tradeUnitsPrecision": 0,
+        "minimumTradeSize": "1",
+        "maximumOrderUnits": "100000000",
+        "marginRate": "0.0333",
+    },
+    {
+        "name": "USD_JPY",
+        "type": "CURRENCY",
+        "displayName": "USD/JPY",
+        "pipLocation": -2,
+        "displayPrecision": 3,
+        "tradeUnitsPrecision": 0,
+        "minimumTradeSize": "1",
+        "maximumOrderUnits": "100000000",
+        "marginRate": "0.04",
+    },
+    {
+        "name": "XAU_USD",
+        "type": "METAL",
+        "displayName": "Gold",
+        "pipLocation": -2,
+        "displayPrecision": 3,
+        "tradeUnitsPrecision": 0,
+        "minimumTradeSize": "1",
+        "maximumOrderUnits": "500000",
+        "marginRate": "0.05",
+    },
+]
+
+
+@dataclass
+class FakeOanda:
+    token: str = "test-token"
+    account_id: str = "101-001-1234567-001"
+    currency: str = "USD"
+    balance: Decimal = Decimal("100000")
+    quotes: dict[str, tuple[Decimal, Decimal]] = field(
+        default_factory=lambda: {"EUR_USD": (D("1.08010"), D("1.08022")), "USD_JPY": (D("150.120"), D("150.135"))}
+    )
+    commission_per_million: Decimal = Decimal("50")  # account currency per 1,000,000 units
+    margin_used: Decimal = Decimal(0)
+    orders: dict[str, dict] = field(default_factory=dict)  # client id -> order
+    positions: dict[str, list[tuple[Decimal, Decimal]]] = field(default_factory=dict)  # name -> [(units, price)]
+    _txn: int = 1000
+
+    def _next(self) -> str:
+        self._txn += 1
+        return str(self._txn)
+
+    def _margin(self, name: str, units: Decimal, price: Decimal) -> Decimal:
+        rate = D(next(i["marginRate"] for i in INSTRUMENTS if i["name"] == name))
+        base, _quote = name.split("_")
+        in_account = abs(units) if base == self.currency else abs(units) * price
+        return in_account * rate
+
+    def _fill(self, name: str, units: Decimal, price: Decimal, order_id: str) -> dict:
+        commission = (abs(units) * self.commission_per_million / D(1_000_000)).quantize(D("0.0001"))
+        self.balance -= commission
+        self.margin_used += self._margin(name, units, price)
+        self.positions.setdefault(name, []).append((units, price))
+        return {
+            "id": self._next(),
+            "type": "ORDER_FILL",
+            "orderID": order_id,
+            "instrument": name,
+            "units": str(units),
+            "price": str(price),
+            "commission": str(-commission),
+            "reason": "MARKET_ORDER",
+        }
+
+    def app(self) -> FastAPI:
+        app = FastAPI()
+        prefix = f"/v3/accounts/{self.account_id}"
+
+        @app.middleware("http")
+        async def auth(request: Request, call_next):
+            if request.headers.get("authorization") != f"Bearer {self.token}":
+                return JSONResponse({"errorMessage": "Insufficient authorization to perform request."}, 401)
+            if not request.url.path.startswith(prefix):
+                return JSONResponse({"errorMessage": "Invalid value specified for 'accountID'"}, 400)
+            return await call_next(request)
+
+        @app.get(prefix + "/instruments")
+        async def instruments() -> dict:
+            return {"instruments": INSTRUMENTS, "lastTransactionID": str(self._txn)}
+
+        @app.get(prefix + "/summary")
+        async def summary() -> dict:
+            return {
+                "account": {
+                    "id": self.account_id,
+                    "currency": self.currency,
+                    "balance": str(self.balance),
+                    "marginUsed": str(self.margin_used),
+                    "marginAvailable": str(self.balance - self.margin_used),
+                    "NAV": str(self.balance),
+                },
+                "lastTransactionID": str(self._txn),
+            }
+
+        @app.get(prefix + "/openPositions")
+        async def open_positions() -> dict:
+            out = []
+            for name, lots in self.positions.items():
+                longs = [(u, p) for u, p in lots if u > 0]
+                shorts = [(u, p) for u, p in lots if u < 0]
+
+                def side(ls: list[tuple[Decimal, Decimal]]) -> dict:
+                    units = sum((u for u, _ in ls), D(0))
+                    if not units:
+                        return {"units": "0"}
+                    avg = sum((u * p for u, p in ls), D(0)) / units
+                    return {"units": str(units), "averagePrice": str(avg.quantize(D("0.00001")))}
+
+                out.append({"instrument": name, "long": side(longs), "short": side(shorts)})
+            return {"positions": out, "lastTransactionID": str(self._txn)}
+
+        @app.post(prefix + "/orders")
+        async def create_order(request: Request) -> JSONResponse:
+            order = (await request.json())["order"]
+            client_id = order.get("clientExtensions", {}).get("id")
+            if client_id in self.orders:
+                return JSONResponse(
+                    {
+                        "orderRejectTransaction": {
+                            "type": "MARKET_ORDER_REJECT",
+                            "rejectReason": "CLIENT_ORDER_ID_ALREADY_EXISTS",
+                        },
+                        "errorCode": "CLIENT_ORDER_ID_ALREADY_EXISTS",
+                        "errorMessage": "The client Order ID specified is already assigned",
+                    },
+                    400,
+                )
+            name = order["instrument"]
+            if name not in self.quotes:
+                return JSONResponse(
+                    {
+                        "errorCode": "INVALID_INSTRUMENT",
+                        "errorMessage": f"Invalid value specified for 'instrument': {name}",
+                    },
+                    400,
+                )
+            units = D(order["units"])
+            bid, ask = self.quotes[name]
+            touch = ask if units > 0 else bid
+            order_id = self._next()
+            created = {"id": order_id, "type": f"{order['type']}_ORDER", **order}
+            self.orders[client_id] = {"id": order_id, "state": "PENDING", **order}
+            answer: dict = {"orderCreateTransaction": created, "lastTransactionID": order_id}
+            if order["type"] == "MARKET":
+                if self._margin(name, units, touch) > self.balance - self.margin_used:
+                    answer["orderCancelTransaction"] = {
+                        "id": self._next(),
+                        "type": "ORDER_CANCEL",
+                        "orderID": order_id,
+                        "reason": "INSUFFICIENT_MARGIN",
+                    }
+                    self.orders[client_id]["state"] = "CANCELLED"
+                else:
+                    answer["orderFillTransaction"] = self._fill(name, units, touch, order_id)
+                    self.orders[client_id]["state"] = "FILLED"
+            elif order["type"] == "LIMIT":
+                limit = D(order["price"])
+                if (units > 0 and touch <= limit) or (units < 0 and touch >= limit):
+                    answer["orderFillTransaction"] = self._fill(name, units, touch, order_id)
+                    self.orders[client_id]["state"] = "FILLED"
+            return JSONResponse(answer, 201)
+
+        @app.put(prefix + "/orders/{specifier}/cancel")
+        async def cancel(specifier: str) -> JSONResponse:
+            client_id = specifier.removeprefix("@")
+            order = self.orders.get(client_id)
+            if order is None or order["state"] != "PENDING":
+                return JSONResponse(
+                    {
+                        "orderCancelRejectTransaction": {
+                            "type": "ORDER_CANCEL_REJECT",
+                            "rejectReason": "ORDER_DOESNT_EXIST",
+                        },
+                        "errorCode": "ORDER_DOESNT_EXIST",
+                        "errorMessage": "The Order specified does not exist",
+                    },
+                    404,
+                )
+            order["state"] = "CANCELLED"
+            return JSONResponse(
+                {
+                    "orderCancelTransaction": {
+                        "id": self._next(),
+                        "type": "ORDER_CANCEL",
+                        "orderID": order["id"],
+                        "clientOrderID": client_id,
+                        "reason": "CLIENT_REQUEST",
+                    }
+                },
+                200,
+            )
+
+        return app
