@@ -9,18 +9,29 @@ from at_core.catalog import InstrumentCatalog
 from at_core.clock import ManualClock
 from at_core.events import EventFactory, MarketDataEvent, QuoteData, SignalEvent, TradeProposalEvent
 from at_core.ids import IdGenerator
-from at_core.models.enums import AssetClass, IngestSource, OrderSide, OrderType, SignalAction
+from at_core.models.enums import AssetClass, IngestSource, OrderSide, OrderType, SignalAction, TimeInForce
 from at_core.models.orders import OrderSpec
 from at_exec_sim.domain.accounts import load_accounts, load_profiles
 from at_exec_sim.domain.engine import ExecutionEngine
-from at_exec_sim.domain.venue import FeeModel, SimVenue
+from at_exec_sim.domain.venue import SimVenue
+from at_exec_sim.domain.venue_models import FeeModel, FixedTicks, LatencyModel, NoSlippage
 
 T0 = 1_795_050_000_000_000_000  # 2026-11-19T01:00:00Z = Wednesday 19:00 in Chicago: futures session open
 D = Decimal
 
 
-def engine(seed: int = 1, fees: FeeModel | None = None, slippage: Decimal = D(0)) -> ExecutionEngine:
-    clock = ManualClock(T0)
+NO_FEES = FeeModel(per_contract=D(0), crypto_taker_bps=D(0), crypto_maker_bps=D(0))
+
+
+def engine(
+    seed: int = 1,
+    fees: FeeModel | None = None,
+    slippage: Decimal = D(0),
+    latency: LatencyModel | None = None,
+    clock: ManualClock | None = None,
+) -> ExecutionEngine:
+    """An engine over the shipped accounts; ``slippage`` is in fixed ticks."""
+    clock = clock or ManualClock(T0)
     profiles = load_profiles()
     return ExecutionEngine(
         load_accounts(None, profiles),
@@ -28,7 +39,9 @@ def engine(seed: int = 1, fees: FeeModel | None = None, slippage: Decimal = D(0)
         EventFactory("exec_sim", clock, IdGenerator(clock, random.Random(seed))),
         clock,
         SimVenue(
-            fees or FeeModel(per_contract=D(0), crypto_taker_bps=D(0), crypto_maker_bps=D(0)), slippage_ticks=slippage
+            fees=fees or NO_FEES,
+            slippage=FixedTicks(slippage) if slippage else NoSlippage(),
+            latency=latency or LatencyModel(),
         ),
     )
 
@@ -59,6 +72,8 @@ def proposal(
     limit: str | None = None,
     stop: str | None = None,
     stop_loss: str | None = None,
+    tif: TimeInForce = TimeInForce.GTC,
+    expire_ns: int | None = None,
 ) -> TradeProposalEvent:
     signal = f.make(
         SignalEvent,
@@ -76,6 +91,8 @@ def proposal(
         order_type=order_type,
         limit_price=D(limit) if limit else None,
         stop_price=D(stop) if stop else None,
+        time_in_force=tif,
+        expire_time_ns=expire_ns,
     )
     return f.make(
         TradeProposalEvent,

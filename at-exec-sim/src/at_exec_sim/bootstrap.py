@@ -1,8 +1,13 @@
-"""Wires exec-sim: settings, clock (wall, or following events in replay mode), engine, bus, metrics."""
+"""Wires exec-sim: settings, clock (wall, or following events in replay mode), engine, bus, metrics.
+
+In live mode a timer applies time passing without market data (DAY/GTD expiries, due cancels,
+day rolls) every ``timer_interval_s``; in replay mode time moves only with the events.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import time
 from dataclasses import dataclass, field
@@ -13,7 +18,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from at_core import subjects
 from at_core.catalog import InstrumentCatalog
 from at_core.clock import Clock, ManualClock, WallClock
-from at_core.events import Event, EventFactory, FillEvent, RiskDecisionEvent, TradingStateChangedEvent
+from at_core.events import Event, EventFactory, FillEvent, Heartbeat, RiskDecisionEvent, TradingStateChangedEvent
 from at_core.ids import IdGenerator
 from at_core.metrics import Metrics
 from at_core.metrics.exec_sim import CATALOG
@@ -23,7 +28,8 @@ from at_core.serialization import decode_event
 from at_exec_sim.config import ExecSimSettings
 from at_exec_sim.domain.accounts import load_accounts, load_profiles
 from at_exec_sim.domain.engine import ExecutionEngine
-from at_exec_sim.domain.venue import FeeModel, SimVenue
+from at_exec_sim.domain.venue import SimVenue
+from at_exec_sim.domain.venue_models import FeeModel, LatencyModel, slippage_model
 
 log = get_logger("at_exec_sim")
 
@@ -39,6 +45,8 @@ class ExecSim:
     consumers: list[Consumer] = field(default_factory=list)
     recovered: int = 0
     ready: bool = False
+    ticks: int = 0
+    timer: asyncio.Task[None] | None = None
 
     async def handle(self, event: Event, delivery: Delivery | None = None) -> list[Event]:
         """Run one input through the engine and publish what it produced, in order."""
@@ -55,6 +63,18 @@ class ExecSim:
             else:
                 return []
             await self.publish(outputs, started)
+            return outputs
+
+    async def tick(self) -> list[Event]:
+        """Apply the time that passed since the last input (live mode's timer); publish what it produced."""
+        async with self.lock:
+            self.ticks += 1
+            beat = self.engine.factory.make(
+                Heartbeat, service="exec_sim", instance=self.settings.instance_id, sequence=self.ticks
+            )
+            outputs = self.engine.on_timer(beat)
+            if outputs:  # the tick is the outputs' cause: publish it with them (core NATS, not stored)
+                await self.publish([beat, *outputs])
             return outputs
 
     async def publish(self, outputs: list[Event], started: float | None = None) -> None:
@@ -101,20 +121,48 @@ def build(settings: ExecSimSettings, clock: Clock | None = None) -> ExecSim:
     clock = clock or (ManualClock() if settings.replay_mode else WallClock())
     profiles = load_profiles(Path(settings.profiles_dir) if settings.profiles_dir else None)
     accounts = load_accounts(Path(settings.accounts_file) if settings.accounts_file else None, profiles)
-    venue = SimVenue(
-        FeeModel(
-            per_contract=settings.fee_per_contract,
-            crypto_taker_bps=settings.crypto_taker_bps,
-            crypto_maker_bps=settings.crypto_maker_bps,
-        ),
-        slippage_ticks=settings.slippage_ticks,
-    )
+    venue = build_venue(settings)
     factory = EventFactory("exec_sim", clock, IdGenerator(clock, random.Random(settings.seed)))
     engine = ExecutionEngine(accounts, InstrumentCatalog(), factory, clock, venue)
     metrics = CATALOG.build()
     for account_id in accounts:
         metrics.gauge("trading_halted").labels(account_id).set(0)
     return ExecSim(settings, clock, engine, metrics)
+
+
+def build_venue(settings: ExecSimSettings) -> SimVenue:
+    """The simulated venue with the configured fee, slippage and latency models.
+
+    Raises:
+        ConfigError: a slippage or latency setting that cannot be used.
+    """
+    name, value = settings.slippage()
+    return SimVenue(
+        fees=FeeModel(
+            per_contract=settings.fee_per_contract,
+            fx_bps=settings.fx_bps,
+            crypto_taker_bps=settings.crypto_taker_bps,
+            crypto_maker_bps=settings.crypto_maker_bps,
+            fixed_per_fill=settings.fee_per_fill,
+        ),
+        slippage=slippage_model(name, value, settings.slippage_volume_limit),
+        latency=LatencyModel(
+            submit_ns=settings.latency_submit_ns,
+            cancel_ns=settings.latency_cancel_ns,
+            jitter_ns=settings.latency_jitter_ns,
+            rng=random.Random(f"latency:{settings.seed}"),  # its own stream: ids do not shift with jitter
+        ),
+    )
+
+
+async def run_timer(svc: ExecSim, interval_s: float) -> None:
+    """Live mode: tick every ``interval_s`` until cancelled; a failed tick is logged, not fatal."""
+    while True:
+        await asyncio.sleep(interval_s)
+        try:
+            await svc.tick()
+        except Exception as exc:  # the next tick retries; the timer must outlive a publish failure
+            log.warning("timer_tick_failed", error=repr(exc))
 
 
 async def recover(svc: ExecSim) -> int:
@@ -206,6 +254,8 @@ async def start(svc: ExecSim) -> None:
                 ack_wait_s=svc.settings.ack_wait_s,
             )
         )
+    if not svc.settings.replay_mode and svc.settings.timer_interval_s > 0:
+        svc.timer = asyncio.create_task(run_timer(svc, svc.settings.timer_interval_s), name="exec-sim-timer")
     svc.ready = True
 
 
@@ -218,5 +268,9 @@ def _handler(svc: ExecSim):
 
 async def stop(svc: ExecSim) -> None:
     svc.ready = False
+    if svc.timer is not None:
+        svc.timer.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await svc.timer
     if svc.bus is not None:
         await svc.bus.close()

@@ -80,8 +80,8 @@ def _venue_fill(spec: OrderSpec, *markets: Market):
     inst = InstrumentCatalog().get("ES.CME")
     execs, outcome = venue.submit("o", inst, spec, markets[0])
     for m in markets[1:]:
-        for _order, more in venue.on_market("ES.CME", m):
-            execs += more
+        for update in venue.on_market("ES.CME", m):
+            execs += update.executions
     return execs, outcome
 
 
@@ -122,7 +122,8 @@ def test_ioc_cancels_the_rest_and_fok_fills_all_or_nothing() -> None:
         time_in_force=TimeInForce.IOC,
     )
     fok = ioc.model_copy(update={"time_in_force": TimeInForce.FOK, "limit_price": D("5000.00")})
-    assert _venue_fill(ioc, m)[1] == "filled"  # a marketable limit takes all at the touch
+    execs, outcome = _venue_fill(ioc, m)  # a marketable limit takes the displayed size up to its limit
+    assert outcome == "canceled" and [(e.quantity, e.price) for e in execs] == [(2, D("5000.25"))]
     assert _venue_fill(fok, m) == ([], "canceled")
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
+from datetime import date
 from decimal import Decimal
 
 from at_core.catalog import Instrument, InstrumentCatalog
@@ -24,6 +25,7 @@ from at_core.events import (
     MarketDataEvent,
     OrderAccepted,
     OrderCanceled,
+    OrderExpired,
     OrderFilled,
     OrderPartiallyFilled,
     OrderRejected,
@@ -41,8 +43,9 @@ from at_exec_sim.domain import risk
 from at_exec_sim.domain.accounts import AccountConfig
 from at_exec_sim.domain.portfolio import Account, MissingRate, to_account
 from at_exec_sim.domain.ports import ExecutionReport, ReportStatus, sim_report
-from at_exec_sim.domain.rules import RuleState
-from at_exec_sim.domain.venue import Execution, Market, SimVenue
+from at_exec_sim.domain.rules import RuleState, day_end_ns, trading_day
+from at_exec_sim.domain.venue import Execution, Market, RestingOrder, SimVenue, VenueUpdate
+from at_exec_sim.domain.venue_models import Quote
 
 VENUE = SIM_VENUE
 NS_PER_MIN = 60_000_000_000
@@ -56,6 +59,8 @@ class AccountRuntime:
     state: TradingState = TradingState.ACTIVE
     locked_until_ns: int | None = None
     order_times: deque[int] = field(default_factory=deque)
+    day: date | None = None  # the trading day the "today" counters belong to
+    day_ends_ns: int = 0
 
 
 @dataclass
@@ -120,24 +125,27 @@ class ExecutionEngine:
         if data.kind == "quote":
             market = Market(bid=data.bid, ask=data.ask, bid_size=data.bid_size, ask_size=data.ask_size, last=prev.last)
         elif data.kind == "trade":
-            market = Market(bid=prev.bid, ask=prev.ask, bid_size=prev.bid_size, ask_size=prev.ask_size, last=data.price)
+            market = Market(
+                bid=prev.bid,
+                ask=prev.ask,
+                bid_size=prev.bid_size,
+                ask_size=prev.ask_size,
+                last=data.price,
+                volume=data.size,
+            )
         else:
-            market = Market(last=data.close, bar_open=data.open, bar_high=data.high, bar_low=data.low)
+            market = Market(
+                last=data.close, bar_open=data.open, bar_high=data.high, bar_low=data.low, volume=data.volume
+            )
         self.markets[event.instrument_id] = market
         self._update_rate(event.instrument_id, market)
         return market
 
     def on_market_data(self, event: MarketDataEvent) -> list[Event]:
+        self._roll_days()
         market = self._store_market(event)
-        out: list[Event] = []
-        for order, execs in self.venue.on_market(event.instrument_id, market):
-            out += self._executions(
-                event,
-                self.orders[order.client_order_id],
-                execs,
-                final=order.leaves <= 0,
-                purpose=f"md:{order.client_order_id}",
-            )
+        now = self.clock.now_ns()
+        out = self._venue_updates(event, self.venue.on_market(event.instrument_id, market, now))
         for rt in self.accounts.values():
             for pos in rt.account.positions.values():
                 if pos.instrument.instrument_id == event.instrument_id and market.mid is not None:
@@ -147,7 +155,17 @@ class ExecutionEngine:
                 for p in rt.account.positions.values()
             ):
                 out += self._evaluate_rules(event, rt)
+        out += self._housekeeping(event)
         return out
+
+    def on_timer(self, cause: Event) -> list[Event]:
+        """Time passing without market data (live mode): day rolls, expiries and due cancels.
+
+        Args:
+            cause: the timer's tick, which the outputs name as their cause.
+        """
+        self._roll_days()
+        return self._housekeeping(cause)
 
     def on_proposal(self, event: TradeProposalEvent) -> list[Event]:
         return self._decide(
@@ -192,7 +210,7 @@ class ExecutionEngine:
                 arrival_price=event.arrival_price,
             )
         elif (
-            isinstance(event, OrderRejected | OrderCanceled)
+            isinstance(event, OrderRejected | OrderCanceled | OrderExpired)
             and (rec := self.orders.get(event.client_order_id)) is not None
         ):
             rec.status = event.status
@@ -246,6 +264,7 @@ class ExecutionEngine:
     ) -> list[Event]:
         if cause.event_id in self.decided:
             return []  # redelivery: already decided (the outputs were published then)
+        self._roll_days()  # the risk check must see today's daily-loss floor
         rt = self.accounts.get(account_id)
         inst = self._instrument(instrument_id)
         market = self.markets.get(instrument_id)
@@ -338,8 +357,82 @@ class ExecutionEngine:
         if venue != VENUE:
             self.routes.append(Route(coid, inst, spec, submitted))  # the service sends it to the adapter
             return [submitted]
-        execs, outcome = self.venue.submit(coid, inst, spec, market)
+        now = self.clock.now_ns()
+        execs, outcome = self.venue.submit(coid, inst, spec, market, now, self._day(rt, now))
+        if outcome == "pending":
+            return [submitted]  # in flight: it reaches the venue on a later market event
         return [submitted, *self._apply_report(submitted, record, sim_report(coid, execs, outcome))]
+
+    # --- time: trading days, venue updates, expiries ---------------------------------------
+
+    def _day(self, rt: AccountRuntime, now_ns: int) -> date:
+        """The account's trading day at ``now_ns`` (its daily-loss reset time and zone)."""
+        if rt.day is not None and now_ns < rt.day_ends_ns:
+            return rt.day  # the clock only moves forward: the cached day still holds
+        reset, tz = rt.rules.reset_spec()
+        return trading_day(now_ns, reset, tz)
+
+    def _roll_days(self) -> None:
+        """Start a new trading day for each account whose day ended: today's P&L and fees restart,
+        and the rules take the day's starting balance and equity (and move an end-of-day peak)."""
+        now = self.clock.now_ns()
+        for rt in self.accounts.values():
+            if now < rt.day_ends_ns:
+                continue
+            reset, tz = rt.rules.reset_spec()
+            today = trading_day(now, reset, tz)
+            if rt.day is not None and today != rt.day:
+                rt.account.realized_today = rt.account.fees_today = Decimal(0)
+                equity = self._equity(rt)
+                if rt.rules.day is not None and isinstance(equity, Decimal):
+                    rt.rules.update(now, rt.account.balance, equity)  # else the rules roll on their next update
+            rt.day, rt.day_ends_ns = today, day_end_ns(today, reset, tz)
+
+    def _housekeeping(self, cause: Event) -> list[Event]:
+        """Expire DAY orders whose trading day ended and GTD orders past their expiry; apply due cancels."""
+        now = self.clock.now_ns()
+        return self._venue_updates(cause, self.venue.expire(now, lambda order: self._order_day(order, now)))
+
+    def _order_day(self, order: RestingOrder, now_ns: int) -> date | None:
+        record = self.orders.get(order.client_order_id)
+        rt = self.accounts.get(record.account_id) if record is not None else None
+        return self._day(rt, now_ns) if rt is not None else None
+
+    def _venue_updates(self, cause: Event, updates: list[VenueUpdate]) -> list[Event]:
+        """Turn what the simulated venue did on a market event or a timer into lifecycle events and fills."""
+        out: list[Event] = []
+        for update in updates:
+            record = self.orders.get(update.order.client_order_id)
+            if record is None or record.submitted is None:
+                continue  # not an order this engine placed (cannot happen unless state was lost)
+            submitted, coid = record.submitted, record.client_order_id
+            if update.kind == "arrived":
+                report = sim_report(coid, list(update.executions), update.outcome)
+                out += self._apply_report(submitted, record, report)
+            elif update.kind == "fill":
+                # one purpose per market event: an order that fills over several events gets distinct ids
+                execs = list(update.executions)
+                out += self._executions(
+                    cause, record, execs, final=update.order.leaves <= 0, purpose=f"md:{cause.event_id}"
+                )
+            elif update.kind in ("canceled", "expired"):
+                out.append(self._ended(submitted, record, update.kind))
+        return out
+
+    def _ended(self, submitted: OrderSubmitted, record: OrderRecord, kind: str) -> Event:
+        """An order's end at the venue without a fill: a due cancel, or a DAY/GTD expiry."""
+        record.status = kind
+        common = {
+            "account_id": record.account_id,
+            "instrument_id": record.instrument_id,
+            "client_order_id": record.client_order_id,
+            "venue": record.venue,
+            "venue_order_id": record.venue_order_id,
+            "ts_event": self.clock.now_ns(),
+        }
+        if kind == "expired":
+            return self.factory.make(OrderExpired, cause=submitted, derive_from="expired", **common)
+        return self.factory.make(OrderCanceled, cause=submitted, derive_from="canceled", **common, reason="canceled")
 
     def take_routes(self) -> list[Route]:
         """Orders for external venues that the service must now send to their adapters."""
@@ -615,7 +708,9 @@ class ExecutionEngine:
     def _cost_per_unit(self, inst: Instrument | None, last: Decimal | None) -> Decimal:
         if inst is None or last is None:
             return Decimal(0)
-        slip = inst.price_increment * self.venue.slippage_ticks * _multiplier(inst)
+        market = self.markets.get(inst.instrument_id, Market())
+        quote = Quote(market.bid, market.ask, market.volume)
+        slip = self.venue.slippage.slippage(inst, Decimal(1), last, quote) * _multiplier(inst)
         return slip + self.venue.fees.fee(inst, Decimal(1), last, LiquiditySide.TAKER)
 
 

@@ -15,12 +15,21 @@ from zoneinfo import ZoneInfo
 from at_core.models.portfolio import RuleHeadroom
 from at_core.models.risk import LossBasis, RiskProfile, TrailingBasis
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
 
 def trading_day(ts_ns: int, reset: time, tz: str) -> date:
     """The trading day a timestamp belongs to: days start at ``reset`` in ``tz``."""
-    local = datetime.fromtimestamp(ts_ns / 1e9, tz=UTC).astimezone(ZoneInfo(tz))
+    utc = _EPOCH + timedelta(microseconds=ts_ns // 1_000)  # exact: a float of ns rounds across the reset
+    local = utc.astimezone(ZoneInfo(tz))
     shifted = local - timedelta(hours=reset.hour, minutes=reset.minute, seconds=reset.second)
     return shifted.date()
+
+
+def day_end_ns(day: date, reset: time, tz: str) -> int:
+    """When trading ``day`` ends (ns): the next day's ``reset`` in ``tz``."""
+    end = datetime.combine(day + timedelta(days=1), reset, tzinfo=ZoneInfo(tz))
+    return int(end.timestamp()) * 1_000_000_000
 
 
 @dataclass
@@ -35,13 +44,13 @@ class RuleState:
         start = self.profile.starting_balance
         self.day_start_balance = self.day_start_equity = self.peak = start
 
-    def _reset_spec(self) -> tuple[time, str]:
+    def reset_spec(self) -> tuple[time, str]:
         dl = self.profile.limits.daily_loss
         return (dl.reset_time, dl.timezone) if dl else (time(17, 0), "America/Chicago")
 
     def update(self, ts_ns: int, balance: Decimal, equity: Decimal) -> None:
         """Roll the day if needed and move the trailing peak."""
-        reset, tz = self._reset_spec()
+        reset, tz = self.reset_spec()
         today = trading_day(ts_ns, reset, tz)
         trailing = self.profile.limits.trailing_drawdown
         if self.day is None:

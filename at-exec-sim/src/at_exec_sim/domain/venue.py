@@ -4,21 +4,31 @@
   size walks one tick per displayed size (a residual walks a tick). On bars they fill at the
   close, on trades at the trade price. No price: the order is rejected, never filled at an
   invented one.
-* Limit orders fill when marketable (at the touch, or at their limit on a bar that trades
-  through it); stop orders trigger when the price reaches the stop, and a bar that gaps past
-  the stop fills at the open.
-* IOC fills what it can now and cancels the rest; FOK fills all now or nothing.
-* Slippage: none or fixed ticks against the taker; fees per contract, or in basis points.
+* Limit orders fill when marketable, taking the displayed size at each tick up to their limit
+  (the rest rests: a partial fill), or at their limit on a bar that trades through it; stop
+  orders trigger when the price reaches the stop, and a bar that gaps past the stop fills at
+  the open.
+* IOC fills what it can now and cancels the rest; FOK fills all now or nothing; DAY expires at
+  the trading day's end; GTD at its expiry time.
+* Latency (submit and cancel) delays an order's or a cancel's arrival: it takes effect on the
+  first market event at or after its arrival time, against that market.
+* Slippage and fees come from :mod:`at_exec_sim.domain.venue_models`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date
 from decimal import Decimal
 
 from at_core.catalog import Instrument
-from at_core.models.enums import AssetClass, LiquiditySide, OrderSide, OrderType, TimeInForce
+from at_core.models.enums import LiquiditySide, OrderSide, OrderType, TimeInForce
 from at_core.models.orders import OrderSpec
+from at_core.models.precision import Rounding
+from at_exec_sim.domain.venue_models import FeeModel, LatencyModel, NoSlippage, Quote, SlippageModel
+
+__all__ = ["Execution", "FeeModel", "Market", "RestingOrder", "SimVenue", "VenueUpdate"]
 
 
 @dataclass(frozen=True)
@@ -33,6 +43,7 @@ class Market:
     bar_open: Decimal | None = None
     bar_high: Decimal | None = None
     bar_low: Decimal | None = None
+    volume: Decimal = Decimal(0)  # bar volume or trade size
 
     @property
     def mid(self) -> Decimal | None:
@@ -44,23 +55,9 @@ class Market:
         price = self.ask if side is OrderSide.BUY else self.bid
         return price if price is not None else self.last
 
-
-@dataclass(frozen=True)
-class FeeModel:
-    per_contract: Decimal = Decimal("0.62")  # futures, per side
-    fx_bps: Decimal = Decimal(0)
-    crypto_taker_bps: Decimal = Decimal("4")
-    crypto_maker_bps: Decimal = Decimal("2")
-
-    def fee(self, inst: Instrument, qty: Decimal, price: Decimal, liquidity: LiquiditySide) -> Decimal:
-        if inst.asset_class is AssetClass.FUTURE:
-            return (qty * self.per_contract).quantize(Decimal("0.01"))
-        bps = (
-            self.fx_bps
-            if inst.asset_class is AssetClass.FX
-            else (self.crypto_taker_bps if liquidity is LiquiditySide.TAKER else self.crypto_maker_bps)
-        )
-        return (inst.notional(qty, price) * bps / Decimal(10_000)).quantize(Decimal("0.00000001"))
+    def displayed(self, side: OrderSide) -> Decimal:
+        size = self.ask_size if side is OrderSide.BUY else self.bid_size
+        return size if size > 0 else self.volume
 
 
 @dataclass(frozen=True)
@@ -78,21 +75,52 @@ class RestingOrder:
     spec: OrderSpec
     leaves: Decimal
     triggered: bool = False
+    day: date | None = None  # trading day a DAY order belongs to
+    arrives_at: int = 0  # ns; > now while in flight
+    cancel_at: int | None = None  # ns a requested cancel takes effect
+
+
+@dataclass(frozen=True)
+class VenueUpdate:
+    """Something that happened to one order on a market event or a timer."""
+
+    order: RestingOrder
+    kind: str  # "arrived" (outcome as from submit), "fill", "canceled", "expired"
+    executions: tuple[Execution, ...] = ()
+    outcome: str | None = None
 
 
 @dataclass
 class SimVenue:
     fees: FeeModel = field(default_factory=FeeModel)
-    slippage_ticks: Decimal = Decimal(0)
+    slippage: SlippageModel = field(default_factory=NoSlippage)
+    latency: LatencyModel = field(default_factory=LatencyModel)
     resting: dict[str, RestingOrder] = field(default_factory=dict)
+    inflight: dict[str, RestingOrder] = field(default_factory=dict)
 
     def submit(
-        self, client_order_id: str, inst: Instrument, spec: OrderSpec, market: Market
+        self,
+        client_order_id: str,
+        inst: Instrument,
+        spec: OrderSpec,
+        market: Market,
+        now_ns: int = 0,
+        day: date | None = None,
     ) -> tuple[list[Execution], str | None]:
-        """Returns (executions now, outcome) where outcome is None (resting), 'filled', 'canceled' or a rejection reason."""
+        """Returns (executions now, outcome): None (resting), 'filled', 'canceled', 'pending'
+        (in flight: see :meth:`on_market`) or a rejection reason."""
+        order = RestingOrder(client_order_id, inst, spec, spec.quantity, day=day)
+        delay = self.latency.submit_delay()
+        if delay > 0:
+            order.arrives_at = now_ns + delay
+            self.inflight[client_order_id] = order
+            return [], "pending"
+        return self._arrive(order, market)
+
+    def _arrive(self, order: RestingOrder, market: Market) -> tuple[list[Execution], str | None]:
+        spec = order.spec
         if spec.order_type is OrderType.MARKET and market.touch(spec.side) is None:
             return [], "no_market_price"
-        order = RestingOrder(client_order_id, inst, spec, spec.quantity)
         execs = self._try_fill(order, market)
         filled = sum((e.quantity for e in execs), Decimal(0))
         if spec.time_in_force is TimeInForce.FOK and filled < spec.quantity:
@@ -102,26 +130,69 @@ class SimVenue:
             return execs, "filled"
         if spec.time_in_force is TimeInForce.IOC or spec.order_type is OrderType.MARKET:
             return execs, "canceled"
-        self.resting[client_order_id] = order
+        self.resting[order.client_order_id] = order
         return execs, None
 
-    def cancel(self, client_order_id: str) -> RestingOrder | None:
-        return self.resting.pop(client_order_id, None)
+    def cancel(self, client_order_id: str, now_ns: int = 0) -> RestingOrder | None:
+        """Cancel now (no cancel latency), or schedule it; returns the order if it was known."""
+        order = self.resting.get(client_order_id) or self.inflight.get(client_order_id)
+        if order is None:
+            return None
+        delay = self.latency.cancel_delay()
+        if delay > 0:
+            order.cancel_at = now_ns + delay
+            return order
+        self.resting.pop(client_order_id, None)
+        self.inflight.pop(client_order_id, None)
+        return order
 
-    def on_market(self, instrument_id: str, market: Market) -> list[tuple[RestingOrder, list[Execution]]]:
-        """Fill resting orders of one instrument against new market data."""
-        out = []
-        for order in [o for o in self.resting.values() if o.instrument.instrument_id == instrument_id]:
+    def on_market(self, instrument_id: str, market: Market, now_ns: int = 0) -> list[VenueUpdate]:
+        """Orders arriving, resting orders filling, then cancels taking effect, for one instrument."""
+        out: list[VenueUpdate] = []
+        # orders arriving now met this market on arrival: they must not take its liquidity twice
+        resting = [o for o in self.resting.values() if o.instrument.instrument_id == instrument_id]
+        for order in [o for o in self.inflight.values() if o.instrument.instrument_id == instrument_id]:
+            if order.arrives_at <= now_ns:
+                del self.inflight[order.client_order_id]
+                if order.cancel_at is not None and order.cancel_at <= order.arrives_at:
+                    out.append(VenueUpdate(order, "canceled"))
+                    continue
+                execs, outcome = self._arrive(order, market)
+                out.append(VenueUpdate(order, "arrived", tuple(execs), outcome))
+        for order in resting:
             execs = self._try_fill(order, market)
             if execs:
                 order.leaves -= sum((e.quantity for e in execs), Decimal(0))
                 if order.leaves <= 0:
                     del self.resting[order.client_order_id]
-                out.append((order, execs))
+                out.append(VenueUpdate(order, "fill", tuple(execs)))
+        out += self._due_cancels(now_ns)
         return out
 
-    def _slip(self, inst: Instrument, side: OrderSide, price: Decimal) -> Decimal:
-        return price + inst.price_increment * self.slippage_ticks * side.sign
+    def _due_cancels(self, now_ns: int) -> list[VenueUpdate]:
+        out = []
+        for order in list(self.resting.values()):
+            if order.cancel_at is not None and order.cancel_at <= now_ns:
+                del self.resting[order.client_order_id]
+                out.append(VenueUpdate(order, "canceled"))
+        return out
+
+    def expire(self, now_ns: int, day_of: Callable[[RestingOrder], date | None]) -> list[VenueUpdate]:
+        """Expire DAY orders whose trading day is over and GTD orders past their expiry; apply due cancels."""
+        out = self._due_cancels(now_ns)
+        for order in list(self.resting.values()):
+            spec = order.spec
+            gtd_over = spec.time_in_force is TimeInForce.GTD and (spec.expire_time_ns or 0) <= now_ns
+            day_over = spec.time_in_force is TimeInForce.DAY and order.day is not None and day_of(order) != order.day
+            if gtd_over or day_over:
+                del self.resting[order.client_order_id]
+                out.append(VenueUpdate(order, "expired"))
+        return out
+
+    def _taker_price(self, inst: Instrument, side: OrderSide, qty: Decimal, price: Decimal, market: Market) -> Decimal:
+        slip = self.slippage.slippage(inst, qty, price, Quote(market.bid, market.ask, market.displayed(side)))
+        rounding = Rounding.CEILING if side is OrderSide.BUY else Rounding.FLOOR
+        return inst.round_price(price + slip * side.sign, rounding)
 
     def _try_fill(self, order: RestingOrder, market: Market) -> list[Execution]:
         spec, inst = order.spec, order.instrument
@@ -131,45 +202,49 @@ class SimVenue:
                 return []
             order.triggered = True
             if spec.order_type is OrderType.STOP_MARKET:
-                return [
-                    self._execute(
-                        inst, spec.side, order.leaves, self._slip(inst, spec.side, trigger), LiquiditySide.TAKER
-                    )
-                ]
+                price = self._taker_price(inst, spec.side, order.leaves, trigger, market)
+                return [self._execute(inst, order.leaves, price, LiquiditySide.TAKER)]
         touch = market.touch(spec.side)
         if touch is None:
             return []
+        if spec.order_type in (OrderType.MARKET, OrderType.STOP_MARKET):
+            return self._walk(inst, spec.side, order.leaves, touch, market, None)
         limit = spec.limit_price
-        if spec.order_type is OrderType.MARKET or (spec.order_type is OrderType.STOP_MARKET and order.triggered):
-            return self._walk(inst, spec.side, order.leaves, touch, market)
         assert limit is not None
         marketable = touch <= limit if spec.side is OrderSide.BUY else touch >= limit
         if marketable:
-            return [self._execute(inst, spec.side, order.leaves, touch, LiquiditySide.TAKER)]
+            return self._walk(inst, spec.side, order.leaves, touch, market, limit)
         through = (
             (market.bar_low is not None and market.bar_low < limit)
             if spec.side is OrderSide.BUY
             else (market.bar_high is not None and market.bar_high > limit)
         )
         if through:
-            return [self._execute(inst, spec.side, order.leaves, limit, LiquiditySide.MAKER)]
+            return [self._execute(inst, order.leaves, limit, LiquiditySide.MAKER)]
         return []
 
-    def _walk(self, inst: Instrument, side: OrderSide, qty: Decimal, touch: Decimal, market: Market) -> list[Execution]:
+    def _walk(
+        self, inst: Instrument, side: OrderSide, qty: Decimal, touch: Decimal, market: Market, limit: Decimal | None
+    ) -> list[Execution]:
+        """Take the displayed size at each tick from the touch (up to ``limit``); unknown size takes all."""
         size = market.ask_size if side is OrderSide.BUY else market.bid_size
         if size <= 0 or qty <= size:
-            return [self._execute(inst, side, qty, self._slip(inst, side, touch), LiquiditySide.TAKER)]
-        execs, price, left = [], touch, qty
-        while left > 0:
+            price = self._taker_price(inst, side, qty, touch, market)
+            if limit is not None:
+                price = min(price, limit) if side is OrderSide.BUY else max(price, limit)
+            return [self._execute(inst, qty, price, LiquiditySide.TAKER)]
+        execs, level, left = [], touch, qty
+        while left > 0 and (limit is None or (level <= limit if side is OrderSide.BUY else level >= limit)):
             take = min(left, size)
-            execs.append(self._execute(inst, side, take, self._slip(inst, side, price), LiquiditySide.TAKER))
+            price = self._taker_price(inst, side, take, level, market)
+            if limit is not None:
+                price = min(price, limit) if side is OrderSide.BUY else max(price, limit)
+            execs.append(self._execute(inst, take, price, LiquiditySide.TAKER))
             left -= take
-            price += inst.price_increment * side.sign
+            level += inst.price_increment * side.sign
         return execs
 
-    def _execute(
-        self, inst: Instrument, side: OrderSide, qty: Decimal, price: Decimal, liquidity: LiquiditySide
-    ) -> Execution:
+    def _execute(self, inst: Instrument, qty: Decimal, price: Decimal, liquidity: LiquiditySide) -> Execution:
         price = inst.round_price(price)
         return Execution(qty, price, self.fees.fee(inst, qty, price, liquidity), liquidity)
 
