@@ -23,3 +23,12 @@ class RecordingError(ObsError, ValueError):
         self.source = source
         self.reason = reason
         super().__init__(f"recording {source}: {reason}")
+
+
+class NatsUnavailableError(ObsError, ConnectionError):
+    """A NATS server (the stack under replay, or the one holding a recording) could not be reached."""
+
+    def __init__(self, url: str, reason: str) -> None:
+        self.url = url
+        self.reason = reason
+        super().__init__(f"cannot connect to NATS at {url}: {reason}")

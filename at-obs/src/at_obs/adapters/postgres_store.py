@@ -44,10 +44,10 @@ CREATE OR REPLACE TRIGGER audit_append_only BEFORE UPDATE OR DELETE OR TRUNCATE 
 """
 
 
-def _redacted(url: str) -> str:
+def redact_url(url: str) -> str:
     """The URL without its password, for messages and logs."""
-    head, sep, tail = url.partition("@")
-    if not sep:
+    head, sep, tail = url.rpartition("@")
+    if not sep or "://" not in head:
         return url
     scheme, _, userinfo = head.partition("://")
     return f"{scheme}://{userinfo.split(':')[0]}:***@{tail}"
@@ -58,7 +58,7 @@ class PostgresAuditStore:
 
     def __init__(self, url: str, connect_timeout_s: int = 5) -> None:
         self._url = url
-        self.location = _redacted(url)
+        self.location = redact_url(url)
         self._timeout = connect_timeout_s
         self._lock = threading.Lock()
         self._conn = self._connect()

@@ -1,154 +1,166 @@
 """``at-replay``: replay a recording's inputs into a running stack over NATS, capture and verify outputs.
 
-The services must run in replay mode (``AT_*_REPLAY_MODE=true``): their clocks follow the
-events, so the same inputs give byte-identical outputs. Inputs are published in recorded
-order, each only once the outputs of the one before have settled.
+The services must run in replay mode (``AT_*_REPLAY_MODE=true``, same ``AT_*_SEED``): their
+clocks follow the events, so the same inputs give byte-identical outputs. Exit codes: 0 done
+(identical, with ``--verify``), 1 outputs differ from the recording, 2 the recording or the
+stack could not be read.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
-import subprocess
-import time
 from pathlib import Path
 
-import nats
 import typer
 from rich.console import Console
-from rich.progress import Progress
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from at_core import __version__ as core_version
-from at_core import subjects
-from at_core.errors import DecodeError
 from at_core.events import Event
-from at_core.serialization import decode_event, encode_event
-from at_obs.domain.replay import (
-    OUTPUT_TYPES,
-    canonical_outputs,
-    diff,
-    html_report,
-    output_hash,
-    read_jsonl,
-    split,
-    summarize,
-)
+from at_obs.adapters.manifest import build_manifest
+from at_obs.adapters.recordings import load_audit, load_jetstream, load_jsonl, source_kind
+from at_obs.adapters.replay_driver import ReplayDriver
+from at_obs.domain.replay import Difference, Summary, diff, expected_per_root, split, summarize, write_jsonl
+from at_obs.domain.report import html_report
+from at_obs.errors import ObsError, RecordingError
 
-app = typer.Typer(add_completion=False, help=__doc__)
-console = Console()
+app = typer.Typer(add_completion=False, help=__doc__, no_args_is_help=True)
+console = Console(highlight=False)
 
 
-async def replay(
-    inputs: list[Event], url: str, user: str | None, password: str | None, settle_s: float, timeout_s: float
+def _load(
+    source: str, source_nats: str | None, correlation_id: str | None, user: str | None, password: str | None
 ) -> list[Event]:
-    nc = await nats.connect(url, user=user, password=password, name="at-replay")
-    js = nc.jetstream()
-    captured: list[Event] = []
-    last_seen = time.monotonic()
-    correlations = {e.correlation_id for e in inputs}
-
-    async def on(msg) -> None:
-        nonlocal last_seen
-        try:
-            event = decode_event(msg.data)
-        except DecodeError:
-            return
-        if event.event_type in OUTPUT_TYPES and event.correlation_id in correlations | {None}:
-            captured.append(event)
-            last_seen = time.monotonic()
-
-    await nc.subscribe(subjects.ALL, cb=on)
-    with Progress(console=console, transient=True) as progress:
-        task = progress.add_task("replaying", total=len(inputs))
-        for event in inputs:
-            await js.publish(subjects.subject_for(event), encode_event(event), headers={"Nats-Msg-Id": event.event_id})
-            deadline = time.monotonic() + timeout_s
-            await asyncio.sleep(settle_s)
-            while time.monotonic() - last_seen < settle_s and time.monotonic() < deadline:  # noqa: ASYNC110 - quiet-period wait
-                await asyncio.sleep(settle_s / 4)
-            progress.advance(task)
-    await nc.drain()
-    return captured
+    kind = source_kind(source)
+    if kind == "audit":
+        return load_audit(source, correlation_id)
+    if kind == "jsonl":
+        events = load_jsonl(source)
+    elif not source_nats:
+        raise typer.BadParameter("a jetstream: recording needs --source-nats (the server that holds it)")
+    else:
+        events = asyncio.run(load_jetstream(source, source_nats, user, password))
+    if correlation_id:
+        events = [e for e in events if e.correlation_id == correlation_id]
+        if not events:
+            raise RecordingError(source, f"no events with correlation id {correlation_id}")
+    return events
 
 
-def _git_version() -> str:
-    try:
-        return subprocess.run(
-            ["git", "describe", "--always", "--dirty"],  # noqa: S607 - git from PATH
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-    except Exception:
-        return "unknown"
-
-
-@app.command()
-def run(
-    recording: Path = typer.Argument(..., exists=True, help="JSONL of canonical events (inputs and recorded outputs)"),
-    nats_url: str = typer.Option("nats://127.0.0.1:4222", "--nats", help="NATS URL of a stack running in replay mode"),
-    user: str = typer.Option(None, help="NATS user (the obs user may publish inputs)"),
-    password: str = typer.Option(None, help="NATS password"),
-    verify: bool = typer.Option(False, "--verify", help="Exit 1 on any difference from the recorded outputs"),
-    report: Path = typer.Option(None, "--report", help="Write an HTML report here"),
-    manifest_path: Path = typer.Option(None, "--manifest", help="Write the run manifest (JSON) here"),
-    seed: int = typer.Option(0, help="Seed the services were started with (recorded in the manifest)"),
-    config: list[Path] = typer.Option([], "--config", help="Config files whose hash goes in the manifest"),
-    settle: float = typer.Option(0.3, help="Seconds without new output before the next input"),
-    timeout: float = typer.Option(10.0, help="Most seconds to wait after one input"),
-) -> None:
-    """Replay RECORDING into a running stack and print a summary (trades, P&L, drawdown, breaches)."""
-    events = read_jsonl(recording.read_text())
-    inputs, recorded = split(events)
-    replayed = asyncio.run(replay(inputs, nats_url, user, password, settle, timeout))
-    digest = output_hash(replayed)
-    profiles = sorted(
-        {
-            f"{e.profile_id}@{e.profile_version}"
-            for e in replayed
-            if getattr(e, "profile_id", None) and getattr(e, "profile_version", None)
-        }
-    )
-    config_hash = hashlib.sha256(b"".join(p.read_bytes() for p in config)).hexdigest() if config else None
-    manifest = {
-        "recording": str(recording),
-        "inputs": len(inputs),
-        "outputs": len(canonical_outputs(replayed)),
-        "seed": seed,
-        "code_version": _git_version(),
-        "at_core_version": core_version,
-        "config_sha256": config_hash,
-        "rule_profiles": profiles,
-        "output_sha256": digest,
-    }
-    summary = summarize(replayed)
+def _print_summary(summary: Summary, digest: str) -> None:
     table = Table(title="Replay summary")
     for col in ("account", "P&L", "max drawdown"):
         table.add_column(col)
     for account in summary.pnl:
         table.add_row(account, str(summary.pnl[account]), str(summary.max_drawdown[account]))
     console.print(table)
-    console.print(f"trades: {summary.trades}; breaches: {', '.join(summary.breaches) or 'none'}")
+    console.print(f"trades: {summary.trades}; rule breaches: {', '.join(summary.breaches) or 'none'}")
+    console.print(f"denials: {', '.join(f'{k} x{v}' for k, v in summary.denials.items()) or 'none'}")
     console.print(f"output sha256: {digest}")
-    if manifest_path:
-        manifest_path.write_text(json.dumps(manifest, indent=2) + "\n")
-    if report:
-        report.write_text(html_report(summary, manifest))
-        console.print(f"report: {report}")
-    if verify:
-        d = diff(recorded, replayed)
-        if not d.empty:
-            console.print(
-                f"[red]DIFFERENT[/red]: {len(d.missing)} missing, {len(d.extra)} extra, {len(d.changed)} changed"
+
+
+def _print_differences(differences: list[Difference], limit: int = 25) -> None:
+    console.print(f"[red]DIFFERENT[/red]: {len(differences)} outputs differ from the recording")
+    for d in differences[:limit]:
+        console.print(f"  {d.describe()}", soft_wrap=True)  # one line per difference, whatever the width
+    if len(differences) > limit:
+        console.print(f"  ... and {len(differences) - limit} more")
+
+
+@app.command()
+def run(
+    source: str = typer.Argument(
+        ..., help="session.jsonl | audit SQLite path | postgresql://... | jetstream:[STREAMS]"
+    ),
+    nats_url: str = typer.Option("nats://127.0.0.1:4222", "--nats", help="NATS of the stack running in replay mode"),
+    source_nats: str = typer.Option(None, "--source-nats", help="NATS that holds a jetstream: recording"),
+    correlation_id: str = typer.Option(None, "--correlation-id", help="Replay one alert only (audit recordings)"),
+    user: str = typer.Option(None, envvar="AT_REPLAY_NATS_USER", help="NATS user allowed to publish inputs"),
+    password: str = typer.Option(None, envvar="AT_REPLAY_NATS_PASSWORD", help="NATS password"),
+    verify: bool = typer.Option(False, "--verify", help="Exit 1 on any difference from the recorded outputs"),
+    report: Path = typer.Option(None, "--report", help="Write an HTML report (equity curve, drawdown) here"),
+    manifest_path: Path = typer.Option(None, "--manifest", help="Write the run manifest (JSON) here"),
+    capture: Path = typer.Option(None, "--capture", help="Write the replayed outputs (JSONL) here"),
+    seed: int = typer.Option(0, help="Seed the services were started with (recorded in the manifest)"),
+    config: list[Path] = typer.Option([], "--config", exists=True, help="Config files whose hash goes in the manifest"),
+    settle: float = typer.Option(0.3, min=0.0, help="Seconds without new output before the next input"),
+    timeout: float = typer.Option(10.0, min=0.1, help="Most seconds to wait after one input"),
+) -> None:
+    """Replay SOURCE into a running stack and print a summary (trades, P&L, drawdown, breaches)."""
+    try:
+        events = _load(source, source_nats, correlation_id, user, password)
+    except ObsError as exc:
+        console.print(f"[red]cannot read the recording[/red]: {exc}", soft_wrap=True)
+        raise typer.Exit(2) from exc
+    inputs, recorded = split(events)
+    if not inputs:
+        console.print("[red]the recording holds no inputs (signals, market data, execution requests)[/red]")
+        raise typer.Exit(2)
+    driver = ReplayDriver(nats_url, user, password)
+    columns = (TextColumn("replaying"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    try:
+        with Progress(*columns, console=console, transient=True) as progress:
+            task = progress.add_task("replay", total=len(inputs))
+            replayed = asyncio.run(
+                driver.run(
+                    inputs,
+                    expected_per_root(recorded),
+                    settle_s=settle,
+                    timeout_s=timeout,
+                    progress=lambda: progress.advance(task),
+                )
             )
-            for label, ids in (("missing", d.missing), ("extra", d.extra), ("changed", d.changed)):
-                for event_id in ids[:10]:
-                    console.print(f"  {label}: {event_id}")
-            raise typer.Exit(1)
-        console.print(f"[green]identical[/green] to the recording ({output_hash(recorded)})")
+    except ObsError as exc:
+        console.print(f"[red]cannot replay[/red]: {exc}", soft_wrap=True)
+        raise typer.Exit(2) from exc
+    except Exception as exc:  # nats raises several unrelated types; the operator needs the message
+        console.print(f"[red]replay into {nats_url} failed[/red]: {exc!r}", soft_wrap=True)
+        raise typer.Exit(2) from exc
+    manifest = build_manifest(source, inputs, replayed, seed=seed, config_files=config)
+    summary = summarize(replayed)
+    _print_summary(summary, manifest["output_sha256"])
+    differences = diff(recorded, replayed) if verify else None
+    if differences is not None:
+        manifest["verify"] = {"recorded_outputs": len(recorded), "differences": len(differences)}
+    if manifest_path:
+        manifest_path.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    if capture:
+        capture.write_text(write_jsonl(replayed))
+    if report:
+        report.write_text(html_report(summary, manifest, differences))
+        console.print(f"report: {report}")
+    if differences:
+        _print_differences(differences)
+        raise typer.Exit(1)
+    if differences is not None:
+        console.print(f"[green]identical[/green]: {len(recorded)} recorded outputs reproduced byte for byte")
+
+
+@app.command("diff")
+def diff_command(
+    recorded: Path = typer.Argument(..., exists=True, help="JSONL holding the recorded outputs"),
+    replayed: Path = typer.Argument(..., exists=True, help="JSONL holding the outputs to compare (--capture)"),
+) -> None:
+    """Compare two recordings' outputs offline, matched by causal lineage; exit 1 when they differ."""
+    try:
+        before, after = load_jsonl(str(recorded)), load_jsonl(str(replayed))
+    except ObsError as exc:
+        console.print(f"[red]cannot read[/red]: {exc}", soft_wrap=True)
+        raise typer.Exit(2) from exc
+    if not split(before)[1]:
+        console.print(f"[red]{recorded} holds no outputs[/red]: nothing to compare", soft_wrap=True)
+        raise typer.Exit(2)
+    differences = diff(before, after)
+    if differences:
+        _print_differences(differences)
+        raise typer.Exit(1)
+    console.print("[green]identical[/green]")
 
 
 def main() -> None:
     app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,12 +1,22 @@
-"""Replay verification, pure: which events are inputs, the canonical output stream, diffs, summaries."""
+"""Replay verification, pure: inputs and outputs, causal lineage, the canonical output stream, diffs.
+
+Outputs are matched between a recording and a replay by their *lineage*: the input that
+started their causal chain (its ``event_id``, which replay re-publishes unchanged), the event
+types along the chain (``trade_proposal/risk_decision/order_submitted/...``), and their
+ordinal among siblings with the same lineage (siblings are matched by event id first).
+Matched outputs are compared as canonical bytes, so any change (a price, a derived id, a timestamp) is a difference, and a difference is
+reported where it happened ("the fill under signal X has price 6013 instead of 6012.5").
+"""
 
 from __future__ import annotations
 
 import json
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Literal
 
-from at_core.events import AccountStateEvent, Event, FillEvent, TradingStateChangedEvent
+from at_core.events import AccountStateEvent, Event, FillEvent, RiskDecisionEvent, TradingStateChangedEvent
 from at_core.serialization import decode_event, encode_event, stream_sha256
 
 INPUT_TYPES = frozenset({"signal", "market_data", "execution_request", "chart_snapshot"})
@@ -28,9 +38,13 @@ OUTPUT_TYPES = frozenset(
         "trading_state_changed",
     }
 )
+MAX_DEPTH = 64
+
+Lineage = tuple[str, str, int]  # (root id, "type/type/...", ordinal)
 
 
 def read_jsonl(text: str) -> list[Event]:
+    """Events from JSONL (one canonical event per line; blank lines ignored)."""
     return [decode_event(line) for line in text.splitlines() if line.strip()]
 
 
@@ -39,7 +53,9 @@ def write_jsonl(events: list[Event]) -> str:
 
 
 def split(events: list[Event]) -> tuple[list[Event], list[Event]]:
-    return [e for e in events if e.event_type in INPUT_TYPES], [e for e in events if e.event_type in OUTPUT_TYPES]
+    """(inputs in replay order, outputs). Inputs go in event-time order, ties in recorded order."""
+    inputs = sorted((e for e in events if e.event_type in INPUT_TYPES), key=lambda e: e.ts_event)
+    return inputs, [e for e in events if e.event_type in OUTPUT_TYPES]
 
 
 def canonical_outputs(events: list[Event]) -> list[Event]:
@@ -48,98 +64,147 @@ def canonical_outputs(events: list[Event]) -> list[Event]:
 
 
 def output_hash(events: list[Event]) -> str:
+    """SHA-256 of the canonical output stream (the manifest's ``output_sha256``)."""
     return stream_sha256(canonical_outputs(events))
 
 
-@dataclass
-class Diff:
-    missing: list[str] = field(default_factory=list)
-    extra: list[str] = field(default_factory=list)
-    changed: list[str] = field(default_factory=list)
+def root_of(event: Event, outputs_by_id: dict[str, Event]) -> tuple[str, list[str]]:
+    """The id that started ``event``'s chain (the first cause that is not an output) and the types below it."""
+    types = [event.event_type]
+    current = event
+    for _ in range(MAX_DEPTH):
+        parent = outputs_by_id.get(current.causation_id or "")
+        if parent is None:
+            break
+        types.append(parent.event_type)
+        current = parent
+    return current.causation_id or f"correlation:{current.correlation_id}", types[::-1]
 
-    @property
-    def empty(self) -> bool:
-        return not (self.missing or self.extra or self.changed)
+
+def lineage_groups(outputs: list[Event]) -> dict[tuple[str, str], list[Event]]:
+    """Outputs grouped by (root id, type path), each group in a stable sibling order."""
+    by_id = {e.event_id: e for e in outputs}
+    groups: dict[tuple[str, str], list[Event]] = defaultdict(list)
+    for event in outputs:
+        root, types = root_of(event, by_id)
+        groups[(root, "/".join(types))].append(event)
+    for siblings in groups.values():
+        siblings.sort(key=lambda e: (e.ts_event, e.event_type, encode_event(e)))
+    return groups
 
 
-def diff(recorded: list[Event], replayed: list[Event]) -> Diff:
-    a = {e.event_id: encode_event(e) for e in canonical_outputs(recorded)}
-    b = {e.event_id: encode_event(e) for e in canonical_outputs(replayed)}
-    return Diff(
-        missing=sorted(set(a) - set(b)),
-        extra=sorted(set(b) - set(a)),
-        changed=sorted(k for k in set(a) & set(b) if a[k] != b[k]),
-    )
+def expected_per_root(outputs: list[Event]) -> Counter[str]:
+    """How many outputs each root (input id) caused: what replay waits for after each input."""
+    by_id = {e.event_id: e for e in outputs}
+    return Counter(root_of(e, by_id)[0] for e in outputs)
+
+
+@dataclass(frozen=True, slots=True)
+class Difference:
+    """One output that is missing, extra, or changed in the replay."""
+
+    kind: Literal["missing", "extra", "changed"]
+    lineage: Lineage
+    event_type: str
+    fields: tuple[str, ...] = ()
+    recorded: str | None = None
+    replayed: str | None = None
+
+    def describe(self) -> str:
+        root, path, ordinal = self.lineage
+        where = f"{self.event_type} #{ordinal} under {root} ({path})"
+        if self.kind != "changed":
+            event_id = json.loads(self.recorded or self.replayed or "{}").get("event_id", "?")
+            return f"{self.kind}: {where}: event {event_id}"
+        return f"changed: {where}: {', '.join(self.fields)}"
+
+
+def _changed_fields(a: bytes, b: bytes) -> tuple[str, ...]:
+    left, right = json.loads(a), json.loads(b)
+    return tuple(sorted(k for k in set(left) | set(right) if left.get(k) != right.get(k)))
+
+
+def _pair(left: list[Event], right: list[Event]) -> tuple[list[tuple[int, Event, Event]], list[int], list[int]]:
+    """Siblings matched by event id first (derived ids are stable), the rest in sibling order.
+
+    Returns (ordinal in ``left``, recorded, replayed) pairs, unmatched ordinals in ``left``
+    (missing) and in ``right`` (extra).
+    """
+    right_by_id = {e.event_id: i for i, e in enumerate(right)}
+    pairs, lone_left = [], []
+    for i, event in enumerate(left):
+        j = right_by_id.pop(event.event_id, None)
+        if j is None:
+            lone_left.append(i)
+        else:
+            pairs.append((i, event, right[j]))
+    lone_right = sorted(right_by_id.values())
+    pairs += [(i, left[i], right[j]) for i, j in zip(lone_left, lone_right, strict=False)]
+    return pairs, lone_left[len(lone_right) :], lone_right[len(lone_left) :]
+
+
+def diff(recorded: list[Event], replayed: list[Event]) -> list[Difference]:
+    """Every difference between recorded and replayed outputs, matched by lineage.
+
+    Siblings (outputs with the same root and type path, e.g. several agents' analyses of one
+    signal) are matched by event id before position, so one changed sibling is one difference.
+    """
+    a = lineage_groups([e for e in recorded if e.event_type in OUTPUT_TYPES])
+    b = lineage_groups([e for e in replayed if e.event_type in OUTPUT_TYPES])
+    out: list[Difference] = []
+    for key in sorted(set(a) | set(b)):
+        left, right = a.get(key, []), b.get(key, [])
+        pairs, missing, extra = _pair(left, right)
+        for i in missing:
+            out.append(Difference("missing", (*key, i), left[i].event_type, recorded=encode_event(left[i]).decode()))
+        for j in extra:
+            out.append(Difference("extra", (*key, j), right[j].event_type, replayed=encode_event(right[j]).decode()))
+        for i, rec, rep in pairs:
+            before, after = encode_event(rec), encode_event(rep)
+            if before != after:
+                fields = _changed_fields(before, after)
+                out.append(Difference("changed", (*key, i), rec.event_type, fields, before.decode(), after.decode()))
+    return sorted(out, key=lambda d: (d.lineage, d.kind))
 
 
 @dataclass
 class Summary:
+    """What an operator reads first: trades, P&L, drawdown, breaches."""
+
     trades: int
     pnl: dict[str, Decimal]
     max_drawdown: dict[str, Decimal]
     breaches: list[str]
-    equity_curve: dict[str, list[tuple[int, Decimal]]]
+    denials: dict[str, int]
+    equity_curve: dict[str, list[tuple[int, Decimal]]] = field(default_factory=dict)
 
 
 def summarize(events: list[Event]) -> Summary:
+    """Trades (fills), P&L and maximum drawdown per account (from account states), breaches, denials."""
     fills = [e for e in events if isinstance(e, FillEvent)]
     curve: dict[str, list[tuple[int, Decimal]]] = {}
     start: dict[str, Decimal] = {}
-    for e in sorted((e for e in events if isinstance(e, AccountStateEvent)), key=lambda e: (e.ts_event, e.event_id)):
-        curve.setdefault(e.account_id, []).append((e.ts_event, e.equity))
+    states = sorted((e for e in events if isinstance(e, AccountStateEvent)), key=lambda e: (e.ts_event, e.event_id))
+    for e in states:
+        # Equity before the first recorded change: balance less today's realized P&L, plus fees paid.
         start.setdefault(e.account_id, e.balance - e.realized_pnl_today + e.fees_today)
+        curve.setdefault(e.account_id, [(e.ts_event, start[e.account_id])]).append((e.ts_event, e.equity))
     pnl, mdd = {}, {}
     for account, points in curve.items():
         pnl[account] = points[-1][1] - start[account]
         peak, worst = points[0][1], Decimal(0)
-        for _, eq in points:
-            peak = max(peak, eq)
-            worst = max(worst, peak - eq)
+        for _, equity in points:
+            peak = max(peak, equity)
+            worst = max(worst, peak - equity)
         mdd[account] = worst
     breaches = [
-        f"{e.account_id}: {e.reason}" for e in events if isinstance(e, TradingStateChangedEvent) and e.state != "active"
+        f"{e.account_id}: {e.state} ({e.reason})"
+        for e in events
+        if isinstance(e, TradingStateChangedEvent) and e.state != "active"
     ]
-    return Summary(len(fills), pnl, mdd, breaches, curve)
-
-
-def html_report(summary: Summary, manifest: dict) -> str:
-    """A self-contained HTML page: summary table, equity curve and drawdown per account (inline SVG)."""
-    parts = [
-        "<!doctype html><meta charset='utf-8'><title>at-replay report</title>",
-        "<style>body{font-family:sans-serif;margin:2em}td,th{padding:4px 10px;border-bottom:1px solid #ddd}</style>",
-        "<h1>Replay report</h1>",
-        f"<pre>{json.dumps(manifest, indent=2)}</pre>",
-        f"<p>Trades: {summary.trades}. Rule breaches: {', '.join(summary.breaches) or 'none'}.</p>",
-        "<table><tr><th>account</th><th>P&amp;L</th><th>max drawdown</th></tr>",
-    ]
-    for account in summary.pnl:
-        parts.append(
-            f"<tr><td>{account}</td><td>{summary.pnl[account]}</td><td>{summary.max_drawdown[account]}</td></tr>"
-        )
-    parts.append("</table>")
-    for account, points in summary.equity_curve.items():
-        parts.append(f"<h2>{account}: equity and drawdown</h2>{_svg(points)}")
-    return "\n".join(parts)
-
-
-def _svg(points: list[tuple[int, Decimal]], width: int = 640, height: int = 160) -> str:
-    if len(points) < 2:
-        return "<p>not enough points for a curve</p>"
-    values = [float(v) for _, v in points]
-    peak, dd = values[0], []
-    for v in values:
-        peak = max(peak, v)
-        dd.append(v - peak)
-
-    def line(series: list[float], color: str) -> str:
-        lo, hi = min(series), max(series)
-        span = (hi - lo) or 1.0
-        pts = " ".join(
-            f"{i * width / (len(series) - 1):.1f},{height - (s - lo) / span * height:.1f}" for i, s in enumerate(series)
-        )
-        return f"<polyline fill='none' stroke='{color}' stroke-width='2' points='{pts}'/>"
-
-    return (
-        f"<svg width='{width}' height='{height * 2 + 20}'><g>{line(values, '#2a6')}</g>"
-        f"<g transform='translate(0,{height + 20})'>{line(dd, '#c33')}</g></svg>"
-    )
+    denials: Counter[str] = Counter()
+    for e in events:
+        if isinstance(e, RiskDecisionEvent) and not e.approved:
+            for reason in e.reasons or []:
+                denials[str(reason.code)] += 1
+    return Summary(len(fills), pnl, mdd, breaches, dict(sorted(denials.items())), curve)

@@ -1,0 +1,116 @@
+"""Drives a running stack over NATS: publishes inputs in order and captures the outputs they cause.
+
+After each input the driver waits until the outputs the recording says it caused have arrived
+(when known), then until no new output arrives for ``settle_s`` (a quiet period, to catch
+extras), never longer than ``timeout_s``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+from at_core import subjects
+from at_core.errors import DecodeError
+from at_core.events import Event
+from at_core.runtime.bus import event_headers
+from at_core.serialization import decode_event, encode_event
+from at_obs.adapters.nats_client import connect
+from at_obs.domain.replay import OUTPUT_TYPES
+
+
+class ReplayDriver:
+    """One connection to the stack under replay."""
+
+    def __init__(self, url: str, user: str | None = None, password: str | None = None) -> None:
+        self.url, self.user, self.password = url, user, password
+        self.captured: list[Event] = []
+        self._known: set[str] = set()
+        self._correlations: set[str] = set()
+        self._by_id: dict[str, Event] = {}
+        self._arrived = asyncio.Event()
+
+    def _on_output(self, event: Event) -> None:
+        caused_here = event.causation_id in self._known or event.correlation_id in self._correlations
+        if event.event_type not in OUTPUT_TYPES or not caused_here or event.event_id in self._known:
+            return
+        self.captured.append(event)
+        self._known.add(event.event_id)
+        self._by_id[event.event_id] = event
+        self._arrived.set()
+
+    def _count_caused_by(self, root: str, since: int) -> int:
+        # Walked at check time: outputs of one input may arrive out of causal order.
+        def root_of(event: Event) -> str | None:
+            for _ in range(64):
+                parent = self._by_id.get(event.causation_id or "")
+                if parent is None:
+                    return event.causation_id
+                event = parent
+            return None
+
+        return sum(1 for e in self.captured[since:] if root_of(e) == root)
+
+    async def run(
+        self,
+        inputs: list[Event],
+        expected: Counter[str],
+        *,
+        settle_s: float,
+        timeout_s: float,
+        progress: Callable[[], Any] | None = None,
+    ) -> list[Event]:
+        """Publish every input (JetStream-acked) and return the outputs captured, in arrival order."""
+        nc = await connect(self.url, self.user, self.password, name="at-replay")
+        try:
+            js = nc.jetstream()
+
+            async def on(msg: Any) -> None:
+                try:
+                    self._on_output(decode_event(msg.data))
+                except DecodeError:
+                    return
+
+            await nc.subscribe(subjects.ALL, cb=on)
+            await nc.flush()
+            for event in inputs:
+                self._known.add(event.event_id)
+                self._correlations.add(event.correlation_id)
+                since = len(self.captured)
+                subject = subjects.subject_for(event)
+                if subjects.stream_for_subject(subject) is None:
+                    await nc.publish(subject, encode_event(event), headers=event_headers(event))
+                else:
+                    await js.publish(subject, encode_event(event), headers=event_headers(event))
+                await self._settle(event.event_id, since, expected[event.event_id], settle_s, timeout_s)
+                if progress is not None:
+                    progress()
+        finally:
+            await nc.drain()
+        return self.captured
+
+    async def _settle(self, root: str, since: int, want: int, settle_s: float, timeout_s: float) -> None:
+        deadline = time.monotonic() + timeout_s
+        while self._count_caused_by(root, since) < want:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            self._arrived.clear()
+            if self._count_caused_by(root, since) >= want:
+                break
+            try:
+                await asyncio.wait_for(self._arrived.wait(), left)
+            except TimeoutError:
+                return
+        while True:  # quiet period: no new output for settle_s
+            left = min(settle_s, deadline - time.monotonic())
+            if left <= 0:
+                return
+            self._arrived.clear()
+            try:
+                await asyncio.wait_for(self._arrived.wait(), left)
+            except TimeoutError:
+                return
