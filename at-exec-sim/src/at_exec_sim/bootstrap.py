@@ -72,9 +72,8 @@ class ExecSim:
             beat = self.engine.factory.make(
                 Heartbeat, service="exec_sim", instance=self.settings.instance_id, sequence=self.ticks
             )
-            outputs = self.engine.on_timer(beat)
-            if outputs:  # the tick is the outputs' cause: publish it with them (core NATS, not stored)
-                await self.publish([beat, *outputs])
+            outputs = self.engine.on_timer(beat)  # expiries and cancels name their order, not the tick
+            await self.publish(outputs)
             return outputs
 
     async def publish(self, outputs: list[Event], started: float | None = None) -> None:
@@ -153,6 +152,13 @@ def build_venue(settings: ExecSimSettings) -> SimVenue:
             rng=random.Random(f"latency:{settings.seed}"),  # its own stream: ids do not shift with jitter
         ),
     )
+
+
+def timer_interval(settings: ExecSimSettings) -> float | None:
+    """Live mode's tick interval, or None: in replay mode time moves only with the events."""
+    if settings.replay_mode or settings.timer_interval_s <= 0:
+        return None
+    return settings.timer_interval_s
 
 
 async def run_timer(svc: ExecSim, interval_s: float) -> None:
@@ -254,8 +260,8 @@ async def start(svc: ExecSim) -> None:
                 ack_wait_s=svc.settings.ack_wait_s,
             )
         )
-    if not svc.settings.replay_mode and svc.settings.timer_interval_s > 0:
-        svc.timer = asyncio.create_task(run_timer(svc, svc.settings.timer_interval_s), name="exec-sim-timer")
+    if (interval := timer_interval(svc.settings)) is not None:
+        svc.timer = asyncio.create_task(run_timer(svc, interval), name="exec-sim-timer")
     svc.ready = True
 
 

@@ -162,7 +162,7 @@ class ExecutionEngine:
         """Time passing without market data (live mode): day rolls, expiries and due cancels.
 
         Args:
-            cause: the timer's tick, which the outputs name as their cause.
+            cause: the timer's tick (expiries and cancels are caused by their order's submission).
         """
         self._roll_days()
         return self._housekeeping(cause)
