@@ -115,6 +115,9 @@ async def tap(nats_server: NatsServer) -> AsyncIterator[BusTap]:
     nc = await nats.connect(nats_server.url)
     t = BusTap()
     await nc.subscribe(subjects.ALL, cb=t.on_msg)
+    # SUB is only queued client-side; a PING/PONG round trip means the server has registered it, so a
+    # message the gateway publishes next (on its own connection) cannot arrive before the subscription.
+    await nc.flush()
     yield t
     await nc.drain()
 

@@ -81,7 +81,8 @@ async def test_a_bad_or_missing_secret_is_refused_with_401_and_dead_lettered(
     assert resp.status_code == 401 and resp.json()["reason"] == reason
     events = await tap.wait_for(lambda es: any(e.event_type == "rejected_input" for e in es))
     dead = next(e for e in events if e.event_type == "rejected_input")
-    assert dead.status_code == 401 and "nope" not in dead.raw_body
+    assert (dead.status_code, dead.reason) == (401, reason)
+    assert "nope" not in dead.raw_body and "wrong-secret" not in dead.route  # refused secrets are not kept
 
 
 async def test_a_repeated_alert_id_answers_duplicate_with_the_first_event_id(gateway: RunningGateway) -> None:
@@ -226,8 +227,10 @@ async def test_one_secret_fans_out_to_several_accounts_with_size_multipliers(mak
     resp = await gw.client.post("/webhooks/tradingview/fan", content=fixture_body("strategy_alert.json"))
     assert resp.status_code == 202 and len(resp.json()["fanout"]) == 2
     events = await tap.wait_for(lambda es: len([e for e in es if e.event_type == "signal"]) == 2)
-    sizes = {e.account_id: e.quantity for e in events if e.event_type == "signal"}
-    assert sizes == {"topstep-50k-1": 2, "apex-50k-1": 1}
+    signals = [e for e in events if e.event_type == "signal"]
+    assert {e.account_id: e.quantity for e in signals} == {"topstep-50k-1": 2, "apex-50k-1": 1}
+    assert all(e.correlation_id == e.event_id for e in signals)  # each its own root event
+    assert len({e.event_id for e in signals}) == 2
     await gw.stop()
 
 

@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from at_core.catalog import InstrumentCatalog
+from at_gateway.config import GatewaySettings
 from at_gateway.domain.alerts import parse_body, parse_time_ns, redact, validate_alert
 from at_gateway.domain.errors import Rejection
 from at_gateway.domain.limits import RateLimiter, client_address
@@ -104,3 +105,28 @@ def test_any_json_fields_either_validate_or_are_rejected_with_a_4xx(fields: dict
 def test_every_documented_ticker_form_validates(ticker: str) -> None:
     alert = validate_alert({"ticker": ticker, "action": "buy"}, CATALOG, NOW, 300)
     assert alert.instrument_id
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {},
+        {"webhook_secrets": "real-secret"},
+        {"webhook_secrets": "real-secret", "api_keys": "real-key"},
+        {
+            "webhook_secrets": "real-secret,dev-webhook-secret",
+            "api_keys": "real-key",
+            "market_data_api_key_required": True,
+        },
+    ],
+)
+def test_production_refuses_dev_credentials_and_unauthenticated_market_data(overrides: dict) -> None:
+    with pytest.raises(ValueError, match="production needs"):
+        GatewaySettings(environment="production", **overrides)
+
+
+def test_production_starts_with_real_credentials() -> None:
+    settings_ = GatewaySettings(
+        environment="production", webhook_secrets="a,b", api_keys="k", market_data_api_key_required=True
+    )
+    assert settings_.secrets == ["a", "b"]
