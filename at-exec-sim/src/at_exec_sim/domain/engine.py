@@ -37,6 +37,7 @@ from at_core.events import (
     TradingStateChangedEvent,
 )
 from at_core.events import RiskReasonCode as Code
+from at_core.ids import derive_id
 from at_core.models.enums import AssetClass, LiquiditySide, OrderSide, OrderType, TradingState
 from at_core.models.orders import OrderSpec
 from at_exec_sim.domain import risk
@@ -108,7 +109,8 @@ class ExecutionEngine:
             )
         self.markets: dict[str, Market] = {}
         self.rates: dict[str, Decimal] = {}
-        self.decided: dict[str, RiskDecisionEvent] = {}
+        self.decided: dict[str, RiskDecisionEvent] = {}  # by request (proposal, request) id: redelivery
+        self.approved: dict[str, RiskDecisionEvent] = {}  # approved decisions by client order id
         self.orders: dict[str, OrderRecord] = {}
         self.fills: list[FillEvent] = []
         self.routes: list[Route] = []
@@ -197,7 +199,10 @@ class ExecutionEngine:
     def recover(self, event: Event) -> None:
         """Rebuild state from a published event (on restart): nothing is emitted."""
         if isinstance(event, RiskDecisionEvent):
-            self.decided[event.request_event_id] = event
+            self.decided.setdefault(event.request_event_id, event)
+            if event.approved:
+                # one state change can flatten several instruments: each decision has its own order
+                self.approved[event.client_order_id] = event
         elif isinstance(event, OrderSubmitted):
             self.orders[event.client_order_id] = OrderRecord(
                 event.client_order_id,
@@ -235,8 +240,8 @@ class ExecutionEngine:
         JetStream drops them as duplicates); nothing that was filled is executed again.
         """
         out: list[Event] = []
-        for decision in sorted(self.decided.values(), key=lambda d: d.event_id):
-            if not decision.approved or decision.order.order_type is not OrderType.MARKET:
+        for decision in sorted(self.approved.values(), key=lambda d: d.event_id):
+            if decision.order.order_type is not OrderType.MARKET:
                 continue
             record = self.orders.get(decision.client_order_id)
             if record is not None and (record.filled > 0 or record.status != "submitted"):
@@ -312,6 +317,7 @@ class ExecutionEngine:
         if reasons or rt is None or inst is None:
             return [decision]
         rt.order_times.append(now)
+        self.approved[client_order_id] = decision
         return [decision, *self._submit(decision, rt, inst, strategy_id, rounded, market or Market())]
 
     def _submit(
@@ -631,7 +637,7 @@ class ExecutionEngine:
         return self.factory.make(
             AccountStateEvent,
             cause=cause,
-            derive_from="account",
+            derive_from=f"account:{rt.account.account_id}",  # one market event marks many accounts
             account_id=rt.account.account_id,
             currency=rt.account.currency,
             balance=rt.account.balance,
@@ -648,7 +654,7 @@ class ExecutionEngine:
         self, cause: Event | None, rt: AccountRuntime, state: TradingState, reason: str, message: str, flatten: bool
     ) -> list[Event]:
         previous, rt.state = rt.state, state
-        purpose = f"state:{state}:{reason}"
+        purpose = f"state:{rt.account.account_id}:{state}:{reason}"  # one cause can change many accounts
         kwargs = {"cause": cause, "derive_from": purpose} if cause is not None else {}
         out: list[Event] = [
             self.factory.make(
@@ -669,17 +675,21 @@ class ExecutionEngine:
         return out
 
     def _flatten(self, cause: Event, rt: AccountRuntime, inst: Instrument, qty: Decimal) -> list[Event]:
+        # the purpose names the account and the instrument: a cause shared by several accounts
+        # (a market event, a timer tick) or instruments sharing a symbol never share an order
+        purpose = f"flatten:{rt.account.account_id}:{inst.instrument_id}"
+        decision_id = derive_id(cause.event_id, purpose)
         spec = OrderSpec(
             side=OrderSide.SELL if qty > 0 else OrderSide.BUY,
             quantity=abs(qty),
             order_type=OrderType.MARKET,
             reduce_only=True,
-            client_order_id=f"F-{cause.event_id}-{inst.symbol}"[:64].replace("/", "_"),
+            client_order_id=f"F-{decision_id}-{inst.symbol}"[:64].replace("/", "_"),
         )
         decision = self.factory.make(
             RiskDecisionEvent,
             cause=cause,
-            derive_from=f"flatten:{inst.instrument_id}",
+            derive_from=purpose,
             account_id=rt.account.account_id,
             instrument_id=inst.instrument_id,
             request_event_id=cause.event_id,
@@ -689,6 +699,7 @@ class ExecutionEngine:
             profile_id=rt.config.profile.profile_id,
             profile_version=rt.config.profile.version,
         )
+        self.approved[decision.client_order_id] = decision
         return [
             decision,
             *self._submit(decision, rt, inst, "flatten", spec, self.markets.get(inst.instrument_id, Market())),
