@@ -151,3 +151,30 @@ def test_the_same_inputs_and_seed_give_byte_identical_orders_and_fills_with_jitt
     digest, prices = run(3)
     assert run(3) == (digest, prices) and len(prices) == 6
     assert run(4) != (digest, prices)  # other delays: other arrival quotes
+
+
+def test_a_fill_on_a_later_market_event_carries_that_events_time_not_the_submissions() -> None:
+    clock = ManualClock(T0)
+    eng, f = engine(clock=clock), factory()
+    eng.on_market_data(quote(f, "MES.CME", "5000.00", "5000.25"))
+    p = proposal(f, "paper-1", "MES.CME", BUY, "1", order_type=OrderType.LIMIT, limit="4999.00")
+    submitted = eng.on_proposal(p)[1]
+    assert submitted.ts_event == T0
+    later = T0 + 5 * 10**9
+    clock.set(later)  # the service's clock: the market event's time in replay, the wall in live mode
+    out = eng.on_market_data(quote(factory(later), "MES.CME", "4998.75", "4999.00"))
+    assert kinds(out)[:4] == ["fill", "position", "order_filled", "account_state"]
+    assert [e.ts_event for e in out[:4]] == [later] * 4
+    fill = out[0]
+    assert fill.ts_event - fill.signal_ts_event == 5 * 10**9  # signal to fill: the 5 s it rested
+
+
+def test_an_order_in_flight_is_accepted_and_filled_at_its_arrival_time() -> None:
+    clock = ManualClock(T0)
+    eng, f = engine(latency=LatencyModel(submit_ns=50), clock=clock), factory()
+    eng.on_market_data(quote(f, "MES.CME", "5000.00", "5000.25"))
+    eng.on_proposal(proposal(f, "paper-1", "MES.CME", BUY, "1"))
+    clock.advance(50)
+    out = eng.on_market_data(quote(factory(T0 + 50), "MES.CME", "5000.00", "5000.25"))
+    assert kinds(out)[:2] == ["order_accepted", "fill"]
+    assert out[0].ts_event == out[1].ts_event == T0 + 50

@@ -460,6 +460,7 @@ class ExecutionEngine:
             "instrument_id": record.instrument_id,
             "client_order_id": record.client_order_id,
             "venue": record.venue,
+            "ts_event": self.clock.now_ns(),  # when the venue answered (an arrival comes later than its order)
         }
         if report.venue_order_id:
             record.venue_order_id = report.venue_order_id
@@ -533,6 +534,7 @@ class ExecutionEngine:
             fill = self.factory.make(
                 FillEvent,
                 cause=root,
+                ts_event=self.clock.now_ns(),  # when it filled, not when it was submitted
                 derive_from=f"fill:{purpose}:{i}",
                 account_id=record.account_id,
                 strategy_id=record.strategy_id,
