@@ -63,6 +63,19 @@ def test_the_rate_limiter_forgets_after_a_minute() -> None:
     assert limiter.allow("k", NOW + 61_000_000_000)
 
 
+def test_the_rate_limiter_holds_only_sources_seen_in_the_last_minute() -> None:
+    limiter = RateLimiter(5)
+    forged = 10_000  # one request from each of many forged X-Forwarded-For addresses
+    for i in range(forged):
+        assert limiter.allow(f"198.51.{i // 256}.{i % 256}", NOW + i)
+    assert len(limiter) == forged  # all within one minute: each still counts
+    later = NOW + 61_000_000_000  # a minute on, the forged sources' windows are empty
+    fresh = 7_000  # enough new sources to reach the next sweep (the key count doubling)
+    for i in range(fresh):
+        assert limiter.allow(f"203.0.{i // 256}.{i % 256}", later + i)
+    assert len(limiter) == fresh  # the expired sources were swept, not kept forever
+
+
 @settings(max_examples=300, deadline=None)
 @given(st.binary(max_size=300) | st.text(max_size=300).map(str.encode))
 def test_any_body_either_parses_or_is_rejected_with_a_4xx(raw: bytes) -> None:
