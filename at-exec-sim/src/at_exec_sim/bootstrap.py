@@ -1,4 +1,5 @@
-"""Wires exec-sim: settings, clock (wall, or following events in replay mode), engine, bus, metrics.
+"""Wires exec-sim: settings, clock (wall, or following events in replay mode), engine, bus, metrics,
+and the external venues' adapters (orders the engine routes to a broker are sent after each input).
 
 In live mode a timer applies time passing without market data (DAY/GTD expiries, due cancels,
 day rolls) every ``timer_interval_s``; in replay mode time moves only with the events.
@@ -11,6 +12,7 @@ import contextlib
 import random
 import time
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
@@ -20,11 +22,13 @@ from at_core.catalog import InstrumentCatalog
 from at_core.clock import Clock, ManualClock, WallClock
 from at_core.events import Event, EventFactory, FillEvent, Heartbeat, RiskDecisionEvent, TradingStateChangedEvent
 from at_core.ids import IdGenerator
-from at_core.metrics import Metrics
+from at_core.metrics import MetricCatalog, Metrics
 from at_core.metrics.exec_sim import CATALOG
 from at_core.runtime.bus import Consumer, Delivery, EventBus
 from at_core.runtime.logging import get_logger
 from at_core.serialization import decode_event
+from at_exec_sim.adapters.registry import build_adapters, check_accounts
+from at_exec_sim.adapters.routing import VenueRouter
 from at_exec_sim.config import ExecSimSettings
 from at_exec_sim.domain.accounts import load_accounts, load_profiles
 from at_exec_sim.domain.engine import ExecutionEngine
@@ -40,6 +44,7 @@ class ExecSim:
     clock: Clock
     engine: ExecutionEngine
     metrics: Metrics
+    venues: VenueRouter
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     bus: EventBus | None = None
     consumers: list[Consumer] = field(default_factory=list)
@@ -63,7 +68,39 @@ class ExecSim:
             else:
                 return []
             await self.publish(outputs, started)
-            return outputs
+            published = list(outputs)
+            if event.event_type == "market_data":
+                paper = await self.venues.on_market(self.engine, event)  # type: ignore[arg-type]
+                await self.publish(paper, started)
+                published += paper
+            await self.route(published, started)
+            return published
+
+    async def route(self, published: list[Event], started: float | None = None) -> None:
+        """Send the orders the engine routed to external venues; publish what their brokers answered."""
+
+        async def publish(events: list[Event]) -> None:
+            await self.publish(events, started)
+            published.extend(events)
+
+        await self.venues.drain(self.engine, publish)
+
+    async def kill_switch(self, account_id: str | None, flatten: bool) -> list[Event]:
+        """Halt new orders (one account, or all), cancel their orders resting at brokers, optionally flatten."""
+        async with self.lock:
+            # Cancels first: the flatten orders the halt creates are not at any broker yet.
+            published = await self.venues.cancel_open(self.engine, account_id)
+            published += self.engine.kill_switch(None, account_id, flatten)
+            await self.publish(published)
+            await self.route(published)
+            return published
+
+    async def resume(self, account_id: str) -> list[Event]:
+        """Lift a halt on one account."""
+        async with self.lock:
+            events = self.engine.resume(None, account_id)
+            await self.publish(events)
+            return events
 
     async def tick(self) -> list[Event]:
         """Apply the time that passed since the last input (live mode's timer); publish what it produced."""
@@ -74,6 +111,7 @@ class ExecSim:
             )
             outputs = self.engine.on_timer(beat)  # expiries and cancels name their order, not the tick
             await self.publish(outputs)
+            await self.route(outputs)
             return outputs
 
     async def publish(self, outputs: list[Event], started: float | None = None) -> None:
@@ -116,17 +154,29 @@ class ExecSim:
                 )  # type: ignore[attr-defined]
 
 
-def build(settings: ExecSimSettings, clock: Clock | None = None) -> ExecSim:
+def build(settings: ExecSimSettings, clock: Clock | None = None, metrics_catalog: MetricCatalog = CATALOG) -> ExecSim:
+    """Everything exec-sim needs, unconnected.
+
+    Raises:
+        ConfigError: an unusable setting, or an account whose venue is not configured.
+    """
     clock = clock or (ManualClock() if settings.replay_mode else WallClock())
     profiles = load_profiles(Path(settings.profiles_dir) if settings.profiles_dir else None)
     accounts = load_accounts(Path(settings.accounts_file) if settings.accounts_file else None, profiles)
+    check_accounts(accounts, settings)
     venue = build_venue(settings)
     factory = EventFactory("exec_sim", clock, IdGenerator(clock, random.Random(settings.seed)))
     engine = ExecutionEngine(accounts, InstrumentCatalog(), factory, clock, venue)
-    metrics = CATALOG.build()
+    metrics = metrics_catalog.build()
     for account_id in accounts:
         metrics.gauge("trading_halted").labels(account_id).set(0)
-    return ExecSim(settings, clock, engine, metrics)
+
+    def last_price(instrument_id: str) -> Decimal | None:
+        market = engine.markets.get(instrument_id)
+        return None if market is None else (market.mid if market.mid is not None else market.last)
+
+    venues = VenueRouter(build_adapters(settings, last_price), metrics, clock)
+    return ExecSim(settings, clock, engine, metrics, venues)
 
 
 def build_venue(settings: ExecSimSettings) -> SimVenue:
@@ -237,11 +287,14 @@ async def start(svc: ExecSim) -> None:
     """Connect, recover state, start the durable consumers (proposals, requests, market data)."""
     svc.bus = await EventBus.from_settings(svc.settings, service="exec_sim", metrics=svc.metrics)
     await svc.bus.ensure_streams(replicas=svc.settings.nats_stream_replicas)
+    await svc.venues.connect_all(svc.engine.catalog)  # before recovery: fills are booked on the broker's instruments
     if svc.settings.recover_on_start:
         svc.recovered = await recover(svc)
         primed = await prime_prices(svc)
-        resumed = svc.engine.resume_unfinished()
-        await svc.publish(resumed)
+        async with svc.lock:
+            resumed = svc.engine.resume_unfinished()
+            await svc.publish(resumed)
+            await svc.route(resumed)  # the broker refuses a client order id it already has: never doubled
         log.info(
             "state_recovered", events=svc.recovered, fills=len(svc.engine.fills), prices=primed, resumed=len(resumed)
         )
@@ -280,3 +333,4 @@ async def stop(svc: ExecSim) -> None:
             await svc.timer
     if svc.bus is not None:
         await svc.bus.close()
+    await svc.venues.close_all()

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Literal, Self
+from typing import Annotated, Literal, Self
+from urllib.parse import urlsplit
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import NoDecode
 
-from at_core.constants import DEFAULT_PORTS, SERVICE_EXEC_SIM
+from at_core.constants import DEFAULT_PORTS, SERVICE_EXEC_SIM, SIM_VENUE
 from at_core.runtime.settings import ServiceSettings, service_config
+
+OANDA_PRACTICE_URL = "https://api-fxpractice.oanda.com"  # fxTrade (live) is https://api-fxtrade.oanda.com
 
 
 class ExecSimSettings(ServiceSettings):
@@ -62,6 +66,64 @@ class ExecSimSettings(ServiceSettings):
     )
     recover_on_start: bool = Field(default=True, description="Rebuild positions and decisions from JetStream at start")
 
+    # --- external venues (an account's `venue:` in the accounts YAML names one of these) -------
+    oanda_account_id: str | None = Field(default=None, description="OANDA v20 account id; set to enable the venue")
+    oanda_token: SecretStr | None = Field(default=None, description="OANDA v20 personal access token")
+    oanda_base_url: str = Field(default=OANDA_PRACTICE_URL, description="OANDA REST base URL (default: practice)")
+    oanda_venue: str = Field(default="OANDA", min_length=1, description="Venue name accounts use for OANDA")
+    oanda_timeout_s: float = Field(default=10.0, gt=0, description="OANDA HTTP timeout per call")
+    ccxt_exchange: str | None = Field(default=None, description="ccxt exchange id (e.g. binance); set to enable")
+    ccxt_venue: str | None = Field(default=None, description="Venue name accounts use (default: the id, upper case)")
+    ccxt_api_key: SecretStr | None = Field(default=None, description="Exchange API key")
+    ccxt_secret: SecretStr | None = Field(default=None, description="Exchange API secret")
+    ccxt_base_url: str | None = Field(default=None, description="Replaces the exchange's REST hosts (testnet, proxy)")
+    ccxt_market_types: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=("spot",), description="Market types to load, comma-separated (spot, swap, future)"
+    )
+    ccxt_timeout_s: float = Field(default=10.0, gt=0, description="ccxt HTTP timeout per call")
+    paper_enabled: bool = Field(default=False, description="Enable the PAPER venue (fills at the last price)")
+
+    @field_validator("ccxt_market_types", mode="before")
+    @classmethod
+    def _split_types(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(t.strip() for t in value.split(",") if t.strip())
+        return value
+
+    @model_validator(mode="after")
+    def _venues_complete(self) -> Self:
+        if self.oanda_token is not None and not self.oanda_account_id:
+            raise ValueError("oanda_token is set without oanda_account_id: set both to enable OANDA")
+        if self.oanda_account_id and not _secret(self.oanda_token):
+            raise ValueError(f"oanda_account_id={self.oanda_account_id} needs oanda_token")
+        if (_secret(self.ccxt_api_key) or _secret(self.ccxt_secret)) and not self.ccxt_exchange:
+            raise ValueError("ccxt_api_key/ccxt_secret are set without ccxt_exchange: set it to enable the exchange")
+        if self.ccxt_exchange and not (_secret(self.ccxt_api_key) and _secret(self.ccxt_secret)):
+            raise ValueError(f"ccxt_exchange={self.ccxt_exchange} needs ccxt_api_key and ccxt_secret")
+        ccxt_venue = (self.ccxt_venue or self.ccxt_exchange.upper()) if self.ccxt_exchange else None
+        names = [n for n in (self.oanda_venue if self.oanda_account_id else None, ccxt_venue) if n]
+        names += ["PAPER"] if self.paper_enabled else []
+        if len(set(names)) != len(names) or SIM_VENUE in names:
+            raise ValueError(f"external venue names must be distinct and not {SIM_VENUE}: {names}")
+        if self.environment == "production":
+            urls = {"oanda_base_url": self.oanda_base_url if self.oanda_account_id else None}
+            urls["ccxt_base_url"] = self.ccxt_base_url if self.ccxt_exchange else None
+            for name, url in urls.items():
+                if url is not None and urlsplit(url).scheme != "https":
+                    raise ValueError(f"{name}={url}: production sends credentials only over https")
+        return self
+
+    def venue_names(self) -> dict[str, str]:
+        """The external venues these settings enable: venue name -> kind (oanda, ccxt, paper)."""
+        out: dict[str, str] = {}
+        if self.oanda_account_id:
+            out[self.oanda_venue] = "oanda"
+        if self.ccxt_exchange:
+            out[self.ccxt_venue or self.ccxt_exchange.upper()] = "ccxt"
+        if self.paper_enabled:
+            out["PAPER"] = "paper"
+        return out
+
     @model_validator(mode="after")
     def _one_slippage(self) -> Self:
         if self.slippage_ticks > 0 and self.slippage_model not in (None, "fixed_ticks"):
@@ -82,3 +144,7 @@ class ExecSimSettings(ServiceSettings):
         if self.slippage_model == "fixed_ticks" and self.slippage_value is None and self.slippage_ticks > 0:
             return "fixed_ticks", self.slippage_ticks
         return self.slippage_model, self.slippage_value
+
+
+def _secret(value: SecretStr | None) -> bool:
+    return value is not None and bool(value.get_secret_value())

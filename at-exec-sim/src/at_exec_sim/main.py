@@ -11,21 +11,26 @@ import uvicorn
 from fastapi import FastAPI
 
 from at_core.clock import Clock
+from at_core.metrics import MetricCatalog
+from at_core.metrics.exec_sim import CATALOG
 from at_core.runtime.logging import configure_logging, get_logger
 from at_exec_sim import __version__, bootstrap
-from at_exec_sim.api.routes import control, portfolio
+from at_exec_sim.api.routes import control, portfolio, venues
 from at_exec_sim.config import ExecSimSettings
 
 log = get_logger("at_exec_sim")
 
 
-def create_app(settings: ExecSimSettings | None = None, clock: Clock | None = None) -> FastAPI:
+def create_app(
+    settings: ExecSimSettings | None = None, clock: Clock | None = None, metrics_catalog: MetricCatalog = CATALOG
+) -> FastAPI:
+    """The app; settings are read here (not at import), the service is built and started in the lifespan."""
     settings = settings or ExecSimSettings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         configure_logging("exec_sim", settings.log_level)
-        svc = bootstrap.build(settings, clock)
+        svc = bootstrap.build(settings, clock, metrics_catalog)  # ConfigError: start fails
         app.state.exec_sim = svc
         starting = asyncio.create_task(bootstrap.start(svc), name="exec-sim-start")
         try:
@@ -40,10 +45,11 @@ def create_app(settings: ExecSimSettings | None = None, clock: Clock | None = No
         title="at-exec-sim",
         version=__version__,
         lifespan=lifespan,
-        description="Pre-trade risk with prop-firm rules, a simulated venue, positions and P&L.",
+        description="Pre-trade risk with prop-firm rules, a simulated venue, broker adapters, positions and P&L.",
     )
     app.include_router(portfolio.router)
     app.include_router(control.router)
+    app.include_router(venues.router)
     return app
 
 

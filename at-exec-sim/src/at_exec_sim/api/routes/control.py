@@ -25,12 +25,10 @@ class Resume(BaseModel):
 
 @router.post("/kill-switch")
 async def kill_switch(svc: ServiceDep, body: KillSwitch) -> dict:
-    """Halt new orders (one account, or all); optionally flatten open positions."""
+    """Halt new orders (one account, or all), cancel orders resting at brokers; optionally flatten."""
     if body.account_id and body.account_id not in svc.engine.accounts:
         raise HTTPException(404, f"unknown account {body.account_id}")
-    async with svc.lock:
-        events = svc.engine.kill_switch(None, body.account_id, body.flatten)
-        await svc.publish(events)
+    events = await svc.kill_switch(body.account_id, body.flatten)
     return {"status": "halted", "events": [e.event_id for e in events]}
 
 
@@ -39,9 +37,7 @@ async def resume(svc: ServiceDep, body: Resume) -> dict:
     """Lift a halt on one account."""
     if body.account_id not in svc.engine.accounts:
         raise HTTPException(404, f"unknown account {body.account_id}")
-    async with svc.lock:
-        events = svc.engine.resume(None, body.account_id)
-        await svc.publish(events)
+    events = await svc.resume(body.account_id)
     return {"status": "active", "events": [e.event_id for e in events]}
 
 
@@ -53,12 +49,21 @@ async def healthz() -> dict:
 
 @router.get("/readyz")
 async def readyz(svc: ServiceDep) -> JSONResponse:
-    """Connected to NATS, state recovered, consumers running."""
+    """Connected to NATS, state recovered, consumers running; venues and unknown orders shown (not gating)."""
     connected = svc.bus is not None and svc.bus.connected
     ready = svc.ready and connected and all(c.running for c in svc.consumers)
-    return JSONResponse(
-        {"ready": ready, "nats_connected": connected, "recovered_events": svc.recovered}, 200 if ready else 503
-    )
+    # A broker being down does not make exec-sim unready: the kill switch must stay reachable.
+    venues = {name: link.connected for name, link in svc.venues.links.items()}
+    unknown = len(svc.venues.unknown)
+    body = {
+        "ready": ready,
+        "nats_connected": connected,
+        "recovered_events": svc.recovered,
+        "venues_connected": venues,
+        "unknown_orders": unknown,
+        "degraded": unknown > 0 or not all(venues.values()),
+    }
+    return JSONResponse(body, 200 if ready else 503)
 
 
 @router.get("/metrics")

@@ -26,15 +26,19 @@ async def positions(svc: ServiceDep, account_id: str | None = None) -> list[dict
 
 @router.get("/orders")
 async def orders(svc: ServiceDep, account_id: str | None = None, limit: int = 200) -> list[dict[str, Any]]:
-    """Most recent orders first."""
+    """Most recent orders first; ``unknown`` = its state at the broker awaits reconciliation."""
     rows = [r for r in svc.engine.orders.values() if not account_id or r.account_id == account_id]
+    unknown = svc.venues.unknown
     return [
         {
             "client_order_id": r.client_order_id,
             "account_id": r.account_id,
             "instrument_id": r.instrument_id,
             "strategy_id": r.strategy_id,
-            "status": r.status,
+            "status": "unknown" if r.client_order_id in unknown else r.status,
+            "venue": r.venue,
+            "venue_order_id": r.venue_order_id,
+            "unknown_reason": unknown[r.client_order_id].reason if r.client_order_id in unknown else None,
             "order": r.spec.model_dump(mode="json"),
             "filled_quantity": str(r.filled),
             "avg_price": str(r.avg_price) if r.avg_price is not None else None,

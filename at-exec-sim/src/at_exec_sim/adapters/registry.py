@@ -1,0 +1,91 @@
+"""Builds the broker adapters the settings enable, and checks every account's venue against them.
+
+No network here: adapters connect (load instruments) when the service starts. Secrets are
+unwrapped only to hand them to the client library; they are never logged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from decimal import Decimal
+
+import ccxt.async_support as ccxt_async
+
+from at_core.constants import SIM_VENUE
+from at_exec_sim.adapters.ccxt_broker import CcxtBroker
+from at_exec_sim.adapters.oanda_broker import OandaBroker
+from at_exec_sim.adapters.paper import PaperBroker
+from at_exec_sim.config import ExecSimSettings
+from at_exec_sim.domain.accounts import AccountConfig
+from at_exec_sim.domain.ports import BrokerAdapter
+from at_exec_sim.errors import ConfigError
+
+_HOW = {
+    "oanda": "AT_EXEC_SIM_OANDA_ACCOUNT_ID and AT_EXEC_SIM_OANDA_TOKEN (venue name AT_EXEC_SIM_OANDA_VENUE)",
+    "ccxt": "AT_EXEC_SIM_CCXT_EXCHANGE, AT_EXEC_SIM_CCXT_API_KEY and AT_EXEC_SIM_CCXT_SECRET "
+    "(venue name AT_EXEC_SIM_CCXT_VENUE, default the exchange id in upper case)",
+    "paper": "AT_EXEC_SIM_PAPER_ENABLED=true (venue name PAPER)",
+}
+
+
+def check_accounts(accounts: Mapping[str, AccountConfig], settings: ExecSimSettings) -> None:
+    """Every account's venue is the simulated venue or one these settings configure (fail closed).
+
+    Raises:
+        ConfigError: an account names a venue nobody configured; the message says how to configure it.
+    """
+    configured = settings.venue_names()
+    for account_id, cfg in sorted(accounts.items()):
+        if cfg.venue == SIM_VENUE or cfg.venue in configured:
+            continue
+        known = ", ".join([SIM_VENUE, *sorted(configured)])
+        raise ConfigError(
+            f"account {account_id}",
+            f"venue {cfg.venue!r} is not configured (configured: {known}); for OANDA set {_HOW['oanda']}; "
+            f"for a ccxt exchange set {_HOW['ccxt']}; for paper set {_HOW['paper']}",
+        )
+
+
+def build_adapters(settings: ExecSimSettings, last_price: Callable[[str], Decimal | None]) -> dict[str, BrokerAdapter]:
+    """One adapter per configured external venue, by venue name (clients built, not connected).
+
+    Args:
+        settings: the service's settings.
+        last_price: the last price per instrument id (the paper broker fills at it).
+
+    Raises:
+        ConfigError: an unknown ccxt exchange id.
+    """
+    out: dict[str, BrokerAdapter] = {}
+    for venue, kind in settings.venue_names().items():
+        if kind == "oanda":
+            assert settings.oanda_account_id is not None and settings.oanda_token is not None  # settings checked
+            out[venue] = OandaBroker.create(
+                account_id=settings.oanda_account_id,
+                token=settings.oanda_token.get_secret_value(),
+                base_url=settings.oanda_base_url,
+                venue=venue,
+                timeout_s=settings.oanda_timeout_s,
+            )
+        elif kind == "ccxt":
+            out[venue] = _ccxt(settings, venue)
+        else:
+            out[venue] = PaperBroker(last_price, cash={})
+    return out
+
+
+def _ccxt(settings: ExecSimSettings, venue: str) -> CcxtBroker:
+    exchange_id = settings.ccxt_exchange or ""
+    if exchange_id not in ccxt_async.exchanges:
+        raise ConfigError("ccxt_exchange", f"{exchange_id!r} is not a ccxt exchange id")
+    assert settings.ccxt_api_key is not None and settings.ccxt_secret is not None  # settings checked
+    broker = CcxtBroker.create(
+        exchange_id,
+        venue=venue,
+        api_key=settings.ccxt_api_key.get_secret_value(),
+        secret=settings.ccxt_secret.get_secret_value(),
+        base_url=settings.ccxt_base_url,
+        market_types=settings.ccxt_market_types,
+    )
+    broker.exchange.timeout = int(settings.ccxt_timeout_s * 1000)  # ccxt counts milliseconds
+    return broker
