@@ -371,3 +371,29 @@ async def test_the_kill_switch_cancels_resting_broker_orders_and_flattens_at_the
         assert [p["quantity"] for p in positions] == ["0"]
         for w in (bought, resting):
             await w.close()
+
+
+async def test_a_paper_venue_rests_a_limit_and_fills_it_when_the_market_crosses(
+    nats_server: NatsServer, tmp_path: Path
+) -> None:
+    path = tmp_path / "paper.yaml"
+    path.write_text("accounts:\n  - {account_id: demo-1, profile: retail, venue: PAPER}\n")
+    bus = await EventBus.connect(nats_server.url, service="test", metrics=MetricCatalog("test").build())
+    await bus.ensure_streams()
+    f = factory()
+    await bus.publish(quote(f, "EUR/USD.FX", "1.08010", "1.08022"))
+    settings = ExecSimSettings(nats_url=nats_server.url, accounts_file=str(path), paper_enabled=True)
+    async with Service(settings) as svc:
+        p = proposal(f, "demo-1", "EUR/USD.FX", OrderSide.BUY, "1000", order_type=OrderType.LIMIT, limit="1.07900")
+        watch = await Watch(p.correlation_id).start(nats_server.url)
+        await bus.publish(p)
+        await watch.until(has("order_accepted"))
+        assert "fill" not in watch.types()
+        await bus.publish(quote(f, "EUR/USD.FX", "1.07880", "1.07890"))  # the mid crosses the limit
+        await watch.until(has("order_filled"))
+        fill = watch.first("fill")
+        assert (fill.venue, fill.price, fill.liquidity) == ("PAPER", D("1.07900"), "maker")
+        coid = watch.first("risk_decision").client_order_id
+        assert (await svc.orders("demo-1"))[coid]["status"] == "filled"
+        await watch.close()
+    await bus.close()
