@@ -51,7 +51,12 @@ DASHBOARDS: dict[str, tuple[str, list[tuple[str, str]]]] = {
                 "Slippage p90 (ticks)",
                 "histogram_quantile(0.9, sum by (le, instrument_id) (rate(at_exec_sim_slippage_ticks_bucket[15m])))",
             ),
-            ("Slippage cost /min", "sum by (instrument_id) (rate(at_exec_sim_slippage_amount_sum[5m])) * 60"),
+            # prometheus_client exposes no _sum for a histogram with negative buckets (price
+            # improvement is negative slippage), so the cost is read from the buckets.
+            (
+                "Slippage cost per fill p90 (account currency)",
+                "histogram_quantile(0.9, sum by (le, instrument_id) (rate(at_exec_sim_slippage_amount_bucket[15m])))",
+            ),
         ],
     ),
     "gateway": (

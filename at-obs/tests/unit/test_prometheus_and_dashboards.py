@@ -117,3 +117,20 @@ def test_every_panel_query_parses_and_names_only_registered_metrics(promtool: st
 
 def test_there_are_the_five_dashboards_operators_need() -> None:
     assert set(DASHBOARDS) == {"trading-overview", "latency-slippage", "gateway", "agents", "nats-jetstream"}
+
+
+def test_no_query_reads_a_sum_prometheus_client_does_not_expose() -> None:
+    # prometheus_client drops `_sum` from a histogram whose lowest bucket is negative: a panel
+    # built on it would stay empty forever (the whole-stack dashboard test caught one).
+    hidden = {
+        f"{spec.full_name(catalog.service)}_sum"
+        for catalog in all_catalogs().values()
+        for spec in catalog.specs
+        if spec.kind == "histogram" and spec.buckets and spec.buckets[0] < 0
+    }
+    assert "at_exec_sim_slippage_amount_sum" in hidden
+    for uid, (_, panels) in DASHBOARDS.items():
+        for title, expr in panels:
+            assert not metric_names(expr) & hidden, (uid, title)
+    for rule in yaml.safe_load((PROMETHEUS / "rules" / "recording.yml").read_text())["groups"][0]["rules"]:
+        assert not metric_names(rule["expr"]) & hidden, rule["record"]

@@ -1,8 +1,10 @@
 """Drives a running stack over NATS: publishes inputs in order and captures the outputs they cause.
 
 After each input the driver waits until the outputs the recording says it caused have arrived
-(when known), then until no new output arrives for ``settle_s`` (a quiet period, to catch
-extras), never longer than ``timeout_s``.
+(when known), then (``quiesce``) until every durable consumer of the stack has handled and
+acknowledged everything, so the next input meets the state all the previous ones built, then
+until no new output arrives for ``settle_s`` (a quiet period, to catch extras); all of it never
+longer than ``timeout_s`` per input.
 """
 
 from __future__ import annotations
@@ -13,20 +15,26 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
+from nats.errors import Error as NatsError
+
 from at_core import subjects
 from at_core.errors import DecodeError
 from at_core.events import Event
 from at_core.runtime.bus import event_headers
 from at_core.serialization import decode_event, encode_event
 from at_obs.adapters.nats_client import connect
+from at_obs.adapters.quiescence import wait_quiescent
 from at_obs.domain.replay import OUTPUT_TYPES
 
 
 class ReplayDriver:
     """One connection to the stack under replay."""
 
-    def __init__(self, url: str, user: str | None = None, password: str | None = None) -> None:
+    def __init__(self, url: str, user: str | None = None, password: str | None = None, *, quiesce: bool = True) -> None:
         self.url, self.user, self.password = url, user, password
+        self.quiesce = quiesce
+        self.quiesce_error: str | None = None
+        self.still_busy: dict[str, list[str]] = {}
         self.captured: list[Event] = []
         self._known: set[str] = set()
         self._correlations: set[str] = set()
@@ -85,26 +93,42 @@ class ReplayDriver:
                     await nc.publish(subject, encode_event(event), headers=event_headers(event))
                 else:
                     await js.publish(subject, encode_event(event), headers=event_headers(event))
-                await self._settle(event.event_id, since, expected[event.event_id], settle_s, timeout_s)
+                deadline = time.monotonic() + timeout_s
+                await self._expected(event.event_id, since, expected[event.event_id], deadline)
+                await self._quiesce(js, event.event_id, deadline)
+                await nc.flush()  # outputs the server sent before this point are now ours
+                await self._quiet(settle_s, deadline)
                 if progress is not None:
                     progress()
         finally:
             await nc.drain()
         return self.captured
 
-    async def _settle(self, root: str, since: int, want: int, settle_s: float, timeout_s: float) -> None:
-        deadline = time.monotonic() + timeout_s
+    async def _expected(self, root: str, since: int, want: int, deadline: float) -> None:
         while self._count_caused_by(root, since) < want:
             left = deadline - time.monotonic()
             if left <= 0:
                 return
             self._arrived.clear()
             if self._count_caused_by(root, since) >= want:
-                break
+                return
             try:
                 await asyncio.wait_for(self._arrived.wait(), left)
             except TimeoutError:
                 return
+
+    async def _quiesce(self, js: Any, root: str, deadline: float) -> None:
+        if not self.quiesce:
+            return
+        try:
+            busy = await wait_quiescent(js, max(0.0, deadline - time.monotonic()))
+        except (NatsError, TimeoutError) as exc:  # no JetStream API rights: settle time only
+            self.quiesce, self.quiesce_error = False, f"{type(exc).__name__}: {exc}"
+            return
+        if busy:
+            self.still_busy[root] = busy
+
+    async def _quiet(self, settle_s: float, deadline: float) -> None:
         while True:  # quiet period: no new output for settle_s
             left = min(settle_s, deadline - time.monotonic())
             if left <= 0:

@@ -86,6 +86,9 @@ def run(
     config: list[Path] = typer.Option([], "--config", exists=True, help="Config files whose hash goes in the manifest"),
     settle: float = typer.Option(0.3, min=0.0, help="Seconds without new output before the next input"),
     timeout: float = typer.Option(10.0, min=0.1, help="Most seconds to wait after one input"),
+    quiesce: bool = typer.Option(
+        True, help="After each input, wait until every durable consumer has handled everything (JetStream API)"
+    ),
 ) -> None:
     """Replay SOURCE into a running stack and print a summary (trades, P&L, drawdown, breaches)."""
     try:
@@ -97,7 +100,7 @@ def run(
     if not inputs:
         console.print("[red]the recording holds no inputs (signals, market data, execution requests)[/red]")
         raise typer.Exit(2)
-    driver = ReplayDriver(nats_url, user, password)
+    driver = ReplayDriver(nats_url, user, password, quiesce=quiesce)
     columns = (TextColumn("replaying"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     try:
         with Progress(*columns, console=console, transient=True) as progress:
@@ -117,6 +120,10 @@ def run(
     except Exception as exc:  # nats raises several unrelated types; the operator needs the message
         console.print(f"[red]replay into {nats_url} failed[/red]: {exc!r}", soft_wrap=True)
         raise typer.Exit(2) from exc
+    if driver.quiesce_error:
+        console.print(f"[yellow]no consumer state ({driver.quiesce_error}): waited --settle only[/yellow]")
+    for root, busy in driver.still_busy.items():
+        console.print(f"[yellow]still busy --timeout after input {root}[/yellow]: {', '.join(busy)}", soft_wrap=True)
     manifest = build_manifest(source, inputs, replayed, seed=seed, config_files=config)
     summary = summarize(replayed)
     _print_summary(summary, manifest["output_sha256"])

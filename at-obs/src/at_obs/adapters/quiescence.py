@@ -1,0 +1,48 @@
+"""Is the stack idle? Every durable consumer has delivered and had acknowledged every stored message.
+
+The services consume streams on independent durable consumers (agents read positions on one
+and signals on another), so the outputs of one input reaching the bus does not mean every
+service has *taken them in*. Replaying the next input before that makes the result depend on
+the machine's speed. The services acknowledge a message after handling it (and publishing what
+it caused), so "no consumer has pending or unacknowledged messages" is the point where the
+next input sees exactly the state the previous ones built. This is JetStream state, not a
+message, so it is polled, with a deadline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from nats.js.client import JetStreamContext
+
+POLL_S = 0.02
+
+
+async def busy_consumers(js: JetStreamContext) -> list[str]:
+    """``stream/consumer`` of every durable consumer with undelivered or unacknowledged messages.
+
+    Ephemeral consumers (a KV watcher, a tracer) are nobody's work queue and never count.
+    """
+    busy = []
+    for stream in await js.streams_info():
+        for consumer in await js.consumers_info(stream.config.name):
+            if not consumer.config.durable_name:
+                continue
+            if consumer.num_pending or consumer.num_ack_pending:
+                busy.append(f"{stream.config.name}/{consumer.name}")
+    return busy
+
+
+async def wait_quiescent(js: JetStreamContext, timeout_s: float) -> list[str]:
+    """Wait until no consumer is busy; return those still busy at the deadline (empty when idle).
+
+    Raises:
+        nats.errors.Error: the JetStream API is not reachable with these credentials.
+    """
+    deadline = time.monotonic() + timeout_s
+    while True:
+        busy = await busy_consumers(js)
+        if not busy or time.monotonic() >= deadline:
+            return busy
+        await asyncio.sleep(POLL_S)  # JetStream state has no message to await
