@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from tests.helpers import T0, D
 
@@ -114,6 +116,15 @@ def test_reduce_only_must_not_grow_a_position() -> None:
 )
 def test_trading_state_gates_new_risk(state: TradingState, expected: set) -> None:
     assert codes(buy("1"), ctx(RiskLimits(), state=state)) == expected
+
+
+def test_an_account_locked_after_a_session_cutoff_may_only_reduce_until_the_lock_ends() -> None:
+    locked = ctx(RiskLimits(), state=TradingState.LOCKED_UNTIL, position="2")
+    locked = replace(locked, locked_until_ns=T0 + 1)
+    sell = OrderSpec(side=OrderSide.SELL, quantity=D(1))
+    assert codes(buy("1"), locked) == {Code.TRADING_LOCKED}
+    assert codes(sell, locked) == set()  # closing what the flatten could not
+    assert codes(buy("1"), replace(locked, now_ns=T0 + 1)) == set()  # the lock's end: the session reopened
 
 
 def test_order_rate_limit_boundary() -> None:

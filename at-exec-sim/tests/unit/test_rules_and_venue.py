@@ -73,6 +73,23 @@ def test_a_breach_halts_the_account_and_flattens_it() -> None:
     assert denied[0].approved is False and denied[0].reasons[0].code == "trading_halted"
 
 
+def test_a_breach_cancels_the_accounts_resting_orders_so_none_reopens_the_flattened_position() -> None:
+    eng, f = engine(), factory()
+    eng.on_market_data(quote(f, "MES.CME", "5000.00", "5000.00"))
+    eng.on_proposal(proposal(f, "topstep-50k-1", "MES.CME", OrderSide.BUY, "10"))
+    limit = proposal(f, "topstep-50k-1", "MES.CME", OrderSide.BUY, "1", order_type=OrderType.LIMIT, limit="4970.00")
+    resting = eng.on_proposal(limit)[1].client_order_id
+    out = eng.on_market_data(quote(f, "MES.CME", "4979.00", "4979.00"))  # -1,050: the daily loss breached
+    types = [e.event_type for e in out]
+    canceled = out[types.index("order_canceled")]
+    assert (canceled.client_order_id, canceled.reason) == (resting, "daily_loss")
+    assert types.index("trading_state_changed") < types.index("order_canceled") < types.index("fill")
+    assert eng.venue.resting == {}
+    later = eng.on_market_data(quote(f, "MES.CME", "4969.00", "4969.00"))  # through the canceled limit
+    assert "fill" not in [e.event_type for e in later]
+    assert eng.accounts["topstep-50k-1"].account.positions["MES.CME"].quantity == 0
+
+
 def _venue_fill(spec: OrderSpec, *markets: Market):
     venue = SimVenue()
     from at_core.catalog import InstrumentCatalog

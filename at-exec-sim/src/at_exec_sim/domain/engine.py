@@ -40,7 +40,7 @@ from at_core.events import RiskReasonCode as Code
 from at_core.ids import derive_id
 from at_core.models.enums import AssetClass, LiquiditySide, OrderSide, OrderType, TradingState
 from at_core.models.orders import OrderSpec
-from at_exec_sim.domain import risk
+from at_exec_sim.domain import risk, sessions
 from at_exec_sim.domain.accounts import AccountConfig
 from at_exec_sim.domain.portfolio import Account, MissingRate, to_account
 from at_exec_sim.domain.ports import ExecutionReport, ReportStatus, sim_report
@@ -50,6 +50,9 @@ from at_exec_sim.domain.venue_models import Quote
 
 VENUE = SIM_VENUE
 NS_PER_MIN = 60_000_000_000
+SESSION_CUTOFF = "session_cutoff"
+SESSION_OPEN = "session_open"
+OPEN_STATUSES = ("submitted", "accepted", "partially_filled")
 
 
 @dataclass
@@ -62,6 +65,10 @@ class AccountRuntime:
     order_times: deque[int] = field(default_factory=deque)
     day: date | None = None  # the trading day the "today" counters belong to
     day_ends_ns: int = 0
+    state_reason: str = ""  # why the account is in its state ("session_cutoff", "daily_loss", ...)
+    session_check_ns: int = 0  # sessions: nothing opens or closes before this time
+    cutoff_ns: int | None = None  # the end of the session whose cutoff was applied
+    session_seen_ns: int | None = None  # when sessions were last looked at
 
 
 @dataclass
@@ -114,6 +121,7 @@ class ExecutionEngine:
         self.orders: dict[str, OrderRecord] = {}
         self.fills: list[FillEvent] = []
         self.routes: list[Route] = []
+        self.recovered_until_ns: int | None = None  # the last recovered event's time: the service ran until then
 
     # --- inputs ---------------------------------------------------------------------------
 
@@ -147,7 +155,8 @@ class ExecutionEngine:
         self._roll_days()
         market = self._store_market(event)
         now = self.clock.now_ns()
-        out = self._venue_updates(event, self.venue.on_market(event.instrument_id, market, now))
+        out = self._sessions(event)  # a cutoff first: nothing of a flattened account fills after it
+        out += self._venue_updates(event, self.venue.on_market(event.instrument_id, market, now))
         for rt in self.accounts.values():
             for pos in rt.account.positions.values():
                 if pos.instrument.instrument_id == event.instrument_id and market.mid is not None:
@@ -161,13 +170,15 @@ class ExecutionEngine:
         return out
 
     def on_timer(self, cause: Event) -> list[Event]:
-        """Time passing without market data (live mode): day rolls, expiries and due cancels.
+        """Time passing without market data (live mode): day rolls, session cutoffs and reopenings,
+        expiries and due cancels.
 
         Args:
-            cause: the timer's tick (expiries and cancels are caused by their order's submission).
+            cause: the timer's tick (expiries and cancels are caused by their order's submission;
+                a cutoff's state change by the tick).
         """
         self._roll_days()
-        return self._housekeeping(cause)
+        return self._sessions(cause) + self._housekeeping(cause)
 
     def on_proposal(self, event: TradeProposalEvent) -> list[Event]:
         return self._decide(
@@ -198,6 +209,7 @@ class ExecutionEngine:
 
     def recover(self, event: Event) -> None:
         """Rebuild state from a published event (on restart): nothing is emitted."""
+        self.recovered_until_ns = max(self.recovered_until_ns or 0, event.ts_event)
         if isinstance(event, RiskDecisionEvent):
             self.decided.setdefault(event.request_event_id, event)
             if event.approved:
@@ -231,7 +243,11 @@ class ExecutionEngine:
         elif isinstance(event, TradingStateChangedEvent):
             rt = self.accounts.get(event.account_id)
             if rt is not None:
-                rt.state, rt.locked_until_ns = event.state, event.locked_until_ns
+                rt.state, rt.locked_until_ns, rt.state_reason = event.state, event.locked_until_ns, event.reason
+                if event.reason == SESSION_CUTOFF:  # applied already: not again after a restart
+                    at = event.locked_until_ns - 1 if event.locked_until_ns else event.ts_event
+                    close = sessions.status(rt.config.profile.limits.sessions, at).last_close
+                    rt.cutoff_ns = close.end_ns if close is not None else None
 
     def resume_unfinished(self) -> list[Event]:
         """After recovery: finish approved market orders a crash interrupted before any fill.
@@ -270,6 +286,7 @@ class ExecutionEngine:
         if cause.event_id in self.decided:
             return []  # redelivery: already decided (the outputs were published then)
         self._roll_days()  # the risk check must see today's daily-loss floor
+        state_changes = self._sessions(cause)  # and a cutoff that is due, though no tick came yet
         rt = self.accounts.get(account_id)
         inst = self._instrument(instrument_id)
         market = self.markets.get(instrument_id)
@@ -315,10 +332,10 @@ class ExecutionEngine:
         )
         self.decided[cause.event_id] = decision
         if reasons or rt is None or inst is None:
-            return [decision]
+            return [*state_changes, decision]
         rt.order_times.append(now)
         self.approved[client_order_id] = decision
-        return [decision, *self._submit(decision, rt, inst, strategy_id, rounded, market or Market())]
+        return [*state_changes, decision, *self._submit(decision, rt, inst, strategy_id, rounded, market or Market())]
 
     def _submit(
         self,
@@ -425,7 +442,7 @@ class ExecutionEngine:
                 out.append(self._ended(submitted, record, update.kind))
         return out
 
-    def _ended(self, submitted: OrderSubmitted, record: OrderRecord, kind: str) -> Event:
+    def _ended(self, submitted: OrderSubmitted, record: OrderRecord, kind: str, reason: str = "canceled") -> Event:
         """An order's end at the venue without a fill: a due cancel, or a DAY/GTD expiry."""
         record.status = kind
         common = {
@@ -438,7 +455,7 @@ class ExecutionEngine:
         }
         if kind == "expired":
             return self.factory.make(OrderExpired, cause=submitted, derive_from="expired", **common)
-        return self.factory.make(OrderCanceled, cause=submitted, derive_from="canceled", **common, reason="canceled")
+        return self.factory.make(OrderCanceled, cause=submitted, derive_from="canceled", **common, reason=reason)
 
     def take_routes(self) -> list[Route]:
         """Orders for external venues that the service must now send to their adapters."""
@@ -653,28 +670,95 @@ class ExecutionEngine:
         )
 
     def _set_state(
-        self, cause: Event | None, rt: AccountRuntime, state: TradingState, reason: str, message: str, flatten: bool
+        self,
+        cause: Event | None,
+        rt: AccountRuntime,
+        state: TradingState,
+        reason: str,
+        message: str,
+        flatten: bool,
+        locked_until_ns: int | None = None,
     ) -> list[Event]:
-        previous, rt.state = rt.state, state
+        previous, rt.state, rt.state_reason = rt.state, state, reason
+        rt.locked_until_ns = locked_until_ns
         purpose = f"state:{rt.account.account_id}:{state}:{reason}"  # one cause can change many accounts
         kwargs = {"cause": cause, "derive_from": purpose} if cause is not None else {}
-        out: list[Event] = [
-            self.factory.make(
-                TradingStateChangedEvent,
-                **kwargs,
-                account_id=rt.account.account_id,
-                state=state,
-                previous_state=previous,
-                reason=reason,
-                message=message,
-                flatten=flatten,
-            )
-        ]
-        if flatten:
-            for pos in list(rt.account.positions.values()):
-                if pos.quantity != 0:
-                    out += self._flatten(out[0], rt, pos.instrument, pos.quantity)
+        changed = self.factory.make(
+            TradingStateChangedEvent,
+            **kwargs,
+            ts_event=self.clock.now_ns(),  # when it changed (a market event's own time may be earlier)
+            account_id=rt.account.account_id,
+            state=state,
+            previous_state=previous,
+            locked_until_ns=locked_until_ns,
+            reason=reason,
+            message=message,
+            flatten=flatten,
+        )
+        return [changed, *self._flatten_account(changed, rt, reason)] if flatten else [changed]
+
+    def _flatten_account(self, cause: Event, rt: AccountRuntime, reason: str) -> list[Event]:
+        """Cancel the account's working orders at the simulated venue (a resting order must not
+        reopen what is closed), then close every open position with a reduce-only market order."""
+        out: list[Event] = []
+        for record in list(self.orders.values()):
+            if (
+                record.account_id == rt.account.account_id
+                and record.status in OPEN_STATUSES
+                and record.submitted is not None
+                and self.venue.remove(record.client_order_id) is not None
+            ):
+                out.append(self._ended(record.submitted, record, "canceled", reason))
+        for pos in list(rt.account.positions.values()):
+            if pos.quantity != 0:
+                out += self._flatten(cause, rt, pos.instrument, pos.quantity)
         return out
+
+    def _sessions(self, cause: Event) -> list[Event]:
+        """Session cutoffs of profiles whose windows flatten at their end, and their reopening.
+
+        At the first input, tick or market event after such a window's end: cancel the account's
+        working orders, flatten its positions and lock it until the next window opens (an account
+        halted by a breach or an operator stays halted, flattened too). When a window opens, the
+        lock lifts. A close that passed unseen (no event between the close and the reopening, or
+        the service down) is applied at the first event after it, if there is anything to flatten.
+        """
+        now = self.clock.now_ns()
+        out: list[Event] = []
+        for rt in self.accounts.values():
+            windows = rt.config.profile.limits.sessions
+            if now < rt.session_check_ns or not any(w.flatten_at_end for w in windows):
+                continue
+            status = sessions.status(windows, now)
+            seen = rt.session_seen_ns if rt.session_seen_ns is not None else self.recovered_until_ns
+            rt.session_check_ns = status.next_change_ns if status.next_change_ns is not None else 2**63
+            rt.session_seen_ns = now
+            close = status.last_close
+            if (
+                close is not None
+                and close.window.flatten_at_end
+                and close.end_ns != rt.cutoff_ns
+                and (not status.open or (seen is not None and seen < close.end_ns and self._exposed(rt)))
+            ):
+                rt.cutoff_ns = close.end_ns
+                out += self._cutoff(cause, rt, close, status.reopen_ns)
+            if status.open and rt.state is TradingState.LOCKED_UNTIL and rt.state_reason == SESSION_CUTOFF:
+                out += self._set_state(cause, rt, TradingState.ACTIVE, SESSION_OPEN, "the session opened", False)
+        return out
+
+    def _cutoff(self, cause: Event, rt: AccountRuntime, close: sessions.Session, reopen_ns: int | None) -> list[Event]:
+        if rt.state is TradingState.HALTED:  # only an operator lifts a halt; flat by the cutoff all the same
+            return self._flatten_account(cause, rt, SESSION_CUTOFF)
+        w = close.window
+        message = f"session closed at {w.end} {w.timezone}: flat, no new positions until it reopens"
+        return self._set_state(cause, rt, TradingState.LOCKED_UNTIL, SESSION_CUTOFF, message, True, reopen_ns)
+
+    def _exposed(self, rt: AccountRuntime) -> bool:
+        """The account holds a position or has an order working at the simulated venue."""
+        return any(p.quantity != 0 for p in rt.account.positions.values()) or any(
+            r.account_id == rt.account.account_id and r.status in OPEN_STATUSES and self.venue.holds(r.client_order_id)
+            for r in self.orders.values()
+        )
 
     def _flatten(self, cause: Event, rt: AccountRuntime, inst: Instrument, qty: Decimal) -> list[Event]:
         # the purpose names the account and the instrument: a cause shared by several accounts

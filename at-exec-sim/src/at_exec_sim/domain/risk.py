@@ -7,9 +7,7 @@ machine-readable code (``RiskReasonCode``) and a message a human can act on.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from decimal import Decimal
-from zoneinfo import ZoneInfo
 
 from at_core.catalog import Instrument
 from at_core.events import RiskReason
@@ -18,9 +16,12 @@ from at_core.models.enums import TradingState
 from at_core.models.instruments import FutureContract
 from at_core.models.orders import OrderSpec
 from at_core.models.precision import Rounding
-from at_core.models.risk import RiskProfile, SessionWindow
+from at_core.models.risk import RiskProfile
 from at_exec_sim.domain.portfolio import Account
 from at_exec_sim.domain.rules import RuleState
+from at_exec_sim.domain.sessions import in_session
+
+__all__ = ["RiskContext", "check", "in_session"]
 
 
 @dataclass(frozen=True)
@@ -43,20 +44,6 @@ class RiskContext:
 
 def _r(code: Code, message: str, limit: Decimal | None = None, value: Decimal | None = None) -> RiskReason:
     return RiskReason(code=code, message=message, limit=limit, value=value)
-
-
-def in_session(windows: list[SessionWindow], now_ns: int) -> bool:
-    if not windows:
-        return True
-    for w in windows:
-        local = datetime.fromtimestamp(now_ns / 1e9, tz=UTC).astimezone(ZoneInfo(w.timezone))
-        t, day = local.time(), local.weekday()
-        if w.start <= w.end:
-            if day in w.days and w.start <= t < w.end:
-                return True
-        elif (day in w.days and t >= w.start) or ((day - 1) % 7 in w.days and t < w.end):
-            return True
-    return False
 
 
 def _mini_weight(instrument: Instrument, count_micros: bool) -> Decimal:
@@ -141,10 +128,13 @@ def check(order: OrderSpec, ctx: RiskContext) -> tuple[OrderSpec, list[RiskReaso
 def _state(order: OrderSpec, ctx: RiskContext) -> RiskReason | None:
     if ctx.trading_state is TradingState.HALTED:
         return _r(Code.TRADING_HALTED, "trading is halted on this account")
-    if ctx.trading_state is TradingState.LOCKED_UNTIL and (
-        ctx.locked_until_ns is None or ctx.now_ns < ctx.locked_until_ns
+    if (
+        ctx.trading_state is TradingState.LOCKED_UNTIL
+        and (ctx.locked_until_ns is None or ctx.now_ns < ctx.locked_until_ns)
+        and not _reduces(order, ctx)
     ):
-        return _r(Code.TRADING_LOCKED, "account locked until the next session")
+        # after a session cutoff: nothing opens until the session reopens; closing what is left may
+        return _r(Code.TRADING_LOCKED, "account locked until the next session: only reducing orders")
     if ctx.trading_state is TradingState.REDUCING and not _reduces(order, ctx):
         return _r(Code.TRADING_REDUCING, "account may only reduce positions")
     return None

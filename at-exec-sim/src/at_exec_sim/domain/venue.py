@@ -146,6 +146,15 @@ class SimVenue:
         self.inflight.pop(client_order_id, None)
         return order
 
+    def remove(self, client_order_id: str) -> RestingOrder | None:
+        """Take an order off the venue now, resting or in flight (the venue's own cancel: a
+        liquidation at a session cutoff or a breach); returns it if it was there."""
+        return self.resting.pop(client_order_id, None) or self.inflight.pop(client_order_id, None)
+
+    def holds(self, client_order_id: str) -> bool:
+        """The order rests or is in flight here."""
+        return client_order_id in self.resting or client_order_id in self.inflight
+
     def on_market(self, instrument_id: str, market: Market, now_ns: int = 0) -> list[VenueUpdate]:
         """Orders arriving, resting orders filling, then cancels taking effect, for one instrument."""
         out: list[VenueUpdate] = []
