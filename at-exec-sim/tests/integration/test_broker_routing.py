@@ -24,8 +24,7 @@ from tests.wire import serve
 
 from at_core import subjects
 from at_core.events import Event, EventFactory
-from at_core.metrics import MetricCatalog, MetricSpec
-from at_core.metrics.exec_sim import CATALOG
+from at_core.metrics import MetricCatalog
 from at_core.models.enums import OrderSide, OrderType
 from at_core.runtime.bus import EventBus
 from at_core.serialization import decode_event, encode_event
@@ -44,11 +43,6 @@ accounts:
   - {account_id: binance-1, profile: crypto, venue: BINANCE}
   - {account_id: paper-1, profile: retail}
 """
-# The metric proposed for at-core's exec-sim catalog; the service counts it once the catalog declares it.
-UNKNOWN_SPEC = MetricSpec(
-    UNKNOWN_ORDERS_METRIC, "counter", "Orders whose state at the broker is unknown", ("venue", "account_id")
-)
-WITH_UNKNOWN_METRIC = MetricCatalog("exec_sim", (*CATALOG.own, UNKNOWN_SPEC))
 
 
 class LoseAnswers:
@@ -77,7 +71,7 @@ class Service:
 
     def __init__(self, settings: ExecSimSettings) -> None:
         self.port = free_port()
-        app = create_app(settings, metrics_catalog=WITH_UNKNOWN_METRIC)
+        app = create_app(settings)
         self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning"))
         self.client = httpx.AsyncClient(base_url=f"http://127.0.0.1:{self.port}", timeout=10)
 

@@ -50,5 +50,11 @@ CATALOG = MetricCatalog(
             ("account_id", "rule"),
         ),
         MetricSpec("trading_halted", "gauge", "1 when the account is halted or locked", ("account_id",)),
+        MetricSpec(
+            "broker_orders_unknown_total",
+            "counter",
+            "Orders whose state at an external broker is unknown until reconciled",
+            ("venue", "account_id"),
+        ),
     ),
 )

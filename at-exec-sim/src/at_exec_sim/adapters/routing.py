@@ -27,7 +27,6 @@ from at_exec_sim.errors import VenueUnavailableError
 
 log = get_logger("at_exec_sim.routing")
 
-#: Not in at-core's exec-sim catalog yet; counted as soon as the catalog has it (see the runbook).
 UNKNOWN_ORDERS_METRIC = "broker_orders_unknown_total"
 #: How brokers say "that client order id exists already": the order was sent before.
 DUPLICATE_REASONS = frozenset({"CLIENT_ORDER_ID_ALREADY_EXISTS", "DuplicateOrderId"})
@@ -185,11 +184,7 @@ class VenueRouter:
             reason=reason,
         )
         if first:
-            try:
-                counter = self.metrics.counter(UNKNOWN_ORDERS_METRIC)
-            except KeyError:  # at-core's catalog does not declare it yet: the log and /venues carry it
-                return
-            counter.labels(venue, account_id).inc()
+            self.metrics.counter(UNKNOWN_ORDERS_METRIC).labels(venue, account_id).inc()
 
 
 def _not_sent(coid: str, reason: str, message: str) -> ExecutionReport:
