@@ -29,7 +29,6 @@ from at_core.models.enums import OrderSide, OrderType
 from at_core.runtime.bus import EventBus
 from at_core.serialization import decode_event, encode_event
 from at_core.testing import NatsServer, free_port
-from at_exec_sim.adapters.routing import UNKNOWN_ORDERS_METRIC
 from at_exec_sim.config import ExecSimSettings
 from at_exec_sim.main import create_app
 
