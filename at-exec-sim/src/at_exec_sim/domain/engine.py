@@ -38,7 +38,7 @@ from at_core.events import (
 )
 from at_core.events import RiskReasonCode as Code
 from at_core.ids import derive_id
-from at_core.models.enums import AssetClass, LiquiditySide, OrderSide, OrderType, TradingState
+from at_core.models.enums import AssetClass, LiquiditySide, OrderSide, OrderType, TimeInForce, TradingState
 from at_core.models.orders import OrderSpec
 from at_exec_sim.domain import risk, sessions
 from at_exec_sim.domain.accounts import AccountConfig
@@ -216,6 +216,7 @@ class ExecutionEngine:
                 # one state change can flatten several instruments: each decision has its own order
                 self.approved[event.client_order_id] = event
         elif isinstance(event, OrderSubmitted):
+            decision = self.approved.get(event.client_order_id)
             self.orders[event.client_order_id] = OrderRecord(
                 event.client_order_id,
                 event.account_id,
@@ -225,12 +226,19 @@ class ExecutionEngine:
                 "submitted",
                 submitted=event,
                 arrival_price=event.arrival_price,
+                signal_ts_event=decision.ts_event if decision is not None else None,
+                venue=event.venue,
             )
+        elif isinstance(event, OrderAccepted) and (rec := self.orders.get(event.client_order_id)) is not None:
+            rec.status = "accepted" if rec.filled == 0 else rec.status
+            rec.venue_order_id = event.venue_order_id or rec.venue_order_id
+            self._rest_again(rec)
         elif (
-            isinstance(event, OrderRejected | OrderCanceled | OrderExpired)
+            isinstance(event, OrderRejected | OrderCanceled | OrderExpired | OrderFilled)
             and (rec := self.orders.get(event.client_order_id)) is not None
         ):
             rec.status = event.status
+            self.venue.remove(event.client_order_id)  # ended: never fills again
         elif isinstance(event, FillEvent):
             rt = self.accounts.get(event.account_id)
             if rt is not None:
@@ -238,8 +246,15 @@ class ExecutionEngine:
                 self._book(rt, inst, event.side, event.quantity, event.price, event.fee)
                 self.fills.append(event)
                 if (rec := self.orders.get(event.client_order_id)) is not None:
+                    value = (rec.avg_price or Decimal(0)) * rec.filled + event.price * event.quantity
                     rec.filled += event.quantity
+                    rec.avg_price = value / rec.filled
                     rec.status = "filled" if rec.filled >= rec.spec.quantity else "partially_filled"
+                    if (resting := self.venue.resting.get(rec.client_order_id)) is not None:
+                        resting.leaves = rec.spec.quantity - rec.filled
+                        resting.triggered = True  # a stop that filled has triggered
+                        if resting.leaves <= 0:
+                            self.venue.remove(rec.client_order_id)
         elif isinstance(event, TradingStateChangedEvent):
             rt = self.accounts.get(event.account_id)
             if rt is not None:
@@ -249,27 +264,53 @@ class ExecutionEngine:
                     close = sessions.status(rt.config.profile.limits.sessions, at).last_close
                     rt.cutoff_ns = close.end_ns if close is not None else None
 
-    def resume_unfinished(self) -> list[Event]:
-        """After recovery: finish approved market orders a crash interrupted before any fill.
+    def _rest_again(self, record: OrderRecord) -> None:
+        """An order the simulated venue accepted rests there again (recovery), with its leaves."""
+        spec, submitted = record.spec, record.submitted
+        rt = self.accounts.get(record.account_id)
+        inst = self._instrument(record.instrument_id)
+        if record.venue != VENUE or spec.order_type is OrderType.MARKET or rt is None or inst is None:
+            return  # a market order does not rest; a broker keeps its own book
+        if spec.time_in_force in (TimeInForce.IOC, TimeInForce.FOK) or submitted is None:
+            return  # never rests: what it did not fill at once was canceled
+        leaves = spec.quantity - record.filled
+        if leaves > 0:
+            reset, tz = rt.rules.reset_spec()
+            day = trading_day(submitted.ts_event, reset, tz)  # a DAY order's day is its submission's
+            self.venue.resting[record.client_order_id] = RestingOrder(
+                record.client_order_id, inst, spec, leaves, triggered=record.filled > 0, day=day
+            )
 
-        Ids are derived, so outputs that were already published come out identical (and
-        JetStream drops them as duplicates); nothing that was filled is executed again.
+    def resume_unfinished(self) -> list[Event]:
+        """After recovery: finish approved orders a crash interrupted before they reached the venue.
+
+        Market orders (any venue) with no fill, and orders for the simulated venue that were
+        submitted but never accepted (in flight, or the crash came first), are placed again;
+        orders the venue accepted were put back to rest by :meth:`recover`. Ids are derived, so
+        outputs that were already published come out identical (and JetStream drops them as
+        duplicates); nothing that was filled is executed again.
         """
         out: list[Event] = []
         for decision in sorted(self.approved.values(), key=lambda d: d.event_id):
-            if decision.order.order_type is not OrderType.MARKET:
-                continue
             record = self.orders.get(decision.client_order_id)
-            if record is not None and (record.filled > 0 or record.status != "submitted"):
-                continue
             rt = self.accounts.get(decision.account_id)
             inst = self._instrument(decision.instrument_id)
             if rt is None or inst is None:
                 continue
-            strategy_id = record.strategy_id if record is not None else "recovered"
-            self.orders.pop(decision.client_order_id, None)
+            is_market = decision.order.order_type is OrderType.MARKET
+            unplaced = ("submitted", "accepted") if is_market else ("submitted",)
+            if not is_market and rt.config.venue != VENUE:
+                continue  # a broker may hold it: never resent blindly
+            if record is not None and (record.filled > 0 or record.status not in unplaced):
+                continue
             market = self.markets.get(decision.instrument_id, Market())
-            out += self._submit(decision, rt, inst, strategy_id, decision.order, market)
+            if record is not None and record.submitted is not None:
+                # its OrderSubmitted is in the stream: place it as it was (its arrival price, its day)
+                reset, tz = rt.rules.reset_spec()
+                day = trading_day(record.submitted.ts_event, reset, tz)
+                out += self._place(record, rt, inst, market, day)
+            else:
+                out += self._submit(decision, rt, inst, "recovered", decision.order, market)
         return out
 
     # --- internals --------------------------------------------------------------------------
@@ -377,14 +418,22 @@ class ExecutionEngine:
             venue=venue,
         )
         self.orders[coid] = record
-        if venue != VENUE:
-            self.routes.append(Route(coid, inst, spec, submitted))  # the service sends it to the adapter
-            return [submitted]
         now = self.clock.now_ns()
-        execs, outcome = self.venue.submit(coid, inst, spec, market, now, self._day(rt, now))
+        return [submitted, *self._place(record, rt, inst, market, self._day(rt, now))]
+
+    def _place(
+        self, record: OrderRecord, rt: AccountRuntime, inst: Instrument, market: Market, day: date
+    ) -> list[Event]:
+        """Send a submitted order to its venue: the simulated one now, an external one as a route."""
+        coid, spec, submitted = record.client_order_id, record.spec, record.submitted
+        assert submitted is not None
+        if record.venue != VENUE:
+            self.routes.append(Route(coid, inst, spec, submitted))  # the service sends it to the adapter
+            return []
+        execs, outcome = self.venue.submit(coid, inst, spec, market, self.clock.now_ns(), day)
         if outcome == "pending":
-            return [submitted]  # in flight: it reaches the venue on a later market event
-        return [submitted, *self._apply_report(submitted, record, sim_report(coid, execs, outcome))]
+            return []  # in flight: it reaches the venue on a later market event
+        return self._apply_report(submitted, record, sim_report(coid, execs, outcome))
 
     # --- time: trading days, venue updates, expiries ---------------------------------------
 
@@ -494,6 +543,7 @@ class ExecutionEngine:
             return [self.factory.make(OrderCanceled, cause=submitted, derive_from="canceled", **common, reason=reason)]
         out: list[Event] = []
         if purpose == "submit":
+            record.status = "accepted"
             out.append(
                 self.factory.make(
                     OrderAccepted,
