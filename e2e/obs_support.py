@@ -23,6 +23,7 @@ from typing import Any
 
 import httpx
 import nats
+import yaml
 
 from at_core.testing import free_port
 from at_obs.adapters.quiescence import wait_quiescent
@@ -33,6 +34,7 @@ from tools.trace import is_settled
 BIN = Path(sys.executable).parent
 ROOT = Path(__file__).resolve().parents[1]
 DASHBOARDS = ROOT / "at-obs" / "grafana" / "dashboards"
+PROFILES = ROOT / "at-exec-sim" / "src" / "at_exec_sim" / "data" / "profiles"
 
 # Services whose outputs replay must reproduce run on the event clock with a fixed seed. The
 # gateway is the edge: its events are the inputs, replayed with their recorded ids and times.
@@ -42,14 +44,15 @@ REPLAY_ENV = {
     "AT_EXEC_SIM_REPLAY_MODE": "true",
     "AT_EXEC_SIM_SEED": "7",
 }
-TOPSTEP_SECRET = "e2e-topstep-secret"
+LIMITS_SECRET = "e2e-limits-secret"
+LIMITS_ACCOUNT = "limits-1"
 DRILL_SECRET = "e2e-drill-secret"
 DRILL_STRATEGY = "e2e-deadline-drill"
 UNKNOWN_ACCOUNT_SECRET = "e2e-unknown-account-secret"
 
 
 def dashboard_env(run_dir: Path) -> dict[str, str]:
-    """Routes to a paper account, a Topstep account (rule headroom), an unknown account (denials), a drill strategy.
+    """Routes to a paper account, an account with Topstep's loss limits (rule headroom), an unknown account (denials), a drill strategy.
 
     The drill strategy's committee has a zero deadline: every agent is dropped and no proposal
     is made, which is what the "Agents dropped" and "Signals without a proposal" panels show.
@@ -64,8 +67,8 @@ def dashboard_env(run_dir: Path) -> dict[str, str]:
                 "routes": [
                     {"secret": SECRET, "targets": [{"account_id": "paper-1", "strategy_id": "e2e"}]},
                     {
-                        "secret": TOPSTEP_SECRET,
-                        "targets": [{"account_id": "topstep-50k-1", "strategy_id": "mes-trend"}],
+                        "secret": LIMITS_SECRET,
+                        "targets": [{"account_id": LIMITS_ACCOUNT, "strategy_id": "mes-trend"}],
                     },
                     {"secret": DRILL_SECRET, "targets": [{"account_id": "paper-1", "strategy_id": DRILL_STRATEGY}]},
                     # exec-sim fails closed on an account it does not know: a denial whatever the profiles say
@@ -78,7 +81,8 @@ def dashboard_env(run_dir: Path) -> dict[str, str]:
         )
     )
     accounts.write_text(
-        "accounts:\n  - {account_id: paper-1, profile: retail}\n  - {account_id: topstep-50k-1, profile: topstep_50k}\n"
+        "accounts:\n  - {account_id: paper-1, profile: retail}\n"
+        f"  - {{account_id: {LIMITS_ACCOUNT}, profile: {write_profiles(run_dir / 'profiles')}}}\n"
     )
     committees.write_text(
         "committees:\n"
@@ -102,7 +106,23 @@ def dashboard_env(run_dir: Path) -> dict[str, str]:
         "AT_GATEWAY_ROUTES_FILE": str(routes),
         "AT_AGENTS_COMMITTEES_FILE": str(committees),
         "AT_EXEC_SIM_ACCOUNTS_FILE": str(accounts),
+        "AT_EXEC_SIM_PROFILES_DIR": str(run_dir / "profiles"),
     }
+
+
+def write_profiles(directory: Path) -> str:
+    """The shipped retail profile and Topstep's limits without its trading sessions; returns the latter's id.
+
+    Topstep accounts are flattened and locked outside 18:00-15:10 CT Sunday to Thursday: a test
+    trading one would fail in the evenings and at weekends.
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    shutil.copy(PROFILES / "retail.yaml", directory / "retail.yaml")
+    profile = yaml.safe_load((PROFILES / "topstep_50k.yaml").read_text())
+    profile["limits"].pop("sessions", None)
+    profile["profile_id"] = "e2e_topstep_limits_any_time"
+    (directory / "limits.yaml").write_text(yaml.safe_dump(profile))
+    return str(profile["profile_id"])
 
 
 _serial = 0
@@ -322,7 +342,7 @@ def has_data(result: list[dict[str, Any]]) -> bool:
 async def dashboard_traffic(stack: LiveStack) -> None:
     """One round of what the dashboards show, then wait until the stack has handled all of it.
 
-    Trades on a paper and a Topstep account (fills, slippage, positions, equity, rule headroom),
+    Trades on a paper account and one with loss limits (fills, slippage, positions, equity, rule headroom),
     an order for an account exec-sim does not know (a denial), a signal to the zero-deadline committee
     (agents dropped, no proposal), and what the gateway refuses: a wrong secret, a duplicate, an
     unreplaced placeholder, a stale alert, an alert without a ticker.
@@ -331,7 +351,7 @@ async def dashboard_traffic(stack: LiveStack) -> None:
     async with stack.http("gateway") as http:
         await post_alert(http, SECRET, mes_alert("buy", 1))
         await post_alert(http, SECRET, mes_alert("sell", 1))
-        await post_alert(http, TOPSTEP_SECRET, mes_alert("buy", 1))
+        await post_alert(http, LIMITS_SECRET, mes_alert("buy", 1))
         await post_alert(http, UNKNOWN_ACCOUNT_SECRET, mes_alert("buy", 1))
         await post_alert(http, DRILL_SECRET, mes_alert("buy", 1))
         await post_alert(http, "not-a-configured-secret", mes_alert("buy", 1), expect=401)
