@@ -530,6 +530,8 @@ class ExecutionEngine:
         }
         if report.venue_order_id:
             record.venue_order_id = report.venue_order_id
+        if report.status in (ReportStatus.PENDING, ReportStatus.PENDING_CANCEL):
+            return []  # nothing happened at the venue yet: its outcome comes with a later report or market event
         if report.status is ReportStatus.REJECTED:
             record.status = "rejected"
             reason = report.reason or "rejected"

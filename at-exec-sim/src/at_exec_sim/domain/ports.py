@@ -16,13 +16,18 @@ from at_core.catalog import Instrument
 from at_core.models.orders import OrderSpec
 from at_exec_sim.domain.venue import Execution
 
+#: The reason of a REJECTED report for an order the venue does not know (cancel or status query).
+UNKNOWN_ORDER = "unknown_order"
+
 
 class ReportStatus(StrEnum):
+    PENDING = "pending"  # sent, not at the venue yet (latency): its outcome comes later
     ACCEPTED = "accepted"  # resting, nothing filled yet
     PARTIALLY_FILLED = "partially_filled"  # some filled, the rest rests
     FILLED = "filled"
     CANCELED = "canceled"  # what was not filled was canceled (IOC, FOK, market remainder)
     REJECTED = "rejected"
+    PENDING_CANCEL = "pending_cancel"  # the cancel is on its way: the order may still fill until it lands
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +40,8 @@ class ExecutionReport:
     executions: tuple[Execution, ...] = ()
     reason: str = ""
     message: str = ""
+    #: The venue's id of each execution, in order, when it names every one (empty otherwise).
+    trade_ids: tuple[str, ...] = ()
 
     @property
     def filled(self) -> Decimal:
@@ -69,7 +76,19 @@ class BrokerAdapter(Protocol):
         ...
 
     async def cancel(self, client_order_id: str, instrument: Instrument) -> ExecutionReport:
-        """Cancel a resting order (status CANCELED, or REJECTED when the venue does not know it)."""
+        """Cancel a resting order: CANCELED (done), PENDING_CANCEL (taken, lands later: the order
+        may fill meanwhile), or REJECTED when the venue does not know it."""
+        ...
+
+    async def order_status(self, client_order_id: str, instrument: Instrument) -> ExecutionReport:
+        """The order as the venue holds it now: its status and every execution so far (cumulative).
+
+        Executions come in the venue's order, with ``trade_ids`` where the venue names them. An
+        order the venue does not know is REJECTED with reason :data:`UNKNOWN_ORDER`.
+
+        Raises:
+            VenueUnavailableError: the venue could not be asked (nothing is known).
+        """
         ...
 
     async def balances(self) -> dict[str, Balance]:
@@ -88,6 +107,8 @@ def sim_report(client_order_id: str, execs: list[Execution], outcome: str | None
         return ExecutionReport(
             client_order_id, ReportStatus.REJECTED, None, (), outcome, "no market price to fill against"
         )
+    if outcome == "pending":
+        return ExecutionReport(client_order_id, ReportStatus.PENDING, venue_order_id)
     if outcome == "filled":
         status = ReportStatus.FILLED
     elif outcome == "canceled":

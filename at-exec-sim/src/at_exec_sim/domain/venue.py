@@ -140,7 +140,8 @@ class SimVenue:
             return None
         delay = self.latency.cancel_delay()
         if delay > 0:
-            order.cancel_at = now_ns + delay
+            due = now_ns + delay
+            order.cancel_at = due if order.cancel_at is None else min(order.cancel_at, due)  # the first cancel wins
             return order
         self.resting.pop(client_order_id, None)
         self.inflight.pop(client_order_id, None)
@@ -156,7 +157,7 @@ class SimVenue:
         return client_order_id in self.resting or client_order_id in self.inflight
 
     def on_market(self, instrument_id: str, market: Market, now_ns: int = 0) -> list[VenueUpdate]:
-        """Orders arriving, resting orders filling, then cancels taking effect, for one instrument."""
+        """For one instrument: orders arriving, cancels that landed by now, then resting orders filling."""
         out: list[VenueUpdate] = []
         # orders arriving now met this market on arrival: they must not take its liquidity twice
         resting = [o for o in self.resting.values() if o.instrument.instrument_id == instrument_id]
@@ -168,14 +169,16 @@ class SimVenue:
                     continue
                 execs, outcome = self._arrive(order, market)
                 out.append(VenueUpdate(order, "arrived", tuple(execs), outcome))
+        out += self._due_cancels(now_ns)  # a cancel that landed before this market event: no fill on it
         for order in resting:
+            if order.client_order_id not in self.resting:
+                continue
             execs = self._try_fill(order, market)
             if execs:
                 order.leaves -= sum((e.quantity for e in execs), Decimal(0))
                 if order.leaves <= 0:
                     del self.resting[order.client_order_id]
                 out.append(VenueUpdate(order, "fill", tuple(execs)))
-        out += self._due_cancels(now_ns)
         return out
 
     def _due_cancels(self, now_ns: int) -> list[VenueUpdate]:
