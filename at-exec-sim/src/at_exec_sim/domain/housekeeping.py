@@ -1,0 +1,91 @@
+"""Time passing: trading-day rolls, DAY/GTD expiries and due cancels, session cutoffs and the
+sessions reopening."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+from at_core.events import Event
+from at_core.models.enums import TradingState
+from at_exec_sim.domain import sessions
+from at_exec_sim.domain.core import EngineCore
+from at_exec_sim.domain.records import OPEN_STATUSES, SESSION_CUTOFF, SESSION_OPEN, AccountRuntime
+from at_exec_sim.domain.rules import day_end_ns, trading_day
+from at_exec_sim.domain.venue import RestingOrder
+
+
+class Housekeeping(EngineCore):
+    """Apply the time that passed: day rolls, expiries, due cancels, session cutoffs and reopenings."""
+
+    def _roll_days(self) -> None:
+        """Start a new trading day for each account whose day ended: today's P&L and fees restart,
+        and the rules take the day's starting balance and equity (and move an end-of-day peak)."""
+        now = self.clock.now_ns()
+        for rt in self.accounts.values():
+            if now < rt.day_ends_ns:
+                continue
+            reset, tz = rt.rules.reset_spec()
+            today = trading_day(now, reset, tz)
+            if rt.day is not None and today != rt.day:
+                rt.account.realized_today = rt.account.fees_today = Decimal(0)
+                equity = self._equity(rt)
+                if rt.rules.day is not None and isinstance(equity, Decimal):
+                    rt.rules.update(now, rt.account.balance, equity)  # else the rules roll on their next update
+            rt.day, rt.day_ends_ns = today, day_end_ns(today, reset, tz)
+
+    def _housekeeping(self, cause: Event) -> list[Event]:
+        """Expire DAY orders whose trading day ended and GTD orders past their expiry; apply due cancels."""
+        now = self.clock.now_ns()
+        return self._venue_updates(cause, self.venue.expire(now, lambda order: self._order_day(order, now)))
+
+    def _order_day(self, order: RestingOrder, now_ns: int) -> date | None:
+        record = self.orders.get(order.client_order_id)
+        rt = self.accounts.get(record.account_id) if record is not None else None
+        return self._day(rt, now_ns) if rt is not None else None
+
+    def _sessions(self, cause: Event) -> list[Event]:
+        """Session cutoffs of profiles whose windows flatten at their end, and their reopening.
+
+        At the first input, tick or market event after such a window's end: cancel the account's
+        working orders, flatten its positions and lock it until the next window opens (an account
+        halted by a breach or an operator stays halted, flattened too). When a window opens, the
+        lock lifts. A close that passed unseen (no event between the close and the reopening, or
+        the service down) is applied at the first event after it, if there is anything to flatten.
+        """
+        now = self.clock.now_ns()
+        out: list[Event] = []
+        for rt in self.accounts.values():
+            windows = rt.config.profile.limits.sessions
+            if now < rt.session_check_ns or not any(w.flatten_at_end for w in windows):
+                continue
+            status = sessions.status(windows, now)
+            seen = rt.session_seen_ns if rt.session_seen_ns is not None else self.recovered_until_ns
+            rt.session_check_ns = status.next_change_ns if status.next_change_ns is not None else 2**63
+            rt.session_seen_ns = now
+            close = status.last_close
+            if (
+                close is not None
+                and close.window.flatten_at_end
+                and close.end_ns != rt.cutoff_ns
+                and (not status.open or (seen is not None and seen < close.end_ns and self._exposed(rt)))
+            ):
+                rt.cutoff_ns = close.end_ns
+                out += self._cutoff(cause, rt, close, status.reopen_ns)
+            if status.open and rt.state is TradingState.LOCKED_UNTIL and rt.state_reason == SESSION_CUTOFF:
+                out += self._set_state(cause, rt, TradingState.ACTIVE, SESSION_OPEN, "the session opened", False)
+        return out
+
+    def _cutoff(self, cause: Event, rt: AccountRuntime, close: sessions.Session, reopen_ns: int | None) -> list[Event]:
+        if rt.state is TradingState.HALTED:  # only an operator lifts a halt; flat by the cutoff all the same
+            return self._flatten_account(cause, rt, SESSION_CUTOFF)
+        w = close.window
+        message = f"session closed at {w.end} {w.timezone}: flat, no new positions until it reopens"
+        return self._set_state(cause, rt, TradingState.LOCKED_UNTIL, SESSION_CUTOFF, message, True, reopen_ns)
+
+    def _exposed(self, rt: AccountRuntime) -> bool:
+        """The account holds a position or has an order working at the simulated venue."""
+        return any(p.quantity != 0 for p in rt.account.positions.values()) or any(
+            r.account_id == rt.account.account_id and r.status in OPEN_STATUSES and self.venue.holds(r.client_order_id)
+            for r in self.orders.values()
+        )

@@ -1,0 +1,147 @@
+"""Trading state: account state events and rule breaches, the kill switch and resume, halts and
+locks that flatten (cancel the account's working orders, close its positions)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from at_core.catalog import Instrument
+from at_core.events import AccountStateEvent, Event, RiskDecisionEvent, TradingStateChangedEvent
+from at_core.ids import derive_id
+from at_core.models.enums import OrderSide, OrderType, TradingState
+from at_core.models.orders import OrderSpec
+from at_exec_sim.domain.core import EngineCore
+from at_exec_sim.domain.portfolio import MissingRate
+from at_exec_sim.domain.records import OPEN_STATUSES, AccountRuntime
+from at_exec_sim.domain.venue import Market
+
+
+class TradingControl(EngineCore):
+    """Account state and rule breaches; halts, locks and resumes; flattening an account."""
+
+    def kill_switch(
+        self, cause: Event | None, account_id: str | None, flatten: bool, reason: str = "kill_switch"
+    ) -> list[Event]:
+        """Halt one account (or all, ``account_id`` None); with ``flatten``, cancel its working
+        orders at the simulated venue and close its positions."""
+        out: list[Event] = []
+        for rt in self.accounts.values():
+            if account_id is None or rt.account.account_id == account_id:
+                out += self._set_state(cause, rt, TradingState.HALTED, reason, "operator kill switch", flatten)
+        return out
+
+    def resume(self, cause: Event | None, account_id: str) -> list[Event]:
+        """Lift a halt or a lock on one account (an operator's decision)."""
+        rt = self.accounts.get(account_id)
+        if rt is None or rt.state is TradingState.ACTIVE:
+            return []
+        return self._set_state(cause, rt, TradingState.ACTIVE, "resume", "operator resumed trading", False)
+
+    def _evaluate_rules(self, cause: Event, rt: AccountRuntime) -> list[Event]:
+        equity = self._equity(rt)
+        if isinstance(equity, MissingRate):
+            return []
+        now = self.clock.now_ns()
+        rt.rules.update(now, rt.account.balance, equity)
+        out: list[Event] = [self._account_event(cause, rt, equity)]
+        breaches = rt.rules.breaches(rt.account.balance, equity)
+        if breaches and rt.state is TradingState.ACTIVE:
+            rule = breaches[0]
+            out += self._set_state(
+                cause, rt, TradingState.HALTED, rule, f"{rule.replace('_', ' ')} breached at equity {equity}", True
+            )
+        return out
+
+    def _account_event(self, cause: Event, rt: AccountRuntime, equity: Decimal) -> AccountStateEvent:
+        unrealized = equity - rt.account.balance
+        return self.factory.make(
+            AccountStateEvent,
+            cause=cause,
+            derive_from=f"account:{rt.account.account_id}",  # one market event marks many accounts
+            account_id=rt.account.account_id,
+            currency=rt.account.currency,
+            balance=rt.account.balance,
+            equity=equity,
+            realized_pnl_today=rt.account.realized_today,
+            unrealized_pnl=unrealized,
+            fees_today=rt.account.fees_today,
+            trading_state=rt.state,
+            profile_id=rt.config.profile.profile_id,
+            headroom=rt.rules.headroom(rt.account.balance, equity),
+        )
+
+    def _set_state(
+        self,
+        cause: Event | None,
+        rt: AccountRuntime,
+        state: TradingState,
+        reason: str,
+        message: str,
+        flatten: bool,
+        locked_until_ns: int | None = None,
+    ) -> list[Event]:
+        previous, rt.state, rt.state_reason = rt.state, state, reason
+        rt.locked_until_ns = locked_until_ns
+        purpose = f"state:{rt.account.account_id}:{state}:{reason}"  # one cause can change many accounts
+        kwargs = {"cause": cause, "derive_from": purpose} if cause is not None else {}
+        changed = self.factory.make(
+            TradingStateChangedEvent,
+            **kwargs,
+            ts_event=self.clock.now_ns(),  # when it changed (a market event's own time may be earlier)
+            account_id=rt.account.account_id,
+            state=state,
+            previous_state=previous,
+            locked_until_ns=locked_until_ns,
+            reason=reason,
+            message=message,
+            flatten=flatten,
+        )
+        return [changed, *self._flatten_account(changed, rt, reason)] if flatten else [changed]
+
+    def _flatten_account(self, cause: Event, rt: AccountRuntime, reason: str) -> list[Event]:
+        """Cancel the account's working orders at the simulated venue (a resting order must not
+        reopen what is closed), then close every open position with a reduce-only market order."""
+        out: list[Event] = []
+        for record in list(self.orders.values()):
+            if (
+                record.account_id == rt.account.account_id
+                and record.status in OPEN_STATUSES
+                and record.submitted is not None
+                and self.venue.remove(record.client_order_id) is not None
+            ):
+                out.append(self._ended(record.submitted, record, "canceled", reason))
+        for pos in list(rt.account.positions.values()):
+            if pos.quantity != 0:
+                out += self._flatten(cause, rt, pos.instrument, pos.quantity)
+        return out
+
+    def _flatten(self, cause: Event, rt: AccountRuntime, inst: Instrument, qty: Decimal) -> list[Event]:
+        # the purpose names the account and the instrument: a cause shared by several accounts
+        # (a market event, a timer tick) or instruments sharing a symbol never share an order
+        purpose = f"flatten:{rt.account.account_id}:{inst.instrument_id}"
+        decision_id = derive_id(cause.event_id, purpose)
+        spec = OrderSpec(
+            side=OrderSide.SELL if qty > 0 else OrderSide.BUY,
+            quantity=abs(qty),
+            order_type=OrderType.MARKET,
+            reduce_only=True,
+            client_order_id=f"F-{decision_id}-{inst.symbol}"[:64].replace("/", "_"),
+        )
+        decision = self.factory.make(
+            RiskDecisionEvent,
+            cause=cause,
+            derive_from=purpose,
+            account_id=rt.account.account_id,
+            instrument_id=inst.instrument_id,
+            request_event_id=cause.event_id,
+            approved=True,
+            order=spec,
+            client_order_id=spec.client_order_id or "",
+            profile_id=rt.config.profile.profile_id,
+            profile_version=rt.config.profile.version,
+        )
+        self.approved[decision.client_order_id] = decision
+        return [
+            decision,
+            *self._submit(decision, rt, inst, "flatten", spec, self.markets.get(inst.instrument_id, Market())),
+        ]
