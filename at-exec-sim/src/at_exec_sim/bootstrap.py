@@ -2,7 +2,8 @@
 and the external venues' adapters (orders the engine routes to a broker are sent after each input).
 
 In live mode a timer applies time passing without market data (DAY/GTD expiries, due cancels,
-day rolls) every ``timer_interval_s``; in replay mode time moves only with the events.
+day rolls) every ``timer_interval_s``, and a poller reconciles orders at external brokers every
+``broker_poll_interval_s``; in replay mode time moves only with the events and nothing polls.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from at_core.events import Event, EventFactory, FillEvent, Heartbeat, RiskDecisi
 from at_core.ids import IdGenerator
 from at_core.metrics import MetricCatalog, Metrics
 from at_core.metrics.exec_sim import CATALOG
+from at_core.models.enums import TradingState
 from at_core.runtime.bus import Consumer, Delivery, EventBus
 from at_core.runtime.logging import get_logger
 from at_core.serialization import decode_event
@@ -52,6 +54,7 @@ class ExecSim:
     ready: bool = False
     ticks: int = 0
     timer: asyncio.Task[None] | None = None
+    poller: asyncio.Task[None] | None = None
 
     async def handle(self, event: Event, delivery: Delivery | None = None) -> list[Event]:
         """Run one input through the engine and publish what it produced, in order."""
@@ -114,6 +117,23 @@ class ExecSim:
             await self.route(outputs)
             return outputs
 
+    async def reconcile(self) -> list[Event]:
+        """Ask brokers about their open and unknown orders; book and publish what is new, in order."""
+        async with self.lock:
+            targets = self.venues.to_poll(self.engine)
+        answers = await self.venues.poll(self.engine, targets)  # network: without the lock
+        published: list[Event] = []
+
+        async def publish(events: list[Event]) -> None:
+            await self.publish(events)
+            published.extend(events)
+
+        async with self.lock:
+            grace_ns = int(self.settings.broker_absent_grace_s * 1e9)
+            await self.venues.book(self.engine, answers, publish, grace_ns)
+            await self.route(published)  # a fill that breaches a rule flattens the account
+        return published
+
     async def publish(self, outputs: list[Event], started: float | None = None) -> None:
         for out in outputs:
             if self.bus is not None:
@@ -140,7 +160,8 @@ class ExecSim:
             if started is not None:
                 m.histogram("proposal_to_fill_seconds").labels(*labels).observe(time.perf_counter() - started)
         elif isinstance(event, TradingStateChangedEvent):
-            m.gauge("trading_halted").labels(event.account_id).set(0 if event.state == "active" else 1)
+            # a halt (breach, kill switch) pages; a prop session's nightly lock is routine, not a halt
+            m.gauge("trading_halted").labels(event.account_id).set(1 if event.state == TradingState.HALTED else 0)
         elif event.event_type == "account_state":
             m.gauge("equity").labels(event.account_id).set(float(event.equity))  # type: ignore[attr-defined]
             for h in event.headroom:  # type: ignore[attr-defined]
@@ -219,6 +240,23 @@ async def run_timer(svc: ExecSim, interval_s: float) -> None:
             await svc.tick()
         except Exception as exc:  # the next tick retries; the timer must outlive a publish failure
             log.warning("timer_tick_failed", error=repr(exc))
+
+
+def poll_interval(settings: ExecSimSettings) -> float | None:
+    """Live mode's broker poll interval, or None: replay mode never polls."""
+    if settings.replay_mode or settings.broker_poll_interval_s <= 0:
+        return None
+    return settings.broker_poll_interval_s
+
+
+async def run_poller(svc: ExecSim, interval_s: float) -> None:
+    """Live mode: reconcile broker orders every ``interval_s`` until cancelled; a failed round is logged."""
+    while True:
+        await asyncio.sleep(interval_s)
+        try:
+            await svc.reconcile()
+        except Exception as exc:  # the next round asks again; nothing was booked twice
+            log.warning("broker_poll_round_failed", error=repr(exc))
 
 
 async def recover(svc: ExecSim) -> int:
@@ -315,6 +353,8 @@ async def start(svc: ExecSim) -> None:
         )
     if (interval := timer_interval(svc.settings)) is not None:
         svc.timer = asyncio.create_task(run_timer(svc, interval), name="exec-sim-timer")
+    if svc.venues.links and (poll := poll_interval(svc.settings)) is not None:
+        svc.poller = asyncio.create_task(run_poller(svc, poll), name="exec-sim-broker-poller")
     svc.ready = True
 
 
@@ -327,10 +367,11 @@ def _handler(svc: ExecSim):
 
 async def stop(svc: ExecSim) -> None:
     svc.ready = False
-    if svc.timer is not None:
-        svc.timer.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await svc.timer
+    for task in (svc.timer, svc.poller):
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
     if svc.bus is not None:
         await svc.bus.close()
     await svc.venues.close_all()

@@ -61,6 +61,18 @@ class ExecSimSettings(ServiceSettings):
         description="Live mode: how often DAY/GTD expiries, due cancels and day rolls are applied without "
         "market data (0 = only on market data; replay mode never runs a timer)",
     )
+    broker_poll_interval_s: float = Field(
+        default=2.0,
+        ge=0,
+        description="Live mode: how often every order open or unknown at an external broker is asked for its "
+        "state and what is new (later fills, cancels, lost answers) booked (0 = never; replay mode never polls)",
+    )
+    broker_absent_grace_s: float = Field(
+        default=30.0,
+        ge=0,
+        description="An order whose answer was lost and that its broker does not know is rejected "
+        "(not_at_broker) only once it was submitted this long ago: a slow request may still arrive",
+    )
     ack_wait_s: float = Field(
         default=10.0, gt=0, description="Unacknowledged messages are redelivered after this (after a crash)"
     )

@@ -2,8 +2,11 @@
 
 It checks the HMAC-SHA256 signature of every private call with the test secret, keeps
 balances, fills market orders at a configured price (commission in the coin received, as
-Binance does without BNB), rests limit orders that do not cross, refuses a repeated client
-order id, and answers with Binance's JSON shapes and error codes.
+Binance does without BNB), rests limit orders that do not cross and fills them as a maker at
+their limit (in part when the volume traded there is smaller) when :meth:`FakeBinance.trade_at`
+trades across them, refuses a repeated client order id, shows an order by
+``origClientOrderId`` (``GET /api/v3/order``) and its trades (``GET /api/v3/myTrades?orderId=``),
+and answers with Binance's JSON shapes and error codes.
 """
 
 from __future__ import annotations
@@ -59,7 +62,64 @@ class FakeBinance:
     commission: Decimal = Decimal("0.001")
     orders: dict[str, dict] = field(default_factory=dict)
     requests: list[tuple[str, str]] = field(default_factory=list)
+    trades: list[dict] = field(default_factory=list)
+    down: bool = False  # answer every call with 503 (the exchange is unreachable behind its gateway)
     _next_id: int = 1000
+    _next_trade: int = 5000
+
+    def trade_at(self, symbol: str, price: str, volume: str | None = None) -> None:
+        """The market trades ``volume`` (unbounded if None) at ``price``: resting limits it crosses fill."""
+        left = D(volume) if volume is not None else None
+        self.prices[symbol] = D(price)
+        for order in self.orders.values():
+            if order["symbol"] != symbol or order["status"] not in ("NEW", "PARTIALLY_FILLED"):
+                continue
+            limit = D(order["price"])
+            if not (D(price) <= limit if order["side"] == "BUY" else D(price) >= limit):
+                continue
+            leaves = D(order["origQty"]) - D(order["executedQty"])
+            qty = leaves if left is None else min(leaves, left)
+            if qty <= 0:
+                break
+            self._execute(order, qty, limit, maker=True)
+            if left is not None:
+                left -= qty
+
+    def _execute(self, order: dict, qty: Decimal, price: Decimal, maker: bool) -> dict:
+        symbol, side = order["symbol"], order["side"]
+        base, quote = symbol[:-4], symbol[-4:]
+        cost = qty * price
+        fee_asset, fee = (base, qty * self.commission) if side == "BUY" else (quote, cost * self.commission)
+        if side == "BUY":
+            self.balances[quote] -= cost
+            self.balances[base] += qty - fee
+        else:
+            self.balances[base] -= qty
+            self.balances[quote] += cost - fee
+        self._next_trade += 1
+        executed = D(order["executedQty"]) + qty
+        order.update(
+            executedQty=str(executed),
+            cummulativeQuoteQty=str(D(order["cummulativeQuoteQty"]) + cost),
+            status="FILLED" if executed >= D(order["origQty"]) else "PARTIALLY_FILLED",
+        )
+        trade = {
+            "symbol": symbol,
+            "id": self._next_trade,
+            "orderId": order["orderId"],
+            "orderListId": -1,
+            "price": str(price),
+            "qty": str(qty),
+            "quoteQty": str(cost),
+            "commission": str(fee),
+            "commissionAsset": fee_asset,
+            "time": 1795050000000 + self._next_trade,
+            "isBuyer": side == "BUY",
+            "isMaker": maker,
+            "isBestMatch": True,
+        }
+        self.trades.append(trade)
+        return trade
 
     def app(self) -> FastAPI:
         app = FastAPI()
@@ -76,6 +136,12 @@ class FakeBinance:
                 ],
             }
 
+        @app.middleware("http")
+        async def unreachable(request: Request, call_next):
+            if self.down:
+                return JSONResponse({"code": -1001, "msg": "Service Unavailable."}, 503)
+            return await call_next(request)
+
         @app.api_route("/api/v3/{path:path}", methods=["GET", "POST", "DELETE"])
         async def private(path: str, request: Request) -> JSONResponse:
             raw = (await request.body()).decode() if request.method == "POST" else request.url.query
@@ -91,6 +157,12 @@ class FakeBinance:
                 return self._new_order(params)
             if path == "order" and request.method == "DELETE":
                 return self._cancel(params)
+            if path == "order" and request.method == "GET":
+                return self._query(params)
+            if path == "myTrades" and request.method == "GET":
+                order_id = int(params["orderId"]) if "orderId" in params else None
+                mine = [t for t in self.trades if t["symbol"] == params["symbol"] and order_id in (None, t["orderId"])]
+                return JSONResponse(mine)
             return JSONResponse({"code": -1100, "msg": f"unsupported {request.method} {path}"}, 400)
 
         return app
@@ -137,33 +209,38 @@ class FakeBinance:
                 return JSONResponse(
                     {"code": -2010, "msg": "Account has insufficient balance for requested action."}, 400
                 )
-            fee_asset, fee = (base, qty * self.commission) if side == "BUY" else (quote, cost * self.commission)
-            if side == "BUY":
-                self.balances[quote] -= cost
-                self.balances[base] += qty - fee
-            else:
-                self.balances[base] -= qty
-                self.balances[quote] += cost - fee
-            order.update(
-                executedQty=str(qty),
-                cummulativeQuoteQty=str(cost),
-                status="FILLED",
-                fills=[
-                    {
-                        "price": str(market),
-                        "qty": str(qty),
-                        "commission": str(fee),
-                        "commissionAsset": fee_asset,
-                        "tradeId": self._next_id,
-                    }
-                ],
-            )
+            trade = self._execute(order, qty, market, maker=False)
+            order["fills"] = [
+                {k: trade[k] for k in ("price", "qty", "commission", "commissionAsset")} | {"tradeId": trade["id"]}
+            ]
         self.orders[cid] = order
         return JSONResponse(order)
 
+    def _query(self, p: dict) -> JSONResponse:
+        if "origClientOrderId" in p:
+            order = self.orders.get(p["origClientOrderId"])
+        else:
+            order = next((o for o in self.orders.values() if str(o["orderId"]) == p.get("orderId")), None)
+        if order is None or order["symbol"] != p.get("symbol"):
+            return JSONResponse({"code": -2013, "msg": "Order does not exist."}, 400)
+        shown = {k: v for k, v in order.items() if k not in ("fills", "transactTime")}
+        return JSONResponse(
+            shown
+            | {
+                "stopPrice": "0.00000000",
+                "icebergQty": "0.00000000",
+                "time": order["transactTime"],
+                "updateTime": order["transactTime"],
+                "isWorking": True,
+                "workingTime": order["transactTime"],
+                "origQuoteOrderQty": "0.00000000",
+                "selfTradePreventionMode": "EXPIRE_MAKER",
+            }
+        )
+
     def _cancel(self, p: dict) -> JSONResponse:
         order = self.orders.get(p.get("origClientOrderId", ""))
-        if order is None or order["status"] != "NEW":
+        if order is None or order["status"] not in ("NEW", "PARTIALLY_FILLED"):
             return JSONResponse({"code": -2011, "msg": "Unknown order sent."}, 400)
         order["status"] = "CANCELED"
         return JSONResponse(

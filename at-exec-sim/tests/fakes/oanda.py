@@ -3,9 +3,11 @@
 It checks the bearer token, prices at a configured bid/ask, fills market orders (FOK or IOC)
 at the touch, cancels a market order whose margin the account cannot carry with
 ``INSUFFICIENT_MARGIN`` (as OANDA does: 201 with an ``orderCancelTransaction``), rests
-limit orders that do not cross, refuses a repeated client id, cancels by ``@clientID``, and
-answers with v20's JSON shapes and error codes. Commission is charged per million units
-in the account currency.
+limit orders that do not cross and fills them (in full, as v20 does, at the touch) when
+:meth:`FakeOanda.set_quote` moves the price across them, refuses a repeated client id, cancels by
+``@clientID``, shows an order by ``@clientID`` (its ``state`` and the ``fillingTransactionID`` /
+``cancellingTransactionID`` that ended it) and a transaction by id, and answers with v20's JSON
+shapes and error codes. Commission is charged per million units in the account currency.
 """
 
 from __future__ import annotations
@@ -68,6 +70,8 @@ class FakeOanda:
     margin_used: Decimal = Decimal(0)
     orders: dict[str, dict] = field(default_factory=dict)  # client id -> order
     positions: dict[str, list[tuple[Decimal, Decimal]]] = field(default_factory=dict)  # name -> [(units, price)]
+    transactions: dict[str, dict] = field(default_factory=dict)  # id -> transaction
+    down: bool = False  # answer every call with 503 (OANDA unreachable behind its load balancer)
     _txn: int = 1000
 
     def _next(self) -> str:
@@ -80,21 +84,48 @@ class FakeOanda:
         in_account = abs(units) if base == self.currency else abs(units) * price
         return in_account * rate
 
-    def _fill(self, name: str, units: Decimal, price: Decimal, order_id: str) -> dict:
+    def _fill(self, name: str, units: Decimal, price: Decimal, order: dict) -> dict:
         commission = (abs(units) * self.commission_per_million / D(1_000_000)).quantize(D("0.0001"))
         self.balance -= commission
         self.margin_used += self._margin(name, units, price)
         self.positions.setdefault(name, []).append((units, price))
-        return {
-            "id": self._next(),
+        txn_id = self._next()
+        fill = {
+            "id": txn_id,
             "type": "ORDER_FILL",
-            "orderID": order_id,
+            "orderID": order["id"],
+            "clientOrderID": order.get("clientExtensions", {}).get("id"),
             "instrument": name,
             "units": str(units),
             "price": str(price),
             "commission": str(-commission),
-            "reason": "MARKET_ORDER",
+            "reason": f"{order['type']}_ORDER",
+            "tradeOpened": {"tradeID": txn_id, "units": str(units), "price": str(price)},
         }
+        self.transactions[txn_id] = fill
+        order.update(
+            state="FILLED", fillingTransactionID=txn_id, filledTime="1795050000.000000000", tradeOpenedID=txn_id
+        )
+        return fill
+
+    def _cancel(self, order: dict, reason: str) -> dict:
+        txn = {"id": self._next(), "type": "ORDER_CANCEL", "orderID": order["id"], "reason": reason}
+        if (client_id := order.get("clientExtensions", {}).get("id")) is not None:
+            txn["clientOrderID"] = client_id
+        self.transactions[txn["id"]] = txn
+        order.update(state="CANCELLED", cancellingTransactionID=txn["id"], cancelledTime="1795050000.000000000")
+        return txn
+
+    def set_quote(self, name: str, bid: str, ask: str) -> None:
+        """Move the price; pending limit orders it crosses fill (in full, at the touch)."""
+        self.quotes[name] = (D(bid), D(ask))
+        for order in self.orders.values():
+            if order["state"] != "PENDING" or order["instrument"] != name or order["type"] != "LIMIT":
+                continue
+            units, limit = D(order["units"]), D(order["price"])
+            touch = D(ask) if units > 0 else D(bid)
+            if (units > 0 and touch <= limit) or (units < 0 and touch >= limit):
+                self._fill(name, units, touch, order)
 
     def app(self) -> FastAPI:
         app = FastAPI()
@@ -102,6 +133,8 @@ class FakeOanda:
 
         @app.middleware("http")
         async def auth(request: Request, call_next):
+            if self.down:
+                return JSONResponse({"errorMessage": "Service Unavailable"}, 503)
             if request.headers.get("authorization") != f"Bearer {self.token}":
                 return JSONResponse({"errorMessage": "Insufficient authorization to perform request."}, 401)
             if not request.url.path.startswith(prefix):
@@ -173,26 +206,38 @@ class FakeOanda:
             touch = ask if units > 0 else bid
             order_id = self._next()
             created = {"id": order_id, "type": f"{order['type']}_ORDER", **order}
-            self.orders[client_id] = {"id": order_id, "state": "PENDING", **order}
-            answer: dict = {"orderCreateTransaction": created, "lastTransactionID": order_id}
+            self.transactions[order_id] = created
+            held = self.orders[client_id] = {
+                "id": order_id,
+                "createTime": "1795050000.000000000",
+                "state": "PENDING",
+                **order,
+            }
+            answer: dict = {"orderCreateTransaction": created}
             if order["type"] == "MARKET":
                 if self._margin(name, units, touch) > self.balance - self.margin_used:
-                    answer["orderCancelTransaction"] = {
-                        "id": self._next(),
-                        "type": "ORDER_CANCEL",
-                        "orderID": order_id,
-                        "reason": "INSUFFICIENT_MARGIN",
-                    }
-                    self.orders[client_id]["state"] = "CANCELLED"
+                    answer["orderCancelTransaction"] = self._cancel(held, "INSUFFICIENT_MARGIN")
                 else:
-                    answer["orderFillTransaction"] = self._fill(name, units, touch, order_id)
-                    self.orders[client_id]["state"] = "FILLED"
+                    answer["orderFillTransaction"] = self._fill(name, units, touch, held)
             elif order["type"] == "LIMIT":
                 limit = D(order["price"])
                 if (units > 0 and touch <= limit) or (units < 0 and touch >= limit):
-                    answer["orderFillTransaction"] = self._fill(name, units, touch, order_id)
-                    self.orders[client_id]["state"] = "FILLED"
+                    answer["orderFillTransaction"] = self._fill(name, units, touch, held)
+            answer["lastTransactionID"] = str(self._txn)
             return JSONResponse(answer, 201)
+
+        @app.get(prefix + "/orders/{specifier}")
+        async def get_order(specifier: str) -> JSONResponse:
+            order = self.orders.get(specifier.removeprefix("@")) if specifier.startswith("@") else None
+            if order is None:
+                return JSONResponse({"errorMessage": "The order ID specified does not exist"}, 404)
+            return JSONResponse({"order": order, "lastTransactionID": str(self._txn)})
+
+        @app.get(prefix + "/transactions/{txn_id}")
+        async def get_transaction(txn_id: str) -> JSONResponse:
+            if txn_id not in self.transactions:
+                return JSONResponse({"errorMessage": "The transaction ID specified does not exist"}, 404)
+            return JSONResponse({"transaction": self.transactions[txn_id], "lastTransactionID": str(self._txn)})
 
         @app.put(prefix + "/orders/{specifier}/cancel")
         async def cancel(specifier: str) -> JSONResponse:
@@ -210,17 +255,8 @@ class FakeOanda:
                     },
                     404,
                 )
-            order["state"] = "CANCELLED"
             return JSONResponse(
-                {
-                    "orderCancelTransaction": {
-                        "id": self._next(),
-                        "type": "ORDER_CANCEL",
-                        "orderID": order["id"],
-                        "clientOrderID": client_id,
-                        "reason": "CLIENT_REQUEST",
-                    }
-                },
+                {"orderCancelTransaction": self._cancel(order, "CLIENT_REQUEST"), "lastTransactionID": str(self._txn)},
                 200,
             )
 

@@ -7,7 +7,7 @@ import asyncio
 import io
 import sys
 from collections.abc import AsyncIterator, Callable
-from contextlib import AsyncExitStack
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -29,6 +29,7 @@ from at_core.models.enums import OrderSide, OrderType
 from at_core.runtime.bus import EventBus
 from at_core.serialization import decode_event, encode_event
 from at_core.testing import NatsServer, free_port
+from at_exec_sim.bootstrap import ExecSim
 from at_exec_sim.config import ExecSimSettings
 from at_exec_sim.main import create_app
 
@@ -70,7 +71,7 @@ class Service:
 
     def __init__(self, settings: ExecSimSettings) -> None:
         self.port = free_port()
-        app = create_app(settings)
+        self.app = app = create_app(settings)
         self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning"))
         self.client = httpx.AsyncClient(base_url=f"http://127.0.0.1:{self.port}", timeout=10)
 
@@ -89,6 +90,11 @@ class Service:
         self.server.should_exit = True
         await self.task
         await self.client.aclose()
+
+    @property
+    def exec_sim(self) -> ExecSim:
+        """The running service (to drive a reconciliation round directly)."""
+        return self.app.state.exec_sim
 
     async def orders(self, account_id: str) -> dict[str, dict]:
         rows = (await self.client.get("/orders", params={"account_id": account_id})).json()
@@ -159,6 +165,13 @@ class Stack:
 
 @pytest.fixture
 async def stack(nats_server: NatsServer, tmp_path: Path) -> AsyncIterator[Stack]:
+    async with broker_stack(nats_server, tmp_path) as built:
+        yield built
+
+
+@asynccontextmanager
+async def broker_stack(nats_server: NatsServer, tmp_path: Path) -> AsyncIterator[Stack]:
+    """NATS with prices, OANDA and Binance faked on loopback, settings for exec-sim (not polling)."""
     accounts = tmp_path / "accounts.yaml"
     accounts.write_text(ACCOUNTS)
     oanda, binance = FakeOanda(), FakeBinance()
@@ -189,6 +202,7 @@ async def stack(nats_server: NatsServer, tmp_path: Path) -> AsyncIterator[Stack]
             ccxt_secret=binance.secret,
             ccxt_base_url=binance_url,
             timer_interval_s=0,
+            broker_poll_interval_s=0,  # these tests show what happens without reconciliation
         )
         yield Stack(nats_server, bus, f, oanda, oanda_wire, binance, binance_server, settings)
 

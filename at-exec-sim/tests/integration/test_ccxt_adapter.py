@@ -14,6 +14,7 @@ from at_core.models.instruments import CryptoSpot
 from at_core.models.orders import OrderSpec
 from at_exec_sim.adapters.ccxt_broker import CcxtBroker, exchange_client_id
 from at_exec_sim.domain.ports import BrokerAdapter, ReportStatus
+from at_exec_sim.errors import VenueUnavailableError
 
 pytestmark = pytest.mark.integration
 D = Decimal
@@ -103,3 +104,35 @@ def test_long_client_order_ids_map_to_a_stable_id_the_exchange_accepts() -> None
     long_id = "F-01JABCDEFGHJKMNPQRSTVWXYZ0-BTC_USDT"
     assert exchange_client_id(long_id) == exchange_client_id(long_id) and len(exchange_client_id(long_id)) == 36
     assert exchange_client_id("P-01JABCDEF") == "P-01JABCDEF"
+
+
+async def test_a_resting_limit_filled_in_two_trades_is_reported_cumulatively_with_the_exchanges_trade_ids(
+    exchange,
+) -> None:
+    fake, broker = exchange
+    btc = {i.instrument_id: i for i in await broker.connect()}["BTC/USDT.BINANCE"]
+    spec = OrderSpec(side=OrderSide.BUY, quantity=D("0.4"), order_type=OrderType.LIMIT, limit_price=D("96000.00"))
+    placed = await broker.submit("O-REST", btc, spec)
+    assert (await broker.order_status("O-REST", btc)).status is ReportStatus.ACCEPTED
+    fake.trade_at("BTCUSDT", "95990.00", volume="0.1")
+    partial = await broker.order_status("O-REST", btc)
+    assert partial.status is ReportStatus.PARTIALLY_FILLED and partial.venue_order_id == placed.venue_order_id
+    assert [(e.quantity, e.price) for e in partial.executions] == [(D("0.1"), D("96000.00"))]
+    fake.trade_at("BTCUSDT", "95980.00")
+    filled = await broker.order_status("O-REST", btc)
+    assert filled.status is ReportStatus.FILLED
+    assert [e.quantity for e in filled.executions] == [D("0.1"), D("0.3")]
+    assert filled.trade_ids == tuple(str(t["id"]) for t in fake.trades) and len(set(filled.trade_ids)) == 2
+    assert filled.trade_ids[0] == partial.trade_ids[0]  # stable: the exchange's ids, not positions
+    # a maker buy pays 0.1% of the BTC received, valued in USDT at the fill price
+    assert filled.executions[1].fee == D("0.3") * D("0.001") * D("96000.00")
+
+
+async def test_an_order_the_exchange_never_got_is_not_found_and_a_down_exchange_raises(exchange) -> None:
+    fake, broker = exchange
+    btc = {i.instrument_id: i for i in await broker.connect()}["BTC/USDT.BINANCE"]
+    never = await broker.order_status("O-NOWHERE", btc)
+    assert (never.status, never.reason) == (ReportStatus.REJECTED, "unknown_order")
+    fake.down = True
+    with pytest.raises(VenueUnavailableError):
+        await broker.order_status("O-NOWHERE", btc)

@@ -171,3 +171,46 @@ def test_a_non_fx_instrument_is_refused_before_anything_is_sent() -> None:
     es = InstrumentCatalog().resolve("ES1!")
     with pytest.raises(ValueError, match="not an FX pair"):
         order_body("P-3", es, OrderSpec(side=OrderSide.BUY, quantity=D(1)))
+
+
+async def test_a_resting_limit_is_asked_by_client_id_and_its_later_fill_comes_from_the_fill_transaction(
+    broker,
+) -> None:
+    fake, adapter, pairs = broker
+    eur = pairs["EUR/USD"]
+    spec = OrderSpec(side=OrderSide.BUY, quantity=D(10_000), order_type=OrderType.LIMIT, limit_price=D("1.07500"))
+    placed = await adapter.submit("P-01JLATER", eur, spec)
+    resting = await adapter.order_status("P-01JLATER", eur)
+    assert (resting.status, resting.venue_order_id, resting.executions) == (
+        ReportStatus.ACCEPTED,
+        placed.venue_order_id,
+        (),
+    )
+    fake.set_quote("EUR_USD", "1.07480", "1.07492")  # the ask crosses the limit
+    filled = await adapter.order_status("P-01JLATER", eur)
+    (ex,) = filled.executions
+    assert filled.status is ReportStatus.FILLED
+    assert (ex.quantity, ex.price, ex.fee) == (D(10_000), D("1.07492"), D("0.5000"))
+    assert filled.trade_ids == (fake.orders["P-01JLATER"]["fillingTransactionID"],)
+    assert (await adapter.order_status("P-01JLATER", eur)) == filled  # asked again: the same cumulative state
+
+
+async def test_the_status_of_a_canceled_order_carries_the_cancel_reason_and_an_unknown_one_is_not_found(
+    broker,
+) -> None:
+    _fake, adapter, pairs = broker
+    eur = pairs["EUR/USD"]
+    spec = OrderSpec(side=OrderSide.SELL, quantity=D(1_000), order_type=OrderType.LIMIT, limit_price=D("1.09000"))
+    await adapter.submit("P-01JGONE", eur, spec)
+    await adapter.cancel("P-01JGONE", eur)
+    canceled = await adapter.order_status("P-01JGONE", eur)
+    assert (canceled.status, canceled.reason, canceled.executions) == (ReportStatus.CANCELED, "CLIENT_REQUEST", ())
+    never = await adapter.order_status("P-01JNOWHERE", eur)
+    assert (never.status, never.reason) == (ReportStatus.REJECTED, "unknown_order")
+
+
+async def test_asking_a_broker_that_is_down_raises_instead_of_guessing(broker) -> None:
+    fake, adapter, pairs = broker
+    fake.down = True
+    with pytest.raises(VenueUnavailableError, match="503"):
+        await adapter.order_status("P-01JANY", pairs["EUR/USD"])

@@ -8,7 +8,8 @@ from pydantic import ValidationError
 from tests.helpers import T0, D, factory, proposal, quote
 
 from at_core.clock import ManualClock
-from at_core.models.enums import OrderSide, OrderType, TimeInForce
+from at_core.events import TradingStateChangedEvent
+from at_core.models.enums import OrderSide, OrderType, TimeInForce, TradingState
 from at_exec_sim import bootstrap
 from at_exec_sim.config import ExecSimSettings
 from at_exec_sim.domain.venue_models import FeeModel, FixedTicks, NoSlippage, SpreadSlippage, VolumeShareSlippage
@@ -117,3 +118,27 @@ async def test_the_live_timer_expires_a_gtd_order_without_market_data() -> None:
 def test_only_live_mode_runs_a_timer(replay_mode: bool, interval_s: float, expected: float | None) -> None:
     settings = ExecSimSettings(replay_mode=replay_mode, timer_interval_s=interval_s)
     assert bootstrap.timer_interval(settings) == expected
+
+
+@pytest.mark.parametrize(
+    ("state", "reason", "halted"),
+    [
+        (TradingState.HALTED, "daily_loss_limit", 1),
+        (TradingState.HALTED, "kill_switch", 1),
+        (TradingState.LOCKED_UNTIL, "session_cutoff", 0),  # every evening on a prop account: no page
+        (TradingState.REDUCING, "operator", 0),
+        (TradingState.ACTIVE, "session_open", 0),
+    ],
+)
+def test_only_a_halt_raises_the_trading_halted_gauge(state: TradingState, reason: str, halted: int) -> None:
+    svc = bootstrap.build(ExecSimSettings(), ManualClock(T0))
+    event = factory().make(
+        TradingStateChangedEvent,
+        account_id="topstep-50k-1",
+        state=state,
+        previous_state=TradingState.ACTIVE,
+        reason=reason,
+        locked_until_ns=T0 + 1 if state is TradingState.LOCKED_UNTIL else None,
+    )
+    svc.observe(event, None)
+    assert svc.metrics.gauge("trading_halted").labels("topstep-50k-1")._value.get() == halted

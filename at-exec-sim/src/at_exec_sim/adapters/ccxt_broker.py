@@ -3,7 +3,10 @@
 Instruments (tick, step, min/max quantity, min notional) are read from ccxt's unified
 market structure after ``load_markets``, so the risk engine rounds and limits orders the
 way the exchange will. The client order id is sent as the exchange's client id, so a
-resubmission after a crash is refused by the exchange as a duplicate rather than doubled.
+resubmission after a crash is refused by the exchange as a duplicate rather than doubled, and
+an order's state is asked by it (``fetch_order`` with ``origClientOrderId``, the name Binance and
+ccxt's other unified exchanges read), with the order's trades (``fetch_order_trades``, else
+``fetch_my_trades`` filtered by order id) as executions whose ids are the exchange's trade ids.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from at_core.catalog import Instrument
 from at_core.models.enums import LiquiditySide, OrderType, TimeInForce
 from at_core.models.instruments import CryptoPerpetual, CryptoSpot
 from at_core.models.orders import OrderSpec
-from at_exec_sim.domain.ports import Balance, BrokerPosition, ExecutionReport, ReportStatus
+from at_exec_sim.domain.ports import UNKNOWN_ORDER, Balance, BrokerPosition, ExecutionReport, ReportStatus
 from at_exec_sim.domain.venue import Execution
 from at_exec_sim.errors import VenueUnavailableError
 
@@ -89,7 +92,7 @@ class CcxtBroker:
         """Load the exchange's markets; return them as at-core instruments."""
         try:
             markets = await self.exchange.load_markets()
-        except ccxt_async.NetworkError as exc:
+        except ccxt_async.OperationFailed as exc:
             raise VenueUnavailableError(self.venue, str(exc)) from exc
         out: list[Instrument] = []
         for market in markets.values():
@@ -149,8 +152,9 @@ class CcxtBroker:
                 float(spec.limit_price) if spec.limit_price is not None else None,
                 params,
             )
-        except ccxt_async.NetworkError as exc:
-            # Ambiguous: the order may or may not be at the exchange. Do not guess.
+        except ccxt_async.OperationFailed as exc:
+            # Ambiguous (network, 5xx, Binance's -1001 "unable to process"): the order may or may not
+            # be at the exchange. ccxt files these under OperationFailed, rejections under ExchangeError.
             raise VenueUnavailableError(self.venue, str(exc)) from exc
         except ccxt_async.BaseError as exc:
             return ExecutionReport(client_order_id, ReportStatus.REJECTED, None, (), type(exc).__name__, str(exc)[:500])
@@ -162,7 +166,38 @@ class CcxtBroker:
         status = _STATUS.get(order.get("status") or "", ReportStatus.ACCEPTED)
         if status is ReportStatus.ACCEPTED and filled > 0:
             status = ReportStatus.PARTIALLY_FILLED
-        return ExecutionReport(client_order_id, status, str(order.get("id")), execs)
+        trades = order.get("trades") or []
+        ids = tuple(str(t["id"]) for t in trades) if trades and all(t.get("id") for t in trades) else ()
+        return ExecutionReport(client_order_id, status, str(order.get("id")), execs, trade_ids=ids)
+
+    async def order_status(self, client_order_id: str, instrument: Instrument) -> ExecutionReport:
+        """The order named by our client id, with its trades when the exchange lists them.
+
+        Raises:
+            VenueUnavailableError: the exchange could not be asked, or refused to answer.
+        """
+        try:
+            order = await self.exchange.fetch_order(
+                None, instrument.symbol, {"origClientOrderId": exchange_client_id(client_order_id)}
+            )
+            if not order.get("trades") and (_d(order.get("filled")) or Decimal(0)) > 0:
+                trades = await self._order_trades(instrument, str(order.get("id")))
+                if sum((_d(t.get("amount")) or Decimal(0) for t in trades), Decimal(0)) == _d(order.get("filled")):
+                    order = {**order, "trades": trades}  # else the aggregate: the trade list lags the order
+        except ccxt_async.OrderNotFound as exc:
+            return ExecutionReport(client_order_id, ReportStatus.REJECTED, None, (), UNKNOWN_ORDER, str(exc)[:500])
+        except ccxt_async.BaseError as exc:  # network, auth, rate limit: nothing is known
+            raise VenueUnavailableError(self.venue, f"{type(exc).__name__}: {exc}"[:500]) from exc
+        return self._report(client_order_id, instrument, order)
+
+    async def _order_trades(self, instrument: Instrument, order_id: str) -> list[dict[str, Any]]:
+        if self.exchange.has.get("fetchOrderTrades"):
+            return list(await self.exchange.fetch_order_trades(order_id, instrument.symbol))
+        if self.exchange.has.get("fetchMyTrades"):
+            return [
+                t for t in await self.exchange.fetch_my_trades(instrument.symbol) if str(t.get("order")) == order_id
+            ]
+        return []
 
     def _executions(self, inst: Instrument, order: dict[str, Any]) -> list[Execution]:
         trades = order.get("trades") or []
@@ -201,8 +236,8 @@ class CcxtBroker:
                 None, instrument.symbol, {"origClientOrderId": exchange_client_id(client_order_id)}
             )
         except ccxt_async.OrderNotFound as exc:
-            return ExecutionReport(client_order_id, ReportStatus.REJECTED, None, (), "unknown_order", str(exc)[:500])
-        except ccxt_async.NetworkError as exc:
+            return ExecutionReport(client_order_id, ReportStatus.REJECTED, None, (), UNKNOWN_ORDER, str(exc)[:500])
+        except ccxt_async.OperationFailed as exc:  # it may still rest there
             raise VenueUnavailableError(self.venue, str(exc)) from exc
         report = self._report(client_order_id, instrument, order)
         return ExecutionReport(client_order_id, ReportStatus.CANCELED, report.venue_order_id, report.executions)

@@ -2,8 +2,9 @@
 
 The calls used: ``GET /v3/accounts/{id}/instruments`` (precision and limits),
 ``POST /v3/accounts/{id}/orders``, ``PUT /v3/accounts/{id}/orders/@{client id}/cancel``,
-``GET /v3/accounts/{id}/summary`` and ``GET /v3/accounts/{id}/openPositions``, with a bearer
-token. Units are signed (a sell is negative). Our client order id travels as the order's
+``GET /v3/accounts/{id}/orders/@{client id}`` with the ``GET /v3/accounts/{id}/transactions/{id}``
+that filled or cancelled it (an order's state for reconciliation), ``GET /v3/accounts/{id}/summary``
+and ``GET /v3/accounts/{id}/openPositions``, with a bearer token. Units are signed (a sell is negative). Our client order id travels as the order's
 ``clientExtensions.id``, so a resubmission after a crash is refused by the broker
 (``CLIENT_ORDER_ID_ALREADY_EXISTS``) rather than doubled, and a cancel names the order by it.
 
@@ -11,7 +12,8 @@ What the broker says maps to reports: an ``orderFillTransaction`` is an executio
 ``commission`` is in the account currency and is converted to the pair's quote currency at
 the fill price); an ``orderCancelTransaction`` (e.g. a market order the broker cancels for
 ``INSUFFICIENT_MARGIN``) is CANCELED with that reason; an ``orderRejectTransaction`` or an
-error code is REJECTED. A network failure or a 5xx is ambiguous (the order may be there):
+error code is REJECTED. v20 fills an order in one ``ORDER_FILL`` transaction, named by the
+order's ``fillingTransactionID``; that transaction's id is the execution's trade id. A network failure or a 5xx is ambiguous (the order may be there):
 :class:`VenueUnavailableError`, never a guess.
 """
 
@@ -26,7 +28,7 @@ from at_core.catalog import Instrument
 from at_core.models.enums import LiquiditySide, OrderSide, OrderType, TimeInForce
 from at_core.models.instruments import FxPair
 from at_core.models.orders import OrderSpec
-from at_exec_sim.domain.ports import Balance, BrokerPosition, ExecutionReport, ReportStatus
+from at_exec_sim.domain.ports import UNKNOWN_ORDER, Balance, BrokerPosition, ExecutionReport, ReportStatus
 from at_exec_sim.domain.venue import Execution
 from at_exec_sim.errors import VenueUnavailableError
 
@@ -37,6 +39,13 @@ _TIF = {
     TimeInForce.GTD: "GTD",
     TimeInForce.IOC: "IOC",
     TimeInForce.FOK: "FOK",
+}
+#: v20 order states; TRIGGERED is an order that triggered and waits for its fill.
+_STATE = {
+    "PENDING": ReportStatus.ACCEPTED,
+    "TRIGGERED": ReportStatus.ACCEPTED,
+    "FILLED": ReportStatus.FILLED,
+    "CANCELLED": ReportStatus.CANCELED,
 }
 
 
@@ -156,16 +165,50 @@ class OandaBroker:
         venue_order_id = str(created.get("id")) if created.get("id") is not None else None
         fill = answer.get("orderFillTransaction")
         execs = (self._execution(instrument, fill),) if fill else ()
+        ids = (str(fill["id"]),) if fill and fill.get("id") is not None else ()
         if (cancel := answer.get("orderCancelTransaction")) is not None:
             return ExecutionReport(
-                client_order_id, ReportStatus.CANCELED, venue_order_id, execs, cancel.get("reason", "canceled")
+                client_order_id,
+                ReportStatus.CANCELED,
+                venue_order_id,
+                execs,
+                cancel.get("reason", "canceled"),
+                trade_ids=ids,
             )
         filled = sum((e.quantity for e in execs), Decimal(0))
         if filled >= spec.quantity:
             status_ = ReportStatus.FILLED
         else:
             status_ = ReportStatus.PARTIALLY_FILLED if filled > 0 else ReportStatus.ACCEPTED
-        return ExecutionReport(client_order_id, status_, venue_order_id, execs)
+        return ExecutionReport(client_order_id, status_, venue_order_id, execs, trade_ids=ids)
+
+    async def order_status(self, client_order_id: str, instrument: Instrument) -> ExecutionReport:
+        """The order named by our client id, with the fill transaction its ``fillingTransactionID`` names.
+
+        Raises:
+            VenueUnavailableError: OANDA could not be asked, or answered with a state v20 does not define.
+        """
+        status, answer = await self._call("GET", f"/orders/@{client_order_id}")
+        if status == 404:
+            message = str(answer.get("errorMessage", ""))[:500]
+            return ExecutionReport(client_order_id, ReportStatus.REJECTED, None, (), UNKNOWN_ORDER, message)
+        if status != 200:
+            raise VenueUnavailableError(self.venue, f"HTTP {status}: {answer.get('errorMessage', '')}")
+        order = answer["order"]
+        state = _STATE.get(order.get("state", ""))
+        if state is None:
+            raise VenueUnavailableError(self.venue, f"order {order.get('id')} in an unknown state {order.get('state')}")
+        execs: tuple[Execution, ...] = ()
+        ids: tuple[str, ...] = ()
+        if (fill_id := order.get("fillingTransactionID")) is not None:
+            fill = (await self._get(f"/transactions/{fill_id}"))["transaction"]
+            execs, ids = (self._execution(instrument, fill),), (str(fill["id"]),)
+        reason = ""
+        if state is ReportStatus.CANCELED and (cancel_id := order.get("cancellingTransactionID")) is not None:
+            reason = str((await self._get(f"/transactions/{cancel_id}"))["transaction"].get("reason", "canceled"))
+        if state is ReportStatus.ACCEPTED and execs:
+            state = ReportStatus.PARTIALLY_FILLED
+        return ExecutionReport(client_order_id, state, str(order["id"]), execs, reason, trade_ids=ids)
 
     def _rejected(self, client_order_id: str, answer: dict[str, Any]) -> ExecutionReport:
         reject = answer.get("orderRejectTransaction") or {}
@@ -195,7 +238,7 @@ class OandaBroker:
                 ReportStatus.REJECTED,
                 None,
                 (),
-                "unknown_order",
+                UNKNOWN_ORDER,
                 str(answer.get("errorMessage", ""))[:500],
             )
         if status != 200:

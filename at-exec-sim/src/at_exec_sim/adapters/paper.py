@@ -14,7 +14,7 @@ from decimal import Decimal
 from at_core.catalog import Instrument
 from at_core.models.enums import LiquiditySide, OrderSide, OrderType
 from at_core.models.orders import OrderSpec
-from at_exec_sim.domain.ports import Balance, BrokerPosition, ExecutionReport, ReportStatus
+from at_exec_sim.domain.ports import UNKNOWN_ORDER, Balance, BrokerPosition, ExecutionReport, ReportStatus
 from at_exec_sim.domain.venue import Execution, FeeModel
 
 
@@ -41,6 +41,7 @@ class PaperBroker:
         self._slip = slippage_ticks
         self._positions: dict[str, tuple[Decimal, Decimal]] = {}  # instrument -> (qty, avg)
         self._resting: dict[str, _Resting] = {}
+        self._orders: dict[str, ExecutionReport] = {}  # every order's last state, for order_status
 
     async def submit(self, client_order_id: str, instrument: Instrument, spec: OrderSpec) -> ExecutionReport:
         if spec.order_type in (OrderType.STOP_MARKET, OrderType.STOP_LIMIT):
@@ -51,8 +52,8 @@ class PaperBroker:
         ex = self._try(instrument, spec, last)
         if ex is None:
             self._resting[client_order_id] = _Resting(client_order_id, instrument, spec)
-            return ExecutionReport(client_order_id, ReportStatus.ACCEPTED, f"PAPER-{client_order_id}")
-        return ExecutionReport(client_order_id, ReportStatus.FILLED, f"PAPER-{client_order_id}", (ex,))
+            return self._keep(ExecutionReport(client_order_id, ReportStatus.ACCEPTED, f"PAPER-{client_order_id}"))
+        return self._keep(self._filled(client_order_id, ex))
 
     def on_price(self, instrument_id: str, price: Decimal) -> list[ExecutionReport]:
         """Fill resting orders that ``price`` crosses."""
@@ -61,10 +62,24 @@ class PaperBroker:
             ex = self._try(order.instrument, order.spec, price)
             if ex is not None:
                 del self._resting[order.client_order_id]
-                out.append(
-                    ExecutionReport(order.client_order_id, ReportStatus.FILLED, f"PAPER-{order.client_order_id}", (ex,))
-                )
+                out.append(self._keep(self._filled(order.client_order_id, ex)))
         return out
+
+    async def order_status(self, client_order_id: str, instrument: Instrument) -> ExecutionReport:
+        """The order's state here (the paper broker fills in one execution, named ``PAPER-<id>-1``)."""
+        known = self._orders.get(client_order_id)
+        return known or ExecutionReport(client_order_id, ReportStatus.REJECTED, None, (), UNKNOWN_ORDER)
+
+    @staticmethod
+    def _filled(client_order_id: str, ex: Execution) -> ExecutionReport:
+        venue_order_id = f"PAPER-{client_order_id}"
+        return ExecutionReport(
+            client_order_id, ReportStatus.FILLED, venue_order_id, (ex,), trade_ids=(f"{venue_order_id}-1",)
+        )
+
+    def _keep(self, report: ExecutionReport) -> ExecutionReport:
+        self._orders[report.client_order_id] = report
+        return report
 
     def _try(self, inst: Instrument, spec: OrderSpec, last: Decimal) -> Execution | None:
         if spec.order_type is OrderType.MARKET:
@@ -98,8 +113,8 @@ class PaperBroker:
 
     async def cancel(self, client_order_id: str, instrument: Instrument) -> ExecutionReport:
         if self._resting.pop(client_order_id, None) is None:
-            return ExecutionReport(client_order_id, ReportStatus.REJECTED, None, (), "unknown_order")
-        return ExecutionReport(client_order_id, ReportStatus.CANCELED, f"PAPER-{client_order_id}")
+            return ExecutionReport(client_order_id, ReportStatus.REJECTED, None, (), UNKNOWN_ORDER)
+        return self._keep(ExecutionReport(client_order_id, ReportStatus.CANCELED, f"PAPER-{client_order_id}"))
 
     async def balances(self) -> dict[str, Balance]:
         return {c: Balance(c, v, Decimal(0), v) for c, v in sorted(self._cash.items())}

@@ -8,12 +8,19 @@ and never resent blindly. The client order id is the broker's idempotency key, s
 resubmission (e.g. the engine finishing interrupted orders after a restart) is refused by the
 broker rather than doubled. An order that provably was not sent (its venue could not even be
 connected) is rejected with ``venue_unavailable``.
+
+Reconciliation (:meth:`VenueRouter.poll` then :meth:`VenueRouter.book`) asks each broker for
+the state of every open or unknown order and books only what is new (``adapters/reconcile.py``):
+a resting limit's later fill, the rest of a partial fill, the fate of an order whose answer was
+lost. Asking happens without the service's lock; booking under it, and only for orders that did
+not change meanwhile, so an answer racing a fill from elsewhere is dropped (and asked again).
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 
 from at_core.catalog import InstrumentCatalog
 from at_core.clock import Clock
@@ -21,6 +28,7 @@ from at_core.events import Event, MarketDataEvent
 from at_core.metrics import Metrics
 from at_core.runtime.logging import get_logger
 from at_exec_sim.adapters.paper import PaperBroker
+from at_exec_sim.adapters.reconcile import judge
 from at_exec_sim.domain.engine import ExecutionEngine, OrderRecord, Route
 from at_exec_sim.domain.ports import BrokerAdapter, ExecutionReport, ReportStatus
 from at_exec_sim.errors import VenueUnavailableError
@@ -44,6 +52,26 @@ class VenueLink:
     connected: bool = False
     instruments: int = 0
     last_error: str | None = None
+    poll_failures: int = 0  # status queries that failed (the order stays as it was)
+
+
+@dataclass(frozen=True, slots=True)
+class PollTarget:
+    """An order to ask its broker about, as exec-sim held it when asking."""
+
+    client_order_id: str
+    venue: str
+    status: str
+    filled: Decimal
+    unknown: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Polled:
+    """A broker's answer about one order (None when asking failed)."""
+
+    target: PollTarget
+    state: ExecutionReport | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +84,7 @@ class UnknownOrder:
     venue: str
     reason: str
     since_ns: int
+    cancel_failed: bool = False  # a kill-switch cancel did not go through: it stays until it is canceled
 
 
 class VenueRouter:
@@ -66,6 +95,8 @@ class VenueRouter:
         self.unknown: dict[str, UnknownOrder] = {}
         self.metrics = metrics
         self.clock = clock
+        self.booked_trade_ids: dict[str, frozenset[str]] = {}  # broker trade ids booked per open order
+        self.polls: int = 0
 
     async def connect_all(self, catalog: InstrumentCatalog) -> None:
         """Connect every venue and add its instruments to ``catalog``; a venue that fails stays down."""
@@ -128,6 +159,7 @@ class VenueRouter:
             self._unknown(coid, submitted.account_id, submitted.instrument_id, link.name, reason)
             return []
         self.unknown.pop(coid, None)
+        self.booked_trade_ids[coid] = frozenset(report.trade_ids)
         return engine.on_report(coid, report)
 
     async def cancel_open(self, engine: ExecutionEngine, account_id: str | None) -> list[Event]:
@@ -145,7 +177,8 @@ class VenueRouter:
         try:
             report = await link.adapter.cancel(coid, engine.catalog.get(record.instrument_id))
         except Exception as exc:  # VenueUnavailableError or worse: it may still rest there
-            self._unknown(coid, record.account_id, record.instrument_id, link.name, f"cancel failed: {_describe(exc)}")
+            reason = f"cancel failed: {_describe(exc)}"
+            self._unknown(coid, record.account_id, record.instrument_id, link.name, reason, cancel_failed=True)
             return []
         if report.status is not ReportStatus.CANCELED:  # not resting there: filled, or it never arrived
             reason = f"cancel refused ({report.reason}): filled or never placed at the broker"
@@ -169,12 +202,93 @@ class VenueRouter:
         for link in self.links.values():
             if isinstance(link.adapter, PaperBroker) and price is not None:
                 for report in link.adapter.on_price(event.instrument_id, price):
+                    self.booked_trade_ids[report.client_order_id] = frozenset(report.trade_ids)
                     out += engine.on_report(report.client_order_id, report, f"md:{event.event_id}")
         return out
 
-    def _unknown(self, coid: str, account_id: str, instrument_id: str, venue: str, reason: str) -> None:
+    def to_poll(self, engine: ExecutionEngine) -> list[PollTarget]:
+        """The orders to ask brokers about: open at an external venue, or unknown (call under the lock)."""
+        return [
+            PollTarget(r.client_order_id, r.venue, r.status, r.filled, r.client_order_id in self.unknown)
+            for r in engine.orders.values()
+            if r.venue in self.links and (r.status in OPEN_STATUSES or r.client_order_id in self.unknown)
+        ]
+
+    async def poll(self, engine: ExecutionEngine, targets: list[PollTarget]) -> list[Polled]:
+        """Ask each target's broker for its order's state; a failure is logged, counted and left for next time."""
+        self.polls += 1
+        out: list[Polled] = []
+        for target in targets:
+            link = self.links[target.venue]
+            if not link.connected and not await self._connect(link, engine.catalog):
+                self._poll_failed(link, target, link.last_error or "not connected")
+                out.append(Polled(target, None))
+                continue
+            record = engine.orders[target.client_order_id]
+            try:
+                state = await link.adapter.order_status(
+                    target.client_order_id, engine.catalog.get(record.instrument_id)
+                )
+            except Exception as exc:  # unreachable, refused, an odd answer: nothing is known, nothing booked
+                self._poll_failed(link, target, _describe(exc))
+                state = None
+            out.append(Polled(target, state))
+        return out
+
+    async def book(self, engine: ExecutionEngine, polled: list[Polled], publish: Publish, absent_grace_ns: int) -> None:
+        """Book what the answers hold that exec-sim has not booked, publishing it in order (call under the lock)."""
+        for answer in polled:
+            target, state = answer.target, answer.state
+            record = engine.orders.get(target.client_order_id)
+            changed = record is None or (record.status, record.filled) != (target.status, target.filled)
+            if state is None or changed or (target.client_order_id in self.unknown) != target.unknown:
+                continue  # something else booked it meanwhile: the next poll asks again
+            assert record is not None and record.submitted is not None
+            coid, unknown = record.client_order_id, self.unknown.get(record.client_order_id)
+            verdict = judge(
+                record,
+                state,
+                self.booked_trade_ids.get(coid, frozenset()),
+                # from when exec-sim lost the answer (its own clock), else from the order's submission
+                age_ns=self.clock.now_ns() - (unknown.since_ns if unknown is not None else record.submitted.ts_event),
+                absent_grace_ns=absent_grace_ns,
+                venue=target.venue,
+                hold_unknown=unknown is not None and unknown.cancel_failed,
+            )
+            if verdict.problem is not None:
+                self._unknown(coid, record.account_id, record.instrument_id, target.venue, verdict.problem)
+                continue
+            if verdict.report is not None:
+                events = engine.on_report(coid, verdict.report, verdict.purpose)
+                self.booked_trade_ids[coid] = frozenset(state.trade_ids)
+                log.info(
+                    "broker_order_reconciled",
+                    client_order_id=coid,
+                    venue=target.venue,
+                    status=state.status.value,
+                    new_executions=len(verdict.report.executions),
+                    events=len(events),
+                )
+                await publish(events)
+            if verdict.resolved and self.unknown.pop(coid, None) is not None:
+                log.info("broker_order_resolved", client_order_id=coid, venue=target.venue, status=record.status)
+            if record.status not in OPEN_STATUSES and coid not in self.unknown:
+                self.booked_trade_ids.pop(coid, None)
+
+    def _poll_failed(self, link: VenueLink, target: PollTarget, reason: str) -> None:
+        link.poll_failures += 1
+        link.last_error = reason
+        log.warning("broker_poll_failed", venue=link.name, client_order_id=target.client_order_id, error=reason)
+
+    def _unknown(
+        self, coid: str, account_id: str, instrument_id: str, venue: str, reason: str, cancel_failed: bool = False
+    ) -> None:
         first = coid not in self.unknown
-        self.unknown[coid] = UnknownOrder(coid, account_id, instrument_id, venue, reason, self.clock.now_ns())
+        if not first and self.unknown[coid].reason == reason:
+            return  # the same problem seen again by the next poll: logged and counted once
+        cancel_failed = cancel_failed or (not first and self.unknown[coid].cancel_failed)
+        since = self.clock.now_ns() if first else self.unknown[coid].since_ns
+        self.unknown[coid] = UnknownOrder(coid, account_id, instrument_id, venue, reason, since, cancel_failed)
         log.error(
             "broker_order_unknown",
             client_order_id=coid,

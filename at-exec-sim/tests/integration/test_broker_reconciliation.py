@@ -1,0 +1,179 @@
+"""Orders resting at brokers are reconciled: exec-sim over a real nats-server under uvicorn asks OANDA
+(httpx, v20) and Binance (ccxt) on loopback for each open or unknown order, and books what is new once."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from tests.helpers import proposal
+from tests.integration.test_broker_routing import DEADLINE_S, Service, Stack, Watch, broker_stack, has
+
+from at_core.events import Event
+from at_core.models.enums import OrderSide, OrderType
+from at_core.testing import NatsServer
+
+pytestmark = pytest.mark.integration
+D = Decimal
+
+
+@pytest.fixture
+async def stack(nats_server: NatsServer, tmp_path: Path) -> AsyncIterator[Stack]:
+    async with broker_stack(nats_server, tmp_path) as built:
+        yield built
+
+
+def count(watch: Watch, event_type: str) -> int:
+    return sum(1 for e in watch.events if e.event_type == event_type)
+
+
+async def settled(stack: Stack, svc: Service) -> None:
+    """Everything exec-sim published before now has reached the watchers: a later order's fill has."""
+    proof = await stack.send(proposal(stack.f, "oanda-1", "EUR/USD.OANDA", OrderSide.BUY, "1"))
+    await proof.until(has("order_filled"))
+    await proof.close()
+
+
+async def until(condition: Callable[[], bool]) -> None:
+    """A state of the service reached, checked with a deadline (not a message: nothing to await)."""
+
+    async def wait() -> None:
+        while not condition():  # noqa: ASYNC110 (a state of the service, not a message: nothing to await)
+            await asyncio.sleep(0.02)
+
+    await asyncio.wait_for(wait(), DEADLINE_S)
+
+
+def types(events: list[Event]) -> list[str]:
+    return [e.event_type for e in events]
+
+
+async def test_a_limit_resting_at_oanda_that_fills_later_is_booked_once_across_several_polls(stack: Stack) -> None:
+    async with Service(stack.settings) as svc:
+        p = proposal(
+            stack.f, "oanda-1", "EUR/USD.OANDA", OrderSide.BUY, "10000", order_type=OrderType.LIMIT, limit="1.07500"
+        )
+        watch = await stack.send(p)
+        await watch.until(has("order_accepted"))
+        coid = watch.first("risk_decision").client_order_id
+        assert await svc.exec_sim.reconcile() == []  # resting: nothing new
+        stack.oanda.set_quote("EUR_USD", "1.07480", "1.07492")  # the ask crosses the limit at OANDA
+        booked = await svc.exec_sim.reconcile()
+        assert types(booked)[:3] == ["fill", "position", "order_filled"]
+        assert await svc.exec_sim.reconcile() == [] and await svc.exec_sim.reconcile() == []
+        await watch.until(has("order_filled"))
+        await settled(stack, svc)
+        assert (count(watch, "fill"), count(watch, "position"), count(watch, "order_filled")) == (1, 1, 1)
+        fill = watch.first("fill")
+        assert (fill.quantity, fill.price, fill.fee, fill.leaves_quantity) == (D(10000), D("1.07492"), D("0.5000"), 0)
+        assert fill.correlation_id == p.correlation_id and fill.venue_order_id == stack.oanda.orders[coid]["id"]
+        assert watch.first("position").position.quantity == D(10000)
+        assert (await svc.orders("oanda-1"))[coid]["status"] == "filled"
+        await watch.close()
+
+
+async def test_a_partial_fill_then_the_rest_at_binance_are_two_fills_that_add_up_without_duplicates(
+    stack: Stack,
+) -> None:
+    async with Service(stack.settings) as svc:
+        p = proposal(
+            stack.f, "binance-1", "BTC/USDT.BINANCE", OrderSide.BUY, "0.4", order_type=OrderType.LIMIT, limit="96000.00"
+        )
+        watch = await stack.send(p)
+        await watch.until(has("order_accepted"))
+        coid = watch.first("risk_decision").client_order_id
+        stack.binance.trade_at("BTCUSDT", "95990.00", volume="0.1")
+        assert types(await svc.exec_sim.reconcile())[:3] == ["fill", "position", "order_partially_filled"]
+        assert await svc.exec_sim.reconcile() == []  # the same partial asked again: nothing new
+        assert (await svc.orders("binance-1"))[coid]["status"] == "partially_filled"
+        stack.binance.trade_at("BTCUSDT", "95980.00")
+        assert types(await svc.exec_sim.reconcile())[:3] == ["fill", "position", "order_filled"]
+        assert await svc.exec_sim.reconcile() == []
+        await watch.until(has("order_filled"))
+        await settled(stack, svc)
+        fills = [e for e in watch.events if e.event_type == "fill"]
+        assert [f.quantity for f in fills] == [D("0.1"), D("0.3")] and sum(f.quantity for f in fills) == D("0.4")
+        assert len({f.event_id for f in fills}) == 2 and len({f.trade_id for f in fills}) == 2
+        assert [f.leaves_quantity for f in fills] == [D("0.3"), 0]
+        assert all(f.price == D("96000.00") and f.liquidity == "maker" for f in fills)
+        assert [e.position.quantity for e in watch.events if e.event_type == "position"] == [D("0.1"), D("0.4")]
+        assert (count(watch, "order_partially_filled"), count(watch, "order_filled")) == (1, 1)
+        order = (await svc.orders("binance-1"))[coid]
+        assert (order["status"], D(order["filled_quantity"]), D(order["avg_price"])) == ("filled", D("0.4"), D("96000"))
+        assert len((await svc.client.get("/fills", params={"account_id": "binance-1"})).json()) == 2
+        await watch.close()
+
+
+async def test_an_order_whose_answer_was_lost_and_that_filled_is_resolved_by_the_poll_and_booked_once(
+    stack: Stack,
+) -> None:
+    async with Service(stack.settings) as svc:
+        stack.oanda_wire.lose = 1  # the order reaches OANDA and fills; the answer does not reach exec-sim
+        watch = await stack.send(proposal(stack.f, "oanda-1", "EUR/USD.OANDA", OrderSide.BUY, "2000"))
+        await watch.until(has("order_submitted"))
+        coid = watch.first("risk_decision").client_order_id
+        await until(lambda: coid in svc.exec_sim.venues.unknown)
+        booked = await svc.exec_sim.reconcile()
+        assert types(booked)[:4] == ["order_accepted", "fill", "position", "order_filled"]
+        assert await svc.exec_sim.reconcile() == []  # filled and known: no longer asked
+        await watch.until(has("order_filled"))
+        await settled(stack, svc)
+        assert count(watch, "fill") == 1 and watch.first("fill").quantity == D(2000)
+        order = (await svc.orders("oanda-1"))[coid]
+        assert (order["status"], order["unknown_reason"]) == ("filled", None)
+        assert (await svc.client.get("/readyz")).json()["unknown_orders"] == 0
+        assert sum(1 for units, _ in stack.oanda.positions["EUR_USD"] if units == D(2000)) == 1
+        await watch.close()
+
+
+async def test_an_order_the_exchange_never_got_stays_unknown_within_the_grace_then_is_rejected(
+    stack: Stack,
+) -> None:
+    async with Service(stack.settings) as svc:
+        stack.binance.down = True  # the request fails at the gateway: exec-sim cannot know it never arrived
+        watch = await stack.send(proposal(stack.f, "binance-1", "BTC/USDT.BINANCE", OrderSide.BUY, "0.01"))
+        await watch.until(has("order_submitted"))
+        coid = watch.first("risk_decision").client_order_id
+        await until(lambda: coid in svc.exec_sim.venues.unknown)
+        stack.binance.down = False
+        assert await svc.exec_sim.reconcile() == []  # not found, but a slow request might still arrive
+        assert (await svc.orders("binance-1"))[coid]["status"] == "unknown"
+        svc.exec_sim.settings = svc.exec_sim.settings.model_copy(update={"broker_absent_grace_s": 0})
+        assert types(await svc.exec_sim.reconcile()) == ["order_rejected"]
+        assert await svc.exec_sim.reconcile() == []
+        rejected = (await watch.until(has("order_rejected")))[-1]
+        assert rejected.reason == "not_at_broker" and "never placed" in rejected.message
+        assert rejected.venue == "BINANCE" and "fill" not in watch.types()
+        assert (await svc.orders("binance-1"))[coid]["status"] == "rejected"
+        assert svc.exec_sim.venues.unknown == {} and stack.binance.orders == {}
+        await watch.close()
+
+
+async def test_the_poll_loop_survives_a_broker_outage_booking_nothing_then_books_the_fill_once(
+    stack: Stack,
+) -> None:
+    settings = stack.settings.model_copy(update={"broker_poll_interval_s": 0.05})
+    async with Service(settings) as svc:
+        p = proposal(
+            stack.f, "oanda-1", "EUR/USD.OANDA", OrderSide.SELL, "5000", order_type=OrderType.LIMIT, limit="1.08500"
+        )
+        watch = await stack.send(p)
+        await watch.until(has("order_accepted"))
+        coid = watch.first("risk_decision").client_order_id
+        link = svc.exec_sim.venues.links["OANDA"]
+        stack.oanda.down = True
+        stack.oanda.set_quote("EUR_USD", "1.08510", "1.08522")  # fills at OANDA while exec-sim cannot ask
+        await until(lambda: link.poll_failures >= 3)
+        assert "fill" not in watch.types() and (await svc.orders("oanda-1"))[coid]["status"] == "accepted"
+        assert "503" in (link.last_error or "") and not svc.exec_sim.poller.done()
+        stack.oanda.down = False
+        await watch.until(has("order_filled"))
+        polls = svc.exec_sim.venues.polls
+        await until(lambda: svc.exec_sim.venues.polls >= polls + 3)  # three more rounds after the fill
+        await settled(stack, svc)
+        assert count(watch, "fill") == 1 and watch.first("fill").price == D("1.08510")
+        assert (await svc.orders("oanda-1"))[coid]["status"] == "filled"
+        await watch.close()
