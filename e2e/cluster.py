@@ -243,25 +243,31 @@ class ClusterStack:
         finally:
             await nc.close()
 
-    async def lead_apart(self, stream: str, consumer: tuple[str, str], timeout: float = 30) -> str:
-        """Move ``stream``'s leadership (leader step-down) until another node than the one leading
-        ``consumer`` (stream, durable) holds it; return the stream's leader."""
+    async def lead_apart(self, stream: str, others: list[tuple[str, ...]], timeout: float = 30) -> str:
+        """Step leaders down until ``stream``'s leader leads none of ``others`` (streams as
+        ``(name,)``, consumers as ``(stream, durable)``); return ``stream``'s leader."""
         nc = await nats.connect(servers=self.cluster.urls, user="admin", password=self.admin_password)
         js = nc.jetstream()
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
+
+        async def leader_of(item: tuple[str, ...]) -> str | None:
+            info = await (js.stream_info(item[0]) if len(item) == 1 else js.consumer_info(*item))
+            return info.cluster.leader if info.cluster else None
+
         try:
             while True:
                 with contextlib.suppress(Exception):  # no leader for a moment after a step-down
-                    leader = (await js.stream_info(stream)).cluster.leader
-                    consumer_leader = (await js.consumer_info(*consumer)).cluster.leader
-                    if leader and consumer_leader and leader != consumer_leader:
+                    leader = await leader_of((stream,))
+                    shared = [item for item in others if await leader_of(item) in (leader, None)]
+                    if leader and not shared:
                         return leader
-                    if leader and consumer_leader:
-                        await nc.request(f"$JS.API.STREAM.LEADER.STEPDOWN.{stream}", b"", timeout=5)
+                    for item in shared:
+                        api = "STREAM.LEADER.STEPDOWN" if len(item) == 1 else "CONSUMER.LEADER.STEPDOWN"
+                        await nc.request(f"$JS.API.{api}.{'.'.join(item)}", b"", timeout=5)
                 if loop.time() > deadline:
-                    raise TimeoutError(f"{stream} and {consumer} kept one leader")
-                await asyncio.sleep(0.25)
+                    raise TimeoutError(f"{stream} kept sharing a leader with one of {others}")
+                await asyncio.sleep(0.5)
         finally:
             await nc.close()
 

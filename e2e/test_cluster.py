@@ -76,7 +76,13 @@ async def test_replicated_streams_lose_nothing_when_a_node_dies(cluster: NatsClu
 
 ALERTS = 60
 SCALE = {"gateway": 2, "agents": 2, "exec_sim": 1, "obs": 1}
-PROPOSALS = ("AT_DECISIONS", "exec-sim-proposals")  # exec-sim's durable consumer of proposals
+#: What must keep working for alerts to reach exec-sim: the input streams and both services' consumers.
+UPSTREAM = [
+    ("AT_SIGNALS",),
+    ("AT_DECISIONS",),
+    ("AT_SIGNALS", "agents-signals"),
+    ("AT_DECISIONS", "exec-sim-proposals"),
+]
 
 
 @pytest.fixture
@@ -87,21 +93,7 @@ async def scaled(tmp_path: Path):
     await stack.stop()
 
 
-EXEC_SIM_LOSES_ORDERS_ON_A_FAILED_PUBLISH = (
-    "at-exec-sim bug: ExecSim.handle applies a proposal to the engine (decided, order, fill booked) "
-    "before publishing its outputs; when JetStream cannot take them (AT_EXECUTION electing a new "
-    "leader) the proposal is nak'd, and its redelivery hits ExecutionEngine._decide's "
-    "'already decided' early return, so the decision, order and fill are never published"
-)
-
-
-@pytest.mark.parametrize(
-    "victim",
-    [
-        "follower",
-        pytest.param("leader", marks=pytest.mark.xfail(strict=True, reason=EXEC_SIM_LOSES_ORDERS_ON_A_FAILED_PUBLISH)),
-    ],
-)
+@pytest.mark.parametrize("victim", ["follower", "leader"])
 async def test_scaled_out_services_lose_and_double_nothing_when_a_nats_node_dies(
     scaled: ClusterStack, victim: str
 ) -> None:
@@ -110,12 +102,10 @@ async def test_scaled_out_services_lose_and_double_nothing_when_a_nats_node_dies
     AT_EXECUTION nor exec-sim's proposal consumer, or the one leading AT_EXECUTION."""
     assert scaled.ledger is not None
     await scaled.seed_quotes()
-    # Before any alert: AT_EXECUTION (where exec-sim writes) and exec-sim's proposal consumer led
-    # by different nodes, so that losing AT_EXECUTION's leader leaves exec-sim fetching proposals
-    # while their outputs wait for a new leader: the window a lost node opens for a writer.
-    leader = await scaled.lead_apart("AT_EXECUTION", PROPOSALS)
-    proposals_leader = await scaled.consumer_leader(*PROPOSALS)
-    nodes = [n.server_name for n in scaled.cluster.nodes]
+    # Before any alert: AT_EXECUTION (where exec-sim writes) led by a node that leads nothing
+    # upstream, so that losing it leaves proposals flowing to exec-sim while their outputs wait
+    # for a new leader: the window a lost node opens for a writer.
+    leader = await scaled.lead_apart("AT_EXECUTION", UPSTREAM)
     gateways = [httpx.AsyncClient(base_url=g.url, timeout=30) for g in scaled.of("gateway")]
     loop = asyncio.get_running_loop()
     start = loop.time()
@@ -132,7 +122,7 @@ async def test_scaled_out_services_lose_and_double_nothing_when_a_nats_node_dies
         posting = asyncio.gather(*(post(i) for i in range(ALERTS)))
         # mid-stream: once some alerts have filled orders and most are still to come
         assert await scaled.ledger.wait_until(lambda ledger: _filled_orders(ledger) >= 10, timeout=60), "no fills"
-        killed = leader if victim == "leader" else next(n for n in nodes if n not in (leader, proposals_leader))
+        killed = leader if victim == "leader" else await _a_follower(scaled, leader)
         scaled.cluster.node(killed).stop(kill=True)
         correlations = list(await posting)
     finally:
@@ -152,6 +142,12 @@ async def test_scaled_out_services_lose_and_double_nothing_when_a_nats_node_dies
         decided[replica.name] = {row["correlation_id"] for row in rows}
     assert set(correlations) <= set().union(*decided.values())
     assert all(decided.values()), {name: len(ids) for name, ids in decided.items()}
+
+
+async def _a_follower(scaled: ClusterStack, leader: str) -> str:
+    """A node that leads neither AT_EXECUTION nor exec-sim's proposal consumer."""
+    proposals_leader = await scaled.consumer_leader("AT_DECISIONS", "exec-sim-proposals")
+    return next(n.server_name for n in scaled.cluster.nodes if n.server_name not in (leader, proposals_leader))
 
 
 def _filled_orders(ledger) -> int:

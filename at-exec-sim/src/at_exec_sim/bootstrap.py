@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import random
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -55,10 +56,15 @@ class ExecSim:
     ticks: int = 0
     timer: asyncio.Task[None] | None = None
     poller: asyncio.Task[None] | None = None
+    #: Outputs the engine produced that JetStream has not taken yet (AT_EXECUTION electing a leader,
+    #: NATS down): published first, in order, before any later input is applied. The engine's state
+    #: already holds them, so the input that caused them, redelivered, produces nothing new.
+    outbox: deque[Event] = field(default_factory=deque)
 
     async def handle(self, event: Event, delivery: Delivery | None = None) -> list[Event]:
         """Run one input through the engine and publish what it produced, in order."""
         async with self.lock:
+            await self.flush()  # raises while the bus refuses: this input is nak'd, not applied
             if isinstance(self.clock, ManualClock):
                 self.clock.advance_to(event.ts_event)
             started = time.perf_counter()
@@ -135,9 +141,31 @@ class ExecSim:
         return published
 
     async def publish(self, outputs: list[Event], started: float | None = None) -> None:
-        for out in outputs:
+        """Publish ``outputs`` after whatever the outbox still holds, in order (call under the lock).
+
+        Raises:
+            Exception: the bus's error when JetStream did not take an event; it and the rest stay
+                in the outbox (their ids are derived, so a publish that did land is deduplicated).
+        """
+        self.outbox.extend(outputs)
+        await self.flush(started)
+
+    async def flush(self, started: float | None = None) -> None:
+        """Publish the outbox, oldest first; stop at the first failure, keeping the rest."""
+        while self.outbox:
+            out = self.outbox[0]
             if self.bus is not None:
-                await self.bus.publish(out)
+                try:
+                    await self.bus.publish(out)
+                except Exception as exc:
+                    log.warning(
+                        "publish_failed_kept_in_outbox",
+                        event_id=out.event_id,
+                        unpublished=len(self.outbox),
+                        error=repr(exc),
+                    )
+                    raise
+            self.outbox.popleft()
             self.observe(out, started)
 
     def observe(self, event: Event, started: float | None) -> None:

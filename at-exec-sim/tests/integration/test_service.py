@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from dataclasses import replace
 
 import httpx
 import nats
 import pytest
 import uvicorn
+from nats.js.api import DiscardPolicy
 from tests.helpers import factory, proposal, quote
 
 from at_core import subjects
@@ -145,3 +147,50 @@ async def test_the_kill_switch_halts_and_resume_lifts_it(nats_server: NatsServer
         assert account["trading_state"] == "halted"
         assert (await svc.client.post("/resume", json={"account_id": "paper-1"})).json()["status"] == "active"
         assert (await svc.client.post("/kill-switch", json={"account_id": "ghost"})).status_code == 404
+
+
+async def test_outputs_jetstream_refused_are_published_once_in_order_before_the_next_input(
+    nats_server: NatsServer, bus: EventBus
+) -> None:
+    """AT_EXECUTION refuses writes (as while it elects a leader): the proposal's decision, order and
+    fill stay in exec-sim's outbox and the proposal is redelivered; once the stream takes writes
+    again every output is published exactly once, in order, and nothing is decided twice."""
+    f = factory()
+    async with Running(nats_server.url) as svc:
+        await bus.publish(quote(f, "MES.CME", "5000.00", "5000.25"))
+        first = proposal(f, "paper-1", "MES.CME", OrderSide.BUY, "1")
+        nc, _got, done = await _collect(nats_server.url, first.correlation_id, "position")
+        await bus.publish(first)
+        await asyncio.wait_for(done.wait(), 10)
+        await nc.close()
+
+        info = await bus.js.stream_info("AT_EXECUTION")
+        full = replace(info.config, max_msgs=info.state.messages, discard=DiscardPolicy.NEW)
+        await bus.js.update_stream(full)
+        refused = proposal(f, "paper-1", "MES.CME", OrderSide.BUY, "2")
+        await bus.publish(refused)
+
+        async def outbox_holds_outputs() -> None:
+            while (await svc.client.get("/readyz")).json()["unpublished_events"] == 0:  # noqa: ASYNC110 (a state read over HTTP)
+                await asyncio.sleep(0.05)
+
+        await asyncio.wait_for(outbox_holds_outputs(), 10)
+        assert (await svc.client.get("/readyz")).json()["degraded"] is True
+        nc, got, done = await _collect(nats_server.url, refused.correlation_id, "position")
+        await bus.js.update_stream(replace(full, max_msgs=-1, discard=DiscardPolicy.OLD))
+        await asyncio.wait_for(done.wait(), 15)  # the redelivered proposal flushes the outbox
+        await nc.close()
+
+        stored = []
+        sub = await bus.js.pull_subscribe(subjects.ALL, stream="AT_EXECUTION")
+        for msg in await sub.fetch(100, timeout=5):
+            event = decode_event(msg.data)
+            if event.correlation_id == refused.correlation_id:
+                stored.append(event)
+        types = [e.event_type for e in stored]
+        assert types[:2] == ["risk_decision", "order_submitted"] and "fill" in types and "position" in types
+        assert len({e.event_id for e in stored}) == len(stored) and got == stored[: len(got)]
+        assert types.count("risk_decision") == 1 and types.count("fill") == 1
+        assert (await svc.client.get("/readyz")).json()["unpublished_events"] == 0
+        fills = (await svc.client.get("/fills", params={"account_id": "paper-1"})).json()
+        assert sorted(x["quantity"] for x in fills) == ["1", "2"]
