@@ -196,7 +196,12 @@ def all_examples() -> list[Event]:
         profile_id="topstep_50k",
         profile_version="2026-11-01",
     )
-    common: dict[str, Any] = {"account_id": ACCOUNT, "instrument_id": MES, "client_order_id": "P-" + signal.event_id, "venue": "SIM"}
+    common: dict[str, Any] = {
+        "account_id": ACCOUNT,
+        "instrument_id": MES,
+        "client_order_id": "P-" + signal.event_id,
+        "venue": "SIM",
+    }
     submitted = ex.make(
         OrderSubmitted,
         cause=decision,
