@@ -86,7 +86,8 @@ class ExecSim:
             return published
 
     async def route(self, published: list[Event], started: float | None = None) -> None:
-        """Send the orders the engine routed to external venues; publish what their brokers answered."""
+        """Cancel at brokers the orders of accounts the engine locked or halted, send the orders it
+        routed to external venues, and publish what the brokers answered, in order."""
 
         async def publish(events: list[Event]) -> None:
             await self.publish(events, started)
@@ -97,9 +98,10 @@ class ExecSim:
     async def kill_switch(self, account_id: str | None, flatten: bool) -> list[Event]:
         """Halt new orders (one account, or all), cancel their orders resting at brokers, optionally flatten."""
         async with self.lock:
-            # Cancels first: the flatten orders the halt creates are not at any broker yet.
-            published = await self.venues.cancel_open(self.engine, account_id)
-            published += self.engine.kill_switch(None, account_id, flatten)
+            published = self.engine.kill_switch(None, account_id, flatten)
+            # Cancels before publishing, so they go out even while NATS refuses the events; the
+            # flatten orders go to brokers only after their OrderSubmitted is published (route).
+            published += await self.venues.cancel_stopped(self.engine)
             await self.publish(published)
             await self.route(published)
             return published

@@ -23,6 +23,7 @@ from tests.helpers import factory, proposal, quote
 from tests.wire import serve
 
 from at_core import subjects
+from at_core.clock import Clock
 from at_core.events import Event, EventFactory
 from at_core.metrics import MetricCatalog
 from at_core.models.enums import OrderSide, OrderType
@@ -69,9 +70,9 @@ class LoseAnswers:
 class Service:
     """exec-sim under uvicorn, as in production, for the duration of an ``async with``."""
 
-    def __init__(self, settings: ExecSimSettings) -> None:
+    def __init__(self, settings: ExecSimSettings, clock: Clock | None = None) -> None:
         self.port = free_port()
-        self.app = app = create_app(settings)
+        self.app = app = create_app(settings, clock)
         self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning"))
         self.client = httpx.AsyncClient(base_url=f"http://127.0.0.1:{self.port}", timeout=10)
 

@@ -73,6 +73,20 @@ def test_a_breach_halts_the_account_and_flattens_it() -> None:
     assert denied[0].approved is False and denied[0].reasons[0].code == "trading_halted"
 
 
+def test_every_halt_or_lock_asks_the_service_once_to_cancel_the_accounts_orders_at_brokers() -> None:
+    eng, f = engine(), factory()
+    eng.on_market_data(quote(f, "MES.CME", "5000.00", "5000.00"))
+    eng.on_proposal(proposal(f, "topstep-50k-1", "MES.CME", OrderSide.BUY, "10"))
+    assert eng.take_stops() == {}
+    eng.on_market_data(quote(f, "MES.CME", "4979.00", "4979.00"))  # the daily loss breached: halted
+    assert eng.take_stops() == {"topstep-50k-1": "daily_loss"}
+    assert eng.take_stops() == {}  # taken once
+    eng.resume(None, "topstep-50k-1")
+    assert eng.take_stops() == {}  # trading again: nothing to cancel
+    eng.kill_switch(None, "apex-50k-1", flatten=False)
+    assert eng.take_stops() == {"apex-50k-1": "kill_switch"}
+
+
 def test_a_breach_cancels_the_accounts_resting_orders_so_none_reopens_the_flattened_position() -> None:
     eng, f = engine(), factory()
     eng.on_market_data(quote(f, "MES.CME", "5000.00", "5000.00"))

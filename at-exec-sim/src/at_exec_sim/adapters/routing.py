@@ -84,7 +84,7 @@ class UnknownOrder:
     venue: str
     reason: str
     since_ns: int
-    cancel_failed: bool = False  # a kill-switch cancel did not go through: it stays until it is canceled
+    cancel_failed: bool = False  # a cancel (kill switch, cutoff, breach) did not go through: unknown until canceled
 
 
 class VenueRouter:
@@ -129,10 +129,15 @@ class VenueRouter:
     async def drain(self, engine: ExecutionEngine, publish: Publish) -> None:
         """Send every route the engine holds, publishing what each report produces, in order.
 
-        A report can produce routes of its own (a fill that breaches a rule flattens the account),
-        so this loops until the engine holds none.
+        First, the orders resting at brokers of every account the engine locked or halted (a
+        session cutoff, a rule breach, the kill switch) are canceled there, so nothing reopens what
+        its flatten orders, sent next, close. A report can lock an account or produce routes of its
+        own (a fill that breaches a rule flattens the account), so this loops until nothing is left.
         """
-        while routes := engine.take_routes():
+        while True:
+            await publish(await self.cancel_stopped(engine))
+            if not (routes := engine.take_routes()):
+                return
             for route in routes:
                 await publish(await self._submit(engine, route))
 
@@ -162,37 +167,65 @@ class VenueRouter:
         self.booked_trade_ids[coid] = frozenset(report.trade_ids)
         return engine.on_report(coid, report)
 
-    async def cancel_open(self, engine: ExecutionEngine, account_id: str | None) -> list[Event]:
-        """Cancel at their brokers the orders that may rest there (one account, or all): the kill switch."""
+    async def cancel_stopped(self, engine: ExecutionEngine) -> list[Event]:
+        """Cancel at their brokers the orders of the accounts the engine locked or halted since last time."""
         out: list[Event] = []
+        while (stops := engine.take_stops()) and self.links:  # taken even without brokers: never piles up
+            for account_id, reason in stops.items():
+                out += await self.cancel_open(engine, account_id, reason)
+        return out
+
+    async def cancel_open(
+        self, engine: ExecutionEngine, account_id: str | None, reason: str = "kill_switch"
+    ) -> list[Event]:
+        """Cancel at their brokers the orders that may rest there (one account, or all), in order.
+
+        Args:
+            reason: why (the kill switch, a session cutoff, the rule breached): the ``OrderCanceled`` reason.
+        """
+        out: list[Event] = []
+        unsent = {route.client_order_id for route in engine.routes}  # its flatten orders, about to be sent
         for record in list(engine.orders.values()):
             if record.venue not in self.links or (account_id is not None and record.account_id != account_id):
                 continue
+            if record.client_order_id in unsent:
+                continue
             if record.status in OPEN_STATUSES or record.client_order_id in self.unknown:
-                out += await self._cancel(engine, record)
+                out += await self._cancel(engine, record, reason)
         return out
 
-    async def _cancel(self, engine: ExecutionEngine, record: OrderRecord) -> list[Event]:
+    async def _cancel(self, engine: ExecutionEngine, record: OrderRecord, reason: str) -> list[Event]:
         coid, link = record.client_order_id, self.links[record.venue]
         try:
             report = await link.adapter.cancel(coid, engine.catalog.get(record.instrument_id))
         except Exception as exc:  # VenueUnavailableError or worse: it may still rest there
-            reason = f"cancel failed: {_describe(exc)}"
-            self._unknown(coid, record.account_id, record.instrument_id, link.name, reason, cancel_failed=True)
+            problem = f"cancel failed: {_describe(exc)}"
+            self._unknown(coid, record.account_id, record.instrument_id, link.name, problem, cancel_failed=True)
+            return []
+        if report.status is ReportStatus.PENDING_CANCEL:
+            # Taken, not landed: the order rests (and may fill) until it does. The poller books
+            # its end (CANCELED, or fills that came first) like any other change at the broker.
+            log.info("broker_cancel_pending", client_order_id=coid, venue=link.name, message=report.message)
             return []
         if report.status is not ReportStatus.CANCELED:  # not resting there: filled, or it never arrived
-            reason = f"cancel refused ({report.reason}): filled or never placed at the broker"
-            self._unknown(coid, record.account_id, record.instrument_id, link.name, reason)
+            problem = f"cancel refused ({report.reason}): filled or never placed at the broker"
+            self._unknown(coid, record.account_id, record.instrument_id, link.name, problem)
             return []
         self.unknown.pop(coid, None)
         # Executions in a cancel's answer repeat earlier ones: book none here, flag a difference.
         out = engine.on_report(
-            coid, ExecutionReport(coid, ReportStatus.CANCELED, report.venue_order_id, (), "kill_switch"), "cancel"
+            coid, ExecutionReport(coid, ReportStatus.CANCELED, report.venue_order_id, (), reason), "cancel"
         )
         if report.filled > record.filled:
-            reason = f"the broker filled {report.filled}, exec-sim booked {record.filled}"
-            self._unknown(coid, record.account_id, record.instrument_id, link.name, reason)
+            problem = f"the broker filled {report.filled}, exec-sim booked {record.filled}"
+            self._unknown(coid, record.account_id, record.instrument_id, link.name, problem)
         return out
+
+    def hold_unresent(self, record: OrderRecord, age_ns: int) -> None:
+        """An order in flight at a crash too long ago to send again: unknown, for the poller to find
+        at its broker (booked if there, rejected ``not_at_broker`` after the grace if not)."""
+        reason = f"in flight at a crash {age_ns // 1_000_000_000} s ago: not resent; check the broker"
+        self._unknown(record.client_order_id, record.account_id, record.instrument_id, record.venue, reason)
 
     async def on_market(self, engine: ExecutionEngine, event: MarketDataEvent) -> list[Event]:
         """The paper broker fills its resting orders that the new price crosses."""

@@ -36,6 +36,7 @@ class EngineCore:
     orders: dict[str, OrderRecord]
     fills: list[FillEvent]
     routes: list[Route]
+    stops: dict[str, str]  # accounts locked or halted since the last take_stops, with why
     recovered_until_ns: int | None  # the last recovered event's time: the service ran until then
 
     def _instrument(self, instrument_id: str) -> Instrument | None:

@@ -63,6 +63,7 @@ class ExecutionEngine(Recovery, Housekeeping, TradingControl, Lifecycle, Decisio
         self.orders: dict[str, OrderRecord] = {}
         self.fills: list[FillEvent] = []
         self.routes: list[Route] = []
+        self.stops: dict[str, str] = {}  # account id -> why it was locked or halted (not yet taken)
         self.recovered_until_ns: int | None = None  # the last recovered event's time: the service ran until then
 
     def prime_market(self, event: MarketDataEvent) -> None:

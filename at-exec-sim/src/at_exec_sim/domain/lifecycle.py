@@ -31,6 +31,13 @@ class Lifecycle(EngineCore):
         routes, self.routes = self.routes, []
         return routes
 
+    def take_stops(self) -> dict[str, str]:
+        """Accounts locked or halted (a session cutoff, a rule breach, the kill switch) since the last
+        call, with the reason: the service must cancel their orders resting at external venues
+        before it sends their flatten orders (the engine cancels those at the simulated venue itself)."""
+        stops, self.stops = self.stops, {}
+        return stops
+
     def on_report(self, client_order_id: str, report: ExecutionReport, purpose: str = "submit") -> list[Event]:
         """Apply what an external venue reported for an order (its first answer, or a later fill)."""
         record = self.orders.get(client_order_id)

@@ -82,6 +82,8 @@ class TradingControl(EngineCore):
     ) -> list[Event]:
         previous, rt.state, rt.state_reason = rt.state, state, reason
         rt.locked_until_ns = locked_until_ns
+        if state is not TradingState.ACTIVE:
+            self.stops[rt.account.account_id] = reason  # its orders resting at brokers must go too
         purpose = f"state:{rt.account.account_id}:{state}:{reason}"  # one cause can change many accounts
         kwargs = {"cause": cause, "derive_from": purpose} if cause is not None else {}
         changed = self.factory.make(
