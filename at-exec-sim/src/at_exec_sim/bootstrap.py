@@ -360,7 +360,10 @@ async def start(svc: ExecSim) -> None:
         svc.recovered = await recover(svc)
         primed = await prime_prices(svc)
         async with svc.lock:
-            resumed = svc.engine.resume_unfinished()
+            max_age_ns = int(svc.settings.resubmit_max_age_s * 1e9)
+            for record, age_ns in svc.engine.stale_in_flight(max_age_ns):
+                svc.venues.hold_unresent(record, age_ns)  # a market order hours late is not the trade asked for
+            resumed = svc.engine.resume_unfinished(max_age_ns)
             await svc.publish(resumed)
             await svc.route(resumed)  # the broker refuses a client order id it already has: never doubled
         log.info(

@@ -73,6 +73,14 @@ class ExecSimSettings(ServiceSettings):
         description="An order whose answer was lost and that its broker does not know is rejected "
         "(not_at_broker) only once it was submitted this long ago: a slow request may still arrive",
     )
+    resubmit_max_age_s: float = Field(
+        default=60.0,
+        ge=0,
+        description="After a restart, a market order for an external broker that a crash interrupted in flight "
+        "is sent again (same client order id: a broker that has it refuses the duplicate) only if submitted "
+        "within this; an older one is not resent but left unknown for the broker poll (booked if the broker "
+        "has it, rejected not_at_broker after the grace if not). 0 = never resent. The simulated venue always resumes",
+    )
     ack_wait_s: float = Field(
         default=10.0, gt=0, description="Unacknowledged messages are redelivered after this (after a crash)"
     )

@@ -1,5 +1,6 @@
 """Orders resting at brokers are reconciled: exec-sim over a real nats-server under uvicorn asks OANDA
-(httpx, v20) and Binance (ccxt) on loopback for each open or unknown order, and books what is new once."""
+(httpx, v20) and Binance (ccxt) on loopback for each open or unknown order, and books what is new once;
+after a restart, a market order a crash interrupted long ago is left to this poll rather than sent again."""
 
 from __future__ import annotations
 
@@ -9,15 +10,17 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from tests.helpers import proposal
+from tests.helpers import T0, proposal
 from tests.integration.test_broker_routing import DEADLINE_S, Service, Stack, Watch, broker_stack, has
 
+from at_core.clock import ManualClock
 from at_core.events import Event
 from at_core.models.enums import OrderSide, OrderType
 from at_core.testing import NatsServer
 
 pytestmark = pytest.mark.integration
 D = Decimal
+HOUR = 3600 * 10**9
 
 
 @pytest.fixture
@@ -177,3 +180,51 @@ async def test_the_poll_loop_survives_a_broker_outage_booking_nothing_then_books
         assert count(watch, "fill") == 1 and watch.first("fill").price == D("1.08510")
         assert (await svc.orders("oanda-1"))[coid]["status"] == "filled"
         await watch.close()
+
+
+async def test_a_market_order_the_broker_never_got_before_a_crash_long_ago_is_not_resent_but_rejected_by_the_poll(
+    stack: Stack,
+) -> None:
+    async with Service(stack.settings, ManualClock(T0)) as svc:
+        stack.oanda.down = True  # the order never reaches OANDA; then exec-sim goes down
+        watch = await stack.send(proposal(stack.f, "oanda-1", "EUR/USD.OANDA", OrderSide.BUY, "2000"))
+        await watch.until(has("order_submitted"))
+        coid = watch.first("risk_decision").client_order_id
+        await until(lambda: coid in svc.exec_sim.venues.unknown)
+    stack.oanda.down = False
+    clock = ManualClock(T0 + 2 * HOUR)  # back two hours later: a market order now is not the trade asked for
+    async with Service(stack.settings, clock) as again:
+        order = (await again.orders("oanda-1"))[coid]
+        assert order["status"] == "unknown"
+        assert order["unknown_reason"] == "submitted 7200 s ago, in flight at a crash: not resent; check the broker"
+        assert stack.oanda.orders == {}  # not sent again
+        assert await again.exec_sim.reconcile() == []  # OANDA does not know it: within the grace
+        clock.advance(int(stack.settings.broker_absent_grace_s * 1e9))
+        assert types(await again.exec_sim.reconcile()) == ["order_rejected"]
+        rejected = (await watch.until(has("order_rejected")))[-1]
+        assert (rejected.reason, rejected.venue) == ("not_at_broker", "OANDA")
+        assert (await again.orders("oanda-1"))[coid]["status"] == "rejected"
+        assert stack.oanda.orders == {} and again.exec_sim.venues.unknown == {}
+    await watch.close()
+
+
+async def test_a_market_order_filled_at_oanda_whose_answer_was_lost_before_a_crash_long_ago_is_booked_not_resent(
+    stack: Stack,
+) -> None:
+    async with Service(stack.settings, ManualClock(T0)) as svc:
+        stack.oanda_wire.lose = 1  # the order fills at OANDA; the answer is lost; then exec-sim goes down
+        watch = await stack.send(proposal(stack.f, "oanda-1", "EUR/USD.OANDA", OrderSide.BUY, "2000"))
+        await watch.until(has("order_submitted"))
+        coid = watch.first("risk_decision").client_order_id
+        await until(lambda: coid in svc.exec_sim.venues.unknown)
+    async with Service(stack.settings, ManualClock(T0 + 2 * HOUR)) as again:
+        reason = (await again.orders("oanda-1"))[coid]["unknown_reason"]
+        assert "not resent" in reason  # not "already has this client order id": it was not sent again
+        booked = await again.exec_sim.reconcile()
+        assert types(booked)[:4] == ["order_accepted", "fill", "position", "order_filled"]
+        assert await again.exec_sim.reconcile() == []
+        await watch.until(has("order_filled"))
+        assert count(watch, "fill") == 1 and watch.first("fill").quantity == D(2000)
+        assert (await again.orders("oanda-1"))[coid]["status"] == "filled"
+    assert [o["units"] for o in stack.oanda.orders.values()] == ["2000"]
+    await watch.close()

@@ -19,11 +19,11 @@ import pytest
 import uvicorn
 from tests.fakes.binance import FakeBinance
 from tests.fakes.oanda import FakeOanda
-from tests.helpers import factory, proposal, quote
+from tests.helpers import T0, factory, proposal, quote
 from tests.wire import serve
 
 from at_core import subjects
-from at_core.clock import Clock
+from at_core.clock import Clock, ManualClock
 from at_core.events import Event, EventFactory
 from at_core.metrics import MetricCatalog
 from at_core.models.enums import OrderSide, OrderType
@@ -314,9 +314,10 @@ async def test_a_lost_broker_answer_leaves_the_order_unknown_counted_and_never_s
         assert "fill" not in watch.types()
         for w in (later, proof):
             await w.close()
-    # After a restart the engine finishes the interrupted order with the same client order id:
-    # OANDA refuses it as a duplicate, so it stays unknown and is not doubled.
-    async with Service(stack.settings) as again:
+    # After a restart within AT_EXEC_SIM_RESUBMIT_MAX_AGE_S of its submission (the proposal's time,
+    # T0) the engine finishes the interrupted order with the same client order id: OANDA refuses it
+    # as a duplicate, so it stays unknown and is not doubled.
+    async with Service(stack.settings, ManualClock(T0 + 10 * 10**9)) as again:
         order = (await again.orders("oanda-1"))[coid]
         assert order["status"] == "unknown" and "already has this client order id" in order["unknown_reason"]
     assert sum(1 for units, _ in stack.oanda.positions["EUR_USD"] if units == D(2000)) == 1

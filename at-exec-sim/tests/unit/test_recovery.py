@@ -153,3 +153,24 @@ def test_a_limit_in_flight_at_the_crash_reaches_the_venue_after_the_restart_with
     out = restarted.on_market_data(arrival)
     assert kinds(out)[:4] == ["order_accepted", "fill", "position", "order_filled"]
     assert [e.event_id for e in out] == [e.event_id for e in live.on_market_data(arrival)]
+
+
+def test_the_simulated_venue_resumes_a_market_order_in_flight_at_a_crash_however_long_ago_byte_identically() -> None:
+    f = factory()
+    first = quote(f, "MES.CME", "5000.00", "5000.25")
+    live = engine(clock=ManualClock(T0), latency=LatencyModel(submit_ns=50))
+    live.on_market_data(first)
+    published = live.on_proposal(proposal(f, "paper-1", "MES.CME", BUY, "1"))
+    assert kinds(published) == ["risk_decision", "order_submitted"]  # in flight: the crash came now
+
+    def resumed(max_age_ns: int | None) -> str:
+        clock = ManualClock(T0 + 2 * HOUR)  # back two hours later
+        restarted = restart(published, clock, first, latency=LatencyModel(submit_ns=50))
+        assert restarted.stale_in_flight(60 * 10**9) == []  # the resend limit is for external brokers only
+        out = restarted.resume_unfinished(max_age_ns)
+        clock.advance(50)
+        out += restarted.on_market_data(quote(factory(T0 + 2 * HOUR + 50), "MES.CME", "5001.00", "5001.25"))
+        assert "order_filled" in kinds(out)
+        return stream_sha256(out)
+
+    assert resumed(60 * 10**9) == resumed(None)

@@ -224,7 +224,7 @@ class VenueRouter:
     def hold_unresent(self, record: OrderRecord, age_ns: int) -> None:
         """An order in flight at a crash too long ago to send again: unknown, for the poller to find
         at its broker (booked if there, rejected ``not_at_broker`` after the grace if not)."""
-        reason = f"in flight at a crash {age_ns // 1_000_000_000} s ago: not resent; check the broker"
+        reason = f"submitted {age_ns // 1_000_000_000} s ago, in flight at a crash: not resent; check the broker"
         self._unknown(record.client_order_id, record.account_id, record.instrument_id, record.venue, reason)
 
     async def on_market(self, engine: ExecutionEngine, event: MarketDataEvent) -> list[Event]:

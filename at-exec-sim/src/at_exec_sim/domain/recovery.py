@@ -3,8 +3,10 @@ states, the venue's resting orders) and orders a crash interrupted finished with
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from decimal import Decimal
 
+from at_core.catalog import Instrument
 from at_core.events import (
     Event,
     FillEvent,
@@ -20,7 +22,7 @@ from at_core.events import (
 from at_core.models.enums import OrderType, TimeInForce
 from at_exec_sim.domain import sessions
 from at_exec_sim.domain.core import EngineCore
-from at_exec_sim.domain.records import SESSION_CUTOFF, VENUE, OrderRecord
+from at_exec_sim.domain.records import SESSION_CUTOFF, VENUE, AccountRuntime, OrderRecord
 from at_exec_sim.domain.rules import trading_day
 from at_exec_sim.domain.venue import Market, RestingOrder
 
@@ -102,16 +104,8 @@ class Recovery(EngineCore):
                 record.client_order_id, inst, spec, leaves, triggered=record.filled > 0, day=day
             )
 
-    def resume_unfinished(self) -> list[Event]:
-        """After recovery: finish approved orders a crash interrupted before they reached the venue.
-
-        Market orders (any venue) with no fill, and orders for the simulated venue that were
-        submitted but never accepted (in flight, or the crash came first), are placed again;
-        orders the venue accepted were put back to rest by :meth:`recover`. Ids are derived, so
-        outputs that were already published come out identical (and JetStream drops them as
-        duplicates); nothing that was filled is executed again.
-        """
-        out: list[Event] = []
+    def _interrupted(self) -> Iterator[tuple[RiskDecisionEvent, OrderRecord | None, AccountRuntime, Instrument]]:
+        """Approved orders a crash interrupted before their venue answered, in decision order."""
         for decision in sorted(self.approved.values(), key=lambda d: d.event_id):
             record = self.orders.get(decision.client_order_id)
             rt = self.accounts.get(decision.account_id)
@@ -123,6 +117,45 @@ class Recovery(EngineCore):
             if not is_market and rt.config.venue != VENUE:
                 continue  # a broker may hold it: never resent blindly
             if record is not None and (record.filled > 0 or record.status not in unplaced):
+                continue
+            yield decision, record, rt, inst
+
+    def stale_in_flight(self, max_age_ns: int) -> list[tuple[OrderRecord, int]]:
+        """Market orders for external venues a crash interrupted that were submitted more than
+        ``max_age_ns`` ago (by the clock), with their age: too old to send again at today's price.
+
+        :meth:`resume_unfinished` with the same age leaves them alone; the service holds them as
+        unknown, for its broker poll to find (or not) at the broker.
+        """
+        now = self.clock.now_ns()
+        out: list[tuple[OrderRecord, int]] = []
+        for _, record, _, _ in self._interrupted():
+            if record is None or record.submitted is None or record.venue == VENUE:
+                continue  # never submitted: nothing was sent; the simulated venue always resumes
+            age_ns = now - record.submitted.ts_event
+            if age_ns > max_age_ns:
+                out.append((record, age_ns))
+        return out
+
+    def resume_unfinished(self, resend_max_age_ns: int | None = None) -> list[Event]:
+        """After recovery: finish approved orders a crash interrupted before they reached the venue.
+
+        Market orders (any venue) with no fill, and orders for the simulated venue that were
+        submitted but never accepted (in flight, or the crash came first), are placed again;
+        orders the venue accepted were put back to rest by :meth:`recover`. Ids are derived, so
+        outputs that were already published come out identical (and JetStream drops them as
+        duplicates); nothing that was filled is executed again.
+
+        Args:
+            resend_max_age_ns: market orders for external venues submitted longer ago than this
+                are not sent again (see :meth:`stale_in_flight`); None sends every one.
+        """
+        stale: set[str] = set()
+        if resend_max_age_ns is not None:
+            stale = {record.client_order_id for record, _ in self.stale_in_flight(resend_max_age_ns)}
+        out: list[Event] = []
+        for decision, record, rt, inst in self._interrupted():
+            if decision.client_order_id in stale:
                 continue
             market = self.markets.get(decision.instrument_id, Market())
             if record is not None and record.submitted is not None:
