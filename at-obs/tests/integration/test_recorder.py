@@ -118,16 +118,18 @@ async def test_the_recorder_exports_stream_sizes_and_its_own_consumer_lag(settin
     async with recorder(settings) as client:
         await _publish(settings.nats_url, session)
 
+        signals = sum(1 for e in session if e.event_type == "signal")
+        sizes = f'at_obs_jetstream_stream_messages{{stream="AT_SIGNALS"}} {float(signals)}'
+        caught_up = 'at_obs_jetstream_consumer_pending{consumer="recorder-AT_EXECUTION",stream="AT_EXECUTION"} 0.0'
+
         async def lag_exported() -> bool:
+            # Sizes and lag are sampled periodically: wait for a sample taken after the whole session
+            # (a pending count of 0 alone is also true before AT_EXECUTION's first event).
             text = (await client.get("/metrics")).text
-            return 'at_obs_jetstream_consumer_pending{consumer="recorder-AT_EXECUTION",stream="AT_EXECUTION"} 0.0' in (
-                text
-            ) and await _head(client) == len(session)
+            return sizes in text and caught_up in text and await _head(client) == len(session)
 
         await eventually(lag_exported)
         text = (await client.get("/metrics")).text
-        signals = sum(1 for e in session if e.event_type == "signal")
-        assert f'at_obs_jetstream_stream_messages{{stream="AT_SIGNALS"}} {float(signals)}' in text
         assert f"at_obs_audit_head_seq {float(len(session))}" in text
         assert "at_obs_audit_chain_ok 1.0" in text
         assert 'at_obs_audit_records_total{event_type="fill"} 4.0' in text
