@@ -236,8 +236,14 @@ class Processes:
             return
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, sig)
-        with contextlib.suppress(subprocess.TimeoutExpired):
+        try:
             proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:  # a shutdown that hangs must not outlive the stack
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
+        with contextlib.suppress(ProcessLookupError):  # what else the group holds (bash gone, its child not)
+            os.killpg(proc.pid, signal.SIGKILL)
 
     def stop_all(self) -> None:
         for name in reversed(list(self.procs)):

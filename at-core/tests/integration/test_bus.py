@@ -105,6 +105,21 @@ async def test_publish_fails_with_a_typed_error_when_nats_is_gone() -> None:
     await bus.nc.close()
 
 
+async def test_closing_a_bus_whose_server_is_gone_ends_instead_of_waiting_forever(unique_token: str) -> None:
+    """A service stopped (SIGTERM) after NATS died must still exit: each closing step is bounded."""
+    server = NatsServer().start()
+    bus = await _bus(server.url)
+
+    async def handler(event: Event, delivery: Delivery) -> None:
+        return None
+
+    consumer = await bus.consume(subjects.SIGNALS, handler, durable=f"t-{unique_token}")
+    server.stop(kill=True)
+    await asyncio.wait_for(bus.close(), 60)  # a deadline against a hang, not a speed target
+    assert not consumer.running and bus.metrics.gauge("nats_connected")._value.get() == 0
+    server.close()
+
+
 async def test_consumers_resume_after_a_server_restart(unique_token: str) -> None:
     server = NatsServer().start()
     bus = await _bus(server.url)

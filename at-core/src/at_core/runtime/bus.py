@@ -85,6 +85,10 @@ def event_headers(event: Event) -> dict[str, str]:
     return headers
 
 
+#: How long each step of closing (unsubscribe, drain, close) may take before it is abandoned.
+CLOSE_STEP_TIMEOUT_S = 5.0
+
+
 class Consumer:
     """A running durable consumer; ``stop()`` ends its loop."""
 
@@ -96,8 +100,8 @@ class Consumer:
         self._task.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await self._task
-        with contextlib.suppress(Exception):
-            await self._sub.unsubscribe()
+        with contextlib.suppress(Exception):  # bounded: a dead connection must not hold a shutdown
+            await asyncio.wait_for(self._sub.unsubscribe(), CLOSE_STEP_TIMEOUT_S)
 
     @property
     def running(self) -> bool:
@@ -401,6 +405,10 @@ class EventBus:
         for consumer in self._consumers:
             await consumer.stop()
         self._consumers.clear()
-        with contextlib.suppress(Exception):
-            await self.nc.drain()
+        try:  # drain flushes what was published; bounded, so a lost server cannot hang a shutdown
+            await asyncio.wait_for(self.nc.drain(), CLOSE_STEP_TIMEOUT_S)
+        except Exception as exc:  # TimeoutError, or reconnecting: close without draining
+            log.warning("nats_drain_failed", error=repr(exc))
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.nc.close(), CLOSE_STEP_TIMEOUT_S)
         self.metrics.gauge("nats_connected").set(0)
