@@ -154,7 +154,9 @@ class ExecSim:
 
     async def flush(self, started: float | None = None) -> None:
         """Publish the outbox, oldest first; stop at the first failure, keeping the rest."""
+        waiting = self.metrics.gauge("unpublished_events")
         while self.outbox:
+            waiting.set(len(self.outbox))
             out = self.outbox[0]
             if self.bus is not None:
                 try:
@@ -169,6 +171,7 @@ class ExecSim:
                     raise
             self.outbox.popleft()
             self.observe(out, started)
+        waiting.set(0)
 
     def observe(self, event: Event, started: float | None) -> None:
         m = self.metrics

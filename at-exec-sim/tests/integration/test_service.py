@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterator
 from dataclasses import replace
 
@@ -176,6 +177,8 @@ async def test_outputs_jetstream_refused_are_published_once_in_order_before_the_
 
         await asyncio.wait_for(outbox_holds_outputs(), 10)
         assert (await svc.client.get("/readyz")).json()["degraded"] is True
+        waiting = re.search(r"^at_exec_sim_unpublished_events (\S+)$", (await svc.client.get("/metrics")).text, re.M)
+        assert waiting is not None and float(waiting.group(1)) > 0
         nc, got, done = await _collect(nats_server.url, refused.correlation_id, "position")
         await bus.js.update_stream(replace(full, max_msgs=-1, discard=DiscardPolicy.OLD))
         await asyncio.wait_for(done.wait(), 15)  # the redelivered proposal flushes the outbox
@@ -192,5 +195,6 @@ async def test_outputs_jetstream_refused_are_published_once_in_order_before_the_
         assert len({e.event_id for e in stored}) == len(stored) and got == stored[: len(got)]
         assert types.count("risk_decision") == 1 and types.count("fill") == 1
         assert (await svc.client.get("/readyz")).json()["unpublished_events"] == 0
+        assert "at_exec_sim_unpublished_events 0.0" in (await svc.client.get("/metrics")).text
         fills = (await svc.client.get("/fills", params={"account_id": "paper-1"})).json()
         assert sorted(x["quantity"] for x in fills) == ["1", "2"]

@@ -49,7 +49,18 @@ CATALOG = MetricCatalog(
             "Headroom as a fraction of the rule's limit (1 = untouched)",
             ("account_id", "rule"),
         ),
-        MetricSpec("trading_halted", "gauge", "1 when the account is halted or locked", ("account_id",)),
+        MetricSpec(
+            "trading_halted",
+            "gauge",
+            "1 when the account is halted (breach, kill switch); a session lock is 0",
+            ("account_id",),
+        ),
+        MetricSpec(
+            "unpublished_events",
+            "gauge",
+            "Outputs applied but not yet taken by JetStream; published before any later input",
+            (),
+        ),
         MetricSpec(
             "broker_orders_unknown_total",
             "counter",
