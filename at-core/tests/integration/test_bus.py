@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 
 import pytest
+from nats.js.api import DiscardPolicy
 
 from at_core import subjects
 from at_core.events import Event, Heartbeat
 from at_core.metrics import MetricCatalog
 from at_core.runtime.bus import Delivery, EventBus, PublishError
+from at_core.serialization import decode_event
 from at_core.testing import NatsServer, example_events
+from at_core.testing.examples import all_examples
 
 pytestmark = pytest.mark.integration
 
@@ -47,6 +51,39 @@ async def test_republishing_the_same_event_is_dropped_by_jetstream(nats_url: str
     assert first is not None and second is not None
     assert second.duplicate and second.seq == first.seq
     await bus.close()
+
+
+def _execution_events() -> list[Event]:
+    streams = {e.event_id: subjects.stream_for_subject(subjects.subject_for(e)) for e in all_examples()}
+    return [e for e in all_examples() if (spec := streams[e.event_id]) is not None and spec.name == "AT_EXECUTION"]
+
+
+async def test_publish_many_stores_the_events_in_the_order_sent_each_acknowledged() -> None:
+    events = _execution_events()
+    with NatsServer() as server:
+        bus = await _bus(server.url)
+        acks = await bus.publish_many(events)
+        assert all(ack is not None and not ack.duplicate for ack in acks)
+        assert [ack.seq for ack in acks if ack] == list(range(1, len(events) + 1))
+        sub = await bus.js.pull_subscribe(subjects.ALL, stream="AT_EXECUTION")
+        stored = [decode_event(m.data).event_id for m in await sub.fetch(len(events), timeout=5)]
+        assert stored == [e.event_id for e in events]
+        again = await bus.publish_many(events)  # a retry of the lot: JetStream drops every repeat
+        assert all(ack is not None and ack.duplicate for ack in again)
+        await bus.close()
+
+
+async def test_publish_many_reports_the_acknowledged_prefix_when_the_stream_refuses_the_rest() -> None:
+    events = _execution_events()[:5]
+    with NatsServer() as server:
+        bus = await _bus(server.url)
+        info = await bus.js.stream_info("AT_EXECUTION")
+        await bus.js.update_stream(replace(info.config, max_msgs=2, discard=DiscardPolicy.NEW))
+        with pytest.raises(PublishError) as refused:
+            await bus.publish_many(events)
+        assert refused.value.published == 2 and refused.value.event_id == events[2].event_id
+        assert (await bus.js.stream_info("AT_EXECUTION")).state.messages == 2
+        await bus.close()
 
 
 async def test_a_failing_handler_gets_the_event_again(nats_url: str, unique_token: str) -> None:

@@ -27,7 +27,7 @@ from at_core.ids import IdGenerator
 from at_core.metrics import MetricCatalog, Metrics
 from at_core.metrics.exec_sim import CATALOG
 from at_core.models.enums import TradingState
-from at_core.runtime.bus import Consumer, Delivery, EventBus
+from at_core.runtime.bus import Consumer, Delivery, EventBus, PublishError
 from at_core.runtime.logging import get_logger
 from at_core.serialization import decode_event
 from at_exec_sim.adapters.registry import build_adapters, check_accounts
@@ -153,25 +153,31 @@ class ExecSim:
         await self.flush(started)
 
     async def flush(self, started: float | None = None) -> None:
-        """Publish the outbox, oldest first; stop at the first failure, keeping the rest."""
+        """Publish the outbox, oldest first, in one pipelined batch; keep what was not acknowledged."""
         waiting = self.metrics.gauge("unpublished_events")
-        while self.outbox:
-            waiting.set(len(self.outbox))
-            out = self.outbox[0]
-            if self.bus is not None:
-                try:
-                    await self.bus.publish(out)
-                except Exception as exc:
-                    log.warning(
-                        "publish_failed_kept_in_outbox",
-                        event_id=out.event_id,
-                        unpublished=len(self.outbox),
-                        error=repr(exc),
-                    )
-                    raise
+        if not self.outbox:
+            return
+        waiting.set(len(self.outbox))
+        batch = list(self.outbox)
+        done = len(batch)
+        error: PublishError | None = None
+        if self.bus is not None:
+            try:
+                await self.bus.publish_many(batch)
+            except PublishError as exc:  # the acknowledged prefix is out; the rest waits, in order
+                done, error = exc.published, exc
+        for out in batch[:done]:
             self.outbox.popleft()
             self.observe(out, started)
-        waiting.set(0)
+        waiting.set(len(self.outbox))
+        if error is not None:
+            log.warning(
+                "publish_failed_kept_in_outbox",
+                event_id=error.event_id,
+                unpublished=len(self.outbox),
+                error=error.reason,
+            )
+            raise error
 
     def observe(self, event: Event, started: float | None) -> None:
         m = self.metrics

@@ -128,9 +128,8 @@ class AgentsService:
             reference = signal.price or self.ctx.price_at(signal.instrument_id, now)
             proposal, reason = decide(self.factory, signal, config, views, analyses, dropped, current, reference)
             out: list[Event] = [*analyses.values(), *([proposal] if proposal else [])]
-            if self.bus is not None:
-                for event in out:
-                    await self.bus.publish(event)
+            if self.bus is not None:  # in order, acks awaited together; a failure redelivers the signal
+                await self.bus.publish_many(out)
             if proposal is not None:
                 self.metrics.counter("proposals_total").labels(config.name).inc()
                 self.metrics.histogram("signal_to_proposal_seconds").labels(config.name).observe(
