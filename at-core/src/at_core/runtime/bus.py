@@ -273,29 +273,17 @@ class EventBus:
         subject = subject or subjects.subject_for(event)
         payload = encode_event(event)
         headers = event_headers(event)
-        counter = self.metrics.counter("events_published_total")
-        labels = (event.event_type, subject_family(subject))
-        with bind_event_context(event.event_id, event.correlation_id, event.causation_id):
-            try:
-                if subjects.stream_for_subject(subject) is None:
-                    await self.nc.publish(subject, payload, headers=headers)
-                    ack = None
-                else:
-                    ack = await self.js.publish(subject, payload, timeout=timeout, headers=headers)
-            except Exception as exc:
-                counter.labels(*labels, "error").inc()
-                log.warning("event_publish_failed", event_type=event.event_type, subject=subject, error=repr(exc))
-                raise PublishError(event.event_id, subject, repr(exc)) from exc
-            outcome = "duplicate" if ack is not None and ack.duplicate else "ok"
-            counter.labels(*labels, outcome).inc()
-            log.info(
-                "event_published",
-                event_type=event.event_type,
-                subject=subject,
-                outcome=outcome,
-                stream_seq=ack.seq if ack else None,
-            )
-            return ack
+        try:
+            if subjects.stream_for_subject(subject) is None:
+                await self.nc.publish(subject, payload, headers=headers)
+                ack = None
+            else:
+                ack = await self.js.publish(subject, payload, timeout=timeout, headers=headers)
+        except Exception as exc:
+            self._published(event, subject, None, exc)
+            raise PublishError(event.event_id, subject, repr(exc)) from exc
+        self._published(event, subject, ack, None)
+        return ack
 
     async def publish_many(self, events: Sequence[Event], *, timeout: float = 5.0) -> list[PubAck | None]:
         """Publish ``events`` in order, sent back to back with their JetStream acks awaited together.
@@ -346,7 +334,7 @@ class EventBus:
         return acks
 
     def _published(self, event: Event, subject: str, ack: PubAck | None, error: Exception | None) -> None:
-        """Count and log one outcome of :meth:`publish_many` (as :meth:`publish` does)."""
+        """Count and log one publish's outcome (an ack, or the error)."""
         counter = self.metrics.counter("events_published_total")
         labels = (event.event_type, subject_family(subject))
         with bind_event_context(event.event_id, event.correlation_id, event.causation_id):
