@@ -138,19 +138,7 @@ async def bench(stk: stack_mod.Stack, rate: float, seconds: float, ramp: list[fl
         await http.post("/ingest/market-data", json={"items": QUOTES})
         base = await baselines(stk, http)
         await drive(http, clock, 20, 1.0)  # warm-up
-        fixed = await drive(http, clock, rate, seconds)
-        table = Table(title=f"webhook -> FillEvent at {rate:.0f} alerts/s for {seconds:.0f}s (same-run baselines)")
-        for col in ("path", "p50 ms", "p99 ms", "n"):
-            table.add_column(col)
-        table.add_row("NATS publish -> receive (floor)", f"{base['nats'][0]:.2f}", f"{base['nats'][1]:.2f}", "500")
-        table.add_row("gateway GET /healthz (HTTP floor)", f"{base['http'][0]:.2f}", f"{base['http'][1]:.2f}", "500")
-        table.add_row(
-            "alert -> fill (whole stack)",
-            f"{fixed['p50']:.2f}",
-            f"{fixed['p99']:.2f}",
-            f"{fixed['filled']}/{fixed['sent']} filled, {fixed['errors']} errors {fixed['statuses']}",
-        )
-        console.print(table)
+        # The ramp first, on an idle stack (a backlog left by an overloaded step would fail the next).
         ramp_table = Table(title="sustained rate: every accepted alert filled within 10 s of the step's end")
         for col in ("alerts/s", "sent", "filled", "p50 ms", "p99 ms", "sustained"):
             ramp_table.add_column(col)
@@ -168,8 +156,22 @@ async def bench(stk: stack_mod.Stack, rate: float, seconds: float, ramp: list[fl
                 "yes" if ok else "no",
             )
             if not ok:
+                await drive(http, clock, 1, 1.0, drain_s=120)  # let the backlog drain before the fixed step
                 break
         console.print(ramp_table)
+        fixed = await drive(http, clock, rate, seconds, drain_s=120)  # late fills count, with their latency
+        table = Table(title=f"webhook -> FillEvent at {rate:.0f} alerts/s for {seconds:.0f}s (same-run baselines)")
+        for col in ("path", "p50 ms", "p99 ms", "n"):
+            table.add_column(col)
+        table.add_row("NATS publish -> receive (floor)", f"{base['nats'][0]:.2f}", f"{base['nats'][1]:.2f}", "500")
+        table.add_row("gateway GET /healthz (HTTP floor)", f"{base['http'][0]:.2f}", f"{base['http'][1]:.2f}", "500")
+        table.add_row(
+            "alert -> fill (whole stack)",
+            f"{fixed['p50']:.2f}",
+            f"{fixed['p99']:.2f}",
+            f"{fixed['filled']}/{fixed['sent']} filled, {fixed['errors']} errors {fixed['statuses']}",
+        )
+        console.print(table)
         console.print(f"highest sustained rate: {best:.0f} alerts/s (target: p50 <= 5 ms, p99 <= 25 ms at 200/s)")
     await nc.close()
 
@@ -178,7 +180,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rate", type=float, default=200)
     parser.add_argument("--seconds", type=float, default=10)
-    parser.add_argument("--ramp", default="100,200,400,800")
+    parser.add_argument("--ramp", default="20,40,60,100,150,200,400")
     args = parser.parse_args()
     run_dir = ROOT / "var" / f"bench-{int(time.time())}"
     run_dir.mkdir(parents=True, exist_ok=True)
