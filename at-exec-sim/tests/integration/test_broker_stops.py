@@ -14,7 +14,7 @@ from tests.helpers import T0, proposal
 from tests.integration.test_broker_routing import Service, Stack, broker_stack, has
 
 from at_core.clock import ManualClock
-from at_core.events import Event
+from at_core.events import Event, TradingStateChangedEvent
 from at_core.models.enums import OrderSide, OrderType, TradingState
 from at_core.testing import NatsServer
 
@@ -102,3 +102,38 @@ async def test_a_session_cutoff_cancels_the_limit_resting_at_oanda_before_the_fl
         assert await svc.exec_sim.tick() == []  # applied once
         for w in (bought, resting):
             await w.close()
+
+
+async def test_an_account_halted_just_before_a_crash_has_its_resting_broker_orders_canceled_at_restart(
+    stack: Stack,
+) -> None:
+    """The halt reached the stream, the broker's cancel did not (exec-sim died in between): the
+    restarted service, recovering the halt, cancels the limit still resting at OANDA."""
+    clock = ManualClock(T0)
+    async with Service(stack.settings, clock):
+        limit = proposal(
+            stack.f, "oanda-1", "EUR/USD.OANDA", OrderSide.BUY, "500", order_type=OrderType.LIMIT, limit="1.075"
+        )
+        resting = await stack.send(limit)
+        await resting.until(has("order_accepted"))
+        coid = resting.first("risk_decision").client_order_id
+    assert stack.oanda.orders[coid]["state"] == "PENDING"
+    halted = stack.f.make(
+        TradingStateChangedEvent,
+        account_id="oanda-1",
+        state=TradingState.HALTED,
+        previous_state=TradingState.ACTIVE,
+        reason="daily_loss_limit",
+        message="published, then the process died before the broker's cancel",
+    )
+    await stack.bus.publish(halted)
+
+    async with Service(stack.settings, clock) as svc:
+        canceled = (await resting.until(has("order_canceled")))[-1]
+        assert (canceled.client_order_id, canceled.reason) == (coid, "daily_loss_limit")
+        assert stack.oanda.orders[coid]["state"] == "CANCELLED"
+        assert (await svc.orders("oanda-1"))[coid]["status"] == "canceled"
+    async with Service(stack.settings, clock):  # a second restart finds nothing left to cancel
+        pass
+    assert sum(1 for e in resting.events if e.event_type == "order_canceled") == 1
+    await resting.close()

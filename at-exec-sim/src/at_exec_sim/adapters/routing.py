@@ -26,6 +26,7 @@ from at_core.catalog import InstrumentCatalog
 from at_core.clock import Clock
 from at_core.events import Event, MarketDataEvent
 from at_core.metrics import Metrics
+from at_core.models.enums import OrderType
 from at_core.runtime.logging import get_logger
 from at_exec_sim.adapters.paper import PaperBroker
 from at_exec_sim.adapters.reconcile import judge
@@ -188,8 +189,8 @@ class VenueRouter:
         for record in list(engine.orders.values()):
             if record.venue not in self.links or (account_id is not None and record.account_id != account_id):
                 continue
-            if record.client_order_id in unsent:
-                continue
+            if record.client_order_id in unsent or _is_flatten(record):
+                continue  # a flatten order closes the position the stop is about: never canceled by it
             if record.status in OPEN_STATUSES or record.client_order_id in self.unknown:
                 out += await self._cancel(engine, record, reason)
         return out
@@ -344,3 +345,8 @@ def _duplicate(report: ExecutionReport) -> bool:
 
 def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"[:300]
+
+
+def _is_flatten(record: OrderRecord) -> bool:
+    """A reduce-only market order: how a halt or lock closes positions (it never rests)."""
+    return record.spec.reduce_only and record.spec.order_type is OrderType.MARKET

@@ -19,7 +19,7 @@ from at_core.events import (
     RiskDecisionEvent,
     TradingStateChangedEvent,
 )
-from at_core.models.enums import OrderType, TimeInForce
+from at_core.models.enums import OrderType, TimeInForce, TradingState
 from at_exec_sim.domain import sessions
 from at_exec_sim.domain.core import EngineCore
 from at_exec_sim.domain.records import SESSION_CUTOFF, VENUE, AccountRuntime, OrderRecord
@@ -82,6 +82,12 @@ class Recovery(EngineCore):
             rt = self.accounts.get(event.account_id)
             if rt is not None:
                 rt.state, rt.locked_until_ns, rt.state_reason = event.state, event.locked_until_ns, event.reason
+                # Still stopped at the end of recovery: its orders at brokers are canceled (again) at
+                # start, in case the crash came between the lock and the broker's cancel.
+                if event.state is TradingState.ACTIVE:
+                    self.stops.pop(event.account_id, None)
+                else:
+                    self.stops[event.account_id] = event.reason
                 if event.reason == SESSION_CUTOFF:  # applied already: not again after a restart
                     at = event.locked_until_ns - 1 if event.locked_until_ns else event.ts_event
                     close = sessions.status(rt.config.profile.limits.sessions, at).last_close
