@@ -13,9 +13,11 @@ import pytest
 from tests.helpers import T0, proposal
 from tests.integration.test_broker_routing import DEADLINE_S, Service, Stack, Watch, broker_stack, has
 
+from at_core import subjects
 from at_core.clock import ManualClock
 from at_core.events import Event
 from at_core.models.enums import OrderSide, OrderType
+from at_core.serialization import decode_event
 from at_core.testing import NatsServer
 
 pytestmark = pytest.mark.integration
@@ -227,4 +229,38 @@ async def test_a_market_order_filled_at_oanda_whose_answer_was_lost_before_a_cra
         assert count(watch, "fill") == 1 and watch.first("fill").quantity == D(2000)
         assert (await again.orders("oanda-1"))[coid]["status"] == "filled"
     assert [o["units"] for o in stack.oanda.orders.values()] == ["2000"]
+    await watch.close()
+
+
+async def _forget_after_the_decision(stack: Stack, correlation_id: str) -> None:
+    """Stage a crash between the risk decision and the submission: drop what came after the
+    decision (for this alert) from AT_EXECUTION, as if it had never been published."""
+    sub = await stack.bus.js.pull_subscribe(subjects.ALL, stream="AT_EXECUTION")
+    for msg in await sub.fetch(100, timeout=5):
+        event = decode_event(msg.data)
+        if event.correlation_id == correlation_id and event.event_type != "risk_decision":
+            await stack.bus.js.delete_msg("AT_EXECUTION", msg.metadata.sequence.stream)
+    await sub.unsubscribe()
+
+
+@pytest.mark.parametrize(("away_hours", "sent_again"), [(0, True), (2, False)])
+async def test_a_market_order_decided_but_never_sent_before_a_crash_is_sent_at_restart_only_while_fresh(
+    stack: Stack, away_hours: int, sent_again: bool
+) -> None:
+    async with Service(stack.settings, ManualClock(T0)) as svc:
+        stack.oanda.down = True  # OANDA never gets it, and exec-sim then dies
+        watch = await stack.send(proposal(stack.f, "oanda-1", "EUR/USD.OANDA", OrderSide.BUY, "2000"))
+        await watch.until(has("order_submitted"))
+        coid = watch.first("risk_decision").client_order_id
+        await until(lambda: coid in svc.exec_sim.venues.unknown)
+    stack.oanda.down = False
+    await _forget_after_the_decision(stack, watch.correlation_id)
+    async with Service(stack.settings, ManualClock(T0 + away_hours * HOUR)) as again:
+        order = (await again.orders("oanda-1"))[coid]
+        if sent_again:
+            assert order["status"] == "filled" and stack.oanda.orders[coid]["state"] == "FILLED"
+        else:
+            assert order["status"] == "rejected" and stack.oanda.orders == {}
+            rejected = (await watch.until(has("order_rejected")))[-1]
+            assert rejected.reason == "stale_after_restart" and "never sent" in rejected.message
     await watch.close()

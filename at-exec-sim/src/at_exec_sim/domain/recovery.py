@@ -22,9 +22,13 @@ from at_core.events import (
 from at_core.models.enums import OrderType, TimeInForce, TradingState
 from at_exec_sim.domain import sessions
 from at_exec_sim.domain.core import EngineCore
+from at_exec_sim.domain.ports import ExecutionReport, ReportStatus
 from at_exec_sim.domain.records import SESSION_CUTOFF, VENUE, AccountRuntime, OrderRecord
 from at_exec_sim.domain.rules import trading_day
 from at_exec_sim.domain.venue import Market, RestingOrder
+
+#: Why an order decided before a crash, never sent, and too old to send at restart is rejected.
+STALE = "stale_after_restart"
 
 
 class Recovery(EngineCore):
@@ -170,5 +174,13 @@ class Recovery(EngineCore):
                 day = trading_day(record.submitted.ts_event, reset, tz)
                 out += self._place(record, rt, inst, market, day)
             else:
-                out += self._submit(decision, rt, inst, "recovered", decision.order, market)
+                submitted = self._submit(decision, rt, inst, "recovered", decision.order, market)
+                age_ns = self.clock.now_ns() - decision.ts_event
+                if rt.config.venue != VENUE and resend_max_age_ns is not None and age_ns > resend_max_age_ns:
+                    # decided, never sent: a market order hours late at today's price is not the trade asked for
+                    self.routes = [r for r in self.routes if r.client_order_id != decision.client_order_id]
+                    message = f"decided {age_ns // 10**9} s ago, never sent before a crash: not sent now"
+                    report = ExecutionReport(decision.client_order_id, ReportStatus.REJECTED, None, (), STALE, message)
+                    submitted += self.on_report(decision.client_order_id, report)
+                out += submitted
         return out
