@@ -57,7 +57,8 @@ async def test_a_signal_becomes_analyses_and_one_proposal_under_its_correlation_
     bus = await EventBus.connect(nats_server.url, service="test", metrics=MetricCatalog("test").build())
     await bus.publish(sig)
     await asyncio.wait_for(done.wait(), 10)
-    assert sorted(e.event_type for e in got) == ["agent_analysis"] * 4 + ["trade_proposal"]
+    # published together, acks awaited as one batch, and stored in the order sent: views before the proposal
+    assert [e.event_type for e in got] == ["agent_analysis"] * 4 + ["trade_proposal"]
     decisions = (await client.get("/decisions", params={"symbol": "MES.CME"})).json()
     assert decisions[0]["signal_event_id"] == sig.event_id and decisions[0]["proposal"] is not None
     listing = (await client.get("/agents")).json()

@@ -82,6 +82,7 @@ async def test_publish_many_reports_the_acknowledged_prefix_when_the_stream_refu
         with pytest.raises(PublishError) as refused:
             await bus.publish_many(events)
         assert refused.value.published == 2 and refused.value.event_id == events[2].event_id
+        assert "ServiceUnavailableError" in refused.value.reason  # the server's refusal, not a timeout
         assert (await bus.js.stream_info("AT_EXECUTION")).state.messages == 2
         await bus.close()
 

@@ -8,11 +8,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import uvicorn
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
 
 from at_core.clock import Clock
 from at_core.metrics import MetricCatalog
 from at_core.metrics.exec_sim import CATALOG
+from at_core.runtime.bus import PublishError
 from at_core.runtime.logging import configure_logging, get_logger
 from at_exec_sim import __version__, bootstrap
 from at_exec_sim.api.routes import control, portfolio, venues
@@ -47,6 +49,13 @@ def create_app(
         lifespan=lifespan,
         description="Pre-trade risk with prop-firm rules, a simulated venue, broker adapters, positions and P&L.",
     )
+
+    @app.exception_handler(PublishError)
+    async def unpublished(request: Request, exc: PublishError) -> JSONResponse:
+        """Applied (a halt, a resume) but JetStream has not taken its events: they wait in the outbox."""
+        detail = f"applied, but NATS has not taken its events yet (kept, published before any later input): {exc}"
+        return JSONResponse({"detail": detail}, 503)
+
     app.include_router(portfolio.router)
     app.include_router(control.router)
     app.include_router(venues.router)

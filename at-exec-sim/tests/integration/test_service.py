@@ -179,6 +179,8 @@ async def test_outputs_jetstream_refused_are_published_once_in_order_before_the_
         assert (await svc.client.get("/readyz")).json()["degraded"] is True
         waiting = re.search(r"^at_exec_sim_unpublished_events (\S+)$", (await svc.client.get("/metrics")).text, re.M)
         assert waiting is not None and float(waiting.group(1)) > 0
+        halted = await svc.client.post("/kill-switch", json={"account_id": "paper-1", "flatten": False})
+        assert halted.status_code == 503 and "applied, but NATS has not taken its events" in halted.json()["detail"]
         nc, got, done = await _collect(nats_server.url, refused.correlation_id, "position")
         await bus.js.update_stream(replace(full, max_msgs=-1, discard=DiscardPolicy.OLD))
         await asyncio.wait_for(done.wait(), 15)  # the redelivered proposal flushes the outbox

@@ -89,3 +89,4 @@ async def test_an_order_in_flight_is_pending_not_accepted() -> None:
     report = await broker.submit("O-1", MES, OrderSpec(side=BUY, quantity=D(1)))
     assert report.status is ReportStatus.PENDING and report.executions == ()
     assert eng.venue.inflight["O-1"].arrives_at == T0 + 50  # from the adapter's clock, not from 0
+    assert (await broker.order_status("O-1", MES)).status is ReportStatus.PENDING  # asked again: still on its way

@@ -33,6 +33,7 @@ from at_core import subjects
 from at_core.errors import AtCoreError, DecodeError
 from at_core.events import Event
 from at_core.metrics.catalog import Metrics
+from at_core.runtime.acks import AckWaiter
 from at_core.runtime.logging import bind_event_context, get_logger
 from at_core.runtime.settings import ServiceSettings
 from at_core.serialization import decode_event, encode_event
@@ -119,6 +120,7 @@ class EventBus:
         self.service = service
         self.metrics = metrics
         self._consumers: list[Consumer] = []
+        self._acks = AckWaiter(nc)
 
     @classmethod
     async def connect(
@@ -310,7 +312,8 @@ class EventBus:
                         await self.nc.publish(subject, payload, headers=headers)
                         future = None
                     else:
-                        future = await self.js.publish_async(subject, payload, headers=headers)
+                        reply, future = await self._acks.reply_to()
+                        await self.nc.publish(subject, payload, reply=reply, headers=headers)
                 except Exception as exc:
                     self._published(event, subject, None, exc)
                     raise PublishError(event.event_id, subject, repr(exc), len(acks)) from exc
@@ -328,7 +331,7 @@ class EventBus:
                 self._published(event, subject, ack, None)
                 acks.append(ack)
         finally:
-            for _, _, future in pending:  # a timed-out ack must not hold nats-py's in-flight slot forever
+            for _, _, future in pending:  # abandoned after a failure: a late reply finds nothing
                 if future is not None and not future.done():
                     future.cancel()
         return acks

@@ -97,6 +97,8 @@ def judge(
     """
     coid = record.client_order_id
     first = record.status == "submitted"  # no answer from the broker was ever booked
+    if state.status is ReportStatus.PENDING:
+        return Verdict()  # on its way to the venue: nothing to book yet, ask again next time
     if state.status is ReportStatus.REJECTED:
         if not first or record.filled > 0:
             return Verdict(

@@ -80,6 +80,8 @@ class SimBrokerAdapter:
             status = ended.status
         elif filled >= spec.quantity:
             status = ReportStatus.FILLED
+        elif client_order_id in self.sim.inflight:
+            status = ReportStatus.PENDING
         else:
             status = ReportStatus.PARTIALLY_FILLED if filled > 0 else ReportStatus.ACCEPTED
         return ExecutionReport(client_order_id, status, f"SIM-{client_order_id}", tuple(execs))

@@ -95,6 +95,19 @@ class Decisions(EngineCore):
         spec: OrderSpec,
         market: Market,
     ) -> list[Event]:
+        submitted, record = self._open(decision, rt, inst, strategy_id, spec, market)
+        return [submitted, *self._place(record, rt, inst, market, self._day(rt, self.clock.now_ns()))]
+
+    def _open(
+        self,
+        decision: RiskDecisionEvent,
+        rt: AccountRuntime,
+        inst: Instrument,
+        strategy_id: str,
+        spec: OrderSpec,
+        market: Market,
+    ) -> tuple[OrderSubmitted, OrderRecord]:
+        """The approved order's ``OrderSubmitted`` and its record (not yet placed at its venue)."""
         coid = decision.client_order_id
         venue = rt.config.venue
         common = {
@@ -126,8 +139,7 @@ class Decisions(EngineCore):
             venue=venue,
         )
         self.orders[coid] = record
-        now = self.clock.now_ns()
-        return [submitted, *self._place(record, rt, inst, market, self._day(rt, now))]
+        return submitted, record
 
     def _place(
         self, record: OrderRecord, rt: AccountRuntime, inst: Instrument, market: Market, day: date

@@ -174,13 +174,13 @@ class Recovery(EngineCore):
                 day = trading_day(record.submitted.ts_event, reset, tz)
                 out += self._place(record, rt, inst, market, day)
             else:
-                submitted = self._submit(decision, rt, inst, "recovered", decision.order, market)
                 age_ns = self.clock.now_ns() - decision.ts_event
-                if rt.config.venue != VENUE and resend_max_age_ns is not None and age_ns > resend_max_age_ns:
-                    # decided, never sent: a market order hours late at today's price is not the trade asked for
-                    self.routes = [r for r in self.routes if r.client_order_id != decision.client_order_id]
-                    message = f"decided {age_ns // 10**9} s ago, never sent before a crash: not sent now"
-                    report = ExecutionReport(decision.client_order_id, ReportStatus.REJECTED, None, (), STALE, message)
-                    submitted += self.on_report(decision.client_order_id, report)
-                out += submitted
+                if rt.config.venue == VENUE or resend_max_age_ns is None or age_ns <= resend_max_age_ns:
+                    out += self._submit(decision, rt, inst, "recovered", decision.order, market)
+                    continue
+                # decided, never sent: a market order hours late at today's price is not the trade asked for
+                submitted, record = self._open(decision, rt, inst, "recovered", decision.order, market)
+                message = f"decided {age_ns // 10**9} s ago, never sent before a crash: not sent now"
+                report = ExecutionReport(decision.client_order_id, ReportStatus.REJECTED, None, (), STALE, message)
+                out += [submitted, *self._apply_report(submitted, record, report)]
         return out

@@ -7,7 +7,6 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, ConfigDict
 
-from at_core.runtime.bus import PublishError
 from at_exec_sim.api.deps import ServiceDep
 
 router = APIRouter(tags=["control"])
@@ -29,10 +28,7 @@ async def kill_switch(svc: ServiceDep, body: KillSwitch) -> dict:
     """Halt new orders (one account, or all), cancel orders resting at brokers; optionally flatten."""
     if body.account_id and body.account_id not in svc.engine.accounts:
         raise HTTPException(404, f"unknown account {body.account_id}")
-    try:
-        events = await svc.kill_switch(body.account_id, body.flatten)
-    except PublishError as exc:  # applied: its events wait in the outbox, published before any later input
-        raise HTTPException(503, f"halted, but NATS has not taken its events yet (they are kept): {exc}") from exc
+    events = await svc.kill_switch(body.account_id, body.flatten)
     return {"status": "halted", "events": [e.event_id for e in events]}
 
 
@@ -41,10 +37,7 @@ async def resume(svc: ServiceDep, body: Resume) -> dict:
     """Lift a halt on one account."""
     if body.account_id not in svc.engine.accounts:
         raise HTTPException(404, f"unknown account {body.account_id}")
-    try:
-        events = await svc.resume(body.account_id)
-    except PublishError as exc:
-        raise HTTPException(503, f"resumed, but NATS has not taken its events yet (they are kept): {exc}") from exc
+    events = await svc.resume(body.account_id)
     return {"status": "active", "events": [e.event_id for e in events]}
 
 
