@@ -59,7 +59,12 @@ async def test_a_signal_becomes_analyses_and_one_proposal_under_its_correlation_
     await asyncio.wait_for(done.wait(), 10)
     # published together, acks awaited as one batch, and stored in the order sent: views before the proposal
     assert [e.event_type for e in got] == ["agent_analysis"] * 4 + ["trade_proposal"]
-    decisions = (await client.get("/decisions", params={"symbol": "MES.CME"})).json()
+    # The decision is recorded once its events are acknowledged, a moment after subscribers see them.
+    for _ in range(200):
+        decisions = (await client.get("/decisions", params={"symbol": "MES.CME"})).json()
+        if decisions:
+            break
+        await asyncio.sleep(0.05)
     assert decisions[0]["signal_event_id"] == sig.event_id and decisions[0]["proposal"] is not None
     listing = (await client.get("/agents")).json()
     assert {a["agent_id"] for a in listing["agents"]} == {
