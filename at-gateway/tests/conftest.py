@@ -122,5 +122,22 @@ async def tap(nats_server: NatsServer) -> AsyncIterator[BusTap]:
     await nc.drain()
 
 
+async def dead_letters(nats_url: str, timeout: float = 10.0) -> list:
+    """The events AT_DEAD_LETTERS holds (the durable record an operator inspects), awaited with a
+    deadline until there is one. Read from the stream, not a core tap: what matters is what was kept."""
+    nc = await nats.connect(nats_url)
+    try:
+        js = nc.jetstream()
+        deadline = asyncio.get_running_loop().time() + timeout
+        while not (stored := (await js.stream_info("AT_DEAD_LETTERS")).state.messages):
+            if asyncio.get_running_loop().time() > deadline:
+                raise TimeoutError("nothing was dead-lettered")
+            await asyncio.sleep(0.05)
+        sub = await js.pull_subscribe(subjects.DEAD_LETTERS, stream="AT_DEAD_LETTERS")
+        return [decode_event(m.data) for m in await sub.fetch(stored, timeout=5)]
+    finally:
+        await nc.close()
+
+
 def as_json(text: str) -> dict:
     return json.loads(text)

@@ -4,7 +4,7 @@ dead letters for unknown paths, per-route limits, keyed market data, request met
 from __future__ import annotations
 
 import pytest
-from tests.conftest import SECRET, RunningGateway, fixture_body
+from tests.conftest import SECRET, RunningGateway, dead_letters, fixture_body
 
 pytestmark = pytest.mark.integration
 
@@ -56,10 +56,10 @@ async def test_a_streamed_body_without_a_length_is_cut_off_at_the_cap(make_setti
     assert resp.status_code == 413 and resp.json()["reason"] == "too_large"
 
 
-async def test_an_unknown_path_is_dead_lettered_without_the_secret_it_carries(gateway: RunningGateway, tap) -> None:
+async def test_an_unknown_path_is_dead_lettered_without_the_secret_it_carries(gateway: RunningGateway) -> None:
     resp = await gateway.client.post(f"/webhooks/tradingview/{SECRET}/extra", content="{}")
     assert resp.status_code == 404
-    events = await tap.wait_for(lambda es: any(e.event_type == "rejected_input" for e in es))
+    events = await dead_letters(gateway.settings.nats_url)
     dead = next(e for e in events if e.event_type == "rejected_input")
     assert dead.status_code == 404 and dead.reason == "not_found"
     assert SECRET not in dead.route and dead.route.endswith("/***/extra")

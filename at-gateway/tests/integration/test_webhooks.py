@@ -6,7 +6,7 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from tests.conftest import SECRET, RunningGateway, fixture_body
+from tests.conftest import SECRET, RunningGateway, dead_letters, fixture_body
 
 from at_core.events import SignalEvent
 from at_core.models.enums import IngestSource, PositionSide, SignalAction
@@ -74,12 +74,12 @@ async def test_the_passphrase_in_the_body_authenticates_and_is_redacted_from_the
     ],
 )
 async def test_a_bad_or_missing_secret_is_refused_with_401_and_dead_lettered(
-    gateway: RunningGateway, tap, path, payload, reason
+    gateway: RunningGateway, path, payload, reason
 ) -> None:
     body = json.loads(fixture_body("strategy_alert.json")) | payload
     resp = await gateway.client.post(path, json=body)
     assert resp.status_code == 401 and resp.json()["reason"] == reason
-    events = await tap.wait_for(lambda es: any(e.event_type == "rejected_input" for e in es))
+    events = await dead_letters(gateway.settings.nats_url)
     dead = next(e for e in events if e.event_type == "rejected_input")
     assert (dead.status_code, dead.reason) == (401, reason)
     assert "nope" not in dead.raw_body and "wrong-secret" not in dead.route  # refused secrets are not kept
