@@ -103,8 +103,14 @@ class LiveStack:
             logs = "\n".join(f"--- {s}\n{self.procs.log(PROCESS[s])}" for s in sorted(pending))
             raise RuntimeError(f"not ready within {timeout:.0f}s: {sorted(pending)}\n{logs}")
 
-    def http(self, service: str) -> httpx.AsyncClient:
-        return httpx.AsyncClient(base_url=self.stack.url(service), timeout=15)
+    def http(self, service: str, *, connections: int = 100) -> httpx.AsyncClient:
+        """A client for one service. Waiting for one of its ``connections`` is the test's own queue,
+        not the service's latency, so only connect, read and write are timed."""
+        return httpx.AsyncClient(
+            base_url=self.stack.url(service),
+            timeout=httpx.Timeout(15, pool=None),
+            limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
+        )
 
     async def post_alert(self, http: httpx.AsyncClient, body: str, secret: str = SECRET) -> str:
         """POST one TradingView alert; return its correlation id (the gateway must accept it)."""

@@ -102,7 +102,7 @@ async def test_nothing_the_gateway_accepted_is_lost_when_nats_restarts(live: Liv
 
 
 async def test_a_burst_of_1000_alerts_in_10_seconds_is_all_processed(live: LiveStack) -> None:
-    async with live.http("gateway") as http:
+    async with live.http("gateway", connections=250) as http:  # TradingView opens one per alert
         loop = asyncio.get_running_loop()
         start = loop.time()
 

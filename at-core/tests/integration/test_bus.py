@@ -208,3 +208,85 @@ async def test_without_a_deadline_a_missing_server_fails_fast_with_a_typed_error
             metrics=MetricCatalog("gateway").build(),
             connect_timeout=0.5,
         )
+
+
+def _fills(n: int) -> list[Event]:
+    fill = example_events()["fill"]
+    return [fill.model_copy(update={"event_id": f"{fill.event_id[:-2]}{i:02d}"}) for i in range(n)]
+
+
+async def _settled(bus: EventBus, durable: str) -> tuple[int, int]:
+    """(pending, ack_pending) of a consumer once nothing is in flight, or what it is after 5 s."""
+    info = await bus.js.consumer_info("AT_EXECUTION", durable)
+    deadline = asyncio.get_running_loop().time() + 5
+    while (info.num_pending or info.num_ack_pending) and asyncio.get_running_loop().time() < deadline:
+        await asyncio.sleep(0.05)
+        info = await bus.js.consumer_info("AT_EXECUTION", durable)
+    return info.num_pending, info.num_ack_pending
+
+
+async def test_a_batch_handler_gets_events_in_stream_order_and_all_are_acked(nats_url: str, unique_token: str) -> None:
+    bus = await _bus(nats_url)
+    fills = _fills(5)
+    await bus.publish_many(fills)
+    batches: list[list[str]] = []
+    done = asyncio.Event()
+
+    async def handler(items: list[tuple[Event, Delivery]]) -> None:
+        batches.append([event.event_id for event, _ in items])
+        if sum(map(len, batches)) == len(fills):
+            done.set()
+
+    await bus.consume_batches(subjects.FILLS, handler, durable=f"t-{unique_token}", batch=3)
+    await asyncio.wait_for(done.wait(), 10)
+    assert [event_id for batch in batches for event_id in batch] == [f.event_id for f in fills]
+    assert max(map(len, batches)) <= 3
+    assert await _settled(bus, f"t-{unique_token}") == (0, 0)
+    ok = bus.metrics.counter("events_consumed_total").labels("fill", "at.fill", "ok")._value.get()
+    assert ok == len(fills)
+    await bus.close()
+
+
+async def test_a_failing_batch_is_redelivered_whole(nats_url: str, unique_token: str) -> None:
+    bus = await _bus(nats_url)
+    fills = _fills(4)
+    await bus.publish_many(fills)
+    calls: list[list[tuple[str, int]]] = []
+    done = asyncio.Event()
+
+    async def flaky(items: list[tuple[Event, Delivery]]) -> None:
+        calls.append([(event.event_id, delivery.num_delivered) for event, delivery in items])
+        if len(calls) == 1:
+            raise RuntimeError("database away")
+        if {event_id for call in calls[1:] for event_id, _ in call} == {f.event_id for f in fills}:
+            done.set()
+
+    await bus.consume_batches(subjects.FILLS, flaky, durable=f"t-{unique_token}", nak_delay_s=0.05)
+    await asyncio.wait_for(done.wait(), 10)
+    assert calls[0] == [(f.event_id, 1) for f in fills]
+    assert all(n == 2 for call in calls[1:] for _, n in call)
+    assert await _settled(bus, f"t-{unique_token}") == (0, 0)
+    errors = bus.metrics.counter("events_consumed_total").labels("fill", "at.fill", "error")._value.get()
+    assert errors == len(fills)
+    await bus.close()
+
+
+async def test_undecodable_bytes_in_a_batch_are_terminated_and_the_rest_handled(
+    nats_url: str, unique_token: str
+) -> None:
+    bus = await _bus(nats_url)
+    await bus.js.publish(subjects.fill("acct", "ES.CME"), b"{not json")
+    fills = _fills(2)
+    await bus.publish_many(fills)
+    got: asyncio.Queue[list[Event]] = asyncio.Queue()
+
+    async def handler(items: list[tuple[Event, Delivery]]) -> None:
+        await got.put([event for event, _ in items])
+
+    await bus.consume_batches(subjects.FILLS, handler, durable=f"t-{unique_token}")
+    seen: list[Event] = []
+    while len(seen) < len(fills):
+        seen += await asyncio.wait_for(got.get(), 5)
+    assert seen == fills
+    assert await _settled(bus, f"t-{unique_token}") == (0, 0)
+    await bus.close()

@@ -62,6 +62,34 @@ def test_appending_the_same_event_twice_records_it_once(location: str) -> None:
     store.close()
 
 
+def test_a_batch_is_appended_in_order_skipping_what_is_already_recorded(location: str) -> None:
+    events = all_examples()
+    store = open_audit_store(location)
+    store.append(events[1], "at.test")
+    batch = [(events[0], "at.a"), (events[1], "at.b"), (events[2], "at.c"), (events[0], "at.a")]
+    records = store.append_many(batch)
+    assert [(r.event_id, r.subject, r.seq) for r in records] == [
+        (events[0].event_id, "at.a", 2),
+        (events[2].event_id, "at.c", 3),
+    ]
+    assert store.head().seq == 3 and store.head().hash == records[-1].hash
+    assert store.append_many([(events[2], "at.c")]) == []
+    assert verify_store(store) == [] and store.count() == 3
+    store.close()
+
+
+def test_a_batch_that_fails_writes_nothing(location: str) -> None:
+    events = all_examples()
+    store = open_audit_store(location)
+    store.append(events[0], "at.test")
+    poisoned = events[2].model_copy(update={"correlation_id": None})  # NOT NULL in both schemas
+    with pytest.raises(AuditStoreError):
+        store.append_many([(events[1], "at.test"), (poisoned, "at.test")])
+    assert store.count() == 1 and store.head().seq == 1
+    assert verify_store(store) == []
+    store.close()
+
+
 def test_the_database_refuses_updates_and_deletes(location: str) -> None:
     _filled(location).close()
     if location.startswith("postgresql://"):

@@ -8,7 +8,13 @@ CATALOG = MetricCatalog(
         MetricSpec(
             "audit_records_total", "counter", "Events appended to the audit log, by event type", ("event_type",)
         ),
-        MetricSpec("audit_append_seconds", "histogram", "Time to append one record", (), LATENCY_BUCKETS_S),
+        MetricSpec(
+            "audit_append_seconds",
+            "histogram",
+            "Time to append one fetched batch of records (one transaction)",
+            (),
+            LATENCY_BUCKETS_S,
+        ),
         MetricSpec("audit_chain_ok", "gauge", "1 when the last verification found the hash chain intact"),
         MetricSpec(
             "audit_head_seq", "gauge", "Sequence number of the last audit record (a drop means a truncated log)"

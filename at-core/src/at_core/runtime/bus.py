@@ -5,6 +5,8 @@
 * ``consume`` runs a durable pull consumer with explicit ack: handler success acks,
   a handler error naks with a delay (redelivered up to ``max_deliver``), bytes that are not
   a valid event are terminated (never redelivered) and counted as ``undecodable``.
+  ``consume_batches`` is the same for a handler that takes each fetched batch at once (one
+  database transaction for many events, say): acked together, or naked together.
 * Correlation and causation ids travel in headers as well as in the body, so tools can
   route on them without decoding.
 
@@ -69,6 +71,8 @@ class Delivery:
 
 
 Handler = Callable[[Event, Delivery], Awaitable[None]]
+#: Takes a fetched batch at once; all of it is acked when it returns, all naked when it raises.
+BatchHandler = Callable[[Sequence[tuple[Event, Delivery]]], Awaitable[None]]
 
 
 def subject_family(subject: str) -> str:
@@ -373,6 +377,49 @@ class EventBus:
         Replicas that use the same ``durable`` share the work (each message goes to one).
         Messages are handled one at a time, in stream order, per consumer.
         """
+        sub = await self._subscribe(subject_filter, durable, stream, ack_wait_s, max_deliver, deliver_policy)
+
+        async def each(msgs: list[Msg]) -> None:
+            for msg in msgs:
+                await self._handle(msg, handler, nak_delay_s)
+
+        return self._start(sub, each, batch, durable)
+
+    async def consume_batches(
+        self,
+        subject_filter: str,
+        handler: BatchHandler,
+        *,
+        durable: str,
+        stream: str | None = None,
+        batch: int = 256,
+        ack_wait_s: float = 30.0,
+        max_deliver: int = 10,
+        nak_delay_s: float = 1.0,
+        deliver_policy: DeliverPolicy = DeliverPolicy.ALL,
+    ) -> Consumer:
+        """Like :meth:`consume`, but ``handler`` gets each fetched batch (up to ``batch``) at once.
+
+        The events come in stream order. When the handler returns, every one is acked; when
+        it raises, every one is naked and redelivered, so the handler must be idempotent per
+        event (as every handler must: JetStream delivers at least once).
+        """
+        sub = await self._subscribe(subject_filter, durable, stream, ack_wait_s, max_deliver, deliver_policy)
+
+        async def together(msgs: list[Msg]) -> None:
+            await self._handle_batch(msgs, handler, nak_delay_s)
+
+        return self._start(sub, together, batch, durable)
+
+    async def _subscribe(
+        self,
+        subject_filter: str,
+        durable: str,
+        stream: str | None,
+        ack_wait_s: float,
+        max_deliver: int,
+        deliver_policy: DeliverPolicy,
+    ) -> JetStreamContext.PullSubscription:
         stream_name = stream or self._stream_name(subject_filter)
         config = ConsumerConfig(
             durable_name=durable,
@@ -383,10 +430,18 @@ class EventBus:
             filter_subject=subject_filter,
         )
         try:
-            sub = await self.js.pull_subscribe(subject_filter, durable=durable, stream=stream_name, config=config)
+            return await self.js.pull_subscribe(subject_filter, durable=durable, stream=stream_name, config=config)
         except BadRequestError as exc:
             raise BusError(f"cannot create consumer {durable} on {subject_filter}: {exc}") from exc
-        task = asyncio.create_task(self._pull_loop(sub, handler, batch, nak_delay_s), name=f"consumer:{durable}")
+
+    def _start(
+        self,
+        sub: JetStreamContext.PullSubscription,
+        on_msgs: Callable[[list[Msg]], Awaitable[None]],
+        batch: int,
+        durable: str,
+    ) -> Consumer:
+        task = asyncio.create_task(self._pull_loop(sub, on_msgs, batch), name=f"consumer:{durable}")
         consumer = Consumer(task, sub)
         self._consumers.append(consumer)
         return consumer
@@ -399,7 +454,10 @@ class EventBus:
         return spec.name
 
     async def _pull_loop(
-        self, sub: JetStreamContext.PullSubscription, handler: Handler, batch: int, nak_delay_s: float
+        self,
+        sub: JetStreamContext.PullSubscription,
+        on_msgs: Callable[[list[Msg]], Awaitable[None]],
+        batch: int,
     ) -> None:
         while True:
             try:
@@ -412,19 +470,19 @@ class EventBus:
                 log.warning("consumer_fetch_failed", error=repr(exc))
                 await asyncio.sleep(0.5)
                 continue
-            for msg in msgs:
-                await self._handle(msg, handler, nak_delay_s)
+            await on_msgs(msgs)
 
-    async def _handle(self, msg: Msg, handler: Handler, nak_delay_s: float) -> None:
-        counter = self.metrics.counter("events_consumed_total")
-        family = subject_family(msg.subject)
+    async def _open(self, msg: Msg) -> tuple[Event, Delivery] | None:
+        """Decode a message; an undecodable one is terminated, counted, logged and None."""
         try:
             event = decode_event(msg.data)
         except DecodeError as exc:
-            counter.labels(exc.event_type or "unknown", family, "undecodable").inc()
+            self.metrics.counter("events_consumed_total").labels(
+                exc.event_type or "unknown", subject_family(msg.subject), "undecodable"
+            ).inc()
             log.error("event_undecodable", subject=msg.subject, error=exc.reason[:500])
             await msg.term()
-            return
+            return None
         meta: Any = msg.metadata
         delivery = Delivery(
             subject=msg.subject,
@@ -435,6 +493,42 @@ class EventBus:
         )
         if delivery.num_delivered > 1:
             self.metrics.counter("event_redeliveries_total").labels(event.event_type).inc()
+        return event, delivery
+
+    def _handled(
+        self,
+        event: Event,
+        subject: str,
+        seconds: float,
+        error: Exception | None,
+        delivered: int,
+        *,
+        quiet: bool = False,
+    ) -> None:
+        """Count, time and log one event's handling (inside its event context); ``quiet`` logs no failure."""
+        self.metrics.histogram("event_handle_seconds").labels(event.event_type).observe(seconds)
+        counter = self.metrics.counter("events_consumed_total")
+        if error is not None:
+            counter.labels(event.event_type, subject_family(subject), "error").inc()
+            if quiet:
+                return
+            log.error(
+                "event_handler_failed",
+                event_type=event.event_type,
+                subject=subject,
+                delivered=delivered,
+                error=repr(error),
+                exc_info=error,
+            )
+            return
+        counter.labels(event.event_type, subject_family(subject), "ok").inc()
+        log.info("event_consumed", event_type=event.event_type, subject=subject)
+
+    async def _handle(self, msg: Msg, handler: Handler, nak_delay_s: float) -> None:
+        opened = await self._open(msg)
+        if opened is None:
+            return
+        event, delivery = opened
         started = time.perf_counter()
         with bind_event_context(event.event_id, event.correlation_id, event.causation_id):
             try:
@@ -442,23 +536,43 @@ class EventBus:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                counter.labels(event.event_type, family, "error").inc()
-                log.exception(
-                    "event_handler_failed",
-                    event_type=event.event_type,
-                    subject=msg.subject,
-                    delivered=delivery.num_delivered,
-                    error=repr(exc),
-                )
+                self._handled(event, msg.subject, time.perf_counter() - started, exc, delivery.num_delivered)
                 await msg.nak(delay=nak_delay_s)
                 return
-            finally:
-                self.metrics.histogram("event_handle_seconds").labels(event.event_type).observe(
-                    time.perf_counter() - started
-                )
             await msg.ack()
-            counter.labels(event.event_type, family, "ok").inc()
-            log.info("event_consumed", event_type=event.event_type, subject=msg.subject)
+            self._handled(event, msg.subject, time.perf_counter() - started, None, delivery.num_delivered)
+
+    async def _handle_batch(self, msgs: list[Msg], handler: BatchHandler, nak_delay_s: float) -> None:
+        opened: list[tuple[Msg, Event, Delivery]] = []
+        for msg in msgs:
+            if (item := await self._open(msg)) is not None:
+                opened.append((msg, *item))
+        if not opened:
+            return
+        started = time.perf_counter()
+        error: Exception | None = None
+        try:
+            await handler([(event, delivery) for _, event, delivery in opened])
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            error = exc
+            log.error(
+                "event_batch_handler_failed",
+                events=len(opened),
+                first_event_id=opened[0][1].event_id,
+                first_stream_seq=opened[0][2].stream_sequence,
+                error=repr(exc),
+                exc_info=exc,
+            )
+        seconds = time.perf_counter() - started
+        for msg, event, delivery in opened:
+            with bind_event_context(event.event_id, event.correlation_id, event.causation_id):
+                if error is None:
+                    await msg.ack()
+                else:
+                    await msg.nak(delay=nak_delay_s)
+                self._handled(event, msg.subject, seconds, error, delivery.num_delivered, quiet=True)
 
     async def close(self) -> None:
         """Stop consumers, flush and close the connection."""

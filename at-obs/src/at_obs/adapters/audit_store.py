@@ -7,7 +7,7 @@ hash) updated in the same transaction as each append, so a truncated tail is det
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -24,6 +24,10 @@ class AuditStore(Protocol):
 
     def append(self, event: Event, subject: str) -> AuditRecord | None:
         """Append one event; None when it is already recorded."""
+        ...
+
+    def append_many(self, items: Sequence[tuple[Event, str]]) -> list[AuditRecord]:
+        """Append events in order, in one transaction; returns those written (not already recorded)."""
         ...
 
     def iter_records(self, batch: int = 1000) -> Iterator[AuditRecord]:

@@ -7,7 +7,8 @@ several recorder replicas writing one database still build a single chain, in co
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from dataclasses import astuple
 
 import psycopg
 
@@ -83,43 +84,60 @@ class PostgresAuditStore:
 
     def append(self, event: Event, subject: str) -> AuditRecord | None:
         """Append one event; None when it is already recorded (a redelivery)."""
-        payload = encode_event(event)
+        records = self.append_many([(event, subject)])
+        return records[0] if records else None
+
+    def append_many(self, items: Sequence[tuple[Event, str]]) -> list[AuditRecord]:
+        """Append events in order in one transaction; those already recorded are skipped.
+
+        Returns:
+            The records written (fewer than ``items`` when some were redeliveries).
+
+        Raises:
+            AuditStoreError: nothing of the batch was written.
+        """
+        encoded = [(event, subject, encode_event(event)) for event, subject in items]
         with self._lock:
             try:
                 conn = self._conn_ok()
                 with conn.transaction():
                     seq, last = conn.execute("SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE").fetchone()
-                    if conn.execute("SELECT 1 FROM audit WHERE event_id = %s", (event.event_id,)).fetchone():
-                        return None
-                    record = seal(
-                        ChainHead(int(seq), last),
-                        event_id=event.event_id,
-                        event_type=event.event_type,
-                        correlation_id=event.correlation_id,
-                        causation_id=event.causation_id,
-                        subject=subject,
-                        ts_event=event.ts_event,
-                        payload=payload,
-                    )
-                    conn.execute(
-                        f"INSERT INTO audit ({COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",  # noqa: S608
-                        (
-                            record.seq,
-                            record.event_id,
-                            record.event_type,
-                            record.correlation_id,
-                            record.causation_id,
-                            record.subject,
-                            record.ts_event,
-                            record.payload,
-                            record.prev_hash,
-                            record.hash,
-                        ),
-                    )
-                    conn.execute("UPDATE audit_head SET seq = %s, hash = %s WHERE id = 1", (record.seq, record.hash))
-                    return record
+                    head = ChainHead(int(seq), last)
+                    known = {
+                        row[0]
+                        for row in conn.execute(
+                            "SELECT event_id FROM audit WHERE event_id = ANY(%s)",
+                            ([e.event_id for e, _, _ in encoded],),
+                        )
+                    }
+                    records: list[AuditRecord] = []
+                    for event, subject, payload in encoded:
+                        if event.event_id in known:
+                            continue  # a redelivery, or twice in this batch
+                        known.add(event.event_id)
+                        record = seal(
+                            head,
+                            event_id=event.event_id,
+                            event_type=event.event_type,
+                            correlation_id=event.correlation_id,
+                            causation_id=event.causation_id,
+                            subject=subject,
+                            ts_event=event.ts_event,
+                            payload=payload,
+                        )
+                        records.append(record)
+                        head = ChainHead(record.seq, record.hash)
+                    if records:
+                        with conn.cursor() as cur:
+                            cur.executemany(
+                                f"INSERT INTO audit ({COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",  # noqa: S608
+                                [astuple(r) for r in records],
+                            )
+                        conn.execute("UPDATE audit_head SET seq = %s, hash = %s WHERE id = 1", (head.seq, head.hash))
+                    return records
             except psycopg.Error as exc:
-                raise AuditStoreError(self.location, f"append of {event.event_id} failed: {exc}") from exc
+                first = items[0][0].event_id if items else "-"
+                raise AuditStoreError(self.location, f"append of {len(items)} from {first} failed: {exc}") from exc
 
     def iter_records(self, batch: int = 1000) -> Iterator[AuditRecord]:
         after: int | None = None

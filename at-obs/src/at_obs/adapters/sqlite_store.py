@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from dataclasses import astuple
 from pathlib import Path
 
 from at_core.events import Event
@@ -64,48 +65,59 @@ class SqliteAuditStore:
 
     def append(self, event: Event, subject: str) -> AuditRecord | None:
         """Append one event; None when it is already recorded (a redelivery)."""
-        payload = encode_event(event)
+        records = self.append_many([(event, subject)])
+        return records[0] if records else None
+
+    def append_many(self, items: Sequence[tuple[Event, str]]) -> list[AuditRecord]:
+        """Append events in order in one transaction; those already recorded are skipped.
+
+        Returns:
+            The records written (fewer than ``items`` when some were redeliveries).
+
+        Raises:
+            AuditStoreError: nothing of the batch was written.
+        """
+        encoded = [(event, subject, encode_event(event)) for event, subject in items]
         with self._lock:
             try:
                 self._db.execute("BEGIN IMMEDIATE")
                 try:
-                    if self._db.execute("SELECT 1 FROM audit WHERE event_id = ?", (event.event_id,)).fetchone():
-                        self._db.execute("ROLLBACK")
-                        return None
-                    seq, last = self._db.execute("SELECT seq, hash FROM audit_head WHERE id = 1").fetchone()
-                    record = seal(
-                        ChainHead(seq, last),
-                        event_id=event.event_id,
-                        event_type=event.event_type,
-                        correlation_id=event.correlation_id,
-                        causation_id=event.causation_id,
-                        subject=subject,
-                        ts_event=event.ts_event,
-                        payload=payload,
-                    )
-                    self._db.execute(
-                        f"INSERT INTO audit ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",  # noqa: S608 - constant
-                        (
-                            record.seq,
-                            record.event_id,
-                            record.event_type,
-                            record.correlation_id,
-                            record.causation_id,
-                            record.subject,
-                            record.ts_event,
-                            record.payload,
-                            record.prev_hash,
-                            record.hash,
-                        ),
-                    )
-                    self._db.execute("UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1", (record.seq, record.hash))
+                    records = self._append_in_transaction(encoded)
                     self._db.execute("COMMIT")
-                    return record
+                    return records
                 except BaseException:
                     self._db.execute("ROLLBACK")
                     raise
             except sqlite3.Error as exc:
-                raise AuditStoreError(self.location, f"append of {event.event_id} failed: {exc}") from exc
+                first = items[0][0].event_id if items else "-"
+                raise AuditStoreError(self.location, f"append of {len(items)} from {first} failed: {exc}") from exc
+
+    def _append_in_transaction(self, encoded: list[tuple[Event, str, bytes]]) -> list[AuditRecord]:
+        seq, last = self._db.execute("SELECT seq, hash FROM audit_head WHERE id = 1").fetchone()
+        head = ChainHead(seq, last)
+        records: list[AuditRecord] = []
+        for event, subject, payload in encoded:
+            if self._db.execute("SELECT 1 FROM audit WHERE event_id = ?", (event.event_id,)).fetchone():
+                continue  # a redelivery, or twice in this batch
+            record = seal(
+                head,
+                event_id=event.event_id,
+                event_type=event.event_type,
+                correlation_id=event.correlation_id,
+                causation_id=event.causation_id,
+                subject=subject,
+                ts_event=event.ts_event,
+                payload=payload,
+            )
+            self._db.execute(
+                f"INSERT INTO audit ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",  # noqa: S608 - constant
+                astuple(record),
+            )
+            head = ChainHead(record.seq, record.hash)
+            records.append(record)
+        if records:
+            self._db.execute("UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1", (head.seq, head.hash))
+        return records
 
     def iter_records(self, batch: int = 1000) -> Iterator[AuditRecord]:
         after = None
