@@ -59,11 +59,31 @@ def test_the_follower_abstains_when_already_at_target() -> None:
     assert view.abstained and "already at target" in view.abstain_reason
 
 
-def test_the_follower_does_not_see_positions_from_the_future() -> None:
+def test_a_position_newer_than_the_signal_is_the_position_to_trade_from_not_flat() -> None:
+    # Signals queued behind fills: the account is long 5 now, whatever the signal's time.
     f, ctx = factory(), MarketContext()
-    ctx.positions[("paper-1", "MES.CME")] = (T0 + 1, D(5))  # published after the decision time
-    view = SignalFollower(CAT).analyze(signal(f, quantity="1"), ctx, T0)
-    assert view.target_quantity == D(1)
+    ctx.positions[("paper-1", "MES.CME")] = (T0 + 1, D(5))
+    ctx.equity["paper-1"] = (T0 + 1, D(80000))
+    view = SignalFollower(CAT).analyze(signal(f, action=SignalAction.SELL, quantity=None, position_size="2"), ctx, T0)
+    assert (view.target_quantity, view.quantity, view.conviction) == (D(2), D(3), D("-0.8"))
+    assert ctx.equity_at("paper-1", T0) == D(80000)
+
+
+def test_market_data_stays_point_in_time() -> None:
+    ctx = _bars([5000, 5001])
+    ctx.add_bar("MES.CME", Bar(T0 + 60_000_000_000, D(6000), D(6000), D(6000), D(6000)))  # after the decision
+    assert [b.close for b in ctx.bars_until("MES.CME", T0)] == [D(5000), D(5001)]
+    assert ctx.price_at("MES.CME", T0) is None  # the last price is from after T0: not used
+
+
+def test_a_snapshot_does_not_change_when_later_events_arrive() -> None:
+    ctx = _bars([5000])
+    ctx.positions[("paper-1", "MES.CME")] = (T0 - 1, D(3))
+    frozen = ctx.snapshot()
+    ctx.positions[("paper-1", "MES.CME")] = (T0 - 1, D(1))
+    ctx.add_bar("MES.CME", Bar(T0 - 1, D(5005), D(5005), D(5005), D(5005)))
+    assert frozen.position_at("paper-1", "MES.CME", T0) == D(3)
+    assert [b.close for b in frozen.bars_until("MES.CME", T0)] == [D(5000)]
 
 
 def _bars(closes: list[int]) -> MarketContext:

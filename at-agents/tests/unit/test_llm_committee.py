@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from decimal import Decimal
 from pathlib import Path
 
 from pydantic_ai.messages import ModelMessage, ModelResponse, ToolCallPart
@@ -14,6 +15,9 @@ from tests.helpers import T0, factory, signal
 from at_agents.bootstrap import build
 from at_agents.config import AgentsSettings
 from at_core.clock import ManualClock
+from at_core.events import PositionEvent
+from at_core.models.enums import PositionSide, SignalAction
+from at_core.models.portfolio import PositionSnapshot
 from at_core.serialization import stream_sha256
 
 VIEW = {"stance": "long", "conviction": 0.5, "rationale": "trend intact", "evidence_ids": []}
@@ -106,3 +110,36 @@ def test_the_agents_listing_shows_llm_agents_with_provider_and_prompt_version(tm
     listing = TestClient(app).get("/agents").json()  # no lifespan: the listing needs no connection
     llm = next(a for a in listing["agents"] if a["agent_id"] == "llm_analyst")
     assert llm["kind"] == "llm" and llm["provider"] == "gpt" and llm["prompt_version"].startswith("analyst@")
+
+
+def test_a_fill_consumed_while_an_agent_thinks_does_not_change_the_position_decided_from(tmp_path: Path) -> None:
+    """Long 3, "sell 1": the agents saw 3, so the proposal sells 1 to 2, even though the
+    position consumer applied a fill (now long 1) before the committee finished."""
+    settings = AgentsSettings(committees_file=_yaml(tmp_path), llm_cache_dir=str(tmp_path / "cache"))
+
+    async def thinking(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
+        svc.ctx.on_position(_position(1))  # what the position consumer does meanwhile
+        view = {**VIEW, "stance": "long", "conviction": -0.5, "rationale": "take some off"}
+        return ModelResponse(parts=[ToolCallPart(info.output_tools[0].name, json.dumps(view))])
+
+    svc = build(settings, ManualClock(T0), models={"gpt": FunctionModel(thinking)})
+    svc.ctx.on_position(_position(3))
+    out = asyncio.run(svc.on_signal(signal(factory(), action=SignalAction.SELL, quantity="1")))
+    proposal = out[-1]
+    assert proposal.event_type == "trade_proposal", [getattr(e, "rationale", "") for e in out]
+    assert (proposal.order.side, proposal.order.quantity, proposal.target_position) == ("sell", 1, 2)
+
+
+def _position(quantity: int):  # type: ignore[no-untyped-def]
+    snap = PositionSnapshot(
+        account_id="paper-1",
+        instrument_id="MES.CME",
+        quantity=Decimal(quantity),
+        side=PositionSide.LONG,
+        avg_price=Decimal(5000),
+        realized_pnl=Decimal(0),
+        unrealized_pnl=Decimal(0),
+        currency="USD",
+        last_price=Decimal(5000),
+    )
+    return factory().make(PositionEvent, ts_event=T0 - 1, position=snap, change="changed")

@@ -67,7 +67,7 @@ class AgentsService:
             strategy_id=strategy_id, instrument_id=instrument_id
         )
 
-    async def _run_agent(self, agent_id: str, signal: SignalEvent, now: int) -> Analysis:
+    async def _run_agent(self, agent_id: str, signal: SignalEvent, ctx: MarketContext, now: int) -> Analysis:
         spec = self.llm_agents.get(agent_id)
         if spec is not None:
             if self.llm is None:
@@ -75,9 +75,9 @@ class AgentsService:
             chart = self.charts.get(signal.instrument_id)
             images = ((chart[1], chart[2]),) if chart is not None and chart[0] <= now else ()
             memory = self.memory_for(signal.strategy_id, signal.instrument_id).visible_at(now)
-            inputs = build_inputs(signal, self.ctx, memory, now, images)
+            inputs = build_inputs(signal, ctx, memory, now, images)
             return await self.llm.analyze(spec, signal, inputs, now)
-        return await asyncio.to_thread(self.agents[agent_id].analyze, signal, self.ctx, now)
+        return await asyncio.to_thread(self.agents[agent_id].analyze, signal, ctx, now)
 
     async def on_signal(self, signal: SignalEvent) -> list[Event]:
         """Run the committee on one signal; publish every analysis and at most one proposal."""
@@ -90,11 +90,14 @@ class AgentsService:
                 self.ctx.add_bar(signal.instrument_id, Bar(signal.ts_event, b.open, b.high, b.low, b.close))
             config = self.committee_for(signal.strategy_id)
             now = signal.ts_event  # decision time is the event clock: point in time
+            # One view for every agent and the decision: a fill consumed while an agent thinks
+            # must not make the decision trade from another position than the agents saw.
+            ctx = self.ctx.snapshot()
             members = [m for m in config.members if m.agent_id in self.agents or m.agent_id in self.llm_agents]
             dropped = {m.agent_id: "not configured" for m in config.members if m not in members}
             t0 = time.perf_counter()
             tasks = [
-                asyncio.create_task(asyncio.wait_for(self._run_agent(m.agent_id, signal, now), config.deadline_s))
+                asyncio.create_task(asyncio.wait_for(self._run_agent(m.agent_id, signal, ctx, now), config.deadline_s))
                 for m in members
             ]
             results = await asyncio.gather(*tasks, return_exceptions=True)
@@ -124,8 +127,8 @@ class AgentsService:
                 )
                 stance = "abstained" if view.abstained else str(view.stance)
                 self.metrics.counter("decisions_total").labels(agent_id, stance).inc()
-            current = self.ctx.position_at(signal.account_id, signal.instrument_id, now)
-            reference = signal.price or self.ctx.price_at(signal.instrument_id, now)
+            current = ctx.position_at(signal.account_id, signal.instrument_id, now)
+            reference = signal.price or ctx.price_at(signal.instrument_id, now)
             proposal, reason = decide(self.factory, signal, config, views, analyses, dropped, current, reference)
             out: list[Event] = [*analyses.values(), *([proposal] if proposal else [])]
             if self.bus is not None:  # in order, acks awaited together; a failure redelivers the signal

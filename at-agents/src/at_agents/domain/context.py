@@ -1,7 +1,14 @@
 """What agents may read: market data, positions and account state as last published. Pure.
 
-Point in time: every read takes the decision time and sees only what was known by then
-(events with ``ts_event`` at or before it), so a replay of the past cannot leak the future.
+Market data is point in time: a read takes the decision time and sees only bars and prices with
+``ts_event`` at or before it, so a replay of the past cannot leak the future.
+
+Positions and equity are the account's own state, not the market's: a read gives the latest
+known, whatever its time. A position newer than the signal (signals queued behind fills) is
+still the position to trade from; reading it as flat would double a target-position trade.
+
+The orchestrator decides on a :meth:`MarketContext.snapshot`, so every agent and the decision
+itself see one position, even when a fill arrives while an agent is thinking.
 """
 
 from __future__ import annotations
@@ -57,7 +64,20 @@ class MarketContext:
     def on_account(self, event: AccountStateEvent) -> None:
         self.equity[event.account_id] = (event.ts_event, event.equity)
 
-    # --- point-in-time reads -------------------------------------------------------------
+    def snapshot(self) -> MarketContext:
+        """A copy that later events do not change (bars copied, the rest shallow: its values are immutable)."""
+        bars: defaultdict[str, deque[Bar]] = defaultdict(deque)
+        bars.update({k: deque(v) for k, v in self.bars.items()})
+        return MarketContext(
+            max_bars=self.max_bars,
+            bars=bars,
+            last_price=dict(self.last_price),
+            positions=dict(self.positions),
+            equity=dict(self.equity),
+            realized=dict(self.realized),
+        )
+
+    # --- reads -----------------------------------------------------------------------------
 
     def bars_until(self, instrument_id: str, ts: int) -> list[Bar]:
         return [b for b in self.bars.get(instrument_id, ()) if b.ts <= ts]
@@ -67,9 +87,11 @@ class MarketContext:
         return item[1] if item is not None and item[0] <= ts else None
 
     def position_at(self, account_id: str, instrument_id: str, ts: int) -> Decimal:
+        """The latest known position (0 when none was ever published); ``ts`` is not a bound (own state)."""
         item = self.positions.get((account_id, instrument_id))
-        return item[1] if item is not None and item[0] <= ts else Decimal(0)
+        return item[1] if item is not None else Decimal(0)
 
     def equity_at(self, account_id: str, ts: int) -> Decimal | None:
+        """The latest known equity, or None; ``ts`` is not a bound (own state)."""
         item = self.equity.get(account_id)
-        return item[1] if item is not None and item[0] <= ts else None
+        return item[1] if item is not None else None
