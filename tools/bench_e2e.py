@@ -42,15 +42,35 @@ def pct(values: list[float], q: float) -> float:
 
 
 class FillClock:
-    """Arrival time of the first FillEvent per correlation id."""
+    """Arrival time of the first FillEvent per correlation id, and what became of the others."""
 
     def __init__(self) -> None:
         self.arrived: dict[str, float] = {}
+        self.proposed: set[str] = set()
+        self.denied: dict[str, str] = {}
 
     async def on_msg(self, msg) -> None:
         event = decode_event(msg.data)
         if event.event_type == "fill":
             self.arrived.setdefault(event.correlation_id, time.perf_counter())
+        elif event.event_type == "trade_proposal":
+            self.proposed.add(event.correlation_id)
+        elif event.event_type == "risk_decision" and not event.approved:
+            self.denied[event.correlation_id] = ",".join(r.code for r in event.reasons) or "denied"
+
+    def unfilled(self, correlations: list[str]) -> dict[str, int]:
+        """Why alerts have no fill: denied (by reason), no proposal, or still in flight."""
+        why: Counter[str] = Counter()
+        for c in correlations:
+            if c in self.arrived:
+                continue
+            if c in self.denied:
+                why[f"denied {self.denied[c]}"] += 1
+            elif c not in self.proposed:
+                why["no proposal"] += 1
+            else:
+                why["proposed, no fill yet"] += 1
+        return dict(why)
 
 
 def alert(i: int) -> dict:
@@ -108,6 +128,7 @@ async def drive(http: httpx.AsyncClient, clock: FillClock, rate: float, seconds:
         "p50": pct(lat, 0.5),
         "p99": pct(lat, 0.99),
         "elapsed": time.perf_counter() - start,
+        "unfilled": clock.unfilled(list(sent)),
     }
 
 
@@ -132,7 +153,8 @@ async def baselines(stk: stack_mod.Stack, http: httpx.AsyncClient, n: int = 500)
 async def bench(stk: stack_mod.Stack, rate: float, seconds: float, ramp: list[float]) -> None:
     clock = FillClock()
     nc = await nats.connect(stk.nats_url, user="admin", password=stk.admin_password)
-    await nc.subscribe(subjects.FILLS, cb=clock.on_msg)
+    for subject in (subjects.FILLS, subjects.TRADE_PROPOSALS, subjects.RISK_DECISIONS):
+        await nc.subscribe(subject, cb=clock.on_msg, pending_msgs_limit=1_000_000)
     limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
     async with httpx.AsyncClient(base_url=stk.url("gateway"), timeout=30, limits=limits) as http:
         await http.post("/ingest/market-data", json={"items": QUOTES})
@@ -140,7 +162,7 @@ async def bench(stk: stack_mod.Stack, rate: float, seconds: float, ramp: list[fl
         await drive(http, clock, 20, 1.0)  # warm-up
         # The ramp first, on an idle stack (a backlog left by an overloaded step would fail the next).
         ramp_table = Table(title="sustained rate: every accepted alert filled within 10 s of the step's end")
-        for col in ("alerts/s", "sent", "filled", "p50 ms", "p99 ms", "sustained"):
+        for col in ("alerts/s", "sent", "filled", "p50 ms", "p99 ms", "sustained", "not filled"):
             ramp_table.add_column(col)
         best = 0.0
         for r in ramp:
@@ -154,6 +176,7 @@ async def bench(stk: stack_mod.Stack, rate: float, seconds: float, ramp: list[fl
                 f"{res['p50']:.1f}",
                 f"{res['p99']:.1f}",
                 "yes" if ok else "no",
+                ", ".join(f"{k}: {v}" for k, v in res["unfilled"].items()) or "-",
             )
             if not ok:
                 await drive(http, clock, 1, 1.0, drain_s=120)  # let the backlog drain before the fixed step
@@ -172,6 +195,8 @@ async def bench(stk: stack_mod.Stack, rate: float, seconds: float, ramp: list[fl
             f"{fixed['filled']}/{fixed['sent']} filled, {fixed['errors']} errors {fixed['statuses']}",
         )
         console.print(table)
+        if fixed["unfilled"]:
+            console.print(f"not filled at {rate:.0f}/s: {fixed['unfilled']}")
         console.print(f"highest sustained rate: {best:.0f} alerts/s (target: p50 <= 5 ms, p99 <= 25 ms at 200/s)")
     await nc.close()
 
