@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from at_core.events import Event
-from at_obs.domain.chain import AuditRecord, ChainHead, verify_chain
+from at_core.serialization import encode_event
+from at_obs.domain.chain import AuditRecord, ChainHead, seal, verify_chain
 
 COLUMNS = "seq, event_id, event_type, correlation_id, causation_id, subject, ts_event, payload, prev_hash, hash"
 
@@ -41,6 +42,41 @@ class AuditStore(Protocol):
     def count(self) -> int: ...
 
     def close(self) -> None: ...
+
+
+class AppendsOne:
+    """``append`` for a store that has ``append_many``."""
+
+    def append_many(self, items: Sequence[tuple[Event, str]]) -> list[AuditRecord]:
+        raise NotImplementedError
+
+    def append(self, event: Event, subject: str) -> AuditRecord | None:
+        """Append one event; None when it is already recorded (a redelivery)."""
+        records = self.append_many([(event, subject)])
+        return records[0] if records else None
+
+
+def chain_batch(head: ChainHead, items: Sequence[tuple[Event, str]], known: set[str]) -> list[AuditRecord]:
+    """The records that follow ``head`` for ``items`` in order, skipping ids in ``known`` or repeated."""
+    seen = set(known)
+    records: list[AuditRecord] = []
+    for event, subject in items:
+        if event.event_id in seen:
+            continue  # a redelivery, or twice in this batch
+        seen.add(event.event_id)
+        record = seal(
+            head,
+            event_id=event.event_id,
+            event_type=event.event_type,
+            correlation_id=event.correlation_id,
+            causation_id=event.causation_id,
+            subject=subject,
+            ts_event=event.ts_event,
+            payload=encode_event(event),
+        )
+        records.append(record)
+        head = ChainHead(record.seq, record.hash)
+    return records
 
 
 def verify_store(store: AuditStore) -> list[str]:

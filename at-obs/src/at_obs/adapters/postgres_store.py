@@ -13,9 +13,8 @@ from dataclasses import astuple
 import psycopg
 
 from at_core.events import Event
-from at_core.serialization import encode_event
-from at_obs.adapters.audit_store import COLUMNS, row_to_record
-from at_obs.domain.chain import AuditRecord, ChainHead, seal
+from at_obs.adapters.audit_store import COLUMNS, AppendsOne, chain_batch, row_to_record
+from at_obs.domain.chain import AuditRecord, ChainHead
 from at_obs.errors import AuditStoreError
 
 SCHEMA = """
@@ -54,7 +53,7 @@ def redact_url(url: str) -> str:
     return f"{scheme}://{userinfo.split(':')[0]}:***@{tail}"
 
 
-class PostgresAuditStore:
+class PostgresAuditStore(AppendsOne):
     """Append-only, hash-chained audit log in PostgreSQL."""
 
     def __init__(self, url: str, connect_timeout_s: int = 5) -> None:
@@ -82,11 +81,6 @@ class PostgresAuditStore:
             self._conn = self._connect()
         return self._conn
 
-    def append(self, event: Event, subject: str) -> AuditRecord | None:
-        """Append one event; None when it is already recorded (a redelivery)."""
-        records = self.append_many([(event, subject)])
-        return records[0] if records else None
-
     def append_many(self, items: Sequence[tuple[Event, str]]) -> list[AuditRecord]:
         """Append events in order in one transaction; those already recorded are skipped.
 
@@ -96,44 +90,24 @@ class PostgresAuditStore:
         Raises:
             AuditStoreError: nothing of the batch was written.
         """
-        encoded = [(event, subject, encode_event(event)) for event, subject in items]
         with self._lock:
             try:
                 conn = self._conn_ok()
                 with conn.transaction():
                     seq, last = conn.execute("SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE").fetchone()
-                    head = ChainHead(int(seq), last)
-                    known = {
-                        row[0]
-                        for row in conn.execute(
-                            "SELECT event_id FROM audit WHERE event_id = ANY(%s)",
-                            ([e.event_id for e, _, _ in encoded],),
-                        )
-                    }
-                    records: list[AuditRecord] = []
-                    for event, subject, payload in encoded:
-                        if event.event_id in known:
-                            continue  # a redelivery, or twice in this batch
-                        known.add(event.event_id)
-                        record = seal(
-                            head,
-                            event_id=event.event_id,
-                            event_type=event.event_type,
-                            correlation_id=event.correlation_id,
-                            causation_id=event.causation_id,
-                            subject=subject,
-                            ts_event=event.ts_event,
-                            payload=payload,
-                        )
-                        records.append(record)
-                        head = ChainHead(record.seq, record.hash)
+                    ids = [event.event_id for event, _ in items]
+                    known = {r[0] for r in conn.execute("SELECT event_id FROM audit WHERE event_id = ANY(%s)", (ids,))}
+                    records = chain_batch(ChainHead(int(seq), last), items, known)
                     if records:
                         with conn.cursor() as cur:
                             cur.executemany(
                                 f"INSERT INTO audit ({COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",  # noqa: S608
                                 [astuple(r) for r in records],
                             )
-                        conn.execute("UPDATE audit_head SET seq = %s, hash = %s WHERE id = 1", (head.seq, head.hash))
+                        conn.execute(
+                            "UPDATE audit_head SET seq = %s, hash = %s WHERE id = 1",
+                            (records[-1].seq, records[-1].hash),
+                        )
                     return records
             except psycopg.Error as exc:
                 first = items[0][0].event_id if items else "-"

@@ -9,9 +9,8 @@ from dataclasses import astuple
 from pathlib import Path
 
 from at_core.events import Event
-from at_core.serialization import encode_event
-from at_obs.adapters.audit_store import COLUMNS, row_to_record
-from at_obs.domain.chain import AuditRecord, ChainHead, seal
+from at_obs.adapters.audit_store import COLUMNS, AppendsOne, chain_batch, row_to_record
+from at_obs.domain.chain import AuditRecord, ChainHead
 from at_obs.errors import AuditStoreError
 
 SCHEMA = """
@@ -41,7 +40,7 @@ CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit
 """
 
 
-class SqliteAuditStore:
+class SqliteAuditStore(AppendsOne):
     """Append-only, hash-chained audit log in one SQLite file.
 
     Every append runs in a ``BEGIN IMMEDIATE`` transaction that reads the head from the
@@ -63,11 +62,6 @@ class SqliteAuditStore:
         except sqlite3.Error as exc:
             raise AuditStoreError(self.location, str(exc)) from exc
 
-    def append(self, event: Event, subject: str) -> AuditRecord | None:
-        """Append one event; None when it is already recorded (a redelivery)."""
-        records = self.append_many([(event, subject)])
-        return records[0] if records else None
-
     def append_many(self, items: Sequence[tuple[Event, str]]) -> list[AuditRecord]:
         """Append events in order in one transaction; those already recorded are skipped.
 
@@ -77,12 +71,11 @@ class SqliteAuditStore:
         Raises:
             AuditStoreError: nothing of the batch was written.
         """
-        encoded = [(event, subject, encode_event(event)) for event, subject in items]
         with self._lock:
             try:
                 self._db.execute("BEGIN IMMEDIATE")
                 try:
-                    records = self._append_in_transaction(encoded)
+                    records = self._append_in_transaction(items)
                     self._db.execute("COMMIT")
                     return records
                 except BaseException:
@@ -92,31 +85,20 @@ class SqliteAuditStore:
                 first = items[0][0].event_id if items else "-"
                 raise AuditStoreError(self.location, f"append of {len(items)} from {first} failed: {exc}") from exc
 
-    def _append_in_transaction(self, encoded: list[tuple[Event, str, bytes]]) -> list[AuditRecord]:
+    def _append_in_transaction(self, items: Sequence[tuple[Event, str]]) -> list[AuditRecord]:
         seq, last = self._db.execute("SELECT seq, hash FROM audit_head WHERE id = 1").fetchone()
-        head = ChainHead(seq, last)
-        records: list[AuditRecord] = []
-        for event, subject, payload in encoded:
-            if self._db.execute("SELECT 1 FROM audit WHERE event_id = ?", (event.event_id,)).fetchone():
-                continue  # a redelivery, or twice in this batch
-            record = seal(
-                head,
-                event_id=event.event_id,
-                event_type=event.event_type,
-                correlation_id=event.correlation_id,
-                causation_id=event.causation_id,
-                subject=subject,
-                ts_event=event.ts_event,
-                payload=payload,
+        ids = [event.event_id for event, _ in items]
+        marks = ",".join("?" * len(ids))
+        known = {r[0] for r in self._db.execute(f"SELECT event_id FROM audit WHERE event_id IN ({marks})", ids)}  # noqa: S608
+        records = chain_batch(ChainHead(seq, last), items, known)
+        if records:
+            self._db.executemany(
+                f"INSERT INTO audit ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",  # noqa: S608 - constant
+                [astuple(r) for r in records],
             )
             self._db.execute(
-                f"INSERT INTO audit ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",  # noqa: S608 - constant
-                astuple(record),
+                "UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1", (records[-1].seq, records[-1].hash)
             )
-            head = ChainHead(record.seq, record.hash)
-            records.append(record)
-        if records:
-            self._db.execute("UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1", (head.seq, head.hash))
         return records
 
     def iter_records(self, batch: int = 1000) -> Iterator[AuditRecord]:
