@@ -13,7 +13,7 @@ CORE_WHEEL := dist/at_core-$(CORE_VERSION)-py3-none-any.whl
 CORE_SRC := $(shell find at-core/src -name '*.py' -o -name '*.yaml' | sort) at-core/pyproject.toml at-core/README.md
 SERVICE_META := $(foreach s,$(SERVICES),$(s)/pyproject.toml)
 
-.PHONY: help setup build-core test lint format typecheck imports schemas schemas-check test-packages demo up bench bench-gateway bench-exec bench-e2e clean
+.PHONY: help setup build-core test lint format typecheck imports schemas schemas-check test-packages demo up bench bench-gateway bench-exec bench-e2e bench-burst clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 18
@@ -78,7 +78,10 @@ bench-exec: setup ## exec-sim events/s in-process and over NATS
 bench-e2e: setup ## Webhook-to-fill latency at a fixed rate, and the highest sustained rate
 	$(PY) tools/bench_e2e.py
 
-bench: bench-gateway bench-exec bench-e2e ## Every benchmark, printed with same-run baselines
+bench-burst: setup ## The e2e burst (1,000 alerts at 100/s): gateway answer times, CPU per process, settle time
+	$(PY) tools/bench_burst.py
+
+bench: bench-gateway bench-exec bench-e2e bench-burst ## Every benchmark, printed with same-run baselines
 
 clean: ## Remove the venv and build outputs
 	rm -rf $(VENV) dist build var

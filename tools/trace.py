@@ -44,8 +44,10 @@ class Tracer:
         await self._nc.subscribe(subjects.ALL, cb=self._on_msg)
 
     async def stop(self) -> None:
-        if self._nc is not None:
-            await self._nc.drain()
+        """Stop collecting (again is a no-op)."""
+        nc, self._nc = self._nc, None
+        if nc is not None:
+            await nc.drain()
 
     async def _on_msg(self, msg) -> None:
         try:
