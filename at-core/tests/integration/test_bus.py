@@ -6,6 +6,7 @@ import asyncio
 from dataclasses import replace
 
 import pytest
+from nats.aio.msg import Msg
 from nats.js.api import DiscardPolicy
 
 from at_core import subjects
@@ -289,4 +290,33 @@ async def test_undecodable_bytes_in_a_batch_are_terminated_and_the_rest_handled(
         seen += await asyncio.wait_for(got.get(), 5)
     assert seen == fills
     assert await _settled(bus, f"t-{unique_token}") == (0, 0)
+    await bus.close()
+
+
+async def test_a_consumer_survives_an_ack_that_fails_and_the_event_comes_again(
+    nats_url: str, unique_token: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bus = await _bus(nats_url)
+    deliveries: list[int] = []
+    done = asyncio.Event()
+    real_ack = Msg.ack
+    failed: list[bool] = []
+
+    async def ack_once_lost(self: Msg) -> None:
+        if not failed:  # the connection dropped as the first ack went out
+            failed.append(True)
+            raise ConnectionResetError("connection lost")
+        await real_ack(self)
+
+    monkeypatch.setattr(Msg, "ack", ack_once_lost)
+
+    async def handler(event: Event, delivery: Delivery) -> None:
+        deliveries.append(delivery.num_delivered)
+        if delivery.num_delivered == 2:
+            done.set()
+
+    consumer = await bus.consume(subjects.FILLS, handler, durable=f"t-{unique_token}", ack_wait_s=1.0)
+    await bus.publish(example_events()["fill"])
+    await asyncio.wait_for(done.wait(), 10)
+    assert deliveries == [1, 2] and consumer.running
     await bus.close()

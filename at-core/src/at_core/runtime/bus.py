@@ -471,7 +471,13 @@ class EventBus:
                 log.warning("consumer_fetch_failed", error=repr(exc))
                 await asyncio.sleep(0.5)
                 continue
-            await on_msgs(msgs)
+            try:
+                await on_msgs(msgs)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # an ack or nak lost with the connection: never end the consumer
+                # What was not acknowledged comes again after ack_wait; handlers are idempotent.
+                log.warning("consumer_batch_interrupted", messages=len(msgs), error=repr(exc))
 
     async def _open(self, msg: Msg) -> tuple[Event, Delivery] | None:
         """Decode a message; an undecodable one is terminated, counted, logged and None."""
