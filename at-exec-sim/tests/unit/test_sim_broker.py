@@ -48,6 +48,21 @@ async def test_a_cancel_with_latency_is_pending_and_the_order_is_canceled_on_the
     assert eng.orders[coid].status == "canceled" and eng.venue.resting == {}
 
 
+async def test_the_status_of_an_order_whose_cancel_landed_is_canceled_not_accepted() -> None:
+    clock = ManualClock(T0)
+    eng = engine(clock=clock, latency=LatencyModel(cancel_ns=100))
+    eng.on_market_data(quote(factory(), "MES.CME", "5000.00", "5000.25"))
+    broker = SimBrokerAdapter(eng.venue, eng.markets, clock)
+    limit = OrderSpec(side=BUY, quantity=D(1), order_type=OrderType.LIMIT, limit_price=D("4995.00"))
+    assert (await broker.submit("O-1", MES, limit)).status is ReportStatus.ACCEPTED
+    assert (await broker.cancel("O-1", MES)).status is ReportStatus.PENDING_CANCEL
+    assert (await broker.order_status("O-1", MES)).status is ReportStatus.ACCEPTED  # the cancel is on its way
+    clock.set(T0 + 100)
+    eng.venue.on_market("MES.CME", eng.markets["MES.CME"], T0 + 100)  # it lands
+    report = await broker.order_status("O-1", MES)
+    assert (report.status, report.executions) == (ReportStatus.CANCELED, ())
+
+
 async def test_a_cancel_that_landed_before_a_crossing_market_event_leaves_nothing_to_fill() -> None:
     clock, eng, f, broker, coid = resting_limit(cancel_ns=100)
     await broker.cancel(coid, MES)

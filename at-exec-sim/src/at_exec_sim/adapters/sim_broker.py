@@ -82,6 +82,8 @@ class SimBrokerAdapter:
             status = ReportStatus.FILLED
         elif client_order_id in self.sim.inflight:
             status = ReportStatus.PENDING
+        elif not self.sim.holds(client_order_id):
+            status = ReportStatus.CANCELED  # ended at the venue: a cancel that landed, a DAY/GTD expiry
         else:
             status = ReportStatus.PARTIALLY_FILLED if filled > 0 else ReportStatus.ACCEPTED
         return ExecutionReport(client_order_id, status, f"SIM-{client_order_id}", tuple(execs))
