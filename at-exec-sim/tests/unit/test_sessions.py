@@ -249,3 +249,31 @@ def test_a_window_without_flatten_at_end_only_denies_new_orders() -> None:
     window = SessionWindow(start=time(18), end=time(15, 10), timezone="America/Chicago", days=[6, 0, 1, 2, 3])
     st = status([window], TOPSTEP_CUTOFF)
     assert not st.open and st.last_close is not None and not st.last_close.window.flatten_at_end
+
+
+def test_accounts_with_different_cutoffs_each_lock_and_reopen_at_their_own_times() -> None:
+    """One engine, Topstep (15:10 Chicago) and Apex (16:59 New York): the walk that finds the
+    next account due must not skip the one whose time comes later, nor act early."""
+
+    def states(out: list[Event]) -> dict[str, str]:
+        return {e.account_id: e.state for e in out if e.event_type == "trading_state_changed"}
+
+    clock = ManualClock(T0)
+    eng, f = engine(clock=clock), factory()
+    eng.on_market_data(quote(f, "MES.CME", "5000.00", "5000.25"))
+    eng.on_proposal(proposal(f, APEX, "MES.CME", BUY, "1"))
+    clock.set(TOPSTEP_CUTOFF - 1)
+    assert states(eng.on_timer(tick(f))) == {}
+    clock.set(TOPSTEP_CUTOFF)
+    assert states(eng.on_timer(tick(f))) == {TOPSTEP: TradingState.LOCKED_UNTIL}
+    clock.set(APEX_CUTOFF - 1)
+    assert states(eng.on_timer(tick(f))) == {}
+    clock.set(APEX_CUTOFF)
+    out = eng.on_timer(tick(f))
+    assert states(out) == {APEX: TradingState.LOCKED_UNTIL} and "fill" in kinds(of(out, APEX))  # flattened
+    clock.set(APEX_REOPEN)
+    assert states(eng.on_timer(tick(f))) == {APEX: TradingState.ACTIVE}
+    clock.set(TOPSTEP_REOPEN - 1)
+    assert states(eng.on_timer(tick(f))) == {}
+    clock.set(TOPSTEP_REOPEN)
+    assert states(eng.on_timer(tick(f))) == {TOPSTEP: TradingState.ACTIVE}

@@ -14,16 +14,30 @@ from at_exec_sim.domain.records import OPEN_STATUSES, SESSION_CUTOFF, SESSION_OP
 from at_exec_sim.domain.rules import day_end_ns, trading_day
 from at_exec_sim.domain.venue import RestingOrder
 
+NEVER = 2**63
+
 
 class Housekeeping(EngineCore):
-    """Apply the time that passed: day rolls, expiries, due cancels, session cutoffs and reopenings."""
+    """Apply the time that passed: day rolls, expiries, due cancels, session cutoffs and reopenings.
+
+    Every input asks; with many accounts, walking them all each time cost more than the decision
+    itself, so each walk remembers when the next account is due and the next input before that
+    returns at once.
+    """
+
+    _days_due_ns: int = 0  # no account's trading day ends before this
+    _sessions_due_ns: int = 0  # no account's session opens or closes before this
 
     def _roll_days(self) -> None:
         """Start a new trading day for each account whose day ended: today's P&L and fees restart,
         and the rules take the day's starting balance and equity (and move an end-of-day peak)."""
         now = self.clock.now_ns()
+        if now < self._days_due_ns:
+            return
+        due = NEVER
         for rt in self.accounts.values():
             if now < rt.day_ends_ns:
+                due = min(due, rt.day_ends_ns)
                 continue
             reset, tz = rt.rules.reset_spec()
             today = trading_day(now, reset, tz)
@@ -33,6 +47,8 @@ class Housekeeping(EngineCore):
                 if rt.rules.day is not None and isinstance(equity, Decimal):
                     rt.rules.update(now, rt.account.balance, equity)  # else the rules roll on their next update
             rt.day, rt.day_ends_ns = today, day_end_ns(today, reset, tz)
+            due = min(due, rt.day_ends_ns)
+        self._days_due_ns = due
 
     def _housekeeping(self, cause: Event) -> list[Event]:
         """Expire DAY orders whose trading day ended and GTD orders past their expiry; apply due cancels."""
@@ -55,13 +71,20 @@ class Housekeeping(EngineCore):
         """
         now = self.clock.now_ns()
         out: list[Event] = []
+        if now < self._sessions_due_ns:
+            return out
+        due = NEVER
         for rt in self.accounts.values():
             windows = rt.config.profile.limits.sessions
-            if now < rt.session_check_ns or not any(w.flatten_at_end for w in windows):
+            if not any(w.flatten_at_end for w in windows):
+                continue
+            if now < rt.session_check_ns:
+                due = min(due, rt.session_check_ns)
                 continue
             status = sessions.status(windows, now)
             seen = rt.session_seen_ns if rt.session_seen_ns is not None else self.recovered_until_ns
-            rt.session_check_ns = status.next_change_ns if status.next_change_ns is not None else 2**63
+            rt.session_check_ns = status.next_change_ns if status.next_change_ns is not None else NEVER
+            due = min(due, rt.session_check_ns)
             rt.session_seen_ns = now
             close = status.last_close
             if (
@@ -74,6 +97,7 @@ class Housekeeping(EngineCore):
                 out += self._cutoff(cause, rt, close, status.reopen_ns)
             if status.open and rt.state is TradingState.LOCKED_UNTIL and rt.state_reason == SESSION_CUTOFF:
                 out += self._set_state(cause, rt, TradingState.ACTIVE, SESSION_OPEN, "the session opened", False)
+        self._sessions_due_ns = due
         return out
 
     def _cutoff(self, cause: Event, rt: AccountRuntime, close: sessions.Session, reopen_ns: int | None) -> list[Event]:
