@@ -101,13 +101,12 @@ class ExecutionEngine(Recovery, Housekeeping, TradingControl, Lifecycle, Decisio
         out = self._sessions(event)  # a cutoff first: nothing of a flattened account fills after it
         out += self._venue_updates(event, self.venue.on_market(event.instrument_id, market, now))
         for rt in self.accounts.values():
-            for pos in rt.account.positions.values():
-                if pos.instrument.instrument_id == event.instrument_id and market.mid is not None:
-                    pos.last_price = market.mid
-            if any(
-                p.instrument.instrument_id == event.instrument_id and p.quantity != 0
-                for p in rt.account.positions.values()
-            ):
+            pos = rt.account.positions.get(event.instrument_id)  # keyed by instrument id
+            if pos is None:
+                continue
+            if market.mid is not None:
+                pos.last_price = market.mid
+            if pos.quantity != 0:
                 out += self._evaluate_rules(event, rt)
         out += self._housekeeping(event)
         return out
