@@ -6,7 +6,9 @@ Run: ``.venv/bin/python at-exec-sim/bench/bench_exec.py [--quotes 20000] [--ever
 1. market-data events plus proposals per second through risk + venue + portfolio, in process;
 2. the same stream through the service over a real nats-server (JetStream in, JetStream out,
    every output acknowledged);
-3. nautilus_trader's BacktestEngine on the same quotes and orders, when it is installed.
+3. nautilus_trader's BacktestEngine on the same quotes and orders, when it is installed;
+4. the cost of a quote as the number of accounts grows (the shipped 5, then 1,000 more, a
+   position in every tenth): what a firm with many accounts on one instance pays per tick.
 
 Numbers, not assertions: speed targets are never tests.
 """
@@ -31,6 +33,10 @@ from at_core.models.enums import OrderSide  # noqa: E402
 from at_core.runtime.bus import EventBus  # noqa: E402
 from at_core.runtime.logging import configure_logging  # noqa: E402
 from at_core.testing import NatsServer  # noqa: E402
+from at_exec_sim.domain.accounts import AccountConfig  # noqa: E402
+from at_exec_sim.domain.portfolio import Account  # noqa: E402
+from at_exec_sim.domain.records import AccountRuntime  # noqa: E402
+from at_exec_sim.domain.rules import RuleState  # noqa: E402
 
 MS = 1_000_000
 INSTRUMENT = "ES.CME"
@@ -114,6 +120,28 @@ def nautilus(steps) -> float | None:
     return time.perf_counter() - started
 
 
+def per_quote_us(extra_accounts: int, quotes: int = 2_000) -> tuple[int, float]:
+    """Microseconds per quote on ES with the shipped accounts plus ``extra_accounts`` retail ones,
+    every tenth of them holding one ES."""
+    eng = engine()
+    profile = eng.accounts["paper-1"].config.profile
+    for i in range(extra_accounts):
+        account_id = f"bench-{i:04d}"
+        start = profile.starting_balance
+        eng.accounts[account_id] = AccountRuntime(
+            AccountConfig(account_id, profile), Account(account_id, profile.currency, start, start), RuleState(profile)
+        )
+    f = factory()
+    eng.on_market_data(quote(f, INSTRUMENT, "5000.00", "5000.25"))
+    for i in range(0, extra_accounts, 10):
+        eng.on_proposal(proposal(f, f"bench-{i:04d}", INSTRUMENT, OrderSide.BUY, "1"))
+    started = time.perf_counter()
+    for i in range(quotes):
+        eng.clock.advance_to(T0 + (i + 1) * MS)
+        eng.on_market_data(quote(f, INSTRUMENT, "5000.00", "5000.25"))
+    return len(eng.accounts), (time.perf_counter() - started) / quotes * 1e6
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quotes", type=int, default=20_000)
@@ -151,6 +179,13 @@ def main() -> None:
             f"ratio        : exec-sim in-process / nautilus = {(n / secs) / (n / secs_nt):.2f}x; "
             f"over NATS / nautilus = {(m / secs_nats) / (n / secs_nt):.3f}x"
         )
+
+    few, few_us = per_quote_us(0)
+    many, many_us = per_quote_us(1_000)
+    print(
+        f"accounts     : {few_us:,.0f} us per quote with {few} accounts, {many_us:,.0f} us with {many} "
+        f"(every tenth holding ES) = {many_us / few_us:.1f}x"
+    )
 
 
 if __name__ == "__main__":
