@@ -28,7 +28,14 @@ class AuditStore(Protocol):
         ...
 
     def append_many(self, items: Sequence[tuple[Event, str]]) -> list[AuditRecord]:
-        """Append events in order, in one transaction; returns those written (not already recorded)."""
+        """Append events in order in one transaction; those already recorded are skipped.
+
+        Returns:
+            The records written (fewer than ``items`` when some were redeliveries).
+
+        Raises:
+            AuditStoreError: nothing of the batch was written.
+        """
         ...
 
     def iter_records(self, batch: int = 1000) -> Iterator[AuditRecord]:

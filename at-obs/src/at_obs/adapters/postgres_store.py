@@ -82,14 +82,7 @@ class PostgresAuditStore(AppendsOne):
         return self._conn
 
     def append_many(self, items: Sequence[tuple[Event, str]]) -> list[AuditRecord]:
-        """Append events in order in one transaction; those already recorded are skipped.
-
-        Returns:
-            The records written (fewer than ``items`` when some were redeliveries).
-
-        Raises:
-            AuditStoreError: nothing of the batch was written.
-        """
+        """See :meth:`AuditStore.append_many`."""
         with self._lock:
             try:
                 conn = self._conn_ok()

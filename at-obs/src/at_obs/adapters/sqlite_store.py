@@ -63,14 +63,7 @@ class SqliteAuditStore(AppendsOne):
             raise AuditStoreError(self.location, str(exc)) from exc
 
     def append_many(self, items: Sequence[tuple[Event, str]]) -> list[AuditRecord]:
-        """Append events in order in one transaction; those already recorded are skipped.
-
-        Returns:
-            The records written (fewer than ``items`` when some were redeliveries).
-
-        Raises:
-            AuditStoreError: nothing of the batch was written.
-        """
+        """See :meth:`AuditStore.append_many`."""
         with self._lock:
             try:
                 self._db.execute("BEGIN IMMEDIATE")
