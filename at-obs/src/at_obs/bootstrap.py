@@ -21,6 +21,8 @@ from at_obs.config import ObsSettings
 from at_obs.errors import AuditStoreError
 
 log = get_logger("at_obs")
+#: JetStream's "no limit" for redeliveries.
+UNLIMITED = -1
 
 
 @dataclass
@@ -88,7 +90,11 @@ async def start(rec: Recorder) -> None:
         # Filter ``at.>``: everything the stream captures, whatever subjects it gains later.
         rec.consumers.append(
             await rec.bus.consume_batches(
-                subjects.ALL, rec.record_many, durable=durable_name(rec.settings, spec), stream=spec.name
+                subjects.ALL,
+                rec.record_many,
+                durable=durable_name(rec.settings, spec),
+                stream=spec.name,
+                max_deliver=UNLIMITED,  # a store outage delays the audit log, never leaves a gap in it
             )
         )
     rec.tasks.append(asyncio.create_task(_poll_jetstream(rec), name="jetstream-poller"))

@@ -157,6 +157,42 @@ async def test_a_restarted_recorder_resumes_its_durables_and_records_nothing_twi
         assert (await client.get("/audit/verify")).json()["ok"] is True
 
 
+async def test_a_store_that_refuses_writes_delays_the_log_and_leaves_no_gap(
+    settings: ObsSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from at_obs.adapters.postgres_store import PostgresAuditStore
+    from at_obs.adapters.sqlite_store import SqliteAuditStore
+    from at_obs.errors import AuditStoreError
+
+    refusals: list[int] = []
+    for cls in (SqliteAuditStore, PostgresAuditStore):
+        real = cls.append_many
+
+        def refusing(self, items, real=real):  # type: ignore[no-untyped-def]
+            if len(refusals) < 3:  # the disk is full for the first three batches
+                refusals.append(len(items))
+                raise AuditStoreError(self.location, "database or disk is full")
+            return real(self, items)
+
+        monkeypatch.setattr(cls, "append_many", refusing)
+    session = recorded_session()
+    async with recorder(settings) as client:
+        await _publish(settings.nats_url, session)
+
+        async def everything() -> bool:
+            return await _head(client) == len(session)
+
+        await eventually(everything, timeout=30)
+        assert len(refusals) == 3 and (await client.get("/audit/verify")).json()["ok"] is True
+        metrics = (await client.get("/metrics")).text
+        assert "at_obs_audit_append_errors_total 3.0" in metrics
+    bus = await EventBus.connect(settings.nats_url, service="test", metrics=MetricCatalog("test").build())
+    for spec in subjects.STREAMS:  # and it would have gone on retrying: the durables never give up
+        info = await bus.js.consumer_info(spec.name, f"recorder-{spec.name}")
+        assert info.config.max_deliver == -1
+    await bus.close()
+
+
 def test_the_committed_session_fixture_is_what_the_paper_stack_records() -> None:
     from at_obs.domain.replay import write_jsonl
 
