@@ -320,3 +320,28 @@ async def test_a_consumer_survives_an_ack_that_fails_and_the_event_comes_again(
     await asyncio.wait_for(done.wait(), 10)
     assert deliveries == [1, 2] and consumer.running
     await bus.close()
+
+
+async def test_stopping_a_consumer_ends_it_even_when_a_cancel_is_swallowed(nats_url: str, unique_token: str) -> None:
+    bus = await _bus(nats_url)
+
+    async def handler(event: Event, delivery: Delivery) -> None:
+        return None
+
+    consumer = await bus.consume(subjects.FILLS, handler, durable=f"t-{unique_token}")
+    swallowed: list[bool] = []
+
+    async def fetch_that_swallows_a_cancel(batch: int, timeout: float) -> list[Msg]:
+        # What Python 3.11's asyncio.wait_for inside nats-py's fetch does when a message arrives
+        # with the cancel (CPython gh-86296): the fetch returns, the cancel is gone.
+        try:
+            await asyncio.sleep(timeout)
+        except asyncio.CancelledError:
+            swallowed.append(True)
+        return []
+
+    consumer._sub.fetch = fetch_that_swallows_a_cancel  # type: ignore[method-assign]
+    await asyncio.sleep(0.05)  # the loop is in the patched fetch
+    await asyncio.wait_for(consumer.stop(), 10)
+    assert swallowed and not consumer.running
+    await bus.close()

@@ -95,19 +95,36 @@ def event_headers(event: Event) -> dict[str, str]:
 
 #: How long each step of closing (unsubscribe, drain, close) may take before it is abandoned.
 CLOSE_STEP_TIMEOUT_S = 5.0
+#: How many times stopping a consumer cancels its loop before giving up on it.
+STOP_ATTEMPTS = 3
 
 
 class Consumer:
     """A running durable consumer; ``stop()`` ends its loop."""
 
-    def __init__(self, task: asyncio.Task[None], sub: JetStreamContext.PullSubscription) -> None:
+    def __init__(
+        self, task: asyncio.Task[None], sub: JetStreamContext.PullSubscription, stopping: asyncio.Event
+    ) -> None:
         self._task = task
         self._sub = sub
+        self._stopping = stopping
 
     async def stop(self) -> None:
-        self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await self._task
+        """End the loop (bounded), then unsubscribe (bounded)."""
+        self._stopping.set()
+        # A cancel can be swallowed: nats-py's fetch waits in asyncio.wait_for, which in Python 3.11
+        # returns a message that arrived as the cancel did and drops the cancel (CPython
+        # gh-86296); the loop then fetches again. The flag ends it at its next turn; the cancel
+        # is sent again until it lands.
+        for _ in range(STOP_ATTEMPTS):
+            self._task.cancel()
+            done, _ = await asyncio.wait({self._task}, timeout=CLOSE_STEP_TIMEOUT_S)
+            if done:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    self._task.result()
+                break
+        else:
+            log.error("consumer_did_not_stop", task=self._task.get_name())
         with contextlib.suppress(Exception):  # bounded: a dead connection must not hold a shutdown
             await asyncio.wait_for(self._sub.unsubscribe(), CLOSE_STEP_TIMEOUT_S)
 
@@ -442,8 +459,9 @@ class EventBus:
         batch: int,
         durable: str,
     ) -> Consumer:
-        task = asyncio.create_task(self._pull_loop(sub, on_msgs, batch), name=f"consumer:{durable}")
-        consumer = Consumer(task, sub)
+        stopping = asyncio.Event()
+        task = asyncio.create_task(self._pull_loop(sub, on_msgs, batch, stopping), name=f"consumer:{durable}")
+        consumer = Consumer(task, sub, stopping)
         self._consumers.append(consumer)
         return consumer
 
@@ -459,8 +477,9 @@ class EventBus:
         sub: JetStreamContext.PullSubscription,
         on_msgs: Callable[[list[Msg]], Awaitable[None]],
         batch: int,
+        stopping: asyncio.Event,
     ) -> None:
-        while True:
+        while not stopping.is_set():
             try:
                 msgs = await sub.fetch(batch, timeout=1.0)
             except (TimeoutError, NatsTimeoutError):
