@@ -103,13 +103,15 @@ class LiveStack:
             logs = "\n".join(f"--- {s}\n{self.procs.log(PROCESS[s])}" for s in sorted(pending))
             raise RuntimeError(f"not ready within {timeout:.0f}s: {sorted(pending)}\n{logs}")
 
-    def http(self, service: str, *, connections: int = 100) -> httpx.AsyncClient:
+    def http(self, service: str, *, connections: int = 100, keepalive: bool = True) -> httpx.AsyncClient:
         """A client for one service. Waiting for one of its ``connections`` is the test's own queue,
-        not the service's latency, so only connect, read and write are timed."""
+        not the service's latency, so only connect, read and write are timed. Without ``keepalive``
+        every request opens its own connection, as TradingView does (and no request can meet a
+        connection the server is closing after its idle timeout)."""
         return httpx.AsyncClient(
             base_url=self.stack.url(service),
             timeout=httpx.Timeout(15, pool=None),
-            limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
+            limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections if keepalive else 0),
         )
 
     async def post_alert(self, http: httpx.AsyncClient, body: str, secret: str = SECRET) -> str:

@@ -105,7 +105,7 @@ async def test_a_burst_of_1000_alerts_in_10_seconds_is_all_processed(live: LiveS
     # The ledger reads outcomes from the streams; the tracer (every event decoded as it passes)
     # would only take CPU from the stack on these two cores.
     await live.tracer.stop()
-    async with live.http("gateway", connections=250) as http:  # TradingView opens one per alert
+    async with live.http("gateway", connections=250, keepalive=False) as http:  # TradingView opens one per alert
         loop = asyncio.get_running_loop()
         start = loop.time()
 

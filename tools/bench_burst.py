@@ -60,7 +60,7 @@ async def burst(run_dir: Path, n: int, rate: float) -> None:
     await live.tracer.stop()  # outcomes come from the ledger; decoding every event here costs the stack CPU
     answers: list[float] = []
     try:
-        async with live.http("gateway", connections=250) as http:
+        async with live.http("gateway", connections=250, keepalive=False) as http:
             loop = asyncio.get_running_loop()
 
             async def post(i: int) -> str:

@@ -39,6 +39,7 @@ async def test_propose_trade_publishes_one_proposal_per_idempotency_key(nats_ser
         got.set()
 
     await nc.subscribe(subjects.TRADE_PROPOSALS, cb=on)
+    await nc.flush()  # the server knows the subscription before anything is published (CI saw it miss)
     args = {
         "account_id": "paper-1",
         "instrument_id": "MES.CME",
