@@ -12,6 +12,7 @@ from fastapi import FastAPI
 
 from at_core.runtime.logging import configure_logging, get_logger
 from at_obs import __version__, bootstrap
+from at_obs.api import console
 from at_obs.api.routes import audit, health
 from at_obs.config import ObsSettings
 
@@ -43,6 +44,7 @@ def create_app(settings: ObsSettings | None = None) -> FastAPI:
     )
     app.include_router(audit.router)
     app.include_router(health.router)
+    console.include(app, settings)
     return app
 
 

@@ -1,0 +1,106 @@
+"""The trader's and operator's console, served by at-obs under ``/console``.
+
+``include(app)`` is the one line the recorder's app needs: it adds the routes and static
+files, maps sign-in and role errors to responses, and wraps the app's lifespan so the
+console starts after the recorder (its store open) and stops before it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+
+from at_core.runtime.logging import get_logger
+from at_core.runtime.settings import ServiceSettings
+from at_obs.adapters.notifier import Notifier
+from at_obs.adapters.notifier import start as start_notifier
+from at_obs.adapters.notifier import stop as stop_notifier
+from at_obs.api.console import auth_routes, control, live, pages, state
+from at_obs.api.console.deps import Forbidden, NotSignedIn, templates
+from at_obs.console_settings import ConsoleSettings
+
+PREFIX = "/console"
+STATIC = Path(__file__).parent / "static"
+log = get_logger("at_obs.console")
+
+router = APIRouter(prefix=PREFIX, tags=["console"], include_in_schema=False)
+for module in (auth_routes, pages, live, control):
+    router.include_router(module.router)
+
+
+async def _not_signed_in(request: Request, exc: Exception) -> Response:
+    if request.url.path.startswith(f"{PREFIX}/live/stream") or request.method != "GET":
+        return JSONResponse({"detail": "sign in first"}, status_code=401)
+    return RedirectResponse(f"{PREFIX}/login", status_code=303)
+
+
+async def _forbidden(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, Forbidden)
+    ctx = {"error": str(exc), "role": exc.role.value}
+    return templates.TemplateResponse(request, "forbidden.html", ctx, status_code=403)
+
+
+async def _start_notifier(notifier: Notifier, app: FastAPI) -> None:
+    """Start the notifier, retrying until NATS answers (it never holds the recorder up)."""
+    while True:
+        try:
+            await start_notifier(notifier, app.state.recorder.metrics)
+            return
+        except Exception as exc:
+            log.warning("notifier_start_failed", error=repr(exc))
+            if notifier.bus is not None:
+                await notifier.bus.close()
+                notifier.bus = None
+            await asyncio.sleep(5.0)
+
+
+def console_settings(base: ServiceSettings) -> ConsoleSettings:
+    """The console's settings from the environment, with the NATS and mode fields of the recorder's."""
+    shared = base.model_dump(include=set(ServiceSettings.model_fields))
+    return ConsoleSettings(**shared)
+
+
+def include(app: FastAPI, base: ServiceSettings, settings: ConsoleSettings | None = None) -> None:
+    """Serve the console on ``app`` (unless ``AT_OBS_CONSOLE_ENABLED=false``).
+
+    Args:
+        app: the recorder's app (its lifespan sets ``app.state.recorder``).
+        base: the recorder's settings; the console connects to NATS as the recorder does.
+        settings: the console's own; read from the environment when not given.
+    """
+    settings = settings or console_settings(base)
+    if not settings.console_enabled:
+        return
+    app.include_router(router)
+    app.mount(f"{PREFIX}/static", StaticFiles(directory=STATIC), name="console-static")
+    app.add_exception_handler(NotSignedIn, _not_signed_in)
+    app.add_exception_handler(Forbidden, _forbidden)
+    inner = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(a: FastAPI) -> AsyncIterator[Any]:
+        async with inner(a) as inner_state:
+            console = state.ConsoleState(settings)
+            a.state.console = console
+            # The store loads in the background: the recorder is ready meanwhile, pages say "loading".
+            console.tasks.append(
+                asyncio.create_task(state.start(console, a.state.recorder.store), name="console-start")
+            )
+            notifier = Notifier(settings) if settings.notify_routes else None
+            if notifier is not None:
+                console.tasks.append(asyncio.create_task(_start_notifier(notifier, a), name="notifier-start"))
+            try:
+                yield inner_state
+            finally:
+                await state.stop(console)
+                if notifier is not None:
+                    await stop_notifier(notifier)
+
+    app.router.lifespan_context = lifespan

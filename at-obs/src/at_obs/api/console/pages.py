@@ -1,0 +1,118 @@
+"""The console's pages: accounts, one alert's story, performance, health."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from decimal import Decimal
+from typing import Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from at_obs.api.console.deps import ConsoleDep, SessionDep, page_context, templates
+from at_obs.api.deps import RecorderDep
+from at_obs.domain.console.story import build_story
+
+router = APIRouter()
+#: Points drawn per chart (an equity curve of a year of ticks is thinned to this).
+CHART_POINTS = 2000
+TRADES_SHOWN = 500
+
+
+@router.get("/", include_in_schema=False)
+async def index() -> Response:
+    return RedirectResponse("/console/accounts", status_code=303)
+
+
+@router.get("/accounts", response_class=HTMLResponse)
+async def accounts(request: Request, console: ConsoleDep, session: SessionDep, notice: str = "") -> Response:
+    """Balance, equity, P&L, distance to every floor, trading state, open orders, positions."""
+    views = sorted(console.ledger.accounts.values(), key=lambda v: v.account_id)
+    ctx = page_context(request, console, session, accounts=views, notice=notice[:300], page="accounts")
+    return templates.TemplateResponse(request, "accounts.html", ctx)
+
+
+@router.get("/story", response_class=HTMLResponse)
+async def story(
+    request: Request,
+    console: ConsoleDep,
+    session: SessionDep,
+    rec: RecorderDep,
+    correlation_id: str = Query(default="", max_length=64),
+) -> Response:
+    """One alert's story: every step from signal to position, with latencies and chain checks."""
+    found = None
+    if correlation_id:
+        records = await asyncio.to_thread(rec.store.by_correlation, correlation_id)
+        found = build_story(correlation_id, records) if records else None
+    ctx = page_context(request, console, session, correlation_id=correlation_id, story=found, page="story")
+    return templates.TemplateResponse(
+        request, "story.html", ctx, status_code=404 if correlation_id and not found else 200
+    )
+
+
+def _thin(points: list[tuple[int, Decimal]], limit: int = CHART_POINTS) -> list[dict[str, Any]]:
+    step = max(1, len(points) // limit)
+    kept = points[::step]
+    if points and kept[-1] != points[-1]:
+        kept.append(points[-1])
+    out: list[dict[str, Any]] = []
+    for ts_ns, value in kept:
+        t = ts_ns // 1_000_000_000
+        if out and out[-1]["time"] >= t:  # the chart needs strictly increasing times: keep the latest per second
+            out[-1]["value"] = float(value)
+            continue
+        out.append({"time": t, "value": float(value)})
+    return out
+
+
+@router.get("/performance", response_class=HTMLResponse)
+async def performance(
+    request: Request, console: ConsoleDep, session: SessionDep, account_id: str = Query(default="", max_length=64)
+) -> Response:
+    """Equity curve and drawdown, P&L per day, fees and slippage, and the trade list."""
+    ledger = console.ledger
+    ids = sorted(ledger.accounts)
+    account_id = account_id if account_id in ledger.accounts else (ids[0] if ids else "")
+    trades = [t for t in ledger.trades if t.account_id == account_id]
+    view = ledger.accounts.get(account_id)
+    daily = sorted((view.daily if view else {}).items())
+    charts = {
+        "equity": _thin(list(view.equity)) if view else [],
+        "drawdown": _thin(ledger.drawdown(account_id)) if view else [],
+        "daily": [{"time": day, "value": float(v["realized"] - v["fees"])} for day, v in daily],
+    }
+    closed = [t for t in trades if not t.open]
+    totals = {
+        "trades": len(closed),
+        "pnl": sum((t.pnl for t in closed), Decimal(0)),
+        "fees": sum((t.fees for t in trades), Decimal(0)),
+        "slippage": sum((t.slippage for t in trades), Decimal(0)),
+        "wins": sum(1 for t in closed if t.pnl > 0),
+    }
+    ctx = page_context(
+        request,
+        console,
+        session,
+        account_ids=ids,
+        account_id=account_id,
+        trades=list(reversed(trades))[:TRADES_SHOWN],
+        daily=daily,
+        totals=totals,
+        charts_json=json.dumps(charts),
+        page="performance",
+    )
+    return templates.TemplateResponse(request, "performance.html", ctx)
+
+
+@router.get("/health", response_class=HTMLResponse)
+async def health(request: Request, console: ConsoleDep, session: SessionDep, rec: RecorderDep) -> Response:
+    """Each service's readiness, consumer lag per durable, unpublished events, alerts firing."""
+    recorder = {
+        "ready": rec.ready,
+        "consumers": len(rec.consumers),
+        "chain_ok": rec.metrics.gauge("audit_chain_ok")._value.get() == 1,
+    }
+    ctx = page_context(request, console, session, snap=console.health, recorder=recorder, page="health")
+    return templates.TemplateResponse(request, "health.html", ctx)

@@ -1,0 +1,1 @@
+"""What the console shows, computed from recorded events. Pure: no I/O, no clock."""

@@ -1,0 +1,147 @@
+"""Notifications through apprise to a loopback webhook (apprise's json:// form stands in for Telegram/Slack).
+
+A real nats-server, the paper stack answering the session's inputs, the notifier with its
+own durable consumer, and a real HTTP receiver.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import pytest
+import uvicorn
+from fastapi import FastAPI, Request, Response
+from tests.paper_stack import recorded_session, serve, session_inputs
+
+from at_core.events import FillEvent
+from at_core.metrics import MetricCatalog
+from at_core.runtime.bus import EventBus
+from at_core.testing import NatsServer, free_port
+from at_obs.adapters.notifier import STREAM, Notifier, start, stop
+from at_obs.console_settings import ConsoleSettings
+
+pytestmark = pytest.mark.integration
+
+
+class Receiver:
+    """A webhook on loopback that records what apprise posts, and can refuse the first ones."""
+
+    def __init__(self, refuse_first: int = 0) -> None:
+        self.port = free_port()
+        self.posts: list[dict[str, Any]] = []
+        self.refused = 0
+        self.refuse_first = refuse_first
+        self.arrived = asyncio.Event()
+        app = FastAPI()
+
+        @app.post("/hook")
+        async def hook(request: Request) -> Response:
+            if self.refused < self.refuse_first:
+                self.refused += 1
+                return Response(status_code=503)
+            self.posts.append(await request.json())
+            self.arrived.set()
+            return Response(status_code=200)
+
+        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning"))
+
+    @property
+    def url(self) -> str:
+        return f"json://127.0.0.1:{self.port}/hook"
+
+    async def wait_posts(self, n: int, timeout: float = 20.0) -> None:
+        deadline = time.monotonic() + timeout
+        while len(self.posts) < n:
+            self.arrived.clear()
+            await asyncio.wait_for(self.arrived.wait(), max(0.01, deadline - time.monotonic()))
+
+
+@asynccontextmanager
+async def running(receiver: Receiver, settings: ConsoleSettings) -> AsyncIterator[Notifier]:
+    task = asyncio.create_task(receiver.server.serve())
+    while not receiver.server.started:  # noqa: ASYNC110 - uvicorn has no started event to await
+        await asyncio.sleep(0.01)
+    notifier = Notifier(settings)
+    await start(notifier, MetricCatalog("test").build())
+    paper = await serve(settings.nats_url)
+    try:
+        yield notifier
+    finally:
+        await paper.close()
+        await stop(notifier)
+        receiver.server.should_exit = True
+        await task
+
+
+async def play_session(url: str) -> None:
+    bus = await EventBus.connect(url, service="test", metrics=MetricCatalog("test").build())
+    for event in session_inputs():
+        await bus.publish(event)
+    await bus.close()
+
+
+async def settled(url: str, durable: str, timeout: float = 20.0) -> None:
+    """The notifier's durable has taken and acknowledged every message on its stream."""
+    bus = await EventBus.connect(url, service="test", metrics=MetricCatalog("test").build())
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            info = await bus.js.consumer_info(STREAM, durable)
+            stream = await bus.js.stream_info(STREAM)
+            if info.num_pending == 0 and info.num_ack_pending == 0 and info.delivered.stream_seq == stream.state.last_seq:
+                return
+            assert time.monotonic() < deadline, f"notifier not settled: {info}"
+            await asyncio.sleep(0.05)
+    finally:
+        await bus.close()
+
+
+def route(receiver: Receiver, kinds: list[str]) -> list[dict[str, Any]]:
+    return [{"urls": [receiver.url], "kinds": kinds}]
+
+
+async def test_a_daily_loss_breach_produces_exactly_one_notification(nats_server: NatsServer) -> None:
+    receiver = Receiver()
+    settings = ConsoleSettings(nats_url=nats_server.url, notify_routes=route(receiver, ["halt", "kill_switch"]))
+    async with running(receiver, settings):
+        await play_session(nats_server.url)
+        await receiver.wait_posts(1)
+        await settled(nats_server.url, f"notifier-{STREAM}")
+    assert len(receiver.posts) == 1
+    assert "halted" in receiver.posts[0]["title"] and "daily_loss_limit" in receiver.posts[0]["title"]
+
+
+async def test_a_receiver_that_is_down_gets_the_notification_once_it_is_back(nats_server: NatsServer) -> None:
+    receiver = Receiver(refuse_first=3)
+    settings = ConsoleSettings(
+        nats_url=nats_server.url, notify_routes=route(receiver, ["halt"]), notify_retry_delay_s=0.2
+    )
+    async with running(receiver, settings):
+        await play_session(nats_server.url)
+        await receiver.wait_posts(1)
+        await settled(nats_server.url, f"notifier-{STREAM}")
+    assert receiver.refused == 3
+    assert len(receiver.posts) == 1, "delivered once, after three refusals"
+
+
+async def test_past_the_rate_limit_notifications_arrive_as_one_digest(nats_server: NatsServer) -> None:
+    receiver = Receiver()
+    settings = ConsoleSettings(
+        nats_url=nats_server.url,
+        notify_routes=route(receiver, ["fill"]),
+        notify_max_per_minute=1,
+        notify_digest_interval_s=0.5,
+    )
+    async with running(receiver, settings):
+        await play_session(nats_server.url)
+        await receiver.wait_posts(2)
+        await settled(nats_server.url, f"notifier-{STREAM}")
+    filled = sum(isinstance(e, FillEvent) for e in recorded_session())
+    assert filled >= 3
+    assert receiver.posts[0]["title"].startswith("Fill ")
+    assert receiver.posts[1]["title"] == f"{filled - 1} notifications: {filled - 1} fill"
+    assert len(receiver.posts) == 2
