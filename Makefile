@@ -13,7 +13,7 @@ CORE_WHEEL := dist/at_core-$(CORE_VERSION)-py3-none-any.whl
 CORE_SRC := $(shell find at-core/src -name '*.py' -o -name '*.yaml' | sort) at-core/pyproject.toml at-core/README.md
 SERVICE_META := $(foreach s,$(SERVICES),$(s)/pyproject.toml)
 
-.PHONY: help setup build-core test lint format typecheck imports schemas schemas-check test-packages demo up bench bench-gateway bench-exec bench-e2e bench-burst clean
+.PHONY: help setup build-core test lint format typecheck imports schemas schemas-check test-packages demo up bench bench-gateway bench-exec bench-e2e bench-burst bench-console clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 18
@@ -66,7 +66,16 @@ test: setup lint typecheck imports schemas-check test-packages ## Everything CI 
 demo: setup ## Run the whole stack, replay scripted TradingView alerts, print each one's story
 	$(PY) tools/demo.py
 
-up: setup ## Run the whole stack and keep it running for real alerts (Ctrl-C stops it)
+up: setup ## Run the whole stack and keep it running for real alerts (Ctrl-C stops it); Alertmanager too when installed
+	@am=$$(command -v prometheus-alertmanager || command -v alertmanager || true); \
+	if [ -n "$$am" ]; then \
+	  mkdir -p var/alertmanager; \
+	  $(VENV)/bin/at-alertmanager-config --out var/alertmanager/alertmanager.yml; \
+	  "$$am" --config.file=var/alertmanager/alertmanager.yml --storage.path=var/alertmanager/data \
+	    --web.listen-address=127.0.0.1:9093 --cluster.listen-address= >var/alertmanager/alertmanager.log 2>&1 & \
+	  trap "kill $$! 2>/dev/null" EXIT; \
+	  echo "alertmanager: http://127.0.0.1:9093 (log var/alertmanager/alertmanager.log)"; \
+	else echo "alertmanager: not installed (apt-get install prometheus-alertmanager), not started"; fi; \
 	$(PY) tools/demo.py --serve
 
 bench-gateway: setup ## Gateway throughput and latency against a bare FastAPI ceiling
@@ -81,7 +90,10 @@ bench-e2e: setup ## Webhook-to-fill latency at a fixed rate, and the highest sus
 bench-burst: setup ## The e2e burst (1,000 alerts at 100/s): gateway answer times, CPU per process, settle time
 	$(PY) tools/bench_burst.py
 
-bench: bench-gateway bench-exec bench-e2e bench-burst ## Every benchmark, printed with same-run baselines
+bench-console: setup ## Console page render times with 100,000 events in the audit store
+	$(PY) at-obs/bench/bench_console.py
+
+bench: bench-gateway bench-exec bench-e2e bench-burst bench-console ## Every benchmark, printed with same-run baselines
 
 clean: ## Remove the venv and build outputs
 	rm -rf $(VENV) dist build var

@@ -7,11 +7,12 @@ from pathlib import Path
 from pydantic import Field, SecretStr, model_validator
 
 from at_core.constants import DEFAULT_PORTS, SERVICE_OBS
-from at_core.runtime.settings import ServiceSettings, service_config
+from at_core.runtime.settings import service_config
+from at_obs.console_settings import ConsoleSettings
 
 
-class ObsSettings(ServiceSettings):
-    """Recorder settings, with safe defaults (a local SQLite audit log)."""
+class ObsSettings(ConsoleSettings):
+    """Recorder settings, with safe defaults (a local SQLite audit log); the console's come from ConsoleSettings."""
 
     model_config = service_config("AT_OBS_")
 

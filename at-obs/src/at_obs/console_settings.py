@@ -67,6 +67,12 @@ class ConsoleSettings(ServiceSettings):
     )
     prometheus_url: str | None = Field(default=None, description="Prometheus base URL, for alerts firing")
     alertmanager_url: str | None = Field(default=None, description="Alertmanager base URL, for silences and alerts")
+    alertmanager_webhook_urls: list[str] = Field(
+        default_factory=list, description="JSON list of webhook URLs Alertmanager sends every alert to"
+    )
+    alertmanager_critical_webhook_urls: list[str] = Field(
+        default_factory=list, description="JSON list of extra webhook URLs for critical alerts only (a pager)"
+    )
     notify_routes: list[NotifyRoute] = Field(default_factory=list, description="JSON list of notification routes")
     notify_max_per_minute: int = Field(default=6, ge=1, description="Notifications sent one by one per minute")
     notify_digest_interval_s: float = Field(default=60.0, gt=0, description="How often the rest go as one digest")

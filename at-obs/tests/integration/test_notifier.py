@@ -92,7 +92,11 @@ async def settled(url: str, durable: str, timeout: float = 20.0) -> None:
         while True:
             info = await bus.js.consumer_info(STREAM, durable)
             stream = await bus.js.stream_info(STREAM)
-            if info.num_pending == 0 and info.num_ack_pending == 0 and info.delivered.stream_seq == stream.state.last_seq:
+            if (
+                info.num_pending == 0
+                and info.num_ack_pending == 0
+                and info.delivered.stream_seq == stream.state.last_seq
+            ):
                 return
             assert time.monotonic() < deadline, f"notifier not settled: {info}"
             await asyncio.sleep(0.05)

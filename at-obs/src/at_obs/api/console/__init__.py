@@ -18,7 +18,6 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from at_core.runtime.logging import get_logger
-from at_core.runtime.settings import ServiceSettings
 from at_obs.adapters.notifier import Notifier
 from at_obs.adapters.notifier import start as start_notifier
 from at_obs.adapters.notifier import stop as stop_notifier
@@ -61,21 +60,13 @@ async def _start_notifier(notifier: Notifier, app: FastAPI) -> None:
             await asyncio.sleep(5.0)
 
 
-def console_settings(base: ServiceSettings) -> ConsoleSettings:
-    """The console's settings from the environment, with the NATS and mode fields of the recorder's."""
-    shared = base.model_dump(include=set(ServiceSettings.model_fields))
-    return ConsoleSettings(**shared)
-
-
-def include(app: FastAPI, base: ServiceSettings, settings: ConsoleSettings | None = None) -> None:
+def include(app: FastAPI, settings: ConsoleSettings) -> None:
     """Serve the console on ``app`` (unless ``AT_OBS_CONSOLE_ENABLED=false``).
 
     Args:
         app: the recorder's app (its lifespan sets ``app.state.recorder``).
-        base: the recorder's settings; the console connects to NATS as the recorder does.
-        settings: the console's own; read from the environment when not given.
+        settings: the recorder's settings (``ObsSettings`` is a ``ConsoleSettings``).
     """
-    settings = settings or console_settings(base)
     if not settings.console_enabled:
         return
     app.include_router(router)

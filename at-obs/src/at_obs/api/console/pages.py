@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections import deque
 from decimal import Decimal
+from itertools import islice
 from typing import Any
 
 from fastapi import APIRouter, Query, Request
@@ -17,7 +19,7 @@ from at_obs.domain.console.story import build_story
 router = APIRouter()
 #: Points drawn per chart (an equity curve of a year of ticks is thinned to this).
 CHART_POINTS = 2000
-TRADES_SHOWN = 500
+TRADES_SHOWN = 200
 
 
 @router.get("/", include_in_schema=False)
@@ -75,8 +77,8 @@ async def performance(
     ledger = console.ledger
     ids = sorted(ledger.accounts)
     account_id = account_id if account_id in ledger.accounts else (ids[0] if ids else "")
-    trades = [t for t in ledger.trades if t.account_id == account_id]
     view = ledger.accounts.get(account_id)
+    trades = view.trades if view else deque()
     daily = sorted((view.daily if view else {}).items())
     charts = {
         "equity": _thin(list(view.equity)) if view else [],
@@ -97,7 +99,8 @@ async def performance(
         session,
         account_ids=ids,
         account_id=account_id,
-        trades=list(reversed(trades))[:TRADES_SHOWN],
+        trades=list(islice(reversed(trades), TRADES_SHOWN)),
+        trades_total=len(trades),
         daily=daily,
         totals=totals,
         charts_json=json.dumps(charts),

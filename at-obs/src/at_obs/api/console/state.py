@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,7 +23,7 @@ from at_obs.adapters.audit_store import AuditStore
 from at_obs.adapters.console_feed import subscribe_all
 from at_obs.adapters.service_probes import HealthSnapshot, poll_health
 from at_obs.console_settings import ConsoleSettings
-from at_obs.domain.console.fold import fold_records
+from at_obs.domain.console.fold import READ_BATCH, fold_records
 from at_obs.domain.console.ledger import Ledger
 from at_obs.domain.console.tail import Tail
 
@@ -69,9 +70,10 @@ class ConsoleState:
 
 async def start(state: ConsoleState, store: AuditStore) -> None:
     """Subscribe, load the store, then poll health; a feed that cannot connect is retried."""
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one INFO line per health probe otherwise
     state.tasks.append(asyncio.create_task(_connect_feed(state), name="console-feed"))
     started = time.perf_counter()
-    ledger, tail = await asyncio.to_thread(fold_records, store.iter_records())
+    ledger, tail = await asyncio.to_thread(fold_records, store.iter_records(READ_BATCH))
     state.ledger, state.tail = ledger, tail
     state.loaded = True
     for event in state._buffer:

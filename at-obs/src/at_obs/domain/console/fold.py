@@ -10,6 +10,8 @@ from at_obs.domain.chain import AuditRecord
 from at_obs.domain.console.ledger import ORDER_EVENTS, Ledger
 from at_obs.domain.console.tail import TAIL_KEPT, Tail
 
+#: Records read per query when the console folds the store.
+READ_BATCH = 10_000
 #: Only these records are decoded for the ledger (market data and heartbeats are most of a log).
 LEDGER_TYPES = frozenset({"account_state", "trading_state_changed", "fill", "position", *ORDER_EVENTS})
 
@@ -17,7 +19,10 @@ LEDGER_TYPES = frozenset({"account_state", "trading_state_changed", "fill", "pos
 def fold_records(
     records: Iterable[AuditRecord], ledger: Ledger | None = None, tail: Tail | None = None
 ) -> tuple[Ledger, Tail]:
-    """The ledger and tail after ``records`` (in ``seq`` order)."""
+    """The ledger and tail after ``records`` (in ``seq`` order).
+
+    Callers pass ``store.iter_records(READ_BATCH)``: big batches, because each batch is one query.
+    """
     ledger = ledger or Ledger()
     tail = tail or Tail()
     last: deque[AuditRecord] = deque(maxlen=TAIL_KEPT)

@@ -80,6 +80,7 @@ class AccountView:
     positions: dict[str, dict[str, Any]] = field(default_factory=dict)
     open_orders: dict[str, dict[str, Any]] = field(default_factory=dict)
     equity: deque[tuple[int, Decimal]] = field(default_factory=lambda: deque(maxlen=EQUITY_POINTS))
+    trades: deque[Trade] = field(default_factory=lambda: deque(maxlen=TRADES_KEPT))
     daily: dict[str, dict[str, Decimal]] = field(default_factory=dict)
 
 
@@ -88,7 +89,6 @@ class Ledger:
     """The fold of every event the console has seen, idempotent by event id."""
 
     accounts: dict[str, AccountView] = field(default_factory=dict)
-    trades: deque[Trade] = field(default_factory=lambda: deque(maxlen=TRADES_KEPT))
     last_seq: int = 0
     events_seen: int = 0
     _open: dict[tuple[str, str], Trade] = field(default_factory=dict)
@@ -202,7 +202,12 @@ class Ledger:
             slippage=slip,
         )
         self._open[key] = trade
-        self.trades.append(trade)
+        self.account(key[0]).trades.append(trade)
+
+    @property
+    def trades(self) -> list[Trade]:
+        """Every account's trades, oldest first by entry."""
+        return sorted((t for v in self.accounts.values() for t in v.trades), key=lambda t: t.entry_ts)
 
     def drawdown(self, account_id: str) -> list[tuple[int, Decimal]]:
         """Equity below its running peak, per point of the equity curve (0 at a new high)."""
