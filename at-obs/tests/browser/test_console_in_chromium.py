@@ -223,6 +223,10 @@ def test_a_kill_switch_post_without_the_sessions_csrf_token_is_refused(stack: Co
     with httpx.Client(base_url=stack.url) as client:
         signed_in = client.post("/console/login", data={"key": DEV_KEYS["operator"]})
         assert signed_in.status_code == 303
+        assert "HttpOnly" in signed_in.headers["set-cookie"] and "SameSite=strict" in signed_in.headers["set-cookie"]
+        page = client.get("/console/accounts")
+        assert page.headers["x-frame-options"] == "DENY", "a kill switch inside a frame could be clicked through"
+        assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
         forged = client.post("/console/control/kill_switch", data={"account_id": ACCOUNT, "csrf": "0" * 64})
         assert forged.status_code == 403
         assert "CSRF" in forged.text

@@ -19,7 +19,8 @@ from at_obs.domain.console.story import build_story
 router = APIRouter()
 #: Points drawn per chart (an equity curve of a year of ticks is thinned to this).
 CHART_POINTS = 2000
-TRADES_SHOWN = 200
+TRADES_SHOWN = 100
+TRADES_MAX = 5000
 
 
 @router.get("/", include_in_schema=False)
@@ -71,9 +72,13 @@ def _thin(points: list[tuple[int, Decimal]], limit: int = CHART_POINTS) -> list[
 
 @router.get("/performance", response_class=HTMLResponse)
 async def performance(
-    request: Request, console: ConsoleDep, session: SessionDep, account_id: str = Query(default="", max_length=64)
+    request: Request,
+    console: ConsoleDep,
+    session: SessionDep,
+    account_id: str = Query(default="", max_length=64),
+    trades_shown: int = Query(default=TRADES_SHOWN, ge=1, le=TRADES_MAX),
 ) -> Response:
-    """Equity curve and drawdown, P&L per day, fees and slippage, and the trade list."""
+    """Equity curve and drawdown, P&L per day, fees and slippage, and the latest trades."""
     ledger = console.ledger
     ids = sorted(ledger.accounts)
     account_id = account_id if account_id in ledger.accounts else (ids[0] if ids else "")
@@ -99,7 +104,7 @@ async def performance(
         session,
         account_ids=ids,
         account_id=account_id,
-        trades=list(islice(reversed(trades), TRADES_SHOWN)),
+        trades=list(islice(reversed(trades), trades_shown)),
         trades_total=len(trades),
         daily=daily,
         totals=totals,
