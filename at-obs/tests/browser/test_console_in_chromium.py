@@ -184,6 +184,8 @@ def test_the_performance_page_draws_the_equity_curve_and_lists_the_trades(browse
     browser.get(stack.url + f"/console/performance?account_id={ACCOUNT}")
     WebDriverWait(browser, 10).until(lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-charts-ready"))
     assert browser.find_elements(By.CSS_SELECTOR, "#chart-equity canvas"), "lightweight-charts drew the equity curve"
+    assert browser.find_elements(By.CSS_SELECTOR, "#chart-candles canvas"), "and the candles of the traded instrument"
+    assert browser.find_element(By.ID, "candles-title").text == "MES.CME: entries and exits"
     rows = browser.find_elements(By.CSS_SELECTOR, "#trades tr.trade")
     assert len(rows) >= 2
     assert "story" in rows[0].text

@@ -115,3 +115,11 @@ def test_the_tail_keeps_the_latest_lines_and_filters_them() -> None:
 
 def test_an_empty_ledger_has_no_accounts() -> None:
     assert Ledger().accounts == {}
+
+
+def test_the_ledger_keeps_the_bars_of_each_instrument_for_the_candle_chart() -> None:
+    ledger, _ = fold_records(_records())
+    bars = list(ledger.bars[MES])
+    assert len(bars) == 11
+    assert bars[0][4] == Decimal("6012.25")  # the first close of the session
+    assert [b[0] for b in bars] == sorted(b[0] for b in bars)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from bisect import bisect_right
 from collections import deque
 from decimal import Decimal
 from itertools import islice
@@ -14,6 +15,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from at_obs.api.console.deps import ConsoleDep, SessionDep, page_context, templates
 from at_obs.api.deps import RecorderDep
+from at_obs.domain.console.ledger import Ledger, Trade
 from at_obs.domain.console.story import build_story
 
 router = APIRouter()
@@ -70,6 +72,47 @@ def _thin(points: list[tuple[int, Decimal]], limit: int = CHART_POINTS) -> list[
     return out
 
 
+def _candles(ledger: Ledger, trades: deque[Trade] | list[Trade]) -> dict[str, Any]:
+    """The candles of the account's most traded instrument that has bars, with entries and exits marked."""
+    counts: dict[str, int] = {}
+    for t in trades:
+        counts[t.instrument_id] = counts.get(t.instrument_id, 0) + 1
+    instrument = next((i for i, _ in sorted(counts.items(), key=lambda kv: -kv[1]) if ledger.bars.get(i)), "")
+    if not instrument:
+        return {"instrument": "", "bars": [], "markers": []}
+    bars: list[dict[str, Any]] = []
+    for ts, o, h, low, c in list(ledger.bars[instrument])[-CHART_POINTS:]:
+        t = ts // 1_000_000_000
+        if bars and bars[-1]["time"] >= t:
+            continue
+        bars.append({"time": t, "open": float(o), "high": float(h), "low": float(low), "close": float(c)})
+    times = [b["time"] for b in bars]
+
+    def on_bar(ts_ns: int) -> int | None:
+        i = bisect_right(times, ts_ns // 1_000_000_000) - 1  # the bar the moment falls in
+        return times[i] if i >= 0 else None
+
+    markers = []
+    for t in trades:
+        if t.instrument_id != instrument:
+            continue
+        entry = on_bar(t.entry_ts)
+        if entry is not None:
+            long = t.side == "long"
+            markers.append(
+                {"time": entry, "position": "belowBar" if long else "aboveBar", "color": "#2962ff",
+                 "shape": "arrowUp" if long else "arrowDown", "text": f"{t.side} {t.quantity} @ {t.entry_price}"}
+            )  # fmt: skip
+        exit_at = on_bar(t.exit_ts) if t.exit_ts is not None else None
+        if exit_at is not None:
+            markers.append(
+                {"time": exit_at, "position": "aboveBar", "color": "#ef5350" if t.pnl < 0 else "#26a69a",
+                 "shape": "circle", "text": f"exit {float(t.pnl):+.2f}"}
+            )  # fmt: skip
+    markers.sort(key=lambda m: m["time"])
+    return {"instrument": instrument, "bars": bars, "markers": markers}
+
+
 @router.get("/performance", response_class=HTMLResponse)
 async def performance(
     request: Request,
@@ -89,6 +132,7 @@ async def performance(
         "equity": _thin(list(view.equity)) if view else [],
         "drawdown": _thin(ledger.drawdown(account_id)) if view else [],
         "daily": [{"time": day, "value": float(v["realized"] - v["fees"])} for day, v in daily],
+        "candles": _candles(ledger, trades),
     }
     closed = [t for t in trades if not t.open]
     totals = {

@@ -22,6 +22,8 @@ ORDER_EVENTS = ORDER_ENDED | {"order_submitted", "order_accepted", "order_partia
 #: Points kept per equity curve (the oldest are dropped past it).
 EQUITY_POINTS = 20_000
 TRADES_KEPT = 20_000
+#: Bars kept per instrument for the candle chart.
+BARS_KEPT = 5_000
 
 
 def day_of(ts_ns: int) -> str:
@@ -89,6 +91,7 @@ class Ledger:
     """The fold of every event the console has seen, idempotent by event id."""
 
     accounts: dict[str, AccountView] = field(default_factory=dict)
+    bars: dict[str, deque[tuple[int, Decimal, Decimal, Decimal, Decimal]]] = field(default_factory=dict)
     last_seq: int = 0
     events_seen: int = 0
     _open: dict[tuple[str, str], Trade] = field(default_factory=dict)
@@ -121,6 +124,16 @@ class Ledger:
         day = view.daily.setdefault(day_of(int(e["ts_event"])), {"realized": D(0), "fees": D(0), "slippage": D(0)})
         day["realized"] = D(str(e.get("realized_pnl_today", "0")))
         day["fees"] = D(str(e.get("fees_today", "0")))
+
+    def _market_data(self, e: dict[str, Any]) -> None:
+        data = e.get("data") or {}
+        if data.get("kind") != "bar":
+            return
+        bars = self.bars.get(e["instrument_id"])
+        if bars is None:
+            bars = self.bars[e["instrument_id"]] = deque(maxlen=BARS_KEPT)
+        ts = int(data.get("ts_open") or e["ts_event"])
+        bars.append((ts, D(str(data["open"])), D(str(data["high"])), D(str(data["low"])), D(str(data["close"]))))
 
     def _state_changed(self, e: dict[str, Any]) -> None:
         view = self.account(e["account_id"])
@@ -221,6 +234,7 @@ class Ledger:
 
 _HANDLERS = {
     "account_state": Ledger._account_state,
+    "market_data": Ledger._market_data,
     "trading_state_changed": Ledger._state_changed,
     "fill": Ledger._fill,
     "position": Ledger._position,

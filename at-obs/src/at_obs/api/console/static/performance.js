@@ -5,7 +5,7 @@
   var LC = window.LightweightCharts;
   function chart(id) {
     var el = document.getElementById(id);
-    var c = LC.createChart(el, { height: 220, layout: { attributionLogo: true }, timeScale: { timeVisible: true } });
+    var c = LC.createChart(el, { height: el.clientHeight || 220, layout: { attributionLogo: true }, timeScale: { timeVisible: true } });
     charts.push(c);
     return c;
   }
@@ -18,6 +18,14 @@
     chart("chart-daily").addSeries(LC.HistogramSeries, {}).setData(data.daily.map(function (d) {
       return { time: d.time, value: d.value, color: d.value >= 0 ? "#26a69a" : "#ef5350" };
     }));
+  }
+  if (data.candles.bars.length) {
+    document.getElementById("candles-title").textContent = data.candles.instrument + ": entries and exits";
+    var candles = chart("chart-candles").addSeries(LC.CandlestickSeries, {});
+    candles.setData(data.candles.bars);
+    LC.createSeriesMarkers(candles, data.candles.markers);
+  } else {
+    document.getElementById("candles-box").hidden = true;
   }
   charts.forEach(function (c) { c.timeScale().fitContent(); });
   document.body.dataset.chartsReady = "1";
