@@ -6,7 +6,15 @@ import pytest
 from pydantic import ValidationError
 
 from at_obs.console_settings import ConsoleSettings
-from at_obs.domain.console.auth import Role, csrf_ok, csrf_token, issue_session, read_session, role_for_key
+from at_obs.domain.console.auth import (
+    LoginThrottle,
+    Role,
+    csrf_ok,
+    csrf_token,
+    issue_session,
+    read_session,
+    role_for_key,
+)
 
 KEYS = {Role.OPERATOR: "op-key-0123456789", Role.TRADER: "tr-key-0123456789", Role.VIEWER: "vw-key-0123456789"}
 SECRET = "s" * 40
@@ -72,3 +80,13 @@ def test_production_starts_with_its_own_keys_and_secret() -> None:
 def test_a_notify_route_with_an_unknown_kind_is_refused() -> None:
     with pytest.raises(ValidationError, match="unknown notification kinds"):
         ConsoleSettings(notify_routes=[{"urls": ["json://127.0.0.1:1/x"], "kinds": ["fil"]}])
+
+
+def test_five_wrong_keys_from_one_address_make_it_wait_a_minute_and_others_not() -> None:
+    throttle = LoginThrottle(max_failures=5, window_s=60)
+    for i in range(5):
+        assert throttle.allowed("10.0.0.1", now_s=i)
+        throttle.failed("10.0.0.1", now_s=i)
+    assert not throttle.allowed("10.0.0.1", now_s=10)
+    assert throttle.allowed("10.0.0.2", now_s=10)
+    assert throttle.allowed("10.0.0.1", now_s=65)

@@ -28,10 +28,16 @@ async def login_form(request: Request, error: str = "") -> Response:
 async def login(request: Request, console: ConsoleDep, key: Annotated[str, Form(max_length=MAX_KEY_CHARS)]) -> Response:
     """Exchange an operator, trader or viewer key for a signed session cookie."""
     s = console.settings
+    remote = request.client.host if request.client else ""
+    if not console.logins.allowed(remote, time.monotonic()):
+        log.warning("console_login_throttled", remote=remote)
+        error = "Too many wrong keys: wait a minute."
+        return templates.TemplateResponse(request, "login.html", {"error": error}, status_code=429)
     keys = {Role(name): value for name, value in s.role_keys().items()}
     role = role_for_key(key, keys)
     if role is None:
-        log.warning("console_login_refused", remote=request.client.host if request.client else "")
+        console.logins.failed(remote, time.monotonic())
+        log.warning("console_login_refused", remote=remote)
         return templates.TemplateResponse(request, "login.html", {"error": "That key is not valid."}, status_code=401)
     session = issue_session(
         s.console_session_secret.get_secret_value(), role, int(time.time()), s.console_session_ttl_s,

@@ -23,6 +23,7 @@ from at_obs.adapters.audit_store import AuditStore
 from at_obs.adapters.console_feed import subscribe_all
 from at_obs.adapters.service_probes import HealthSnapshot, poll_health
 from at_obs.console_settings import ConsoleSettings
+from at_obs.domain.console.auth import LoginThrottle
 from at_obs.domain.console.fold import READ_BATCH, fold_records
 from at_obs.domain.console.ledger import Ledger
 from at_obs.domain.console.tail import Tail
@@ -42,6 +43,7 @@ class ConsoleState:
     http: httpx.AsyncClient = field(default_factory=lambda: httpx.AsyncClient(timeout=2.0))
     nc: Client | None = None
     loaded: bool = False
+    logins: LoginThrottle = field(default_factory=LoginThrottle)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _buffer: list[dict[str, Any]] = field(default_factory=list)
 

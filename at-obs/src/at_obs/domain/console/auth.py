@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from dataclasses import dataclass
+from collections import deque
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 
@@ -77,3 +78,28 @@ def csrf_token(secret: str, session: Session) -> str:
 
 def csrf_ok(secret: str, session: Session, given: str) -> bool:
     return hmac.compare_digest(given.encode(), csrf_token(secret, session).encode())
+
+
+@dataclass
+class LoginThrottle:
+    """At most ``max_failures`` wrong keys per address in ``window_s``; then sign-in waits (time passed in)."""
+
+    max_failures: int = 5
+    window_s: float = 60.0
+    failures: dict[str, deque[float]] = field(default_factory=dict)
+
+    def allowed(self, address: str, now_s: float) -> bool:
+        recent = self.failures.get(address)
+        if recent is None:
+            return True
+        while recent and recent[0] <= now_s - self.window_s:
+            recent.popleft()
+        if not recent:
+            del self.failures[address]
+            return True
+        return len(recent) < self.max_failures
+
+    def failed(self, address: str, now_s: float) -> None:
+        if len(self.failures) > 10_000:  # a spray from many addresses cannot grow this without bound
+            self.failures.clear()
+        self.failures.setdefault(address, deque()).append(now_s)
