@@ -15,12 +15,13 @@ from collections.abc import Set
 from dataclasses import dataclass
 from decimal import Decimal
 
-from at_exec_sim.domain.engine import OrderRecord
+from at_core.models.enums import OrderStatus
 from at_exec_sim.domain.ports import UNKNOWN_ORDER, ExecutionReport, ReportStatus
+from at_exec_sim.domain.records import OPEN_STATUSES, OrderRecord
 from at_exec_sim.domain.venue import Execution
 
 #: Order states in which exec-sim holds nothing more to happen (a broker's later fill is a conflict).
-ENDED_STATUSES = frozenset({"filled", "canceled", "rejected", "expired"})
+ENDED_STATUSES = frozenset(OrderStatus) - OPEN_STATUSES
 NOT_AT_BROKER = "not_at_broker"
 
 
@@ -96,7 +97,7 @@ def judge(
         hold_unknown: the order is unknown because a cancel failed: it stays unknown while it rests.
     """
     coid = record.client_order_id
-    first = record.status == "submitted"  # no answer from the broker was ever booked
+    first = record.status == OrderStatus.SUBMITTED  # no answer from the broker was ever booked
     if state.status is ReportStatus.PENDING:
         return Verdict()  # on its way to the venue: nothing to book yet, ask again next time
     if state.status is ReportStatus.REJECTED:

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from at_exec_sim.bootstrap import ExecSim
+from at_exec_sim.service import ExecSim
 
 
 def get_service(request: Request) -> ExecSim:
