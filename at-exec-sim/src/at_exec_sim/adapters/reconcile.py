@@ -101,18 +101,7 @@ def judge(
     if state.status is ReportStatus.PENDING:
         return Verdict()  # on its way to the venue: nothing to book yet, ask again next time
     if state.status is ReportStatus.REJECTED:
-        if not first or record.filled > 0:
-            return Verdict(
-                problem=f"{venue} no longer knows this order ({state.reason}); exec-sim has it {record.status}"
-            )
-        if state.reason == UNKNOWN_ORDER and age_ns < absent_grace_ns:
-            return Verdict()  # maybe still on its way: ask again next time
-        reason = NOT_AT_BROKER if state.reason == UNKNOWN_ORDER else state.reason
-        message = f"{venue} has no order with client order id {coid}: it was never placed"
-        if state.reason != UNKNOWN_ORDER:
-            message = state.message or f"{venue} rejected it"
-        report = ExecutionReport(coid, ReportStatus.REJECTED, None, (), reason, message)
-        return Verdict(report, "submit", resolved=True)
+        return _rejected(record, state, first, age_ns >= absent_grace_ns, venue)
     fresh = unbooked(state, record.filled, record.avg_price, booked_ids)
     if fresh is None:
         return Verdict(problem=f"exec-sim booked {record.filled}, {venue} reports {state.filled} filled")
@@ -130,3 +119,19 @@ def judge(
     report = ExecutionReport(coid, state.status, state.venue_order_id, execs, state.reason, state.message)
     purpose = "submit" if first else f"poll:{record.filled + sum((e.quantity for e in execs), Decimal(0))}"
     return Verdict(report, purpose, resolved=not (hold_unknown and resting))
+
+
+def _rejected(record: OrderRecord, state: ExecutionReport, first: bool, past_grace: bool, venue: str) -> Verdict:
+    """The broker rejects or does not know the order: rejected if it never had an answer (once
+    past the grace when the broker does not know it), else a problem for an operator."""
+    if not first or record.filled > 0:
+        return Verdict(problem=f"{venue} no longer knows this order ({state.reason}); exec-sim has it {record.status}")
+    if state.reason == UNKNOWN_ORDER and not past_grace:
+        return Verdict()  # maybe still on its way: ask again next time
+    coid = record.client_order_id
+    reason = NOT_AT_BROKER if state.reason == UNKNOWN_ORDER else state.reason
+    message = f"{venue} has no order with client order id {coid}: it was never placed"
+    if state.reason != UNKNOWN_ORDER:
+        message = state.message or f"{venue} rejected it"
+    report = ExecutionReport(coid, ReportStatus.REJECTED, None, (), reason, message)
+    return Verdict(report, "submit", resolved=True)

@@ -135,7 +135,7 @@ class ExecutionEngine:
         self.housekeeping.roll_days()
         market = self.cache.store_market(event, self.ctx.instrument(event.instrument_id))
         now = self.ctx.clock.now_ns()
-        out = self.housekeeping.sessions(event)  # a cutoff first: nothing of a flattened account fills after it
+        out = self.housekeeping.session_changes(event)  # a cutoff first: nothing of a flattened account fills after it
         out += self.lifecycle.venue_updates(event, self.venue.on_market(event.instrument_id, market, now))
         for rt in self.cache.accounts.values():
             pos = rt.account.positions.get(event.instrument_id)  # keyed by instrument id
@@ -157,7 +157,7 @@ class ExecutionEngine:
                 a cutoff's state change by the tick).
         """
         self.housekeeping.roll_days()
-        return self.housekeeping.sessions(cause) + self.housekeeping.expire(cause)
+        return self.housekeeping.session_changes(cause) + self.housekeeping.expire(cause)
 
     def on_proposal(self, event: TradeProposalEvent) -> list[Event]:
         """An agents' proposal: decided, and if approved submitted (its stop prices the projected loss)."""
@@ -241,7 +241,7 @@ class ExecutionEngine:
         if self.risk.decided(cause):
             return []  # redelivery: already decided (the outputs were published then)
         self.housekeeping.roll_days()  # the risk check must see today's daily-loss floor
-        state_changes = self.housekeeping.sessions(cause)  # and a cutoff that is due, though no tick came yet
+        state_changes = self.housekeeping.session_changes(cause)  # and a cutoff that is due, though no tick came yet
         decision, approval = self.risk.decide(cause, account_id, instrument_id, order, stop_price)
         if approval is None:
             return [*state_changes, decision]

@@ -82,7 +82,7 @@ class Housekeeping:
         rt = self.cache.accounts.get(record.account_id) if record is not None else None
         return self.ledger.day(rt, now_ns) if rt is not None else None
 
-    def sessions(self, cause: Event) -> list[Event]:
+    def session_changes(self, cause: Event) -> list[Event]:
         """Session cutoffs of profiles whose windows flatten at their end, and their reopening.
 
         At the first input, tick or market event after such a window's end: cancel the account's
