@@ -34,6 +34,7 @@ from at_core.runtime.logging import get_logger
 from at_exec_sim.adapters.routing import VenueRouter
 from at_exec_sim.config import ExecSimSettings
 from at_exec_sim.domain.engine import ExecutionEngine
+from at_exec_sim.domain.query import EngineQuery
 
 log = get_logger("at_exec_sim")
 
@@ -62,6 +63,11 @@ class ExecSim:
     #: The wall clock (signal-to-fill latency, live mode only) and the stopwatch (seconds, monotonic).
     wall: Clock = field(default_factory=WallClock)
     stopwatch: Callable[[], float] = time.perf_counter
+
+    @property
+    def query(self) -> EngineQuery:
+        """The engine's read-only view (positions, orders, fills, accounts) for the API."""
+        return self.engine.query
 
     async def handle(self, event: Event, delivery: Delivery | None = None) -> list[Event]:
         """Run one input through the engine and publish what it produced, in order."""
@@ -231,5 +237,5 @@ class ExecSim:
             m.gauge("rule_headroom").labels(account_id, h.rule).set(float(h.headroom))
             if h.limit:
                 m.gauge("rule_headroom_ratio").labels(account_id, h.rule).set(float(h.headroom / h.limit))
-        if self.engine.query.has_account(account_id):
-            m.gauge("open_positions").labels(account_id).set(self.engine.query.open_positions(account_id))
+        if self.query.has_account(account_id):
+            m.gauge("open_positions").labels(account_id).set(self.query.open_positions(account_id))

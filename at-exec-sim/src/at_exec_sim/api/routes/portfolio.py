@@ -6,21 +6,23 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException
 
-from at_exec_sim.api.deps import ServiceDep
+from at_exec_sim.api.deps import QueryDep, ServiceDep
 
 router = APIRouter(tags=["portfolio"])
 
 
 @router.get("/positions")
-async def positions(svc: ServiceDep, account_id: str | None = None) -> list[dict[str, Any]]:
+async def positions(query: QueryDep, account_id: str | None = None) -> list[dict[str, Any]]:
     """Open and closed positions, per account and instrument."""
-    return svc.engine.query.positions(account_id)
+    return query.positions(account_id)
 
 
 @router.get("/orders")
-async def orders(svc: ServiceDep, account_id: str | None = None, limit: int = 200) -> list[dict[str, Any]]:
+async def orders(
+    svc: ServiceDep, query: QueryDep, account_id: str | None = None, limit: int = 200
+) -> list[dict[str, Any]]:
     """Most recent orders first; ``unknown`` = its state at the broker awaits reconciliation."""
-    rows = svc.engine.query.orders(account_id)
+    rows = query.orders(account_id)
     unknown = svc.venues.unknown
     return [
         {
@@ -41,13 +43,13 @@ async def orders(svc: ServiceDep, account_id: str | None = None, limit: int = 20
 
 
 @router.get("/fills")
-async def fills(svc: ServiceDep, account_id: str | None = None, limit: int = 200) -> list[dict[str, Any]]:
+async def fills(query: QueryDep, account_id: str | None = None, limit: int = 200) -> list[dict[str, Any]]:
     """Most recent fills first."""
-    return [f.model_dump(mode="json") for f in reversed(svc.engine.query.fills(account_id))][:limit]
+    return [f.model_dump(mode="json") for f in reversed(query.fills(account_id))][:limit]
 
 
 @router.get("/account")
-async def account(svc: ServiceDep, account_id: str | None = None) -> list[dict[str, Any]]:
+async def account(query: QueryDep, account_id: str | None = None) -> list[dict[str, Any]]:
     """Balances, equity, P&L, trading state and the headroom left to each rule."""
     out = [
         {
@@ -62,7 +64,7 @@ async def account(svc: ServiceDep, account_id: str | None = None) -> list[dict[s
             "profile_version": a.profile_version,
             "headroom": a.headroom,
         }
-        for a in svc.engine.query.accounts(account_id)
+        for a in query.accounts(account_id)
     ]
     if account_id and not out:
         raise HTTPException(404, f"unknown account {account_id}")
