@@ -75,7 +75,7 @@ def in_process(events: list[Event]) -> tuple[float, int]:
 
 
 async def over_nats(events: list[Event]) -> tuple[float, float, int]:
-    from at_exec_sim import bootstrap
+    from at_exec_sim import bootstrap, consumers
     from at_exec_sim.config import ExecSimSettings
 
     with NatsServer() as server:
@@ -101,7 +101,7 @@ async def over_nats(events: list[Event]) -> tuple[float, float, int]:
             return out
 
         svc.handle = counting  # type: ignore[method-assign]
-        await bootstrap.start(svc)
+        await consumers.start(svc)
         await asyncio.wait_for(done.wait(), 600)
         elapsed = time.perf_counter() - first[0]
         await bootstrap.stop(svc)

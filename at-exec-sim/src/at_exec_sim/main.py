@@ -16,7 +16,7 @@ from at_core.metrics import MetricCatalog
 from at_core.metrics.exec_sim import CATALOG
 from at_core.runtime.bus import PublishError
 from at_core.runtime.logging import configure_logging, get_logger
-from at_exec_sim import __version__, bootstrap
+from at_exec_sim import __version__, bootstrap, consumers
 from at_exec_sim.api.routes import control, portfolio, venues
 from at_exec_sim.config import ExecSimSettings
 
@@ -34,7 +34,7 @@ def create_app(
         configure_logging("exec_sim", settings.log_level)
         svc = bootstrap.build(settings, clock, metrics_catalog)  # ConfigError: start fails
         app.state.exec_sim = svc
-        starting = asyncio.create_task(bootstrap.start(svc), name="exec-sim-start")
+        starting = asyncio.create_task(consumers.start(svc), name="exec-sim-start")
         try:
             yield
         finally:

@@ -5,6 +5,7 @@ broker (no I/O)."""
 from __future__ import annotations
 
 import random
+from decimal import Decimal
 from pathlib import Path
 
 from tests.helpers import NO_FEES, T0, factory, proposal, quote
@@ -34,6 +35,15 @@ class SlowCancels:
     def __init__(self) -> None:
         self.landed = False
         self.cancels: list[str] = []
+
+    async def connect(self) -> list[Instrument]:
+        return []
+
+    async def close(self) -> None:
+        pass
+
+    def on_price(self, instrument_id: str, price: Decimal) -> list[ExecutionReport]:
+        return []
 
     async def submit(self, client_order_id: str, instrument: Instrument, spec: OrderSpec) -> ExecutionReport:
         return ExecutionReport(client_order_id, ReportStatus.ACCEPTED, f"S-{client_order_id}")

@@ -268,5 +268,9 @@ class CcxtBroker:
                 out.append(BrokerPosition(inst.instrument_id, b.total))
         return sorted(out, key=lambda p: p.instrument_id)
 
+    def on_price(self, instrument_id: str, price: Decimal) -> list[ExecutionReport]:
+        """The exchange fills on its own book: exec-sim's market data fills nothing there."""
+        return []
+
     async def close(self) -> None:
         await self.exchange.close()

@@ -265,5 +265,9 @@ class OandaBroker:
             out.append(BrokerPosition(f"{base}/{quote}.{self.venue}", net, avg))
         return sorted(out, key=lambda p: p.instrument_id)
 
+    def on_price(self, instrument_id: str, price: Decimal) -> list[ExecutionReport]:
+        """OANDA fills on its own prices: exec-sim's market data fills nothing there."""
+        return []
+
     async def close(self) -> None:
         await self.client.aclose()

@@ -43,6 +43,13 @@ class PaperBroker:
         self._resting: dict[str, _Resting] = {}
         self._orders: dict[str, ExecutionReport] = {}  # every order's last state, for order_status
 
+    async def connect(self) -> list[Instrument]:
+        """Nothing to connect to; it lists no instruments of its own."""
+        return []
+
+    async def close(self) -> None:
+        """It holds no connection."""
+
     async def submit(self, client_order_id: str, instrument: Instrument, spec: OrderSpec) -> ExecutionReport:
         if spec.order_type in (OrderType.STOP_MARKET, OrderType.STOP_LIMIT):
             return ExecutionReport(client_order_id, ReportStatus.REJECTED, None, (), "unsupported_order_type")

@@ -15,12 +15,13 @@ from collections.abc import Set
 from dataclasses import dataclass
 from decimal import Decimal
 
-from at_exec_sim.domain.engine import OrderRecord
+from at_core.models.enums import OrderStatus
 from at_exec_sim.domain.ports import UNKNOWN_ORDER, ExecutionReport, ReportStatus
+from at_exec_sim.domain.records import OPEN_STATUSES, OrderRecord
 from at_exec_sim.domain.venue import Execution
 
 #: Order states in which exec-sim holds nothing more to happen (a broker's later fill is a conflict).
-ENDED_STATUSES = frozenset({"filled", "canceled", "rejected", "expired"})
+ENDED_STATUSES = frozenset(OrderStatus) - OPEN_STATUSES
 NOT_AT_BROKER = "not_at_broker"
 
 
@@ -96,22 +97,11 @@ def judge(
         hold_unknown: the order is unknown because a cancel failed: it stays unknown while it rests.
     """
     coid = record.client_order_id
-    first = record.status == "submitted"  # no answer from the broker was ever booked
+    first = record.status == OrderStatus.SUBMITTED  # no answer from the broker was ever booked
     if state.status is ReportStatus.PENDING:
         return Verdict()  # on its way to the venue: nothing to book yet, ask again next time
     if state.status is ReportStatus.REJECTED:
-        if not first or record.filled > 0:
-            return Verdict(
-                problem=f"{venue} no longer knows this order ({state.reason}); exec-sim has it {record.status}"
-            )
-        if state.reason == UNKNOWN_ORDER and age_ns < absent_grace_ns:
-            return Verdict()  # maybe still on its way: ask again next time
-        reason = NOT_AT_BROKER if state.reason == UNKNOWN_ORDER else state.reason
-        message = f"{venue} has no order with client order id {coid}: it was never placed"
-        if state.reason != UNKNOWN_ORDER:
-            message = state.message or f"{venue} rejected it"
-        report = ExecutionReport(coid, ReportStatus.REJECTED, None, (), reason, message)
-        return Verdict(report, "submit", resolved=True)
+        return _rejected(record, state, first, age_ns >= absent_grace_ns, venue)
     fresh = unbooked(state, record.filled, record.avg_price, booked_ids)
     if fresh is None:
         return Verdict(problem=f"exec-sim booked {record.filled}, {venue} reports {state.filled} filled")
@@ -129,3 +119,19 @@ def judge(
     report = ExecutionReport(coid, state.status, state.venue_order_id, execs, state.reason, state.message)
     purpose = "submit" if first else f"poll:{record.filled + sum((e.quantity for e in execs), Decimal(0))}"
     return Verdict(report, purpose, resolved=not (hold_unknown and resting))
+
+
+def _rejected(record: OrderRecord, state: ExecutionReport, first: bool, past_grace: bool, venue: str) -> Verdict:
+    """The broker rejects or does not know the order: rejected if it never had an answer (once
+    past the grace when the broker does not know it), else a problem for an operator."""
+    if not first or record.filled > 0:
+        return Verdict(problem=f"{venue} no longer knows this order ({state.reason}); exec-sim has it {record.status}")
+    if state.reason == UNKNOWN_ORDER and not past_grace:
+        return Verdict()  # maybe still on its way: ask again next time
+    coid = record.client_order_id
+    reason = NOT_AT_BROKER if state.reason == UNKNOWN_ORDER else state.reason
+    message = f"{venue} has no order with client order id {coid}: it was never placed"
+    if state.reason != UNKNOWN_ORDER:
+        message = state.message or f"{venue} rejected it"
+    report = ExecutionReport(coid, ReportStatus.REJECTED, None, (), reason, message)
+    return Verdict(report, "submit", resolved=True)

@@ -22,16 +22,14 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
-from at_core.catalog import InstrumentCatalog
 from at_core.clock import Clock
 from at_core.events import Event, MarketDataEvent
 from at_core.metrics import Metrics
-from at_core.models.enums import OrderType
+from at_core.models.enums import OrderStatus, OrderType
 from at_core.runtime.logging import get_logger
-from at_exec_sim.adapters.paper import PaperBroker
 from at_exec_sim.adapters.reconcile import judge
-from at_exec_sim.domain.engine import ExecutionEngine, OrderRecord, Route
-from at_exec_sim.domain.ports import BrokerAdapter, ExecutionReport, ReportStatus
+from at_exec_sim.domain.ports import BrokerAdapter, ExecutionReport, OrderBook, ReportStatus
+from at_exec_sim.domain.records import OPEN_STATUSES, OrderRecord, Route
 from at_exec_sim.errors import VenueUnavailableError
 
 log = get_logger("at_exec_sim.routing")
@@ -39,7 +37,6 @@ log = get_logger("at_exec_sim.routing")
 UNKNOWN_ORDERS_METRIC = "broker_orders_unknown_total"
 #: How brokers say "that client order id exists already": the order was sent before.
 DUPLICATE_REASONS = frozenset({"CLIENT_ORDER_ID_ALREADY_EXISTS", "DuplicateOrderId"})
-OPEN_STATUSES = frozenset({"submitted", "accepted", "partially_filled"})
 
 Publish = Callable[[list[Event]], Awaitable[None]]
 
@@ -62,7 +59,7 @@ class PollTarget:
 
     client_order_id: str
     venue: str
-    status: str
+    status: OrderStatus
     filled: Decimal
     unknown: bool
 
@@ -99,35 +96,33 @@ class VenueRouter:
         self.booked_trade_ids: dict[str, frozenset[str]] = {}  # broker trade ids booked per open order
         self.polls: int = 0
 
-    async def connect_all(self, catalog: InstrumentCatalog) -> None:
-        """Connect every venue and add its instruments to ``catalog``; a venue that fails stays down."""
+    async def connect_all(self, book: OrderBook) -> None:
+        """Connect every venue and add its instruments to the engine's; a venue that fails stays down."""
         for link in self.links.values():
-            await self._connect(link, catalog)
+            await self._connect(link, book)
 
     async def close_all(self) -> None:
+        """Close every venue's connection; a failure is logged and the others are closed."""
         for link in self.links.values():
-            close = getattr(link.adapter, "close", None)  # the paper broker holds no connection
-            if close is not None:
-                try:
-                    await close()
-                except Exception as exc:  # shutting down: log, close the others
-                    log.warning("venue_close_failed", venue=link.name, error=_describe(exc))
+            try:
+                await link.adapter.close()
+            except Exception as exc:  # shutting down: log, close the others
+                log.warning("venue_close_failed", venue=link.name, error=_describe(exc))
 
-    async def _connect(self, link: VenueLink, catalog: InstrumentCatalog) -> bool:
-        connect = getattr(link.adapter, "connect", None)
+    async def _connect(self, link: VenueLink, book: OrderBook) -> bool:
         try:
-            instruments = await connect() if connect is not None else []
+            instruments = await link.adapter.connect()
         except Exception as exc:  # unreachable, refused credentials, an odd answer: the venue stays down
             link.connected, link.last_error = False, _describe(exc)
             log.error("venue_connect_failed", venue=link.name, error=link.last_error)
             return False
         for inst in instruments:
-            catalog.add(inst)  # the broker's precision and limits are what the risk check must use
+            book.add_instrument(inst)  # the broker's precision and limits are what the risk check must use
         link.connected, link.instruments, link.last_error = True, len(instruments), None
         log.info("venue_connected", venue=link.name, instruments=len(instruments))
         return True
 
-    async def drain(self, engine: ExecutionEngine, publish: Publish) -> None:
+    async def drain(self, book: OrderBook, publish: Publish) -> None:
         """Send every route the engine holds, publishing what each report produces, in order.
 
         First, the orders resting at brokers of every account the engine locked or halted (a
@@ -136,20 +131,20 @@ class VenueRouter:
         own (a fill that breaches a rule flattens the account), so this loops until nothing is left.
         """
         while True:
-            await publish(await self.cancel_stopped(engine))
-            if not (routes := engine.take_routes()):
+            await publish(await self.cancel_stopped(book))
+            if not (routes := book.take_routes()):
                 return
             for route in routes:
-                await publish(await self._submit(engine, route))
+                await publish(await self._submit(book, route))
 
-    async def _submit(self, engine: ExecutionEngine, route: Route) -> list[Event]:
+    async def _submit(self, book: OrderBook, route: Route) -> list[Event]:
         coid, submitted = route.client_order_id, route.submitted
         link = self.links.get(submitted.venue)
         if link is None:  # accounts are checked against the settings at start: a bug if it happens
-            return engine.on_report(coid, _not_sent(coid, "venue_not_configured", f"no adapter for {submitted.venue}"))
-        if not link.connected and not await self._connect(link, engine.catalog):
+            return book.on_report(coid, _not_sent(coid, "venue_not_configured", f"no adapter for {submitted.venue}"))
+        if not link.connected and not await self._connect(link, book):
             message = f"{link.name} is not connected ({link.last_error}); the order was not sent"
-            return engine.on_report(coid, _not_sent(coid, "venue_unavailable", message))
+            return book.on_report(coid, _not_sent(coid, "venue_unavailable", message))
         try:
             report = await link.adapter.submit(coid, route.instrument, route.spec)
         except VenueUnavailableError as exc:
@@ -166,39 +161,37 @@ class VenueRouter:
             return []
         self.unknown.pop(coid, None)
         self.booked_trade_ids[coid] = frozenset(report.trade_ids)
-        return engine.on_report(coid, report)
+        return book.on_report(coid, report)
 
-    async def cancel_stopped(self, engine: ExecutionEngine) -> list[Event]:
+    async def cancel_stopped(self, book: OrderBook) -> list[Event]:
         """Cancel at their brokers the orders of the accounts the engine locked or halted since last time."""
         out: list[Event] = []
-        while (stops := engine.take_stops()) and self.links:  # taken even without brokers: never piles up
+        while (stops := book.take_stops()) and self.links:  # taken even without brokers: never piles up
             for account_id, reason in stops.items():
-                out += await self.cancel_open(engine, account_id, reason)
+                out += await self.cancel_open(book, account_id, reason)
         return out
 
-    async def cancel_open(
-        self, engine: ExecutionEngine, account_id: str | None, reason: str = "kill_switch"
-    ) -> list[Event]:
+    async def cancel_open(self, book: OrderBook, account_id: str | None, reason: str = "kill_switch") -> list[Event]:
         """Cancel at their brokers the orders that may rest there (one account, or all), in order.
 
         Args:
             reason: why (the kill switch, a session cutoff, the rule breached): the ``OrderCanceled`` reason.
         """
         out: list[Event] = []
-        unsent = {route.client_order_id for route in engine.routes}  # its flatten orders, about to be sent
-        for record in list(engine.orders.values()):
-            if record.venue not in self.links or (account_id is not None and record.account_id != account_id):
+        unsent = book.unsent()  # its flatten orders, about to be sent
+        for record in book.orders_at(self.links):
+            if account_id is not None and record.account_id != account_id:
                 continue
             if record.client_order_id in unsent or _is_flatten(record):
                 continue  # a flatten order closes the position the stop is about: never canceled by it
             if record.status in OPEN_STATUSES or record.client_order_id in self.unknown:
-                out += await self._cancel(engine, record, reason)
+                out += await self._cancel(book, record, reason)
         return out
 
-    async def _cancel(self, engine: ExecutionEngine, record: OrderRecord, reason: str) -> list[Event]:
+    async def _cancel(self, book: OrderBook, record: OrderRecord, reason: str) -> list[Event]:
         coid, link = record.client_order_id, self.links[record.venue]
         try:
-            report = await link.adapter.cancel(coid, engine.catalog.get(record.instrument_id))
+            report = await link.adapter.cancel(coid, book.instrument(record.instrument_id))
         except Exception as exc:  # VenueUnavailableError or worse: it may still rest there
             problem = f"cancel failed: {_describe(exc)}"
             self._unknown(coid, record.account_id, record.instrument_id, link.name, problem, cancel_failed=True)
@@ -214,7 +207,7 @@ class VenueRouter:
             return []
         self.unknown.pop(coid, None)
         # Executions in a cancel's answer repeat earlier ones: book none here, flag a difference.
-        out = engine.on_report(
+        out = book.on_report(
             coid, ExecutionReport(coid, ReportStatus.CANCELED, report.venue_order_id, (), reason), "cancel"
         )
         if report.filled > record.filled:
@@ -228,52 +221,51 @@ class VenueRouter:
         reason = f"submitted {age_ns // 1_000_000_000} s ago, in flight at a crash: not resent; check the broker"
         self._unknown(record.client_order_id, record.account_id, record.instrument_id, record.venue, reason)
 
-    async def on_market(self, engine: ExecutionEngine, event: MarketDataEvent) -> list[Event]:
-        """The paper broker fills its resting orders that the new price crosses."""
+    async def on_market(self, book: OrderBook, event: MarketDataEvent) -> list[Event]:
+        """A new price: what the venues that fill on exec-sim's prices (the paper broker) filled."""
         out: list[Event] = []
-        market = engine.markets.get(event.instrument_id)
-        price = None if market is None else (market.mid if market.mid is not None else market.last)
+        price = book.last_price(event.instrument_id)
+        if price is None:
+            return out
         for link in self.links.values():
-            if isinstance(link.adapter, PaperBroker) and price is not None:
-                for report in link.adapter.on_price(event.instrument_id, price):
-                    self.booked_trade_ids[report.client_order_id] = frozenset(report.trade_ids)
-                    out += engine.on_report(report.client_order_id, report, f"md:{event.event_id}")
+            for report in link.adapter.on_price(event.instrument_id, price):
+                self.booked_trade_ids[report.client_order_id] = frozenset(report.trade_ids)
+                out += book.on_report(report.client_order_id, report, f"md:{event.event_id}")
         return out
 
-    def to_poll(self, engine: ExecutionEngine) -> list[PollTarget]:
+    def to_poll(self, book: OrderBook) -> list[PollTarget]:
         """The orders to ask brokers about: open at an external venue, or unknown (call under the lock)."""
         return [
             PollTarget(r.client_order_id, r.venue, r.status, r.filled, r.client_order_id in self.unknown)
-            for r in engine.orders.values()
-            if r.venue in self.links and (r.status in OPEN_STATUSES or r.client_order_id in self.unknown)
+            for r in book.orders_at(self.links)
+            if r.status in OPEN_STATUSES or r.client_order_id in self.unknown
         ]
 
-    async def poll(self, engine: ExecutionEngine, targets: list[PollTarget]) -> list[Polled]:
+    async def poll(self, book: OrderBook, targets: list[PollTarget]) -> list[Polled]:
         """Ask each target's broker for its order's state; a failure is logged, counted and left for next time."""
         self.polls += 1
         out: list[Polled] = []
         for target in targets:
             link = self.links[target.venue]
-            if not link.connected and not await self._connect(link, engine.catalog):
+            if not link.connected and not await self._connect(link, book):
                 self._poll_failed(link, target, link.last_error or "not connected")
                 out.append(Polled(target, None))
                 continue
-            record = engine.orders[target.client_order_id]
+            record = book.order(target.client_order_id)
+            assert record is not None  # targets come from the book, and orders are never dropped
             try:
-                state = await link.adapter.order_status(
-                    target.client_order_id, engine.catalog.get(record.instrument_id)
-                )
+                state = await link.adapter.order_status(target.client_order_id, book.instrument(record.instrument_id))
             except Exception as exc:  # unreachable, refused, an odd answer: nothing is known, nothing booked
                 self._poll_failed(link, target, _describe(exc))
                 state = None
             out.append(Polled(target, state))
         return out
 
-    async def book(self, engine: ExecutionEngine, polled: list[Polled], publish: Publish, absent_grace_ns: int) -> None:
+    async def book(self, book: OrderBook, polled: list[Polled], publish: Publish, absent_grace_ns: int) -> None:
         """Book what the answers hold that exec-sim has not booked, publishing it in order (call under the lock)."""
         for answer in polled:
             target, state = answer.target, answer.state
-            record = engine.orders.get(target.client_order_id)
+            record = book.order(target.client_order_id)
             changed = record is None or (record.status, record.filled) != (target.status, target.filled)
             if state is None or changed or (target.client_order_id in self.unknown) != target.unknown:
                 continue  # something else booked it meanwhile: the next poll asks again
@@ -293,7 +285,7 @@ class VenueRouter:
                 self._unknown(coid, record.account_id, record.instrument_id, target.venue, verdict.problem)
                 continue
             if verdict.report is not None:
-                events = engine.on_report(coid, verdict.report, verdict.purpose)
+                events = book.on_report(coid, verdict.report, verdict.purpose)
                 self.booked_trade_ids[coid] = frozenset(state.trade_ids)
                 log.info(
                     "broker_order_reconciled",

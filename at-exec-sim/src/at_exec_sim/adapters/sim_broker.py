@@ -48,6 +48,17 @@ class SimBrokerAdapter:
         self._orders: dict[str, tuple[OrderSpec, list[Execution]]] = {}  # client order id -> (spec, executions)
         self._ended: dict[str, ExecutionReport] = {}  # orders ended unfilled in part: canceled, rejected
 
+    async def connect(self) -> list[Instrument]:
+        """Nothing to connect to: the venue is in process."""
+        return []
+
+    async def close(self) -> None:
+        """It holds no connection."""
+
+    def on_price(self, instrument_id: str, price: Decimal) -> list[ExecutionReport]:
+        """The venue fills on the market events the engine gives it, not through this port."""
+        return []
+
     async def submit(self, client_order_id: str, instrument: Instrument, spec: OrderSpec) -> ExecutionReport:
         market = self.markets.get(instrument.instrument_id, Market())
         execs, outcome = self.sim.submit(client_order_id, instrument, spec, market, self.clock.now_ns())

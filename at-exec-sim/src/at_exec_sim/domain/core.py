@@ -1,81 +1,103 @@
-"""What every part of the execution engine shares: its state and the small helpers over it.
+"""What the engine's components share, passed to each through its constructor (nautilus-style).
 
-:class:`ExecutionEngine` (``engine.py``) is composed of the parts in ``decisions.py``,
-``lifecycle.py``, ``trading_state.py``, ``housekeeping.py`` and ``recovery.py``; each is a
-class over this state, so a method of one may call a method of another through ``self``.
+* :class:`EngineContext`: the injected services (instrument catalog, event factory, clock);
+  immutable.
+* :class:`EngineCache`: the state every component reads and the one that owns each part
+  writes: accounts, last markets and FX rates, decisions, orders, fills, routes and stops.
+
+No component reaches another's state through ``self``; each gets the cache and the components
+it calls as constructor arguments (see ``engine.py``).
 """
 
 from __future__ import annotations
 
-from datetime import date
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 from at_core.catalog import Instrument, InstrumentCatalog
 from at_core.clock import Clock
 from at_core.errors import UnknownInstrumentError
-from at_core.events import EventFactory, FillEvent, RiskDecisionEvent
-from at_core.models.enums import AssetClass, OrderSide
-from at_exec_sim.domain.portfolio import MissingRate, to_account
-from at_exec_sim.domain.records import AccountRuntime, OrderRecord, Route, pnl_currency
-from at_exec_sim.domain.rules import trading_day
-from at_exec_sim.domain.venue import Market, SimVenue
+from at_core.events import EventFactory, FillEvent, MarketDataEvent, RiskDecisionEvent
+from at_core.models.enums import AssetClass
+from at_exec_sim.domain.accounts import AccountConfig
+from at_exec_sim.domain.portfolio import Account
+from at_exec_sim.domain.records import OPEN_STATUSES, AccountRuntime, OrderRecord, Route
+from at_exec_sim.domain.rules import RuleState
+from at_exec_sim.domain.venue import Market
 
 
-class EngineCore:
-    """The engine's state (set by :class:`ExecutionEngine`) and helpers every part uses."""
+@dataclass(frozen=True, slots=True)
+class EngineContext:
+    """The services every component is given: where instruments, events and time come from."""
 
-    accounts: dict[str, AccountRuntime]
     catalog: InstrumentCatalog
     factory: EventFactory
     clock: Clock
-    venue: SimVenue
-    markets: dict[str, Market]
-    rates: dict[str, Decimal]
-    decided: dict[str, RiskDecisionEvent]  # by request (proposal, request) id: redelivery
-    approved: dict[str, RiskDecisionEvent]  # approved decisions by client order id
-    orders: dict[str, OrderRecord]
-    fills: list[FillEvent]
-    routes: list[Route]
-    stops: dict[str, str]  # accounts locked or halted since the last take_stops, with why
-    recovered_until_ns: int | None  # the last recovered event's time: the service ran until then
 
-    def _instrument(self, instrument_id: str) -> Instrument | None:
+    def instrument(self, instrument_id: str) -> Instrument | None:
+        """The instrument, or None when the catalog does not know it (the risk check denies it)."""
         try:
             return self.catalog.get(instrument_id)
         except UnknownInstrumentError:
             return None
 
-    def _update_rate(self, instrument_id: str, market: Market) -> None:
-        inst = self._instrument(instrument_id)
+
+@dataclass
+class EngineCache:
+    """The engine's state. Each field is written by one component and read by the others."""
+
+    accounts: dict[str, AccountRuntime]
+    markets: dict[str, Market] = field(default_factory=dict)  # market data (the engine)
+    rates: dict[str, Decimal] = field(default_factory=dict)  # FX mids by symbol (the engine)
+    decided: dict[str, RiskDecisionEvent] = field(default_factory=dict)  # by request id: redelivery (risk)
+    approved: dict[str, RiskDecisionEvent] = field(default_factory=dict)  # by client order id (risk, trading)
+    orders: dict[str, OrderRecord] = field(default_factory=dict)  # by client order id (lifecycle)
+    fills: list[FillEvent] = field(default_factory=list)  # (lifecycle, recovery)
+    routes: list[Route] = field(default_factory=list)  # orders for external venues, not yet sent (lifecycle)
+    stops: dict[str, str] = field(default_factory=dict)  # accounts locked or halted, with why (trading)
+    recovered_until_ns: int | None = None  # the last recovered event's time: the service ran until then
+
+    @classmethod
+    def for_accounts(cls, accounts: dict[str, AccountConfig]) -> EngineCache:
+        """A cache with every configured account at its profile's starting balance."""
+        runtimes = {}
+        for account_id, cfg in accounts.items():
+            start = cfg.profile.starting_balance
+            runtimes[account_id] = AccountRuntime(
+                cfg, Account(account_id, cfg.profile.currency, start, start), RuleState(cfg.profile)
+            )
+        return cls(runtimes)
+
+    def store_market(self, event: MarketDataEvent, inst: Instrument | None) -> Market:
+        """Remember the instrument's market after ``event`` (and an FX pair's rate)."""
+        data = event.data
+        prev = self.markets.get(event.instrument_id, Market())
+        if data.kind == "quote":
+            market = Market(bid=data.bid, ask=data.ask, bid_size=data.bid_size, ask_size=data.ask_size, last=prev.last)
+        elif data.kind == "trade":
+            market = Market(
+                bid=prev.bid,
+                ask=prev.ask,
+                bid_size=prev.bid_size,
+                ask_size=prev.ask_size,
+                last=data.price,
+                volume=data.size,
+            )
+        else:
+            market = Market(
+                last=data.close, bar_open=data.open, bar_high=data.high, bar_low=data.low, volume=data.volume
+            )
+        self.markets[event.instrument_id] = market
         if inst is not None and inst.asset_class is AssetClass.FX and market.mid is not None:
             self.rates[inst.symbol] = market.mid
+        return market
 
-    def _equity(self, rt: AccountRuntime) -> Decimal | MissingRate:
-        try:
-            return rt.account.equity(self.rates)
-        except MissingRate as exc:
-            return exc
+    def last_price(self, instrument_id: str) -> Decimal | None:
+        """The instrument's mid, else its last trade; None before any market data."""
+        market = self.markets.get(instrument_id)
+        return None if market is None else (market.mid if market.mid is not None else market.last)
 
-    def _convert(self, amount: Decimal, inst: Instrument, rt: AccountRuntime) -> Decimal | None:
-        try:
-            return to_account(amount, pnl_currency(inst), rt.account.currency, self.rates)
-        except MissingRate:
-            return None
-
-    def _book(
-        self, rt: AccountRuntime, inst: Instrument, side: OrderSide, qty: Decimal, price: Decimal, fee: Decimal
-    ) -> None:
-        pos = rt.account.position(inst)
-        realized = pos.apply(side, qty, price)
-        converted = self._convert(realized, inst, rt) or Decimal(0)
-        rt.account.balance += converted - fee
-        rt.account.realized_today += converted
-        rt.account.fees_today += fee
-        pos.fees += fee
-
-    def _day(self, rt: AccountRuntime, now_ns: int) -> date:
-        """The account's trading day at ``now_ns`` (its daily-loss reset time and zone)."""
-        if rt.day is not None and now_ns < rt.day_ends_ns:
-            return rt.day  # the clock only moves forward: the cached day still holds
-        reset, tz = rt.rules.reset_spec()
-        return trading_day(now_ns, reset, tz)
+    def open_orders(self, account_id: str) -> Iterator[OrderRecord]:
+        """The account's orders that may still fill, in submission order."""
+        return (r for r in self.orders.values() if r.account_id == account_id and r.status in OPEN_STATUSES)

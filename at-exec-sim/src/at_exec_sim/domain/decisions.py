@@ -1,47 +1,63 @@
-"""The risk path: a proposal or request decided (approved or denied with reason codes) and an
-approved order submitted to its venue. Pure; time comes from the injected clock."""
+"""The risk component: a proposal or request decided, approved or denied with reason codes
+(the checks themselves are ``risk.py``'s). Pure; time comes from the injected clock."""
 
 from __future__ import annotations
 
-from datetime import date
+from dataclasses import dataclass
 from decimal import Decimal
 
 from at_core.catalog import Instrument
-from at_core.events import Event, OrderSubmitted, RiskDecisionEvent, RiskReason
+from at_core.events import Event, RiskDecisionEvent, RiskReason
 from at_core.events import RiskReasonCode as Code
 from at_core.models.enums import LiquiditySide, TradingState
 from at_core.models.orders import OrderSpec
 from at_exec_sim.domain import risk
-from at_exec_sim.domain.core import EngineCore
+from at_exec_sim.domain.core import EngineCache, EngineContext
+from at_exec_sim.domain.ledger import Ledger
 from at_exec_sim.domain.portfolio import MissingRate
-from at_exec_sim.domain.ports import sim_report
-from at_exec_sim.domain.records import NS_PER_MIN, VENUE, AccountRuntime, OrderRecord, Route, multiplier
-from at_exec_sim.domain.venue import Market
+from at_exec_sim.domain.records import NS_PER_MIN, AccountRuntime, multiplier
+from at_exec_sim.domain.venue import Market, SimVenue
 from at_exec_sim.domain.venue_models import Quote
 
 
-class Decisions(EngineCore):
-    """Decide on a proposal or request, and submit what is approved."""
+@dataclass(frozen=True, slots=True)
+class Approval:
+    """What an approved order is submitted with: its account, instrument, order and the market."""
 
-    def _decide(
-        self,
-        cause: Event,
-        account_id: str,
-        strategy_id: str,
-        instrument_id: str,
-        order: OrderSpec,
-        stop_price: Decimal | None,
-    ) -> list[Event]:
-        if cause.event_id in self.decided:
-            return []  # redelivery: already decided (the outputs were published then)
-        self._roll_days()  # the risk check must see today's daily-loss floor
-        state_changes = self._sessions(cause)  # and a cutoff that is due, though no tick came yet
-        rt = self.accounts.get(account_id)
-        inst = self._instrument(instrument_id)
-        market = self.markets.get(instrument_id)
+    rt: AccountRuntime
+    instrument: Instrument
+    spec: OrderSpec
+    market: Market
+
+
+class PreTradeRisk:
+    """Decide on a proposal or request; remember every decision (a redelivery is not decided again).
+
+    Args:
+        cache: the engine's state (decisions are written here; accounts' order times too).
+        ctx: the injected services.
+        venue: the simulated venue (its slippage and fee models price the projected cost).
+        ledger: values the account.
+    """
+
+    def __init__(self, cache: EngineCache, ctx: EngineContext, venue: SimVenue, ledger: Ledger) -> None:
+        self.cache, self.ctx, self.venue, self.ledger = cache, ctx, venue, ledger
+
+    def decided(self, request: Event) -> bool:
+        """``request`` was decided already (a redelivery: its outputs were published then)."""
+        return request.event_id in self.cache.decided
+
+    def decide(
+        self, cause: Event, account_id: str, instrument_id: str, order: OrderSpec, stop_price: Decimal | None
+    ) -> tuple[RiskDecisionEvent, Approval | None]:
+        """The decision on ``order``, and what to submit it with when it is approved."""
+        cache = self.cache
+        rt = cache.accounts.get(account_id)
+        inst = self.ctx.instrument(instrument_id)
+        market = cache.markets.get(instrument_id)
         last = market.mid if market else None
-        now = self.clock.now_ns()
-        equity = self._equity(rt) if rt else None
+        now = self.ctx.clock.now_ns()
+        equity = self.ledger.equity(rt) if rt else None
         client_order_id = order.client_order_id or f"O-{cause.event_id}"
         if rt is not None:
             while rt.order_times and rt.order_times[0] <= now - NS_PER_MIN:
@@ -64,8 +80,25 @@ class Decisions(EngineCore):
         if rt is not None and isinstance(equity, MissingRate):
             reasons.append(RiskReason(code=Code.NO_MARKET_PRICE, message=f"cannot value the account: {equity}"))
         rounded = rounded.model_copy(update={"client_order_id": client_order_id})
+        decision = self._decision(cause, rt, account_id, instrument_id, rounded, reasons)
+        cache.decided[cause.event_id] = decision
+        if reasons or rt is None or inst is None:
+            return decision, None
+        rt.order_times.append(now)
+        cache.approved[client_order_id] = decision
+        return decision, Approval(rt, inst, rounded, market or Market())
+
+    def _decision(
+        self,
+        cause: Event,
+        rt: AccountRuntime | None,
+        account_id: str,
+        instrument_id: str,
+        rounded: OrderSpec,
+        reasons: list[RiskReason],
+    ) -> RiskDecisionEvent:
         profile = rt.config.profile if rt else None
-        decision = self.factory.make(
+        return self.ctx.factory.make(
             RiskDecisionEvent,
             cause=cause,
             derive_from="risk",
@@ -74,91 +107,16 @@ class Decisions(EngineCore):
             request_event_id=cause.event_id,
             approved=not reasons,
             order=rounded,
-            client_order_id=client_order_id,
+            client_order_id=rounded.client_order_id or "",
             reasons=reasons,
             profile_id=profile.profile_id if profile else None,
             profile_version=profile.version if profile else None,
         )
-        self.decided[cause.event_id] = decision
-        if reasons or rt is None or inst is None:
-            return [*state_changes, decision]
-        rt.order_times.append(now)
-        self.approved[client_order_id] = decision
-        return [*state_changes, decision, *self._submit(decision, rt, inst, strategy_id, rounded, market or Market())]
-
-    def _submit(
-        self,
-        decision: RiskDecisionEvent,
-        rt: AccountRuntime,
-        inst: Instrument,
-        strategy_id: str,
-        spec: OrderSpec,
-        market: Market,
-    ) -> list[Event]:
-        submitted, record = self._open(decision, rt, inst, strategy_id, spec, market)
-        return [submitted, *self._place(record, rt, inst, market, self._day(rt, self.clock.now_ns()))]
-
-    def _open(
-        self,
-        decision: RiskDecisionEvent,
-        rt: AccountRuntime,
-        inst: Instrument,
-        strategy_id: str,
-        spec: OrderSpec,
-        market: Market,
-    ) -> tuple[OrderSubmitted, OrderRecord]:
-        """The approved order's ``OrderSubmitted`` and its record (not yet placed at its venue)."""
-        coid = decision.client_order_id
-        venue = rt.config.venue
-        common = {
-            "account_id": rt.account.account_id,
-            "instrument_id": inst.instrument_id,
-            "client_order_id": coid,
-            "venue": venue,
-        }
-        submitted = self.factory.make(
-            OrderSubmitted,
-            cause=decision,
-            derive_from="submitted",
-            **common,
-            order=spec,
-            strategy_id=strategy_id,
-            decision_event_id=decision.event_id,
-            arrival_price=market.mid,
-        )
-        record = OrderRecord(
-            coid,
-            rt.account.account_id,
-            strategy_id,
-            inst.instrument_id,
-            spec,
-            "submitted",
-            arrival_price=market.mid,
-            signal_ts_event=decision.ts_event,  # agents stamp a proposal with its signal's ts_event
-            submitted=submitted,
-            venue=venue,
-        )
-        self.orders[coid] = record
-        return submitted, record
-
-    def _place(
-        self, record: OrderRecord, rt: AccountRuntime, inst: Instrument, market: Market, day: date
-    ) -> list[Event]:
-        """Send a submitted order to its venue: the simulated one now, an external one as a route."""
-        coid, spec, submitted = record.client_order_id, record.spec, record.submitted
-        assert submitted is not None
-        if record.venue != VENUE:
-            self.routes.append(Route(coid, inst, spec, submitted))  # the service sends it to the adapter
-            return []
-        execs, outcome = self.venue.submit(coid, inst, spec, market, self.clock.now_ns(), day)
-        if outcome == "pending":
-            return []  # in flight: it reaches the venue on a later market event
-        return self._apply_report(submitted, record, sim_report(coid, execs, outcome))
 
     def _cost_per_unit(self, inst: Instrument | None, last: Decimal | None) -> Decimal:
         if inst is None or last is None:
             return Decimal(0)
-        market = self.markets.get(inst.instrument_id, Market())
+        market = self.cache.markets.get(inst.instrument_id, Market())
         quote = Quote(market.bid, market.ask, market.volume)
         slip = self.venue.slippage.slippage(inst, Decimal(1), last, quote) * multiplier(inst)
         return slip + self.venue.fees.fee(inst, Decimal(1), last, LiquiditySide.TAKER)

@@ -3,13 +3,25 @@
 Every output's id is derived from the input event's id and a purpose, so a redelivered input
 yields byte-identical outputs, which JetStream then drops as duplicates; and a replay with
 the clock following the inputs' ``ts_event`` reproduces them exactly.
+
+The engine composes its components (nautilus_trader-style): each gets the shared
+:class:`EngineCache`, the :class:`EngineContext` (catalog, event factory, clock) and the
+components it calls through its constructor; none inherits another or reaches into its state.
+
+* :class:`PreTradeRisk` (``decisions.py``): a proposal or request decided;
+* :class:`OrderLifecycle` (``lifecycle.py``): orders submitted, venues' reports as events;
+* :class:`Ledger` (``ledger.py``): the portfolio: fills booked, accounts valued;
+* :class:`TradingControl` (``trading_state.py``): account state, breaches, halts and flattening;
+* :class:`Housekeeping` (``housekeeping.py``): day rolls, expiries, session cutoffs;
+* :class:`Recovery` (``recovery.py``): state rebuilt on restart, interrupted orders finished.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from decimal import Decimal
 
-from at_core.catalog import InstrumentCatalog
+from at_core.catalog import Instrument, InstrumentCatalog
 from at_core.clock import Clock
 from at_core.events import (
     Event,
@@ -20,25 +32,32 @@ from at_core.events import (
     RiskDecisionEvent,
     TradeProposalEvent,
 )
+from at_core.models.orders import OrderSpec
 from at_exec_sim.domain.accounts import AccountConfig
-from at_exec_sim.domain.decisions import Decisions
+from at_exec_sim.domain.core import EngineCache, EngineContext
+from at_exec_sim.domain.decisions import PreTradeRisk
 from at_exec_sim.domain.housekeeping import Housekeeping
-from at_exec_sim.domain.lifecycle import Lifecycle
-from at_exec_sim.domain.portfolio import Account
+from at_exec_sim.domain.ledger import Ledger
+from at_exec_sim.domain.lifecycle import OrderLifecycle
+from at_exec_sim.domain.ports import ExecutionReport
+from at_exec_sim.domain.query import EngineQuery
 from at_exec_sim.domain.records import AccountRuntime, OrderRecord, Route
 from at_exec_sim.domain.recovery import Recovery
-from at_exec_sim.domain.rules import RuleState
 from at_exec_sim.domain.trading_state import TradingControl
 from at_exec_sim.domain.venue import Market, SimVenue
 
 __all__ = ["AccountRuntime", "ExecutionEngine", "OrderRecord", "Route"]
 
 
-class ExecutionEngine(Recovery, Housekeeping, TradingControl, Lifecycle, Decisions):
+class ExecutionEngine:
     """Events in, events out: decisions, orders, fills, positions, account and trading state.
 
-    Its parts live in modules named for what they hold (see ``core.py``); this class holds the
-    inputs.
+    Args:
+        accounts: the configured accounts (each starts at its profile's starting balance).
+        catalog: the instruments (the brokers' are added when they connect).
+        factory: makes every output event (ids derived from the input).
+        clock: the engine's only source of time.
+        venue: the simulated venue.
     """
 
     def __init__(
@@ -49,66 +68,84 @@ class ExecutionEngine(Recovery, Housekeeping, TradingControl, Lifecycle, Decisio
         clock: Clock,
         venue: SimVenue,
     ) -> None:
-        self.catalog, self.factory, self.clock, self.venue = catalog, factory, clock, venue
-        self.accounts: dict[str, AccountRuntime] = {}
-        for account_id, cfg in accounts.items():
-            start = cfg.profile.starting_balance
-            self.accounts[account_id] = AccountRuntime(
-                cfg, Account(account_id, cfg.profile.currency, start, start), RuleState(cfg.profile)
-            )
-        self.markets: dict[str, Market] = {}
-        self.rates: dict[str, Decimal] = {}
-        self.decided: dict[str, RiskDecisionEvent] = {}  # by request (proposal, request) id: redelivery
-        self.approved: dict[str, RiskDecisionEvent] = {}  # approved decisions by client order id
-        self.orders: dict[str, OrderRecord] = {}
-        self.fills: list[FillEvent] = []
-        self.routes: list[Route] = []
-        self.stops: dict[str, str] = {}  # account id -> why it was locked or halted (not yet taken)
-        self.recovered_until_ns: int | None = None  # the last recovered event's time: the service ran until then
+        self.ctx = EngineContext(catalog, factory, clock)
+        self.cache = EngineCache.for_accounts(accounts)
+        self.venue = venue
+        self.ledger = Ledger(self.cache, self.ctx)
+        self.lifecycle = OrderLifecycle(
+            self.cache,
+            self.ctx,
+            venue,
+            self.ledger,
+            after_fills=lambda cause, rt: self.trading.evaluate_rules(cause, rt),
+        )
+        self.trading = TradingControl(self.cache, self.ctx, venue, self.ledger, self.lifecycle)
+        self.risk = PreTradeRisk(self.cache, self.ctx, venue, self.ledger)
+        self.housekeeping = Housekeeping(self.cache, self.ctx, venue, self.ledger, self.lifecycle, self.trading)
+        self.recovery = Recovery(self.cache, self.ctx, venue, self.ledger, self.lifecycle)
+        self.query = EngineQuery(self.cache, self.ledger)
+
+    # -- the injected services and the state, for the service layer and tests (read them, never assign)
+
+    @property
+    def catalog(self) -> InstrumentCatalog:
+        return self.ctx.catalog
+
+    @property
+    def factory(self) -> EventFactory:
+        return self.ctx.factory
+
+    @property
+    def clock(self) -> Clock:
+        return self.ctx.clock
+
+    @property
+    def accounts(self) -> dict[str, AccountRuntime]:
+        return self.cache.accounts
+
+    @property
+    def markets(self) -> dict[str, Market]:
+        return self.cache.markets
+
+    @property
+    def rates(self) -> dict[str, Decimal]:
+        return self.cache.rates
+
+    @property
+    def orders(self) -> dict[str, OrderRecord]:
+        return self.cache.orders
+
+    @property
+    def fills(self) -> list[FillEvent]:
+        return self.cache.fills
+
+    @property
+    def approved(self) -> dict[str, RiskDecisionEvent]:
+        return self.cache.approved
+
+    # -- inputs
 
     def prime_market(self, event: MarketDataEvent) -> None:
         """Remember the last price of an instrument without acting on it (restart recovery)."""
-        self._store_market(event)
-
-    def _store_market(self, event: MarketDataEvent) -> Market:
-        data = event.data
-        prev = self.markets.get(event.instrument_id, Market())
-        if data.kind == "quote":
-            market = Market(bid=data.bid, ask=data.ask, bid_size=data.bid_size, ask_size=data.ask_size, last=prev.last)
-        elif data.kind == "trade":
-            market = Market(
-                bid=prev.bid,
-                ask=prev.ask,
-                bid_size=prev.bid_size,
-                ask_size=prev.ask_size,
-                last=data.price,
-                volume=data.size,
-            )
-        else:
-            market = Market(
-                last=data.close, bar_open=data.open, bar_high=data.high, bar_low=data.low, volume=data.volume
-            )
-        self.markets[event.instrument_id] = market
-        self._update_rate(event.instrument_id, market)
-        return market
+        self.cache.store_market(event, self.ctx.instrument(event.instrument_id))
 
     def on_market_data(self, event: MarketDataEvent) -> list[Event]:
         """A quote, trade or bar: day rolls and session cutoffs, the venue's arrivals, cancels and
         fills on it, marks of the accounts holding the instrument, expiries."""
-        self._roll_days()
-        market = self._store_market(event)
-        now = self.clock.now_ns()
-        out = self._sessions(event)  # a cutoff first: nothing of a flattened account fills after it
-        out += self._venue_updates(event, self.venue.on_market(event.instrument_id, market, now))
-        for rt in self.accounts.values():
+        self.housekeeping.roll_days()
+        market = self.cache.store_market(event, self.ctx.instrument(event.instrument_id))
+        now = self.ctx.clock.now_ns()
+        out = self.housekeeping.session_changes(event)  # a cutoff first: nothing of a flattened account fills after it
+        out += self.lifecycle.venue_updates(event, self.venue.on_market(event.instrument_id, market, now))
+        for rt in self.cache.accounts.values():
             pos = rt.account.positions.get(event.instrument_id)  # keyed by instrument id
             if pos is None:
                 continue
             if market.mid is not None:
                 pos.last_price = market.mid
             if pos.quantity != 0:
-                out += self._evaluate_rules(event, rt)
-        out += self._housekeeping(event)
+                out += self.trading.evaluate_rules(event, rt)
+        out += self.housekeeping.expire(event)
         return out
 
     def on_timer(self, cause: Event) -> list[Event]:
@@ -119,8 +156,8 @@ class ExecutionEngine(Recovery, Housekeeping, TradingControl, Lifecycle, Decisio
             cause: the timer's tick (expiries and cancels are caused by their order's submission;
                 a cutoff's state change by the tick).
         """
-        self._roll_days()
-        return self._sessions(cause) + self._housekeeping(cause)
+        self.housekeeping.roll_days()
+        return self.housekeeping.session_changes(cause) + self.housekeeping.expire(cause)
 
     def on_proposal(self, event: TradeProposalEvent) -> list[Event]:
         """An agents' proposal: decided, and if approved submitted (its stop prices the projected loss)."""
@@ -131,3 +168,84 @@ class ExecutionEngine(Recovery, Housekeeping, TradingControl, Lifecycle, Decisio
     def on_execution_request(self, event: ExecutionRequest) -> list[Event]:
         """A manual order from the gateway: decided, and if approved submitted."""
         return self._decide(event, event.account_id, event.strategy_id, event.instrument_id, event.order, None)
+
+    def on_report(self, client_order_id: str, report: ExecutionReport, purpose: str = "submit") -> list[Event]:
+        """Apply what an external venue reported for an order (its first answer, or a later fill)."""
+        return self.lifecycle.on_report(client_order_id, report, purpose)
+
+    def kill_switch(
+        self, cause: Event | None, account_id: str | None, flatten: bool, reason: str = "kill_switch"
+    ) -> list[Event]:
+        """Halt one account (or all); with ``flatten``, cancel its working orders and close its positions."""
+        return self.trading.kill_switch(cause, account_id, flatten, reason)
+
+    def resume(self, cause: Event | None, account_id: str) -> list[Event]:
+        """Lift a halt or a lock on one account (an operator's decision)."""
+        return self.trading.resume(cause, account_id)
+
+    # -- the OrderBook port (domain/ports.py): what the venue router asks of the engine
+
+    def take_routes(self) -> list[Route]:
+        """Orders for external venues that the service must now send to their adapters."""
+        return self.lifecycle.take_routes()
+
+    def unsent(self) -> frozenset[str]:
+        """Client order ids of the routes not taken yet (flatten orders about to be sent)."""
+        return frozenset(route.client_order_id for route in self.cache.routes)
+
+    def order(self, client_order_id: str) -> OrderRecord | None:
+        """The order, or None if the engine never had it."""
+        return self.cache.orders.get(client_order_id)
+
+    def orders_at(self, venues: Collection[str]) -> list[OrderRecord]:
+        """The orders placed at these venues, in submission order."""
+        return [r for r in self.cache.orders.values() if r.venue in venues]
+
+    def instrument(self, instrument_id: str) -> Instrument:
+        """The instrument (raises ``UnknownInstrumentError``)."""
+        return self.ctx.catalog.get(instrument_id)
+
+    def add_instrument(self, instrument: Instrument) -> None:
+        """A venue's instrument, with the precision and limits the risk check must use."""
+        self.ctx.catalog.add(instrument)
+
+    def last_price(self, instrument_id: str) -> Decimal | None:
+        """The instrument's mid, else its last trade; None before any market data."""
+        return self.cache.last_price(instrument_id)
+
+    def take_stops(self) -> dict[str, str]:
+        """Accounts locked or halted since the last call, with why (see :meth:`TradingControl.take_stops`)."""
+        return self.trading.take_stops()
+
+    def recover(self, event: Event) -> None:
+        """Rebuild state from a published event (on restart): nothing is emitted."""
+        self.recovery.recover(event)
+
+    def stale_in_flight(self, max_age_ns: int) -> list[tuple[OrderRecord, int]]:
+        """Interrupted market orders for external venues too old to send again (see :class:`Recovery`)."""
+        return self.recovery.stale_in_flight(max_age_ns)
+
+    def resume_unfinished(self, resend_max_age_ns: int | None = None) -> list[Event]:
+        """After recovery: finish approved orders a crash interrupted (see :class:`Recovery`)."""
+        return self.recovery.resume_unfinished(resend_max_age_ns)
+
+    def _decide(
+        self,
+        cause: Event,
+        account_id: str,
+        strategy_id: str,
+        instrument_id: str,
+        order: OrderSpec,
+        stop_price: Decimal | None,
+    ) -> list[Event]:
+        if self.risk.decided(cause):
+            return []  # redelivery: already decided (the outputs were published then)
+        self.housekeeping.roll_days()  # the risk check must see today's daily-loss floor
+        state_changes = self.housekeeping.session_changes(cause)  # and a cutoff that is due, though no tick came yet
+        decision, approval = self.risk.decide(cause, account_id, instrument_id, order, stop_price)
+        if approval is None:
+            return [*state_changes, decision]
+        submitted = self.lifecycle.submit(
+            decision, approval.rt, approval.instrument, strategy_id, approval.spec, approval.market
+        )
+        return [*state_changes, decision, *submitted]

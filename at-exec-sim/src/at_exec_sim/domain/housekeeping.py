@@ -1,5 +1,5 @@
-"""Time passing: trading-day rolls, DAY/GTD expiries and due cancels, session cutoffs and the
-sessions reopening."""
+"""The housekeeping component: time passing. Trading-day rolls, DAY/GTD expiries and due
+cancels, session cutoffs and the sessions reopening. Pure."""
 
 from __future__ import annotations
 
@@ -9,33 +9,55 @@ from decimal import Decimal
 from at_core.events import Event
 from at_core.models.enums import TradingState
 from at_exec_sim.domain import sessions
-from at_exec_sim.domain.core import EngineCore
-from at_exec_sim.domain.records import OPEN_STATUSES, SESSION_CUTOFF, SESSION_OPEN, AccountRuntime
+from at_exec_sim.domain.core import EngineCache, EngineContext
+from at_exec_sim.domain.ledger import Ledger
+from at_exec_sim.domain.lifecycle import OrderLifecycle
+from at_exec_sim.domain.records import SESSION_CUTOFF, SESSION_OPEN, AccountRuntime
 from at_exec_sim.domain.rules import day_end_ns, trading_day
-from at_exec_sim.domain.venue import RestingOrder
+from at_exec_sim.domain.trading_state import TradingControl
+from at_exec_sim.domain.venue import RestingOrder, SimVenue
 
 NEVER = 2**63
 
 
-class Housekeeping(EngineCore):
+class Housekeeping:
     """Apply the time that passed: day rolls, expiries, due cancels, session cutoffs and reopenings.
 
     Every input asks; with many accounts, walking them all each time cost more than the decision
     itself, so each walk remembers when the next account is due and the next input before that
     returns at once.
+
+    Args:
+        cache: the engine's state (accounts' days and session marks are written here).
+        ctx: the injected services (the clock).
+        venue: the simulated venue (its expiries and due cancels).
+        ledger: values the accounts at a day roll.
+        orders: turns the venue's expiries and cancels into events.
+        trading: locks and flattens at a cutoff, unlocks at the reopening.
     """
 
-    _days_due_ns: int = 0  # no account's trading day ends before this
-    _sessions_due_ns: int = 0  # no account's session opens or closes before this
+    def __init__(
+        self,
+        cache: EngineCache,
+        ctx: EngineContext,
+        venue: SimVenue,
+        ledger: Ledger,
+        orders: OrderLifecycle,
+        trading: TradingControl,
+    ) -> None:
+        self.cache, self.ctx, self.venue, self.ledger = cache, ctx, venue, ledger
+        self.orders, self.trading = orders, trading
+        self._days_due_ns = 0  # no account's trading day ends before this
+        self._sessions_due_ns = 0  # no account's session opens or closes before this
 
-    def _roll_days(self) -> None:
+    def roll_days(self) -> None:
         """Start a new trading day for each account whose day ended: today's P&L and fees restart,
         and the rules take the day's starting balance and equity (and move an end-of-day peak)."""
-        now = self.clock.now_ns()
+        now = self.ctx.clock.now_ns()
         if now < self._days_due_ns:
             return
         due = NEVER
-        for rt in self.accounts.values():
+        for rt in self.cache.accounts.values():
             if now < rt.day_ends_ns:
                 due = min(due, rt.day_ends_ns)
                 continue
@@ -43,24 +65,24 @@ class Housekeeping(EngineCore):
             today = trading_day(now, reset, tz)
             if rt.day is not None and today != rt.day:
                 rt.account.realized_today = rt.account.fees_today = Decimal(0)
-                equity = self._equity(rt)
+                equity = self.ledger.equity(rt)
                 if rt.rules.day is not None and isinstance(equity, Decimal):
                     rt.rules.update(now, rt.account.balance, equity)  # else the rules roll on their next update
             rt.day, rt.day_ends_ns = today, day_end_ns(today, reset, tz)
             due = min(due, rt.day_ends_ns)
         self._days_due_ns = due
 
-    def _housekeeping(self, cause: Event) -> list[Event]:
+    def expire(self, cause: Event) -> list[Event]:
         """Expire DAY orders whose trading day ended and GTD orders past their expiry; apply due cancels."""
-        now = self.clock.now_ns()
-        return self._venue_updates(cause, self.venue.expire(now, lambda order: self._order_day(order, now)))
+        now = self.ctx.clock.now_ns()
+        return self.orders.venue_updates(cause, self.venue.expire(now, lambda order: self._order_day(order, now)))
 
     def _order_day(self, order: RestingOrder, now_ns: int) -> date | None:
-        record = self.orders.get(order.client_order_id)
-        rt = self.accounts.get(record.account_id) if record is not None else None
-        return self._day(rt, now_ns) if rt is not None else None
+        record = self.cache.orders.get(order.client_order_id)
+        rt = self.cache.accounts.get(record.account_id) if record is not None else None
+        return self.ledger.day(rt, now_ns) if rt is not None else None
 
-    def _sessions(self, cause: Event) -> list[Event]:
+    def session_changes(self, cause: Event) -> list[Event]:
         """Session cutoffs of profiles whose windows flatten at their end, and their reopening.
 
         At the first input, tick or market event after such a window's end: cancel the account's
@@ -69,12 +91,12 @@ class Housekeeping(EngineCore):
         lock lifts. A close that passed unseen (no event between the close and the reopening, or
         the service down) is applied at the first event after it, if there is anything to flatten.
         """
-        now = self.clock.now_ns()
+        now = self.ctx.clock.now_ns()
         out: list[Event] = []
         if now < self._sessions_due_ns:
             return out
         due = NEVER
-        for rt in self.accounts.values():
+        for rt in self.cache.accounts.values():
             windows = rt.config.profile.limits.sessions
             if not any(w.flatten_at_end for w in windows):
                 continue
@@ -82,7 +104,7 @@ class Housekeeping(EngineCore):
                 due = min(due, rt.session_check_ns)
                 continue
             status = sessions.status(windows, now)
-            seen = rt.session_seen_ns if rt.session_seen_ns is not None else self.recovered_until_ns
+            seen = rt.session_seen_ns if rt.session_seen_ns is not None else self.cache.recovered_until_ns
             rt.session_check_ns = status.next_change_ns if status.next_change_ns is not None else NEVER
             due = min(due, rt.session_check_ns)
             rt.session_seen_ns = now
@@ -96,20 +118,19 @@ class Housekeeping(EngineCore):
                 rt.cutoff_ns = close.end_ns
                 out += self._cutoff(cause, rt, close, status.reopen_ns)
             if status.open and rt.state is TradingState.LOCKED_UNTIL and rt.state_reason == SESSION_CUTOFF:
-                out += self._set_state(cause, rt, TradingState.ACTIVE, SESSION_OPEN, "the session opened", False)
+                out += self.trading.set_state(cause, rt, TradingState.ACTIVE, SESSION_OPEN, "the session opened", False)
         self._sessions_due_ns = due
         return out
 
     def _cutoff(self, cause: Event, rt: AccountRuntime, close: sessions.Session, reopen_ns: int | None) -> list[Event]:
         if rt.state is TradingState.HALTED:  # only an operator lifts a halt; flat by the cutoff all the same
-            return self._flatten_account(cause, rt, SESSION_CUTOFF)
+            return self.trading.flatten_account(cause, rt, SESSION_CUTOFF)
         w = close.window
         message = f"session closed at {w.end} {w.timezone}: flat, no new positions until it reopens"
-        return self._set_state(cause, rt, TradingState.LOCKED_UNTIL, SESSION_CUTOFF, message, True, reopen_ns)
+        return self.trading.set_state(cause, rt, TradingState.LOCKED_UNTIL, SESSION_CUTOFF, message, True, reopen_ns)
 
     def _exposed(self, rt: AccountRuntime) -> bool:
         """The account holds a position or has an order working at the simulated venue."""
         return any(p.quantity != 0 for p in rt.account.positions.values()) or any(
-            r.account_id == rt.account.account_id and r.status in OPEN_STATUSES and self.venue.holds(r.client_order_id)
-            for r in self.orders.values()
+            self.venue.holds(r.client_order_id) for r in self.cache.open_orders(rt.account.account_id)
         )

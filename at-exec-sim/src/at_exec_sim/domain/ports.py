@@ -7,13 +7,16 @@ fills and evaluates the account's rules, whichever venue filled them.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
 from typing import Protocol, runtime_checkable
 
 from at_core.catalog import Instrument
+from at_core.events import Event
 from at_core.models.orders import OrderSpec
+from at_exec_sim.domain.records import OrderRecord, Route
 from at_exec_sim.domain.venue import Execution
 
 #: The reason of a REJECTED report for an order the venue does not know (cancel or status query).
@@ -71,6 +74,19 @@ class BrokerAdapter(Protocol):
 
     venue: str
 
+    async def connect(self) -> list[Instrument]:
+        """Open the connection; the venue's instruments (its precision and limits), or [] if it lists none."""
+        ...
+
+    async def close(self) -> None:
+        """Close the connection (nothing to do for a venue that holds none)."""
+        ...
+
+    def on_price(self, instrument_id: str, price: Decimal) -> list[ExecutionReport]:
+        """A new price of ``instrument_id`` from exec-sim's market data: what it filled of the
+        venue's resting orders. A venue that fills on its own prices (a real broker) returns []."""
+        ...
+
     async def submit(self, client_order_id: str, instrument: Instrument, spec: OrderSpec) -> ExecutionReport:
         """Place an order; the report says what filled immediately and what rests."""
         ...
@@ -97,6 +113,47 @@ class BrokerAdapter(Protocol):
 
     async def positions(self) -> list[BrokerPosition]:
         """Open positions as the venue sees them."""
+        ...
+
+
+class OrderBook(Protocol):
+    """What the venue router needs from the engine (the engine implements it): the orders it
+    routed and the accounts it stopped, the orders at external venues, and where reports go."""
+
+    def take_routes(self) -> list[Route]:
+        """Orders for external venues to send now (each is taken once)."""
+        ...
+
+    def take_stops(self) -> dict[str, str]:
+        """Accounts locked or halted since the last call, with why (each is taken once)."""
+        ...
+
+    def unsent(self) -> frozenset[str]:
+        """Client order ids of the routes not taken yet (flatten orders about to be sent)."""
+        ...
+
+    def order(self, client_order_id: str) -> OrderRecord | None:
+        """The order, or None if the engine never had it."""
+        ...
+
+    def orders_at(self, venues: Collection[str]) -> list[OrderRecord]:
+        """The orders placed at these venues, in submission order."""
+        ...
+
+    def on_report(self, client_order_id: str, report: ExecutionReport, purpose: str = "submit") -> list[Event]:
+        """Book what a venue reported for an order; the events to publish."""
+        ...
+
+    def instrument(self, instrument_id: str) -> Instrument:
+        """The instrument (raises ``UnknownInstrumentError``)."""
+        ...
+
+    def add_instrument(self, instrument: Instrument) -> None:
+        """A venue's instrument, with the precision and limits the risk check must use."""
+        ...
+
+    def last_price(self, instrument_id: str) -> Decimal | None:
+        """The instrument's mid, else its last trade; None before any market data."""
         ...
 
 

@@ -11,7 +11,7 @@ from decimal import Decimal
 from at_core.catalog import Instrument
 from at_core.constants import SIM_VENUE
 from at_core.events import OrderSubmitted
-from at_core.models.enums import TradingState
+from at_core.models.enums import OrderStatus, TradingState
 from at_core.models.orders import OrderSpec
 from at_exec_sim.domain.accounts import AccountConfig
 from at_exec_sim.domain.portfolio import Account
@@ -21,7 +21,8 @@ VENUE = SIM_VENUE
 NS_PER_MIN = 60_000_000_000
 SESSION_CUTOFF = "session_cutoff"
 SESSION_OPEN = "session_open"
-OPEN_STATUSES = ("submitted", "accepted", "partially_filled")
+#: An order in one of these may still fill (at its venue, or in flight to it).
+OPEN_STATUSES = frozenset({OrderStatus.SUBMITTED, OrderStatus.ACCEPTED, OrderStatus.PARTIALLY_FILLED})
 
 
 @dataclass
@@ -47,7 +48,7 @@ class OrderRecord:
     strategy_id: str
     instrument_id: str
     spec: OrderSpec
-    status: str
+    status: OrderStatus
     filled: Decimal = Decimal(0)
     avg_price: Decimal | None = None
     arrival_price: Decimal | None = None

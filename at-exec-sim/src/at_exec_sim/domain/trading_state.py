@@ -1,23 +1,45 @@
-"""Trading state: account state events and rule breaches, the kill switch and resume, halts and
-locks that flatten (cancel the account's working orders, close its positions)."""
+"""The trading-state component: account state events and rule breaches, the kill switch and
+resume, halts and locks that flatten (cancel the account's working orders, close its positions). Pure."""
 
 from __future__ import annotations
 
 from decimal import Decimal
 
 from at_core.catalog import Instrument
-from at_core.events import AccountStateEvent, Event, RiskDecisionEvent, TradingStateChangedEvent
+from at_core.events import Event, RiskDecisionEvent, TradingStateChangedEvent
 from at_core.ids import derive_id
-from at_core.models.enums import OrderSide, OrderType, TradingState
+from at_core.models.enums import OrderSide, OrderStatus, OrderType, TradingState
 from at_core.models.orders import OrderSpec
-from at_exec_sim.domain.core import EngineCore
+from at_exec_sim.domain.core import EngineCache, EngineContext
+from at_exec_sim.domain.ledger import Ledger
+from at_exec_sim.domain.lifecycle import OrderLifecycle
 from at_exec_sim.domain.portfolio import MissingRate
-from at_exec_sim.domain.records import OPEN_STATUSES, AccountRuntime
-from at_exec_sim.domain.venue import Market
+from at_exec_sim.domain.records import AccountRuntime
+from at_exec_sim.domain.venue import Market, SimVenue
 
 
-class TradingControl(EngineCore):
-    """Account state and rule breaches; halts, locks and resumes; flattening an account."""
+class TradingControl:
+    """Account state and rule breaches; halts, locks and resumes; flattening an account.
+
+    Args:
+        cache: the engine's state (accounts' trading states and the stops are written here).
+        ctx: the injected services.
+        venue: the simulated venue (a flatten takes the account's resting orders off it).
+        ledger: values the accounts.
+        orders: submits the flatten orders and ends the canceled ones.
+    """
+
+    def __init__(
+        self, cache: EngineCache, ctx: EngineContext, venue: SimVenue, ledger: Ledger, orders: OrderLifecycle
+    ) -> None:
+        self.cache, self.ctx, self.venue, self.ledger, self.orders = cache, ctx, venue, ledger, orders
+
+    def take_stops(self) -> dict[str, str]:
+        """Accounts locked or halted (a session cutoff, a rule breach, the kill switch) since the last
+        call, with the reason: the service must cancel their orders resting at external venues
+        before it sends their flatten orders (the engine cancels those at the simulated venue itself)."""
+        stops, self.cache.stops = self.cache.stops, {}
+        return stops
 
     def kill_switch(
         self, cause: Event | None, account_id: str | None, flatten: bool, reason: str = "kill_switch"
@@ -25,52 +47,33 @@ class TradingControl(EngineCore):
         """Halt one account (or all, ``account_id`` None); with ``flatten``, cancel its working
         orders at the simulated venue and close its positions."""
         out: list[Event] = []
-        for rt in self.accounts.values():
+        for rt in self.cache.accounts.values():
             if account_id is None or rt.account.account_id == account_id:
-                out += self._set_state(cause, rt, TradingState.HALTED, reason, "operator kill switch", flatten)
+                out += self.set_state(cause, rt, TradingState.HALTED, reason, "operator kill switch", flatten)
         return out
 
     def resume(self, cause: Event | None, account_id: str) -> list[Event]:
         """Lift a halt or a lock on one account (an operator's decision)."""
-        rt = self.accounts.get(account_id)
+        rt = self.cache.accounts.get(account_id)
         if rt is None or rt.state is TradingState.ACTIVE:
             return []
-        return self._set_state(cause, rt, TradingState.ACTIVE, "resume", "operator resumed trading", False)
+        return self.set_state(cause, rt, TradingState.ACTIVE, "resume", "operator resumed trading", False)
 
-    def _evaluate_rules(self, cause: Event, rt: AccountRuntime) -> list[Event]:
-        equity = self._equity(rt)
+    def evaluate_rules(self, cause: Event, rt: AccountRuntime) -> list[Event]:
+        """The account's state after a mark or a fill; a breached rule halts and flattens it."""
+        equity = self.ledger.equity(rt)
         if isinstance(equity, MissingRate):
             return []
-        now = self.clock.now_ns()
-        rt.rules.update(now, rt.account.balance, equity)
-        out: list[Event] = [self._account_event(cause, rt, equity)]
+        rt.rules.update(self.ctx.clock.now_ns(), rt.account.balance, equity)
+        out: list[Event] = [self.ledger.account_event(cause, rt, equity)]
         breaches = rt.rules.breaches(rt.account.balance, equity)
         if breaches and rt.state is TradingState.ACTIVE:
             rule = breaches[0]
-            out += self._set_state(
-                cause, rt, TradingState.HALTED, rule, f"{rule.replace('_', ' ')} breached at equity {equity}", True
-            )
+            message = f"{rule.replace('_', ' ')} breached at equity {equity}"
+            out += self.set_state(cause, rt, TradingState.HALTED, rule, message, True)
         return out
 
-    def _account_event(self, cause: Event, rt: AccountRuntime, equity: Decimal) -> AccountStateEvent:
-        unrealized = equity - rt.account.balance
-        return self.factory.make(
-            AccountStateEvent,
-            cause=cause,
-            derive_from=f"account:{rt.account.account_id}",  # one market event marks many accounts
-            account_id=rt.account.account_id,
-            currency=rt.account.currency,
-            balance=rt.account.balance,
-            equity=equity,
-            realized_pnl_today=rt.account.realized_today,
-            unrealized_pnl=unrealized,
-            fees_today=rt.account.fees_today,
-            trading_state=rt.state,
-            profile_id=rt.config.profile.profile_id,
-            headroom=rt.rules.headroom(rt.account.balance, equity),
-        )
-
-    def _set_state(
+    def set_state(
         self,
         cause: Event | None,
         rt: AccountRuntime,
@@ -80,16 +83,17 @@ class TradingControl(EngineCore):
         flatten: bool,
         locked_until_ns: int | None = None,
     ) -> list[Event]:
+        """Move the account to ``state`` (a stop is remembered for the brokers); flatten it if asked."""
         previous, rt.state, rt.state_reason = rt.state, state, reason
         rt.locked_until_ns = locked_until_ns
         if state is not TradingState.ACTIVE:
-            self.stops[rt.account.account_id] = reason  # its orders resting at brokers must go too
+            self.cache.stops[rt.account.account_id] = reason  # its orders resting at brokers must go too
         purpose = f"state:{rt.account.account_id}:{state}:{reason}"  # one cause can change many accounts
         kwargs = {"cause": cause, "derive_from": purpose} if cause is not None else {}
-        changed = self.factory.make(
+        changed = self.ctx.factory.make(
             TradingStateChangedEvent,
             **kwargs,
-            ts_event=self.clock.now_ns(),  # when it changed (a market event's own time may be earlier)
+            ts_event=self.ctx.clock.now_ns(),  # when it changed (a market event's own time may be earlier)
             account_id=rt.account.account_id,
             state=state,
             previous_state=previous,
@@ -98,20 +102,15 @@ class TradingControl(EngineCore):
             message=message,
             flatten=flatten,
         )
-        return [changed, *self._flatten_account(changed, rt, reason)] if flatten else [changed]
+        return [changed, *self.flatten_account(changed, rt, reason)] if flatten else [changed]
 
-    def _flatten_account(self, cause: Event, rt: AccountRuntime, reason: str) -> list[Event]:
+    def flatten_account(self, cause: Event, rt: AccountRuntime, reason: str) -> list[Event]:
         """Cancel the account's working orders at the simulated venue (a resting order must not
         reopen what is closed), then close every open position with a reduce-only market order."""
         out: list[Event] = []
-        for record in list(self.orders.values()):
-            if (
-                record.account_id == rt.account.account_id
-                and record.status in OPEN_STATUSES
-                and record.submitted is not None
-                and self.venue.remove(record.client_order_id) is not None
-            ):
-                out.append(self._ended(record.submitted, record, "canceled", reason))
+        for record in list(self.cache.open_orders(rt.account.account_id)):
+            if record.submitted is not None and self.venue.remove(record.client_order_id) is not None:
+                out.append(self.orders.ended(record.submitted, record, OrderStatus.CANCELED, reason))
         for pos in list(rt.account.positions.values()):
             if pos.quantity != 0:
                 out += self._flatten(cause, rt, pos.instrument, pos.quantity)
@@ -129,7 +128,7 @@ class TradingControl(EngineCore):
             reduce_only=True,
             client_order_id=f"F-{decision_id}-{inst.symbol}"[:64].replace("/", "_"),
         )
-        decision = self.factory.make(
+        decision = self.ctx.factory.make(
             RiskDecisionEvent,
             cause=cause,
             derive_from=purpose,
@@ -142,8 +141,6 @@ class TradingControl(EngineCore):
             profile_id=rt.config.profile.profile_id,
             profile_version=rt.config.profile.version,
         )
-        self.approved[decision.client_order_id] = decision
-        return [
-            decision,
-            *self._submit(decision, rt, inst, "flatten", spec, self.markets.get(inst.instrument_id, Market())),
-        ]
+        self.cache.approved[decision.client_order_id] = decision
+        market = self.cache.markets.get(inst.instrument_id, Market())
+        return [decision, *self.orders.submit(decision, rt, inst, "flatten", spec, market)]

@@ -26,7 +26,7 @@ class Resume(BaseModel):
 @router.post("/kill-switch")
 async def kill_switch(svc: ServiceDep, body: KillSwitch) -> dict:
     """Halt new orders (one account, or all), cancel orders resting at brokers; optionally flatten."""
-    if body.account_id and body.account_id not in svc.engine.accounts:
+    if body.account_id and not svc.query.has_account(body.account_id):
         raise HTTPException(404, f"unknown account {body.account_id}")
     events = await svc.kill_switch(body.account_id, body.flatten)
     return {"status": "halted", "events": [e.event_id for e in events]}
@@ -35,7 +35,7 @@ async def kill_switch(svc: ServiceDep, body: KillSwitch) -> dict:
 @router.post("/resume")
 async def resume(svc: ServiceDep, body: Resume) -> dict:
     """Lift a halt on one account."""
-    if body.account_id not in svc.engine.accounts:
+    if not svc.query.has_account(body.account_id):
         raise HTTPException(404, f"unknown account {body.account_id}")
     events = await svc.resume(body.account_id)
     return {"status": "active", "events": [e.event_id for e in events]}

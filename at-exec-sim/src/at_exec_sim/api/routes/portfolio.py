@@ -1,4 +1,4 @@
-"""Positions, orders, fills and account state."""
+"""Positions, orders, fills and account state (read through the engine's query view)."""
 
 from __future__ import annotations
 
@@ -6,28 +6,23 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException
 
-from at_exec_sim.api.deps import ServiceDep
-from at_exec_sim.domain.portfolio import MissingRate
+from at_exec_sim.api.deps import QueryDep, ServiceDep
 
 router = APIRouter(tags=["portfolio"])
 
 
 @router.get("/positions")
-async def positions(svc: ServiceDep, account_id: str | None = None) -> list[dict[str, Any]]:
+async def positions(query: QueryDep, account_id: str | None = None) -> list[dict[str, Any]]:
     """Open and closed positions, per account and instrument."""
-    out = []
-    for rt in svc.engine.accounts.values():
-        if account_id and rt.account.account_id != account_id:
-            continue
-        for pos in rt.account.positions.values():
-            out.append(rt.account.snapshot(pos, svc.engine.rates).model_dump(mode="json"))
-    return out
+    return query.positions(account_id)
 
 
 @router.get("/orders")
-async def orders(svc: ServiceDep, account_id: str | None = None, limit: int = 200) -> list[dict[str, Any]]:
+async def orders(
+    svc: ServiceDep, query: QueryDep, account_id: str | None = None, limit: int = 200
+) -> list[dict[str, Any]]:
     """Most recent orders first; ``unknown`` = its state at the broker awaits reconciliation."""
-    rows = [r for r in svc.engine.orders.values() if not account_id or r.account_id == account_id]
+    rows = query.orders(account_id)
     unknown = svc.venues.unknown
     return [
         {
@@ -48,41 +43,29 @@ async def orders(svc: ServiceDep, account_id: str | None = None, limit: int = 20
 
 
 @router.get("/fills")
-async def fills(svc: ServiceDep, account_id: str | None = None, limit: int = 200) -> list[dict[str, Any]]:
+async def fills(query: QueryDep, account_id: str | None = None, limit: int = 200) -> list[dict[str, Any]]:
     """Most recent fills first."""
-    rows = [f for f in svc.engine.fills if not account_id or f.account_id == account_id]
-    return [f.model_dump(mode="json") for f in reversed(rows)][:limit]
+    return [f.model_dump(mode="json") for f in reversed(query.fills(account_id))][:limit]
 
 
 @router.get("/account")
-async def account(svc: ServiceDep, account_id: str | None = None) -> list[dict[str, Any]]:
+async def account(query: QueryDep, account_id: str | None = None) -> list[dict[str, Any]]:
     """Balances, equity, P&L, trading state and the headroom left to each rule."""
-    out = []
-    for rt in svc.engine.accounts.values():
-        if account_id and rt.account.account_id != account_id:
-            continue
-        try:
-            equity: Any = str(rt.account.equity(svc.engine.rates))
-            headroom = [
-                h.model_dump(mode="json")
-                for h in rt.rules.headroom(rt.account.balance, rt.account.equity(svc.engine.rates))
-            ]
-        except MissingRate as exc:
-            equity, headroom = None, [{"error": str(exc)}]
-        out.append(
-            {
-                "account_id": rt.account.account_id,
-                "currency": rt.account.currency,
-                "balance": str(rt.account.balance),
-                "equity": equity,
-                "realized_pnl_today": str(rt.account.realized_today),
-                "fees_today": str(rt.account.fees_today),
-                "trading_state": rt.state,
-                "profile_id": rt.config.profile.profile_id,
-                "profile_version": rt.config.profile.version,
-                "headroom": headroom,
-            }
-        )
+    out = [
+        {
+            "account_id": a.account_id,
+            "currency": a.currency,
+            "balance": str(a.balance),
+            "equity": str(a.equity) if a.equity is not None else None,
+            "realized_pnl_today": str(a.realized_pnl_today),
+            "fees_today": str(a.fees_today),
+            "trading_state": a.trading_state,
+            "profile_id": a.profile_id,
+            "profile_version": a.profile_version,
+            "headroom": a.headroom,
+        }
+        for a in query.accounts(account_id)
+    ]
     if account_id and not out:
         raise HTTPException(404, f"unknown account {account_id}")
     return out

@@ -1,0 +1,69 @@
+"""exec-sim's inputs wired to its handlers (``service.py``): the durable consumers (subjects and
+durable names), the live timer and the broker poller."""
+
+from __future__ import annotations
+
+import asyncio
+
+from nats.js.api import DeliverPolicy
+
+from at_core import subjects
+from at_core.events import Event
+from at_core.runtime.bus import Delivery
+from at_core.runtime.logging import get_logger
+from at_exec_sim.bootstrap import connect, poll_interval, timer_interval
+from at_exec_sim.service import ExecSim
+
+log = get_logger("at_exec_sim")
+
+#: Subject filter -> durable name suffix (the prefix is ``AT_EXEC_SIM_DURABLE_PREFIX``, shared by replicas).
+DURABLES: tuple[tuple[str, str], ...] = (
+    (subjects.MARKET_DATA, "md"),
+    (subjects.TRADE_PROPOSALS, "proposals"),
+    (subjects.EXECUTION_REQUESTS, "requests"),
+)
+
+
+async def start(svc: ExecSim) -> None:
+    """Connect and recover (``bootstrap.connect``), then consume the inputs and start the timers."""
+    await connect(svc)
+    assert svc.bus is not None
+
+    async def on_input(event: Event, delivery: Delivery) -> None:
+        await svc.handle(event, delivery)
+
+    for subject, name in DURABLES:
+        svc.consumers.append(
+            await svc.bus.consume(
+                subject,
+                on_input,
+                durable=f"{svc.settings.durable_prefix}-{name}",
+                deliver_policy=DeliverPolicy.ALL,
+                ack_wait_s=svc.settings.ack_wait_s,
+            )
+        )
+    if (interval := timer_interval(svc.settings)) is not None:
+        svc.timer = asyncio.create_task(run_timer(svc, interval), name="exec-sim-timer")
+    if svc.venues.links and (poll := poll_interval(svc.settings)) is not None:
+        svc.poller = asyncio.create_task(run_poller(svc, poll), name="exec-sim-broker-poller")
+    svc.ready = True
+
+
+async def run_timer(svc: ExecSim, interval_s: float) -> None:
+    """Live mode: tick every ``interval_s`` until cancelled; a failed tick is logged, not fatal."""
+    while True:
+        await asyncio.sleep(interval_s)
+        try:
+            await svc.tick()
+        except Exception as exc:  # the next tick retries; the timer must outlive a publish failure
+            log.warning("timer_tick_failed", error=repr(exc))
+
+
+async def run_poller(svc: ExecSim, interval_s: float) -> None:
+    """Live mode: reconcile broker orders every ``interval_s`` until cancelled; a failed round is logged."""
+    while True:
+        await asyncio.sleep(interval_s)
+        try:
+            await svc.reconcile()
+        except Exception as exc:  # the next round asks again; nothing was booked twice
+            log.warning("broker_poll_round_failed", error=repr(exc))
