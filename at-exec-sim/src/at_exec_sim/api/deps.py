@@ -10,7 +10,7 @@ from at_exec_sim.bootstrap import ExecSim
 
 
 def get_service(request: Request) -> ExecSim:
-    return request.app.state.exec_sim
+    return request.app.state.service
 
 
 ServiceDep = Annotated[ExecSim, Depends(get_service)]
