@@ -37,10 +37,6 @@ S = TypeVar("S")
 log = get_logger("at_core.service_kit")
 
 
-def _no_consumers(_: Any) -> Sequence[Consumer]:
-    return ()
-
-
 @dataclass(frozen=True)
 class ServiceSpec(Generic[S]):
     """What the kit needs to know about a service.
@@ -68,7 +64,7 @@ class ServiceSpec(Generic[S]):
     stop: Callable[[S], Awaitable[None]]
     readiness: Callable[[S], Awaitable[Readiness]]
     registry: Callable[[S], CollectorRegistry]
-    consumers: Callable[[S], Sequence[Consumer]] = _no_consumers
+    consumers: Callable[[S], Sequence[Consumer]] = health.no_consumers
     unscoped_key_scope: Scope | None = None
     context: Callable[[S], AbstractAsyncContextManager[Any]] | None = None
     on_auth_refusal: Callable[[S, str], None] | None = None

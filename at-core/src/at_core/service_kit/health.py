@@ -9,7 +9,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,7 +17,14 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from at_core.runtime.bus import Consumer
+
 router = APIRouter(tags=["health"])
+
+
+def no_consumers(_: Any) -> Sequence[Consumer]:
+    """The ``consumers`` of a service that consumes nothing (its ``/readyz`` has no ``durables``)."""
+    return ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +51,9 @@ async def readyz(request: Request) -> JSONResponse:
     own: Readiness = await kit.spec.readiness(svc)
     durables = await kit.watch.check(kit.spec.consumers(svc))
     ready = own.ready and all(d.ok for d in durables)
-    body = {"ready": ready, **own.checks, "durables": [d.as_dict() for d in durables]}
+    body: dict[str, Any] = {"ready": ready, **own.checks}
+    if kit.spec.consumers is not no_consumers:
+        body["durables"] = [d.as_dict() for d in durables]
     return JSONResponse(body, 200 if ready else 503)
 
 
