@@ -26,6 +26,7 @@ from at_core import subjects
 from at_core.metrics import MetricCatalog
 from at_core.permissions import GRANTS, nats_server_config
 from at_core.runtime.bus import EventBus
+from at_core.service_kit import Scope, dev_headers
 from at_core.testing import NatsServer, free_port
 from e2e.ledger import Ledger
 from e2e.stack_harness import write_accounts
@@ -220,7 +221,7 @@ class ClusterStack:
 
     async def seed_quotes(self) -> None:
         async with httpx.AsyncClient(base_url=self.of("gateway")[0].url, timeout=15) as http:
-            resp = await http.post("/ingest/market-data", json={"items": QUOTES})
+            resp = await http.post("/ingest/market-data", json={"items": QUOTES}, headers=dev_headers(Scope.TRADER))
             assert resp.status_code == 202, resp.text
 
     async def stream_leader(self, stream: str) -> str:

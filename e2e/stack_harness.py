@@ -16,6 +16,7 @@ from pathlib import Path
 
 import httpx
 
+from at_core.service_kit import Scope, dev_headers
 from e2e.ledger import Ledger
 from tools import stack as stack_mod
 from tools.demo import QUOTES, stack_env
@@ -78,7 +79,7 @@ class LiveStack:
             await self.tracer.start(self.stack.nats_url, user="admin", password=self.stack.admin_password)
             await self.ledger.connect()
             async with self.http("gateway") as http:
-                resp = await http.post("/ingest/market-data", json={"items": QUOTES})
+                resp = await http.post("/ingest/market-data", json={"items": QUOTES}, headers=dev_headers(Scope.TRADER))
                 assert resp.status_code == 202, resp.text
         except BaseException:
             await self.stop()

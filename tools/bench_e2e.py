@@ -26,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from at_core import subjects
 from at_core.serialization import decode_event
+from at_core.service_kit import Scope, dev_headers
 from tools import stack as stack_mod
 from tools.demo import QUOTES, stack_env
 
@@ -157,7 +158,7 @@ async def bench(stk: stack_mod.Stack, rate: float, seconds: float, ramp: list[fl
         await nc.subscribe(subject, cb=clock.on_msg, pending_msgs_limit=1_000_000)
     limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
     async with httpx.AsyncClient(base_url=stk.url("gateway"), timeout=30, limits=limits) as http:
-        await http.post("/ingest/market-data", json={"items": QUOTES})
+        await http.post("/ingest/market-data", json={"items": QUOTES}, headers=dev_headers(Scope.TRADER))
         base = await baselines(stk, http)
         await drive(http, clock, 20, 1.0)  # warm-up
         # The ramp first, on an idle stack (a backlog left by an overloaded step would fail the next).

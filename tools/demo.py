@@ -22,6 +22,7 @@ from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from at_core.service_kit import Scope, dev_headers
 from tools import stack as stack_mod
 from tools.trace import Tracer, is_settled, render
 
@@ -149,7 +150,7 @@ async def run_scenario(stk: stack_mod.Stack) -> list[tuple[str, str, str]]:
     await tracer.start(stk.nats_url, user="admin", password=stk.admin_password)
     rows: list[tuple[str, str, str]] = []
     async with httpx.AsyncClient(base_url=stk.url("gateway"), timeout=10) as http:
-        resp = await http.post("/ingest/market-data", json={"items": QUOTES})
+        resp = await http.post("/ingest/market-data", json={"items": QUOTES}, headers=dev_headers(Scope.TRADER))
         console.print(
             f"[dim]market data: {resp.status_code} {len(QUOTES)} quotes (MES, EUR/USD, USD/JPY, BTC/USDT)[/dim]"
         )

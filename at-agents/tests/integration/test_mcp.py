@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 
+import httpx2
 import nats
 import pytest
 from mcp import Client
+from mcp.client.streamable_http import streamable_http_client
 from tests.helpers import factory, serve, signal
 
 from at_agents import bootstrap
@@ -15,6 +17,7 @@ from at_agents.config import AgentsSettings
 from at_agents.main import create_app
 from at_core import subjects
 from at_core.serialization import decode_event
+from at_core.service_kit import Scope, dev_headers
 from at_core.testing import NatsServer, free_port
 
 pytestmark = pytest.mark.integration
@@ -74,8 +77,9 @@ async def test_read_tools_answer_over_streamable_http_after_a_signal(nats_server
     app = create_app(AgentsSettings(nats_url=nats_server.url, port=port))
     server, task = await serve(app, port)
     sig = signal(factory())
-    await app.state.agents.on_signal(sig)
-    async with Client(f"http://127.0.0.1:{port}/mcp") as client:
+    await app.state.service.on_signal(sig)
+    agent_key = httpx2.AsyncClient(headers=dev_headers(Scope.AGENT), timeout=30)  # /mcp needs an agent key
+    async with Client(streamable_http_client(f"http://127.0.0.1:{port}/mcp", http_client=agent_key)) as client:
         names = {t.name for t in (await client.list_tools()).tools}
         decisions = _data(await client.call_tool("last_decisions", {"instrument_id": "MES.CME"}))
         signals = _data(await client.call_tool("recent_signals", {"instrument_id": "MES.CME"}))

@@ -75,8 +75,8 @@ async def test_a_signal_becomes_analyses_and_one_proposal_under_its_correlation_
     }
     assert "at_agents_proposals_total" in (await client.get("/metrics")).text
     # A redelivered signal yields the same ids: JetStream drops the repeated proposal.
-    await app.state.agents.on_signal(sig)
-    registry = app.state.agents.metrics.registry
+    await app.state.service.on_signal(sig)
+    registry = app.state.service.metrics.registry
     labels = {"event_type": "trade_proposal", "subject_family": "at.agent", "outcome": "duplicate"}
     assert registry.get_sample_value("at_agents_events_published_total", labels) == 1
     await bus.close()

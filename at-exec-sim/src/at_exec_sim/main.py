@@ -2,25 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-
 import uvicorn
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from at_core.clock import Clock
 from at_core.metrics import MetricCatalog
 from at_core.metrics.exec_sim import CATALOG
 from at_core.runtime.bus import PublishError
-from at_core.runtime.logging import configure_logging, get_logger
+from at_core.service_kit import ServiceSpec, create_service_app, problem_response, read_access
 from at_exec_sim import __version__, bootstrap, consumers
-from at_exec_sim.api.routes import control, portfolio, venues
+from at_exec_sim.api.routes import control, health, portfolio, venues
 from at_exec_sim.config import ExecSimSettings
-
-log = get_logger("at_exec_sim")
 
 
 def create_app(
@@ -28,37 +21,30 @@ def create_app(
 ) -> FastAPI:
     """The app; settings are read here (not at import), the service is built and started in the lifespan."""
     settings = settings or ExecSimSettings()
-
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        configure_logging("exec_sim", settings.log_level)
-        svc = bootstrap.build(settings, clock, metrics_catalog)  # ConfigError: start fails
-        app.state.exec_sim = svc
-        starting = asyncio.create_task(consumers.start(svc), name="exec-sim-start")
-        try:
-            yield
-        finally:
-            starting.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await starting
-            await bootstrap.stop(svc)
-
-    app = FastAPI(
+    spec = ServiceSpec(
+        name="exec_sim",
         title="at-exec-sim",
         version=__version__,
-        lifespan=lifespan,
         description="Pre-trade risk with prop-firm rules, a simulated venue, broker adapters, positions and P&L.",
+        build=lambda: bootstrap.build(settings, clock, metrics_catalog),  # ConfigError: start fails
+        start=consumers.start,
+        stop=bootstrap.stop,
+        readiness=health.readiness,
+        registry=health.registry,
+        consumers=health.consumers,
     )
+    app = create_service_app(spec, settings)
 
     @app.exception_handler(PublishError)
     async def unpublished(request: Request, exc: PublishError) -> JSONResponse:
         """Applied (a halt, a resume) but JetStream has not taken its events: they wait in the outbox."""
         detail = f"applied, but NATS has not taken its events yet (kept, published before any later input): {exc}"
-        return JSONResponse({"detail": detail}, 503)
+        return problem_response(503, "unpublished", detail, instance=request.url.path)
 
-    app.include_router(portfolio.router)
+    reads = [Depends(read_access)]  # positions, orders, fills, P&L: a key in production
+    app.include_router(portfolio.router, dependencies=reads)
     app.include_router(control.router)
-    app.include_router(venues.router)
+    app.include_router(venues.router, dependencies=reads)
     return app
 
 

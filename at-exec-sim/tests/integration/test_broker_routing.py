@@ -29,6 +29,7 @@ from at_core.metrics import MetricCatalog
 from at_core.models.enums import OrderSide, OrderType
 from at_core.runtime.bus import EventBus
 from at_core.serialization import decode_event, encode_event
+from at_core.service_kit import Scope, dev_headers
 from at_core.testing import NatsServer, free_port
 from at_exec_sim.bootstrap import ExecSim
 from at_exec_sim.config import ExecSimSettings
@@ -74,7 +75,9 @@ class Service:
         self.port = free_port()
         self.app = app = create_app(settings, clock)
         self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning"))
-        self.client = httpx.AsyncClient(base_url=f"http://127.0.0.1:{self.port}", timeout=10)
+        self.client = httpx.AsyncClient(
+            base_url=f"http://127.0.0.1:{self.port}", timeout=10, headers=dev_headers(Scope.OPERATOR)
+        )
 
     async def __aenter__(self) -> Service:
         self.task = asyncio.create_task(self.server.serve())
@@ -95,7 +98,7 @@ class Service:
     @property
     def exec_sim(self) -> ExecSim:
         """The running service (to drive a reconciliation round directly)."""
-        return self.app.state.exec_sim
+        return self.app.state.service
 
     async def orders(self, account_id: str) -> dict[str, dict]:
         rows = (await self.client.get("/orders", params={"account_id": account_id})).json()

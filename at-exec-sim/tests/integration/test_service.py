@@ -19,6 +19,7 @@ from at_core.metrics import MetricCatalog
 from at_core.models.enums import OrderSide
 from at_core.runtime.bus import EventBus
 from at_core.serialization import decode_event
+from at_core.service_kit import Scope, dev_headers
 from at_core.testing import NatsServer, free_port
 from at_exec_sim.config import ExecSimSettings
 from at_exec_sim.main import create_app
@@ -37,7 +38,9 @@ class Running:
                 log_level="warning",
             )
         )
-        self.client = httpx.AsyncClient(base_url=f"http://127.0.0.1:{self.port}", timeout=10)
+        self.client = httpx.AsyncClient(
+            base_url=f"http://127.0.0.1:{self.port}", timeout=10, headers=dev_headers(Scope.OPERATOR)
+        )
 
     async def __aenter__(self) -> Running:
         self.task = asyncio.create_task(self.server.serve())

@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-
 import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -15,10 +10,14 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from at_core.clock import Clock
-from at_core.runtime.logging import configure_logging, get_logger
+from at_core.runtime.logging import get_logger
+from at_core.service_kit import ProblemError, ServiceSpec, create_service_app, field_errors, problem_response
+from at_core.service_kit import Scope as KeyScope
+from at_core.service_kit.problems import reason_for
 from at_gateway import __version__, bootstrap
 from at_gateway.api.pipeline import dead_letter
 from at_gateway.api.routes import health, ingest, orders, webhooks
+from at_gateway.bootstrap import Gateway
 from at_gateway.config import GatewaySettings
 from at_gateway.domain.errors import Rejection
 
@@ -46,68 +45,64 @@ class RequestCounter:
         try:
             await self.app(scope, receive, send_and_note)
         finally:
-            gw = getattr(scope["app"].state, "gateway", None)
+            gw = getattr(scope["app"].state, "service", None)
             route = getattr(scope.get("route"), "path", "unmatched")
             if gw is not None:
                 gw.metrics.counter("http_requests_total").labels(route, str(status)).inc()
 
 
+async def start(gw: Gateway) -> None:
+    """Connect in the background: until NATS answers, accepted events go to the outbox."""
+    log.info("gateway_started", routes=len(gw.routes.secrets), outbox_depth=gw.outbox.depth())
+    await bootstrap.connect(gw)
+
+
 def create_app(settings: GatewaySettings | None = None, clock: Clock | None = None) -> FastAPI:
     """Build the app; settings are read here (from env / .env) when not given."""
     settings = settings or GatewaySettings()
-
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        configure_logging("gateway", settings.log_level)
-        gw = bootstrap.build(settings, clock)
-        app.state.gateway = gw
-        connecting = asyncio.create_task(bootstrap.connect(gw), name="nats-connect")
-        log.info("gateway_started", port=settings.port, routes=len(gw.routes.secrets), outbox_depth=gw.outbox.depth())
-        try:
-            yield
-        finally:
-            connecting.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await connecting
-            await bootstrap.close(gw)
-
-    app = FastAPI(
+    spec = ServiceSpec(
+        name="gateway",
         title="at-gateway",
         version=__version__,
-        lifespan=lifespan,
         description="TradingView webhooks and other ingest, published durably on NATS.",
+        build=lambda: bootstrap.build(settings, clock),
+        start=start,
+        stop=bootstrap.close,
+        readiness=health.readiness,
+        registry=health.registry,
+        unscoped_key_scope=KeyScope.TRADER,  # AT_GATEWAY_API_KEYS may be a plain list: trader keys
+        on_auth_refusal=health.count_auth_refusal,
     )
-    for module in (webhooks, ingest, orders, health):
+    app = create_service_app(spec, settings)
+    for module in (webhooks, ingest, orders):
         app.include_router(module.router)
-
     app.add_middleware(RequestCounter)
 
+    # Every refusal is dead-lettered (best effort) and answered as problem details.
     @app.exception_handler(Rejection)
-    async def on_rejection(request: Request, exc: Rejection) -> JSONResponse:
-        gw = request.app.state.gateway
+    async def on_rejection(request: Request, exc: Rejection, headers: dict[str, str] | None = None) -> JSONResponse:
+        gw = request.app.state.service
         try:
             await dead_letter(gw, request, exc, getattr(request.state, "raw_body", b""))
         except Exception as dl_exc:  # the dead letter is best effort; the caller still gets its 4xx
             log.error("dead_letter_failed", reason=exc.reason, error=repr(dl_exc))
-        body: dict = {"status": "rejected", "reason": exc.reason, "detail": exc.detail}
-        if exc.errors:
-            body["errors"] = exc.errors
-        return JSONResponse(body, status_code=exc.status)
+        return problem_response(
+            exc.status, exc.reason, exc.detail, instance=request.url.path, errors=exc.errors, headers=headers
+        )
+
+    @app.exception_handler(ProblemError)
+    async def on_problem(request: Request, exc: ProblemError) -> JSONResponse:
+        rejection = Rejection(exc.status, exc.reason, exc.detail, exc.errors)
+        return await on_rejection(request, rejection, exc.headers)
 
     @app.exception_handler(RequestValidationError)
     async def on_validation(request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [{"loc": list(e["loc"]), "msg": str(e["msg"])} for e in exc.errors()]
-        return await on_rejection(request, Rejection(422, "invalid", "invalid request", errors))
+        return await on_rejection(request, Rejection(422, "invalid", "invalid request", field_errors(exc.errors())))
 
     @app.exception_handler(StarletteHTTPException)
     async def on_http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        reason = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-        return await on_rejection(request, Rejection(exc.status_code, reason, str(exc.detail)))
-
-    @app.exception_handler(Exception)
-    async def on_bug(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled_error", path=request.url.path, error=repr(exc))
-        return JSONResponse({"status": "error", "reason": "internal", "detail": "internal error, logged"}, 500)
+        rejection = Rejection(exc.status_code, reason_for(exc.status_code), str(exc.detail))
+        return await on_rejection(request, rejection, exc.headers)
 
     return app
 

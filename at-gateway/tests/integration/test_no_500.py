@@ -310,8 +310,9 @@ def test_no_request_on_any_route_gets_a_500_and_every_refusal_is_dead_lettered(
     if resp.status_code >= 400:
         body = resp.json()
         event(f"{request.method} {request.route}: {resp.status_code} {body.get('reason')}")
-        assert resp.headers["content-type"] == "application/json", resp.headers
-        assert body["status"] == "rejected" and body["reason"] and isinstance(body["detail"], str), body
+        assert resp.headers["content-type"] == "application/problem+json", resp.headers  # RFC 9457
+        assert body["status"] == resp.status_code and body["reason"] and isinstance(body["detail"], str), body
+        assert body["type"] == "urn:at:problem:" + body["reason"], body
         assert all(set(error) == {"loc", "msg"} for error in body.get("errors", [])), body
         assert live_gateway.dead_letters() == before + 1, body
     else:

@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-
 import uvicorn
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
-from at_core.runtime.logging import configure_logging, get_logger
+from at_core.service_kit import ServiceSpec, create_service_app, read_access
 from at_obs import __version__, bootstrap
 from at_obs.api import console
 from at_obs.api.routes import audit, health
@@ -20,37 +15,22 @@ from at_obs.config import ObsSettings
 def create_app(settings: ObsSettings | None = None) -> FastAPI:
     """The recorder app; settings from the environment unless given."""
     settings = settings or ObsSettings()
-
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        configure_logging("obs", settings.log_level)
-        rec = bootstrap.build(settings)
-        app.state.recorder = rec
-        starting = asyncio.create_task(bootstrap.start(rec), name="recorder-start")
-        starting.add_done_callback(_log_start_failure)
-        try:
-            yield
-        finally:
-            starting.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await starting
-            await bootstrap.stop(rec)
-
-    app = FastAPI(
+    spec = ServiceSpec(
+        name="obs",
         title="at-obs recorder",
         version=__version__,
-        lifespan=lifespan,
         description="Hash-chained audit trail of every at-core event.",
+        build=lambda: bootstrap.build(settings),
+        start=bootstrap.start,
+        stop=bootstrap.stop,
+        readiness=health.readiness,
+        registry=health.registry,
+        consumers=health.consumers,
     )
-    app.include_router(audit.router)
-    app.include_router(health.router)
+    app = create_service_app(spec, settings)
+    app.include_router(audit.router, dependencies=[Depends(read_access)])  # the trail holds every fill and P&L
     console.include(app, settings)
     return app
-
-
-def _log_start_failure(task: asyncio.Task[None]) -> None:
-    if not task.cancelled() and task.exception() is not None:
-        get_logger("at_obs").error("recorder_start_failed", error=repr(task.exception()))
 
 
 def run() -> None:

@@ -10,6 +10,9 @@ from typing import Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+#: Mirrors at_core.service_kit.auth.DEV_API_KEYS (the kit imports FastAPI; settings must not).
+DEV_API_KEYS = "operator:dev-operator-key,trader:dev-api-key,agent:dev-agent-key,viewer:dev-viewer-key"
+
 
 class ServiceSettings(BaseSettings):
     """Fields every service has. Subclass with ``model_config = service_config("AT_GATEWAY_")``."""
@@ -33,6 +36,21 @@ class ServiceSettings(BaseSettings):
         default=False, description="Clock follows event timestamps; LLM calls from recordings only"
     )
     seed: int = Field(default=0, description="Seed for every RNG in the service")
+    # The control plane (at_core.service_kit): see the README's "API keys".
+    api_keys: SecretStr = Field(
+        default=SecretStr(DEV_API_KEYS),
+        description="API keys as scope:key pairs, comma-separated (scopes: operator, trader, agent, viewer); "
+        "several per scope during a rotation. WARNING: the defaults are dev keys, refused in production",
+    )
+    reads_need_api_key: bool = Field(
+        default=False, description="Reads of positions, orders, fills and P&L need a key (always on in production)"
+    )
+    docs_enabled: bool | None = Field(
+        default=None, description="Serve /docs and /openapi.json (default: on, off in production)"
+    )
+    consumer_stall_after_s: float = Field(
+        default=120.0, gt=0, description="/readyz turns 503 when a durable's backlog has not moved for this long"
+    )
 
     @property
     def nats_servers(self) -> list[str]:

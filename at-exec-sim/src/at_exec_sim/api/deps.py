@@ -11,7 +11,7 @@ from at_exec_sim.service import ExecSim
 
 
 def get_service(request: Request) -> ExecSim:
-    return request.app.state.exec_sim
+    return request.app.state.service
 
 
 def get_query(request: Request) -> EngineQuery:

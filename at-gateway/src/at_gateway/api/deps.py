@@ -11,7 +11,7 @@ from at_gateway.bootstrap import Gateway
 
 def gateway_of(request: Request) -> Gateway:
     """The wired gateway; the webhook hot path calls this directly rather than through ``Depends``."""
-    return request.app.state.gateway
+    return request.app.state.service
 
 
 async def get_gateway(request: Request) -> Gateway:

@@ -10,7 +10,7 @@ from at_obs.bootstrap import Recorder
 
 
 def get_recorder(request: Request) -> Recorder:
-    return request.app.state.recorder
+    return request.app.state.service
 
 
 RecorderDep = Annotated[Recorder, Depends(get_recorder)]

@@ -1,12 +1,10 @@
-"""Agents, committees, recent decisions, health and metrics."""
+"""Agents, committees and recent decisions (health and metrics: ``health.py`` and the kit)."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request, Response
-from fastapi.responses import JSONResponse
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from fastapi import APIRouter, Depends, Request
 
 from at_agents.bootstrap import AgentsService
 
@@ -14,7 +12,7 @@ router = APIRouter(tags=["agents"])
 
 
 def get_service(request: Request) -> AgentsService:
-    return request.app.state.agents
+    return request.app.state.service
 
 
 ServiceDep = Annotated[AgentsService, Depends(get_service)]
@@ -59,23 +57,3 @@ async def decisions(svc: ServiceDep, symbol: str | None = None, limit: int = 50)
     """Recent decisions (newest first), optionally for one instrument id, with every agent's view."""
     rows = [d for d in reversed(svc.decisions) if symbol is None or d["instrument_id"] == symbol]
     return rows[:limit]
-
-
-@router.get("/healthz")
-async def healthz() -> dict[str, str]:
-    """The process is alive."""
-    return {"status": "ok"}
-
-
-@router.get("/readyz")
-async def readyz(svc: ServiceDep) -> JSONResponse:
-    """Connected to NATS with every consumer running."""
-    connected = svc.bus is not None and svc.bus.connected
-    ready = svc.ready and connected and all(c.running for c in svc.consumers)
-    return JSONResponse({"ready": ready, "nats_connected": connected}, 200 if ready else 503)
-
-
-@router.get("/metrics")
-async def metrics(svc: ServiceDep) -> Response:
-    """Prometheus metrics."""
-    return Response(generate_latest(svc.metrics.registry), media_type=CONTENT_TYPE_LATEST)

@@ -1,34 +1,24 @@
-"""Liveness, readiness and metrics."""
+"""The gateway's readiness and metrics, served by the kit's ``/healthz``, ``/readyz`` and ``/metrics``."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
-from fastapi.responses import JSONResponse
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CollectorRegistry
 
-from at_gateway.api.deps import GatewayDep
-
-router = APIRouter(tags=["health"])
+from at_core.service_kit import Readiness
+from at_gateway.bootstrap import Gateway
 
 
-@router.get("/healthz")
-async def healthz() -> dict[str, str]:
-    """The process is alive."""
-    return {"status": "ok"}
-
-
-@router.get("/readyz")
-async def readyz(gw: GatewayDep) -> JSONResponse:
+async def readiness(gw: Gateway) -> Readiness:
     """NATS connected, streams present, outbox drained or draining."""
     connected = gw.bus is not None and gw.bus.connected
-    depth = gw.outbox.depth()
-    ready = connected and gw.streams_ok
-    body = {"ready": ready, "nats_connected": connected, "streams": gw.streams_ok, "outbox_depth": depth}
-    return JSONResponse(body, status_code=200 if ready else 503)
+    checks = {"nats_connected": connected, "streams": gw.streams_ok, "outbox_depth": gw.outbox.depth()}
+    return Readiness(connected and gw.streams_ok, checks)
 
 
-@router.get("/metrics")
-async def metrics(gw: GatewayDep) -> Response:
-    """Prometheus metrics."""
+def registry(gw: Gateway) -> CollectorRegistry:
     gw.metrics.gauge("outbox_depth").set(gw.outbox.depth())
-    return Response(generate_latest(gw.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+    return gw.metrics.registry
+
+
+def count_auth_refusal(gw: Gateway, reason: str) -> None:
+    gw.metrics.counter("auth_failures_total").labels(reason).inc()

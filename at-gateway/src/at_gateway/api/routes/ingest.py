@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import hmac
 import time
 from decimal import Decimal
 from typing import Annotated, Literal
@@ -16,6 +15,7 @@ from at_core import subjects
 from at_core.errors import SymbolError, UnknownInstrumentError
 from at_core.events import BarData, ChartSnapshotEvent, MarketDataEvent, QuoteData, TradeData
 from at_core.models.enums import OrderSide
+from at_core.service_kit import Scope, authorize
 from at_gateway.api.deps import GatewayDep
 from at_gateway.api.pipeline import check_limits, make_durable, read_body
 from at_gateway.bootstrap import Gateway
@@ -67,11 +67,11 @@ _BATCH = TypeAdapter(MarketDataBatch)
 
 
 def require_api_key(gw: Gateway, request: Request) -> str:
-    key = request.headers.get("x-api-key", "")
-    if not key or not any(hmac.compare_digest(key.encode(), k.encode()) for k in gw.settings.keys):
-        gw.metrics.counter("auth_failures_total").labels("bad_api_key").inc()
-        raise Rejection(401, "bad_api_key", "X-API-Key missing or not valid")
-    return "api-key:" + hashlib.sha256(key.encode()).hexdigest()[:8]
+    """The caller's name (``api-key:<fingerprint>``) if it holds a ``trader`` key (at-core's service kit).
+
+    Called after the rate limits, so unauthenticated floods are limited too. Raises ProblemError 401/403.
+    """
+    return authorize(request, Scope.TRADER).name
 
 
 def _errors(exc: ValidationError) -> list[dict]:

@@ -70,7 +70,7 @@ async def _start_notifier(notifier: Notifier, app: FastAPI) -> None:
     """Start the notifier, retrying until NATS answers (it never holds the recorder up)."""
     while True:
         try:
-            await start_notifier(notifier, app.state.recorder.metrics)
+            await start_notifier(notifier, app.state.service.metrics)
             return
         except Exception as exc:
             log.warning("notifier_start_failed", error=repr(exc))
@@ -84,7 +84,7 @@ def include(app: FastAPI, settings: ConsoleSettings) -> None:
     """Serve the console on ``app`` (unless ``AT_OBS_CONSOLE_ENABLED=false``).
 
     Args:
-        app: the recorder's app (its lifespan sets ``app.state.recorder``).
+        app: the recorder's app (its lifespan sets ``app.state.service``).
         settings: the recorder's settings (``ObsSettings`` is a ``ConsoleSettings``).
     """
     if not settings.console_enabled:
@@ -102,9 +102,7 @@ def include(app: FastAPI, settings: ConsoleSettings) -> None:
             console = state.ConsoleState(settings)
             a.state.console = console
             # The store loads in the background: the recorder is ready meanwhile, pages say "loading".
-            console.tasks.append(
-                asyncio.create_task(state.start(console, a.state.recorder.store), name="console-start")
-            )
+            console.tasks.append(asyncio.create_task(state.start(console, a.state.service.store), name="console-start"))
             notifier = Notifier(settings) if settings.notify_routes else None
             if notifier is not None:
                 console.tasks.append(asyncio.create_task(_start_notifier(notifier, a), name="notifier-start"))

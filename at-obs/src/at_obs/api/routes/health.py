@@ -1,37 +1,28 @@
-"""Liveness, readiness and Prometheus metrics."""
+"""The recorder's readiness and metrics, served by the kit's ``/healthz``, ``/readyz`` and ``/metrics``."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 
-from fastapi import APIRouter, Response
-from fastapi.responses import JSONResponse
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CollectorRegistry
 
-from at_obs.api.deps import RecorderDep
-
-router = APIRouter(tags=["health"])
-
-
-@router.get("/healthz")
-async def healthz() -> dict[str, str]:
-    """The process is alive."""
-    return {"status": "ok"}
+from at_core.runtime.bus import Consumer
+from at_core.service_kit import Readiness
+from at_obs.bootstrap import Recorder
 
 
-@router.get("/readyz")
-async def readyz(rec: RecorderDep) -> JSONResponse:
-    """Connected to NATS with a running consumer on every stream."""
+async def readiness(rec: Recorder) -> Readiness:
+    """Connected to NATS with a running consumer on every stream; the audit log's head shown."""
     connected = rec.bus is not None and rec.bus.connected
     ready = rec.ready and connected and all(c.running for c in rec.consumers)
     head = await asyncio.to_thread(rec.store.head)
-    return JSONResponse(
-        {"ready": ready, "nats_connected": connected, "consumers": len(rec.consumers), "head_seq": head.seq},
-        200 if ready else 503,
-    )
+    return Readiness(ready, {"nats_connected": connected, "consumers": len(rec.consumers), "head_seq": head.seq})
 
 
-@router.get("/metrics")
-async def metrics(rec: RecorderDep) -> Response:
-    """Prometheus metrics."""
-    return Response(generate_latest(rec.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+def registry(rec: Recorder) -> CollectorRegistry:
+    return rec.metrics.registry
+
+
+def consumers(rec: Recorder) -> Sequence[Consumer]:
+    return rec.consumers
