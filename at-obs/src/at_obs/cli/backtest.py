@@ -39,7 +39,7 @@ from at_obs.backtest.recording import Target, build_inputs
 from at_obs.backtest.report import to_html, to_json
 from at_obs.backtest.result import build_report
 from at_obs.backtest.stack import StackSettings
-from at_obs.backtest.trades import trade_list
+from at_obs.backtest.trades import CENT, trade_list
 from at_obs.backtest.tv_trades import load_tv_trades
 from at_obs.domain.replay import write_jsonl
 
@@ -204,7 +204,7 @@ def run(
             "interval": bars.interval, "trades_file": trades_path.name, "trades_sha256": _sha256(trades_path),
             "tradingview_trades": len(listed.trades), "open_trades_left_out": listed.open_trades,
             "instrument_id": ref.instrument_id, "ticker": symbol, "account_id": account, "strategy_id": strategy,
-            "tradingview_net_pnl": str(sum((t.reported_pnl or Decimal(0) for t in listed.trades), Decimal(0))),
+            "tradingview_net_pnl": str(sum((t.reported_pnl or Decimal(0) for t in listed.trades), Decimal(0)).quantize(CENT)),
         },
         run={
             "seed": seed, "service_settings": dict(sorted(settings.env.items())), "inputs": len(inputs),
