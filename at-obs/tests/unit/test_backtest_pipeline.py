@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import random
 from datetime import time
@@ -19,6 +20,7 @@ from at_obs.backtest.bars import load_bars
 from at_obs.backtest.challenge import ChallengeRules, DayState, run_challenge
 from at_obs.backtest.daily import by_day, equity_curve, trading_day
 from at_obs.backtest.montecarlo import monte_carlo
+from at_obs.backtest.pipeline import segments
 from at_obs.backtest.recording import Target, build_inputs
 from at_obs.backtest.report import to_html, to_json
 from at_obs.backtest.result import build_report
@@ -165,3 +167,17 @@ def test_the_html_report_is_one_self_contained_file_with_an_inline_chart() -> No
         assert outside not in page
     assert "Verdict: running on day 2 (2026-03-03)" in page
     assert "tv-1" in page and "Odds (100 bootstrap runs of daily, seed 1)" in page
+
+
+def test_bars_between_signals_go_without_waiting_and_every_signal_and_the_bar_before_it_wait() -> None:
+
+    events = _inputs()
+    groups = segments(events)  # type: ignore[arg-type]
+    assert [e for _, group in groups for e in group] == events
+    waiting = {e.event_id for wait, group in groups if wait for e in group}  # type: ignore[attr-defined]
+    for i, event in enumerate(events):
+        if isinstance(event, SignalEvent):
+            assert event.event_id in waiting and events[i - 1].event_id in waiting  # type: ignore[attr-defined]
+    assert events[-1].event_id in waiting  # type: ignore[attr-defined]
+    assert groups[-1][0] and all(a[0] != b[0] for a, b in itertools.pairwise(groups))
+    assert all(wait for wait, _ in segments(events, batch_bars=False))  # type: ignore[arg-type]
