@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -155,3 +156,14 @@ def test_wilson_interval_matches_a_textbook_value() -> None:
 def test_nothing_to_draw_from_is_an_error() -> None:
     with pytest.raises(ValueError, match="no daily P&L"):
         monte_carlo(TOPSTEP, random.Random(0), runs=10, daily_pnl=[])
+
+
+def test_the_shipped_topstep_profile_yaml_gives_its_balance_daily_loss_and_locking_drawdown() -> None:
+    # read as a file (at-obs never imports exec-sim): the profile the risk engine enforces
+    import yaml
+
+    path = Path(__file__).resolve().parents[3] / "at-exec-sim/src/at_exec_sim/data/profiles/topstep_50k.yaml"
+    rules = ChallengeRules.from_exec_sim_profile(yaml.safe_load(path.read_text()), Decimal(3000))
+    assert (rules.starting_balance, rules.daily_loss_limit, rules.trailing_drawdown, rules.trailing_lock_offset) == (
+        50_000 * K, 1_000 * K, 2_000 * K, 0,
+    )  # fmt: skip
