@@ -62,6 +62,17 @@ def test_a_day_losing_the_daily_limit_fails_even_above_the_floor() -> None:
     assert (outcome.status, outcome.day) == (DAILY_LOSS, 2)
 
 
+def test_a_soft_breach_day_does_not_fail_a_topstep_combine() -> None:
+    # Topstep's daily loss limit halts the day; the combine goes on and passes on day 4
+    soft = ChallengeRules.from_mapping({"daily_loss_soft": True}, TOPSTEP)
+    days = [1_500 * K, -1_100 * K, 1_400 * K, 1_300 * K]
+    assert run_challenge(days, TOPSTEP).status == DAILY_LOSS
+    outcome = run_challenge(days, soft)
+    assert (outcome.status, outcome.day, outcome.balance) == (PASSED, 4, 53_100 * K)
+    with pytest.raises(RulesError, match="true or false"):
+        ChallengeRules.from_mapping({"daily_loss_soft": "yes"}, TOPSTEP)
+
+
 def test_no_pass_within_max_days_is_a_time_limit_and_a_short_path_is_running() -> None:
     rules = ChallengeRules.from_mapping({"max_days": 3}, TOPSTEP)
     assert run_challenge([100 * K] * 5, rules).status == TIME_LIMIT

@@ -2,7 +2,9 @@
 
 The account is judged at each day's end on that day's P&L (in cents, exactly):
 
-1. **daily loss**: the day lost ``daily_loss_limit`` or more: failed.
+1. **daily loss**: the day lost ``daily_loss_limit`` or more: failed; with ``daily_loss_soft``
+   (Topstep's combine) a soft breach instead: the day counts as it closed (the live risk engine
+   halted the account that day) and the challenge goes on.
 2. **trailing drawdown**: the floor starts ``trailing_drawdown`` below the starting balance and
    rises with the highest end-of-day balance (never falls) until it reaches the lock level,
    ``starting_balance + trailing_lock_offset``, where it stays. A balance at or below the
@@ -51,6 +53,7 @@ class ChallengeRules:
     daily_loss_limit: int | None = None
     min_days: int = 1
     max_days: int | None = None
+    daily_loss_soft: bool = False
 
     def __post_init__(self) -> None:
         if self.profit_target <= 0:
@@ -71,12 +74,18 @@ class ChallengeRules:
         """
         money = ("starting_balance", "profit_target", "trailing_drawdown", "trailing_lock_offset", "daily_loss_limit")
         days = ("min_days", "max_days")
-        unknown = sorted(set(data) - set(money) - set(days))
+        flags = ("daily_loss_soft",)
+        unknown = sorted(set(data) - set(money) - set(days) - set(flags))
         if unknown:
-            raise RulesError(f"unknown challenge rule(s): {', '.join(unknown)} (known: {', '.join(money + days)})")
+            known = ", ".join(money + days + flags)
+            raise RulesError(f"unknown challenge rule(s): {', '.join(unknown)} (known: {known})")
         fields: dict[str, Any] = {}
         if base is not None:
-            fields = {k: getattr(base, k) for k in money + days}
+            fields = {k: getattr(base, k) for k in money + days + flags}
+        if "daily_loss_soft" in data:
+            if not isinstance(data["daily_loss_soft"], bool):
+                raise RulesError("daily_loss_soft must be true or false")
+            fields["daily_loss_soft"] = data["daily_loss_soft"]
         try:
             for key in money:
                 if key in data:
@@ -149,7 +158,8 @@ def run_challenge(daily_pnl: Sequence[int], rules: ChallengeRules, trace: list[D
         balance += pnl
         if trace is not None:
             trace.append(DayState(day, pnl, balance, floor))
-        if rules.daily_loss_limit is not None and -pnl >= rules.daily_loss_limit:
+        daily_breach = rules.daily_loss_limit is not None and -pnl >= rules.daily_loss_limit
+        if daily_breach and not rules.daily_loss_soft:
             return Outcome(DAILY_LOSS, day, balance, floor)
         if floor is not None and dd is not None:
             if balance <= floor:

@@ -87,7 +87,9 @@ def build_report(
         "inputs": inputs,
         "run": run,
         "fill_rule": FILL_RULE,
-        "rules": {k: _c(v) if k not in ("min_days", "max_days") else v for k, v in asdict(rules).items()},
+        "rules": {
+            k: v if k in ("min_days", "max_days", "daily_loss_soft") else _c(v) for k, v in asdict(rules).items()
+        },
         "totals": totals(trades),
         "trades": [_trade(t) for t in trades],
         "daily": daily,

@@ -157,6 +157,9 @@ def run(
     daily_loss_limit: str = typer.Option(None, help="Challenge daily loss limit"),
     trailing_drawdown: str = typer.Option(None, help="Challenge trailing drawdown (end of day)"),
     trailing_lock_offset: str = typer.Option(None, help="The floor stops trailing at start + this"),
+    daily_loss_soft: bool = typer.Option(
+        None, "--daily-loss-soft/--daily-loss-hard", help="A daily-loss day halts the day only (Topstep) or fails"
+    ),
     min_days: int = typer.Option(None, help="Minimum trading days"),
     max_days: int = typer.Option(None, help="Maximum trading days"),
     day_tz: str = typer.Option("America/Chicago", help="Time zone of the trading day's roll"),
@@ -180,7 +183,7 @@ def run(
     overrides = {
         "starting_balance": starting_balance, "profit_target": profit_target, "daily_loss_limit": daily_loss_limit,
         "trailing_drawdown": trailing_drawdown, "trailing_lock_offset": trailing_lock_offset,
-        "min_days": min_days, "max_days": max_days,
+        "min_days": min_days, "max_days": max_days, "daily_loss_soft": daily_loss_soft,
     }  # fmt: skip
     try:
         rules = _rules(rules_file, profile, overrides)
