@@ -70,8 +70,13 @@ class ReplayDriver:
         settle_s: float,
         timeout_s: float,
         progress: Callable[[], Any] | None = None,
+        quiesce_after: Callable[[Event], bool] | None = None,
     ) -> list[Event]:
-        """Publish every input (JetStream-acked) and return the outputs captured, in arrival order."""
+        """Publish every input (JetStream-acked) and return the outputs captured, in arrival order.
+
+        ``quiesce_after`` (at-backtest's hook): when given, the quiescence wait runs only after
+        the inputs it returns True for (the caller guarantees the others cannot race).
+        """
         nc = await connect(self.url, self.user, self.password, name="at-replay")
         try:
             js = nc.jetstream()
@@ -95,7 +100,8 @@ class ReplayDriver:
                     await js.publish(subject, encode_event(event), headers=event_headers(event))
                 deadline = time.monotonic() + timeout_s
                 await self._expected(event.event_id, since, expected[event.event_id], deadline)
-                await self._quiesce(js, event.event_id, deadline)
+                if quiesce_after is None or quiesce_after(event):
+                    await self._quiesce(js, event.event_id, deadline)
                 await nc.flush()  # outputs the server sent before this point are now ours
                 await self._quiet(settle_s, deadline)
                 if progress is not None:

@@ -1,0 +1,91 @@
+"""``make bench-backtest``: one-minute bars with an alert every hour through the whole stack, in events/s.
+
+Synthetic MES one-minute bars (a seeded random walk on the tick grid), 23 hours a day from
+17:00 CT (18:00 New York; the 15:10-17:00 CT Topstep lock is avoided by trading the paper
+account), weekdays only; every hour an alert enters or exits a one-lot long. Prints the bars,
+alerts and events in and out, the stack's start-up time, the replay's events/s and what a year
+(252 days) would take at that rate. ``--days`` sets the length (the target is a year: 252).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import time
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+from at_core.symbols import normalize_ticker
+from at_obs.backtest.bars import Bar, BarSeries
+from at_obs.backtest.pipeline import run_through_stack
+from at_obs.backtest.recording import Target, build_inputs
+from at_obs.backtest.stack import StackSettings
+from at_obs.backtest.tv_trades import TvTrade
+
+MINUTE = 60 * 10**9
+TICK = Decimal("0.25")
+
+
+def synthetic(days: int, seed: int = 1) -> tuple[BarSeries, tuple[TvTrade, ...]]:
+    rng = random.Random(seed)
+    bars: list[Bar] = []
+    trades: list[TvTrade] = []
+    price = Decimal(6000)
+    day = datetime(2026, 1, 4, 23, 0, tzinfo=UTC)  # Sunday 17:00 CT
+    traded = 0
+    while traded < days:
+        if day.weekday() in (4, 5):  # sessions open Sunday to Thursday evenings
+            day += timedelta(days=1)
+            continue
+        start = int(day.timestamp()) * 10**9
+        for m in range(23 * 60):
+            o = price
+            c = max(TICK, o + TICK * rng.randint(-4, 4))
+            bars.append(Bar(start + m * MINUTE, o, max(o, c) + TICK, min(o, c) - TICK, c, Decimal(rng.randint(1, 500))))
+            price = c
+        for h in range(0, 22, 2):  # enter at the hour, exit the next hour: an alert every hour
+            entry, exit_ = bars[-23 * 60 + h * 60], bars[-23 * 60 + (h + 1) * 60]
+            trades.append(
+                TvTrade(len(trades) + 1, "long", Decimal(1), entry.ts_open_ns, entry.open, "Long", exit_.ts_open_ns,
+                        exit_.open, "Close", None, 0)
+            )  # fmt: skip
+        traded += 1
+        day += timedelta(days=1)
+    return BarSeries(tuple(bars), "1", MINUTE), tuple(trades)
+
+
+async def _run(days: int) -> None:
+    series, trades = synthetic(days)
+    target = Target(normalize_ticker("CME_MINI:MES1!"), "CME_MINI:MES1!", "paper-1", "bench")
+    inputs = build_inputs(series, trades, target)
+    first: list[float] = []
+    started = time.perf_counter()
+
+    def progress() -> None:
+        if not first:
+            first.append(time.perf_counter())
+
+    run = await run_through_stack(inputs, StackSettings(), timeout_s=60, progress=progress)
+    done = time.perf_counter()
+    replay_s = done - (first[0] if first else started)
+    rate = (len(inputs) + len(run.outputs)) / max(replay_s, 1e-9)
+    year = 252 * (len(inputs) + len(run.outputs)) / days / rate
+    print(f"days {days}: {len(series.bars)} one-minute bars, {2 * len(trades)} alerts")
+    print(
+        f"events in {len(inputs)}, out {len(run.outputs)}; stack start and first input {(first[0] if first else done) - started:.1f} s"
+    )
+    print(f"replay {replay_s:.1f} s: {len(inputs) / replay_s:,.0f} inputs/s, {rate:,.0f} events/s (in + out)")
+    print(f"a year (252 days) at this rate: {year / 60:,.1f} min (target: under 5 min)")
+    for warning in run.warnings[:5]:
+        print(f"warning: {warning}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--days", type=int, default=1, help="trading days of one-minute bars (a year: 252)")
+    asyncio.run(_run(parser.parse_args().days))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,86 @@
+"""A backtest through the live code: inputs into agents and exec-sim in replay mode, outputs back.
+
+Reuses ``at-replay``'s driver (with its one hook, ``quiesce_after``): each input is published (JetStream-acked), and at
+every *barrier* the driver waits until every durable consumer of the stack has handled
+everything, so what comes next meets exactly the state the earlier inputs built, whatever the
+machine's speed. No quiet period is needed (``settle_s=0``): quiescence is the barrier.
+
+Barriers are every signal, the input just before it, and the last input (``batch_bars``, the
+default); market data between two barriers is published without waiting. That is still
+deterministic: between barriers only market data is in flight, and each service takes one
+stream's messages in order on one durable consumer, so every bar is handled in order before
+the next signal is published, and outputs are compared in canonical order (event time, id),
+not arrival order. ``batch_bars=False`` waits after every input, as ``at-replay`` does.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from at_core.events import Event
+from at_obs.adapters.replay_driver import ReplayDriver
+from at_obs.backtest.stack import StackSettings, backtest_stack
+from at_obs.domain.replay import output_hash
+
+
+@dataclass
+class StackRun:
+    """What one run produced: the outputs in arrival order, their canonical hash, warnings."""
+
+    outputs: list[Event]
+    output_sha256: str
+    warnings: list[str] = field(default_factory=list)
+
+
+def segments(inputs: list[Event], batch_bars: bool = True) -> list[tuple[bool, list[Event]]]:
+    """Consecutive inputs grouped by whether the driver waits for quiescence after each of them.
+
+    Every group of non-waiting inputs is followed by a waiting one, and the last input waits.
+    """
+    out: list[tuple[bool, list[Event]]] = []
+    for i, event in enumerate(inputs):
+        nxt = inputs[i + 1] if i + 1 < len(inputs) else None
+        wait = not batch_bars or nxt is None or event.event_type != "market_data" or nxt.event_type != "market_data"
+        if out and out[-1][0] == wait:
+            out[-1][1].append(event)
+        else:
+            out.append((wait, [event]))
+    return out
+
+
+async def run_through_stack(
+    inputs: list[Event],
+    settings: StackSettings,
+    *,
+    timeout_s: float = 30.0,
+    run_dir: Path | None = None,
+    progress: Callable[[], Any] | None = None,
+    batch_bars: bool = True,
+) -> StackRun:
+    """Start the stack, replay ``inputs`` through it, stop it.
+
+    Raises:
+        StackError: the stack could not start.
+        ObsError: the driver could not reach it.
+    """
+    waits = {event.event_id for wait, group in segments(inputs, batch_bars) if wait for event in group}
+    async with backtest_stack(settings, run_dir) as url:
+        driver = ReplayDriver(url, quiesce=True)
+        outputs = await driver.run(
+            inputs,
+            Counter(),
+            settle_s=0.0,
+            timeout_s=timeout_s,
+            progress=progress,
+            quiesce_after=lambda event: event.event_id in waits,
+        )
+    warnings = [
+        f"still busy {timeout_s:g} s after input {root}: {', '.join(b)}" for root, b in driver.still_busy.items()
+    ]
+    if driver.quiesce_error:
+        warnings.append(f"no consumer state ({driver.quiesce_error}): outputs may be incomplete")
+    return StackRun(list(outputs), output_hash(outputs), warnings)

@@ -1,0 +1,74 @@
+"""``at-backtest`` end to end: the real agents and exec-sim, in replay mode, on a private nats-server.
+
+Each run is a separate process (the console script), so "deterministic" means what a trader
+needs: the same files give the same output hash and the same report, byte for byte.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from at_obs.adapters.recordings import load_jsonl
+from at_obs.domain.replay import output_hash, split
+
+pytestmark = pytest.mark.integration
+DATA = Path(__file__).resolve().parents[1] / "data" / "backtest"
+BARS, TRADES = DATA / "mes_5m_tradingview.csv", DATA / "mes_5m_list_of_trades.csv"
+EXE = str(Path(sys.executable).parent / "at-backtest")
+RULES = ["--starting-balance", "50000", "--profit-target", "250", "--trailing-drawdown", "2000", "--min-days", "1"]
+TV_PRICES = [("6004.75", "6029"), ("6026.25", "5999.75"), ("6019", "6001.5")]
+
+
+def backtest(out: Path, *extra: str) -> tuple[dict[str, Any], str]:
+    out.mkdir(parents=True, exist_ok=True)
+    args = [EXE, str(BARS), str(TRADES), "--symbol", "CME_MINI:MES1!", "--tz", "America/New_York", *RULES]
+    args += ["--runs", "500", "--json", str(out / "r.json"), "--report", str(out / "r.html")]
+    args += ["--recording", str(out / "rec.jsonl"), *extra]
+    done = subprocess.run(args, capture_output=True, text=True, timeout=240, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return json.loads((out / "r.json").read_text()), done.stdout
+
+
+def test_two_processes_give_one_output_hash_and_one_report_through_the_real_services(tmp_path: Path) -> None:
+    first, printed = backtest(tmp_path / "a")
+    second, _ = backtest(tmp_path / "b")
+    assert first["run"]["output_sha256"] == second["run"]["output_sha256"]
+    assert (tmp_path / "a" / "r.json").read_bytes() == (tmp_path / "b" / "r.json").read_bytes()
+    assert (tmp_path / "a" / "r.html").read_bytes() == (tmp_path / "b" / "r.html").read_bytes()
+    assert f"output sha256: {first['run']['output_sha256']}" in printed
+    assert first["run"]["warnings"] == []
+
+    # the recording is at-replay's format: its outputs hash to what the report says
+    events = load_jsonl(str(tmp_path / "a" / "rec.jsonl"))
+    inputs, outputs = split(events)
+    assert len(inputs) == first["run"]["inputs"] == 48 + 6
+    assert output_hash(outputs) == first["run"]["output_sha256"]
+
+    # every TradingView trade went through agents, risk and the venue, at TradingView's prices
+    trades = first["trades"]
+    assert [(t["entry_price"], t["exit_price"]) for t in trades] == TV_PRICES
+    assert [t["entry_alert"] for t in trades] == [f"tv-trade-{n}-entry" for n in (1, 2, 3)]
+    assert [t["exit_alert"] for t in trades] == [f"tv-trade-{n}-exit" for n in (1, 2, 3)]
+    assert [t["direction"] for t in trades] == ["long", "short", "long"]
+    assert [t["duration_s"] for t in trades] == [1800, 2400, 4500]
+    # exec-sim's default fee, 0.62 a contract a side: 2 x 2 + 2 x 1 + 2 x 1 contract-sides
+    assert first["totals"]["gross_pnl"] == first["inputs"]["tradingview_net_pnl"] == "287.50"
+    assert first["totals"]["fees"] == str(Decimal("0.62") * 8)
+    assert first["verdict"] == {"status": "passed", "day": 1, "date": "2026-03-02"}
+
+
+def test_without_fees_the_net_pnl_is_tradingviews_to_the_cent_and_with_slippage_it_is_worse(tmp_path: Path) -> None:
+    free, _ = backtest(tmp_path / "free", "--fee-per-contract", "0")
+    assert free["totals"]["net_pnl"] == "287.50" == free["totals"]["gross_pnl"]
+    assert [t["net_pnl"] for t in free["trades"]] == ["242.50", "132.50", "-87.50"]
+    slipped, _ = backtest(tmp_path / "slip", "--fee-per-contract", "0", "--slippage-ticks", "1")
+    # one tick (1.25 USD on MES) against each of 8 contract-sides
+    assert slipped["totals"]["slippage"] == "10.00"
+    assert Decimal(slipped["totals"]["net_pnl"]) == Decimal("287.50") - Decimal("10.00")

@@ -1,0 +1,58 @@
+"""``at-backtest``'s command line: help, unknown flags, missing and bad files fail clearly (exit 2)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from at_obs.cli.backtest import app
+
+DATA = Path(__file__).resolve().parents[1] / "data" / "backtest"
+BARS, TRADES = str(DATA / "mes_5m_tradingview.csv"), str(DATA / "mes_5m_list_of_trades.csv")
+RULES = ["--symbol", "MES1!", "--starting-balance", "50000", "--profit-target", "3000"]
+runner = CliRunner()
+
+
+def test_help_names_the_inputs_and_the_options() -> None:
+    result = runner.invoke(app, ["--help"])
+    assert result.exit_code == 0
+    for words in ("BARS", "TRADES", "--symbol", "--profit-target", "--runs", "--report", "--json"):
+        assert words in result.output
+
+
+def test_an_unknown_flag_is_refused() -> None:
+    result = runner.invoke(app, [BARS, TRADES, *RULES, "--fees-please"])
+    assert result.exit_code == 2
+    assert "No such option" in result.output
+
+
+def test_a_missing_bars_file_fails_before_any_service_starts() -> None:
+    result = runner.invoke(app, [str(DATA / "nope.csv"), TRADES, *RULES])
+    assert result.exit_code == 2
+    assert "nope.csv: no such file" in result.output
+
+
+def test_a_bad_cell_is_reported_with_its_line_and_column(tmp_path: Path) -> None:
+    bad = tmp_path / "bars.csv"
+    bad.write_text("time,open,high,low,close\n1,2,3,1,2\n61,2,3,1,two\n")
+    result = runner.invoke(app, [str(bad), TRADES, *RULES])
+    assert result.exit_code == 2
+    assert "line 3, column 'close': 'two' is not a number" in result.output.replace("\n", " ")
+
+
+def test_missing_challenge_rules_unknown_symbols_and_time_zones_are_refused() -> None:
+    no_target = runner.invoke(app, [BARS, TRADES, "--symbol", "MES1!", "--starting-balance", "50000"])
+    assert no_target.exit_code == 2 and "profit_target is required" in no_target.output
+    symbol = runner.invoke(app, [BARS, TRADES, *RULES[2:], "--symbol", "NYSE:???"])
+    assert symbol.exit_code == 2 and "NYSE:???" in symbol.output
+    zone = runner.invoke(app, [BARS, TRADES, *RULES, "--tz", "Mars/Olympus"])
+    assert zone.exit_code == 2 and "unknown time zone 'Mars/Olympus'" in zone.output
+
+
+def test_rules_come_from_a_yaml_file_and_an_unknown_rule_is_named(tmp_path: Path) -> None:
+    rules = tmp_path / "rules.yaml"
+    rules.write_text("starting_balance: 50000\nprofit_target: 3000\ndrawdown: 2000\n")
+    result = runner.invoke(app, [BARS, TRADES, "--symbol", "MES1!", "--rules", str(rules)])
+    assert result.exit_code == 2
+    assert "unknown challenge rule(s): drawdown" in result.output

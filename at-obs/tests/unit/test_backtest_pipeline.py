@@ -1,0 +1,183 @@
+"""Backtest plumbing without the stack: inputs as events, fills as a trade list, days, the report."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import random
+from datetime import time
+from decimal import Decimal
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from at_core.clock import ManualClock
+from at_core.events import EventFactory, FillEvent, MarketDataEvent, SignalEvent
+from at_core.ids import IdGenerator
+from at_core.models.enums import OrderSide
+from at_core.serialization import encode_event
+from at_core.symbols import normalize_ticker
+from at_obs.backtest.bars import load_bars
+from at_obs.backtest.challenge import ChallengeRules, DayState, run_challenge
+from at_obs.backtest.daily import by_day, equity_curve, trading_day
+from at_obs.backtest.montecarlo import monte_carlo
+from at_obs.backtest.pipeline import segments
+from at_obs.backtest.recording import Target, build_inputs
+from at_obs.backtest.report import to_html, to_json
+from at_obs.backtest.result import build_report
+from at_obs.backtest.trades import ClosedTrade, trade_list
+from at_obs.backtest.tv_trades import load_tv_trades
+
+DATA = Path(__file__).resolve().parents[1] / "data" / "backtest"
+NY, CHICAGO = ZoneInfo("America/New_York"), ZoneInfo("America/Chicago")
+TARGET = Target(normalize_ticker("CME_MINI:MES1!"), "CME_MINI:MES1!", "topstep-50k-1", "backtest")
+D = Decimal
+
+
+def _inputs() -> list[object]:
+    bars = load_bars(DATA / "mes_5m_tradingview.csv")
+    trades = load_tv_trades(DATA / "mes_5m_list_of_trades.csv", NY).trades
+    return build_inputs(bars, trades, TARGET)  # type: ignore[return-value]
+
+
+def test_every_bar_is_market_data_at_its_close_and_every_trade_two_tradingview_signals() -> None:
+    events = _inputs()
+    bars = [e for e in events if isinstance(e, MarketDataEvent)]
+    signals = [e for e in events if isinstance(e, SignalEvent)]
+    assert len(bars) == 48 and len(signals) == 6
+    first = bars[0]
+    assert first.ts_event - first.data.ts_open == 300 * 10**9  # type: ignore[union-attr,operator]
+    assert (first.instrument_id, first.venue) == ("MES.CME", "CME")
+    entry, exit_ = signals[0], signals[1]
+    assert (entry.action, entry.market_position, entry.position_size, entry.alert_id) == (
+        "buy", "long", D(2), "tv-trade-1-entry",
+    )  # fmt: skip
+    assert (exit_.action, exit_.market_position, exit_.position_size, exit_.prev_market_position) == (
+        "sell", "flat", D(0), "long",
+    )  # fmt: skip
+    assert (entry.origin, entry.ticker, entry.interval) == ("tradingview", "CME_MINI:MES1!", "5")
+
+
+def test_a_signal_comes_right_after_the_bar_that_closed_at_its_time() -> None:
+    events = _inputs()
+    entry = next(i for i, e in enumerate(events) if isinstance(e, SignalEvent))
+    bar = events[entry - 1]
+    assert isinstance(bar, MarketDataEvent) and bar.ts_event == events[entry].ts_event  # type: ignore[attr-defined]
+    assert [e.ts_event for e in events] == sorted(e.ts_event for e in events)  # type: ignore[attr-defined]
+
+
+def test_the_same_inputs_give_the_same_events_byte_for_byte() -> None:
+    assert [encode_event(e) for e in _inputs()] == [encode_event(e) for e in _inputs()]  # type: ignore[arg-type]
+
+
+def _fills(*legs: tuple[int, str, str, str, str]) -> list[FillEvent]:
+    clock = ManualClock(0)
+    factory = EventFactory("exec_sim", clock, IdGenerator(clock, random.Random(0)))
+    out = []
+    for ts, side, qty, price, fee in legs:
+        clock.advance_to(ts)
+        out.append(
+            factory.make(
+                FillEvent,
+                account_id="a",
+                strategy_id="s",
+                instrument_id="MES.CME",
+                client_order_id="c",
+                venue="SIM",
+                trade_id=f"t{ts}",
+                side=OrderSide(side),
+                quantity=D(qty),
+                price=D(price),
+                fee=D(fee),
+                fee_currency="USD",
+                slippage_amount=D("1.25") * D(qty),
+            )
+        )
+    return out
+
+
+def test_fills_pair_first_in_first_out_and_a_reversal_closes_then_opens() -> None:
+    fills = _fills(
+        (1, "buy", "1", "100", "0.62"),
+        (2, "buy", "1", "102", "0.62"),
+        (3, "sell", "3", "104", "1.86"),  # closes 2 long (at 100 and 102), opens 1 short
+        (4, "buy", "1", "103", "0.62"),
+    )
+    trades = trade_list(fills, D(5))  # type: ignore[arg-type]
+    assert [(t.direction, t.qty, t.entry_price, t.exit_price, t.gross_pnl) for t in trades] == [
+        ("long", D(1), D(100), D(104), D(20)),
+        ("long", D(1), D(102), D(104), D(10)),
+        ("short", D(1), D(104), D(103), D(5)),
+    ]
+    assert [t.fees for t in trades] == [D("1.24")] * 3
+    assert [t.slippage for t in trades] == [D("2.50")] * 3
+    assert trades[0].net_pnl == D("18.76")
+
+
+def _trade(exit_ns: int, net: str) -> ClosedTrade:
+    return ClosedTrade("a", "MES.CME", "long", D(1), exit_ns - 60 * 10**9, D(100), exit_ns, D(100), D(net), D(0),
+                       D(0), "tv-1", "tv-2")  # fmt: skip
+
+
+def test_a_trade_closed_after_the_five_pm_chicago_roll_counts_on_the_next_trading_day() -> None:
+    monday_1659 = 1772492340 * 10**9  # 2026-03-02 16:59 CT (22:59 UTC)
+    assert trading_day(monday_1659, CHICAGO, time(17)).isoformat() == "2026-03-02"
+    assert trading_day(monday_1659 + 60 * 10**9, CHICAGO, time(17)).isoformat() == "2026-03-03"
+    days = by_day([_trade(monday_1659, "10"), _trade(monday_1659 + 120 * 10**9, "-4.5")], CHICAGO, time(17))
+    assert [(d.day.isoformat(), d.pnl, d.trades) for d in days] == [("2026-03-02", 1000, 1), ("2026-03-03", -450, 1)]
+
+
+def test_equity_curve_tracks_the_drawdown_from_the_running_peak() -> None:
+    curve = equity_curve([_trade(10**9, "100"), _trade(2 * 10**9, "-30"), _trade(3 * 10**9, "50")], D(1000))
+    assert [(p.equity, p.drawdown) for p in curve] == [(D(1100), D(0)), (D(1070), D(30)), (D(1120), D(0))]
+
+
+def _report() -> dict[str, object]:
+    trades = [_trade(1772470000 * 10**9, "150"), _trade(1772560000 * 10**9, "-40")]
+    days = by_day(trades, CHICAGO, time(17))
+    rules = ChallengeRules(5_000_000, 30_000, 200_000, 0, 100_000)
+    trace: list[DayState] = []
+    outcome = run_challenge([d.pnl for d in days], rules, trace)
+    odds = monte_carlo(rules, random.Random(1), runs=100, daily_pnl=[d.pnl for d in days], seed=1)
+    return build_report(
+        inputs={"instrument_id": "MES.CME"}, run={"output_sha256": "x", "warnings": []}, trades=trades,
+        days=days, rules=rules, trace=trace, outcome=outcome, odds=odds,
+    )  # fmt: skip
+
+
+def test_the_report_json_holds_trades_days_floors_verdict_and_odds() -> None:
+    report = _report()
+    assert report["totals"] == {
+        "trades": 2, "wins": 1, "losses": 1, "gross_pnl": "110.00", "fees": "0.00", "slippage": "0.00",
+        "net_pnl": "110.00",
+    }  # fmt: skip
+    assert [(d["date"], d["pnl"], d["balance"], d["floor"]) for d in report["daily"]] == [  # type: ignore[index,union-attr]
+        ("2026-03-02", "150.00", "50150.00", "48000.00"),
+        ("2026-03-03", "-40.00", "50110.00", "48150.00"),
+    ]
+    assert report["verdict"] == {"status": "running", "day": 2, "date": "2026-03-03"}
+    assert report["odds"]["runs"] == 100  # type: ignore[index]
+    assert to_json(report) == to_json(_report())
+    assert json.loads(to_json(report))["trades"][0]["entry_alert"] == "tv-1"
+
+
+def test_the_html_report_is_one_self_contained_file_with_an_inline_chart() -> None:
+    page = to_html(_report())
+    assert page.startswith("<!DOCTYPE html>") and "<svg" in page and "<polyline" in page
+    for outside in ("src=", "href=", "<script", "<link", "@import", "url("):
+        assert outside not in page
+    assert "Verdict: running on day 2 (2026-03-03)" in page
+    assert "tv-1" in page and "Odds (100 bootstrap runs of daily, seed 1)" in page
+
+
+def test_bars_between_signals_go_without_waiting_and_every_signal_and_the_bar_before_it_wait() -> None:
+
+    events = _inputs()
+    groups = segments(events)  # type: ignore[arg-type]
+    assert [e for _, group in groups for e in group] == events
+    waiting = {e.event_id for wait, group in groups if wait for e in group}  # type: ignore[attr-defined]
+    for i, event in enumerate(events):
+        if isinstance(event, SignalEvent):
+            assert event.event_id in waiting and events[i - 1].event_id in waiting  # type: ignore[attr-defined]
+    assert events[-1].event_id in waiting  # type: ignore[attr-defined]
+    assert groups[-1][0] and all(a[0] != b[0] for a, b in itertools.pairwise(groups))
+    assert all(wait for wait, _ in segments(events, batch_bars=False))  # type: ignore[arg-type]
