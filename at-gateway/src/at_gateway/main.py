@@ -17,10 +17,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from at_core.clock import Clock
 from at_core.runtime.logging import configure_logging, get_logger
 from at_gateway import __version__, bootstrap
+from at_gateway.api.front_door import FrontDoor
 from at_gateway.api.pipeline import dead_letter
 from at_gateway.api.routes import health, ingest, orders, webhooks
+from at_gateway.api.status import REASON_OF_STATUS, status_for
 from at_gateway.config import GatewaySettings
-from at_gateway.domain.errors import Rejection
+from at_gateway.errors import Reason, Rejection
+from at_gateway.server import http_protocol
 
 log = get_logger("at_gateway")
 
@@ -81,6 +84,7 @@ def create_app(settings: GatewaySettings | None = None, clock: Clock | None = No
         app.include_router(module.router)
 
     app.add_middleware(RequestCounter)
+    app.add_middleware(FrontDoor)
 
     @app.exception_handler(Rejection)
     async def on_rejection(request: Request, exc: Rejection) -> JSONResponse:
@@ -89,24 +93,25 @@ def create_app(settings: GatewaySettings | None = None, clock: Clock | None = No
             await dead_letter(gw, request, exc, getattr(request.state, "raw_body", b""))
         except Exception as dl_exc:  # the dead letter is best effort; the caller still gets its 4xx
             log.error("dead_letter_failed", reason=exc.reason, error=repr(dl_exc))
-        body: dict = {"status": "rejected", "reason": exc.reason, "detail": exc.detail}
+        body: dict = {"status": "rejected", "reason": exc.reason, "detail": gw.redactor.text(exc.detail)}
         if exc.errors:
             body["errors"] = exc.errors
-        return JSONResponse(body, status_code=exc.status)
+        return JSONResponse(body, status_code=status_for(exc.reason))
 
     @app.exception_handler(RequestValidationError)
     async def on_validation(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = [{"loc": list(e["loc"]), "msg": str(e["msg"])} for e in exc.errors()]
-        return await on_rejection(request, Rejection(422, "invalid", "invalid request", errors))
+        return await on_rejection(request, Rejection(Reason.INVALID, "invalid request", errors))
 
     @app.exception_handler(StarletteHTTPException)
     async def on_http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        reason = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-        return await on_rejection(request, Rejection(exc.status_code, reason, str(exc.detail)))
+        reason = REASON_OF_STATUS.get(exc.status_code, Reason.HTTP_ERROR)
+        return await on_rejection(request, Rejection(reason, str(exc.detail)))
 
     @app.exception_handler(Exception)
     async def on_bug(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled_error", path=request.url.path, error=repr(exc))
+        route = getattr(request.scope.get("route"), "path", "unmatched")  # never the path: it may hold a secret
+        log.exception("unhandled_error", route=route, error=repr(exc))
         return JSONResponse({"status": "error", "reason": "internal", "detail": "internal error, logged"}, 500)
 
     return app
@@ -123,4 +128,6 @@ def run() -> None:
         log_config=None,
         access_log=False,
         proxy_headers=False,
+        http=http_protocol(settings),
+        **settings.server_options(),
     )
