@@ -6,6 +6,7 @@ import asyncio
 import json
 import random
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 
 import yaml
@@ -100,8 +101,8 @@ def build(settings: GatewaySettings, clock: Clock | None = None) -> Gateway:
         ),
         quantity=QuantityLimits(
             settings.max_quantity,
-            dict(settings.max_quantity_per_instrument),
-            dict(settings.max_quantity_per_asset_class),
+            {k: Decimal(str(v)) for k, v in settings.max_quantity_per_instrument.items()},
+            {k: Decimal(str(v)) for k, v in settings.max_quantity_per_asset_class.items()},
         ),
         stale_after_s=settings.stale_after_s,
     )

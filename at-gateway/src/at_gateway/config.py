@@ -69,12 +69,7 @@ class GatewaySettings(ServiceSettings):
         description="Largest quantity for an instrument with no bound of its own or of its asset class (422 above)",
     )
     max_quantity_per_asset_class: dict[str, Decimal] = Field(
-        default_factory=lambda: {
-            "future": Decimal(100),
-            "fx": Decimal(10_000_000),
-            "crypto_spot": Decimal(1000),
-            "crypto_perp": Decimal(1000),
-        },
+        default_factory=lambda: {"future": 100, "fx": 10_000_000, "crypto_spot": 1000, "crypto_perp": 1000},
         description="Largest quantity per asset class, in its unit (contracts, FX units, coins); 422 above",
     )
     max_quantity_per_instrument: dict[str, Decimal] = Field(

@@ -26,10 +26,24 @@ _NAMES = "|".join(SECRET_FIELDS)
 # "passphrase" : "any \" escaped string": possessive, so no backtracking on a hostile body
 _JSON_PAIR = re.compile(rf'("(?:{_NAMES})"\s*+:\s*+)"(?:[^"\\]|\\.)*+"', re.IGNORECASE)
 _NAME = re.compile(_NAMES)
-# KEY=VALUE at a line start, or after ';'. White space that cannot cross a line break, so a body of
-# 1 MiB of newlines is one pass, never one pass per newline.
-_KV_LINE = re.compile(rf"^([ \t\r\f\v]*+(?:{_NAMES})[ \t\r\f\v]*+=)[^\n;]*+", re.IGNORECASE | re.MULTILINE)
-_KV_PART = re.compile(rf"(;[ \t\r\f\v]*+(?:{_NAMES})[ \t\r\f\v]*+=)[^\n;]*+", re.IGNORECASE)
+_LINE_SPACE = " \t\r\f\v"  # white space that cannot cross a line break
+
+
+def _mask_part(part: str) -> str:
+    key, sep, _ = part.partition("=")
+    return f"{key}{sep}{MASK}" if sep and key.strip(_LINE_SPACE).lower() in SECRET_FIELDS else part
+
+
+def _mask_line(line: str) -> str:
+    if "=" not in line or not _NAME.search(line.lower()):
+        return line
+    return ";".join(_mask_part(p) for p in line.split(";"))
+
+
+def _mask_key_values(text: str) -> str:
+    """``passphrase=...`` lines (and ``;``-separated parts) with the value masked: plain splits, one
+    pass, so a body of 1 MiB of newlines costs one split, never one scan per newline."""
+    return "\n".join([_mask_line(line) for line in text.split("\n")])
 
 
 class Redactor:
@@ -58,7 +72,8 @@ class Redactor:
         out = self._secret_fields(text)
         if self._pattern is not None:
             out = self._pattern.sub(MASK, out)
-        parsed = _parse_json(out)
+        # a JSON text can hide a secret from the passes above only behind an escape (\u0073)
+        parsed = _parse_json(out) if "\\" in out else _NOT_JSON
         if parsed is not _NOT_JSON and self._leaks(parsed):
             out = json.dumps(self._scrub(parsed), ensure_ascii=False, separators=(",", ":"), default=str)
         if self._hidden(out):
@@ -71,7 +86,7 @@ class Redactor:
         if not _NAME.search(lower):
             return text
         text = _JSON_PAIR.sub(rf'\1"{MASK}"', text)
-        return _KV_PART.sub(rf"\1{MASK}", _KV_LINE.sub(rf"\1{MASK}", text))
+        return _mask_key_values(text)
 
     def _hidden(self, text: str) -> bool:
         """A secret readable once JSON or URL escapes are undone."""
