@@ -125,7 +125,9 @@ def build(settings: GatewaySettings, clock: Clock | None = None) -> Gateway:
 async def connect(gw: Gateway) -> None:
     """Connect to NATS, create streams and the dedup bucket; retry until it works.
 
-    Runs in the background: until NATS answers, accepted events go to the outbox.
+    Runs in the background: until NATS answers, accepted events go to the outbox. Then, every
+    second, dedup claims recorded on disk while the KV bucket was out of reach are copied into it
+    (so the other replicas see them), until the app stops (the task is cancelled).
     """
     gw.publisher.start()
     while gw.bus is None:
@@ -141,6 +143,13 @@ async def connect(gw: Gateway) -> None:
         gw.publisher.bus = bus
         gw.streams_ok = True
         log.info("nats_ready")
+    while True:
+        if gw.bus.connected:
+            try:
+                await gw.dedup.share_claims()
+            except Exception as exc:  # try again on the next tick
+                log.warning("dedup_share_failed", error=repr(exc)[:200])
+        await asyncio.sleep(1.0)
 
 
 async def close(gw: Gateway) -> None:

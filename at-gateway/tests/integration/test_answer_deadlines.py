@@ -10,9 +10,12 @@ import signal
 import httpx
 import nats
 import pytest
+from nats.js.errors import BucketNotFoundError, KeyNotFoundError
 from tests.conftest import SECRET, RunningGateway, fixture_body
 
+from at_core import subjects
 from at_core.testing import NatsServer
+from at_gateway.adapters.dedup import dedup_key
 
 pytestmark = pytest.mark.integration
 #: A client that gives up as TradingView would, with a margin: an answer after this is a lost alert.
@@ -95,3 +98,44 @@ async def test_an_alert_accepted_into_the_outbox_is_a_duplicate_after_a_restart(
     assert repeat_down.json() == {"status": "duplicate", "event_id": first.json()["event_id"]}
     assert repeat_up.json() == {"status": "duplicate", "event_id": first.json()["event_id"]}
     assert stored == 1
+
+
+async def _kv_holds(url: str, key: str, timeout: float = 20.0) -> str:
+    """The event id the shared dedup bucket holds for ``key``, awaited with a deadline."""
+    nc = await nats.connect(url)
+    try:
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            try:
+                kv = await nc.jetstream().key_value(subjects.KV_BUCKET_DEDUP)
+                return (await kv.get(key)).value.decode()
+            except (BucketNotFoundError, KeyNotFoundError):
+                if asyncio.get_running_loop().time() > deadline:
+                    raise
+                await asyncio.sleep(0.05)  # polling the bucket, not waiting for a message
+    finally:
+        await nc.close()
+
+
+async def test_a_claim_made_while_nats_was_down_reaches_the_other_replicas_once_it_is_back(
+    make_settings, nats_server: NatsServer, tmp_path
+) -> None:
+    body = fixture_body("strategy_alert.json", alert_id="seen-by-one-replica")
+    key = dedup_key("tradingview:paper-1/default", "seen-by-one-replica", body.encode())
+    one = RunningGateway(make_settings(outbox_path=str(tmp_path / "one.sqlite3")))
+    nats_server.stop()  # from the start: the gateway has no bucket at all, only its disk
+    await one.start(wait_ready=False)
+    try:
+        first = await _post(one, body)
+        nats_server.start()
+        shared = await _kv_holds(nats_server.url, key)
+        other = RunningGateway(make_settings(outbox_path=str(tmp_path / "other.sqlite3")))
+        await other.start()
+        try:
+            repeat = await _post(other, body)
+        finally:
+            await other.stop()
+    finally:
+        await one.stop()
+    assert first.status_code == 202 and shared == first.json()["event_id"]
+    assert repeat.json() == {"status": "duplicate", "event_id": first.json()["event_id"]}

@@ -101,6 +101,28 @@ class Deduplicator:
                     return entry.value.decode()
         return None
 
+    async def share_claims(self, timeout_s: float = 2.0) -> int:
+        """Copy claims recorded on disk (while the KV bucket was out of reach) into the bucket, so the
+        other replicas see them. Returns how many were copied; stops at the first failure."""
+        kv = self._kv
+        if kv is None:
+            return 0
+        shared = 0
+        for key, event_id in self._store.unshared_claims(self._clock.now_ns()):
+            try:
+                holder = await asyncio.wait_for(self._kv_claim(kv, key, event_id), timeout_s)
+            except Exception as exc:
+                log.warning("dedup_share_failed", error=repr(exc)[:200])
+                break
+            if holder is not None and holder != event_id:
+                # another replica accepted the same alert while this one could not reach the bucket
+                log.error("dedup_conflict", key=key, event_id=event_id, other_event_id=holder)
+            self._store.mark_shared(key)
+            shared += 1
+        if shared:
+            log.info("dedup_claims_shared", count=shared)
+        return shared
+
     async def release(self, key: str, timeout_s: float = 0.2) -> None:
         """Forget a claim whose event could not be made durable, so a retry is not a 'duplicate'."""
         self._local.pop(key, None)

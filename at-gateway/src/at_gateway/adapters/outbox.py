@@ -29,7 +29,8 @@ class Outbox:
         # Dedup claims made while the shared KV record could not be written (NATS down or slow):
         # kept here, on disk, so a restarted gateway still answers the repeat as a duplicate.
         self._db.execute(
-            "CREATE TABLE IF NOT EXISTS claims (key TEXT PRIMARY KEY, event_id TEXT NOT NULL, expires_ns INTEGER NOT NULL)"
+            "CREATE TABLE IF NOT EXISTS claims (key TEXT PRIMARY KEY, event_id TEXT NOT NULL,"
+            " expires_ns INTEGER NOT NULL, shared INTEGER NOT NULL DEFAULT 0)"
         )
         # Kept in memory: the hot path asks "is anything waiting?" on every publish.
         self._depth = int(self._db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0])
@@ -54,8 +55,25 @@ class Outbox:
             row = self._db.execute("SELECT event_id, expires_ns FROM claims WHERE key = ?", (key,)).fetchone()
             if row is not None and row[1] > now_ns:
                 return str(row[0])
-            self._db.execute("INSERT OR REPLACE INTO claims VALUES (?, ?, ?)", (key, event_id, expires_ns))
+            self._db.execute(
+                "INSERT OR REPLACE INTO claims (key, event_id, expires_ns) VALUES (?, ?, ?)",
+                (key, event_id, expires_ns),
+            )
             return event_id
+
+    def unshared_claims(self, now_ns: int, limit: int = 200) -> list[tuple[str, str]]:
+        """Unexpired claims not yet copied into the shared KV bucket, oldest first."""
+        with self._lock:
+            return list(
+                self._db.execute(
+                    "SELECT key, event_id FROM claims WHERE shared = 0 AND expires_ns > ? ORDER BY rowid LIMIT ?",
+                    (now_ns, limit),
+                )
+            )
+
+    def mark_shared(self, key: str) -> None:
+        with self._lock:
+            self._db.execute("UPDATE claims SET shared = 1 WHERE key = ?", (key,))
 
     def claimed(self, key: str, now_ns: int) -> str | None:
         """The event id an unexpired local claim holds for ``key``."""
