@@ -105,6 +105,7 @@ def build(settings: GatewaySettings, clock: Clock | None = None) -> Gateway:
             {k: Decimal(str(v)) for k, v in settings.max_quantity_per_asset_class.items()},
         ),
         stale_after_s=settings.stale_after_s,
+        max_json_depth=settings.max_json_depth,
     )
     return Gateway(
         settings=settings,
@@ -144,6 +145,7 @@ async def connect(gw: Gateway) -> None:
         gw.streams_ok = True
         log.info("nats_ready")
     while True:
+        gw.outbox.prune_claims(gw.clock.now_ns())
         if gw.bus.connected:
             try:
                 await gw.dedup.share_claims()

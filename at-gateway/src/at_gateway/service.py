@@ -92,6 +92,7 @@ class GatewayService:
     limits: Limits
     quantity: QuantityLimits
     stale_after_s: float
+    max_json_depth: int = 32
     monotonic: Callable[[], float] = time.monotonic
     source_limiter: RateLimiter = field(init=False)
     route_limiter: RateLimiter = field(init=False)
@@ -154,7 +155,7 @@ class GatewayService:
             Rejection: with the reason the alert was refused.
         """
         route = self.authenticate(request.token, source) if request.token is not None else None
-        fields = parse_body(request.raw)
+        fields = parse_body(request.raw, self.max_json_depth)
         if route is None:
             route = self.authenticate(str(fields.get("passphrase") or "") or None, source)
         self.count_route(request.route_name)
@@ -246,16 +247,26 @@ class GatewayService:
         return sink
 
     async def keep_refusal(
-        self, rejection: Rejection, status: int, route_name: str, source: str, raw: bytes, deadline: float
+        self,
+        rejection: Rejection,
+        status: int,
+        route_name: str,
+        source: str,
+        raw: bytes,
+        deadline: float,
+        metric_route: str | None = None,
     ) -> bool:
         """Count a refusal and keep it on the dead-letter stream, within the refusal budgets.
+
+        ``metric_route`` is the bounded label (the template, or ``unmatched``); ``route_name``, kept in
+        the dead letter, may be an unknown path (secrets redacted).
 
         Returns:
             True if it was published (best effort); False if a budget (per source, or all
             together) was used up: then it is only counted, never logged line by line.
         """
         now_ns = self.clock.now_ns()
-        self.metrics.counter("rejected_total").labels(route_name, rejection.reason).inc()
+        self.metrics.counter("rejected_total").labels(metric_route or route_name, rejection.reason).inc()
         if rejection.reason == Reason.STALE:
             self.metrics.counter("stale_alerts_total").inc()
         elif rejection.reason == Reason.PLACEHOLDER:

@@ -119,11 +119,14 @@ async def test_a_flood_of_unknown_paths_is_rate_limited_and_stops_being_stored(m
         codes = [(await gw.client.post(f"/nowhere/{i}", content="{}")).status_code for i in range(20)]
         bad_secret = await gw.client.post("/webhooks/tradingview/wrong", content=fixture_body("strategy_alert.json"))
         kept = await _dead_letter_count(gw.settings.nats_url)
+        metrics = (await gw.client.get("/metrics")).text
     finally:
         await gw.stop()
     assert codes == [404] * 5 + [429] * 15
     assert (bad_secret.status_code, bad_secret.json()["reason"]) == (429, "rate_limited")
     assert kept == 5
+    assert "/nowhere/" not in metrics  # unknown paths share one label: a flood cannot mint series
+    assert 'at_gateway_rejected_total{reason="rate_limited",route="unmatched"} 15.0' in metrics
 
 
 async def test_the_dead_letters_the_gateway_publishes_are_bounded_for_all_sources_together(make_settings) -> None:

@@ -74,4 +74,5 @@ async def dead_letter(gw: Gateway, request: Request, rejection: Rejection, raw: 
         source_address(gw, request),
         raw,
         deadline_of(gw, request),
+        metric_route=getattr(request.scope.get("route"), "path", "unmatched"),
     )

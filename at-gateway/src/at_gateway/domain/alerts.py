@@ -22,7 +22,7 @@ from at_core.catalog import InstrumentCatalog
 from at_core.errors import SymbolError, UnknownInstrumentError
 from at_core.models.enums import AssetClass, OrderType, PositionSide, SignalAction
 from at_gateway.domain.bounds import QuantityLimits, length_errors
-from at_gateway.domain.json_shape import JsonShapeError, bounded_decimal, check_json_shape
+from at_gateway.domain.json_shape import MAX_DEPTH, JsonShapeError, bounded_decimal, check_json_shape
 from at_gateway.domain.redaction import SECRET_FIELDS
 from at_gateway.errors import Reason, Rejection
 
@@ -69,7 +69,7 @@ class Alert:
     max_quantity: Decimal | None = None  # the largest quantity accepted for this instrument
 
 
-def parse_body(raw: bytes) -> dict[str, Any]:
+def parse_body(raw: bytes, max_depth: int = MAX_DEPTH) -> dict[str, Any]:
     """JSON object, or ``KEY=VALUE`` lines, flattened to lower-case dotted names.
 
     Raises:
@@ -84,7 +84,7 @@ def parse_body(raw: bytes) -> dict[str, Any]:
     if not stripped:
         raise Rejection(Reason.MALFORMED, "empty body")
     if stripped.startswith("{"):
-        return _flatten(_parse_json_object(stripped))
+        return _flatten(_parse_json_object(stripped, max_depth))
     pairs: dict[str, Any] = {}
     for number, line in enumerate(re.split(r"[\n;]+", stripped), start=1):
         if not line.strip():
@@ -97,9 +97,9 @@ def parse_body(raw: bytes) -> dict[str, Any]:
     return pairs
 
 
-def _parse_json_object(text: str) -> dict[str, Any]:
+def _parse_json_object(text: str, max_depth: int) -> dict[str, Any]:
     try:
-        check_json_shape(text.encode())
+        check_json_shape(text.encode(), max_depth=max_depth)
     except JsonShapeError as exc:
         raise Rejection(Reason(exc.kind), exc.detail) from exc
     try:
