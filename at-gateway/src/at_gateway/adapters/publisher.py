@@ -36,7 +36,7 @@ class DurablePublisher:
         timeout = self.timeout_s if budget_s is None else min(self.timeout_s, budget_s)
         if self.bus is not None and self.outbox.depth() == 0 and self.bus.connected and timeout > 0:
             try:
-                await asyncio.wait_for(self.bus.publish(event, timeout=timeout), timeout)
+                await self.bus.publish(event, timeout=timeout)  # bounded by the ack timeout
                 return "jetstream"
             except (PublishError, TimeoutError):
                 self.metrics.counter("publish_errors_total").inc()
@@ -55,7 +55,7 @@ class DurablePublisher:
         if self.bus is None or not self.bus.connected or timeout <= 0:
             return
         with contextlib.suppress(PublishError, TimeoutError):
-            await asyncio.wait_for(self.bus.publish(event, timeout=timeout), timeout)
+            await self.bus.publish(event, timeout=timeout)
 
     def start(self) -> None:
         self._drainer = asyncio.create_task(self._drain_loop(), name="outbox-drain")

@@ -31,7 +31,7 @@ class FrontDoor:
         state = scope.setdefault("state", {})
         state["source"] = source
         state["deadline"] = time.monotonic() + gw.settings.answer_within_s
-        if not _known(scope) and gw.service.refused_too_often(source):
+        if gw.service.refused_too_often(source) and not _known(scope):  # cheap test first
             gw.metrics.counter("rejected_total").labels("unmatched", Reason.RATE_LIMITED).inc()
             await _answer_429(send, source)
             return
