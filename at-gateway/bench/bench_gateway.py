@@ -7,7 +7,8 @@ Starts a real nats-server and, each in its own process with one uvicorn worker:
 Then drives both on loopback with ``--connections`` keep-alive connections for ``--seconds``
 each (wrk when installed, else the asyncio HTTP/1.1 client below), every alert with its own
 ``alert_id`` so none is a duplicate, and prints requests/s and p50/p99 latency side by side.
-Asserts nothing: targets live here, never in tests.
+Then prints the redaction cost per KB of 1 MiB bodies, ordinary and hostile (the patterns are
+linear: target well under a second per MiB). Asserts nothing: targets live here, never in tests.
 
     .venv/bin/python at-gateway/bench/bench_gateway.py [--seconds 10] [--connections 32]
 """
@@ -56,6 +57,37 @@ def _alert(i: int, now: str) -> bytes:
             },
         }
     ).encode()
+
+
+def redaction_cost() -> list[tuple[str, int, float]]:
+    """Redaction of 1 MiB bodies (what every refused or accepted body goes through): microseconds per KB.
+
+    The shapes are the hostile ones that made the old patterns quadratic, next to an ordinary body.
+    """
+    from at_gateway.domain.redaction import Redactor
+
+    redactor = Redactor([SECRET, "dev-api-key"])
+    mib = 1024 * 1024
+    ordinary = (b'{"items": [' + b'{"kind": "quote", "symbol": "MES1!", "bid": "6012", "ask": "6012.25"},' * 15000)[
+        :mib
+    ]
+    bodies = {
+        "ordinary JSON": ordinary,
+        "newlines": b"\n" * mib,
+        "spaces after a secret name": b"passphrase" + b" " * mib,
+        "passphrase= lines": (b"passphrase=x\n" * (mib // 13))[:mib],
+        "escaped quotes": (b'"\\"' * (mib // 3))[:mib],
+        "percent signs": b"%" * mib,
+    }
+    out = []
+    for name, body in bodies.items():
+        best = float("inf")
+        for _ in range(3):
+            t0 = time.perf_counter()
+            redactor.body(body)
+            best = min(best, time.perf_counter() - t0)
+        out.append((name, len(body), best))
+    return out
 
 
 def ceiling_app():
@@ -230,6 +262,9 @@ def main() -> None:
         print(
             f"{r['name']:<38} {r['requests']:>9} {r['rps']:>9.0f} {r['p50_ms']:>8.2f} {r['p99_ms']:>8.2f}  {r['statuses']}"
         )
+    print(f"\n{'redaction of a 1 MiB body':<38} {'total ms':>9} {'us per KB':>10}")
+    for name, size, seconds in redaction_cost():
+        print(f"{name:<38} {seconds * 1000:>9.1f} {seconds * 1e6 / (size / 1024):>10.1f}")
     ratio = results[1]["rps"] / results[0]["rps"]
     print(f"\ngateway / ceiling: {ratio:.0%} (target >= 60%); gateway p99 {results[1]['p99_ms']:.1f} ms (target < 50)")
 

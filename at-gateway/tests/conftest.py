@@ -19,6 +19,7 @@ from at_core.serialization import decode_event
 from at_core.testing import NatsServer, free_port
 from at_gateway.config import GatewaySettings
 from at_gateway.main import create_app
+from at_gateway.server import http_protocol
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SECRET = "dev-webhook-secret"
@@ -43,6 +44,8 @@ class RunningGateway:
                 log_level="warning",
                 lifespan="on",
                 proxy_headers=False,
+                http=http_protocol(settings),
+                **settings.server_options(),
             )
         )
         self.task: asyncio.Task | None = None

@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 
 import yaml
@@ -18,12 +19,16 @@ from at_core.metrics import Metrics
 from at_core.metrics.gateway import CATALOG
 from at_core.runtime.bus import BusError, EventBus
 from at_core.runtime.logging import get_logger
-from at_gateway.adapters.dedup import Deduplicator
+from at_gateway.adapters import log_redaction
+from at_gateway.adapters.dedup import Deduplicator, dedup_key
 from at_gateway.adapters.outbox import Outbox
 from at_gateway.adapters.publisher import DurablePublisher
 from at_gateway.config import GatewaySettings
-from at_gateway.domain.limits import RateLimiter, SlidingWindow
+from at_gateway.domain.bounds import QuantityLimits
+from at_gateway.domain.limits import TrustedProxies
+from at_gateway.domain.redaction import Redactor
 from at_gateway.domain.routing import RouteTable, Target
+from at_gateway.service import GatewayService, Limits
 
 log = get_logger("at_gateway.bootstrap")
 
@@ -41,9 +46,9 @@ class Gateway:
     outbox: Outbox
     publisher: DurablePublisher
     dedup: Deduplicator
-    limiter: RateLimiter
-    route_limiter: RateLimiter
-    recent_alerts: SlidingWindow = field(default_factory=lambda: SlidingWindow(180.0))
+    redactor: Redactor
+    proxies: TrustedProxies
+    service: GatewayService
     bus: EventBus | None = None
     streams_ok: bool = False
 
@@ -65,29 +70,65 @@ def _rng(settings: GatewaySettings) -> random.Random:
 
 
 def build(settings: GatewaySettings, clock: Clock | None = None) -> Gateway:
+    """Wire real adapters; installs the log redactor (call after logging is configured)."""
     clock = clock or WallClock()
     metrics = CATALOG.build()
     outbox = Outbox(settings.outbox_path)
     metrics.gauge("outbox_depth").set(outbox.depth())
+    routes = load_routes(settings)
+    redactor = Redactor([*routes.secrets, *settings.known_secrets])
+    log_redaction.install(redactor)
+    factory = EventFactory("gateway", clock, IdGenerator(clock, _rng(settings)))
+    catalog = InstrumentCatalog()
+    publisher = DurablePublisher(None, outbox, metrics, settings.publish_timeout_s)
+    dedup = Deduplicator(settings.dedup_window_s, outbox, clock)
+    service = GatewayService(
+        clock=clock,
+        factory=factory,
+        catalog=catalog,
+        routes=routes,
+        metrics=metrics,
+        dedup=dedup,
+        sink=publisher,
+        key_of=dedup_key,
+        redactor=redactor,
+        limits=Limits(
+            per_source=settings.rate_limit_per_minute,
+            per_route=settings.route_rate_limit_per_minute,
+            refusals_per_source=settings.refusals_per_source_per_minute,
+            dead_letters=settings.dead_letters_per_minute,
+            allowlist=frozenset(settings.allowed_ips) if settings.allowlist_enabled else None,
+        ),
+        quantity=QuantityLimits(
+            settings.max_quantity,
+            {k: Decimal(str(v)) for k, v in settings.max_quantity_per_instrument.items()},
+            {k: Decimal(str(v)) for k, v in settings.max_quantity_per_asset_class.items()},
+        ),
+        stale_after_s=settings.stale_after_s,
+        max_json_depth=settings.max_json_depth,
+    )
     return Gateway(
         settings=settings,
         clock=clock,
-        factory=EventFactory("gateway", clock, IdGenerator(clock, _rng(settings))),
-        catalog=InstrumentCatalog(),
-        routes=load_routes(settings),
+        factory=factory,
+        catalog=catalog,
+        routes=routes,
         metrics=metrics,
         outbox=outbox,
-        publisher=DurablePublisher(None, outbox, metrics, settings.publish_timeout_s),
-        dedup=Deduplicator(settings.dedup_window_s),
-        limiter=RateLimiter(settings.rate_limit_per_minute),
-        route_limiter=RateLimiter(settings.route_rate_limit_per_minute),
+        publisher=publisher,
+        dedup=dedup,
+        redactor=redactor,
+        proxies=TrustedProxies(settings.proxies),
+        service=service,
     )
 
 
 async def connect(gw: Gateway) -> None:
     """Connect to NATS, create streams and the dedup bucket; retry until it works.
 
-    Runs in the background: until NATS answers, accepted events go to the outbox.
+    Runs in the background: until NATS answers, accepted events go to the outbox. Then, every
+    second, dedup claims recorded on disk while the KV bucket was out of reach are copied into it
+    (so the other replicas see them), until the app stops (the task is cancelled).
     """
     gw.publisher.start()
     while gw.bus is None:
@@ -103,6 +144,14 @@ async def connect(gw: Gateway) -> None:
         gw.publisher.bus = bus
         gw.streams_ok = True
         log.info("nats_ready")
+    while True:
+        gw.outbox.prune_claims(gw.clock.now_ns())
+        if gw.bus.connected:
+            try:
+                await gw.dedup.share_claims()
+            except Exception as exc:  # try again on the next tick
+                log.warning("dedup_share_failed", error=repr(exc)[:200])
+        await asyncio.sleep(1.0)
 
 
 async def close(gw: Gateway) -> None:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Self
+from decimal import Decimal
+from typing import Any, Self
 
 from pydantic import Field, SecretStr, model_validator
 
@@ -59,6 +60,46 @@ class GatewaySettings(ServiceSettings):
         default=1.0, gt=0, description="Wait this long for a JetStream ack before using the outbox"
     )
 
+    max_json_depth: int = Field(
+        default=32, gt=0, le=256, description="Deepest JSON nesting accepted in a body (422 too_deep above)"
+    )
+    max_quantity: Decimal = Field(
+        default=Decimal(100),
+        gt=0,
+        description="Largest quantity for an instrument with no bound of its own or of its asset class (422 above)",
+    )
+    max_quantity_per_asset_class: dict[str, Decimal] = Field(
+        default_factory=lambda: {"future": 100, "fx": 10_000_000, "crypto_spot": 1000, "crypto_perp": 1000},
+        description="Largest quantity per asset class, in its unit (contracts, FX units, coins); 422 above",
+    )
+    max_quantity_per_instrument: dict[str, Decimal] = Field(
+        default_factory=dict,
+        description='Largest quantity per instrument id, JSON: {"MES.CME": 20, "BTC/USDT.BINANCE": 2}',
+    )
+    refusals_per_source_per_minute: int = Field(
+        default=120,
+        gt=0,
+        description="Refused requests per source and minute kept as dead letters; beyond, 429 and nothing kept",
+    )
+    dead_letters_per_minute: int = Field(
+        default=1200, gt=0, description="Dead letters the gateway publishes per minute, all sources together"
+    )
+    answer_within_s: float = Field(
+        default=0.8,
+        gt=0,
+        le=2.5,
+        description="Every answer within this (TradingView waits 3 s): bounds dedup, publish, dead letter",
+    )
+    http_read_timeout_s: float = Field(
+        default=10.0, gt=0, description="A request's headers and body must arrive within this (slow clients are cut)"
+    )
+    http_keep_alive_timeout_s: float = Field(
+        default=5.0, gt=0, description="An idle keep-alive connection is closed after this"
+    )
+    http_limit_concurrency: int = Field(
+        default=1000, gt=0, description="Connections and requests at once; beyond, uvicorn answers 503"
+    )
+
     @property
     def secrets(self) -> list[str]:
         return _csv(self.webhook_secrets.get_secret_value())
@@ -74,6 +115,19 @@ class GatewaySettings(ServiceSettings):
     @property
     def proxies(self) -> set[str]:
         return set(_csv(self.trusted_proxies))
+
+    @property
+    def known_secrets(self) -> list[str]:
+        """Every secret this gateway holds, for redaction (webhook secrets, API keys, NATS password)."""
+        nats = [self.nats_password.get_secret_value()] if self.nats_password else []
+        return [*self.secrets, *self.keys, *nats]
+
+    def server_options(self) -> dict[str, Any]:
+        """uvicorn settings against slow clients (the header/body read bound is applied by the app)."""
+        return {
+            "timeout_keep_alive": self.http_keep_alive_timeout_s,
+            "limit_concurrency": self.http_limit_concurrency,
+        }
 
     @model_validator(mode="after")
     def _no_dev_secrets_in_production(self) -> Self:

@@ -13,13 +13,16 @@ from at_core.clock import Clock
 from at_core.runtime.logging import get_logger
 from at_core.service_kit import ProblemError, ServiceSpec, create_service_app, field_errors, problem_response
 from at_core.service_kit import Scope as KeyScope
-from at_core.service_kit.problems import reason_for
+from at_core.service_kit.problems import route_of
 from at_gateway import __version__, bootstrap
+from at_gateway.api.front_door import FrontDoor
 from at_gateway.api.pipeline import dead_letter
 from at_gateway.api.routes import health, ingest, orders, webhooks
+from at_gateway.api.status import REASON_OF_STATUS, status_for
 from at_gateway.bootstrap import Gateway
 from at_gateway.config import GatewaySettings
-from at_gateway.domain.errors import Rejection
+from at_gateway.errors import Reason, Rejection
+from at_gateway.server import http_protocol
 
 log = get_logger("at_gateway")
 
@@ -77,32 +80,40 @@ def create_app(settings: GatewaySettings | None = None, clock: Clock | None = No
     for module in (webhooks, ingest, orders):
         app.include_router(module.router)
     app.add_middleware(RequestCounter)
+    app.add_middleware(FrontDoor)
 
     # Every refusal is dead-lettered (best effort) and answered as problem details.
     @app.exception_handler(Rejection)
-    async def on_rejection(request: Request, exc: Rejection, headers: dict[str, str] | None = None) -> JSONResponse:
+    async def on_rejection(
+        request: Request, exc: Rejection, headers: dict[str, str] | None = None, status: int | None = None
+    ) -> JSONResponse:
         gw = request.app.state.service
         try:
             await dead_letter(gw, request, exc, getattr(request.state, "raw_body", b""))
         except Exception as dl_exc:  # the dead letter is best effort; the caller still gets its 4xx
             log.error("dead_letter_failed", reason=exc.reason, error=repr(dl_exc))
         return problem_response(
-            exc.status, exc.reason, exc.detail, instance=request.url.path, errors=exc.errors, headers=headers
+            status or status_for(exc.reason),
+            exc.reason,
+            gw.redactor.text(exc.detail),
+            instance=route_of(request),
+            errors=exc.errors,
+            headers=headers,
         )
 
     @app.exception_handler(ProblemError)
     async def on_problem(request: Request, exc: ProblemError) -> JSONResponse:
-        rejection = Rejection(exc.status, exc.reason, exc.detail, exc.errors)
-        return await on_rejection(request, rejection, exc.headers)
+        rejection = Rejection(exc.reason, exc.detail, exc.errors)  # type: ignore[arg-type]  # the kit's reasons
+        return await on_rejection(request, rejection, exc.headers, exc.status)
 
     @app.exception_handler(RequestValidationError)
     async def on_validation(request: Request, exc: RequestValidationError) -> JSONResponse:
-        return await on_rejection(request, Rejection(422, "invalid", "invalid request", field_errors(exc.errors())))
+        return await on_rejection(request, Rejection(Reason.INVALID, "invalid request", field_errors(exc.errors())))
 
     @app.exception_handler(StarletteHTTPException)
     async def on_http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        rejection = Rejection(exc.status_code, reason_for(exc.status_code), str(exc.detail))
-        return await on_rejection(request, rejection, exc.headers)
+        reason = REASON_OF_STATUS.get(exc.status_code, Reason.HTTP_ERROR)
+        return await on_rejection(request, Rejection(reason, str(exc.detail)), exc.headers, exc.status_code)
 
     return app
 
@@ -118,4 +129,6 @@ def run() -> None:
         log_config=None,
         access_log=False,
         proxy_headers=False,
+        http=http_protocol(settings),
+        **settings.server_options(),
     )

@@ -258,6 +258,9 @@ def live_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveGatew
             max_body_bytes=MAX_BODY,
             max_image_bytes=MAX_IMAGE,
             publish_timeout_s=10.0,  # a slow JetStream ack is waited for, so dead letters are stored before the answer
+            answer_within_s=2.5,  # the longest answer budget allowed, for the same reason
+            refusals_per_source_per_minute=1_000_000,  # every refusal is kept: the budgets are tested elsewhere
+            dead_letters_per_minute=1_000_000,
         )
         server = uvicorn.Server(
             uvicorn.Config(create_app(settings_), host="127.0.0.1", port=port, log_level="warning", proxy_headers=False)

@@ -127,10 +127,17 @@ def reason_for(status: int) -> str:
     return REASON_BY_STATUS.get(status, "internal" if status >= 500 else "http_error")
 
 
+def route_of(request: Request) -> str:
+    """The matched route's template (``/webhook/{secret}``), never the raw path: a path may hold a secret."""
+    route = request.scope.get("route")
+    path = getattr(route, "path", None)
+    return path if isinstance(path, str) else "unmatched"
+
+
 async def on_problem(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ProblemError)
     return problem_response(
-        exc.status, exc.reason, exc.detail, instance=request.url.path, errors=exc.errors, headers=exc.headers
+        exc.status, exc.reason, exc.detail, instance=route_of(request), errors=exc.errors, headers=exc.headers
     )
 
 
@@ -138,20 +145,20 @@ async def on_http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
     return problem_response(
-        exc.status_code, reason_for(exc.status_code), detail, instance=request.url.path, headers=exc.headers
+        exc.status_code, reason_for(exc.status_code), detail, instance=route_of(request), headers=exc.headers
     )
 
 
 async def on_validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     return problem_response(
-        422, "invalid", "invalid request", instance=request.url.path, errors=field_errors(exc.errors())
+        422, "invalid", "invalid request", instance=route_of(request), errors=field_errors(exc.errors())
     )
 
 
 async def on_unhandled(request: Request, exc: Exception) -> JSONResponse:
-    log.exception("unhandled_error", path=request.url.path, error=repr(exc))
-    return problem_response(500, "internal", "internal error, logged", instance=request.url.path)
+    log.exception("unhandled_error", route=route_of(request), error=repr(exc))
+    return problem_response(500, "internal", "internal error, logged", instance=route_of(request))
 
 
 def install_problem_handlers(app: FastAPI) -> None:

@@ -26,6 +26,12 @@ class Outbox:
         self._db.execute(
             "CREATE TABLE IF NOT EXISTS outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, event_id TEXT UNIQUE, data BLOB NOT NULL)"
         )
+        # Dedup claims made while the shared KV record could not be written (NATS down or slow):
+        # kept here, on disk, so a restarted gateway still answers the repeat as a duplicate.
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS claims (key TEXT PRIMARY KEY, event_id TEXT NOT NULL,"
+            " expires_ns INTEGER NOT NULL, shared INTEGER NOT NULL DEFAULT 0)"
+        )
         # Kept in memory: the hot path asks "is anything waiting?" on every publish.
         self._depth = int(self._db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0])
 
@@ -42,6 +48,48 @@ class Outbox:
         with self._lock:
             cur = self._db.execute("DELETE FROM outbox WHERE seq = ?", (seq,))
             self._depth -= cur.rowcount
+
+    def claim(self, key: str, event_id: str, now_ns: int, expires_ns: int) -> str:
+        """Record ``key`` for ``event_id`` unless an unexpired claim holds it; returns the holder's event id."""
+        with self._lock:
+            row = self._db.execute("SELECT event_id, expires_ns FROM claims WHERE key = ?", (key,)).fetchone()
+            if row is not None and row[1] > now_ns:
+                return str(row[0])
+            self._db.execute(
+                "INSERT OR REPLACE INTO claims (key, event_id, expires_ns) VALUES (?, ?, ?)",
+                (key, event_id, expires_ns),
+            )
+            return event_id
+
+    def unshared_claims(self, now_ns: int, limit: int = 200) -> list[tuple[str, str]]:
+        """Unexpired claims not yet copied into the shared KV bucket, oldest first."""
+        with self._lock:
+            return list(
+                self._db.execute(
+                    "SELECT key, event_id FROM claims WHERE shared = 0 AND expires_ns > ? ORDER BY rowid LIMIT ?",
+                    (now_ns, limit),
+                )
+            )
+
+    def mark_shared(self, key: str) -> None:
+        with self._lock:
+            self._db.execute("UPDATE claims SET shared = 1 WHERE key = ?", (key,))
+
+    def claimed(self, key: str, now_ns: int) -> str | None:
+        """The event id an unexpired local claim holds for ``key``."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT event_id FROM claims WHERE key = ? AND expires_ns > ?", (key, now_ns)
+            ).fetchone()
+        return str(row[0]) if row else None
+
+    def unclaim(self, key: str) -> None:
+        with self._lock:
+            self._db.execute("DELETE FROM claims WHERE key = ?", (key,))
+
+    def prune_claims(self, now_ns: int) -> int:
+        with self._lock:
+            return self._db.execute("DELETE FROM claims WHERE expires_ns <= ?", (now_ns,)).rowcount
 
     def depth(self) -> int:
         """Events waiting (this process is the outbox's only writer)."""

@@ -11,7 +11,7 @@ from at_core.runtime.bus import EventBus, PublishError
 from at_core.runtime.logging import get_logger
 from at_core.serialization import decode_event, encode_event
 from at_gateway.adapters.outbox import Outbox
-from at_gateway.domain.errors import NotDurable
+from at_gateway.errors import NotDurable
 
 log = get_logger("at_gateway.publisher")
 
@@ -27,17 +27,18 @@ class DurablePublisher:
         self._drainer: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
 
-    async def publish(self, event: Event) -> str:
-        """Return ``"jetstream"`` or ``"outbox"``.
+    async def publish(self, event: Event, budget_s: float | None = None) -> str:
+        """Return ``"jetstream"`` or ``"outbox"``; JetStream is waited for at most ``budget_s``.
 
         Raises:
             NotDurable: neither JetStream nor the outbox took it.
         """
-        if self.bus is not None and self.outbox.depth() == 0 and self.bus.connected:
+        timeout = self.timeout_s if budget_s is None else min(self.timeout_s, budget_s)
+        if self.bus is not None and self.outbox.depth() == 0 and self.bus.connected and timeout > 0:
             try:
-                await self.bus.publish(event, timeout=self.timeout_s)
+                await self.bus.publish(event, timeout=timeout)  # bounded by the ack timeout
                 return "jetstream"
-            except PublishError:
+            except (PublishError, TimeoutError):
                 self.metrics.counter("publish_errors_total").inc()
         try:
             self.outbox.put(event.event_id, encode_event(event))
@@ -48,12 +49,13 @@ class DurablePublisher:
         self._wake.set()
         return "outbox"
 
-    async def publish_best_effort(self, event: Event) -> None:
-        """For dead letters: publish if the bus is up, never fail the request because of it."""
-        if self.bus is None or not self.bus.connected:
+    async def publish_best_effort(self, event: Event, budget_s: float | None = None) -> None:
+        """For dead letters: publish if the bus is up, within ``budget_s``; never fail the request."""
+        timeout = self.timeout_s if budget_s is None else min(self.timeout_s, budget_s)
+        if self.bus is None or not self.bus.connected or timeout <= 0:
             return
-        with contextlib.suppress(PublishError):
-            await self.bus.publish(event, timeout=self.timeout_s)
+        with contextlib.suppress(PublishError, TimeoutError):
+            await self.bus.publish(event, timeout=timeout)
 
     def start(self) -> None:
         self._drainer = asyncio.create_task(self._drain_loop(), name="outbox-drain")

@@ -1,153 +1,78 @@
-"""Request handling shared by the ingest routes: limits, body, auth, dedup, durable publish."""
+"""HTTP glue shared by the routes: the client address, the body (bounded in size and time), refusals."""
 
 from __future__ import annotations
 
+import asyncio
 import time
-from typing import Any
 
 from fastapi import Request
 
-from at_core.events import Event, RejectedInputEvent, SignalEvent
-from at_core.models.enums import IngestSource
-from at_core.runtime.logging import get_logger
+from at_gateway.api.status import status_for
 from at_gateway.bootstrap import Gateway
-from at_gateway.domain.alerts import Alert, redact
-from at_gateway.domain.errors import NotDurable, Rejection
 from at_gateway.domain.limits import client_address
-from at_gateway.domain.routing import Route
+from at_gateway.errors import Reason, Rejection
 
-log = get_logger("at_gateway.pipeline")
 JSON_TYPES = ("application/json", "text/plain", "")
 
 
 def source_address(gw: Gateway, request: Request) -> str:
+    """The client, through trusted proxies (set once per request by the front door)."""
+    known = request.scope.get("state", {}).get("source")
+    if known is not None:
+        return str(known)
     peer = request.client.host if request.client else None
-    return client_address(peer, request.headers.get("x-forwarded-for"), gw.settings.proxies)
+    return client_address(peer, request.headers.getlist("x-forwarded-for"), gw.proxies)
 
 
-def check_limits(gw: Gateway, request: Request, route_name: str, *, allowlist: bool) -> str:
-    """Rate limit per route and source, then the source allowlist. Returns the client address."""
-    addr = source_address(gw, request)
-    now_ns = gw.clock.now_ns()
-    if not gw.limiter.allow(f"{route_name}|{addr}", now_ns):
-        raise Rejection(
-            429, "rate_limited", f"more than {gw.settings.rate_limit_per_minute} requests/minute from {addr}"
-        )
-    if not gw.route_limiter.allow(route_name, now_ns):
-        raise Rejection(
-            429, "rate_limited", f"more than {gw.settings.route_rate_limit_per_minute} requests/minute on {route_name}"
-        )
-    if allowlist and gw.settings.allowlist_enabled and addr not in gw.settings.allowed_ips:
-        gw.metrics.counter("auth_failures_total").labels("address").inc()
-        raise Rejection(403, "address_not_allowed", f"{addr} is not an allowed source")
-    return addr
+def deadline_of(gw: Gateway, request: Request) -> float:
+    """The monotonic time by which this request must be answered."""
+    return float(request.scope.get("state", {}).get("deadline") or time.monotonic() + gw.settings.answer_within_s)
 
 
-async def read_body(request: Request, cap: int, allowed_types: tuple[str, ...] = JSON_TYPES) -> bytes:
-    """The body, refused with 413 as soon as it passes ``cap`` bytes (before reading the rest)."""
+def route_name_of(gw: Gateway, request: Request) -> str:
+    """The route template; for an unknown path, the path with any secret redacted (bounded)."""
+    route = request.scope.get("route")
+    if route is not None:
+        return str(route.path)
+    return gw.redactor.text(request.url.path)[:200]
+
+
+async def read_body(gw: Gateway, request: Request, cap: int, allowed_types: tuple[str, ...] = JSON_TYPES) -> bytes:
+    """The body, refused as soon as it passes ``cap`` bytes or takes longer than the read timeout."""
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if ctype not in allowed_types:
         raise Rejection(
-            415, "unsupported_type", f"content-type {ctype!r} not accepted ({', '.join(t for t in allowed_types if t)})"
+            Reason.UNSUPPORTED_TYPE,
+            f"content-type {ctype[:60]!r} not accepted ({', '.join(t for t in allowed_types if t)})",
         )
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > cap:
-        raise Rejection(413, "too_large", f"body of {declared} bytes exceeds {cap}")
+        raise Rejection(Reason.TOO_LARGE, f"body of {declared[:20]} bytes exceeds {cap}")
     chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > cap:
-            raise Rejection(413, "too_large", f"body exceeds {cap} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-def authenticate(gw: Gateway, secret: str | None) -> Route:
-    route = gw.routes.match(secret)
-    if route is None:
-        reason = "missing_secret" if not secret else "bad_secret"
-        gw.metrics.counter("auth_failures_total").labels(reason).inc()
-        raise Rejection(401, reason, "webhook secret missing or not valid")
-    return route
-
-
-def route_label(route: Route) -> str:
-    first = route.targets[0]
-    return f"{first.account_id}/{first.strategy_id}"
-
-
-def build_signals(
-    gw: Gateway, alert: Alert, route: Route, origin: IngestSource, raw: bytes, extra: dict[str, Any] | None = None
-) -> list[SignalEvent]:
-    """One signal per routed target, each its own root event (own correlation id)."""
-    body = redact(raw, gw.routes.secrets)
-    out = []
-    for target in route.targets:
-        qty = alert.quantity * target.size_multiplier if alert.quantity is not None else None
-        pos = alert.position_size * target.size_multiplier if alert.position_size is not None else None
-        out.append(
-            gw.factory.make(
-                SignalEvent,
-                origin=origin,
-                account_id=target.account_id,
-                strategy_id=alert.strategy_id or target.strategy_id,
-                instrument_id=alert.instrument_id,
-                asset_class=alert.asset_class,
-                ticker=alert.ticker,
-                action=alert.action,
-                quantity=qty,
-                order_type=alert.order_type,
-                limit_price=alert.limit_price,
-                stop_price=alert.stop_price,
-                price=alert.price,
-                position_size=pos,
-                market_position=alert.market_position,
-                prev_market_position=alert.prev_market_position,
-                size_multiplier=target.size_multiplier,
-                alert_id=alert.alert_id,
-                interval=alert.interval,
-                comment=alert.comment,
-                indicators=alert.indicators,
-                raw_body=body,
-                **(extra or {}),
-            )
-        )
-    return out
-
-
-async def make_durable(gw: Gateway, events: list[Event], route_name: str, started: float) -> str:
-    """Publish every event durably; 503 only if one can be stored nowhere."""
-    sink = "jetstream"
-    for event in events:
-        try:
-            if await gw.publisher.publish(event) == "outbox":
-                sink = "outbox"
-        except NotDurable as exc:
-            raise Rejection(503, "not_durable", f"event could not be stored: {exc}") from exc
-    gw.metrics.histogram("receive_to_durable_seconds").labels(route_name, sink).observe(time.perf_counter() - started)
-    return sink
+    try:
+        async with asyncio.timeout(gw.settings.http_read_timeout_s):
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > cap:
+                    raise Rejection(Reason.TOO_LARGE, f"body exceeds {cap} bytes")
+                chunks.append(chunk)
+    except TimeoutError as exc:
+        raise Rejection(
+            Reason.REQUEST_TIMEOUT, f"body not received within {gw.settings.http_read_timeout_s:g}s"
+        ) from exc
+    raw = b"".join(chunks)
+    request.state.raw_body = raw
+    return raw
 
 
 async def dead_letter(gw: Gateway, request: Request, rejection: Rejection, raw: bytes) -> None:
-    """Publish the refused input to the dead-letter subject (best effort) and count it."""
-    route = request.scope.get("route")
-    # An unmatched path may hold a mistyped secret: redact it like the body.
-    route_name = route.path if route is not None else redact(request.url.path.encode(), gw.routes.secrets)[:200]
-    gw.metrics.counter("rejected_total").labels(route_name, rejection.reason).inc()
-    if rejection.reason == "stale":
-        gw.metrics.counter("stale_alerts_total").inc()
-    elif rejection.reason == "placeholder":
-        gw.metrics.counter("placeholder_rejects_total").inc()
-    log.warning(
-        "input_rejected", route=route_name, reason=rejection.reason, status=rejection.status, detail=rejection.detail
+    """Count the refusal and keep it on the dead-letter stream (within the refusal budgets)."""
+    await gw.service.keep_refusal(
+        rejection,
+        status_for(rejection.reason),
+        route_name_of(gw, request),
+        source_address(gw, request),
+        raw,
+        deadline_of(gw, request),
+        metric_route=getattr(request.scope.get("route"), "path", "unmatched"),
     )
-    event = gw.factory.make(
-        RejectedInputEvent,
-        route=route_name,
-        status_code=rejection.status,
-        reason=rejection.reason,
-        detail=rejection.detail[:2000],
-        raw_body=redact(raw, gw.routes.secrets),
-        remote_addr=source_address(gw, request),
-    )
-    await gw.publisher.publish_best_effort(event)

@@ -21,10 +21,12 @@ from typing import Any
 from at_core.catalog import InstrumentCatalog
 from at_core.errors import SymbolError, UnknownInstrumentError
 from at_core.models.enums import AssetClass, OrderType, PositionSide, SignalAction
-from at_gateway.domain.errors import Rejection
+from at_gateway.domain.bounds import QuantityLimits, length_errors
+from at_gateway.domain.json_shape import MAX_DEPTH, JsonShapeError, bounded_decimal, check_json_shape
+from at_gateway.domain.redaction import SECRET_FIELDS
+from at_gateway.errors import Reason, Rejection
 
 PLACEHOLDER = re.compile(r"\{\{[^}]*\}\}")
-SECRET_FIELDS = ("passphrase", "secret", "token")
 _ACTIONS = {
     "buy": SignalAction.BUY,
     "long": SignalAction.BUY,
@@ -64,34 +66,50 @@ class Alert:
     alert_time_ns: int | None = None
     passphrase: str | None = None
     indicators: dict[str, Decimal] = field(default_factory=dict)
+    max_quantity: Decimal | None = None  # the largest quantity accepted for this instrument
 
 
-def parse_body(raw: bytes) -> dict[str, Any]:
-    """JSON object, or ``KEY=VALUE`` lines. Raises Rejection(400) for anything else."""
+def parse_body(raw: bytes, max_depth: int = MAX_DEPTH) -> dict[str, Any]:
+    """JSON object, or ``KEY=VALUE`` lines, flattened to lower-case dotted names.
+
+    Raises:
+        Rejection: ``malformed`` for anything else; ``too_deep`` / ``number_out_of_range`` for JSON
+            whose shape is out of bounds (checked on the bytes, before the parser runs).
+    """
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise Rejection(400, "malformed", "body is not UTF-8") from exc
+        raise Rejection(Reason.MALFORMED, "body is not UTF-8") from exc
     stripped = text.strip()
     if not stripped:
-        raise Rejection(400, "malformed", "empty body")
+        raise Rejection(Reason.MALFORMED, "empty body")
     if stripped.startswith("{"):
-        try:
-            data = json.loads(stripped, parse_float=Decimal)
-        except ValueError as exc:
-            raise Rejection(400, "malformed", f"invalid JSON: {exc}") from exc
-        if not isinstance(data, dict):
-            raise Rejection(400, "malformed", "JSON body must be an object")
-        return _flatten(data)
+        return _flatten(_parse_json_object(stripped, max_depth))
     pairs: dict[str, Any] = {}
-    for line in re.split(r"[\n;]+", stripped):
+    for number, line in enumerate(re.split(r"[\n;]+", stripped), start=1):
         if not line.strip():
             continue
         key, sep, value = line.partition("=")
         if not sep or not key.strip():
-            raise Rejection(400, "malformed", f"expected JSON or KEY=VALUE lines, got {line.strip()[:60]!r}")
+            # never echo the line: it may be a secret pasted in the wrong place
+            raise Rejection(Reason.MALFORMED, f"expected JSON or KEY=VALUE lines (part {number} has no '=')")
         pairs[key.strip().lower()] = value.strip()
     return pairs
+
+
+def _parse_json_object(text: str, max_depth: int) -> dict[str, Any]:
+    try:
+        check_json_shape(text.encode(), max_depth=max_depth)
+    except JsonShapeError as exc:
+        raise Rejection(Reason(exc.kind), exc.detail) from exc
+    try:
+        data = json.loads(text, parse_float=Decimal)
+    except ValueError as exc:
+        detail = exc.msg if isinstance(exc, json.JSONDecodeError) else "unreadable value"
+        raise Rejection(Reason.MALFORMED, f"invalid JSON: {detail}") from exc
+    if not isinstance(data, dict):
+        raise Rejection(Reason.MALFORMED, "JSON body must be an object")
+    return data
 
 
 def _flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -117,18 +135,24 @@ def _first(fields: dict[str, Any], *names: str) -> Any:
     return None
 
 
-def _decimal(fields: dict[str, Any], errors: list[dict], *names: str) -> Decimal | None:
+def _text(fields: dict[str, Any], *names: str) -> str | None:
+    value = _first(fields, *names)
+    return str(value) if value is not None else None
+
+
+def _decimal(fields: dict[str, Any], errors: list[dict[str, Any]], *names: str) -> Decimal | None:
     value = _first(fields, *names)
     if value is None:
         return None
     try:
-        number = Decimal(str(value))
-    except InvalidOperation:
-        errors.append({"loc": [names[0]], "msg": f"not a number: {value!r}"})
-        return None
-    if not number.is_finite():
-        errors.append({"loc": [names[0]], "msg": "must be finite"})
-        return None
+        number = Decimal(str(value)) if not isinstance(value, bool) else None
+    except (InvalidOperation, ValueError):
+        number = None
+    if number is None:
+        errors.append({"loc": [names[0]], "msg": "not a number"})
+    elif not bounded_decimal(number):
+        errors.append({"loc": [names[0]], "msg": "must be finite and between 1e-30 and 1e30"})
+        number = None
     return number
 
 
@@ -144,71 +168,153 @@ def parse_time_ns(value: Any) -> int:
     return int(dt.timestamp() * 1_000_000) * 1_000
 
 
-def validate_alert(fields: dict[str, Any], catalog: InstrumentCatalog, now_ns: int, stale_after_s: float) -> Alert:
+@dataclass(frozen=True, slots=True)
+class AlertRules:
+    """What an alert is checked against: the instruments, the time, staleness and size bounds."""
+
+    catalog: InstrumentCatalog
+    now_ns: int
+    stale_after_s: float
+    limits: QuantityLimits = field(default_factory=QuantityLimits)
+
+
+def validate_alert(fields: dict[str, Any], rules: AlertRules) -> Alert:
     """Check and normalise parsed fields into an :class:`Alert`.
 
     Raises:
-        Rejection: 422 with field paths for invalid fields, stale or placeholder-bearing alerts.
+        Rejection: ``placeholder`` for unfilled ``{{...}}``; ``invalid`` with field paths;
+            ``stale`` for an alert older than the bound.
     """
     holes = find_placeholders(fields)
     if holes:
-        raise Rejection(422, "placeholder", f"unfilled TradingView placeholders: {', '.join(holes)}")
-    errors: list[dict] = []
+        raise Rejection(Reason.PLACEHOLDER, f"unfilled TradingView placeholders: {', '.join(holes)[:300]}")
+    if errors := length_errors(fields):
+        raise Rejection(Reason.INVALID, "invalid alert fields", errors)
+    errors = []
+    instrument_id, asset_class, catalog_max = _instrument(fields, rules.catalog, errors)
+    position_size = _decimal(fields, errors, "position_size", "strategy.position_size")
+    action = _action(fields, position_size, errors)
+    quantity = _decimal(fields, errors, "contracts", "quantity", "qty", "strategy.order.contracts")
+    bound = rules.limits.max_for(instrument_id, catalog_max, asset_class)
+    if quantity is not None and (e := rules.limits.error(quantity, bound, instrument_id, ["quantity"])):
+        errors.append(e)
+    if position_size is not None and abs(position_size) > bound:
+        errors.append({"loc": ["position_size"], "msg": f"beyond the maximum of {bound} for {instrument_id}"})
+    order_type = _order_type(fields, errors)
+    positions = _positions(fields, errors)
+    alert_time_ns = _alert_time(fields, errors)
+    indicators = _indicators(fields, errors)
+    prices = _prices(fields, errors)
+    if errors:
+        raise Rejection(Reason.INVALID, "invalid alert fields", errors)
+    if alert_time_ns is not None and (rules.now_ns - alert_time_ns) > rules.stale_after_s * 1_000_000_000:
+        age = (rules.now_ns - alert_time_ns) / 1e9
+        raise Rejection(Reason.STALE, f"alert is {age:.0f}s old (bound {rules.stale_after_s:.0f}s)")
+    assert action is not None
+    return Alert(
+        instrument_id=instrument_id,
+        asset_class=asset_class,
+        ticker=str(_first(fields, "ticker", "symbol")),
+        action=action,
+        quantity=quantity,
+        order_type=order_type,
+        limit_price=prices["limit_price"],
+        stop_price=prices["stop_price"],
+        price=prices["price"],
+        position_size=position_size,
+        market_position=positions.get("market_position"),
+        prev_market_position=positions.get("prev_market_position"),
+        alert_id=_text(fields, "alert_id", "id"),
+        strategy_id=_text(fields, "strategy_id"),
+        interval=_text(fields, "interval"),
+        comment=_text(fields, "comment", "strategy.order.comment"),
+        alert_time_ns=alert_time_ns,
+        passphrase=_text(fields, *SECRET_FIELDS),
+        indicators=indicators,
+        max_quantity=bound,
+    )
+
+
+def _instrument(
+    fields: dict[str, Any], catalog: InstrumentCatalog, errors: list[dict[str, Any]]
+) -> tuple[str, AssetClass, Decimal | None]:
     ticker = _first(fields, "ticker", "symbol")
     exchange = _first(fields, "exchange")
-    instrument_id, asset_class = "", AssetClass.FUTURE
     if not ticker:
         errors.append({"loc": ["ticker"], "msg": "field required"})
-    else:
-        full = f"{exchange}:{ticker}" if exchange and ":" not in str(ticker) else str(ticker)
-        try:
-            inst = catalog.resolve(full)
-            instrument_id, asset_class = inst.instrument_id, inst.asset_class
-        except (SymbolError, UnknownInstrumentError) as exc:
-            errors.append({"loc": ["ticker"], "msg": str(exc)})
+        return "", AssetClass.FUTURE, None
+    full = f"{exchange}:{ticker}" if exchange and ":" not in str(ticker) else str(ticker)
+    try:
+        inst = catalog.resolve(full)
+    except (SymbolError, UnknownInstrumentError) as exc:
+        errors.append({"loc": ["ticker"], "msg": str(exc)[:200]})
+        return "", AssetClass.FUTURE, None
+    return inst.instrument_id, inst.asset_class, inst.max_quantity
+
+
+def _action(fields: dict[str, Any], position_size: Decimal | None, errors: list[dict[str, Any]]) -> SignalAction | None:
     action_text = str(_first(fields, "action", "strategy.order.action", "side") or "").lower()
     action = _ACTIONS.get(action_text)
-    position_size = _decimal(fields, errors, "position_size", "strategy.position_size")
-    if action is None:
-        if action_text:
-            errors.append({"loc": ["action"], "msg": f"unknown action {action_text!r} (buy, sell, exit, target)"})
-        elif position_size is not None:
-            action = SignalAction.TARGET
-        else:
-            errors.append({"loc": ["action"], "msg": "field required (or position_size)"})
-    quantity = _decimal(fields, errors, "contracts", "quantity", "qty", "strategy.order.contracts")
-    if quantity is not None and quantity <= 0:
-        if action is SignalAction.EXIT or quantity == 0:
-            quantity = None
-        else:
-            errors.append({"loc": ["quantity"], "msg": "must be positive"})
-    order_type = OrderType.MARKET
-    if (ot := _first(fields, "order_type", "type")) is not None:
-        order_type = _ORDER_TYPES.get(str(ot).lower().replace("-", "_"), None) or OrderType.MARKET
-        if str(ot).lower().replace("-", "_") not in _ORDER_TYPES:
-            errors.append({"loc": ["order_type"], "msg": f"unknown order type {ot!r}"})
-    positions = {}
+    if action is not None:
+        return action
+    if action_text:
+        errors.append({"loc": ["action"], "msg": "unknown action (buy, sell, exit, target)"})
+    elif position_size is not None:
+        return SignalAction.TARGET
+    else:
+        errors.append({"loc": ["action"], "msg": "field required (or position_size)"})
+    return None
+
+
+def _order_type(fields: dict[str, Any], errors: list[dict[str, Any]]) -> OrderType:
+    if (ot := _first(fields, "order_type", "type")) is None:
+        return OrderType.MARKET
+    found = _ORDER_TYPES.get(str(ot).lower().replace("-", "_"))
+    if found is None:
+        errors.append({"loc": ["order_type"], "msg": f"unknown order type (one of {', '.join(sorted(_ORDER_TYPES))})"})
+        return OrderType.MARKET
+    return found
+
+
+def _positions(fields: dict[str, Any], errors: list[dict[str, Any]]) -> dict[str, PositionSide | None]:
+    positions: dict[str, PositionSide | None] = {}
     for name in ("market_position", "prev_market_position"):
         value = _first(fields, name, f"strategy.{name}")
         if value is not None:
             side = _POSITIONS.get(str(value).lower())
             if side is None:
-                errors.append({"loc": [name], "msg": f"expected long, short or flat, got {value!r}"})
+                errors.append({"loc": [name], "msg": "expected long, short or flat"})
             positions[name] = side
-    alert_time_ns = None
-    if (t := _first(fields, "timenow", "time")) is not None:
-        try:
-            alert_time_ns = parse_time_ns(t)
-        except ValueError:
-            errors.append({"loc": ["time"], "msg": f"not a time: {t!r}"})
-    indicators = {}
+    return positions
+
+
+def _alert_time(fields: dict[str, Any], errors: list[dict[str, Any]]) -> int | None:
+    if (t := _first(fields, "timenow", "time")) is None:
+        return None
+    try:
+        return parse_time_ns(t)
+    except (ValueError, OverflowError):
+        errors.append({"loc": ["time"], "msg": "not a time (ISO-8601 or epoch seconds/milliseconds)"})
+        return None
+
+
+def _indicators(fields: dict[str, Any], errors: list[dict[str, Any]]) -> dict[str, Decimal]:
+    indicators: dict[str, Decimal] = {}
     raw_ind = fields.get("indicators")
     if isinstance(raw_ind, dict):
         for k, v in raw_ind.items():
             try:
-                indicators[str(k)] = Decimal(str(v))
-            except InvalidOperation:
-                errors.append({"loc": ["indicators", k], "msg": "not a number"})
+                number = Decimal(str(v))
+            except (InvalidOperation, ValueError):
+                number = None
+            if number is None or not bounded_decimal(number):
+                errors.append({"loc": ["indicators", str(k)], "msg": "not a number in range"})
+            else:
+                indicators[str(k)] = number
+    return indicators
+
+
+def _prices(fields: dict[str, Any], errors: list[dict[str, Any]]) -> dict[str, Decimal | None]:
     prices = {
         n: _decimal(fields, errors, *names)
         for n, names in (
@@ -220,45 +326,4 @@ def validate_alert(fields: dict[str, Any], catalog: InstrumentCatalog, now_ns: i
     for name, value in prices.items():
         if value is not None and value <= 0:
             errors.append({"loc": [name], "msg": "must be positive"})
-    if errors:
-        raise Rejection(422, "invalid", "invalid alert fields", errors)
-    if alert_time_ns is not None and (now_ns - alert_time_ns) > stale_after_s * 1_000_000_000:
-        age = (now_ns - alert_time_ns) / 1e9
-        raise Rejection(422, "stale", f"alert is {age:.0f}s old (bound {stale_after_s:.0f}s)")
-    assert action is not None
-    return Alert(
-        instrument_id=instrument_id,
-        asset_class=asset_class,
-        ticker=str(ticker),
-        action=action,
-        quantity=quantity,
-        order_type=order_type,
-        limit_price=prices["limit_price"],
-        stop_price=prices["stop_price"],
-        price=prices["price"],
-        position_size=position_size,
-        market_position=positions.get("market_position"),
-        prev_market_position=positions.get("prev_market_position"),
-        alert_id=str(a) if (a := _first(fields, "alert_id", "id")) is not None else None,
-        strategy_id=str(s) if (s := _first(fields, "strategy_id")) is not None else None,
-        interval=str(i) if (i := _first(fields, "interval")) is not None else None,
-        comment=str(c) if (c := _first(fields, "comment", "strategy.order.comment")) is not None else None,
-        alert_time_ns=alert_time_ns,
-        passphrase=str(p) if (p := _first(fields, *SECRET_FIELDS)) is not None else None,
-        indicators=indicators,
-    )
-
-
-_SECRET_NAMES = "|".join(SECRET_FIELDS)
-_SECRET_JSON = re.compile(rf'("(?:{_SECRET_NAMES})"\s*:\s*)"[^"]*"', re.I)
-_SECRET_KV = re.compile(rf"(^|\n|;)(\s*(?:{_SECRET_NAMES})\s*=)[^\n;]*", re.I)
-
-
-def redact(raw: bytes, secrets: list[str]) -> str:
-    """The body as text with secret fields and known secrets replaced."""
-    text = raw.decode("utf-8", errors="replace")
-    text = _SECRET_KV.sub(r"\1\2***", _SECRET_JSON.sub(r'\1"***"', text))
-    for secret in secrets:
-        if secret and secret in text:
-            text = text.replace(secret, "***")
-    return text[:8192]
+    return prices

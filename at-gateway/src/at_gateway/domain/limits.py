@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ipaddress
 from collections import deque
+from collections.abc import Iterable, Sequence
 
 
 class SlidingWindow:
@@ -59,6 +61,10 @@ class RateLimiter:
     def __len__(self) -> int:
         return len(self._window)
 
+    def count(self, key: str, now_ns: int) -> int:
+        """Requests counted for ``key`` in the last minute."""
+        return self._window.count(key, now_ns)
+
     def allow(self, key: str, now_ns: int) -> bool:
         if self._window.count(key, now_ns) >= self.limit:
             return False
@@ -66,14 +72,48 @@ class RateLimiter:
         return True
 
 
-def client_address(peer: str | None, forwarded_for: str | None, trusted_proxies: set[str]) -> str:
-    """The real client: the peer, unless the peer is a trusted proxy, then the last untrusted X-Forwarded-For hop."""
+def client_address(peer: str | None, forwarded_for: Sequence[str], trusted_proxies: Iterable[str]) -> str:
+    """The real client address, read right to left through the trusted proxies.
+
+    ``forwarded_for`` is every ``X-Forwarded-For`` header line in the order received: a proxy may
+    append its own line rather than extend the last one, so all lines are joined, then the hops are
+    read from the right, skipping trusted proxies; the first untrusted hop is the client. Without a
+    trusted peer, the header is ignored (anyone can write it). A hop that is not an IP address is
+    answered as ``"invalid"`` (bounded: it cannot mint rate-limit keys).
+    """
     if peer is None:
         return "unknown"
-    if peer not in trusted_proxies or not forwarded_for:
+    trusted = TrustedProxies(trusted_proxies) if not isinstance(trusted_proxies, TrustedProxies) else trusted_proxies
+    if not trusted.contains(peer):
         return peer
-    hops = [h.strip() for h in forwarded_for.split(",") if h.strip()]
+    hops = [h.strip() for line in forwarded_for for h in line.split(",") if h.strip()]
     for hop in reversed(hops):
-        if hop not in trusted_proxies:
-            return hop
+        if not trusted.contains(hop):
+            return _normalised(hop)
     return peer
+
+
+def _normalised(hop: str) -> str:
+    try:
+        return str(ipaddress.ip_address(hop))
+    except ValueError:
+        return "invalid"
+
+
+class TrustedProxies:
+    """Proxy addresses and networks (``10.0.0.1``, ``10.0.0.0/8``) whose X-Forwarded-For is believed."""
+
+    def __init__(self, entries: Iterable[str]) -> None:
+        self._networks = []
+        for entry in entries:
+            try:
+                self._networks.append(ipaddress.ip_network(entry.strip(), strict=False))
+            except ValueError as exc:
+                raise ValueError(f"not an address or network: {entry!r}") from exc
+
+    def contains(self, address: str) -> bool:
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            return False
+        return any(ip in net for net in self._networks)

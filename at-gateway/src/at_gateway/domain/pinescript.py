@@ -15,32 +15,36 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from at_core.events import BarData
-from at_gateway.domain.errors import Rejection
+from at_gateway.domain.json_shape import bounded_decimal
+from at_gateway.errors import Reason, Rejection
 
 
 def pinescript_extras(fields: dict[str, Any]) -> dict[str, Any]:
-    """The ``bar`` as a BarData for the signal, when the body has one."""
+    """The ``bar`` as a BarData for the signal, when the body has one.
+
+    Raises:
+        Rejection: ``invalid`` (path ``bar``) for a bar that is not numeric, out of range or inconsistent.
+    """
     keys = ("open", "high", "low", "close")
     if not any(f"bar.{k}" in fields for k in keys):
         return {}
     try:
         values = {k: Decimal(str(fields[f"bar.{k}"])) for k in keys}
         volume = Decimal(str(fields.get("bar.volume", 0)))
-    except (KeyError, InvalidOperation) as exc:
-        raise Rejection(
-            422, "invalid", "bar needs numeric open, high, low, close", [{"loc": ["bar"], "msg": str(exc)}]
-        ) from exc
+    except (KeyError, InvalidOperation, ValueError) as exc:
+        raise _bad("bar needs numeric open, high, low, close", "not numeric") from exc
+    if not all(bounded_decimal(v) for v in (*values.values(), volume)):
+        raise _bad("bar values out of range", "must be finite and between 1e-30 and 1e30")
     if not (
         values["low"] <= min(values["open"], values["close"]) and values["high"] >= max(values["open"], values["close"])
     ):
-        raise Rejection(
-            422,
-            "invalid",
-            "bar is not consistent (low <= open, close <= high)",
-            [{"loc": ["bar"], "msg": "inconsistent"}],
-        )
+        raise _bad("bar is not consistent (low <= open, close <= high)", "inconsistent")
     try:
         bar = BarData(interval=str(fields.get("interval") or "1"), volume=volume, **values)
     except ValueError as exc:
-        raise Rejection(422, "invalid", "invalid bar", [{"loc": ["bar"], "msg": str(exc)[:200]}]) from exc
+        raise _bad("invalid bar", "open, high, low, close must be positive; volume not negative") from exc
     return {"bar": bar}
+
+
+def _bad(detail: str, msg: str) -> Rejection:
+    return Rejection(Reason.INVALID, detail, [{"loc": ["bar"], "msg": msg}])

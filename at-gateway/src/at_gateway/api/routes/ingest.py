@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import time
 from decimal import Decimal
@@ -9,7 +10,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from at_core import subjects
 from at_core.errors import SymbolError, UnknownInstrumentError
@@ -17,42 +18,55 @@ from at_core.events import BarData, ChartSnapshotEvent, MarketDataEvent, QuoteDa
 from at_core.models.enums import OrderSide
 from at_core.service_kit import Scope, authorize
 from at_gateway.api.deps import GatewayDep
-from at_gateway.api.pipeline import check_limits, make_durable, read_body
+from at_gateway.api.pipeline import deadline_of, read_body, source_address
 from at_gateway.bootstrap import Gateway
-from at_gateway.domain.errors import Rejection
+from at_gateway.domain.json_shape import JsonShapeError, bounded_decimal, check_json_shape
+from at_gateway.errors import Reason, Rejection
 
 router = APIRouter(tags=["ingest"])
 PNG_MAGIC, JPEG_MAGIC = b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff"
 
 
+def _in_range(value: Decimal) -> Decimal:
+    if not bounded_decimal(value):
+        raise ValueError("must be finite and between 1e-30 and 1e30")
+    return value
+
+
+#: A decimal whose magnitude is bounded (a JSON string is not shape-checked like a JSON number).
+BoundedDecimal = Annotated[Decimal, AfterValidator(_in_range)]
+
+
 class _Item(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    symbol: str = Field(min_length=1, description="TradingView ticker or canonical id, e.g. 'CME_MINI:MES1!'")
-    ts: int | None = Field(default=None, description="Event time, UTC ns (default: received)")
+    symbol: str = Field(
+        min_length=1, max_length=64, description="TradingView ticker or canonical id, e.g. 'CME_MINI:MES1!'"
+    )
+    ts: int | None = Field(default=None, ge=0, lt=2**63, description="Event time, UTC ns (default: received)")
 
 
 class BarItem(_Item):
     kind: Literal["bar"]
-    interval: str = "1"
-    open: Decimal
-    high: Decimal
-    low: Decimal
-    close: Decimal
-    volume: Decimal = Decimal(0)
+    interval: str = Field(default="1", min_length=1, max_length=16)
+    open: BoundedDecimal
+    high: BoundedDecimal
+    low: BoundedDecimal
+    close: BoundedDecimal
+    volume: BoundedDecimal = Decimal(0)
 
 
 class QuoteItem(_Item):
     kind: Literal["quote"]
-    bid: Decimal
-    ask: Decimal
-    bid_size: Decimal = Decimal(0)
-    ask_size: Decimal = Decimal(0)
+    bid: BoundedDecimal
+    ask: BoundedDecimal
+    bid_size: BoundedDecimal = Decimal(0)
+    ask_size: BoundedDecimal = Decimal(0)
 
 
 class TradeItem(_Item):
     kind: Literal["trade"]
-    price: Decimal
-    size: Decimal
+    price: BoundedDecimal
+    size: BoundedDecimal
     aggressor: OrderSide | None = None
 
 
@@ -78,33 +92,39 @@ def _errors(exc: ValidationError) -> list[dict]:
     return [{"loc": list(e["loc"]), "msg": e["msg"]} for e in exc.errors()]
 
 
+def check_shape(gw: Gateway, raw: bytes) -> None:
+    """JSON depth and number sizes bounded on the bytes, before Pydantic parses them."""
+    try:
+        check_json_shape(raw, max_depth=gw.settings.max_json_depth)
+    except JsonShapeError as exc:
+        raise Rejection(Reason(exc.kind), exc.detail) from exc
+
+
 @router.post("/ingest/market-data", status_code=202)
 async def market_data(gw: GatewayDep, request: Request) -> JSONResponse:
     """A batch of bars, quotes or trades (``{"items": [...]}``), published as MarketDataEvents."""
-    started = time.perf_counter()
-    check_limits(gw, request, "/ingest/market-data", allowlist=False)
+    gw.service.admit(source_address(gw, request), "/ingest/market-data", allowlist=False)
     if gw.settings.market_data_api_key_required:
         require_api_key(gw, request)
-    raw = await read_body(request, gw.settings.max_body_bytes * 16)
-    request.state.raw_body = raw
+    raw = await read_body(gw, request, gw.settings.max_body_bytes * 16)
+    check_shape(gw, raw)
     try:
         batch = _BATCH.validate_json(raw)
     except ValidationError as exc:
-        raise Rejection(422, "invalid", "invalid market data batch", _errors(exc)) from exc
+        raise Rejection(Reason.INVALID, "invalid market data batch", _errors(exc)) from exc
     events = []
     for i, item in enumerate(batch.items):
         try:
             inst = gw.catalog.resolve(item.symbol)
         except (SymbolError, UnknownInstrumentError) as exc:
             raise Rejection(
-                422, "invalid", "unknown symbol", [{"loc": ["items", i, "symbol"], "msg": str(exc)}]
+                Reason.INVALID, "unknown symbol", [{"loc": ["items", i, "symbol"], "msg": str(exc)[:200]}]
             ) from exc
         try:
             data = _data(item)
         except ValidationError as exc:
             raise Rejection(
-                422,
-                "invalid",
+                Reason.INVALID,
                 "invalid market data",
                 [{"loc": ["items", i, *e["loc"]], "msg": e["msg"]} for e in exc.errors()],
             ) from exc
@@ -113,7 +133,7 @@ async def market_data(gw: GatewayDep, request: Request) -> JSONResponse:
                 MarketDataEvent, ts_event=item.ts, instrument_id=inst.instrument_id, venue=inst.venue, data=data
             )
         )
-    await make_durable(gw, events, "/ingest/market-data", started)
+    await gw.service.make_durable(events, "/ingest/market-data", deadline_of(gw, request))
     return JSONResponse(
         {"status": "accepted", "count": len(events), "event_ids": [e.event_id for e in events]}, status_code=202
     )
@@ -138,33 +158,38 @@ def _data(item: BarItem | QuoteItem | TradeItem) -> BarData | QuoteData | TradeD
 async def screenshot(
     gw: GatewayDep,
     request: Request,
-    symbol: Annotated[str, Query(min_length=1)],
-    interval: Annotated[str | None, Query()] = None,
+    symbol: Annotated[str, Query(min_length=1, max_length=64)],
+    interval: Annotated[str | None, Query(max_length=16)] = None,
 ) -> JSONResponse:
     """A chart image (PNG or JPEG, sniffed from the bytes) as the raw body; stored in the Object Store."""
-    started = time.perf_counter()
-    check_limits(gw, request, "/ingest/screenshot", allowlist=False)
+    gw.service.admit(source_address(gw, request), "/ingest/screenshot", allowlist=False)
     require_api_key(gw, request)
-    raw = await read_body(request, gw.settings.max_image_bytes, ("image/png", "image/jpeg", "application/octet-stream"))
+    raw = await read_body(
+        gw, request, gw.settings.max_image_bytes, ("image/png", "image/jpeg", "application/octet-stream")
+    )
+    request.state.raw_body = b""  # an image is not kept in a dead letter
     if raw.startswith(PNG_MAGIC):
         ctype = "image/png"
     elif raw.startswith(JPEG_MAGIC):
         ctype = "image/jpeg"
     else:
-        raise Rejection(415, "unsupported_type", "the bytes are neither PNG nor JPEG")
+        raise Rejection(Reason.UNSUPPORTED_TYPE, "the bytes are neither PNG nor JPEG")
     try:
         inst = gw.catalog.resolve(symbol)
     except (SymbolError, UnknownInstrumentError) as exc:
-        raise Rejection(422, "invalid", "unknown symbol", [{"loc": ["query", "symbol"], "msg": str(exc)}]) from exc
+        raise Rejection(
+            Reason.INVALID, "unknown symbol", [{"loc": ["query", "symbol"], "msg": str(exc)[:200]}]
+        ) from exc
     if gw.bus is None or not gw.bus.connected:
-        raise Rejection(503, "not_durable", "the object store (NATS) is unavailable")
+        raise Rejection(Reason.NOT_DURABLE, "the object store (NATS) is unavailable")
     digest = hashlib.sha256(raw).hexdigest()
     name = f"{inst.instrument_id}/{digest}.{ctype.split('/')[1]}"
     try:
-        store = await _object_store(gw)
-        await store.put(name, raw)
+        async with asyncio.timeout(max(0.05, deadline_of(gw, request) - time.monotonic())):
+            store = await _object_store(gw)
+            await store.put(name, raw)
     except Exception as exc:
-        raise Rejection(503, "not_durable", f"could not store the image: {exc}") from exc
+        raise Rejection(Reason.NOT_DURABLE, f"could not store the image: {type(exc).__name__}") from exc
     event = gw.factory.make(
         ChartSnapshotEvent,
         instrument_id=inst.instrument_id,
@@ -175,7 +200,7 @@ async def screenshot(
         size_bytes=len(raw),
         sha256=digest,
     )
-    await make_durable(gw, [event], "/ingest/screenshot", started)
+    await gw.service.make_durable([event], "/ingest/screenshot", deadline_of(gw, request))
     return JSONResponse({"status": "accepted", "event_id": event.event_id, "object_name": name}, status_code=202)
 
 

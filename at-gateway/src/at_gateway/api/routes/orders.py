@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import time
-from decimal import Decimal
-
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -14,37 +11,36 @@ from at_core.events import ExecutionRequest
 from at_core.models.enums import OrderSide, OrderType, TimeInForce
 from at_core.models.orders import OrderSpec
 from at_gateway.api.deps import GatewayDep
-from at_gateway.api.pipeline import check_limits, make_durable, read_body
-from at_gateway.api.routes.ingest import _errors, require_api_key
-from at_gateway.domain.errors import Rejection
+from at_gateway.api.pipeline import deadline_of, read_body, source_address
+from at_gateway.api.routes.ingest import BoundedDecimal, _errors, check_shape, require_api_key
+from at_gateway.errors import Reason, Rejection
 
 router = APIRouter(tags=["orders"])
 
 
 class OrderRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    account_id: str = Field(min_length=1)
-    symbol: str = Field(min_length=1, description="Ticker or canonical instrument id")
+    account_id: str = Field(min_length=1, max_length=128)
+    symbol: str = Field(min_length=1, max_length=64, description="Ticker or canonical instrument id")
     side: OrderSide
-    quantity: Decimal = Field(gt=0)
+    quantity: BoundedDecimal = Field(gt=0)
     order_type: OrderType = OrderType.MARKET
     time_in_force: TimeInForce = TimeInForce.GTC
-    limit_price: Decimal | None = Field(default=None, gt=0)
-    stop_price: Decimal | None = Field(default=None, gt=0)
-    expire_time_ns: int | None = None
+    limit_price: BoundedDecimal | None = Field(default=None, gt=0)
+    stop_price: BoundedDecimal | None = Field(default=None, gt=0)
+    expire_time_ns: int | None = Field(default=None, ge=0, lt=2**63)
     reduce_only: bool = False
-    strategy_id: str = "manual"
+    strategy_id: str = Field(default="manual", min_length=1, max_length=128)
     note: str = Field(default="", max_length=500)
 
 
 @router.post("/orders", status_code=202)
 async def submit_order(gw: GatewayDep, request: Request) -> JSONResponse:
     """A manual order (``X-API-Key``), published as an ExecutionRequest; exec-sim's risk engine decides."""
-    started = time.perf_counter()
-    check_limits(gw, request, "/orders", allowlist=False)
+    gw.service.admit(source_address(gw, request), "/orders", allowlist=False)
     who = require_api_key(gw, request)
-    raw = await read_body(request, gw.settings.max_body_bytes, ("application/json",))
-    request.state.raw_body = raw
+    raw = await read_body(gw, request, gw.settings.max_body_bytes, ("application/json",))
+    check_shape(gw, raw)
     try:
         req = OrderRequest.model_validate_json(raw)
         order = OrderSpec(
@@ -58,7 +54,7 @@ async def submit_order(gw: GatewayDep, request: Request) -> JSONResponse:
             reduce_only=req.reduce_only,
         )
     except ValidationError as exc:
-        raise Rejection(422, "invalid", "invalid order", _errors(exc)) from exc
+        raise Rejection(Reason.INVALID, "invalid order", _errors(exc)) from exc
     try:
         inst = (
             gw.catalog.get(req.symbol)
@@ -66,7 +62,14 @@ async def submit_order(gw: GatewayDep, request: Request) -> JSONResponse:
             else gw.catalog.resolve(req.symbol)
         )
     except (SymbolError, UnknownInstrumentError) as exc:
-        raise Rejection(422, "invalid", "unknown symbol", [{"loc": ["symbol"], "msg": str(exc)}]) from exc
+        raise Rejection(Reason.INVALID, "unknown symbol", [{"loc": ["symbol"], "msg": str(exc)[:200]}]) from exc
+    if error := gw.service.quantity.error(
+        req.quantity,
+        gw.service.quantity.max_for(inst.instrument_id, inst.max_quantity, inst.asset_class),
+        inst.instrument_id,
+        ["quantity"],
+    ):
+        raise Rejection(Reason.INVALID, "quantity out of bounds", [error])
     event = gw.factory.make(
         ExecutionRequest,
         account_id=req.account_id,
@@ -76,7 +79,7 @@ async def submit_order(gw: GatewayDep, request: Request) -> JSONResponse:
         strategy_id=req.strategy_id,
         note=req.note,
     )
-    await make_durable(gw, [event], "/orders", started)
+    await gw.service.make_durable([event], "/orders", deadline_of(gw, request))
     return JSONResponse(
         {"status": "accepted", "event_id": event.event_id, "correlation_id": event.correlation_id}, status_code=202
     )

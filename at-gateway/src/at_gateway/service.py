@@ -1,0 +1,303 @@
+"""The gateway's handlers, free of HTTP: admit a request, accept an alert, keep a refusal.
+
+Each handler takes plain values and ports (:class:`Dedup`, :class:`Sink`, :class:`DeadLetters`)
+and returns what happened, or raises :class:`~at_gateway.errors.Rejection` with a reason. The HTTP
+edge (``api/``) reads the request and maps reasons to statuses; ``bootstrap`` wires real adapters;
+unit tests wire fakes.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from at_core.catalog import InstrumentCatalog
+from at_core.clock import Clock
+from at_core.events import Event, EventFactory, RejectedInputEvent, SignalEvent
+from at_core.metrics import Metrics
+from at_core.models.enums import IngestSource
+from at_core.runtime.logging import get_logger
+from at_gateway.domain.alerts import Alert, AlertRules, parse_body, validate_alert
+from at_gateway.domain.bounds import QuantityLimits
+from at_gateway.domain.limits import RateLimiter, SlidingWindow
+from at_gateway.domain.pinescript import pinescript_extras
+from at_gateway.domain.redaction import Redactor
+from at_gateway.domain.routing import Route, RouteTable
+from at_gateway.errors import NotDurable, Reason, Rejection
+
+log = get_logger("at_gateway.service")
+
+
+class Dedup(Protocol):
+    async def claim(self, key: str, event_id: str, timeout_s: float) -> str | None: ...
+    async def release(self, key: str, timeout_s: float = ...) -> None: ...
+
+
+class Sink(Protocol):
+    async def publish(self, event: Event, budget_s: float | None = None) -> str: ...
+    async def publish_best_effort(self, event: Event, budget_s: float | None = None) -> None: ...
+
+
+KeyOf = Callable[[str, str | None, bytes], str]
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """The request-rate bounds, in requests (or refusals) per minute."""
+
+    per_source: int
+    per_route: int
+    refusals_per_source: int
+    dead_letters: int
+    allowlist: frozenset[str] | None = None  # None: allowlist off
+
+
+@dataclass(frozen=True, slots=True)
+class AlertRequest:
+    """An alert as the HTTP edge hands it over."""
+
+    raw: bytes
+    token: str | None  # the secret in the path, or None when it is the body's passphrase
+    origin: IngestSource
+    route_name: str  # the route template: never the path (it may hold the secret)
+    deadline: float  # monotonic time by which the answer must be sent
+
+
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    signals: tuple[SignalEvent, ...]
+    sink: str
+
+
+@dataclass(frozen=True, slots=True)
+class Duplicate:
+    first_event_id: str
+
+
+@dataclass
+class GatewayService:
+    """The handlers and what they need (ports and pure rules), built once per app."""
+
+    clock: Clock
+    factory: EventFactory
+    catalog: InstrumentCatalog
+    routes: RouteTable
+    metrics: Metrics
+    dedup: Dedup
+    sink: Sink
+    key_of: KeyOf
+    redactor: Redactor
+    limits: Limits
+    quantity: QuantityLimits
+    stale_after_s: float
+    max_json_depth: int = 32
+    monotonic: Callable[[], float] = time.monotonic
+    source_limiter: RateLimiter = field(init=False)
+    route_limiter: RateLimiter = field(init=False)
+    refusals: RateLimiter = field(init=False)
+    dead_letter_budget: RateLimiter = field(init=False)
+    recent_alerts: SlidingWindow = field(default_factory=lambda: SlidingWindow(180.0))
+    _suppressed: int = 0
+
+    def __post_init__(self) -> None:
+        self.source_limiter = RateLimiter(self.limits.per_source)
+        self.route_limiter = RateLimiter(self.limits.per_route)
+        self.refusals = RateLimiter(self.limits.refusals_per_source)
+        self.dead_letter_budget = RateLimiter(self.limits.dead_letters)
+
+    # --- admission: before anything is read or stored --------------------------------------
+
+    def admit(self, source: str, route_name: str, *, allowlist: bool) -> None:
+        """Per-source rate limit, then the allowlist. Every request counts here.
+
+        Raises:
+            Rejection: ``rate_limited`` or ``address_not_allowed``.
+        """
+        if not self.source_limiter.allow(f"{route_name}|{source}", self.clock.now_ns()):
+            raise Rejection(Reason.RATE_LIMITED, f"more than {self.limits.per_source} requests/minute from {source}")
+        if allowlist and self.limits.allowlist is not None and source not in self.limits.allowlist:
+            self.metrics.counter("auth_failures_total").labels("address").inc()
+            raise Rejection(Reason.ADDRESS_NOT_ALLOWED, f"{source} is not an allowed source")
+
+    def count_route(self, route_name: str) -> None:
+        """The route-wide limit: counted only for requests that passed the allowlist and authentication."""
+        if not self.route_limiter.allow(route_name, self.clock.now_ns()):
+            raise Rejection(Reason.RATE_LIMITED, f"more than {self.limits.per_route} requests/minute on {route_name}")
+
+    def refused_too_often(self, source: str) -> bool:
+        """The source used up its refusal budget: its refusals are answered 429 and not kept."""
+        return self.refusals.count(source, self.clock.now_ns()) >= self.limits.refusals_per_source
+
+    def authenticate(self, secret: str | None, source: str) -> Route:
+        """The route for ``secret``.
+
+        Raises:
+            Rejection: ``missing_secret``/``bad_secret``, or ``rate_limited`` once the source has
+                been refused too often (then nothing about it is kept).
+        """
+        route = self.routes.match(secret)
+        if route is None:
+            reason = Reason.MISSING_SECRET if not secret else Reason.BAD_SECRET
+            self.metrics.counter("auth_failures_total").labels(reason).inc()
+            if self.refused_too_often(source):
+                raise Rejection(Reason.RATE_LIMITED, f"too many refused requests from {source}")
+            raise Rejection(reason, "webhook secret missing or not valid")
+        return route
+
+    # --- alerts ------------------------------------------------------------------------------
+
+    async def accept_alert(self, request: AlertRequest, source: str) -> Accepted | Duplicate:
+        """Authenticate, validate, de-duplicate and make durable one alert, within its deadline.
+
+        Raises:
+            Rejection: with the reason the alert was refused.
+        """
+        route = self.authenticate(request.token, source) if request.token is not None else None
+        fields = parse_body(request.raw, self.max_json_depth)
+        if route is None:
+            route = self.authenticate(str(fields.get("passphrase") or "") or None, source)
+        self.count_route(request.route_name)
+        rules = AlertRules(self.catalog, self.clock.now_ns(), self.stale_after_s, self.quantity)
+        alert = validate_alert(fields, rules)
+        extra = pinescript_extras(fields) if request.origin is IngestSource.PINESCRIPT else None
+        label = route_label(route)
+        self.metrics.gauge("alerts_last_3m").labels(label).set(self.recent_alerts.add(label, self.clock.now_ns()))
+        signals = self.build_signals(alert, route, request.origin, request.raw, extra)
+        key = self.key_of(f"{request.origin}:{label}", alert.alert_id, request.raw)
+        first = await self.dedup.claim(key, signals[0].event_id, self._left(request.deadline, reserve=0.2))
+        if first is not None:
+            self.metrics.counter("duplicates_total").labels(request.route_name).inc()
+            return Duplicate(first)
+        try:
+            sink = await self.make_durable(signals, request.route_name, request.deadline)
+        except Exception:
+            await self.dedup.release(key, self._left(request.deadline))
+            raise
+        for s in signals:
+            self.metrics.counter("signals_accepted_total").labels(s.account_id, s.strategy_id).inc()
+        return Accepted(tuple(signals), sink)
+
+    def build_signals(
+        self, alert: Alert, route: Route, origin: IngestSource, raw: bytes, extra: dict[str, Any] | None = None
+    ) -> list[SignalEvent]:
+        """One signal per routed target, each its own root event (own correlation id).
+
+        Raises:
+            Rejection: ``invalid`` when a target's multiplied quantity is above the instrument's maximum.
+        """
+        body = self.redactor.body(raw)
+        text = self._redacted_text
+        out = []
+        for target in route.targets:
+            qty = alert.quantity * target.size_multiplier if alert.quantity is not None else None
+            pos = alert.position_size * target.size_multiplier if alert.position_size is not None else None
+            bound = alert.max_quantity if alert.max_quantity is not None else self.quantity.default_max
+            if qty is not None and (e := self.quantity.error(qty, bound, alert.instrument_id, ["quantity"])):
+                raise Rejection(Reason.INVALID, f"quantity for {target.account_id} out of bounds", [e])
+            out.append(
+                self.factory.make(
+                    SignalEvent,
+                    origin=origin,
+                    account_id=target.account_id,
+                    strategy_id=text(alert.strategy_id) or target.strategy_id,
+                    instrument_id=alert.instrument_id,
+                    asset_class=alert.asset_class,
+                    ticker=self.redactor.text(alert.ticker),
+                    action=alert.action,
+                    quantity=qty,
+                    order_type=alert.order_type,
+                    limit_price=alert.limit_price,
+                    stop_price=alert.stop_price,
+                    price=alert.price,
+                    position_size=pos,
+                    market_position=alert.market_position,
+                    prev_market_position=alert.prev_market_position,
+                    size_multiplier=target.size_multiplier,
+                    alert_id=text(alert.alert_id),
+                    interval=text(alert.interval),
+                    comment=text(alert.comment),
+                    indicators={self.redactor.text(k): v for k, v in alert.indicators.items()},
+                    raw_body=body,
+                    **(extra or {}),
+                )
+            )
+        return out
+
+    # --- durability and refusals -------------------------------------------------------------
+
+    async def make_durable(self, events: Sequence[Event], route_name: str, deadline: float) -> str:
+        """Publish every event durably within the deadline (JetStream, else the outbox).
+
+        Raises:
+            Rejection: ``not_durable`` only if an event can be stored nowhere.
+        """
+        started = self.monotonic()
+        sink = "jetstream"
+        for event in events:
+            try:
+                if await self.sink.publish(event, self._left(deadline, reserve=0.1)) == "outbox":
+                    sink = "outbox"
+            except NotDurable as exc:
+                raise Rejection(Reason.NOT_DURABLE, "the event could not be stored") from exc
+        self.metrics.histogram("receive_to_durable_seconds").labels(route_name, sink).observe(
+            self.monotonic() - started
+        )
+        return sink
+
+    async def keep_refusal(
+        self,
+        rejection: Rejection,
+        status: int,
+        route_name: str,
+        source: str,
+        raw: bytes,
+        deadline: float,
+        metric_route: str | None = None,
+    ) -> bool:
+        """Count a refusal and keep it on the dead-letter stream, within the refusal budgets.
+
+        ``metric_route`` is the bounded label (the template, or ``unmatched``); ``route_name``, kept in
+        the dead letter, may be an unknown path (secrets redacted).
+
+        Returns:
+            True if it was published (best effort); False if a budget (per source, or all
+            together) was used up: then it is only counted, never logged line by line.
+        """
+        now_ns = self.clock.now_ns()
+        self.metrics.counter("rejected_total").labels(metric_route or route_name, rejection.reason).inc()
+        if rejection.reason == Reason.STALE:
+            self.metrics.counter("stale_alerts_total").inc()
+        elif rejection.reason == Reason.PLACEHOLDER:
+            self.metrics.counter("placeholder_rejects_total").inc()
+        if not (self.refusals.allow(source, now_ns) and self.dead_letter_budget.allow("*", now_ns)):
+            self._suppressed += 1
+            if self._suppressed in (1, 10, 100) or self._suppressed % 1000 == 0:
+                log.warning("dead_letters_suppressed", suppressed=self._suppressed, reason=rejection.reason)
+            return False
+        detail = self.redactor.text(rejection.detail)[:2000]
+        log.warning("input_rejected", route=route_name, reason=rejection.reason, status=status, detail=detail)
+        event = self.factory.make(
+            RejectedInputEvent,
+            route=route_name,
+            status_code=status,
+            reason=rejection.reason,
+            detail=detail,
+            raw_body=self.redactor.body(raw),
+            remote_addr=source,
+        )
+        await self.sink.publish_best_effort(event, self._left(deadline))
+        return True
+
+    def _redacted_text(self, value: str | None) -> str | None:
+        """A text field copied from the alert into an event: secrets masked (the body is not alone)."""
+        return self.redactor.text(value) if value is not None else None
+
+    def _left(self, deadline: float, reserve: float = 0.0) -> float:
+        return max(0.0, deadline - self.monotonic() - reserve)
+
+
+def route_label(route: Route) -> str:
+    first = route.targets[0]
+    return f"{first.account_id}/{first.strategy_id}"

@@ -1,0 +1,163 @@
+"""The service layer alone: accept_alert and the refusal budgets, driven with fakes (no HTTP, no NATS)."""
+
+from __future__ import annotations
+
+import random
+from decimal import Decimal
+
+import pytest
+
+from at_core.catalog import InstrumentCatalog
+from at_core.clock import ManualClock
+from at_core.events import Event, EventFactory
+from at_core.ids import IdGenerator
+from at_core.metrics.gateway import CATALOG
+from at_core.models.enums import IngestSource
+from at_gateway.adapters.dedup import dedup_key
+from at_gateway.domain.bounds import QuantityLimits
+from at_gateway.domain.redaction import Redactor
+from at_gateway.domain.routing import Route, RouteTable, Target
+from at_gateway.errors import NotDurable, Reason, Rejection
+from at_gateway.service import Accepted, AlertRequest, Duplicate, GatewayService, Limits
+
+NOW = 1_795_000_000_000_000_000
+SECRET = "unit-secret"
+ALERT = b'{"ticker": "MES1!", "exchange": "CME_MINI", "action": "buy", "contracts": "2", "alert_id": "a-1"}'
+
+
+class FakeDedup:
+    def __init__(self) -> None:
+        self.claims: dict[str, str] = {}
+        self.released: list[str] = []
+        self.timeouts: list[float] = []
+
+    async def claim(self, key: str, event_id: str, timeout_s: float) -> str | None:
+        self.timeouts.append(timeout_s)
+        if key in self.claims:
+            return self.claims[key]
+        self.claims[key] = event_id
+        return None
+
+    async def release(self, key: str, timeout_s: float = 0.2) -> None:
+        self.released.append(key)
+        self.claims.pop(key, None)
+
+
+class FakeSink:
+    def __init__(self, fail: bool = False) -> None:
+        self.published: list[Event] = []
+        self.dead_letters: list[Event] = []
+        self.fail = fail
+
+    async def publish(self, event: Event, budget_s: float | None = None) -> str:
+        if self.fail:
+            raise NotDurable("disk full")
+        self.published.append(event)
+        return "jetstream"
+
+    async def publish_best_effort(self, event: Event, budget_s: float | None = None) -> None:
+        self.dead_letters.append(event)
+
+
+def make_service(
+    sink: FakeSink | None = None, routes: list[Route] | None = None, **limits: int
+) -> tuple[GatewayService, FakeDedup, FakeSink]:
+    clock = ManualClock(NOW)
+    dedup, sink = FakeDedup(), sink or FakeSink()
+    bounds = {"per_source": 100, "per_route": 100, "refusals_per_source": 100, "dead_letters": 100} | limits
+    service = GatewayService(
+        clock=clock,
+        factory=EventFactory("gateway", clock, IdGenerator(clock, random.Random(7))),
+        catalog=InstrumentCatalog(),
+        routes=RouteTable(routes or [], [SECRET], Target("paper-1", "default")),
+        metrics=CATALOG.build(),
+        dedup=dedup,
+        sink=sink,
+        key_of=dedup_key,
+        redactor=Redactor([SECRET]),
+        limits=Limits(**bounds),
+        quantity=QuantityLimits(),
+        stale_after_s=300,
+        monotonic=lambda: 0.0,
+    )
+    return service, dedup, sink
+
+
+def request(raw: bytes = ALERT, token: str | None = SECRET) -> AlertRequest:
+    return AlertRequest(raw, token, IngestSource.TRADINGVIEW, "/webhooks/tradingview/{token}", deadline=0.8)
+
+
+async def test_an_accepted_alert_is_published_once_with_its_secret_redacted() -> None:
+    service, _, sink = make_service()
+    outcome = await service.accept_alert(request(ALERT.replace(b"}", b', "comment": "unit-secret"}')), "1.2.3.4")
+    assert isinstance(outcome, Accepted) and outcome.sink == "jetstream"
+    (signal,) = sink.published
+    assert (signal.instrument_id, signal.quantity, signal.comment) == ("MES.CME", Decimal(2), "***")
+    assert SECRET not in signal.raw_body
+
+
+async def test_a_repeated_alert_returns_the_first_event_id_and_publishes_nothing_more() -> None:
+    service, _, sink = make_service()
+    first = await service.accept_alert(request(), "1.2.3.4")
+    second = await service.accept_alert(request(), "1.2.3.4")
+    assert isinstance(first, Accepted)
+    assert second == Duplicate(first.signals[0].event_id) and len(sink.published) == 1
+
+
+async def test_the_dedup_claim_gets_the_answer_budget_minus_a_reserve_for_the_outbox() -> None:
+    service, dedup, _ = make_service()
+    await service.accept_alert(request(), "1.2.3.4")
+    assert dedup.timeouts == [pytest.approx(0.6)]
+
+
+async def test_an_alert_that_cannot_be_stored_releases_its_claim_so_a_retry_is_not_a_duplicate() -> None:
+    service, dedup, _ = make_service(sink=FakeSink(fail=True))
+    with pytest.raises(Rejection) as refused:
+        await service.accept_alert(request(), "1.2.3.4")
+    assert refused.value.reason == Reason.NOT_DURABLE
+    assert dedup.released and not dedup.claims
+
+
+async def test_the_route_limit_counts_only_authenticated_alerts() -> None:
+    service, _, _ = make_service(per_route=1)
+    for _ in range(3):
+        with pytest.raises(Rejection, match="bad_secret"):
+            await service.accept_alert(request(token="wrong"), "6.6.6.6")
+    assert isinstance(await service.accept_alert(request(), "1.2.3.4"), Accepted)
+
+
+async def test_a_source_past_its_refusal_budget_is_answered_rate_limited_and_not_kept() -> None:
+    service, _, sink = make_service(refusals_per_source=2)
+    reasons = []
+    for _ in range(4):
+        try:
+            await service.accept_alert(request(token="wrong"), "6.6.6.6")
+        except Rejection as exc:
+            reasons.append(exc.reason)
+            await service.keep_refusal(exc, 401, "/webhooks/tradingview/{token}", "6.6.6.6", b"", 0.8)
+    assert reasons == [Reason.BAD_SECRET, Reason.BAD_SECRET, Reason.RATE_LIMITED, Reason.RATE_LIMITED]
+    assert len(sink.dead_letters) == 2
+
+
+async def test_a_refusal_detail_that_echoes_a_secret_is_kept_redacted() -> None:
+    service, _, sink = make_service()
+    await service.keep_refusal(Rejection(Reason.INVALID, f"bad {SECRET}"), 422, "/x", "1.2.3.4", b"unit-secret", 0.8)
+    (dead,) = sink.dead_letters
+    assert SECRET not in dead.detail and SECRET not in dead.raw_body
+
+
+async def test_a_fanned_out_quantity_above_the_maximum_is_refused_not_capped() -> None:
+    route = Route("fan", (Target("a", "s", Decimal(1)), Target("b", "s", Decimal(60))))
+    service, _, sink = make_service(routes=[route])
+    with pytest.raises(Rejection) as refused:
+        await service.accept_alert(request(token="fan"), "1.2.3.4")
+    assert refused.value.errors == [{"loc": ["quantity"], "msg": "above the maximum of 100 for MES.CME"}]
+    assert not sink.published
+
+
+async def test_the_allowlist_refuses_other_sources_before_anything_else() -> None:
+    service, _, _ = make_service()
+    service.limits = Limits(100, 100, 100, 100, allowlist=frozenset({"52.89.214.238"}))
+    service.admit("52.89.214.238", "/webhooks/tradingview", allowlist=True)
+    with pytest.raises(Rejection, match="address_not_allowed"):
+        service.admit("203.0.113.9", "/webhooks/tradingview", allowlist=True)
