@@ -17,19 +17,26 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 
-from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from nats.js.api import DeliverPolicy
 
 from at_core import subjects
 from at_core.catalog import InstrumentCatalog
 from at_core.clock import Clock, ManualClock, WallClock
-from at_core.events import Event, EventFactory, FillEvent, Heartbeat, RiskDecisionEvent, TradingStateChangedEvent
+from at_core.events import (
+    Event,
+    EventFactory,
+    FillEvent,
+    Heartbeat,
+    MarketDataEvent,
+    RiskDecisionEvent,
+    TradingStateChangedEvent,
+)
 from at_core.ids import IdGenerator
 from at_core.metrics import MetricCatalog, Metrics
 from at_core.metrics.exec_sim import CATALOG
 from at_core.models.enums import TradingState
-from at_core.runtime.bus import Consumer, Delivery, EventBus, PublishError
+from at_core.runtime.bus import BusError, Consumer, Delivery, EventBus, PublishError
 from at_core.runtime.logging import get_logger
-from at_core.serialization import decode_event
 from at_exec_sim.adapters.registry import build_adapters, check_accounts
 from at_exec_sim.adapters.routing import VenueRouter
 from at_exec_sim.config import ExecSimSettings
@@ -299,64 +306,35 @@ async def run_poller(svc: ExecSim, interval_s: float) -> None:
 
 
 async def recover(svc: ExecSim) -> int:
-    """Rebuild decisions, orders, fills and trading states from AT_EXECUTION (in stream order)."""
+    """Rebuild decisions, orders, fills and trading states from AT_EXECUTION (in stream order).
+
+    Read through the bus, so an event on a subject it may not come from is dead-lettered and
+    never booked, as in live consumption.
+    """
     assert svc.bus is not None
-    js = svc.bus.js
-    try:
-        info = await js.stream_info("AT_EXECUTION")
-    except Exception:
-        return 0
-    last = info.state.last_seq
-    if info.state.messages == 0:
-        return 0
-    sub = await js.pull_subscribe(subjects.ALL, stream="AT_EXECUTION", config=None)
     count = 0
     try:
-        while True:
-            try:
-                msgs = await sub.fetch(256, timeout=2)
-            except Exception:
-                break
-            done = False
-            for msg in msgs:
-                svc.engine.recover(decode_event(msg.data))
-                await msg.ack()
-                count += 1
-                done = msg.metadata.sequence.stream >= last
-            if done:
-                break
-    finally:
-        await sub.unsubscribe()
+        async for event, _ in svc.bus.read_stream("AT_EXECUTION"):
+            svc.engine.recover(event)
+            count += 1
+    except BusError as exc:  # no stream yet (a fresh store): nothing to recover
+        log.warning("recovery_read_failed", error=str(exc))
     return count
 
 
 async def prime_prices(svc: ExecSim) -> int:
     """The last market data per subject, so a restarted service knows prices before the next tick."""
     assert svc.bus is not None
-    try:
-        sub = await svc.bus.js.pull_subscribe(
-            subjects.MARKET_DATA,
-            stream="AT_MARKET_DATA",
-            config=ConsumerConfig(deliver_policy=DeliverPolicy.LAST_PER_SUBJECT, ack_policy=AckPolicy.NONE),
-        )
-    except Exception:
-        return 0
     count = 0
     try:
-        while True:
-            try:
-                msgs = await sub.fetch(256, timeout=0.5)
-            except Exception:
-                break
-            for msg in msgs:
-                event = decode_event(msg.data)
-                if event.event_type == "market_data":
-                    svc.engine.prime_market(event)  # type: ignore[arg-type]
-                    count += 1
-            if not msgs or msgs[-1].metadata.num_pending == 0:
-                break
-    finally:
-        await sub.unsubscribe()
+        async for event, _ in svc.bus.read_stream(
+            "AT_MARKET_DATA", subjects.MARKET_DATA, deliver_policy=DeliverPolicy.LAST_PER_SUBJECT, fetch_timeout_s=0.5
+        ):
+            if isinstance(event, MarketDataEvent):
+                svc.engine.prime_market(event)
+                count += 1
+    except BusError as exc:
+        log.warning("price_priming_failed", error=str(exc))
     return count
 
 
