@@ -292,7 +292,16 @@ class Family:
 
 
 def _types(*classes: type[Event]) -> frozenset[str]:
-    return frozenset(cls.type_name() for cls in classes)
+    """The wire ``event_type`` of each class and of every subclass (``OrderEvent``: each status)."""
+    out: set[str] = set()
+    pending = list(classes)
+    while pending:
+        cls = pending.pop()
+        pending.extend(cls.__subclasses__())
+        default = cls.model_fields["event_type"].default
+        if isinstance(default, str) and default:
+            out.add(default)
+    return frozenset(out)
 
 
 FAMILIES: tuple[Family, ...] = (
