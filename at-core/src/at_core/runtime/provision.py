@@ -6,7 +6,7 @@ create, update or delete any of it). Idempotent: run it again and nothing change
 (a stream's subjects or retention, a durable's ack wait) and it is migrated in place.
 
 Run it as ``at-core-provision --servers nats://127.0.0.1:4222 --user admin`` with the admin's
-password in ``AT_NATS_ADMIN_PASSWORD`` (or ``--password-file``, a mode-0600 file).
+password in ``NATS_ADMIN_PASSWORD`` (or ``--password-file``, a mode-0600 file).
 """
 
 from __future__ import annotations
@@ -29,6 +29,8 @@ from at_core.durables import DEFAULT_PREFIXES, DURABLES, DurableSpec
 from at_core.metrics import MetricCatalog
 from at_core.runtime.bus import EventBus
 
+#: Where the CLI reads the admin's password when no ``--password-file`` is given (as in compose).
+ADMIN_PASSWORD_ENV = "NATS_ADMIN_PASSWORD"  # noqa: S105 - a variable name, not a secret
 #: The gateway's default dedup window (``AT_GATEWAY_DEDUP_WINDOW_S``): the dedup bucket's TTL.
 DEFAULT_DEDUP_WINDOW_S = 86_400.0
 
@@ -153,14 +155,14 @@ async def provision_url(
 def main(argv: Sequence[str] | None = None) -> int:
     """``at-core-provision``: create or migrate streams, buckets and durables with admin credentials."""
     parser = argparse.ArgumentParser(prog="at-core-provision", description=__doc__.splitlines()[0])
-    parser.add_argument("--servers", default=os.environ.get("AT_NATS_SERVERS", "nats://127.0.0.1:4222"))
-    parser.add_argument("--user", default=os.environ.get("AT_NATS_ADMIN_USER", "admin"))
+    parser.add_argument("--servers", default="nats://127.0.0.1:4222", help="comma-separated NATS URLs")
+    parser.add_argument("--user", default="admin")
     parser.add_argument("--password-file", type=Path, help="file holding the admin password (mode 0600)")
-    parser.add_argument("--replicas", type=int, default=int(os.environ.get("AT_NATS_STREAM_REPLICAS", "1")))
+    parser.add_argument("--replicas", type=int, default=1, help="stream and bucket replicas")
     parser.add_argument("--dedup-window-s", type=float, default=DEFAULT_DEDUP_WINDOW_S)
     parser.add_argument("--prefix", action="append", default=[], metavar="SERVICE=PREFIX", help="durable prefix")
     args = parser.parse_args(argv)
-    password = os.environ.get("AT_NATS_ADMIN_PASSWORD")
+    password = os.environ.get(ADMIN_PASSWORD_ENV)
     if args.password_file:
         password = args.password_file.read_text().strip()
     prefixes = dict(item.split("=", 1) for item in args.prefix)
