@@ -15,19 +15,20 @@ import argparse
 import asyncio
 import os
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import nats
+from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, KeyValueConfig, ObjectStoreConfig, StorageType
-from nats.js.errors import NotFoundError
+from nats.js.errors import APIError, NotFoundError
 
 from at_core import subjects
 from at_core.durables import DEFAULT_PREFIXES, DURABLES, DurableSpec
 from at_core.metrics import MetricCatalog
-from at_core.runtime.bus import EventBus
+from at_core.runtime.bus import BusError, EventBus
 
 #: Where the CLI reads the admin's password when no ``--password-file`` is given (as in compose).
 ADMIN_PASSWORD_ENV = "NATS_ADMIN_PASSWORD"  # noqa: S105 - a variable name, not a secret
@@ -57,11 +58,18 @@ def consumer_config(spec: DurableSpec, prefix: str | None = None) -> ConsumerCon
     )
 
 
-async def _bucket(js: JetStreamContext, name: str, make: object) -> None:
-    try:
-        await js.stream_info(name)
-    except NotFoundError:
-        await make  # type: ignore[misc]
+async def _retrying(step: Callable[[], Awaitable[None]], deadline_s: float) -> None:
+    """Run ``step``; while a just-started cluster cannot place a replicated stream yet, try again."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + deadline_s
+    while True:
+        try:
+            await step()
+            return
+        except (BusError, APIError, NatsTimeoutError):
+            if loop.time() >= deadline:
+                raise
+            await asyncio.sleep(0.5)
 
 
 async def provision(
@@ -71,11 +79,17 @@ async def provision(
     prefixes: Mapping[str, str] | None = None,
     dedup_window_s: float = DEFAULT_DEDUP_WINDOW_S,
     durables: Sequence[DurableSpec] = DURABLES,
+    placement_deadline_s: float = 30.0,
 ) -> ProvisionReport:
-    """Create or migrate every stream, bucket and durable. Needs admin (or unauthenticated) access."""
+    """Create or migrate every stream, bucket and durable. Needs admin (or unauthenticated) access.
+
+    Args:
+        placement_deadline_s: how long a cluster that has not yet elected its meta leader or
+            seen all its peers ("no suitable peers for placement") is given before this fails.
+    """
     prefixes = {**DEFAULT_PREFIXES, **(prefixes or {})}
     bus = EventBus(js._nc, "provision", MetricCatalog("provision").build())
-    await bus.ensure_streams(replicas=replicas, migrate=True)
+    await _retrying(lambda: bus.ensure_streams(replicas=replicas, migrate=True), placement_deadline_s)
     try:
         await js.key_value(subjects.KV_BUCKET_DEDUP)
     except Exception:
