@@ -9,6 +9,13 @@
   database transaction for many events, say): acked together, or naked together.
 * Correlation and causation ids travel in headers as well as in the body, so tools can
   route on them without decoding.
+* An event is believed only on the subject family that carries its type
+  (``subjects.origin_violation``): anything else is dead-lettered on
+  ``at.dlq.<service>.<reason>``, counted in ``events_misrouted_total`` and never handed to a
+  handler, in ``consume``, ``consume_batches`` and the recovery read ``read_stream`` alike.
+* Services never create streams or consumers (their NATS users may not): ``consume`` binds to
+  a durable made by the provisioning step (:mod:`at_core.runtime.provision`);
+  ``consumer_health`` tells ``/readyz`` whether it still exists and moves.
 
 Every event published or consumed is counted here, by event type, subject family and outcome,
 so services get that for free. Publishes and failures are logged at info; a consumed event at
