@@ -20,13 +20,12 @@ from pathlib import Path
 
 import httpx
 import nats
-from nats.js.api import KeyValueConfig
 
-from at_core import subjects
 from at_core.metrics import MetricCatalog
 from at_core.permissions import GRANTS, nats_server_config
 from at_core.runtime.bus import EventBus
 from at_core.service_kit import Scope, dev_headers
+from at_core.runtime.provision import provision
 from at_core.testing import NatsServer, free_port
 from e2e.ledger import Ledger
 from e2e.stack_harness import write_accounts
@@ -166,13 +165,8 @@ class ClusterStack:
             raise
 
     async def provision(self) -> None:
-        """Streams and the gateway's dedup bucket at 3 replicas, created by an operator (admin) first.
-
-        The gateway would create ``at_dedup`` itself with a single replica (its replica count
-        is fixed in at-gateway), on whichever node it reached; and the services would race
-        each other creating the streams. Agents create their memory bucket at the configured
-        replica count themselves.
-        """
+        """Streams, buckets and durables at 3 replicas, made by the provisioning step (admin) first;
+        the services wait for its marker, then only bind to what it made."""
         bus = await EventBus.connect(
             self.cluster.urls,
             service="admin",
@@ -182,12 +176,10 @@ class ClusterStack:
             initial_connect_deadline_s=10,
         )
         try:
-            await bus.ensure_streams(replicas=3)
-            await bus.js.create_key_value(
-                KeyValueConfig(bucket=subjects.KV_BUCKET_DEDUP, ttl=DEDUP_WINDOW_S, history=1, replicas=3)
-            )
+            await provision(bus.js, replicas=3, dedup_window_s=DEDUP_WINDOW_S)
         finally:
             await bus.close()
+        (self.run_dir / stack_mod.PROVISIONED_MARKER).touch()
 
     def start_replica(self, replica: Replica) -> None:
         log = (self.run_dir / f"{replica.name}.log").open("ab")

@@ -28,7 +28,9 @@ async def cluster():
 
 
 async def test_replicated_streams_lose_nothing_when_a_node_dies(cluster: NatsCluster) -> None:
-    bus = await EventBus.connect(cluster.urls, service="gateway", metrics=MetricCatalog("gateway").build())
+    bus = await EventBus.connect(
+        cluster.urls, service="gateway", metrics=MetricCatalog("gateway").build(), create_consumers=True
+    )
     await bus.ensure_streams(replicas=3)
     info = await bus.js.stream_info("AT_EXECUTION")
     assert info.config.num_replicas == 3

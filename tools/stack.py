@@ -66,18 +66,48 @@ def new_stack(run_dir: Path, *, pick_free_ports: bool = False, extra_env: dict[s
     return stack
 
 
+def write_private(path: Path, text: str) -> None:
+    """Write a file only its owner may read (mode 0600), also when it existed with wider modes."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(text)
+
+
+def durable_prefixes(stack: Stack) -> dict[str, str]:
+    """The services' durable prefixes set in ``extra_env`` (the rest keep their defaults)."""
+    return {
+        s: stack.extra_env[f"{PREFIX[s]}DURABLE_PREFIX"]
+        for s in SERVICES
+        if f"{PREFIX[s]}DURABLE_PREFIX" in stack.extra_env
+    }
+
+
+ADMIN_PASSWORD_FILE = "admin.password"
+PROVISIONED_MARKER = "provisioned"
+
+
 def write_config(stack: Stack) -> Path:
-    """Write nats.conf and stack.env; return the env file."""
+    """Write nats.conf, stack.env and the admin's password file, all mode 0600; return the env file.
+
+    The server configuration holds bcrypt hashes only. The services' passwords are in
+    stack.env (honcho hands one env file to every process of the stack); the admin's is in a
+    file of its own that only the provisioning step reads.
+    """
     store = stack.run_dir / "jetstream"
     conf = (
         f'server_name: "at-local"\nlisten: "127.0.0.1:{stack.nats_port}"\nhttp: "127.0.0.1:{stack.monitor_port}"\n'
         f'jetstream {{ store_dir: "{store}" }}\n'
-        + nats_server_config(stack.passwords, admin_password=stack.admin_password)
+        + nats_server_config(stack.passwords, admin_password=stack.admin_password, prefixes=durable_prefixes(stack))
     )
-    (stack.run_dir / "nats.conf").write_text(conf)
+    write_private(stack.run_dir / "nats.conf", conf)
+    write_private(stack.run_dir / ADMIN_PASSWORD_FILE, stack.admin_password + "\n")
+    (stack.run_dir / PROVISIONED_MARKER).unlink(missing_ok=True)
     env = {
         "AT_STACK_BIN": str(BIN),
         "AT_STACK_DIR": str(stack.run_dir),
+        "AT_STACK_NATS_URL": stack.nats_url,
+        "AT_STACK_PROVISION_ARGS": " ".join(f"--prefix {s}={p}" for s, p in durable_prefixes(stack).items()),
         "PYTHONUNBUFFERED": "1",
     }
     for service in SERVICES:
@@ -89,7 +119,7 @@ def write_config(stack: Stack) -> Path:
         env[f"{p}HOST"] = "127.0.0.1"
     env.update(stack.extra_env)
     path = stack.run_dir / "stack.env"
-    path.write_text("".join(f"{k}={v}\n" for k, v in sorted(env.items())))
+    write_private(path, "".join(f"{k}={v}\n" for k, v in sorted(env.items())))
     return path
 
 

@@ -32,6 +32,7 @@ from at_core.metrics import MetricCatalog  # noqa: E402
 from at_core.models.enums import OrderSide  # noqa: E402
 from at_core.runtime.bus import EventBus  # noqa: E402
 from at_core.runtime.logging import configure_logging  # noqa: E402
+from at_core.runtime.provision import provision  # noqa: E402
 from at_core.testing import NatsServer  # noqa: E402
 from at_exec_sim.domain.accounts import AccountConfig  # noqa: E402
 from at_exec_sim.domain.portfolio import Account  # noqa: E402
@@ -80,7 +81,7 @@ async def over_nats(events: list[Event]) -> tuple[float, float, int]:
 
     with NatsServer() as server:
         bus = await EventBus.connect(server.url, service="bench", metrics=MetricCatalog("bench").build())
-        await bus.ensure_streams()
+        await provision(bus.js)  # streams and durables, as the stack's provisioning step makes them
         t0 = time.perf_counter()
         for chunk in range(0, len(events), 500):
             await asyncio.gather(*(bus.publish(e) for e in events[chunk : chunk + 500]))

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from at_core.constants import SERVICE_AGENTS, SERVICE_EXEC_SIM, SERVICE_GATEWAY
 from at_core.errors import SubjectTokenError
 from at_core.events import (
     AccountStateEvent,
@@ -270,3 +271,80 @@ def subject_matches(pattern: str, subject: str) -> bool:
         if i >= len(s_tokens) or (p != "*" and p != s_tokens[i]):
             return False
     return len(p_tokens) == len(s_tokens)
+
+
+# --- where each event may come from -------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Family:
+    """A subject family: the event types it carries and the one service allowed to publish on it.
+
+    The publisher is enforced by nats-server (each service's user may publish only on its own
+    families, see :mod:`at_core.permissions`); consumers enforce the event types
+    (:func:`origin_violation`), so an event is believed only on the family it belongs to.
+    """
+
+    pattern: str
+    event_types: frozenset[str]
+    #: The service whose NATS user may publish here; None: every service, each on its own token.
+    publisher: str | None
+
+
+def _types(*classes: type[Event]) -> frozenset[str]:
+    """The wire ``event_type`` of each class and of every subclass (``OrderEvent``: each status)."""
+    out: set[str] = set()
+    pending = list(classes)
+    while pending:
+        cls = pending.pop()
+        pending.extend(cls.__subclasses__())
+        default = cls.model_fields["event_type"].default
+        if isinstance(default, str) and default:
+            out.add(default)
+    return frozenset(out)
+
+
+FAMILIES: tuple[Family, ...] = (
+    Family(SIGNALS, _types(SignalEvent), SERVICE_GATEWAY),
+    Family(MARKET_DATA, _types(MarketDataEvent), SERVICE_GATEWAY),
+    Family(CHART_SNAPSHOTS, _types(ChartSnapshotEvent), SERVICE_GATEWAY),
+    Family(EXECUTION_REQUESTS, _types(ExecutionRequest), SERVICE_GATEWAY),
+    Family(AGENT_ANALYSES, _types(AgentAnalysisEvent), SERVICE_AGENTS),
+    Family(TRADE_PROPOSALS, _types(TradeProposalEvent), SERVICE_AGENTS),
+    Family(RISK_DECISIONS, _types(RiskDecisionEvent), SERVICE_EXEC_SIM),
+    Family(ORDERS, _types(OrderEvent), SERVICE_EXEC_SIM),
+    Family(FILLS, _types(FillEvent), SERVICE_EXEC_SIM),
+    Family(POSITIONS, _types(PositionEvent), SERVICE_EXEC_SIM),
+    Family(ACCOUNTS, _types(AccountStateEvent), SERVICE_EXEC_SIM),
+    Family(TRADING_STATES, _types(TradingStateChangedEvent), SERVICE_EXEC_SIM),
+    Family(DEAD_LETTERS, _types(RejectedInputEvent), None),
+    Family(HEARTBEATS, _types(Heartbeat), None),
+)
+
+#: Reason codes of :func:`origin_violation` (also the dead letter's ``reason``).
+REASON_UNKNOWN_SUBJECT = "unknown_subject_family"
+REASON_WRONG_FAMILY = "event_type_not_on_subject"
+
+
+def family_for_subject(subject: str) -> Family | None:
+    """The family ``subject`` belongs to, or None (a subject no contract defines)."""
+    for family in FAMILIES:
+        if subject_matches(family.pattern, subject):
+            return family
+    return None
+
+
+def origin_violation(event_type: str, subject: str) -> str | None:
+    """Why an event of ``event_type`` must not be believed on ``subject``, or None when it may.
+
+    Returns:
+        :data:`REASON_UNKNOWN_SUBJECT` (no family defines the subject) or
+        :data:`REASON_WRONG_FAMILY` (the family carries other event types: a proposal on a
+        market-data subject, a fill on a proposal subject).
+    """
+    family = family_for_subject(subject)
+    if family is None:
+        return REASON_UNKNOWN_SUBJECT
+    if event_type not in family.event_types:
+        return REASON_WRONG_FAMILY
+    return None

@@ -10,10 +10,10 @@ from nats.aio.msg import Msg
 from nats.js.api import DiscardPolicy
 
 from at_core import subjects
-from at_core.events import Event, Heartbeat
+from at_core.events import Event, Heartbeat, RejectedInputEvent
 from at_core.metrics import MetricCatalog
 from at_core.runtime.bus import Delivery, EventBus, PublishError
-from at_core.serialization import decode_event
+from at_core.serialization import decode_event, encode_event
 from at_core.testing import NatsServer, example_events
 from at_core.testing.examples import all_examples
 
@@ -21,7 +21,7 @@ pytestmark = pytest.mark.integration
 
 
 async def _bus(url: str, service: str = "gateway") -> EventBus:
-    bus = await EventBus.connect(url, service=service, metrics=MetricCatalog(service).build())
+    bus = await EventBus.connect(url, service=service, metrics=MetricCatalog(service).build(), create_consumers=True)
     await bus.ensure_streams()
     return bus
 
@@ -345,3 +345,84 @@ async def test_stopping_a_consumer_ends_it_even_when_a_cancel_is_swallowed(nats_
     await asyncio.wait_for(consumer.stop(), 10)
     assert swallowed and not consumer.running
     await bus.close()
+
+
+async def test_an_event_on_a_subject_it_may_not_come_from_is_dead_lettered_and_never_handled(
+    nats_url: str, unique_token: str
+) -> None:
+    bus = await _bus(nats_url, service="exec_sim")
+    proposal, quote = example_events()["trade_proposal"], example_events()["market_data"]
+    got: asyncio.Queue[Event] = asyncio.Queue()
+
+    async def handler(event: Event, _: Delivery) -> None:
+        await got.put(event)
+
+    dead: asyncio.Queue[Msg] = asyncio.Queue()
+    await bus.nc.subscribe(subjects.DEAD_LETTERS, cb=dead.put)
+    await bus.consume(subjects.MARKET_DATA, handler, durable=f"md-{unique_token}")
+    forged_on = subjects.subject_for(quote)
+    await bus.js.publish(forged_on, encode_event(proposal))  # a proposal on a market-data subject
+    await bus.publish(quote)
+    assert await asyncio.wait_for(got.get(), 5) == quote  # the quote after it is handled, the proposal never
+    letter = decode_event((await asyncio.wait_for(dead.get(), 5)).data)
+    assert isinstance(letter, RejectedInputEvent)
+    assert letter.reason == subjects.REASON_WRONG_FAMILY and letter.causation_id == proposal.event_id
+    assert letter.source == "exec_sim" and letter.route == f"nats:{forged_on}"
+    misrouted = bus.metrics.counter("events_misrouted_total")
+    assert misrouted.labels("trade_proposal", "at.md", subjects.REASON_WRONG_FAMILY)._value.get() == 1
+    assert got.empty()
+    await bus.close()
+
+
+async def test_a_recovery_read_skips_and_dead_letters_a_forged_event(nats_url: str) -> None:
+    bus = await _bus(nats_url, service="exec_sim")
+    fill, decision = example_events()["fill"], example_events()["risk_decision"]
+    await bus.publish(fill)
+    await bus.js.publish(subjects.subject_for(fill), encode_event(decision))  # a decision on a fill subject
+    read = [event async for event, _ in bus.read_stream("AT_EXECUTION")]
+    assert read == [fill]
+    assert (
+        bus.metrics.counter("events_misrouted_total")
+        .labels("risk_decision", "at.fill", subjects.REASON_WRONG_FAMILY)
+        ._value.get()
+        == 1
+    )
+    await bus.close()
+
+
+async def test_consumer_health_is_red_when_the_durable_is_deleted(nats_url: str, unique_token: str) -> None:
+    bus = await _bus(nats_url)
+    durable = f"h-{unique_token}"
+    await bus.consume(subjects.SIGNALS, _nothing, durable=durable)
+    assert (await bus.consumer_health(durable)).healthy
+    await bus.js.delete_consumer("AT_SIGNALS", durable)
+    health = await bus.consumer_health(durable)
+    assert not health.healthy and health.problem == "missing" and not health.exists
+    await bus.close()
+
+
+async def test_consumer_health_is_red_when_work_waits_and_nothing_is_acknowledged(
+    nats_url: str, unique_token: str
+) -> None:
+    bus = await _bus(nats_url)
+    durable = f"stall-{unique_token}"
+    release = asyncio.Event()
+
+    async def stuck(event: Event, _: Delivery) -> None:
+        await release.wait()
+
+    await bus.consume(subjects.SIGNALS, stuck, durable=durable)
+    await bus.publish(example_events()["signal"])
+    first = await bus.consumer_health(durable, stall_after_s=0.0)
+    assert first.healthy or first.problem == "stalled"
+    deadline = asyncio.get_running_loop().time() + 5
+    while (health := await bus.consumer_health(durable, stall_after_s=0.0)).ack_pending == 0:
+        assert asyncio.get_running_loop().time() < deadline
+        await asyncio.sleep(0.05)
+    assert health.stalled and health.problem == "stalled"
+    release.set()
+    await bus.close()
+
+
+async def _nothing(event: Event, delivery: Delivery) -> None:
+    return None

@@ -10,6 +10,7 @@ import pytest
 from at_core.metrics import MetricCatalog
 from at_core.permissions import GRANTS, nats_server_config
 from at_core.runtime.bus import EventBus, PublishError
+from at_core.runtime.provision import provision_url
 from at_core.testing import NatsServer, example_events
 
 pytestmark = pytest.mark.integration
@@ -30,11 +31,7 @@ async def _bus(server: NatsServer, service: str) -> EventBus:
 
 
 async def _admin_setup(server: NatsServer) -> None:
-    admin = await EventBus.connect(
-        server.url, service="admin", metrics=MetricCatalog("admin").build(), user="admin", password="pw-admin"
-    )
-    await admin.ensure_streams()
-    await admin.close()
+    await provision_url(server.url, user="admin", password="pw-admin")
 
 
 async def test_the_gateway_may_publish_signals(secured_server: NatsServer) -> None:

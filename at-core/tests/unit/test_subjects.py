@@ -66,3 +66,24 @@ def test_heartbeats_are_not_stored() -> None:
 )
 def test_wildcard_matching_follows_nats(pattern: str, subject: str, matches: bool) -> None:
     assert subjects.subject_matches(pattern, subject) is matches
+
+
+def test_every_event_is_believed_on_the_subject_it_is_published_on() -> None:
+    from at_core.testing.examples import all_examples
+
+    for event in all_examples():
+        assert subjects.origin_violation(event.event_type, subjects.subject_for(event)) is None, event.event_type
+
+
+def test_every_event_type_belongs_to_exactly_one_family() -> None:
+    from at_core.testing.examples import all_examples
+
+    for event in all_examples():
+        owners = [f.pattern for f in subjects.FAMILIES if event.event_type in f.event_types]
+        assert len(owners) == 1, (event.event_type, owners)
+
+
+def test_a_proposal_on_a_market_data_subject_is_not_believed() -> None:
+    assert subjects.origin_violation("trade_proposal", "at.md.quote.CME.MES") == subjects.REASON_WRONG_FAMILY
+    assert subjects.origin_violation("fill", "at.agent.proposal.a.b") == subjects.REASON_WRONG_FAMILY
+    assert subjects.origin_violation("fill", "elsewhere.fill") == subjects.REASON_UNKNOWN_SUBJECT

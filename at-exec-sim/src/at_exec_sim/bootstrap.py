@@ -103,8 +103,8 @@ async def connect(svc: ExecSim) -> None:
     await svc.venues.connect_all(svc.engine)  # before recovery: fills are booked on the broker's instruments
     if not svc.settings.recover_on_start:
         return
-    svc.recovered = await replay_execution(svc.bus.js, svc.engine.recover)
-    primed = await last_market_data(svc.bus.js, svc.engine.prime_market)
+    svc.recovered = await replay_execution(svc.bus, svc.engine.recover)
+    primed = await last_market_data(svc.bus, svc.engine.prime_market)
     resumed = await svc.resume_after_recovery()
     log.info("state_recovered", events=svc.recovered, fills=len(svc.engine.fills), prices=primed, resumed=len(resumed))
 

@@ -95,6 +95,7 @@ async def start(rec: Recorder) -> None:
                 durable=durable_name(rec.settings, spec),
                 stream=spec.name,
                 max_deliver=UNLIMITED,  # a store outage delays the audit log, never leaves a gap in it
+                deliver_misrouted=True,  # kept as evidence; at-audit-verify flags them
             )
         )
     rec.tasks.append(asyncio.create_task(_poll_jetstream(rec), name="jetstream-poller"))

@@ -8,6 +8,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from at_core import subjects
 from at_core.testing import all_examples
 from at_obs.adapters.audit_store import AuditStore, open_audit_store, verify_store
 from at_obs.cli.verify import main as verify_main
@@ -26,7 +27,7 @@ def location(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 def _filled(location: str) -> AuditStore:
     store = open_audit_store(location)
     for event in all_examples():
-        store.append(event, "at.test")
+        store.append(event, subjects.subject_for(event))  # each on its own subject: nothing misrouted
     return store
 
 

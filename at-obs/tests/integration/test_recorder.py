@@ -204,3 +204,28 @@ def test_durable_names_are_one_per_stream() -> None:
 
     names = {durable_name(ObsSettings(), s) for s in subjects.STREAMS}
     assert names == {f"recorder-{s.name}" for s in subjects.STREAMS}
+
+
+async def test_an_event_forged_on_a_subject_it_may_not_come_from_is_recorded_and_flagged_by_verify(
+    settings: ObsSettings,
+) -> None:
+    from at_core.serialization import encode_event
+    from at_core.testing import example_events
+    from at_obs.cli.verify import main as verify_main
+
+    fill, proposal = example_events()["fill"], example_events()["trade_proposal"]
+    forged_on = subjects.subject_for(proposal)
+    async with recorder(settings) as client:
+        bus = await EventBus.connect(settings.nats_url, service="test", metrics=MetricCatalog("test").build())
+        await bus.js.publish(forged_on, encode_event(fill))  # a "fill" on a proposal subject
+        await bus.close()
+
+        async def recorded() -> bool:
+            return await _head(client) == 1
+
+        await eventually(recorded)
+        story = (await client.get("/audit", params={"correlation_id": fill.correlation_id})).json()
+        assert [(r["event_type"], r["subject"]) for r in story] == [("fill", forged_on)]
+    pg = settings.audit_postgres_url
+    location = pg.get_secret_value() if pg is not None else settings.audit_db_path
+    assert verify_main([location]) == 1  # the chain is intact, the forged record is reported

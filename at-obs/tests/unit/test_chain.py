@@ -77,3 +77,28 @@ def test_a_story_is_told_in_causal_order_even_when_recorded_out_of_order() -> No
         rec(4, "fill", "decision"),
     ]
     assert [r.event_id for r in causal_order(records)] == ["signal", "proposal", "decision", "fill"]
+
+
+def test_an_event_recorded_on_a_subject_it_may_not_come_from_is_flagged() -> None:
+    from at_obs.domain.chain import misrouted
+
+    head, records = ChainHead(), []
+    for seq, (event_type, subject) in enumerate(
+        [("signal", "at.signal.tv.a.s.MES"), ("fill", "at.agent.proposal.a.MES"), ("trade_proposal", "at.md.q.CME.MES")]
+    ):
+        r = seal(
+            head,
+            event_id=f"e{seq}",
+            event_type=event_type,
+            correlation_id="c",
+            causation_id=None,
+            subject=subject,
+            ts_event=seq,
+            payload=b"{}",
+        )
+        records.append(r)
+        head = ChainHead(r.seq, r.hash)
+    flagged = misrouted(records)
+    assert len(flagged) == 2
+    assert flagged[0].startswith("seq 2: a fill event on at.agent.proposal.a.MES")
+    assert verify_chain(records, head) == []  # the chain itself is intact

@@ -74,6 +74,13 @@ BUS_METRICS: tuple[MetricSpec, ...] = (
         ("event_type",),
         LATENCY_BUCKETS_S,
     ),
+    MetricSpec(
+        "events_misrouted_total",
+        "counter",
+        "Events refused because their type does not belong to the subject family they arrived on "
+        "(dead-lettered, never handled), by type, subject family and reason",
+        ("event_type", "subject_family", "reason"),
+    ),
     MetricSpec("event_redeliveries_total", "counter", "Messages received more than once", ("event_type",)),
     MetricSpec("nats_connected", "gauge", "1 when connected to NATS, else 0"),
     MetricSpec("nats_reconnects_total", "counter", "NATS reconnections"),

@@ -9,6 +9,13 @@
   database transaction for many events, say): acked together, or naked together.
 * Correlation and causation ids travel in headers as well as in the body, so tools can
   route on them without decoding.
+* An event is believed only on the subject family that carries its type
+  (``subjects.origin_violation``): anything else is dead-lettered on
+  ``at.dlq.<service>.<reason>``, counted in ``events_misrouted_total`` and never handed to a
+  handler, in ``consume``, ``consume_batches`` and the recovery read ``read_stream`` alike.
+* Services never create streams or consumers (their NATS users may not): ``consume`` binds to
+  a durable made by the provisioning step (:mod:`at_core.runtime.provision`);
+  ``consumer_health`` tells ``/readyz`` whether it still exists and moves.
 
 Every event published or consumed is counted here, by event type, subject family and outcome,
 so services get that for free. Publishes and failures are logged at info; a consumed event at
@@ -19,8 +26,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,7 +42,8 @@ from nats.js.errors import BadRequestError, NotFoundError
 
 from at_core import subjects
 from at_core.errors import AtCoreError, DecodeError
-from at_core.events import Event
+from at_core.events import Event, RejectedInputEvent
+from at_core.ids import derive_id
 from at_core.metrics.catalog import Metrics
 from at_core.runtime.acks import AckWaiter
 from at_core.runtime.logging import bind_event_context, get_logger
@@ -69,6 +78,32 @@ class Delivery:
     stream_sequence: int | None
     num_delivered: int
     headers: dict[str, str]
+    #: Why the event must not be believed on this subject (see ``subjects.origin_violation``);
+    #: only ever set for a consumer started with ``deliver_misrouted=True`` (the recorder).
+    origin_violation: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ConsumerHealth:
+    """What :meth:`EventBus.consumer_health` found about one durable consumer."""
+
+    durable: str
+    stream: str
+    #: The durable exists on the server (deleted: nothing is delivered, ever).
+    exists: bool
+    #: This process's pull loop for it is running.
+    running: bool
+    #: Messages the server has not yet delivered, and delivered but not yet acknowledged.
+    pending: int
+    ack_pending: int
+    #: Work is waiting and the consumer's ack floor has not moved for ``stall_after_s``.
+    stalled: bool
+    #: A short reason when not healthy: ``missing``, ``not_running``, ``stalled``, ``unreachable``.
+    problem: str | None = None
+
+    @property
+    def healthy(self) -> bool:
+        return self.problem is None
 
 
 Handler = Callable[[Event, Delivery], Awaitable[None]]
@@ -79,6 +114,52 @@ BatchHandler = Callable[[Sequence[tuple[Event, Delivery]]], Awaitable[None]]
 def subject_family(subject: str) -> str:
     """First two tokens (``at.signal``): a bounded label value for metrics."""
     return ".".join(subject.split(".")[:2])
+
+
+def stream_config(spec: subjects.StreamSpec, replicas: int = 1) -> StreamConfig:
+    """The JetStream configuration of one stream spec."""
+    return StreamConfig(
+        name=spec.name,
+        subjects=list(spec.subjects),
+        description=spec.description,
+        storage=StorageType.FILE,
+        max_age=float(spec.max_age_s),
+        duplicate_window=float(spec.duplicate_window_s),
+        num_replicas=replicas,
+    )
+
+
+def _stream_differs(have: StreamConfig, want: StreamConfig) -> bool:
+    return (
+        sorted(have.subjects or []) != sorted(want.subjects or [])
+        or have.description != want.description
+        or have.max_age != want.max_age
+        or have.duplicate_window != want.duplicate_window
+        or (have.num_replicas or 1) != (want.num_replicas or 1)
+    )
+
+
+def misrouted_dead_letter(service: str, event: Event, subject: str, data: bytes, reason: str) -> RejectedInputEvent:
+    """The dead letter of an event that arrived on a subject it may not come from.
+
+    Its id and times derive from the refused event, so the same input gives the same dead
+    letter (replay stays byte-identical, a redelivery is a JetStream duplicate).
+    """
+    family = subjects.family_for_subject(subject)
+    carried = ", ".join(sorted(family.event_types)) if family else "nothing"
+    return RejectedInputEvent(
+        event_id=derive_id(event.event_id, f"misrouted:{service}:{subject}"),
+        ts_event=event.ts_event,
+        ts_init=event.ts_init,
+        source=service,
+        correlation_id=event.correlation_id,
+        causation_id=event.event_id,
+        route=f"nats:{subject}"[:1024],
+        status_code=422,
+        reason=reason,
+        detail=f"a {event.event_type} event arrived on {subject}, which carries {carried}; not acted on",
+        raw_body=data[:DEAD_LETTER_BODY_CHARS].decode(errors="replace"),
+    )
 
 
 def event_headers(event: Event) -> dict[str, str]:
@@ -99,15 +180,34 @@ CLOSE_STEP_TIMEOUT_S = 5.0
 STOP_ATTEMPTS = 3
 
 
+#: How much of a misrouted message's bytes its dead letter keeps.
+DEAD_LETTER_BODY_CHARS = 4096
+#: The inbox prefix of a service's connection is ``_INBOX.<service>``: each NATS user may
+#: subscribe only to its own replies (see :mod:`at_core.permissions`), never to another's.
+INBOX_ROOT = "_INBOX"
+
+
+def inbox_prefix(service: str) -> str:
+    """The inbox prefix a service's connection uses (replies and pull deliveries come there)."""
+    return f"{INBOX_ROOT}.{subjects.escape_token(service)}"
+
+
 class Consumer:
     """A running durable consumer; ``stop()`` ends its loop."""
 
     def __init__(
-        self, task: asyncio.Task[None], sub: JetStreamContext.PullSubscription, stopping: asyncio.Event
+        self,
+        task: asyncio.Task[None],
+        sub: JetStreamContext.PullSubscription,
+        stopping: asyncio.Event,
+        durable: str = "",
+        stream: str = "",
     ) -> None:
         self._task = task
         self._sub = sub
         self._stopping = stopping
+        self.durable = durable
+        self.stream = stream
 
     async def stop(self) -> None:
         """End the loop (bounded), then unsubscribe (bounded)."""
@@ -136,13 +236,21 @@ class Consumer:
 class EventBus:
     """Typed publish/consume over one NATS connection."""
 
-    def __init__(self, nc: NatsClient, service: str, metrics: Metrics) -> None:
+    def __init__(self, nc: NatsClient, service: str, metrics: Metrics, *, create_consumers: bool = False) -> None:
+        """Args:
+        create_consumers: create a missing durable instead of refusing to start: only for
+            the provisioning step and tests (a service's NATS user may not create consumers;
+            its durables are made by ``at-core-provision``).
+        """
         self.nc = nc
         self.js: JetStreamContext = nc.jetstream()
         self.service = service
         self.metrics = metrics
+        self.create_consumers = create_consumers
         self._consumers: list[Consumer] = []
         self._acks = AckWaiter(nc)
+        #: durable -> (ack floor stream sequence, monotonic time it last moved or work arrived)
+        self._progress: dict[str, tuple[int, float]] = {}
 
     @classmethod
     async def connect(
@@ -157,6 +265,7 @@ class EventBus:
         max_reconnect_attempts: int = -1,
         reconnect_time_wait: float = 0.5,
         initial_connect_deadline_s: float = 0.0,
+        create_consumers: bool = False,
     ) -> EventBus:
         """Connect, retrying reconnects forever by default; connection state goes to a gauge.
 
@@ -204,7 +313,7 @@ class EventBus:
                 log.warning("nats_connect_retry", servers=str(servers))
                 await asyncio.sleep(0.5)
         connected.set(1)
-        return cls(nc, service, metrics)
+        return cls(nc, service, metrics, create_consumers=create_consumers)
 
     @classmethod
     async def from_settings(cls, settings: ServiceSettings, *, service: str, metrics: Metrics) -> EventBus:
@@ -236,6 +345,7 @@ class EventBus:
             nc = await nats.connect(
                 servers=[servers] if isinstance(servers, str) else list(servers),
                 name=service,
+                inbox_prefix=inbox_prefix(service),
                 user=user,
                 password=password,
                 connect_timeout=connect_timeout,
@@ -258,23 +368,34 @@ class EventBus:
     def connected(self) -> bool:
         return bool(self.nc.is_connected)
 
-    async def ensure_streams(self, specs: Sequence[subjects.StreamSpec] = subjects.STREAMS, replicas: int = 1) -> None:
-        """Create the streams, or update their subjects if they exist."""
+    async def ensure_streams(
+        self, specs: Sequence[subjects.StreamSpec] = subjects.STREAMS, replicas: int = 1, *, migrate: bool = False
+    ) -> None:
+        """Check the streams exist; create a missing one; with ``migrate``, update a changed one.
+
+        A service calls this at start and only reads (``STREAM.INFO``): its NATS user may not
+        create or update streams, so a missing stream is refused by the server and raised here.
+        The provisioning step (``at-core-provision``, admin credentials) calls it with ``migrate``.
+
+        Raises:
+            BusError: a stream is missing and could not be created.
+        """
         for spec in specs:
-            config = StreamConfig(
-                name=spec.name,
-                subjects=list(spec.subjects),
-                description=spec.description,
-                storage=StorageType.FILE,
-                max_age=float(spec.max_age_s),
-                duplicate_window=float(spec.duplicate_window_s),
-                num_replicas=replicas,
-            )
+            config = stream_config(spec, replicas)
             try:
-                await self.js.stream_info(spec.name)
-                await self.js.update_stream(config)
+                info = await self.js.stream_info(spec.name)
             except NotFoundError:
-                await self.js.add_stream(config)
+                try:
+                    await self.js.add_stream(config)
+                except Exception as exc:
+                    raise BusError(
+                        f"stream {spec.name} is missing and cannot be created here ({exc!r}): "
+                        "run the provisioning step (at-core-provision)"
+                    ) from exc
+                continue
+            if migrate and _stream_differs(info.config, config):
+                await self.js.update_stream(config)
+                log.info("stream_migrated", stream=spec.name)
 
     async def streams_present(self, specs: Sequence[subjects.StreamSpec] = subjects.STREAMS) -> bool:
         try:
@@ -395,13 +516,15 @@ class EventBus:
         Replicas that use the same ``durable`` share the work (each message goes to one).
         Messages are handled one at a time, in stream order, per consumer.
         """
-        sub = await self._subscribe(subject_filter, durable, stream, ack_wait_s, max_deliver, deliver_policy)
+        sub, stream_name = await self._subscribe(
+            subject_filter, durable, stream, ack_wait_s, max_deliver, deliver_policy
+        )
 
         async def each(msgs: list[Msg]) -> None:
             for msg in msgs:
                 await self._handle(msg, handler, nak_delay_s)
 
-        return self._start(sub, each, batch, durable)
+        return self._start(sub, each, batch, durable, stream_name)
 
     async def consume_batches(
         self,
@@ -415,19 +538,27 @@ class EventBus:
         max_deliver: int = 10,
         nak_delay_s: float = 1.0,
         deliver_policy: DeliverPolicy = DeliverPolicy.ALL,
+        deliver_misrouted: bool = False,
     ) -> Consumer:
         """Like :meth:`consume`, but ``handler`` gets each fetched batch (up to ``batch``) at once.
 
         The events come in stream order. When the handler returns, every one is acked; when
         it raises, every one is naked and redelivered, so the handler must be idempotent per
         event (as every handler must: JetStream delivers at least once).
+
+        Args:
+            deliver_misrouted: hand misrouted events to the handler too, with
+                ``Delivery.origin_violation`` set (the recorder keeps and flags them); by
+                default they are dead-lettered and never handed over.
         """
-        sub = await self._subscribe(subject_filter, durable, stream, ack_wait_s, max_deliver, deliver_policy)
+        sub, stream_name = await self._subscribe(
+            subject_filter, durable, stream, ack_wait_s, max_deliver, deliver_policy
+        )
 
         async def together(msgs: list[Msg]) -> None:
-            await self._handle_batch(msgs, handler, nak_delay_s)
+            await self._handle_batch(msgs, handler, nak_delay_s, deliver_misrouted)
 
-        return self._start(sub, together, batch, durable)
+        return self._start(sub, together, batch, durable, stream_name)
 
     async def _subscribe(
         self,
@@ -437,20 +568,54 @@ class EventBus:
         ack_wait_s: float,
         max_deliver: int,
         deliver_policy: DeliverPolicy,
-    ) -> JetStreamContext.PullSubscription:
+    ) -> tuple[JetStreamContext.PullSubscription, str]:
+        """Bind to the existing durable ``durable`` (created by provisioning, never here).
+
+        Raises:
+            BusError: the durable does not exist (and this bus may not create it), or it filters
+                other subjects than asked.
+        """
         stream_name = stream or self._stream_name(subject_filter)
-        config = ConsumerConfig(
-            durable_name=durable,
-            ack_policy=AckPolicy.EXPLICIT,
-            ack_wait=ack_wait_s,
-            max_deliver=max_deliver,
-            deliver_policy=deliver_policy,
-            filter_subject=subject_filter,
-        )
         try:
-            return await self.js.pull_subscribe(subject_filter, durable=durable, stream=stream_name, config=config)
-        except BadRequestError as exc:
-            raise BusError(f"cannot create consumer {durable} on {subject_filter}: {exc}") from exc
+            info = await self.js.consumer_info(stream_name, durable)
+        except (TimeoutError, NatsTimeoutError) as exc:  # no answer: the server refused the request
+            raise BusError(
+                f"durable consumer {durable} on {stream_name} cannot be looked up (not granted to "
+                f"{self.service}, or NATS is unavailable): {exc!r}"
+            ) from exc
+        except NotFoundError:
+            if not self.create_consumers:
+                raise BusError(
+                    f"durable consumer {durable} on {stream_name} does not exist: "
+                    "run the provisioning step (at-core-provision) before the services"
+                ) from None
+            config = ConsumerConfig(
+                durable_name=durable,
+                ack_policy=AckPolicy.EXPLICIT,
+                ack_wait=ack_wait_s,
+                max_deliver=max_deliver,
+                deliver_policy=deliver_policy,
+                filter_subject=subject_filter,
+            )
+            try:
+                await self.js.add_consumer(stream_name, config)
+            except BadRequestError as exc:
+                raise BusError(f"cannot create consumer {durable} on {subject_filter}: {exc}") from exc
+        else:
+            have = info.config
+            if have.filter_subject != subject_filter and subject_filter not in (have.filter_subjects or []):
+                raise BusError(f"durable {durable} filters {have.filter_subject}, not {subject_filter}")
+            if have.ack_wait != ack_wait_s or have.max_deliver != max_deliver:
+                log.warning(
+                    "consumer_config_differs",
+                    durable=durable,
+                    ack_wait_s=have.ack_wait,
+                    max_deliver=have.max_deliver,
+                    asked_ack_wait_s=ack_wait_s,
+                    asked_max_deliver=max_deliver,
+                )
+        sub = await self.js.pull_subscribe_bind(durable=durable, stream=stream_name)
+        return sub, stream_name
 
     def _start(
         self,
@@ -458,10 +623,11 @@ class EventBus:
         on_msgs: Callable[[list[Msg]], Awaitable[None]],
         batch: int,
         durable: str,
+        stream: str,
     ) -> Consumer:
         stopping = asyncio.Event()
         task = asyncio.create_task(self._pull_loop(sub, on_msgs, batch, stopping), name=f"consumer:{durable}")
-        consumer = Consumer(task, sub, stopping)
+        consumer = Consumer(task, sub, stopping, durable, stream)
         self._consumers.append(consumer)
         return consumer
 
@@ -498,8 +664,13 @@ class EventBus:
                 # What was not acknowledged comes again after ack_wait; handlers are idempotent.
                 log.warning("consumer_batch_interrupted", messages=len(msgs), error=repr(exc))
 
-    async def _open(self, msg: Msg) -> tuple[Event, Delivery] | None:
-        """Decode a message; an undecodable one is terminated, counted, logged and None."""
+    async def _open(self, msg: Msg, deliver_misrouted: bool = False) -> tuple[Event, Delivery] | None:
+        """Decode and check a message; None when it must not reach the handler.
+
+        Undecodable bytes are terminated, counted and logged. An event whose type does not
+        belong to the subject family it arrived on is dead-lettered, counted and terminated
+        (unless ``deliver_misrouted``: then it is handed over with ``origin_violation`` set).
+        """
         try:
             event = decode_event(msg.data)
         except DecodeError as exc:
@@ -510,16 +681,40 @@ class EventBus:
             await msg.term()
             return None
         meta: Any = msg.metadata
+        violation = subjects.origin_violation(event.event_type, msg.subject)
         delivery = Delivery(
             subject=msg.subject,
             stream=meta.stream,
             stream_sequence=meta.sequence.stream,
             num_delivered=meta.num_delivered,
             headers=dict(msg.headers or {}),
+            origin_violation=violation,
         )
+        if violation is not None:
+            await self._misrouted(event, msg.subject, msg.data, violation, dead_letter=not deliver_misrouted)
+            if not deliver_misrouted:
+                await msg.term()
+                return None
         if delivery.num_delivered > 1:
             self.metrics.counter("event_redeliveries_total").labels(event.event_type).inc()
         return event, delivery
+
+    async def _misrouted(
+        self, event: Event, subject: str, data: bytes, reason: str, *, dead_letter: bool = True
+    ) -> None:
+        """Count and log an event that arrived where it may not come from, and dead-letter it.
+
+        Raises:
+            PublishError: the dead letter could not be stored (the message is then naked and
+                comes again: a forged event is never silently dropped).
+        """
+        family = subject_family(subject)
+        self.metrics.counter("events_misrouted_total").labels(event.event_type, family, reason).inc()
+        self.metrics.counter("events_consumed_total").labels(event.event_type, family, "misrouted").inc()
+        with bind_event_context(event.event_id, event.correlation_id, event.causation_id):
+            log.error("event_misrouted", event_type=event.event_type, subject=subject, reason=reason)
+        if dead_letter:
+            await self.publish(misrouted_dead_letter(self.service, event, subject, data, reason))
 
     def _handled(
         self,
@@ -553,7 +748,11 @@ class EventBus:
         log.debug("event_consumed", event_type=event.event_type, subject=subject)
 
     async def _handle(self, msg: Msg, handler: Handler, nak_delay_s: float) -> None:
-        opened = await self._open(msg)
+        try:
+            opened = await self._open(msg)
+        except PublishError:  # the dead letter was not stored: try again later, never drop it
+            await msg.nak(delay=nak_delay_s)
+            return
         if opened is None:
             return
         event, delivery = opened
@@ -570,10 +769,17 @@ class EventBus:
             await msg.ack()
             self._handled(event, msg.subject, time.perf_counter() - started, None, delivery.num_delivered)
 
-    async def _handle_batch(self, msgs: list[Msg], handler: BatchHandler, nak_delay_s: float) -> None:
+    async def _handle_batch(
+        self, msgs: list[Msg], handler: BatchHandler, nak_delay_s: float, deliver_misrouted: bool = False
+    ) -> None:
         opened: list[tuple[Msg, Event, Delivery]] = []
         for msg in msgs:
-            if (item := await self._open(msg)) is not None:
+            try:
+                item = await self._open(msg, deliver_misrouted)
+            except PublishError:  # the dead letter was not stored: try again later, never drop it
+                await msg.nak(delay=nak_delay_s)
+                continue
+            if item is not None:
                 opened.append((msg, *item))
         if not opened:
             return
@@ -601,6 +807,122 @@ class EventBus:
                 else:
                     await msg.nak(delay=nak_delay_s)
                 self._handled(event, msg.subject, seconds, error, delivery.num_delivered, quiet=True)
+
+    async def read_stream(
+        self,
+        stream: str,
+        subject_filter: str = subjects.ALL,
+        *,
+        deliver_policy: DeliverPolicy = DeliverPolicy.ALL,
+        fetch_timeout_s: float = 2.0,
+    ) -> AsyncIterator[tuple[Event, Delivery]]:
+        """Read ``stream`` once, in order, through an ephemeral consumer (recovery at start).
+
+        The same checks as live consumption apply: undecodable bytes are skipped and counted,
+        an event on a subject it may not come from is dead-lettered and never yielded. The
+        read ends at the last message the stream held when it began.
+
+        Raises:
+            BusError: the stream cannot be read (missing, or not granted to this service).
+        """
+        try:
+            info = await self.js.stream_info(stream)
+        except Exception as exc:
+            raise BusError(f"cannot read stream {stream}: {exc!r}") from exc
+        last = info.state.last_seq
+        if info.state.messages == 0:
+            return
+        config = ConsumerConfig(
+            ack_policy=AckPolicy.NONE,
+            deliver_policy=deliver_policy,
+            inactive_threshold=30.0,
+            mem_storage=True,
+        )
+        try:
+            sub = await self.js.pull_subscribe(subject_filter, stream=stream, config=config)
+        except Exception as exc:
+            raise BusError(f"cannot read stream {stream}: {exc!r}") from exc
+        try:
+            while True:
+                try:
+                    msgs = await sub.fetch(256, timeout=fetch_timeout_s)
+                except (TimeoutError, NatsTimeoutError):
+                    return
+                for msg in msgs:
+                    seq = msg.metadata.sequence.stream
+                    opened = await self._open_for_read(msg)
+                    if opened is not None:
+                        yield opened
+                    if seq >= last:
+                        return
+                if msgs and msgs[-1].metadata.num_pending == 0:
+                    return
+        finally:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(sub.unsubscribe(), CLOSE_STEP_TIMEOUT_S)
+
+    async def _open_for_read(self, msg: Msg) -> tuple[Event, Delivery] | None:
+        """:meth:`_open` for an unacknowledged read: nothing to ack or terminate."""
+        try:
+            event = decode_event(msg.data)
+        except DecodeError as exc:
+            self.metrics.counter("events_consumed_total").labels(
+                exc.event_type or "unknown", subject_family(msg.subject), "undecodable"
+            ).inc()
+            log.error("event_undecodable", subject=msg.subject, error=exc.reason[:500])
+            return None
+        violation = subjects.origin_violation(event.event_type, msg.subject)
+        if violation is not None:
+            await self._misrouted(event, msg.subject, msg.data, violation)
+            return None
+        meta: Any = msg.metadata
+        return event, Delivery(
+            subject=msg.subject,
+            stream=meta.stream,
+            stream_sequence=meta.sequence.stream,
+            num_delivered=meta.num_delivered,
+            headers=dict(msg.headers or {}),
+        )
+
+    async def consumer_health(
+        self, durable: str, *, stall_after_s: float = 60.0, timeout: float = 1.0
+    ) -> ConsumerHealth:
+        """Whether this service's durable ``durable`` exists on the server and is making progress.
+
+        For ``/readyz``: red when the durable was deleted (nothing would ever be delivered),
+        when this process's loop for it ended, or when messages wait and its ack floor has not
+        moved for ``stall_after_s`` (a handler stuck, or every message failing). Bounded by
+        ``timeout``: an unreachable server answers ``unreachable``, never hangs the probe.
+
+        Raises:
+            BusError: ``durable`` is not consumed by this bus.
+        """
+        consumer = next((c for c in self._consumers if c.durable == durable), None)
+        if consumer is None:
+            raise BusError(f"{durable} is not consumed by this bus")
+        base = functools.partial(ConsumerHealth, durable, consumer.stream, running=consumer.running)
+        try:
+            info = await self.js.consumer_info(consumer.stream, durable, timeout=timeout)
+        except NotFoundError:
+            return base(exists=False, pending=0, ack_pending=0, stalled=False, problem="missing")
+        except Exception:
+            return base(exists=True, pending=0, ack_pending=0, stalled=False, problem="unreachable")
+        pending, ack_pending = int(info.num_pending or 0), int(info.num_ack_pending or 0)
+        floor = int(info.ack_floor.stream_seq if info.ack_floor else 0)
+        now = time.monotonic()
+        seen_floor, since = self._progress.get(durable, (floor, now))
+        if floor != seen_floor or (pending == 0 and ack_pending == 0):
+            since = now
+        self._progress[durable] = (floor, since)
+        stalled = (pending > 0 or ack_pending > 0) and now - since >= stall_after_s
+        problem = "not_running" if not consumer.running else "stalled" if stalled else None
+        return base(exists=True, pending=pending, ack_pending=ack_pending, stalled=stalled, problem=problem)
+
+    async def consumers_health(self, *, stall_after_s: float = 60.0, timeout: float = 1.0) -> list[ConsumerHealth]:
+        """:meth:`consumer_health` of every durable this bus consumes."""
+        return [
+            await self.consumer_health(c.durable, stall_after_s=stall_after_s, timeout=timeout) for c in self._consumers
+        ]
 
     async def close(self) -> None:
         """Stop consumers, flush and close the connection."""

@@ -1,19 +1,24 @@
 """Reading exec-sim's state back from JetStream at start: its own published events (to rebuild
 the engine) and the last market data per subject (to know prices before the next tick).
 
-Stream names come from at-core's stream table (the stream that captures a subject), never a literal.
+Read through at-core's ``EventBus.read_stream``, so an event on a subject it may not come from is
+dead-lettered and never booked, as in live consumption, and only with what exec-sim's NATS user
+is granted (an ephemeral consumer filtered to those subjects). Stream names come from at-core's
+stream table (the stream that captures a subject), never a literal.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from nats.js import JetStreamContext
-from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from nats.js.api import DeliverPolicy
 
 from at_core import subjects
 from at_core.events import Event, MarketDataEvent
-from at_core.serialization import decode_event
+from at_core.runtime.bus import BusError, EventBus
+from at_core.runtime.logging import get_logger
+
+log = get_logger("at_exec_sim.state_stream")
 
 
 def stream_of(pattern: str) -> str:
@@ -29,60 +34,28 @@ EXECUTION_STREAM = stream_of(subjects.FILLS)
 MARKET_DATA_STREAM = stream_of(subjects.MARKET_DATA)
 
 
-async def replay_execution(js: JetStreamContext, apply: Callable[[Event], None]) -> int:
+async def replay_execution(bus: EventBus, apply: Callable[[Event], None]) -> int:
     """Give ``apply`` every event of the execution stream, in stream order; how many there were."""
-    try:
-        info = await js.stream_info(EXECUTION_STREAM)
-    except Exception:
-        return 0
-    last = info.state.last_seq
-    if info.state.messages == 0:
-        return 0
-    sub = await js.pull_subscribe(subjects.ALL, stream=EXECUTION_STREAM, config=None)
     count = 0
     try:
-        while True:
-            try:
-                msgs = await sub.fetch(256, timeout=2)
-            except Exception:
-                break
-            done = False
-            for msg in msgs:
-                apply(decode_event(msg.data))
-                await msg.ack()
-                count += 1
-                done = msg.metadata.sequence.stream >= last
-            if done:
-                break
-    finally:
-        await sub.unsubscribe()
+        async for event, _ in bus.read_stream(EXECUTION_STREAM):
+            apply(event)
+            count += 1
+    except BusError as exc:  # no stream yet (a fresh store): nothing to recover
+        log.warning("recovery_read_failed", error=str(exc))
     return count
 
 
-async def last_market_data(js: JetStreamContext, prime: Callable[[MarketDataEvent], None]) -> int:
+async def last_market_data(bus: EventBus, prime: Callable[[MarketDataEvent], None]) -> int:
     """Give ``prime`` the last market data event per subject; how many there were."""
-    try:
-        sub = await js.pull_subscribe(
-            subjects.MARKET_DATA,
-            stream=MARKET_DATA_STREAM,
-            config=ConsumerConfig(deliver_policy=DeliverPolicy.LAST_PER_SUBJECT, ack_policy=AckPolicy.NONE),
-        )
-    except Exception:
-        return 0
     count = 0
     try:
-        while True:
-            try:
-                msgs = await sub.fetch(256, timeout=0.5)
-            except Exception:
-                break
-            for msg in msgs:
-                event = decode_event(msg.data)
-                if isinstance(event, MarketDataEvent):
-                    prime(event)
-                    count += 1
-            if not msgs or msgs[-1].metadata.num_pending == 0:
-                break
-    finally:
-        await sub.unsubscribe()
+        async for event, _ in bus.read_stream(
+            MARKET_DATA_STREAM, subjects.MARKET_DATA, deliver_policy=DeliverPolicy.LAST_PER_SUBJECT, fetch_timeout_s=0.5
+        ):
+            if isinstance(event, MarketDataEvent):
+                prime(event)
+                count += 1
+    except BusError as exc:
+        log.warning("price_priming_failed", error=str(exc))
     return count

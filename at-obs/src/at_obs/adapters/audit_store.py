@@ -13,7 +13,7 @@ from typing import Any, Protocol
 
 from at_core.events import Event
 from at_core.serialization import encode_event
-from at_obs.domain.chain import AuditRecord, ChainHead, seal, verify_chain
+from at_obs.domain.chain import AuditRecord, ChainHead, misrouted, seal, verify_chain
 
 COLUMNS = "seq, event_id, event_type, correlation_id, causation_id, subject, ts_event, payload, prev_hash, hash"
 
@@ -89,6 +89,11 @@ def chain_batch(head: ChainHead, items: Sequence[tuple[Event, str]], known: set[
 def verify_store(store: AuditStore) -> list[str]:
     """Recompute the whole chain and check it ends at the store's head."""
     return verify_chain(store.iter_records(), store.head())
+
+
+def misrouted_in_store(store: AuditStore) -> list[str]:
+    """The records flagged as misrouted (see :func:`at_obs.domain.chain.misrouted`)."""
+    return misrouted(store.iter_records())
 
 
 def row_to_record(row: tuple[Any, ...]) -> AuditRecord:

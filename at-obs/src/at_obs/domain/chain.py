@@ -13,6 +13,7 @@ import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from at_core import subjects
 from at_core.serialization import canonical_dumps
 
 GENESIS = "0" * 64
@@ -108,6 +109,20 @@ def verify_chain(records: Iterable[AuditRecord], head: ChainHead | None = None) 
             "(records missing at the end, or the head was altered)"
         )
     return problems
+
+
+def misrouted(records: Iterable[AuditRecord]) -> list[str]:
+    """Every record whose event type does not belong to the subject family it arrived on.
+
+    Consumers never acted on such an event (the bus dead-letters it); the recorder keeps it as
+    evidence, and verification reports it: a forgery with a leaked credential, or a publisher bug.
+    """
+    flagged = []
+    for r in records:
+        reason = subjects.origin_violation(r.event_type, r.subject)
+        if reason is not None:
+            flagged.append(f"seq {r.seq}: a {r.event_type} event on {r.subject} ({reason}): misrouted, not acted on")
+    return flagged
 
 
 def causal_order(records: list[AuditRecord]) -> list[AuditRecord]:
