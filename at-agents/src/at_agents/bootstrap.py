@@ -45,7 +45,7 @@ def rule_agents(settings: AgentsSettings, catalog: InstrumentCatalog) -> dict[st
         "volatility_sizer": VolatilitySizer(
             catalog, risk_fraction=settings.risk_fraction, default_equity=settings.default_equity
         ),
-        "session_guard": SessionGuard(),
+        "session_guard": SessionGuard(calendars=dict(settings.session_calendars)),
     }
 
 

@@ -73,6 +73,11 @@ class SessionWindow(FrozenModel):
         default_factory=lambda: [0, 1, 2, 3, 4], description="ISO weekday 0=Mon"
     )
     flatten_at_end: bool = False
+    calendar: str | None = Field(
+        default=None,
+        description="Market calendar (at_core.markets.calendars) the window is cut to: a holiday drops it, "
+        "an early close ends it (and moves the flatten) earlier",
+    )
 
 
 class RiskLimits(FrozenModel):
