@@ -7,15 +7,14 @@ from datetime import date
 from decimal import Decimal
 
 from at_core.catalog import Instrument
-from at_core.events import Event, OrderSubmitted, RiskDecisionEvent, RiskReason
-from at_core.events import RiskReasonCode as Code
+from at_core.events import Event, OrderSubmitted, RiskDecisionEvent
 from at_core.models.enums import LiquiditySide, TradingState
 from at_core.models.orders import OrderSpec
 from at_exec_sim.domain import risk
 from at_exec_sim.domain.core import EngineCore
 from at_exec_sim.domain.portfolio import MissingRate
 from at_exec_sim.domain.ports import sim_report
-from at_exec_sim.domain.records import NS_PER_MIN, VENUE, AccountRuntime, OrderRecord, Route, multiplier
+from at_exec_sim.domain.records import NS_PER_MIN, VENUE, AccountRuntime, OrderRecord, Route
 from at_exec_sim.domain.venue import Market
 from at_exec_sim.domain.venue_models import Quote
 
@@ -58,11 +57,14 @@ class Decisions(EngineCore):
             rules=rt.rules if rt else None,
             equity=equity if isinstance(equity, Decimal) else None,
             stop_price=stop_price,
-            est_cost_per_unit=self._cost_per_unit(inst, last),
+            est_cost_per_unit=self._fee_per_unit(inst, last),
+            bid=market.bid if market else None,
+            ask=market.ask if market else None,
+            slippage_per_unit=self._slippage_per_unit(inst, last),
+            rates=self.rates,
+            missing_rate=str(equity) if isinstance(equity, MissingRate) else None,
         )
         rounded, reasons = risk.check(order, ctx)
-        if rt is not None and isinstance(equity, MissingRate):
-            reasons.append(RiskReason(code=Code.NO_MARKET_PRICE, message=f"cannot value the account: {equity}"))
         rounded = rounded.model_copy(update={"client_order_id": client_order_id})
         profile = rt.config.profile if rt else None
         decision = self.factory.make(
@@ -155,10 +157,15 @@ class Decisions(EngineCore):
             return []  # in flight: it reaches the venue on a later market event
         return self._apply_report(submitted, record, sim_report(coid, execs, outcome))
 
-    def _cost_per_unit(self, inst: Instrument | None, last: Decimal | None) -> Decimal:
+    def _slippage_per_unit(self, inst: Instrument | None, last: Decimal | None) -> Decimal:
+        """Expected slippage of one unit, one side, in price units."""
         if inst is None or last is None:
             return Decimal(0)
         market = self.markets.get(inst.instrument_id, Market())
-        quote = Quote(market.bid, market.ask, market.volume)
-        slip = self.venue.slippage.slippage(inst, Decimal(1), last, quote) * multiplier(inst)
-        return slip + self.venue.fees.fee(inst, Decimal(1), last, LiquiditySide.TAKER)
+        return self.venue.slippage.slippage(inst, Decimal(1), last, Quote(market.bid, market.ask, market.volume))
+
+    def _fee_per_unit(self, inst: Instrument | None, last: Decimal | None) -> Decimal:
+        """The fee of one unit, one side."""
+        if inst is None or last is None:
+            return Decimal(0)
+        return self.venue.fees.fee(inst, Decimal(1), last, LiquiditySide.TAKER)

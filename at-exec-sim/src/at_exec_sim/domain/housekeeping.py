@@ -70,7 +70,7 @@ class Housekeeping(EngineCore):
         the service down) is applied at the first event after it, if there is anything to flatten.
         """
         now = self.clock.now_ns()
-        out: list[Event] = []
+        out: list[Event] = self._lift_soft_locks(cause)  # a soft breach's lock ends when the trading day opens
         if now < self._sessions_due_ns:
             return out
         due = NEVER

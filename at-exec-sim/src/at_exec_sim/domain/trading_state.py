@@ -10,6 +10,8 @@ from at_core.events import AccountStateEvent, Event, RiskDecisionEvent, TradingS
 from at_core.ids import derive_id
 from at_core.models.enums import OrderSide, OrderType, TradingState
 from at_core.models.orders import OrderSpec
+from at_core.models.risk import BreachKind
+from at_exec_sim.domain.breaches import SOFT_BREACH_LIFTED, soft_lock_expired
 from at_exec_sim.domain.core import EngineCore
 from at_exec_sim.domain.portfolio import MissingRate
 from at_exec_sim.domain.records import OPEN_STATUSES, AccountRuntime
@@ -37,6 +39,25 @@ class TradingControl(EngineCore):
             return []
         return self._set_state(cause, rt, TradingState.ACTIVE, "resume", "operator resumed trading", False)
 
+    _soft_due_ns: int = 0  # no soft-breach lock lifts before this (0: walk once, e.g. after recovery)
+
+    def _lift_soft_locks(self, cause: Event) -> list[Event]:
+        """Soft-breach locks whose time came: the account trades again, nobody has to resume it."""
+        now = self.clock.now_ns()
+        if now < self._soft_due_ns:
+            return []
+        out: list[Event] = []
+        due = 2**63
+        for rt in self.accounts.values():
+            if soft_lock_expired(rt, now):
+                out += self._set_state(
+                    cause, rt, TradingState.ACTIVE, SOFT_BREACH_LIFTED, "the trading day opened", False
+                )
+            elif rt.state is TradingState.LOCKED_UNTIL and rt.locked_until_ns is not None:
+                due = min(due, rt.locked_until_ns)
+        self._soft_due_ns = due
+        return out
+
     def _evaluate_rules(self, cause: Event, rt: AccountRuntime) -> list[Event]:
         equity = self._equity(rt)
         if isinstance(equity, MissingRate):
@@ -47,9 +68,13 @@ class TradingControl(EngineCore):
         breaches = rt.rules.breaches(rt.account.balance, equity)
         if breaches and rt.state is TradingState.ACTIVE:
             rule = breaches[0]
-            out += self._set_state(
-                cause, rt, TradingState.HALTED, rule, f"{rule.replace('_', ' ')} breached at equity {equity}", True
-            )
+            message = f"{rule.replace('_', ' ')} breached at equity {equity}"
+            if rt.rules.breach_kind(rule) is BreachKind.SOFT:
+                until = rt.rules.soft_lock_until_ns(now)
+                self._soft_due_ns = min(self._soft_due_ns, until)
+                out += self._set_state(cause, rt, TradingState.LOCKED_UNTIL, rule, f"{message}: soft", True, until)
+            else:
+                out += self._set_state(cause, rt, TradingState.HALTED, rule, message, True)
         return out
 
     def _account_event(self, cause: Event, rt: AccountRuntime, equity: Decimal) -> AccountStateEvent:
