@@ -303,3 +303,29 @@ def test_a_breach_always_halts_new_risk(profile_id: str, below: Decimal) -> None
 
 def test_t0_is_what_the_cases_say() -> None:
     assert datetime.fromtimestamp(T0 / 1e9, UTC).isoformat() == "2026-11-19T01:00:00+00:00"
+
+
+# --- a missing rate holds the P&L in its own currency and books it when a rate arrives ----------------
+
+
+def test_eur_gbp_pnl_without_a_gbp_usd_rate_is_held_not_booked_as_zero_and_booked_when_the_rate_arrives() -> None:
+    from tests.helpers import engine, factory, proposal, quote
+
+    eng, f = engine(), factory()
+    ftmo = "ftmo-100k-1"
+    eng.on_market_data(quote(f, "GBP/USD.FX", "1.2700", "1.2700"))
+    eng.on_market_data(quote(f, "EUR/GBP.FX", "0.8500", "0.8501"))
+    assert eng.on_proposal(proposal(f, ftmo, "EUR/GBP.FX", OrderSide.BUY, "100000"))[0].approved
+    del eng.rates["GBP/USD"]  # the rate is unknown again (as after a restart that recovered no GBP quote)
+    eng.on_market_data(quote(f, "EUR/GBP.FX", "0.8600", "0.8601"))
+    rt = eng.accounts[ftmo]
+    start = rt.account.balance
+    denied = eng.on_proposal(proposal(f, ftmo, "EUR/GBP.FX", OrderSide.BUY, "1000"))[0]
+    assert not denied.approved and Code.CONVERSION_RATE_MISSING in {r.code for r in denied.reasons}
+    close = eng.on_proposal(proposal(f, ftmo, "EUR/GBP.FX", OrderSide.SELL, "100000"))[0]
+    assert close.approved  # a close always passes
+    assert rt.account.unbooked == {"GBP": D("990.0000")}  # (0.8600 - 0.8501) x 100,000
+    assert rt.account.balance == start  # nothing booked as zero, nothing lost
+    eng.on_market_data(quote(f, "GBP/USD.FX", "1.2700", "1.2700"))
+    assert rt.account.unbooked == {}
+    assert rt.account.balance == start + D("1257.30")  # 990 GBP x 1.27

@@ -15,6 +15,7 @@ from at_core.clock import Clock
 from at_core.errors import UnknownInstrumentError
 from at_core.events import EventFactory, FillEvent, RiskDecisionEvent
 from at_core.models.enums import AssetClass, OrderSide
+from at_exec_sim.domain.held_pnl import book_held, hold
 from at_exec_sim.domain.portfolio import MissingRate, to_account
 from at_exec_sim.domain.records import AccountRuntime, OrderRecord, Route, pnl_currency
 from at_exec_sim.domain.rules import trading_day
@@ -49,6 +50,9 @@ class EngineCore:
         inst = self._instrument(instrument_id)
         if inst is not None and inst.asset_class is AssetClass.FX and market.mid is not None:
             self.rates[inst.symbol] = market.mid
+            for rt in self.accounts.values():
+                if rt.account.unbooked:
+                    book_held(rt.account, self.rates)  # P&L held for want of a rate is booked now
 
     def _equity(self, rt: AccountRuntime) -> Decimal | MissingRate:
         try:
@@ -67,7 +71,10 @@ class EngineCore:
     ) -> None:
         pos = rt.account.position(inst)
         realized = pos.apply(side, qty, price)
-        converted = self._convert(realized, inst, rt) or Decimal(0)
+        converted = self._convert(realized, inst, rt)
+        if converted is None:  # no rate: held in its own currency, never booked as zero
+            hold(rt.account, pnl_currency(inst), realized)
+            converted = Decimal(0)
         rt.account.balance += converted - fee
         rt.account.realized_today += converted
         rt.account.fees_today += fee

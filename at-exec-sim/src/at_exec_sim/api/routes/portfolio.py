@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter, HTTPException
 
 from at_exec_sim.api.deps import ServiceDep
+from at_exec_sim.domain.held_pnl import missing_conversion
 from at_exec_sim.domain.portfolio import MissingRate
 
 router = APIRouter(tags=["portfolio"])
@@ -81,6 +82,8 @@ async def account(svc: ServiceDep, account_id: str | None = None) -> list[dict[s
                 "profile_id": rt.config.profile.profile_id,
                 "profile_version": rt.config.profile.version,
                 "headroom": headroom,
+                "unbooked_pnl": {ccy: str(v) for ccy, v in rt.account.unbooked.items()},  # awaiting a rate
+                "conversion_missing": missing_conversion(rt.account, svc.engine.rates),  # fail closed: no new risk
             }
         )
     if account_id and not out:
