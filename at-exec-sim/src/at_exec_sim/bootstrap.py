@@ -22,7 +22,15 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from at_core import subjects
 from at_core.catalog import InstrumentCatalog
 from at_core.clock import Clock, ManualClock, WallClock
-from at_core.events import Event, EventFactory, FillEvent, Heartbeat, RiskDecisionEvent, TradingStateChangedEvent
+from at_core.events import (
+    ContractExpiryWarningEvent,
+    Event,
+    EventFactory,
+    FillEvent,
+    Heartbeat,
+    RiskDecisionEvent,
+    TradingStateChangedEvent,
+)
 from at_core.ids import IdGenerator
 from at_core.metrics import MetricCatalog, Metrics
 from at_core.metrics.exec_sim import CATALOG
@@ -185,6 +193,8 @@ class ExecSim:
             m.counter("risk_decisions_total").labels(event.account_id, str(event.approved).lower()).inc()
             for reason in event.reasons:
                 m.counter("denials_total").labels(reason.code).inc()
+        elif isinstance(event, ContractExpiryWarningEvent):
+            m.counter("contract_expiry_warnings_total").labels(event.account_id, event.instrument_id).inc()
         elif isinstance(event, FillEvent):
             labels = (event.venue, event.instrument_id)
             m.counter("fills_total").labels(*labels).inc()

@@ -329,3 +329,41 @@ def test_eur_gbp_pnl_without_a_gbp_usd_rate_is_held_not_booked_as_zero_and_booke
     eng.on_market_data(quote(f, "GBP/USD.FX", "1.2700", "1.2700"))
     assert rt.account.unbooked == {}
     assert rt.account.balance == start + D("1257.30")  # 990 GBP x 1.27
+
+
+# --- contract months: warn before a held contract's last trade; months never net ----------------------
+
+
+def test_a_held_contract_is_warned_about_once_a_day_within_the_configured_days_of_its_last_trade() -> None:
+    from tests.helpers import engine, factory, proposal, quote
+
+    from at_core.clock import ManualClock
+
+    day = int(datetime(2026, 12, 14, 15, 0, tzinfo=UTC).timestamp()) * 10**9  # Monday, 4 days before
+    clock = ManualClock(day)
+    eng, f = engine(clock=clock), factory(day)
+    eng.on_market_data(quote(f, "MESZ2026.CME", "5000.00", "5000.25"))
+    eng.on_proposal(proposal(f, "paper-1", "MESZ2026.CME", OrderSide.BUY, "2"))
+    quiet = eng.on_market_data(quote(f, "MESZ2026.CME", "5001.00", "5001.25"))
+    assert "contract_expiry_warning" not in [e.event_type for e in quiet]  # 4 days out: more than 3
+    clock.set(day + 24 * HOUR)  # Tuesday: 3 days before the 18th
+    out = eng.on_market_data(quote(factory(clock.now_ns()), "MESZ2026.CME", "5001.00", "5001.25"))
+    warnings = [e for e in out if e.event_type == "contract_expiry_warning"]
+    assert len(warnings) == 1
+    w = warnings[0]
+    assert (w.account_id, w.instrument_id, w.days_left, w.quantity) == ("paper-1", "MESZ2026.CME", 3, D(2))
+    assert w.last_trade.isoformat() == "2026-12-18"
+    again = eng.on_market_data(quote(factory(clock.now_ns()), "MESZ2026.CME", "5002.00", "5002.25"))
+    assert "contract_expiry_warning" not in [e.event_type for e in again]  # once a day
+
+
+def test_front_and_next_month_positions_are_kept_apart() -> None:
+    from tests.helpers import engine, factory, proposal, quote
+
+    eng, f = engine(), factory()
+    for inst in ("MESZ2026.CME", "MESH2027.CME"):
+        eng.on_market_data(quote(f, inst, "5000.00", "5000.25"))
+    eng.on_proposal(proposal(f, "paper-1", "MESZ2026.CME", OrderSide.BUY, "2"))
+    eng.on_proposal(proposal(f, "paper-1", "MESH2027.CME", OrderSide.SELL, "2"))
+    positions = eng.accounts["paper-1"].account.positions
+    assert positions["MESZ2026.CME"].quantity == D(2) and positions["MESH2027.CME"].quantity == D(-2)  # not netted

@@ -125,6 +125,9 @@ class RiskLimits(FrozenModel):
     trailing_drawdown: TrailingDrawdown | None = None
     static_max_loss: StaticMaxLoss | None = None
     sessions: list[SessionWindow] = Field(default_factory=list)
+    expiry_warning_days: Annotated[int, Field(ge=0)] = Field(
+        default=3, description="Warn this many calendar days before a held futures contract's last trade date"
+    )
 
 
 class RiskProfile(FrozenModel):

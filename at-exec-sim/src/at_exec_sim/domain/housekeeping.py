@@ -6,10 +6,11 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
-from at_core.events import Event
+from at_core.events import ContractExpiryWarningEvent, Event
 from at_core.models.enums import TradingState
 from at_exec_sim.domain import sessions
 from at_exec_sim.domain.core import EngineCore
+from at_exec_sim.domain.expiry import expiring, utc_date
 from at_exec_sim.domain.records import OPEN_STATUSES, SESSION_CUTOFF, SESSION_OPEN, AccountRuntime
 from at_exec_sim.domain.rules import day_end_ns, trading_day
 from at_exec_sim.domain.venue import RestingOrder
@@ -51,9 +52,39 @@ class Housekeeping(EngineCore):
         self._days_due_ns = due
 
     def _housekeeping(self, cause: Event) -> list[Event]:
-        """Expire DAY orders whose trading day ended and GTD orders past their expiry; apply due cancels."""
+        """Expire DAY orders whose trading day ended and GTD orders past their expiry; apply due cancels;
+        warn about held contracts near their last trade date."""
         now = self.clock.now_ns()
-        return self._venue_updates(cause, self.venue.expire(now, lambda order: self._order_day(order, now)))
+        out = self._venue_updates(cause, self.venue.expire(now, lambda order: self._order_day(order, now)))
+        return out + self._expiry_warnings(cause)
+
+    _expiry_warned: tuple[date, set[tuple[str, str]]] | None = None  # today's warnings, once a day each
+
+    def _expiry_warnings(self, cause: Event) -> list[Event]:
+        today = utc_date(self.clock.now_ns())
+        if self._expiry_warned is None or self._expiry_warned[0] != today:
+            self._expiry_warned = (today, set())
+        warned, out = self._expiry_warned[1], []
+        for rt in self.accounts.values():
+            for e in expiring(rt.account, today, rt.config.profile.limits.expiry_warning_days):
+                key = (rt.account.account_id, e.position.instrument.instrument_id)
+                if key in warned:
+                    continue
+                warned.add(key)
+                out.append(
+                    self.factory.make(
+                        ContractExpiryWarningEvent,
+                        cause=cause,
+                        derive_from=f"expiry:{key[0]}:{key[1]}:{today.isoformat()}",
+                        account_id=key[0],
+                        instrument_id=key[1],
+                        last_trade=e.last_trade,
+                        days_left=e.days_left,
+                        quantity=e.position.quantity,
+                        message=f"{key[1]} last trades on {e.last_trade.isoformat()} ({e.days_left} days): roll or close",
+                    )
+                )
+        return out
 
     def _order_day(self, order: RestingOrder, now_ns: int) -> date | None:
         record = self.orders.get(order.client_order_id)
