@@ -120,3 +120,10 @@ def test_crypto_is_always_open() -> None:
 def test_unknown_calendar_is_a_clear_error() -> None:
     with pytest.raises(UnknownCalendarError, match="NOPE"):
         get_calendar("NOPE")
+
+
+def test_preload_builds_the_schedules_ahead_of_the_first_lookup() -> None:
+    from at_core.markets.calendars import preload
+
+    preload(("CME_Equity", FX, CRYPTO), ns(2026, 12, 1, 9, 0))
+    assert CME.is_open(ns(2026, 12, 1, 9, 0))

@@ -224,3 +224,10 @@ def get_calendar(name: str) -> MarketCalendar:
     if name in _CME_NAMES:
         return ExchangeCalendar(name)
     raise UnknownCalendarError(name)
+
+
+def preload(names: tuple[str, ...], around_ns: int) -> None:
+    """Build the named calendars' schedules around ``around_ns`` now (the first build imports pandas
+    and takes seconds): call it at a service's start, so the first order does not pay for it."""
+    for name in names:
+        get_calendar(name).is_open(around_ns)
