@@ -125,5 +125,6 @@ def test_unknown_calendar_is_a_clear_error() -> None:
 def test_preload_builds_the_schedules_ahead_of_the_first_lookup() -> None:
     from at_core.markets.calendars import preload
 
-    preload(("CME_Equity", FX, CRYPTO), ns(2026, 12, 1, 9, 0))
+    preload(("CME_Equity", FX, CRYPTO, "CME_Equity"), years=(2026, 2027))
+    assert {2026, 2027} <= CME._years
     assert CME.is_open(ns(2026, 12, 1, 9, 0))

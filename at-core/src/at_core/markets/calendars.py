@@ -76,7 +76,11 @@ class MarketCalendar:
 
     def _ensure(self, ts_ns: int) -> None:
         year = _utc(ts_ns).year
-        missing = [y for y in (year - 1, year, year + 1) if y not in self._years]
+        self.load_years((year - 1, year, year + 1))
+
+    def load_years(self, years: tuple[int, ...] | list[int]) -> None:
+        """Build the schedules of ``years`` not built yet."""
+        missing = [y for y in years if y not in self._years]
         if not missing:
             return
         by_open = {s.open_ns: s for s in self._sessions}
@@ -226,8 +230,13 @@ def get_calendar(name: str) -> MarketCalendar:
     raise UnknownCalendarError(name)
 
 
-def preload(names: tuple[str, ...], around_ns: int) -> None:
-    """Build the named calendars' schedules around ``around_ns`` now (the first build imports pandas
-    and takes seconds): call it at a service's start, so the first order does not pay for it."""
-    for name in names:
-        get_calendar(name).is_open(around_ns)
+PRELOAD_YEARS = tuple(range(2024, 2031))
+
+
+def preload(names: tuple[str, ...] | list[str], years: tuple[int, ...] = PRELOAD_YEARS) -> None:
+    """Build the named calendars' schedules for ``years`` now. The first build imports pandas and
+    takes seconds (12.5 s measured on a loaded 2-core machine): a service calls this at its start,
+    so its first signal or order does not stall (a stall there changed a replay's outputs). Other
+    years still load on first use. Reads no clock: which years is the caller's choice."""
+    for name in dict.fromkeys(names):
+        get_calendar(name).load_years(years)

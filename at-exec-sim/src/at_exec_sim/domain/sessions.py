@@ -10,13 +10,14 @@ on a holiday it does not open, and on an early close it ends (and flattens) at t
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from at_core.clock import datetime_to_ns
 from at_core.markets.calendars import get_calendar
-from at_core.models.risk import SessionWindow
+from at_core.models.risk import RiskProfile, SessionWindow
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _SPAN_DAYS = 8  # every window repeats weekly: a week either side finds the last close and the next open
@@ -61,6 +62,13 @@ def occurrences(windows: list[SessionWindow], now_ns: int) -> list[Session]:
             if start < end:
                 out.extend(_cut(Session(start, end, w)))
     return sorted(out, key=lambda s: (s.start_ns, s.end_ns))
+
+
+def profile_calendars(profiles: Iterable[RiskProfile]) -> list[str]:
+    """Every market calendar the profiles' windows and soft breaches use (to preload at start)."""
+    names = [w.calendar for p in profiles for w in p.limits.sessions if w.calendar]
+    names += [p.limits.daily_loss.calendar for p in profiles if p.limits.daily_loss and p.limits.daily_loss.calendar]
+    return sorted(set(names))
 
 
 def _cut(session: Session) -> list[Session]:
