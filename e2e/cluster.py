@@ -24,8 +24,8 @@ import nats
 from at_core.metrics import MetricCatalog
 from at_core.permissions import GRANTS, nats_server_config
 from at_core.runtime.bus import EventBus
-from at_core.service_kit import Scope, dev_headers
 from at_core.runtime.provision import provision
+from at_core.service_kit import Scope, dev_headers
 from at_core.testing import NatsServer, free_port
 from e2e.ledger import Ledger
 from e2e.stack_harness import write_accounts

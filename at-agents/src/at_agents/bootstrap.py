@@ -27,6 +27,7 @@ from at_core.catalog import InstrumentCatalog
 from at_core.clock import Clock, ManualClock, WallClock
 from at_core.events import EventFactory
 from at_core.ids import IdGenerator
+from at_core.markets.calendars import preload
 from at_core.metrics.agents import CATALOG
 from at_core.runtime.bus import EventBus
 
@@ -34,6 +35,7 @@ __all__ = ["AgentsService", "build", "connect", "disconnect"]
 
 
 def rule_agents(settings: AgentsSettings, catalog: InstrumentCatalog) -> dict[str, Agent]:
+    preload(list(settings.session_calendars.values()))  # seconds, once: not on the first signal
     return {
         "signal_follower": SignalFollower(
             catalog,
@@ -45,7 +47,7 @@ def rule_agents(settings: AgentsSettings, catalog: InstrumentCatalog) -> dict[st
         "volatility_sizer": VolatilitySizer(
             catalog, risk_fraction=settings.risk_fraction, default_equity=settings.default_equity
         ),
-        "session_guard": SessionGuard(),
+        "session_guard": SessionGuard(calendars=dict(settings.session_calendars)),
     }
 
 

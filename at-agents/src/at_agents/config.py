@@ -37,6 +37,11 @@ class AgentsSettings(ServiceSettings):
     memory_decisions_kept: int = Field(default=50, gt=0, description="Decisions kept per strategy and symbol")
     memory_signals_kept: int = Field(default=50, gt=0, description="Signals kept per strategy and symbol")
     llm_cache_dir: str = Field(default="var/llm-cache", description="Recorded LLM exchanges (replay reads only these)")
+    session_calendars: dict[str, str] = Field(
+        default_factory=lambda: {"future": "CME_Equity", "fx": "FX", "crypto_spot": "CRYPTO", "crypto_perp": "CRYPTO"},
+        description="session_guard: market calendar per asset class (at_core.markets.calendars); "
+        "an entry outside its sessions is vetoed. {} disables the guard's hours",
+    )
     mcp_enabled: bool = Field(default=True, description="Mount the MCP server at /mcp")
     mcp_symbols: list[str] = Field(
         default_factory=lambda: ["MES.CME", "ES.CME", "EUR/USD.FX", "BTC/USDT.BINANCE"],
@@ -45,6 +50,15 @@ class AgentsSettings(ServiceSettings):
     mcp_accounts: list[str] = Field(default_factory=lambda: ["paper-1"], description="Accounts propose_trade accepts")
     mcp_max_quantity: Decimal = Field(default=Decimal(2), gt=0, description="Largest quantity propose_trade accepts")
     mcp_allow_live: bool = Field(default=False, description="propose_trade may send non-paper proposals")
+
+    @model_validator(mode="after")
+    def _known_calendars(self) -> Self:
+        from at_core.markets.calendars import known_calendars
+
+        unknown = sorted(set(self.session_calendars.values()) - set(known_calendars()))
+        if unknown:
+            raise ValueError(f"session_calendars: unknown calendar(s) {unknown}; known: {list(known_calendars())}")
+        return self
 
     @model_validator(mode="after")
     def _safe_in_production(self) -> Self:

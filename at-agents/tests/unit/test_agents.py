@@ -161,3 +161,36 @@ def test_the_gate_clamps_and_says_so() -> None:
 
 def test_the_fx_asset_class_name_matches_the_gate_keys() -> None:
     assert str(AssetClass.FX) == "fx"
+
+
+def _ns(y: int, m: int, d: int, h: int) -> int:
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    return int(datetime(y, m, d, h, tzinfo=ZoneInfo("America/Chicago")).timestamp()) * 10**9
+
+
+def test_the_session_guard_vetoes_a_futures_entry_on_a_cme_holiday_but_not_an_exit() -> None:
+    guard = SessionGuard(calendars={"future": "CME_Equity"})
+    christmas, monday = _ns(2026, 12, 25, 10), _ns(2026, 12, 28, 10)
+    vetoed = guard.analyze(signal(factory()), MarketContext(), christmas)
+    assert vetoed.veto and "CME_Equity is closed" in vetoed.rationale
+    assert not guard.analyze(signal(factory()), MarketContext(), monday).veto
+    assert not guard.analyze(
+        signal(factory(), action=SignalAction.EXIT, quantity=None), MarketContext(), christmas
+    ).veto
+
+
+def test_the_session_guard_vetoes_after_an_early_close() -> None:
+    guard = SessionGuard(calendars={"future": "CME_Equity"})
+    assert not guard.analyze(signal(factory()), MarketContext(), _ns(2026, 11, 27, 11)).veto
+    assert guard.analyze(signal(factory()), MarketContext(), _ns(2026, 11, 27, 13)).veto
+
+
+def test_the_shipped_settings_give_the_session_guard_hours() -> None:
+    from at_agents.bootstrap import rule_agents
+    from at_agents.config import AgentsSettings
+
+    guard = rule_agents(AgentsSettings(), InstrumentCatalog())["session_guard"]
+    assert isinstance(guard, SessionGuard) and guard.calendars["future"] == "CME_Equity"
+    assert guard.analyze(signal(factory()), MarketContext(), _ns(2027, 1, 1, 10)).veto  # New Year's Day

@@ -9,6 +9,7 @@ the risk engine fail closed on it.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import date, datetime
 from decimal import Decimal
 
 from at_core.errors import SymbolError, UnknownInstrumentError
@@ -122,14 +123,17 @@ class InstrumentCatalog:
     def add(self, instrument: Instrument) -> None:
         self._listed[instrument.instrument_id] = instrument
 
-    def resolve(self, ticker: str) -> Instrument:
+    def resolve(self, ticker: str, now: datetime | date | None = None) -> Instrument:
         """Normalise a TradingView ticker and return its instrument.
+
+        With ``now``, a continuous future resolves to its listed contract and an expired one is
+        refused (:func:`at_core.symbols.normalize_ticker`).
 
         Raises:
             SymbolError: the ticker's form is unknown.
             UnknownInstrumentError: the form is known but the instrument is not.
         """
-        return self._from_ref(normalize_ticker(ticker))
+        return self._from_ref(normalize_ticker(ticker, now=now))
 
     def get(self, instrument_id: str) -> Instrument:
         """Return the instrument with this canonical id.

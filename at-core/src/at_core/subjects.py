@@ -18,6 +18,7 @@ from at_core.events import (
     AccountStateEvent,
     AgentAnalysisEvent,
     ChartSnapshotEvent,
+    ContractExpiryWarningEvent,
     Event,
     ExecutionRequest,
     FillEvent,
@@ -150,6 +151,11 @@ def trading_state(account_id: str) -> str:
     return _subject("state", _t(account_id))
 
 
+def contract_expiry(account_id: str, instrument_id: str) -> str:
+    """``at.state.<account>.expiry.<instrument>`` (in the trading-state stream)"""
+    return _subject("state", _t(account_id), "expiry", _t(instrument_id))
+
+
 def heartbeat(service: str) -> str:
     """``at.heartbeat.<service>``"""
     return _subject("heartbeat", _t(service))
@@ -184,6 +190,8 @@ def subject_for(event: Event) -> str:
             return account_state(event.account_id)
         case TradingStateChangedEvent():
             return trading_state(event.account_id)
+        case ContractExpiryWarningEvent():
+            return contract_expiry(event.account_id, event.instrument_id)
         case Heartbeat():
             return heartbeat(event.service)
     raise TypeError(f"no subject for {type(event).__name__}")

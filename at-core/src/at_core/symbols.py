@@ -2,7 +2,9 @@
 
 Canonical ids are ``<symbol>.<venue>``:
 
-* futures: ``ES.CME`` (continuous front month, from ``ES1!``), ``ESZ2026.CME``;
+* futures: ``ESZ2026.CME`` (a dated contract, from ``ESZ2026``, ``CME_MINI:ESZ2026`` or, given
+  ``now``, from the continuous ``ES1!`` / ``ES2!`` by the roll rule of
+  :mod:`at_core.markets.contracts`); without ``now`` ``ES1!`` stays the undated ``ES.CME``;
 * FX: ``EUR/USD.FX``;
 * crypto spot: ``BTC/USDT.BINANCE``; perpetuals in ccxt's notation ``BTC/USDT:USDT.BINANCE``.
 """
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import date, datetime
 
 from at_core.errors import SymbolError
 from at_core.models.enums import AssetClass
@@ -70,6 +73,7 @@ class SymbolRef:
     base: str | None = None
     quote: str | None = None
     settle: str | None = None
+    last_trade: date | None = None  # a dated future's last trade date (exec-sim warns before it)
 
 
 def split_instrument_id(instrument_id: str) -> tuple[str, str]:
@@ -94,11 +98,20 @@ def parse_instrument_id(instrument_id: str) -> SymbolRef:
     return ref
 
 
-def normalize_ticker(ticker: str, *, default_crypto_venue: str = DEFAULT_CRYPTO_VENUE) -> SymbolRef:
+def normalize_ticker(
+    ticker: str, *, default_crypto_venue: str = DEFAULT_CRYPTO_VENUE, now: datetime | date | None = None
+) -> SymbolRef:
     """Map a TradingView ticker (with or without ``EXCHANGE:`` prefix) to a :class:`SymbolRef`.
 
+    Args:
+        ticker: the TradingView (or ccxt) ticker.
+        default_crypto_venue: the venue of a crypto ticker without an exchange prefix.
+        now: the caller's clock (UTC). Given, a continuous future (``MES1!``, ``MES2!``) resolves
+            to its listed contract and an expired dated contract is refused.
+
     Raises:
-        SymbolError: the ticker is empty, of an unknown shape, or its prefix contradicts its form.
+        SymbolError: the ticker is empty, of an unknown shape, its prefix contradicts its form,
+            or (with ``now``) the contract has expired.
     """
     raw = ticker
     text = ticker.strip().upper()
@@ -110,7 +123,8 @@ def normalize_ticker(ticker: str, *, default_crypto_venue: str = DEFAULT_CRYPTO_
         if not prefix or not text:
             raise SymbolError(raw, "expected EXCHANGE:SYMBOL")
 
-    if (ref := _future(raw, text, prefix)) is not None:
+    today = now.date() if isinstance(now, datetime) else now
+    if (ref := _future(raw, text, prefix, today)) is not None:
         return ref
     if (ref := _crypto_perp(raw, text, prefix, default_crypto_venue)) is not None:
         return ref
@@ -123,13 +137,23 @@ def normalize_ticker(ticker: str, *, default_crypto_venue: str = DEFAULT_CRYPTO_
     raise SymbolError(raw, f"no known instrument of form {text!r} on {prefix!r}")
 
 
-def _future(raw: str, text: str, prefix: str | None) -> SymbolRef | None:
+def _future(raw: str, text: str, prefix: str | None, today: date | None) -> SymbolRef | None:
+    from at_core.markets import contracts
+
+    last_trade = None
     if m := _CONTINUOUS.match(text):
         root, rank = m.group(1), int(m.group(2))
-        if rank != 1:
-            raise SymbolError(raw, f"only front-month continuous contracts ({root}1!) are supported")
-        month = None
-        symbol = root
+        if today is not None:
+            if rank < 1:
+                raise SymbolError(raw, "continuous contracts count from 1 (the front month)")
+            c = contracts.continuous(root, rank, today)
+            month, symbol, last_trade = c.contract_month, c.symbol, c.last_trade
+        elif rank != 1:
+            raise SymbolError(
+                raw, f"{root}{rank}! needs the time to resolve: without it only the front-month {root}1! maps"
+            )
+        else:
+            month, symbol = None, root
     elif m := _DATED.match(text):
         root, code, year_text = m.groups()
         year = int(year_text) if len(year_text) == 4 else 2000 + int(year_text)
@@ -138,6 +162,9 @@ def _future(raw: str, text: str, prefix: str | None) -> SymbolRef | None:
             raise SymbolError(raw, f"{root} does not list a {code} contract (months {spec.months})")
         month = f"{year:04d}-{month_from_code(code):02d}"
         symbol = f"{root}{code}{year:04d}"
+        last_trade = spec.last_trade(year, month_from_code(code))
+        if today is not None and today > last_trade:
+            raise SymbolError(raw, f"{symbol} expired: its last trade date was {last_trade.isoformat()}")
     else:
         return None
     spec = FUTURE_SPECS[root]
@@ -150,6 +177,7 @@ def _future(raw: str, text: str, prefix: str | None) -> SymbolRef | None:
         venue=spec.exchange,
         root=root,
         contract_month=month,
+        last_trade=last_trade,
     )
 
 

@@ -19,6 +19,7 @@ from at_core.catalog import InstrumentCatalog
 from at_core.clock import Clock, ManualClock, WallClock
 from at_core.events import EventFactory
 from at_core.ids import IdGenerator
+from at_core.markets.calendars import preload
 from at_core.metrics import MetricCatalog
 from at_core.metrics.exec_sim import CATALOG
 from at_core.runtime.bus import EventBus
@@ -29,6 +30,7 @@ from at_exec_sim.adapters.state_stream import last_market_data, replay_execution
 from at_exec_sim.config import ExecSimSettings
 from at_exec_sim.domain.accounts import load_accounts, load_profiles
 from at_exec_sim.domain.engine import ExecutionEngine
+from at_exec_sim.domain.sessions import profile_calendars
 from at_exec_sim.domain.venue import SimVenue
 from at_exec_sim.domain.venue_models import FeeModel, LatencyModel, slippage_model
 from at_exec_sim.service import ExecSim
@@ -46,6 +48,7 @@ def build(settings: ExecSimSettings, clock: Clock | None = None, metrics_catalog
     """
     clock = clock or (ManualClock() if settings.replay_mode else WallClock())
     profiles = load_profiles(Path(settings.profiles_dir) if settings.profiles_dir else None)
+    preload(profile_calendars(profiles.values()))  # seconds, once: not on the first event
     accounts = load_accounts(Path(settings.accounts_file) if settings.accounts_file else None, profiles)
     check_accounts(accounts, settings)
     factory = EventFactory("exec_sim", clock, IdGenerator(clock, random.Random(settings.seed)))

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from at_core.clock import Clock, ManualClock, WallClock
 from at_core.events import (
     AccountStateEvent,
+    ContractExpiryWarningEvent,
     Event,
     ExecutionRequest,
     FillEvent,
@@ -208,6 +209,8 @@ class ExecSim:
             self.metrics.counter("risk_decisions_total").labels(event.account_id, str(event.approved).lower()).inc()
             for reason in event.reasons:
                 self.metrics.counter("denials_total").labels(reason.code).inc()
+        elif isinstance(event, ContractExpiryWarningEvent):
+            self.metrics.counter("contract_expiry_warnings_total").labels(event.account_id, event.instrument_id).inc()
         elif isinstance(event, FillEvent):
             self._observe_fill(event, started)
         elif isinstance(event, TradingStateChangedEvent):

@@ -7,6 +7,7 @@ from datetime import date
 import pytest
 from tests.helpers import T0, D, engine, factory, proposal, quote
 
+from at_core.clock import ManualClock
 from at_core.models.enums import OrderSide, OrderType, TimeInForce, TradingState
 from at_core.models.orders import OrderSpec
 from at_core.models.risk import RiskLimits, RiskProfile, TrailingBasis, TrailingDrawdown
@@ -61,24 +62,35 @@ def test_intraday_unrealised_trailing_follows_the_equity_peak_and_stops_at_start
     assert rules.breaches(D(50000), D(50050)) == ["trailing_drawdown"]
 
 
-def test_a_breach_halts_the_account_and_flattens_it() -> None:
-    eng, f = engine(), factory()
+def test_topstep_daily_loss_is_a_soft_breach_flatten_and_lock_until_the_next_trading_day() -> None:
+    # T0 is Wednesday 19:00 CT: the next trading day opens Thursday 17:00 CT = T0 + 22 h
+    clock = ManualClock(T0)
+    eng, f = engine(clock=clock), factory()
     eng.on_market_data(quote(f, "MES.CME", "5000.00", "5000.00"))
-    eng.on_proposal(proposal(f, "topstep-50k-1", "MES.CME", OrderSide.BUY, "10"))
-    out = eng.on_market_data(quote(f, "MES.CME", "4979.00", "4979.00"))  # -21 x 5 x 10 = -1,050 > 1,000 daily loss
-    types = [e.event_type for e in out]
-    assert "trading_state_changed" in types and eng.accounts["topstep-50k-1"].state is TradingState.HALTED
-    assert eng.accounts["topstep-50k-1"].account.positions["MES.CME"].quantity == 0  # flattened
+    eng.on_proposal(proposal(f, "topstep-50k-1", "MES.CME", OrderSide.BUY, "5"))
+    out = eng.on_market_data(quote(f, "MES.CME", "4958.00", "4958.00"))  # -42 x 5 x 5 = -1,050 > 1,000 daily loss
+    changed = [e for e in out if e.event_type == "trading_state_changed"]
+    rt = eng.accounts["topstep-50k-1"]
+    assert rt.state is TradingState.LOCKED_UNTIL and changed[0].reason == "daily_loss"  # not halted
+    assert changed[0].locked_until_ns == T0 + 22 * 3600 * 10**9
+    assert rt.account.positions["MES.CME"].quantity == 0  # flattened
     denied = eng.on_proposal(proposal(f, "topstep-50k-1", "MES.CME", OrderSide.BUY, "1"))
-    assert denied[0].approved is False and denied[0].reasons[0].code == "trading_halted"
+    assert denied[0].approved is False and denied[0].reasons[0].code == "trading_locked"
+    clock.set(T0 + 22 * 3600 * 10**9)  # the next trading day opens: the lock lifts by itself
+    reopened = eng.on_market_data(quote(factory(clock.now_ns()), "MES.CME", "4958.00", "4958.25"))
+    assert rt.state is TradingState.ACTIVE
+    assert any(e.event_type == "trading_state_changed" and e.reason == "soft_breach_lifted" for e in reopened)
+    assert eng.on_proposal(proposal(factory(clock.now_ns()), "topstep-50k-1", "MES.CME", OrderSide.BUY, "1"))[
+        0
+    ].approved
 
 
 def test_every_halt_or_lock_asks_the_service_once_to_cancel_the_accounts_orders_at_brokers() -> None:
     eng, f = engine(), factory()
     eng.on_market_data(quote(f, "MES.CME", "5000.00", "5000.00"))
-    eng.on_proposal(proposal(f, "topstep-50k-1", "MES.CME", OrderSide.BUY, "10"))
+    eng.on_proposal(proposal(f, "topstep-50k-1", "MES.CME", OrderSide.BUY, "5"))
     assert eng.take_stops() == {}
-    eng.on_market_data(quote(f, "MES.CME", "4979.00", "4979.00"))  # the daily loss breached: halted
+    eng.on_market_data(quote(f, "MES.CME", "4958.00", "4958.00"))  # the daily loss breached: locked
     assert eng.take_stops() == {"topstep-50k-1": "daily_loss"}
     assert eng.take_stops() == {}  # taken once
     eng.resume(None, "topstep-50k-1")
@@ -90,16 +102,16 @@ def test_every_halt_or_lock_asks_the_service_once_to_cancel_the_accounts_orders_
 def test_a_breach_cancels_the_accounts_resting_orders_so_none_reopens_the_flattened_position() -> None:
     eng, f = engine(), factory()
     eng.on_market_data(quote(f, "MES.CME", "5000.00", "5000.00"))
-    eng.on_proposal(proposal(f, "topstep-50k-1", "MES.CME", OrderSide.BUY, "10"))
-    limit = proposal(f, "topstep-50k-1", "MES.CME", OrderSide.BUY, "1", order_type=OrderType.LIMIT, limit="4970.00")
+    eng.on_proposal(proposal(f, "topstep-50k-1", "MES.CME", OrderSide.BUY, "4"))
+    limit = proposal(f, "topstep-50k-1", "MES.CME", OrderSide.BUY, "1", order_type=OrderType.LIMIT, limit="4940.00")
     resting = eng.on_proposal(limit)[1].client_order_id
-    out = eng.on_market_data(quote(f, "MES.CME", "4979.00", "4979.00"))  # -1,050: the daily loss breached
+    out = eng.on_market_data(quote(f, "MES.CME", "4947.00", "4947.00"))  # -53 x 5 x 4 = -1,060: breached
     types = [e.event_type for e in out]
     canceled = out[types.index("order_canceled")]
     assert (canceled.client_order_id, canceled.reason) == (resting, "daily_loss")
     assert types.index("trading_state_changed") < types.index("order_canceled") < types.index("fill")
     assert eng.venue.resting == {}
-    later = eng.on_market_data(quote(f, "MES.CME", "4969.00", "4969.00"))  # through the canceled limit
+    later = eng.on_market_data(quote(f, "MES.CME", "4939.00", "4939.00"))  # through the canceled limit
     assert "fill" not in [e.event_type for e in later]
     assert eng.accounts["topstep-50k-1"].account.positions["MES.CME"].quantity == 0
 

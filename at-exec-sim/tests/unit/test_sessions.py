@@ -3,9 +3,9 @@ New York), with its working orders canceled, and opens nothing until the session
 
 Times worked by hand from T0 = 2026-11-19T01:00Z = Wednesday 2026-11-18 19:00 CST = 20:00 EST:
 Topstep's Wednesday-evening session ends Thursday 15:10 CST = 21:10Z = T0 + 20 h 10 min and the
-next opens Thursday 18:00 CST = T0 + 23 h; Apex's ends Thursday 16:59 EST = 21:59Z = T0 + 20 h
+next opens Thursday 17:00 CST = T0 + 22 h (Topstep's trading day runs 17:00 to 15:10 CT); Apex's ends Thursday 16:59 EST = 21:59Z = T0 + 20 h
 59 min and the next opens Thursday 18:00 EST = T0 + 22 h. Friday's Topstep session ends Friday
-15:10 CST = T0 + 44 h 10 min and the next opens Sunday 18:00 CST = 2026-11-23T00:00Z = T0 + 95 h.
+15:10 CST = T0 + 44 h 10 min and the next opens Sunday 17:00 CST = 2026-11-22T23:00Z = T0 + 94 h.
 """
 
 from __future__ import annotations
@@ -27,11 +27,11 @@ SEC = 10**9
 MIN = 60 * SEC
 HOUR = 60 * MIN
 TOPSTEP_CUTOFF = T0 + 20 * HOUR + 10 * MIN
-TOPSTEP_REOPEN = T0 + 23 * HOUR
+TOPSTEP_REOPEN = T0 + 22 * HOUR
 APEX_CUTOFF = T0 + 20 * HOUR + 59 * MIN
 APEX_REOPEN = T0 + 22 * HOUR
 FRIDAY_CUTOFF = TOPSTEP_CUTOFF + 24 * HOUR
-SUNDAY_REOPEN = T0 + 95 * HOUR
+SUNDAY_REOPEN = T0 + 94 * HOUR
 TOPSTEP, APEX = "topstep-50k-1", "apex-50k-1"
 BUY, SELL = OrderSide.BUY, OrderSide.SELL
 
@@ -84,10 +84,10 @@ PUBLISHED: list[Event] = []  # what the last long_with_a_resting_order published
         ("topstep_50k", T0, True),  # Wednesday 19:00 CT
         ("topstep_50k", TOPSTEP_CUTOFF - 1, True),  # Thursday 15:09:59.999999999 CT
         ("topstep_50k", TOPSTEP_CUTOFF, False),  # 15:10 CT: closed
-        ("topstep_50k", TOPSTEP_REOPEN, True),  # 18:00 CT
+        ("topstep_50k", TOPSTEP_REOPEN, True),  # 17:00 CT
         ("topstep_50k", FRIDAY_CUTOFF + 3 * HOUR, False),  # Friday 18:10 CT: no Friday-evening session
         ("topstep_50k", T0 + 59 * HOUR, False),  # Saturday 12:00 CT
-        ("topstep_50k", SUNDAY_REOPEN, True),  # Sunday 18:00 CT
+        ("topstep_50k", SUNDAY_REOPEN, True),  # Sunday 17:00 CT
         ("apex_50k", APEX_CUTOFF - 1, True),  # Thursday 16:58:59.999999999 ET
         ("apex_50k", APEX_CUTOFF, False),
         ("apex_50k", APEX_REOPEN, True),  # 18:00 ET
@@ -143,7 +143,8 @@ def test_after_the_cutoff_new_orders_are_denied_until_the_session_reopens() -> N
     clock.set(TOPSTEP_CUTOFF)
     eng.on_timer(tick(f))
     clock.set(TOPSTEP_REOPEN - 1)
-    denied = eng.on_proposal(proposal(f, TOPSTEP, "MES.CME", BUY, "1"))
+    # (Apex's 16:59 ET close, 15:59 CT, has passed too: its lock is Apex's, not this account's)
+    denied = of(eng.on_proposal(proposal(f, TOPSTEP, "MES.CME", BUY, "1")), TOPSTEP)
     assert kinds(denied) == ["risk_decision"] and not denied[0].approved
     assert codes(denied[0]) == {Code.TRADING_LOCKED, Code.OUTSIDE_SESSION}
     clock.set(TOPSTEP_REOPEN)
@@ -271,9 +272,68 @@ def test_accounts_with_different_cutoffs_each_lock_and_reopen_at_their_own_times
     clock.set(APEX_CUTOFF)
     out = eng.on_timer(tick(f))
     assert states(out) == {APEX: TradingState.LOCKED_UNTIL} and "fill" in kinds(of(out, APEX))  # flattened
-    clock.set(APEX_REOPEN)
-    assert states(eng.on_timer(tick(f))) == {APEX: TradingState.ACTIVE}
-    clock.set(TOPSTEP_REOPEN - 1)
+    clock.set(APEX_REOPEN - 1)
     assert states(eng.on_timer(tick(f))) == {}
-    clock.set(TOPSTEP_REOPEN)
-    assert states(eng.on_timer(tick(f))) == {TOPSTEP: TradingState.ACTIVE}
+    assert APEX_REOPEN == TOPSTEP_REOPEN  # 18:00 New York is 17:00 Chicago: both reopen at once
+    clock.set(APEX_REOPEN)
+    assert states(eng.on_timer(tick(f))) == {APEX: TradingState.ACTIVE, TOPSTEP: TradingState.ACTIVE}
+
+
+# --- real calendars: CME holidays and early closes cut the prop sessions --------------------------
+
+CT_ZONE = "America/Chicago"
+
+
+def ct(y: int, m: int, d: int, h: int, mi: int = 0) -> int:
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    return int(datetime(y, m, d, h, mi, tzinfo=ZoneInfo(CT_ZONE)).timestamp()) * SEC
+
+
+@pytest.mark.parametrize("profile", ["topstep_50k", "apex_50k"])
+@pytest.mark.parametrize(
+    ("when", "label"),
+    [
+        (ct(2026, 11, 26, 13), "Thanksgiving afternoon"),
+        (ct(2026, 11, 27, 13), "the day after Thanksgiving, 13:00 CT"),
+        (ct(2026, 12, 24, 13), "Christmas Eve afternoon"),
+        (ct(2026, 12, 25, 10), "Christmas Day"),
+        (ct(2027, 1, 1, 10), "New Year's Day"),
+        (ct(2027, 11, 25, 13), "Thanksgiving 2027 afternoon"),
+    ],
+)
+def test_prop_sessions_are_closed_on_cme_holidays_and_after_early_closes(profile: str, when: int, label: str) -> None:
+    assert not in_session(load_profiles()[profile].limits.sessions, when), label
+
+
+def test_topstep_trading_day_opens_at_1700_chicago() -> None:
+    # the defect: the profile opened at 18:00, so an order at 17:30 CT was refused
+    assert in_session(load_profiles()["topstep_50k"].limits.sessions, ct(2026, 12, 1, 17, 30))
+
+
+def test_an_early_close_moves_the_flatten_to_the_early_close() -> None:
+    windows = load_profiles()["topstep_50k"].limits.sessions
+    st = status(windows, ct(2026, 11, 27, 12, 1))
+    assert st.last_close is not None and st.last_close.end_ns == ct(2026, 11, 27, 12, 0)  # not 15:10
+    assert st.reopen_ns == ct(2026, 11, 29, 17, 0)  # Sunday evening
+
+
+def test_after_christmas_eve_the_session_reopens_sunday() -> None:
+    st = status(load_profiles()["topstep_50k"].limits.sessions, ct(2026, 12, 24, 12, 30))
+    assert not st.open
+    assert st.last_close is not None and st.last_close.end_ns == ct(2026, 12, 24, 12, 0)
+    assert st.reopen_ns == ct(2026, 12, 27, 17, 0)
+
+
+def test_an_early_close_flattens_the_account_and_locks_it_until_sunday() -> None:
+    clock = ManualClock(ct(2026, 11, 27, 9, 0))
+    eng, f = engine(clock=clock), factory(clock.now_ns())
+    eng.on_market_data(quote(f, "MES.CME", "5000.00", "5000.25"))
+    eng.on_proposal(proposal(f, TOPSTEP, "MES.CME", BUY, "1"))
+    clock.set(ct(2026, 11, 27, 12, 0))
+    out = of(eng.on_timer(tick(f)), TOPSTEP)
+    locked = [e for e in out if e.event_type == "trading_state_changed"]
+    assert locked and locked[0].state is TradingState.LOCKED_UNTIL
+    assert locked[0].locked_until_ns == ct(2026, 11, 29, 17, 0)
+    assert eng.accounts[TOPSTEP].account.positions["MES.CME"].quantity == 0

@@ -14,6 +14,7 @@ from at_core.events.decisions import (
 from at_core.events.envelope import Event, EventFactory
 from at_core.events.execution import (
     AccountStateEvent,
+    ContractExpiryWarningEvent,
     FillEvent,
     Heartbeat,
     OrderAccepted,
@@ -58,6 +59,7 @@ EVENT_CLASSES: tuple[type[Event], ...] = (
     PositionEvent,
     AccountStateEvent,
     TradingStateChangedEvent,
+    ContractExpiryWarningEvent,
     Heartbeat,
 )
 
@@ -72,6 +74,7 @@ __all__ = [
     "AgentVote",
     "BarData",
     "ChartSnapshotEvent",
+    "ContractExpiryWarningEvent",
     "Event",
     "EventFactory",
     "ExecutionRequest",

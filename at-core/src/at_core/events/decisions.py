@@ -120,6 +120,8 @@ class RiskReasonCode(StrEnum):
     PROJECTED_TRAILING_DRAWDOWN = "projected_trailing_drawdown"
     DUPLICATE = "duplicate"
     KILL_SWITCH = "kill_switch"
+    CONVERSION_RATE_MISSING = "conversion_rate_missing"
+    AUTOMATION_NOT_ALLOWED = "automation_not_allowed"
 
 
 class RiskReason(FrozenModel):

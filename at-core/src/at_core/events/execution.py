@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 from typing import Annotated, Literal
 
@@ -129,6 +130,18 @@ class TradingStateChangedEvent(Event):
     reason: Identifier = Field(description="Machine-readable: 'kill_switch', 'daily_loss_limit', 'resume', ...")
     message: str = ""
     flatten: bool = False
+
+
+class ContractExpiryWarningEvent(Event):
+    """A held futures contract is near its last trade date: roll or close it before the exchange does."""
+
+    event_type: Literal["contract_expiry_warning"] = "contract_expiry_warning"
+    account_id: Identifier
+    instrument_id: Identifier
+    last_trade: date
+    days_left: Annotated[int, Field(ge=0, description="Calendar days from today to the last trade date")]
+    quantity: Decimal = Field(description="The signed position held")
+    message: str = ""
 
 
 class Heartbeat(Event):

@@ -11,6 +11,12 @@ CATALOG = MetricCatalog(
         MetricSpec("denials_total", "counter", "Denied orders by reason code", ("reason",)),
         MetricSpec("fills_total", "counter", "Fills by venue and instrument", ("venue", "instrument_id")),
         MetricSpec(
+            "contract_expiry_warnings_total",
+            "counter",
+            "Warnings that a held futures contract nears its last trade date",
+            ("account_id", "instrument_id"),
+        ),
+        MetricSpec(
             "slippage_ticks",
             "histogram",
             "Fill price against arrival price, in ticks (> 0 is worse)",

@@ -1,9 +1,9 @@
 """Futures product specifications and last-trade-date rules.
 
 Specs are the exchanges' published contract specs (CME Group product pages) as of
-2026-11; expiry rules count weekdays as business days and do not know exchange
-holidays, so a last trade date can be a day early around a holiday: check the
-exchange calendar before relying on an expiry for delivery decisions.
+2026-11. Expiry rules count business days on CME Group's calendar (weekdays that are not
+CME holidays, from :mod:`at_core.markets.calendars`), so a crude contract whose 25th is
+Christmas expires a business day earlier, as the exchange's rule says.
 """
 
 from __future__ import annotations
@@ -16,7 +16,11 @@ from decimal import Decimal
 
 
 def _is_business_day(d: date) -> bool:
-    return d.weekday() < 5
+    if d.weekday() >= 5:
+        return False
+    from at_core.markets.calendars import get_calendar  # the calendar library loads on first use
+
+    return get_calendar("CME_Equity").is_trading_day(d)
 
 
 def _nth_weekday(year: int, month: int, weekday: int, n: int) -> date:
@@ -87,6 +91,8 @@ class FutureSpec:
     last_trade: Callable[[int, int], date]
     mini_equivalent: Decimal = Decimal(1)
     tv_exchanges: tuple[str, ...] = ()
+    calendar: str = "CME_Equity"  # at_core.markets.calendars name: holidays, early closes, business days
+    roll_business_days: int = 6  # the continuous symbol rolls this many business days before last trade
 
     @property
     def tick_value(self) -> Decimal:
@@ -164,6 +170,7 @@ FUTURE_SPECS: dict[str, FutureSpec] = {
             QUARTERLY,
             third_friday,
             tv_exchanges=("CBOT_MINI", "CBOT", "CBOT_MINI_DL"),
+            calendar="CBOT_Equity",
         ),
         FutureSpec(
             "CL",
@@ -175,6 +182,8 @@ FUTURE_SPECS: dict[str, FutureSpec] = {
             MONTHLY,
             _energy_rule(3),
             tv_exchanges=("NYMEX", "NYMEX_DL"),
+            calendar="CMEGlobex_Energy",
+            roll_business_days=3,
         ),
         FutureSpec(
             "MCL",
@@ -187,6 +196,8 @@ FUTURE_SPECS: dict[str, FutureSpec] = {
             _energy_rule(4),
             Decimal("0.1"),
             ("NYMEX", "NYMEX_DL"),
+            calendar="CMEGlobex_Energy",
+            roll_business_days=3,
         ),
         FutureSpec(
             "GC",
@@ -198,6 +209,8 @@ FUTURE_SPECS: dict[str, FutureSpec] = {
             GOLD_MONTHS,
             third_last_business_day,
             tv_exchanges=("COMEX", "COMEX_DL"),
+            calendar="CMEGlobex_Metals",
+            roll_business_days=20,
         ),
         FutureSpec(
             "MGC",
@@ -210,6 +223,8 @@ FUTURE_SPECS: dict[str, FutureSpec] = {
             third_last_business_day,
             Decimal("0.1"),
             ("COMEX", "COMEX_DL"),
+            calendar="CMEGlobex_Metals",
+            roll_business_days=20,
         ),
         FutureSpec(
             "ZN",
@@ -221,6 +236,7 @@ FUTURE_SPECS: dict[str, FutureSpec] = {
             QUARTERLY,
             seventh_business_day_before_last,
             tv_exchanges=("CBOT", "CBOT_DL"),
+            calendar="CBOT_InterestRate",
         ),
         FutureSpec(
             "6E",
@@ -232,6 +248,7 @@ FUTURE_SPECS: dict[str, FutureSpec] = {
             QUARTERLY,
             two_days_before_third_wednesday,
             tv_exchanges=("CME", "CME_DL"),
+            calendar="CMEGlobex_FX",
         ),
     )
 }

@@ -27,20 +27,47 @@ class TrailingBasis(StrEnum):
     INTRADAY_UNREALIZED = "intraday_unrealized"  # Apex-style: trails the peak of open equity
 
 
+class BreachKind(StrEnum):
+    """What a breach does to the account."""
+
+    HARD = "hard"  # the account failed: flattened and halted until an operator acts
+    SOFT = "soft"  # flattened and locked until the next trading day opens (Topstep's daily loss limit)
+
+
 class RuleSource(FrozenModel):
     """Where a rule comes from, and when it was last checked against that source."""
 
     effective_date: date
     checked_on: date
     source: str = Field(min_length=1, description="URL or document the rule was read from")
+    assumption: bool = Field(
+        default=False, description="The firm does not publish this (or it was not read on its own page): our guess"
+    )
+    note: str = ""
 
 
 class DailyLossLimit(FrozenModel):
+    """Daily loss: the floor is the day's reference value less ``amount``.
+
+    ``reference`` is what is taken at the reset as the day's starting value (FTMO: the *balance*
+    at midnight Prague), ``basis`` what is measured against the floor during the day (FTMO:
+    *equity*, open P&L included). ``reference`` None means the same as ``basis``.
+    """
+
     amount: PositiveDecimal
     basis: LossBasis = LossBasis.EQUITY
+    reference: LossBasis | None = None
     reset_time: time = time(17, 0)
     timezone: str = "America/Chicago"
+    breach: BreachKind = BreachKind.HARD
+    calendar: str | None = Field(
+        default=None, description="A soft breach locks until this calendar's first session at or after the reset"
+    )
     source: RuleSource | None = None
+
+    @property
+    def reference_basis(self) -> LossBasis:
+        return self.reference or self.basis
 
 
 class TrailingDrawdown(FrozenModel):
@@ -73,6 +100,11 @@ class SessionWindow(FrozenModel):
         default_factory=lambda: [0, 1, 2, 3, 4], description="ISO weekday 0=Mon"
     )
     flatten_at_end: bool = False
+    calendar: str | None = Field(
+        default=None,
+        description="Market calendar (at_core.markets.calendars) the window is cut to: a holiday drops it, "
+        "an early close ends it (and moves the flatten) earlier",
+    )
 
 
 class RiskLimits(FrozenModel):
@@ -81,15 +113,21 @@ class RiskLimits(FrozenModel):
     max_order_quantity: PositiveDecimal | None = None
     max_position_per_instrument: PositiveDecimal | None = None
     max_total_position: PositiveDecimal | None = Field(default=None, description="In full-size (mini) equivalents")
-    count_micros_as_minis: bool = False
+    count_micros_as_minis: bool = False  # True: a micro weighs its mini_equivalent (TopstepX 10:1); else 1
     max_notional_per_order: PositiveDecimal | None = None
     max_orders_per_minute: Annotated[int, Field(gt=0)] | None = None
     fat_finger_band_pct: NonNegativeDecimal | None = Field(default=None, description="Max % away from the last price")
     instrument_allowlist: list[Identifier] | None = None
+    product_allowlist: list[Identifier] | None = Field(
+        default=None, description="Futures roots the firm lists (ES, MES, ...); anything else is instrument_not_allowed"
+    )
     daily_loss: DailyLossLimit | None = None
     trailing_drawdown: TrailingDrawdown | None = None
     static_max_loss: StaticMaxLoss | None = None
     sessions: list[SessionWindow] = Field(default_factory=list)
+    expiry_warning_days: Annotated[int, Field(ge=0)] = Field(
+        default=3, description="Warn this many calendar days before a held futures contract's last trade date"
+    )
 
 
 class RiskProfile(FrozenModel):
@@ -103,3 +141,7 @@ class RiskProfile(FrozenModel):
     limits: RiskLimits
     checked_on: date
     source: str
+    firm: str = ""
+    platform: str = ""
+    automation_allowed: bool = Field(default=True, description="Whether the firm allows fully automated trading")
+    automation_source: RuleSource | None = None

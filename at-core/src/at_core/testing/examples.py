@@ -8,6 +8,7 @@ clock and seed, so the examples are the same bytes in every run.
 from __future__ import annotations
 
 import random
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -18,6 +19,7 @@ from at_core.events import (
     AgentVote,
     BarData,
     ChartSnapshotEvent,
+    ContractExpiryWarningEvent,
     Event,
     EventFactory,
     ExecutionRequest,
@@ -324,6 +326,15 @@ def all_examples() -> list[Event]:
         ],
     )
     heartbeat = ex.make(Heartbeat, service="exec_sim", instance="0", sequence=42)
+    expiry = ex.make(
+        ContractExpiryWarningEvent,
+        account_id=ACCOUNT,
+        instrument_id="MESZ2026.CME",
+        last_trade=date(2026, 12, 18),
+        days_left=3,
+        quantity=d(2),
+        message="MESZ2026.CME last trades on 2026-12-18: roll or close",
+    )
 
     return [
         signal,
@@ -349,6 +360,7 @@ def all_examples() -> list[Event]:
         request,
         denial,
         heartbeat,
+        expiry,
     ]
 
 

@@ -21,6 +21,7 @@ from at_core.errors import UnknownInstrumentError
 from at_core.events import EventFactory, FillEvent, MarketDataEvent, RiskDecisionEvent
 from at_core.models.enums import AssetClass
 from at_exec_sim.domain.accounts import AccountConfig
+from at_exec_sim.domain.held_pnl import book_held
 from at_exec_sim.domain.portfolio import Account
 from at_exec_sim.domain.records import OPEN_STATUSES, AccountRuntime, OrderRecord, Route
 from at_exec_sim.domain.rules import RuleState
@@ -91,6 +92,9 @@ class EngineCache:
         self.markets[event.instrument_id] = market
         if inst is not None and inst.asset_class is AssetClass.FX and market.mid is not None:
             self.rates[inst.symbol] = market.mid
+            for rt in self.accounts.values():
+                if rt.account.unbooked:
+                    book_held(rt.account, self.rates)  # P&L held for want of a rate is booked now
         return market
 
     def last_price(self, instrument_id: str) -> Decimal | None:

@@ -8,14 +8,13 @@ from decimal import Decimal
 
 from at_core.catalog import Instrument
 from at_core.events import Event, RiskDecisionEvent, RiskReason
-from at_core.events import RiskReasonCode as Code
 from at_core.models.enums import LiquiditySide, TradingState
 from at_core.models.orders import OrderSpec
 from at_exec_sim.domain import risk
 from at_exec_sim.domain.core import EngineCache, EngineContext
 from at_exec_sim.domain.ledger import Ledger
 from at_exec_sim.domain.portfolio import MissingRate
-from at_exec_sim.domain.records import NS_PER_MIN, AccountRuntime, multiplier
+from at_exec_sim.domain.records import NS_PER_MIN, AccountRuntime
 from at_exec_sim.domain.venue import Market, SimVenue
 from at_exec_sim.domain.venue_models import Quote
 
@@ -74,11 +73,14 @@ class PreTradeRisk:
             rules=rt.rules if rt else None,
             equity=equity if isinstance(equity, Decimal) else None,
             stop_price=stop_price,
-            est_cost_per_unit=self._cost_per_unit(inst, last),
+            est_cost_per_unit=self._fee_per_unit(inst, last),
+            bid=market.bid if market else None,
+            ask=market.ask if market else None,
+            slippage_per_unit=self._slippage_per_unit(inst, last),
+            rates=cache.rates,
+            missing_rate=str(equity) if isinstance(equity, MissingRate) else None,
         )
         rounded, reasons = risk.check(order, ctx)
-        if rt is not None and isinstance(equity, MissingRate):
-            reasons.append(RiskReason(code=Code.NO_MARKET_PRICE, message=f"cannot value the account: {equity}"))
         rounded = rounded.model_copy(update={"client_order_id": client_order_id})
         decision = self._decision(cause, rt, account_id, instrument_id, rounded, reasons)
         cache.decided[cause.event_id] = decision
@@ -113,10 +115,15 @@ class PreTradeRisk:
             profile_version=profile.version if profile else None,
         )
 
-    def _cost_per_unit(self, inst: Instrument | None, last: Decimal | None) -> Decimal:
+    def _slippage_per_unit(self, inst: Instrument | None, last: Decimal | None) -> Decimal:
+        """Expected slippage of one unit, one side, in price units."""
         if inst is None or last is None:
             return Decimal(0)
         market = self.cache.markets.get(inst.instrument_id, Market())
-        quote = Quote(market.bid, market.ask, market.volume)
-        slip = self.venue.slippage.slippage(inst, Decimal(1), last, quote) * multiplier(inst)
-        return slip + self.venue.fees.fee(inst, Decimal(1), last, LiquiditySide.TAKER)
+        return self.venue.slippage.slippage(inst, Decimal(1), last, Quote(market.bid, market.ask, market.volume))
+
+    def _fee_per_unit(self, inst: Instrument | None, last: Decimal | None) -> Decimal:
+        """The fee of one unit, one side."""
+        if inst is None or last is None:
+            return Decimal(0)
+        return self.venue.fees.fee(inst, Decimal(1), last, LiquiditySide.TAKER)

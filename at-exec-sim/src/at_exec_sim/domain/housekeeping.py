@@ -6,10 +6,11 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
-from at_core.events import Event
+from at_core.events import ContractExpiryWarningEvent, Event
 from at_core.models.enums import TradingState
 from at_exec_sim.domain import sessions
 from at_exec_sim.domain.core import EngineCache, EngineContext
+from at_exec_sim.domain.expiry import expiring, utc_date
 from at_exec_sim.domain.ledger import Ledger
 from at_exec_sim.domain.lifecycle import OrderLifecycle
 from at_exec_sim.domain.records import SESSION_CUTOFF, SESSION_OPEN, AccountRuntime
@@ -49,6 +50,7 @@ class Housekeeping:
         self.orders, self.trading = orders, trading
         self._days_due_ns = 0  # no account's trading day ends before this
         self._sessions_due_ns = 0  # no account's session opens or closes before this
+        self._expiry_warned: tuple[date, set[tuple[str, str]]] | None = None  # today's warnings, once a day each
 
     def roll_days(self) -> None:
         """Start a new trading day for each account whose day ended: today's P&L and fees restart,
@@ -73,9 +75,37 @@ class Housekeeping:
         self._days_due_ns = due
 
     def expire(self, cause: Event) -> list[Event]:
-        """Expire DAY orders whose trading day ended and GTD orders past their expiry; apply due cancels."""
+        """Expire DAY orders whose trading day ended and GTD orders past their expiry; apply due cancels;
+        warn about held contracts near their last trade date."""
         now = self.ctx.clock.now_ns()
-        return self.orders.venue_updates(cause, self.venue.expire(now, lambda order: self._order_day(order, now)))
+        out = self.orders.venue_updates(cause, self.venue.expire(now, lambda order: self._order_day(order, now)))
+        return out + self._expiry_warnings(cause)
+
+    def _expiry_warnings(self, cause: Event) -> list[Event]:
+        today = utc_date(self.ctx.clock.now_ns())
+        if self._expiry_warned is None or self._expiry_warned[0] != today:
+            self._expiry_warned = (today, set())
+        warned, out = self._expiry_warned[1], []
+        for rt in self.cache.accounts.values():
+            for e in expiring(rt.account, today, rt.config.profile.limits.expiry_warning_days):
+                key = (rt.account.account_id, e.position.instrument.instrument_id)
+                if key in warned:
+                    continue
+                warned.add(key)
+                out.append(
+                    self.ctx.factory.make(
+                        ContractExpiryWarningEvent,
+                        cause=cause,
+                        derive_from=f"expiry:{key[0]}:{key[1]}:{today.isoformat()}",
+                        account_id=key[0],
+                        instrument_id=key[1],
+                        last_trade=e.last_trade,
+                        days_left=e.days_left,
+                        quantity=e.position.quantity,
+                        message=f"{key[1]} last trades on {e.last_trade.isoformat()} ({e.days_left} days): roll or close",
+                    )
+                )
+        return out
 
     def _order_day(self, order: RestingOrder, now_ns: int) -> date | None:
         record = self.cache.orders.get(order.client_order_id)
@@ -92,7 +122,7 @@ class Housekeeping:
         the service down) is applied at the first event after it, if there is anything to flatten.
         """
         now = self.ctx.clock.now_ns()
-        out: list[Event] = []
+        out: list[Event] = self.trading.lift_soft_locks(cause)  # a soft breach's lock ends when the day opens
         if now < self._sessions_due_ns:
             return out
         due = NEVER

@@ -10,6 +10,7 @@ from at_core.catalog import Instrument
 from at_core.events import AccountStateEvent, Event
 from at_core.models.enums import OrderSide
 from at_exec_sim.domain.core import EngineCache, EngineContext
+from at_exec_sim.domain.held_pnl import hold
 from at_exec_sim.domain.portfolio import MissingRate, to_account
 from at_exec_sim.domain.records import AccountRuntime, pnl_currency
 from at_exec_sim.domain.rules import trading_day
@@ -46,7 +47,10 @@ class Ledger:
         """One execution into the account: the position, the realised P&L (converted) and the fee."""
         pos = rt.account.position(inst)
         realized = pos.apply(side, qty, price)
-        converted = self.convert(realized, inst, rt) or Decimal(0)
+        converted = self.convert(realized, inst, rt)
+        if converted is None:  # no rate: held in its own currency, never booked as zero
+            hold(rt.account, pnl_currency(inst), realized)
+            converted = Decimal(0)
         rt.account.balance += converted - fee
         rt.account.realized_today += converted
         rt.account.fees_today += fee

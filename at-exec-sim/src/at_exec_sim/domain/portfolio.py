@@ -70,6 +70,7 @@ class Account:
     positions: dict[str, Position] = field(default_factory=dict)
     realized_today: Decimal = ZERO
     fees_today: Decimal = ZERO
+    unbooked: dict[str, Decimal] = field(default_factory=dict)  # realised P&L by currency, awaiting a rate
 
     def position(self, instrument: Instrument) -> Position:
         pos = self.positions.get(instrument.instrument_id)
@@ -84,7 +85,13 @@ class Account:
         )
 
     def equity(self, rates: dict[str, Decimal]) -> Decimal:
-        return self.balance + self.unrealized(rates)
+        """Balance, open P&L and realised P&L not yet booked, in the account's currency.
+
+        Raises:
+            MissingRate: any of it cannot be converted (the caller fails closed).
+        """
+        held = sum((to_account(v, ccy, self.currency, rates) for ccy, v in self.unbooked.items()), ZERO)
+        return self.balance + self.unrealized(rates) + held
 
     def snapshot(self, pos: Position, rates: dict[str, Decimal]) -> PositionSnapshot:
         return PositionSnapshot(

@@ -13,6 +13,7 @@ from typing import Any
 from at_core.events import FillEvent
 from at_core.models.enums import TradingState
 from at_exec_sim.domain.core import EngineCache
+from at_exec_sim.domain.held_pnl import missing_conversion
 from at_exec_sim.domain.ledger import Ledger
 from at_exec_sim.domain.records import OrderRecord
 
@@ -31,6 +32,10 @@ class AccountView:
     profile_id: str
     profile_version: str
     headroom: list[dict[str, Any]]
+    #: Realised P&L held in its own currency until a conversion rate arrives (fail closed meanwhile).
+    unbooked_pnl: dict[str, Decimal]
+    #: The conversions the account lacks: while any is missing, it takes no new risk.
+    conversion_missing: list[str]
 
 
 class EngineQuery:
@@ -94,6 +99,8 @@ class EngineQuery:
                     rt.config.profile.profile_id,
                     rt.config.profile.version,
                     headroom,
+                    dict(rt.account.unbooked),
+                    missing_conversion(rt.account, self._cache.rates),
                 )
             )
         return out

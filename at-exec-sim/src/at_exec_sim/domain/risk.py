@@ -1,23 +1,32 @@
 """Pre-trade risk: every check as a pure function of the order and a snapshot of the account.
 
-Fail closed: an unknown account or instrument, or no last price, denies. Every denial has a
-machine-readable code (``RiskReasonCode``) and a message a human can act on.
+Fail closed: an unknown account or instrument, no last price, or a missing conversion rate
+denies (a reduce-only close still passes a missing rate). Every denial has a machine-readable
+code (``RiskReasonCode``) and a message a human can act on.
+
+The projected loss at the stop is priced at the expected fill (the ask plus slippage for a market
+buy, the bid less slippage for a sell, the limit price for a limit) and the stop's fill (the stop
+less slippage for a long), with the fee of both sides, and converted to the account's currency.
+A breach is strictly below a floor: equity exactly at the floor may still trade.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 from at_core.catalog import Instrument
 from at_core.events import RiskReason
 from at_core.events import RiskReasonCode as Code
-from at_core.models.enums import TradingState
+from at_core.markets.money import MissingRateError, convert
+from at_core.models.enums import OrderSide, TradingState
 from at_core.models.instruments import FutureContract
 from at_core.models.orders import OrderSpec
 from at_core.models.precision import Rounding
-from at_core.models.risk import RiskProfile
+from at_core.models.risk import LossBasis, RiskProfile
 from at_exec_sim.domain.portfolio import Account
+from at_exec_sim.domain.records import pnl_currency
 from at_exec_sim.domain.rules import RuleState
 from at_exec_sim.domain.sessions import in_session
 
@@ -39,7 +48,13 @@ class RiskContext:
     rules: RuleState | None
     equity: Decimal | None
     stop_price: Decimal | None = None
-    est_cost_per_unit: Decimal = Decimal(0)  # fees + slippage per unit, account currency
+    est_cost_per_unit: Decimal = Decimal(0)  # fee per unit and side, account currency
+    bid: Decimal | None = None
+    ask: Decimal | None = None
+    slippage_per_unit: Decimal = Decimal(0)  # expected slippage per side, in price units
+    rates: Mapping[str, Decimal] = field(default_factory=dict)  # "BASE/QUOTE" -> mid
+    missing_rate: str | None = None  # the account cannot be valued: no rate for this conversion
+    automated: bool | None = None  # the request came from automation (None: not known)
 
 
 def _r(code: Code, message: str, limit: Decimal | None = None, value: Decimal | None = None) -> RiskReason:
@@ -65,6 +80,27 @@ def check(order: OrderSpec, ctx: RiskContext) -> tuple[OrderSpec, list[RiskReaso
     if limits.instrument_allowlist is not None and inst.instrument_id not in limits.instrument_allowlist:
         reasons.append(
             _r(Code.INSTRUMENT_NOT_ALLOWED, f"{inst.instrument_id} is not allowed on {ctx.profile.profile_id}")
+        )
+    elif limits.product_allowlist is not None and (
+        not isinstance(inst, FutureContract) or inst.root not in limits.product_allowlist
+    ):
+        reasons.append(
+            _r(
+                Code.INSTRUMENT_NOT_ALLOWED,
+                f"{inst.instrument_id} is not a product {ctx.profile.profile_id} lists "
+                f"({', '.join(limits.product_allowlist)})",
+            )
+        )
+    if not ctx.profile.automation_allowed and ctx.automated and not _reduces(order, ctx):
+        reasons.append(
+            _r(
+                Code.AUTOMATION_NOT_ALLOWED,
+                f"{ctx.profile.firm or ctx.profile.profile_id} forbids fully automated trading",
+            )
+        )
+    if ctx.missing_rate is not None and not _reduces(order, ctx):
+        reasons.append(
+            _r(Code.CONVERSION_RATE_MISSING, f"cannot value the account ({ctx.missing_rate}): only reducing orders")
         )
     if ctx.last_price is None:
         reasons.append(_r(Code.NO_MARKET_PRICE, f"no market price known for {inst.instrument_id}"))
@@ -210,6 +246,44 @@ def _position_checks(order: OrderSpec, ctx: RiskContext) -> list[RiskReason]:
     return reasons
 
 
+def _measured(ctx: RiskContext, rule: str) -> Decimal:
+    """The value a rule compares with its floor: balance for a balance-basis daily loss, else equity."""
+    assert ctx.equity is not None and ctx.account is not None and ctx.profile is not None
+    dl = ctx.profile.limits.daily_loss
+    if rule == "daily_loss" and dl is not None and dl.basis is LossBasis.BALANCE:
+        return ctx.account.balance
+    return ctx.equity
+
+
+def expected_fill(order: OrderSpec, ctx: RiskContext) -> Decimal | None:
+    """Where the order is expected to fill: its limit, else the far side of the book plus slippage."""
+    if order.limit_price is not None:
+        return order.limit_price
+    buy = order.side is OrderSide.BUY
+    touch = order.stop_price or (ctx.ask if buy else ctx.bid) or ctx.last_price
+    if touch is None:
+        return None
+    return touch + ctx.slippage_per_unit if buy else touch - ctx.slippage_per_unit
+
+
+def projected_loss(order: OrderSpec, ctx: RiskContext) -> Decimal | None:
+    """The loss (account currency) if the order fills as expected and its stop then fills, fees of
+    both sides included. None without a stop or a price.
+
+    Raises:
+        MissingRateError: the instrument's P&L currency cannot be converted.
+    """
+    assert ctx.instrument is not None and ctx.account is not None
+    entry = expected_fill(order, ctx)
+    if ctx.stop_price is None or entry is None:
+        return None
+    long = order.side is OrderSide.BUY
+    exit_ = ctx.stop_price - ctx.slippage_per_unit if long else ctx.stop_price + ctx.slippage_per_unit
+    loss = max(-ctx.instrument.pnl(order.signed_quantity, entry, exit_), Decimal(0))
+    converted = convert(loss, pnl_currency(ctx.instrument), ctx.account.currency, ctx.rates)
+    return converted + 2 * order.quantity * ctx.est_cost_per_unit
+
+
 def _loss_checks(order: OrderSpec, ctx: RiskContext) -> list[RiskReason]:
     if ctx.rules is None or ctx.equity is None or ctx.account is None or ctx.instrument is None:
         return []
@@ -220,30 +294,28 @@ def _loss_checks(order: OrderSpec, ctx: RiskContext) -> list[RiskReason]:
         "static_max_loss": (Code.STATIC_MAX_LOSS, Code.STATIC_MAX_LOSS),
     }
     reducing = _reduces(order, ctx)
+    if reducing:
+        return []
+    try:
+        loss = projected_loss(order, ctx)
+    except MissingRateError as exc:
+        return [_r(Code.CONVERSION_RATE_MISSING, f"cannot price the stop-out in {ctx.account.currency}: {exc}")]
     for rule, floor in ctx.rules.floors().items():
         breached, projected = codes[rule]
-        if ctx.equity <= floor and not reducing:
+        value = _measured(ctx, rule)
+        if value < floor:
             reasons.append(
-                _r(
-                    breached,
-                    f"{rule.replace('_', ' ')} reached: equity {ctx.equity} at or below floor {floor}",
-                    floor,
-                    ctx.equity,
-                )
+                _r(breached, f"{rule.replace('_', ' ')} breached: {value} below floor {floor}", floor, value)
             )
             continue
-        entry = order.limit_price or ctx.last_price
-        if ctx.stop_price is not None and entry is not None and not reducing:
-            loss = (
-                abs(ctx.instrument.pnl(order.quantity, entry, ctx.stop_price)) + order.quantity * ctx.est_cost_per_unit
-            )
-            if ctx.equity - loss <= floor:
-                reasons.append(
-                    _r(
-                        projected,
-                        f"a stop-out at {ctx.stop_price} (loss {loss:.2f} with costs) would breach the {rule.replace('_', ' ')} floor {floor}",
-                        floor,
-                        ctx.equity - loss,
-                    )
+        if loss is not None and value - loss < floor:
+            reasons.append(
+                _r(
+                    projected,
+                    f"a stop-out at {ctx.stop_price} (loss {loss:.2f} {ctx.account.currency} at the expected "
+                    f"fills, with both sides' costs) would breach the {rule.replace('_', ' ')} floor {floor}",
+                    floor,
+                    value - loss,
                 )
+            )
     return reasons

@@ -3,6 +3,12 @@
 The caller passes the time (ns) and the account's balance and equity on every fill and mark;
 :class:`RuleState` keeps the day's starting value and the trailing peak, and says which
 rules are breached and how much headroom each has left.
+
+Semantics (each firm's, see docs/RISK_RULES.md): the daily floor is the day's *reference*
+(balance or equity at the reset) less the limit, and the *measured* value (balance or equity)
+is compared with it; a breach is strictly *below* a floor (equity exactly at the floor is not
+a breach); the trailing floor follows the peak up and never moves down, stopping at its lock
+level; a soft breach locks the account until the next trading day opens, a hard one halts it.
 """
 
 from __future__ import annotations
@@ -12,8 +18,9 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
+from at_core.markets.calendars import get_calendar
 from at_core.models.portfolio import RuleHeadroom
-from at_core.models.risk import LossBasis, RiskProfile, TrailingBasis
+from at_core.models.risk import BreachKind, LossBasis, RiskProfile, TrailingBasis
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -77,7 +84,7 @@ class RuleState:
         dl = self.profile.limits.daily_loss
         if dl is None:
             return None
-        start = self.day_start_equity if dl.basis is LossBasis.EQUITY else self.day_start_balance
+        start = self.day_start_equity if dl.reference_basis is LossBasis.EQUITY else self.day_start_balance
         return start - dl.amount
 
     def static_floor(self) -> Decimal | None:
@@ -117,5 +124,24 @@ class RuleState:
         return out
 
     def breaches(self, balance: Decimal, equity: Decimal) -> list[str]:
-        """Rules whose floor the account is at or below."""
-        return [h.rule for h in self.headroom(balance, equity) if h.headroom <= 0]
+        """Rules whose floor the account is strictly below (at the floor is not a breach)."""
+        return [h.rule for h in self.headroom(balance, equity) if h.headroom < 0]
+
+    def breach_kind(self, rule: str) -> BreachKind:
+        """Soft (lock until the next trading day) or hard (halt): only a daily loss limit can be soft."""
+        dl = self.profile.limits.daily_loss
+        return dl.breach if rule == "daily_loss" and dl is not None else BreachKind.HARD
+
+    def soft_lock_until_ns(self, now_ns: int) -> int:
+        """When a soft breach at ``now_ns`` lifts: the next trading day's open (the daily reset, or
+        the daily-loss calendar's first session open at or after it: after a Friday, Sunday 17:00)."""
+        reset, tz = self.reset_spec()
+        end = day_end_ns(trading_day(now_ns, reset, tz), reset, tz)
+        dl = self.profile.limits.daily_loss
+        if dl is None or dl.calendar is None:
+            return end
+        cal = get_calendar(dl.calendar)
+        if cal.is_open(end):
+            return end
+        nxt = cal.next_open_ns(end)
+        return end if nxt is None else nxt

@@ -3,16 +3,21 @@
 A window opens at ``start`` on each of its ``days`` (ISO weekday of the start, 0 = Monday) in its
 time zone and closes at ``end``, the next day when ``end`` is not after ``start`` (an overnight
 futures session). Times are exact integer nanoseconds, so a cutoff is neither early nor late.
+
+A window with a ``calendar`` is cut to that market's real sessions (``at_core.markets.calendars``):
+on a holiday it does not open, and on an early close it ends (and flattens) at the early close.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from at_core.clock import datetime_to_ns
-from at_core.models.risk import SessionWindow
+from at_core.markets.calendars import get_calendar
+from at_core.models.risk import RiskProfile, SessionWindow
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _SPAN_DAYS = 8  # every window repeats weekly: a week either side finds the last close and the next open
@@ -55,8 +60,26 @@ def occurrences(windows: list[SessionWindow], now_ns: int) -> list[Session]:
             start = datetime_to_ns(datetime.combine(day, w.start, tzinfo=tz))
             end = datetime_to_ns(datetime.combine(end_day, w.end, tzinfo=tz))
             if start < end:
-                out.append(Session(start, end, w))
+                out.extend(_cut(Session(start, end, w)))
     return sorted(out, key=lambda s: (s.start_ns, s.end_ns))
+
+
+def profile_calendars(profiles: Iterable[RiskProfile]) -> list[str]:
+    """Every market calendar the profiles' windows and soft breaches use (to preload at start)."""
+    names = [w.calendar for p in profiles for w in p.limits.sessions if w.calendar]
+    names += [p.limits.daily_loss.calendar for p in profiles if p.limits.daily_loss and p.limits.daily_loss.calendar]
+    return sorted(set(names))
+
+
+def _cut(session: Session) -> list[Session]:
+    """The parts of a window's occurrence inside its calendar's sessions (all of it without one)."""
+    w = session.window
+    if w.calendar is None:
+        return [session]
+    return [
+        Session(max(session.start_ns, s.open_ns), min(session.end_ns, s.close_ns), w)
+        for s in get_calendar(w.calendar).sessions(session.start_ns, session.end_ns)
+    ]
 
 
 def in_session(windows: list[SessionWindow], now_ns: int) -> bool:

@@ -10,6 +10,8 @@ from at_core.events import Event, RiskDecisionEvent, TradingStateChangedEvent
 from at_core.ids import derive_id
 from at_core.models.enums import OrderSide, OrderStatus, OrderType, TradingState
 from at_core.models.orders import OrderSpec
+from at_core.models.risk import BreachKind
+from at_exec_sim.domain.breaches import SOFT_BREACH_LIFTED, soft_lock_expired
 from at_exec_sim.domain.core import EngineCache, EngineContext
 from at_exec_sim.domain.ledger import Ledger
 from at_exec_sim.domain.lifecycle import OrderLifecycle
@@ -33,6 +35,7 @@ class TradingControl:
         self, cache: EngineCache, ctx: EngineContext, venue: SimVenue, ledger: Ledger, orders: OrderLifecycle
     ) -> None:
         self.cache, self.ctx, self.venue, self.ledger, self.orders = cache, ctx, venue, ledger, orders
+        self._soft_due_ns = 0  # no soft-breach lock lifts before this (0: walk once, e.g. after recovery)
 
     def take_stops(self) -> dict[str, str]:
         """Accounts locked or halted (a session cutoff, a rule breach, the kill switch) since the last
@@ -59,6 +62,23 @@ class TradingControl:
             return []
         return self.set_state(cause, rt, TradingState.ACTIVE, "resume", "operator resumed trading", False)
 
+    def lift_soft_locks(self, cause: Event) -> list[Event]:
+        """Soft-breach locks whose time came: the account trades again, nobody has to resume it."""
+        now = self.ctx.clock.now_ns()
+        if now < self._soft_due_ns:
+            return []
+        out: list[Event] = []
+        due = 2**63
+        for rt in self.cache.accounts.values():
+            if soft_lock_expired(rt, now):
+                out += self.set_state(
+                    cause, rt, TradingState.ACTIVE, SOFT_BREACH_LIFTED, "the trading day opened", False
+                )
+            elif rt.state is TradingState.LOCKED_UNTIL and rt.locked_until_ns is not None:
+                due = min(due, rt.locked_until_ns)
+        self._soft_due_ns = due
+        return out
+
     def evaluate_rules(self, cause: Event, rt: AccountRuntime) -> list[Event]:
         """The account's state after a mark or a fill; a breached rule halts and flattens it."""
         equity = self.ledger.equity(rt)
@@ -70,7 +90,12 @@ class TradingControl:
         if breaches and rt.state is TradingState.ACTIVE:
             rule = breaches[0]
             message = f"{rule.replace('_', ' ')} breached at equity {equity}"
-            out += self.set_state(cause, rt, TradingState.HALTED, rule, message, True)
+            if rt.rules.breach_kind(rule) is BreachKind.SOFT:  # locked until the next trading day opens
+                until = rt.rules.soft_lock_until_ns(self.ctx.clock.now_ns())
+                self._soft_due_ns = min(self._soft_due_ns, until)
+                out += self.set_state(cause, rt, TradingState.LOCKED_UNTIL, rule, f"{message}: soft", True, until)
+            else:
+                out += self.set_state(cause, rt, TradingState.HALTED, rule, message, True)
         return out
 
     def set_state(

@@ -1,4 +1,9 @@
-"""Session and news guard: no new trades outside configured hours or inside blackout windows (a veto)."""
+"""Session and news guard: no new trades outside trading hours or inside blackout windows (a veto).
+
+Trading hours come from real market calendars (``at_core.markets.calendars``: CME Group holidays
+and early closes, FX Sunday 17:00 to Friday 17:00 New York, crypto always open), one per asset
+class (setting ``AT_AGENTS_SESSION_CALENDARS``); explicit ``hours`` windows, where given, win.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,7 @@ from zoneinfo import ZoneInfo
 from at_agents.domain.analysis import Analysis
 from at_agents.domain.context import MarketContext
 from at_core.events import SignalEvent
+from at_core.markets.calendars import get_calendar
 from at_core.models.enums import SignalAction, Stance
 
 
@@ -37,11 +43,15 @@ class Blackout:
 
 @dataclass
 class SessionGuard:
-    """Vetoes entries outside ``hours`` (per asset class; none = always open) or inside a blackout."""
+    """Vetoes entries outside ``hours`` or the asset class's calendar, or inside a blackout.
+
+    An asset class with neither hours nor a calendar is always open.
+    """
 
     agent_id: str = "session_guard"
     kind: str = "rule"
     hours: dict[str, list[Window]] = field(default_factory=dict)
+    calendars: dict[str, str] = field(default_factory=dict)  # asset class -> calendar name
     blackouts: list[Blackout] = field(default_factory=list)
 
     def analyze(self, signal: SignalEvent, ctx: MarketContext, now_ns: int) -> Analysis:
@@ -56,5 +66,13 @@ class SessionGuard:
                 conviction=Decimal(0),
                 veto=True,
                 rationale=f"outside {signal.asset_class} trading hours",
+            )
+        calendar = self.calendars.get(str(signal.asset_class))
+        if not windows and calendar and not exiting and not get_calendar(calendar).is_open(now_ns):
+            return Analysis(
+                stance=Stance.FLAT,
+                conviction=Decimal(0),
+                veto=True,
+                rationale=f"{calendar} is closed (weekend, holiday or after an early close)",
             )
         return Analysis(stance=Stance.FLAT, conviction=Decimal(0), rationale="inside trading hours, no blackout")

@@ -63,6 +63,8 @@ async def account(query: QueryDep, account_id: str | None = None) -> list[dict[s
             "profile_id": a.profile_id,
             "profile_version": a.profile_version,
             "headroom": a.headroom,
+            "unbooked_pnl": {ccy: str(v) for ccy, v in a.unbooked_pnl.items()},  # awaiting a rate
+            "conversion_missing": a.conversion_missing,  # fail closed: no new risk until a rate is known
         }
         for a in query.accounts(account_id)
     ]

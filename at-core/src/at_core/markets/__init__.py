@@ -1,0 +1,1 @@
+"""Markets as they really trade: exchange calendars and futures contract months."""
