@@ -271,7 +271,7 @@ def llm_lines(events) -> list[str]:  # type: ignore[no-untyped-def]
     for e in events:
         if e.event_type != "agent_analysis" or e.agent_kind != "llm":
             continue
-        turn = f" [{e.debate_role} r{e.debate_round}]" if e.debate_role else ""
+        turn = f" ({e.debate_role}, round {e.debate_round})" if e.debate_role else ""  # not [..]: rich markup
         view = f"abstained ({(e.abstain_reason or '')[:60]})" if e.abstained else f"{e.stance} {e.conviction}"
         latency = f"{e.latency_ms} ms" if e.latency_ms is not None else "- ms"
         tokens = f"{e.input_tokens or 0}+{e.output_tokens or 0} tokens"

@@ -115,33 +115,37 @@ async def test_a_signal_through_the_local_model_is_a_typed_analysis_or_an_explai
     json.loads(wire.responses[0]["choices"][0]["message"]["content"])  # the grammar gave valid JSON
 
 
-async def test_a_truncated_answer_is_retried_once_then_the_agent_abstains_and_every_token_is_counted(
+async def test_a_truncated_answer_abstains_never_crashes_and_its_tokens_are_counted(
     local_llm: LocalLlm, tmp_path: Path
 ) -> None:
     wire = Wire()
     runner = _runner(_cfg(local_llm, max_output_tokens=6), tmp_path, wire)  # 6 tokens cannot hold the JSON
     view = await _ask(runner)
-    assert view.abstained and "invalid output after one repair" in view.abstain_reason
-    assert len(wire.responses) == 2  # the answer, and one repair that showed the model its error
-    assert all(r["choices"][0]["finish_reason"] == "length" for r in wire.responses)
-    assert view.input_tokens + view.output_tokens == wire.tokens()  # failed attempts are spent too
+    assert view.abstained and "invalid output" in view.abstain_reason and view.conviction is None
+    # a truncated answer is not repaired (the repair would be cut at the same cap): one request
+    assert [r["choices"][0]["finish_reason"] for r in wire.responses] == ["length"]
+    assert view.input_tokens + view.output_tokens == wire.tokens()  # a failed answer is spent too
     assert runner.ledger.used("llm_analyst", T0, 3_600 * 10**9)[0] == wire.tokens()
 
 
-async def test_an_out_of_range_conviction_is_never_traded_on(local_llm: LocalLlm, tmp_path: Path) -> None:
-    """Asked for the price as the conviction, the model answers out of range (the grammar checks
-    shape, not range); validation refuses it, one repair is tried, and the agent abstains or
-    answers in range: an out-of-range number never becomes an analysis."""
+async def test_an_out_of_range_answer_is_repaired_once_within_the_budget_then_abstains(
+    local_llm: LocalLlm, tmp_path: Path
+) -> None:
+    """Told the conviction is the price, SmolLM2 answers 5 (the grammar checks shape, not range):
+    validation refuses it, one repair shows it the error, it answers 5 again, the agent abstains."""
     wire = Wire()
     prompt = Prompt(
-        "price-as-conviction", "Answer only with JSON. Set conviction to the signal's price, 5000, exactly."
+        "price-as-conviction",
+        "Answer only with JSON. The conviction is the price of the signal: 5000. Write conviction: 5000.",
     )
-    view = await _ask(_runner(_cfg(local_llm), tmp_path, wire), LlmAgentSpec("a", provider="local", prompt=prompt))
-    _typed_or_explained(view)
-    convictions = [json.loads(r["choices"][0]["message"]["content"]).get("conviction") for r in wire.responses]
-    if any(isinstance(c, int | float) and abs(c) > 1 for c in convictions):
-        assert len(wire.responses) == 2 or not view.abstained  # a repair was asked for within the budget
-    assert view.abstained or abs(view.conviction) <= 1
+    runner = _runner(_cfg(local_llm), tmp_path, wire)
+    view = await _ask(runner, LlmAgentSpec("a", provider="local", prompt=prompt))
+    convictions = [json.loads(r["choices"][0]["message"]["content"])["conviction"] for r in wire.responses]
+    assert len(convictions) == 2 and all(abs(c) > 1 for c in convictions), convictions  # answer, then repair
+    assert "less than or equal to 1" in json.dumps(wire.requests[1]["messages"])  # the repair shows the error
+    assert view.abstained and "invalid output after one repair" in view.abstain_reason
+    assert view.stance is None and view.conviction is None  # nothing to trade on
+    assert view.input_tokens + view.output_tokens == wire.tokens()  # both attempts are spent
 
 
 async def test_token_and_cost_budgets_count_the_servers_real_usage(local_llm: LocalLlm, tmp_path: Path) -> None:
@@ -259,7 +263,8 @@ async def test_the_debate_committee_runs_on_the_local_model_every_turn_an_analys
         if getattr(e, "debate_role", None):
             assert e.model == f"llama_cpp:{ALIAS}" and e.prompt_version.split("@")[0] in ("bull", "bear", "judge")
             assert e.abstained or -1 <= e.conviction <= 1
-            assert e.input_tokens and e.input_tokens > 0  # the server's own count, kept on the record
+            late = any(w in (e.abstain_reason or "") for w in ("timeout", "deadline"))  # a loaded machine
+            assert late or (e.input_tokens or 0) > 0  # an answer carries the server's own token count
     judge = next(e for e in out if getattr(e, "debate_role", None) == "judge")
     if out[-1].event_type == "trade_proposal":
         assert not judge.abstained and abs(judge.conviction) >= Decimal("0.2")
