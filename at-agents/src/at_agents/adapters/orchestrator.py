@@ -14,14 +14,16 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from at_agents.adapters.debate import Debate
 from at_agents.adapters.llm.runner import LlmRunner
 from at_agents.adapters.memory_store import MemoryStore
 from at_agents.config import AgentsSettings
 from at_agents.domain.analysis import Agent, Analysis
 from at_agents.domain.committee import CommitteeConfig
 from at_agents.domain.context import Bar, MarketContext
+from at_agents.domain.debate import Turn
 from at_agents.domain.decision import analysis_event, decide
-from at_agents.domain.llm_analyst import LlmAgentSpec, build_inputs
+from at_agents.domain.llm_analyst import LlmAgentSpec, LlmInputs, build_inputs
 from at_agents.domain.memory import MemoryEntry, StrategyMemory
 from at_core.clock import Clock, ManualClock
 from at_core.events import AgentAnalysisEvent, ChartSnapshotEvent, Event, EventFactory, PositionEvent, SignalEvent
@@ -72,12 +74,24 @@ class AgentsService:
         if spec is not None:
             if self.llm is None:
                 return Analysis.abstain("LLM runtime not configured")
-            chart = self.charts.get(signal.instrument_id)
-            images = ((chart[1], chart[2]),) if chart is not None and chart[0] <= now else ()
-            memory = self.memory_for(signal.strategy_id, signal.instrument_id).visible_at(now)
-            inputs = build_inputs(signal, ctx, memory, now, images)
-            return await self.llm.analyze(spec, signal, inputs, now)
+            return await self.llm.analyze(spec, signal, self._llm_inputs(signal, ctx, now), now)
         return await asyncio.to_thread(self.agents[agent_id].analyze, signal, ctx, now)
+
+    def _llm_inputs(self, signal: SignalEvent, ctx: MarketContext, now: int) -> LlmInputs:
+        """What an LLM is shown: the snapshot as of ``now`` (bars, prices, memory, chart at or before it)."""
+        chart = self.charts.get(signal.instrument_id)
+        images = ((chart[1], chart[2]),) if chart is not None and chart[0] <= now else ()
+        memory = self.memory_for(signal.strategy_id, signal.instrument_id).visible_at(now)
+        return build_inputs(signal, ctx, memory, now, images)
+
+    async def _debate(self, config: CommitteeConfig, signal: SignalEvent, ctx: MarketContext, now: int) -> list[Turn]:
+        assert config.debate is not None
+        d = config.debate
+        if self.llm is None:
+            return [Turn("judge", d.rounds + 1, d.judge, Analysis.abstain("LLM runtime not configured"))]
+        specs = {a: self.llm_agents[a] for a in (d.bull, d.bear, d.judge)}
+        inputs = self._llm_inputs(signal, ctx, now)
+        return await Debate(self.llm, specs, d, signal, inputs, now, record_latency=not self.settings.replay_mode).run()
 
     async def on_signal(self, signal: SignalEvent) -> list[Event]:
         """Run the committee on one signal; publish every analysis and at most one proposal."""
@@ -93,9 +107,15 @@ class AgentsService:
             # One view for every agent and the decision: a fill consumed while an agent thinks
             # must not make the decision trade from another position than the agents saw.
             ctx = self.ctx.snapshot()
-            members = [m for m in config.members if m.agent_id in self.agents or m.agent_id in self.llm_agents]
-            dropped = {m.agent_id: "not configured" for m in config.members if m not in members}
+            judge = config.debate.judge if config.debate is not None else None
+            members = [
+                m
+                for m in config.members
+                if (m.agent_id in self.agents or m.agent_id in self.llm_agents) and m.agent_id != judge
+            ]
+            dropped = {m.agent_id: "not configured" for m in config.members if m not in members and m.agent_id != judge}
             t0 = time.perf_counter()
+            debate = asyncio.create_task(self._debate(config, signal, ctx, now)) if config.debate else None
             tasks = [
                 asyncio.create_task(asyncio.wait_for(self._run_agent(m.agent_id, signal, ctx, now), config.deadline_s))
                 for m in members
@@ -127,6 +147,15 @@ class AgentsService:
                 )
                 stance = "abstained" if view.abstained else str(view.stance)
                 self.metrics.counter("decisions_total").labels(agent_id, stance).inc()
+            if debate is not None:
+                for turn in await debate:  # the debate bounds itself (deadline, budget): it always returns
+                    views[turn.key] = turn.view
+                    analyses[turn.key] = analysis_event(
+                        self.factory, signal, turn.agent_id, "llm", turn.view, turn.latency_ms, (turn.role, turn.round)
+                    )
+                    self.health[turn.agent_id] = "degraded" if turn.view.abstained else "ok"
+                    stance = "abstained" if turn.view.abstained else str(turn.view.stance)
+                    self.metrics.counter("decisions_total").labels(turn.agent_id, stance).inc()
             current = ctx.position_at(signal.account_id, signal.instrument_id, now)
             reference = signal.price or ctx.price_at(signal.instrument_id, now)
             proposal, reason = decide(self.factory, signal, config, views, analyses, dropped, current, reference)

@@ -30,6 +30,9 @@ class Analysis(BaseModel):
     model: str | None = None
     prompt_version: str | None = None
     inputs_hash: str | None = None
+    input_tokens: int | None = Field(default=None, ge=0)
+    output_tokens: int | None = Field(default=None, ge=0)
+    cost: Decimal | None = Field(default=None, ge=0)
 
     @classmethod
     def abstain(cls, reason: str) -> Analysis:

@@ -6,9 +6,10 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from at_agents.domain.analysis import Analysis
+from at_agents.domain.debate import DebateConfig
 from at_core.models.enums import Stance
 
-RULES = ("weighted_mean", "vote", "unanimity")
+RULES = ("weighted_mean", "vote", "unanimity", "debate")
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,7 @@ class CommitteeConfig:
     threshold: Decimal = Decimal("0.2")
     deadline_s: float = 5.0
     max_quantity: dict[str, Decimal] = field(default_factory=dict)  # per asset class
+    debate: DebateConfig | None = None  # rule "debate": bull and bear argue, the judge decides
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,8 @@ def combine(config: CommitteeConfig, views: dict[str, Analysis]) -> Outcome:
         view = views.get(m.agent_id)
         if m.veto and view is not None and view.veto:
             return Outcome(0, Decimal(0), f"vetoed by {m.agent_id}: {view.rationale}")
+    if config.rule == "debate" and config.debate is not None:
+        return _judged(config, views.get(config.debate.judge))
     voting = [
         (m, views[m.agent_id])
         for m in config.members
@@ -67,6 +71,17 @@ def combine(config: CommitteeConfig, views: dict[str, Analysis]) -> Outcome:
     if ups == downs:
         return Outcome(0, Decimal(0), f"vote tied {ups}-{downs}")
     return Outcome(1 if ups > downs else -1, Decimal(ups - downs) / len(signs), f"vote {ups} long, {downs} short")
+
+
+def _judged(config: CommitteeConfig, verdict: Analysis | None) -> Outcome:
+    """A debate decides by its judge alone: no verdict, no trade."""
+    if verdict is None or verdict.abstained or verdict.conviction is None:
+        reason = verdict.abstain_reason if verdict is not None else "no verdict"
+        return Outcome(0, None, f"the judge gave no verdict: {reason}")
+    conviction = verdict.conviction
+    if abs(conviction) < config.threshold:
+        return Outcome(0, conviction, f"judge's conviction {conviction} below threshold {config.threshold}")
+    return Outcome(1 if conviction > 0 else -1, conviction, f"judge's conviction {conviction} after the debate")
 
 
 def gate(

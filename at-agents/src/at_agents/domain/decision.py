@@ -21,11 +21,14 @@ def analysis_event(
     kind: str,
     view: Analysis,
     latency_ms: Decimal | None = None,
+    turn: tuple[str, int] | None = None,
 ) -> AgentAnalysisEvent:
+    """The event for one view; ``turn`` (role, round) marks a debate turn (an argument gets its own id per round)."""
+    role, round_ = turn if turn is not None else (None, None)
     return factory.make(
         AgentAnalysisEvent,
         cause=signal,
-        derive_from=f"analysis:{agent_id}",
+        derive_from=f"analysis:{agent_id}" + (f":round{round_}" if role in ("bull", "bear") else ""),
         agent_id=agent_id,
         agent_kind="llm" if kind == "llm" else "rule",
         account_id=signal.account_id,
@@ -45,6 +48,10 @@ def analysis_event(
         prompt_version=view.prompt_version,
         inputs_hash=view.inputs_hash,
         latency_ms=latency_ms,
+        input_tokens=view.input_tokens,
+        output_tokens=view.output_tokens,
+        debate_role=role,
+        debate_round=round_,
     )
 
 

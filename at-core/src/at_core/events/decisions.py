@@ -44,6 +44,12 @@ class AgentAnalysisEvent(Event):
     prompt_version: str | None = None
     inputs_hash: str | None = None
     latency_ms: Decimal | None = None
+    input_tokens: int | None = Field(default=None, ge=0, description="LLM agents: prompt tokens the model counted")
+    output_tokens: int | None = Field(default=None, ge=0, description="LLM agents: completion tokens the model counted")
+    debate_role: Literal["bull", "bear", "judge"] | None = Field(
+        default=None, description="Set on the turns of a debate committee; None for ordinary members"
+    )
+    debate_round: int | None = Field(default=None, ge=1, description="A debate turn's round (the judge: rounds + 1)")
 
     @model_validator(mode="after")
     def _abstain_or_view(self) -> Self:

@@ -4,7 +4,10 @@ The official SDK clients are built here with the configured timeout and retry co
 back off on 429/5xx and honour ``Retry-After``. The structured-output mode is the strictest each
 provider accepts: JSON schema for OpenAI, a forced tool call for Anthropic, and prompt plus
 validation for DeepSeek's reasoning models (they reject ``tool_choice``) and local servers
-(which reject some ``tool_choice`` forms). Reasoning text (``reasoning_content``, ``<think>``) is
+(which reject some ``tool_choice`` forms), and for llama.cpp servers (``llama_cpp``, e.g. the
+local SmolLM2 of ``make llm-local``) prompt plus a JSON-schema grammar (``schema`` mode:
+``response_format: {type: json_object, schema}``, which llama-cpp-python's server accepts in
+place of OpenAI's ``json_schema`` form). Reasoning text (``reasoning_content``, ``<think>``) is
 split off by pydantic-ai before the answer is parsed.
 """
 
@@ -28,8 +31,8 @@ from pydantic_ai.providers.openai import OpenAIProvider
 
 from at_agents.errors import ProviderConfigError
 
-ProviderKind = Literal["openai", "anthropic", "deepseek", "ollama", "openai_compatible"]
-OutputMode = Literal["tool", "native", "prompted"]
+ProviderKind = Literal["openai", "anthropic", "deepseek", "ollama", "openai_compatible", "llama_cpp"]
+OutputMode = Literal["tool", "native", "prompted", "schema"]
 
 DEFAULT_MODE: dict[str, OutputMode] = {
     "openai": "native",
@@ -37,10 +40,12 @@ DEFAULT_MODE: dict[str, OutputMode] = {
     "deepseek": "prompted",
     "ollama": "prompted",
     "openai_compatible": "prompted",
+    "llama_cpp": "schema",
 }
 DEFAULT_BASE_URL = {
     "deepseek": "https://api.deepseek.com",
     "ollama": "http://127.0.0.1:11434/v1",
+    "llama_cpp": "http://127.0.0.1:8090/v1",  # `make llm-local`
 }
 
 
@@ -79,6 +84,15 @@ class ProviderConfig(BaseModel):
         """The model parameters sent with every call (part of the recording key)."""
         return {"temperature": self.temperature, "max_tokens": self.max_output_tokens}
 
+    def model_settings(self, schema: dict[str, Any]) -> dict[str, Any]:
+        """pydantic-ai model settings; ``schema`` mode asks the server to constrain decoding to the schema."""
+        settings: dict[str, Any] = {"temperature": self.temperature, "max_tokens": self.max_output_tokens}
+        if self.mode == "schema":
+            # llama.cpp servers turn a JSON schema into a grammar: the answer is valid JSON of
+            # that shape (ranges such as conviction's -1..1 are not enforced: validation is).
+            settings["extra_body"] = {"response_format": {"type": "json_object", "schema": schema}}
+        return settings
+
 
 def api_key(cfg: ProviderConfig, environ: dict[str, str] | None = None) -> str | None:
     env = os.environ if environ is None else environ
@@ -108,6 +122,11 @@ def build_model(cfg: ProviderConfig, key: str | None) -> Model:
         provider = OllamaProvider(openai_client=openai_client)
     else:
         provider = OpenAIProvider(openai_client=openai_client)
+    if cfg.kind in ("ollama", "openai_compatible", "llama_cpp"):
+        # OpenAI-compatible servers honour `max_tokens` and ignore OpenAI's newer
+        # `max_completion_tokens` (llama.cpp did: a 6-token cap answered 42 tokens).
+        profile = {**(provider.model_profile(cfg.model) or {}), "openai_chat_supports_max_completion_tokens": False}
+        return OpenAIChatModel(cfg.model, provider=provider, profile=profile)
     return OpenAIChatModel(cfg.model, provider=provider)
 
 
@@ -117,4 +136,4 @@ def output_spec(mode: OutputMode, output_type: type[BaseModel]) -> Any:
         return ToolOutput(output_type, name="final_analysis")
     if mode == "native":
         return NativeOutput(output_type)
-    return PromptedOutput(output_type)
+    return PromptedOutput(output_type)  # "schema" too: the prompt asks, the server's grammar constrains

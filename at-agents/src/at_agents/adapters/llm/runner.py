@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from pydantic_ai import Agent as PaiAgent
@@ -21,6 +22,7 @@ from pydantic_ai.exceptions import (
     UsageLimitExceeded,
 )
 from pydantic_ai.models import Model
+from pydantic_ai.usage import RunUsage
 
 from at_agents.adapters.llm.providers import ProviderConfig, output_spec
 from at_agents.adapters.llm.recorder import LlmCache, RecordingModel
@@ -94,16 +96,15 @@ class LlmRunner:
                 output_type=output_spec(provider.config.mode, LlmView),
                 instructions=spec.prompt.text,
                 retries={"output": 1, "tools": 1},  # one repair retry that shows the validation error
-                model_settings={
-                    "temperature": provider.config.temperature,
-                    "max_tokens": provider.config.max_output_tokens,
-                },
+                model_settings=provider.config.model_settings(provider.model.schema),  # type: ignore[arg-type]
             )
         return self._agents[key]
 
     async def analyze(self, spec: LlmAgentSpec, signal: SignalEvent, inputs: LlmInputs, now_ns: int) -> Analysis:
         """One agent's view: the primary provider, then the fallback; else an abstention with every reason."""
         reasons = []
+        spent = _Spent()
+        tried: ProviderRuntime | None = None
         for name in [spec.provider] + ([spec.fallback] if spec.fallback else []):
             provider = self.providers.get(name)
             if provider is None:
@@ -116,21 +117,40 @@ class LlmRunner:
                 scope = GLOBAL if refusal.startswith(GLOBAL) else "agent"
                 self.metrics.counter("llm_budget_refusals_total").labels(spec.agent_id, scope).inc()
                 log.warning("llm_budget_refused", agent_id=spec.agent_id, reason=refusal)
-                return self._abstain(spec, provider, inputs, f"budget: {refusal}")
-            outcome = await self._call(spec, provider, signal, inputs, now_ns)
+                return spent.stamp(self._abstain(spec, provider, inputs, f"budget: {refusal}"))
+            tried = provider
+            outcome = await self._call(spec, provider, signal, inputs, now_ns, spent)
             if isinstance(outcome, Analysis):
-                return outcome
+                return spent.stamp(outcome)
             reasons.append(f"{provider.config.label}: {outcome}")
-        return self._abstain(spec, None, inputs, "; ".join(reasons)[:1000])
+        return spent.stamp(self._abstain(spec, tried, inputs, "; ".join(reasons)[:1000]))
 
     async def _call(
-        self, spec: LlmAgentSpec, provider: ProviderRuntime, signal: SignalEvent, inputs: LlmInputs, now_ns: int
+        self,
+        spec: LlmAgentSpec,
+        provider: ProviderRuntime,
+        signal: SignalEvent,
+        inputs: LlmInputs,
+        now_ns: int,
+        spent: _Spent,
+    ) -> Analysis | str:
+        """One provider's answer, or why not; every token the server counted is spent, answer or not."""
+        usage = RunUsage()
+        try:
+            return await self._attempt(spec, provider, signal, inputs, usage)
+        finally:
+            self._spend(spec, provider.config, usage, now_ns, spent)
+
+    async def _attempt(
+        self, spec: LlmAgentSpec, provider: ProviderRuntime, signal: SignalEvent, inputs: LlmInputs, usage: RunUsage
     ) -> Analysis | str:
         cfg = provider.config
         labels = (cfg.kind, cfg.model)
-        content: list[Any] = [inputs.text]
-        if cfg.images:
-            content += [BinaryContent(data=data, media_type=media) for data, media in inputs.images]
+        # Text alone goes as a plain string: some chat templates (llama.cpp's Jinja ones) cannot
+        # render OpenAI's list-of-parts content; a list only when images go with it.
+        content: str | list[Any] = inputs.text
+        if cfg.images and inputs.images:
+            content = [inputs.text] + [BinaryContent(data=data, media_type=media) for data, media in inputs.images]
         started = time.perf_counter()
         try:
             async with provider.semaphore:
@@ -138,6 +158,7 @@ class LlmRunner:
                     self._agent(spec, provider).run(
                         content,
                         usage_limits=UsageLimits(request_limit=3, total_tokens_limit=spec.max_tokens_per_call),
+                        usage=usage,  # filled in place, so a failed attempt's tokens are counted too
                     ),
                     cfg.timeout_s,
                 )
@@ -162,20 +183,24 @@ class LlmRunner:
             self.metrics.counter("llm_errors_total").labels(spec.agent_id, cfg.kind, cfg.model, "error").inc()
             log.exception("llm_call_failed", agent_id=spec.agent_id)
             return f"error: {exc!r}"[:300]
-        elapsed = time.perf_counter() - started
-        usage = result.usage
-        tokens_in, tokens_out = usage.input_tokens or 0, usage.output_tokens or 0
-        cost = cfg.cost(tokens_in, tokens_out)
-        self.ledger.record(spec.agent_id, now_ns, tokens_in + tokens_out, cost)
-        self.ledger.record(GLOBAL, now_ns, tokens_in + tokens_out, cost)
-        self.metrics.histogram("llm_latency_seconds").labels(*labels).observe(elapsed)
-        self.metrics.counter("llm_tokens_total").labels(*labels, "input").inc(tokens_in)
-        self.metrics.counter("llm_tokens_total").labels(*labels, "output").inc(tokens_out)
-        self.metrics.counter("llm_cost_total").labels(*labels).inc(float(cost))
+        self.metrics.histogram("llm_latency_seconds").labels(*labels).observe(time.perf_counter() - started)
         view = to_analysis(result.output, signal)
         return view.model_copy(
             update={"model": cfg.label, "prompt_version": spec.prompt.version, "inputs_hash": inputs.inputs_hash}
         )
+
+    def _spend(self, spec: LlmAgentSpec, cfg: ProviderConfig, usage: RunUsage, now_ns: int, spent: _Spent) -> None:
+        tokens_in, tokens_out = usage.input_tokens or 0, usage.output_tokens or 0
+        if tokens_in == 0 and tokens_out == 0:
+            return
+        cost = cfg.cost(tokens_in, tokens_out)
+        spent.add(tokens_in, tokens_out, cost)
+        self.ledger.record(spec.agent_id, now_ns, tokens_in + tokens_out, cost)
+        self.ledger.record(GLOBAL, now_ns, tokens_in + tokens_out, cost)
+        labels = (cfg.kind, cfg.model)
+        self.metrics.counter("llm_tokens_total").labels(*labels, "input").inc(tokens_in)
+        self.metrics.counter("llm_tokens_total").labels(*labels, "output").inc(tokens_out)
+        self.metrics.counter("llm_cost_total").labels(*labels).inc(float(cost))
 
     def _abstain(
         self, spec: LlmAgentSpec, provider: ProviderRuntime | None, inputs: LlmInputs, reason: str
@@ -186,6 +211,27 @@ class LlmRunner:
                 "prompt_version": spec.prompt.version,
                 "inputs_hash": inputs.inputs_hash,
             }
+        )
+
+
+@dataclass
+class _Spent:
+    """Tokens and cost of one agent's answer over every attempt (repairs, fallback), as the servers counted."""
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost: Decimal = Decimal(0)
+
+    def add(self, tokens_in: int, tokens_out: int, cost: Decimal) -> None:
+        self.input_tokens += tokens_in
+        self.output_tokens += tokens_out
+        self.cost += cost
+
+    def stamp(self, view: Analysis) -> Analysis:
+        if not (self.input_tokens or self.output_tokens):
+            return view
+        return view.model_copy(
+            update={"input_tokens": self.input_tokens, "output_tokens": self.output_tokens, "cost": self.cost}
         )
 
 
