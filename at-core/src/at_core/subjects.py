@@ -225,6 +225,9 @@ class StreamSpec:
     max_age_s: int
     description: str
     duplicate_window_s: int = 120
+    #: Size bounds (-1: none); past them the oldest messages go (JetStream's discard-old).
+    max_bytes: int = -1
+    max_msgs: int = -1
 
 
 STREAMS: tuple[StreamSpec, ...] = (
@@ -243,7 +246,13 @@ STREAMS: tuple[StreamSpec, ...] = (
         "Risk decisions, orders, fills, positions, accounts",
     ),
     StreamSpec(
-        "AT_DEAD_LETTERS", (DEAD_LETTERS,), 30 * 86_400, "Inputs refused at the edge, for inspection and replay"
+        "AT_DEAD_LETTERS",
+        (DEAD_LETTERS,),
+        30 * 86_400,
+        "Inputs refused at the edge, for inspection and replay",
+        # Anyone on the internet can make the gateway refuse something: bounded, oldest dropped first.
+        max_bytes=256 * 1024 * 1024,
+        max_msgs=1_000_000,
     ),
 )
 #: Heartbeats are core NATS only: losing one is harmless, storing them is noise.

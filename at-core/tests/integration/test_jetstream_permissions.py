@@ -194,3 +194,15 @@ async def test_the_gateway_and_agents_use_their_buckets_and_agents_read_charts(s
         await (await ajs.key_value(subjects.KV_BUCKET_DEDUP)).get("alert-1")
     await gateway.close()
     await agents.close()
+
+
+async def test_the_dead_letter_stream_is_bounded_and_drops_its_oldest_first(server: NatsServer) -> None:
+    """Anyone on the internet can make the gateway refuse something: the refusals kept are bounded."""
+    admin = await nats.connect(server.url, user="admin", password="pw-admin")
+    try:
+        config = (await admin.jetstream().stream_info("AT_DEAD_LETTERS")).config
+    finally:
+        await admin.close()
+    spec = next(s for s in subjects.STREAMS if s.name == "AT_DEAD_LETTERS")
+    assert config.max_bytes == spec.max_bytes > 0 and config.max_msgs == spec.max_msgs > 0
+    assert config.discard == nats.js.api.DiscardPolicy.OLD

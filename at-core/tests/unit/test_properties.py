@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from at_core import subjects
 from at_core.catalog import InstrumentCatalog
+from at_core.errors import SubjectTokenError
 from at_core.models.futures_specs import FUTURE_SPECS
 from at_core.models.precision import Rounding, is_on_grid, round_to_increment
 from at_core.serialization import decode_event, encode_event
@@ -23,11 +25,18 @@ prices = st.decimals(
 )
 
 
-@given(st.text(min_size=1, max_size=40))
+# 21 characters of 4 UTF-8 bytes, each escaped to 3 characters, fill the 256-byte token limit:
+# a longer value may be refused (test_a_token_too_long_once_escaped_is_refused), not escaped.
+@given(st.text(min_size=1, max_size=21))
 def test_subject_escaping_round_trips_and_yields_one_safe_token(value: str) -> None:
     token = subjects.escape_token(value)
     assert subjects.unescape_token(token) == value
     assert "." not in token and "*" not in token and ">" not in token and not any(c.isspace() for c in token)
+
+
+def test_a_token_too_long_once_escaped_is_refused() -> None:
+    with pytest.raises(SubjectTokenError):
+        subjects.escape_token("\U0001f600" * 22)
 
 
 @given(prices, increments, st.sampled_from(list(Rounding)[:-1]))

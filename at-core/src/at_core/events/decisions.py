@@ -128,6 +128,8 @@ class RiskReasonCode(StrEnum):
     KILL_SWITCH = "kill_switch"
     CONVERSION_RATE_MISSING = "conversion_rate_missing"
     AUTOMATION_NOT_ALLOWED = "automation_not_allowed"
+    #: The risk check itself failed on this input (a bug or an input it cannot price): fail closed.
+    INTERNAL_ERROR = "internal_error"
 
 
 class RiskReason(FrozenModel):

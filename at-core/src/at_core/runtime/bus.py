@@ -37,7 +37,7 @@ from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
-from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, PubAck, StorageType, StreamConfig
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, DiscardPolicy, PubAck, StorageType, StreamConfig
 from nats.js.errors import BadRequestError, NotFoundError
 
 from at_core import subjects
@@ -124,6 +124,9 @@ def stream_config(spec: subjects.StreamSpec, replicas: int = 1) -> StreamConfig:
         description=spec.description,
         storage=StorageType.FILE,
         max_age=float(spec.max_age_s),
+        max_bytes=spec.max_bytes,
+        max_msgs=spec.max_msgs,
+        discard=DiscardPolicy.OLD,
         duplicate_window=float(spec.duplicate_window_s),
         num_replicas=replicas,
     )
@@ -134,6 +137,8 @@ def _stream_differs(have: StreamConfig, want: StreamConfig) -> bool:
         sorted(have.subjects or []) != sorted(want.subjects or [])
         or have.description != want.description
         or have.max_age != want.max_age
+        or (have.max_bytes or -1) != want.max_bytes
+        or (have.max_msgs or -1) != want.max_msgs
         or have.duplicate_window != want.duplicate_window
         or (have.num_replicas or 1) != (want.num_replicas or 1)
     )

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from at_core.catalog import Instrument
-from at_core.events import Event, RiskDecisionEvent, RiskReason
+from at_core.events import Event, RiskDecisionEvent, RiskReason, RiskReasonCode
 from at_core.models.enums import LiquiditySide, TradingState
 from at_core.models.orders import OrderSpec
 from at_exec_sim.domain import risk
@@ -80,7 +80,10 @@ class PreTradeRisk:
             rates=cache.rates,
             missing_rate=str(equity) if isinstance(equity, MissingRate) else None,
         )
-        rounded, reasons = risk.check(order, ctx)
+        try:
+            rounded, reasons = risk.check(order, ctx)
+        except Exception as exc:  # fail closed and visible: a denial, never an input dropped after N tries
+            rounded, reasons = order, [RiskReason(code=RiskReasonCode.INTERNAL_ERROR, message=_internal(exc))]
         rounded = rounded.model_copy(update={"client_order_id": client_order_id})
         decision = self._decision(cause, rt, account_id, instrument_id, rounded, reasons)
         cache.decided[cause.event_id] = decision
@@ -127,3 +130,9 @@ class PreTradeRisk:
         if inst is None or last is None:
             return Decimal(0)
         return self.venue.fees.fee(inst, Decimal(1), last, LiquiditySide.TAKER)
+
+
+def _internal(exc: Exception) -> str:
+    """What a denial says of a risk check that raised: the error's type and its first line, bounded."""
+    first = str(exc).splitlines()[0] if str(exc) else ""
+    return f"risk check failed: {type(exc).__name__}: {first}"[:200]
