@@ -66,7 +66,7 @@ def session(n: int = 5_000, seed: int = 11) -> list[Event]:
         ts = T0 + i * 10 * SEC + rng.randrange(SEC)
         f.clock.set(ts)
         inst = rng.choice(list(INSTRUMENTS))
-        _, tick, places, qtys = INSTRUMENTS[inst]
+        _, tick, _, qtys = INSTRUMENTS[inst]
         prices[inst] += tick * rng.randint(-6, 6) * (1 if inst != "EUR/USD.FX" else 10)
         px = prices[inst]
         kind = rng.random()

@@ -26,7 +26,6 @@ from at_exec_sim.domain.records import OPEN_STATUSES, AccountRuntime, OrderRecor
 from at_exec_sim.domain.rules import RuleState
 from at_exec_sim.domain.venue import Market
 
-
 _NONE: list[AccountRuntime] = []
 
 
