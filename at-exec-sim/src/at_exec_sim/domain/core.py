@@ -27,6 +27,7 @@ from at_exec_sim.domain.rules import RuleState
 from at_exec_sim.domain.venue import Market
 
 _NONE: list[AccountRuntime] = []
+_NO_MARKET = Market()
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,7 +91,7 @@ class EngineCache:
     def store_market(self, event: MarketDataEvent, inst: Instrument | None) -> Market:
         """Remember the instrument's market after ``event`` (and an FX pair's rate)."""
         data = event.data
-        prev = self.markets.get(event.instrument_id, Market())
+        prev = self.markets.get(event.instrument_id) or _NO_MARKET  # no Market built per event for the default
         if data.kind == "quote":
             market = Market(bid=data.bid, ask=data.ask, bid_size=data.bid_size, ask_size=data.ask_size, last=prev.last)
         elif data.kind == "trade":
