@@ -1,14 +1,18 @@
 """exec-sim throughput: in-process, over NATS, and nautilus_trader's BacktestEngine as a reference.
 
-Run: ``.venv/bin/python at-exec-sim/bench/bench_exec.py [--quotes 20000] [--every 10]``
+Run: ``.venv/bin/python at-exec-sim/bench/bench_exec.py [--quotes 50000,100000,200000] [--every 100]``
 (from the repository root; ``make bench-exec``). Prints, in one run:
 
-1. market-data events plus proposals per second through risk + venue + portfolio, in process;
+1. at each N of ``--quotes``, like with like: exec-sim in process (market-data events plus
+   proposals through risk + venue + portfolio) and nautilus_trader's BacktestEngine on the same
+   quotes and orders, each engine's build timed apart from its run, the run's rate in wall time
+   and in CPU time (``time.process_time``: the machine is shared), and the ratio of the two
+   rates from the same run; the steady state is where the figure stops changing with N;
 2. the same stream through the service over a real nats-server (JetStream in, JetStream out,
    every output acknowledged);
-3. nautilus_trader's BacktestEngine on the same quotes and orders, when it is installed;
-4. the cost of a quote as the number of accounts grows (the shipped 5, then 1,000 more, a
-   position in every tenth): what a firm with many accounts on one instance pays per tick.
+3. the cost of a quote as the number of accounts grows (the shipped 5, then 1,000 more, a
+   position in every tenth): what a firm with many accounts on one instance pays per tick,
+   and per account holding the instrument.
 
 Numbers, not assertions: speed targets are never tests.
 """
@@ -17,8 +21,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import sys
 import time
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
@@ -64,15 +70,24 @@ def stream(n_quotes: int, every: int) -> tuple[list[Event], list[tuple[str, str,
     return events, steps
 
 
-def in_process(events: list[Event]) -> tuple[float, int]:
+@dataclass(frozen=True)
+class Timing:
+    build_s: float  # wall time to build the engine (and, for nautilus, load its data)
+    run_s: float  # wall time of the run alone
+    run_cpu_s: float  # CPU time of the run alone (this process)
+
+
+def in_process(events: list[Event]) -> tuple[Timing, int]:
+    t0 = time.perf_counter()
     eng = engine()
+    build = time.perf_counter() - t0
     outputs = 0
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     for ev in events:
         eng.clock.advance_to(ev.ts_event)
         out = eng.on_market_data(ev) if ev.event_type == "market_data" else eng.on_proposal(ev)
         outputs += len(out)
-    return time.perf_counter() - started, outputs
+    return Timing(build, time.perf_counter() - started, time.process_time() - cpu), outputs
 
 
 async def over_nats(events: list[Event]) -> tuple[float, float, int]:
@@ -110,15 +125,57 @@ async def over_nats(events: list[Event]) -> tuple[float, float, int]:
         return elapsed, publish_s, len(svc.engine.fills)
 
 
-def nautilus(steps) -> float | None:
+def nautilus(steps) -> Timing | None:
+    """nautilus's BacktestEngine as ``tests.reference_nautilus.run_reference`` builds it, its build
+    (engine, venue, instrument, quotes, strategy) timed apart from ``engine.run()``."""
     try:
-        from tests.reference_nautilus import Step, run_reference
+        from nautilus_trader.backtest.engine import BacktestEngine, BacktestEngineConfig
+        from nautilus_trader.config import LoggingConfig
+        from nautilus_trader.model.currencies import USD
+        from nautilus_trader.model.data import QuoteTick
+        from nautilus_trader.model.enums import AccountType, OmsType
+        from nautilus_trader.model.identifiers import TraderId
+        from nautilus_trader.model.objects import Money, Price, Quantity
+        from tests.reference_nautilus import START_BALANCE, _Plan, _Replay, es_contract
     except ImportError:
         return None
-    nt_steps = [Step(ts, bid, ask, order) for ts, bid, ask, order in steps]
-    started = time.perf_counter()
-    run_reference("ES", nt_steps)
-    return time.perf_counter() - started
+    t0 = time.perf_counter()
+    instrument = es_contract()
+    eng = BacktestEngine(
+        BacktestEngineConfig(trader_id=TraderId("BENCH-001"), logging=LoggingConfig(bypass_logging=True))
+    )
+    eng.add_venue(
+        venue=instrument.id.venue,
+        oms_type=OmsType.NETTING,
+        account_type=AccountType.MARGIN,
+        base_currency=USD,
+        starting_balances=[Money(START_BALANCE, USD)],
+        default_leverage=Decimal(1000),
+    )
+    eng.add_instrument(instrument)
+    size, p = Quantity.from_str("100000000"), instrument.price_precision
+    eng.add_data(
+        [
+            QuoteTick(
+                instrument_id=instrument.id,
+                bid_price=Price(float(bid), p),
+                ask_price=Price(float(ask), p),
+                bid_size=size,
+                ask_size=size,
+                ts_event=ts,
+                ts_init=ts,
+            )
+            for ts, bid, ask, _ in steps
+        ]
+    )
+    plan = {i: order for i, (_, _, _, order) in enumerate(steps) if order is not None}
+    eng.add_strategy(_Replay(_Plan(instrument_id=instrument.id, orders=plan)))
+    build = time.perf_counter() - t0
+    started, cpu = time.perf_counter(), time.process_time()
+    eng.run()
+    timing = Timing(build, time.perf_counter() - started, time.process_time() - cpu)
+    eng.dispose()
+    return timing
 
 
 def per_quote_us(extra_accounts: int, quotes: int = 2_000) -> tuple[int, float]:
@@ -143,21 +200,39 @@ def per_quote_us(extra_accounts: int, quotes: int = 2_000) -> tuple[int, float]:
     return len(eng.accounts), (time.perf_counter() - started) / quotes * 1e6
 
 
+def _rate(n: int, t: Timing) -> str:
+    return f"{n / t.run_s:>9,.0f} inputs/s wall, {n / t.run_cpu_s:>9,.0f} per CPU s (build {t.build_s:.2f}s apart)"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--quotes", type=int, default=20_000)
-    parser.add_argument("--every", type=int, default=10, help="a proposal after every N quotes")
+    parser.add_argument("--quotes", default="50000,100000,200000", help="comma-separated Ns: the figure at each")
+    parser.add_argument("--every", type=int, default=100, help="a proposal after every N quotes")
     parser.add_argument("--nats-quotes", type=int, default=5_000, help="quotes for the NATS run (it is slower)")
     args = parser.parse_args()
     configure_logging("exec_sim", "WARNING")  # one JSON line per event would dominate the timing
 
-    events, steps = stream(args.quotes, args.every)
-    n = len(events)
-    secs, outputs = in_process(events)
-    print(
-        f"in-process   : {n} inputs ({args.quotes} quotes + {n - args.quotes} proposals) in {secs:.3f}s "
-        f"= {n / secs:,.0f} inputs/s ({outputs} outputs)"
-    )
+    for n_quotes in (int(q) for q in args.quotes.split(",")):
+        gc.unfreeze()
+        events, steps = stream(n_quotes, args.every)
+        n = len(events)
+        # the inputs, built before any clock starts, are kept out of the cyclic GC's scans for both
+        # engines: live, they arrive one at a time; here N of them are alive at once, and scanning
+        # them made exec-sim's rate fall with N (nautilus's quotes are Cython objects, never scanned)
+        gc.collect()
+        gc.freeze()
+        ours, outputs = in_process(events)
+        print(f"N={n_quotes:,} quotes + {n - n_quotes:,} proposals ({outputs:,} outputs)")
+        print(f"  exec-sim in-process : {_rate(n, ours)}")
+        theirs = nautilus(steps)
+        if theirs is None:
+            print("  nautilus            : not installed (pip install nautilus_trader) - no reference run")
+            continue
+        print(f"  nautilus BacktestEngine: {_rate(n, theirs)}")
+        print(
+            f"  ratio exec-sim / nautilus: {theirs.run_s / ours.run_s:.2f}x wall, "
+            f"{theirs.run_cpu_s / ours.run_cpu_s:.2f}x CPU (runs only, same N, same run)"
+        )
 
     nats_events, _ = stream(args.nats_quotes, args.every)
     secs_nats, publish_s, fills = asyncio.run(over_nats(nats_events))
@@ -168,24 +243,14 @@ def main() -> None:
         f"pre-publishing the inputs took {publish_s:.2f}s)"
     )
 
-    secs_nt = nautilus(steps)
-    if secs_nt is None:
-        print("nautilus     : not installed (pip install nautilus_trader) - no reference run")
-    else:
-        print(
-            f"nautilus     : {n} inputs in {secs_nt:.3f}s = {n / secs_nt:,.0f} inputs/s "
-            "(BacktestEngine, same quotes and orders, engine build included)"
-        )
-        print(
-            f"ratio        : exec-sim in-process / nautilus = {(n / secs) / (n / secs_nt):.2f}x; "
-            f"over NATS / nautilus = {(m / secs_nats) / (n / secs_nt):.3f}x"
-        )
-
     few, few_us = per_quote_us(0)
     many, many_us = per_quote_us(1_000)
+    holders = 100  # every tenth of the 1,000 extra accounts; none of the shipped 5 holds ES here
     print(
-        f"accounts     : {few_us:,.0f} us per quote with {few} accounts, {many_us:,.0f} us with {many} "
-        f"(every tenth holding ES) = {many_us / few_us:.1f}x"
+        f"accounts     : {few_us:,.1f} us per quote with {few} accounts, {many_us:,.1f} us with {many} "
+        f"(every tenth holding ES) = {many_us / few_us:.1f}x; "
+        f"{(many_us - few_us) / holders:,.2f} us per holder, "
+        f"{(many_us - few_us) / (many - few) * 1e3:,.0f} ns per extra account"
     )
 
 

@@ -27,6 +27,9 @@ from at_exec_sim.domain.records import OPEN_STATUSES, AccountRuntime, OrderRecor
 from at_exec_sim.domain.rules import RuleState
 from at_exec_sim.domain.venue import Market
 
+_NONE: list[AccountRuntime] = []
+_NO_MARKET = Market()
+
 
 @dataclass(frozen=True, slots=True)
 class EngineContext:
@@ -35,13 +38,25 @@ class EngineContext:
     catalog: InstrumentCatalog
     factory: EventFactory
     clock: Clock
+    # instruments looked up once: the catalog builds a future from its id's parts on every get,
+    # which was a quarter of a quote's cost; ``add_instrument`` forgets the id it replaces
+    known: dict[str, Instrument] = field(default_factory=dict)
 
     def instrument(self, instrument_id: str) -> Instrument | None:
         """The instrument, or None when the catalog does not know it (the risk check denies it)."""
+        inst = self.known.get(instrument_id)
+        if inst is not None:
+            return inst
         try:
-            return self.catalog.get(instrument_id)
+            inst = self.known[instrument_id] = self.catalog.get(instrument_id)
         except UnknownInstrumentError:
             return None
+        return inst
+
+    def add_instrument(self, instrument: Instrument) -> None:
+        """A venue's instrument into the catalog (it replaces one with the same id)."""
+        self.catalog.add(instrument)
+        self.known.pop(instrument.instrument_id, None)
 
 
 @dataclass
@@ -58,6 +73,10 @@ class EngineCache:
     routes: list[Route] = field(default_factory=list)  # orders for external venues, not yet sent (lifecycle)
     stops: dict[str, str] = field(default_factory=dict)  # accounts locked or halted, with why (trading)
     recovered_until_ns: int | None = None  # the last recovered event's time: the service ran until then
+    # accounts with a position (open or flat) in each instrument, in account order; rebuilt when an
+    # account is added or any position is opened, so a quote walks its holders, not every account
+    _holders: dict[str, list[AccountRuntime]] = field(default_factory=dict, repr=False)
+    _holders_key: tuple[int, int] = (-1, -1)
 
     @classmethod
     def for_accounts(cls, accounts: dict[str, AccountConfig]) -> EngineCache:
@@ -73,7 +92,7 @@ class EngineCache:
     def store_market(self, event: MarketDataEvent, inst: Instrument | None) -> Market:
         """Remember the instrument's market after ``event`` (and an FX pair's rate)."""
         data = event.data
-        prev = self.markets.get(event.instrument_id, Market())
+        prev = self.markets.get(event.instrument_id) or _NO_MARKET  # no Market built per event for the default
         if data.kind == "quote":
             market = Market(bid=data.bid, ask=data.ask, bid_size=data.bid_size, ask_size=data.ask_size, last=prev.last)
         elif data.kind == "trade":
@@ -96,6 +115,17 @@ class EngineCache:
                 if rt.account.unbooked:
                     book_held(rt.account, self.rates)  # P&L held for want of a rate is booked now
         return market
+
+    def holders(self, instrument_id: str) -> list[AccountRuntime]:
+        """The accounts with a position in the instrument (open or flat), in account order."""
+        key = (len(self.accounts), Account.opened)
+        if key != self._holders_key:
+            index: dict[str, list[AccountRuntime]] = {}
+            for rt in self.accounts.values():
+                for iid in rt.account.positions:
+                    index.setdefault(iid, []).append(rt)
+            self._holders, self._holders_key = index, key
+        return self._holders.get(instrument_id, _NONE)
 
     def last_price(self, instrument_id: str) -> Decimal | None:
         """The instrument's mid, else its last trade; None before any market data."""

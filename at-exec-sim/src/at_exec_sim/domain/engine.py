@@ -137,12 +137,11 @@ class ExecutionEngine:
         now = self.ctx.clock.now_ns()
         out = self.housekeeping.session_changes(event)  # a cutoff first: nothing of a flattened account fills after it
         out += self.lifecycle.venue_updates(event, self.venue.on_market(event.instrument_id, market, now))
-        for rt in self.cache.accounts.values():
-            pos = rt.account.positions.get(event.instrument_id)  # keyed by instrument id
-            if pos is None:
-                continue
-            if market.mid is not None:
-                pos.last_price = market.mid
+        mid = market.mid
+        for rt in self.cache.holders(event.instrument_id):  # the accounts holding it, not every account
+            pos = rt.account.positions[event.instrument_id]
+            if mid is not None:
+                pos.last_price = mid
             if pos.quantity != 0:
                 out += self.trading.evaluate_rules(event, rt)
         out += self.housekeeping.expire(event)
@@ -203,11 +202,12 @@ class ExecutionEngine:
 
     def instrument(self, instrument_id: str) -> Instrument:
         """The instrument (raises ``UnknownInstrumentError``)."""
-        return self.ctx.catalog.get(instrument_id)
+        inst = self.ctx.instrument(instrument_id)
+        return inst if inst is not None else self.ctx.catalog.get(instrument_id)
 
     def add_instrument(self, instrument: Instrument) -> None:
         """A venue's instrument, with the precision and limits the risk check must use."""
-        self.ctx.catalog.add(instrument)
+        self.ctx.add_instrument(instrument)
 
     def last_price(self, instrument_id: str) -> Decimal | None:
         """The instrument's mid, else its last trade; None before any market data."""

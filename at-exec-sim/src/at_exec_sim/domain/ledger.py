@@ -9,6 +9,7 @@ from decimal import Decimal
 from at_core.catalog import Instrument
 from at_core.events import AccountStateEvent, Event
 from at_core.models.enums import OrderSide
+from at_core.models.portfolio import RuleHeadroom
 from at_exec_sim.domain.core import EngineCache, EngineContext
 from at_exec_sim.domain.held_pnl import hold
 from at_exec_sim.domain.portfolio import MissingRate, to_account
@@ -63,8 +64,11 @@ class Ledger:
         reset, tz = rt.rules.reset_spec()
         return trading_day(now_ns, reset, tz)
 
-    def account_event(self, cause: Event, rt: AccountRuntime, equity: Decimal) -> AccountStateEvent:
-        """The account's balances, P&L, trading state and rule headroom, caused by ``cause``."""
+    def account_event(
+        self, cause: Event, rt: AccountRuntime, equity: Decimal, headroom: list[RuleHeadroom] | None = None
+    ) -> AccountStateEvent:
+        """The account's balances, P&L, trading state and rule headroom (computed here unless
+        given), caused by ``cause``."""
         unrealized = equity - rt.account.balance
         return self.ctx.factory.make(
             AccountStateEvent,
@@ -79,5 +83,5 @@ class Ledger:
             fees_today=rt.account.fees_today,
             trading_state=rt.state,
             profile_id=rt.config.profile.profile_id,
-            headroom=rt.rules.headroom(rt.account.balance, equity),
+            headroom=rt.rules.headroom(rt.account.balance, equity) if headroom is None else headroom,
         )

@@ -179,7 +179,7 @@ class OrderLifecycle:
         """Book ``execs`` of ``record``: per execution a fill and the position, then the order's
         progress (filled or partially filled), then the account after its fills."""
         rt = self.cache.accounts[record.account_id]
-        inst = self.ctx.catalog.get(record.instrument_id)
+        inst = self.ctx.instrument(record.instrument_id) or self.ctx.catalog.get(record.instrument_id)
         out: list[Event] = []
         root = record.submitted or cause
         for i, ex in enumerate(execs):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import ClassVar
 
 from at_core.catalog import Instrument
 from at_core.models.enums import OrderSide, PositionSide
@@ -71,11 +72,14 @@ class Account:
     realized_today: Decimal = ZERO
     fees_today: Decimal = ZERO
     unbooked: dict[str, Decimal] = field(default_factory=dict)  # realised P&L by currency, awaiting a rate
+    #: positions opened by any account so far: an index of who holds what rebuilds when it moves
+    opened: ClassVar[int] = 0
 
     def position(self, instrument: Instrument) -> Position:
         pos = self.positions.get(instrument.instrument_id)
         if pos is None:
             pos = self.positions[instrument.instrument_id] = Position(instrument)
+            Account.opened += 1
         return pos
 
     def unrealized(self, rates: dict[str, Decimal]) -> Decimal:

@@ -85,8 +85,9 @@ class TradingControl:
         if isinstance(equity, MissingRate):
             return []
         rt.rules.update(self.ctx.clock.now_ns(), rt.account.balance, equity)
-        out: list[Event] = [self.ledger.account_event(cause, rt, equity)]
-        breaches = rt.rules.breaches(rt.account.balance, equity)
+        headroom = rt.rules.headroom(rt.account.balance, equity)  # once: the event and the breaches read it
+        out: list[Event] = [self.ledger.account_event(cause, rt, equity, headroom)]
+        breaches = [h.rule for h in headroom if h.headroom <= 0]  # as RuleState.breaches, without recomputing
         if breaches and rt.state is TradingState.ACTIVE:
             rule = breaches[0]
             message = f"{rule.replace('_', ' ')} breached at equity {equity}"

@@ -159,6 +159,8 @@ class SimVenue:
     def on_market(self, instrument_id: str, market: Market, now_ns: int = 0) -> list[VenueUpdate]:
         """For one instrument: orders arriving, cancels that landed by now, then resting orders filling."""
         out: list[VenueUpdate] = []
+        if not self.resting and not self.inflight:
+            return out  # nothing working anywhere: most quotes
         # orders arriving now met this market on arrival: they must not take its liquidity twice
         resting = [o for o in self.resting.values() if o.instrument.instrument_id == instrument_id]
         for order in [o for o in self.inflight.values() if o.instrument.instrument_id == instrument_id]:
@@ -191,6 +193,8 @@ class SimVenue:
 
     def expire(self, now_ns: int, day_of: Callable[[RestingOrder], date | None]) -> list[VenueUpdate]:
         """Expire DAY orders whose trading day is over and GTD orders past their expiry; apply due cancels."""
+        if not self.resting:
+            return []
         out = self._due_cancels(now_ns)
         for order in list(self.resting.values()):
             spec = order.spec

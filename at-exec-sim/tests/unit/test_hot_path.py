@@ -1,0 +1,61 @@
+"""What the quote's hot path may skip, and what it must still see: the accounts holding the
+instrument (an account added later, a position opened later), and an instrument a venue
+replaced after it was looked up."""
+
+from __future__ import annotations
+
+from tests.helpers import T0, D, engine, factory, proposal, quote
+
+from at_core.events import AccountStateEvent
+from at_core.models.enums import OrderSide
+from at_exec_sim.domain.accounts import AccountConfig
+from at_exec_sim.domain.portfolio import Account
+from at_exec_sim.domain.records import AccountRuntime
+from at_exec_sim.domain.rules import RuleState
+
+ES = "ES.CME"
+MS = 1_000_000
+
+
+def marked(out: list) -> list[str]:
+    return [e.account_id for e in out if isinstance(e, AccountStateEvent)]
+
+
+def test_a_quote_marks_the_holders_of_its_instrument_only_including_ones_added_later() -> None:
+    eng, f = engine(), factory()
+    eng.on_market_data(quote(f, ES, "5000.00", "5000.25"))
+    assert marked(eng.on_market_data(quote(f, ES, "5000.00", "5000.25"))) == []  # nobody holds ES
+
+    eng.on_proposal(proposal(f, "paper-1", ES, OrderSide.BUY, "1"))
+    eng.clock.advance_to(T0 + MS)
+    assert marked(eng.on_market_data(quote(f, ES, "5001.00", "5001.25"))) == ["paper-1"]
+    assert marked(eng.on_market_data(quote(f, "NQ.CME", "18000.00", "18000.25"))) == []  # another instrument
+
+    profile = eng.accounts["paper-1"].config.profile
+    start = profile.starting_balance
+    eng.accounts["late-1"] = AccountRuntime(
+        AccountConfig("late-1", profile), Account("late-1", profile.currency, start, start), RuleState(profile)
+    )
+    assert marked(eng.on_market_data(quote(f, ES, "5001.00", "5001.25"))) == ["paper-1"]  # late-1 holds nothing
+    eng.on_proposal(proposal(f, "late-1", ES, OrderSide.SELL, "2"))
+    out = eng.on_market_data(quote(f, ES, "5002.00", "5002.25"))
+    assert marked(out) == ["paper-1", "late-1"]  # in account order, the late position marked
+    assert eng.accounts["late-1"].account.positions[ES].last_price == D("5002.125")
+
+
+def test_a_flat_holder_keeps_its_mark_but_publishes_no_account_state() -> None:
+    eng, f = engine(), factory()
+    eng.on_market_data(quote(f, ES, "5000.00", "5000.25"))
+    eng.on_proposal(proposal(f, "paper-1", ES, OrderSide.BUY, "1"))
+    eng.on_proposal(proposal(f, "paper-1", ES, OrderSide.SELL, "1"))
+    assert marked(eng.on_market_data(quote(f, ES, "5003.00", "5003.25"))) == []
+    assert eng.accounts["paper-1"].account.positions[ES].last_price == D("5003.125")
+
+
+def test_an_instrument_a_venue_adds_replaces_the_one_looked_up_before() -> None:
+    eng = engine()
+    before = eng.instrument(ES)
+    replaced = before.model_copy(update={"min_quantity": D(2)})
+    eng.add_instrument(replaced)
+    assert eng.instrument(ES).min_quantity == D(2)
+    assert eng.ctx.instrument(ES) is replaced
