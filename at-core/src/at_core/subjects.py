@@ -333,7 +333,7 @@ FAMILIES: tuple[Family, ...] = (
     Family(FILLS, _types(FillEvent), SERVICE_EXEC_SIM),
     Family(POSITIONS, _types(PositionEvent), SERVICE_EXEC_SIM),
     Family(ACCOUNTS, _types(AccountStateEvent), SERVICE_EXEC_SIM),
-    Family(TRADING_STATES, _types(TradingStateChangedEvent), SERVICE_EXEC_SIM),
+    Family(TRADING_STATES, _types(TradingStateChangedEvent, ContractExpiryWarningEvent), SERVICE_EXEC_SIM),
     Family(DEAD_LETTERS, _types(RejectedInputEvent), None),
     Family(HEARTBEATS, _types(Heartbeat), None),
 )

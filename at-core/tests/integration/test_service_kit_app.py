@@ -53,7 +53,9 @@ class Toy:
 
 
 async def start(toy: Toy) -> None:
-    toy.bus = await EventBus.connect(toy.settings.nats_url, service="toy", metrics=toy.metrics)
+    toy.bus = await EventBus.connect(
+        toy.settings.nats_url, service="toy", metrics=toy.metrics, create_consumers=True
+    )  # a toy: nobody provisions its durable
     await toy.bus.ensure_streams()
 
     async def handle(event: Event, delivery: Delivery) -> None:

@@ -9,7 +9,7 @@ from tests.helpers import D
 from at_core.catalog import InstrumentCatalog
 from at_core.models.enums import OrderSide, OrderType, TimeInForce
 from at_core.models.orders import OrderSpec
-from at_exec_sim.domain.venue import Market, SimVenue
+from at_exec_sim.domain.venue import MAX_WALK_LEVELS, Market, SimVenue
 from at_exec_sim.domain.venue_models import (
     FixedTicks,
     LatencyModel,
@@ -47,6 +47,22 @@ def test_a_buy_limit_walks_the_displayed_size_and_rests_the_rest() -> None:
 def test_a_sell_limit_walks_down_the_bid_to_its_limit() -> None:
     execs, outcome = SimVenue().submit("o", ES, limit(SELL, 5, "4999.75"), BOOK)
     assert outcome is None and fills(execs) == [(2, "5000.00"), (2, "4999.75")]
+
+
+def test_a_market_sell_bigger_than_the_book_never_fills_at_zero_and_the_rest_is_canceled() -> None:
+    # a million against a displayed 2 a tick: walking one tick per 2 would reach a price of 0
+    cheap = Market(bid=D("1.00"), ask=D("1.25"), bid_size=D(2), ask_size=D(2))
+    market = OrderSpec(side=SELL, quantity=D(1_000_000), order_type=OrderType.MARKET)
+    execs, outcome = SimVenue().submit("o", ES, market, cheap)
+    assert outcome == "canceled" and execs
+    assert all(e.price > 0 for e in execs) and fills(execs)[-1] == (2, "0.25")  # the last tick above 0
+
+
+def test_a_walk_stops_after_max_walk_levels_ticks() -> None:
+    market = OrderSpec(side=BUY, quantity=D(1_000_000), order_type=OrderType.MARKET)
+    execs, outcome = SimVenue().submit("o", ES, market, BOOK)
+    assert outcome == "canceled" and len(execs) == MAX_WALK_LEVELS
+    assert sum(e.quantity for e in execs) == 2 * MAX_WALK_LEVELS
 
 
 def test_a_resting_residual_does_not_fill_twice_on_the_market_that_met_it_in_flight() -> None:

@@ -1,7 +1,8 @@
 """The simulated venue: deterministic fills on quotes, bars or trades. Pure: time is passed in.
 
 * Market orders fill at the touch (buy at ask, sell at bid); a quantity beyond the displayed
-  size walks one tick per displayed size (a residual walks a tick). On bars they fill at the
+  size walks one tick per displayed size (a residual walks a tick), at most ``MAX_WALK_LEVELS``
+  ticks and never to a price of 0 or below: the rest of a market order is canceled. On bars they fill at the
   close, on trades at the trade price. No price: the order is rejected, never filled at an
   invented one.
 * Limit orders fill when marketable, taking the displayed size at each tick up to their limit
@@ -27,6 +28,10 @@ from at_core.models.enums import LiquiditySide, OrderSide, OrderType, TimeInForc
 from at_core.models.orders import OrderSpec
 from at_core.models.precision import Rounding
 from at_exec_sim.domain.venue_models import FeeModel, LatencyModel, NoSlippage, Quote, SlippageModel
+
+#: The most ticks one order walks through the displayed size in one market event (an order of a
+#: million against a displayed 3 must neither stall the engine nor fill at a price of 0).
+MAX_WALK_LEVELS = 1_000
 
 __all__ = ["Execution", "FeeModel", "Market", "RestingOrder", "SimVenue", "VenueUpdate"]
 
@@ -248,13 +253,17 @@ class SimVenue:
             price = self._taker_price(inst, side, qty, touch, market)
             if limit is not None:
                 price = min(price, limit) if side is OrderSide.BUY else max(price, limit)
-            return [self._execute(inst, qty, price, LiquiditySide.TAKER)]
+            return [self._execute(inst, qty, price, LiquiditySide.TAKER)] if price > 0 else []
         execs, level, left = [], touch, qty
         while left > 0 and (limit is None or (level <= limit if side is OrderSide.BUY else level >= limit)):
+            if len(execs) >= MAX_WALK_LEVELS:  # the rest waits (a limit) or is canceled (a market order)
+                break
             take = min(left, size)
             price = self._taker_price(inst, side, take, level, market)
             if limit is not None:
                 price = min(price, limit) if side is OrderSide.BUY else max(price, limit)
+            if price <= 0:  # a sell that walked the book down to nothing: no fill at a price of 0
+                break
             execs.append(self._execute(inst, take, price, LiquiditySide.TAKER))
             left -= take
             level += inst.price_increment * side.sign
