@@ -35,6 +35,7 @@ from at_core.events import Event, EventFactory, SignalEvent, TradingStateChanged
 from at_core.ids import IdGenerator
 from at_core.models.enums import AssetClass, IngestSource, PositionSide, SignalAction, TradingState
 from at_core.runtime.bus import event_headers
+from at_core.runtime.provision import provision_url
 from at_core.serialization import encode_event
 from at_core.testing import NatsServer, free_port
 
@@ -122,6 +123,7 @@ class ConsoleStack:
 
     def start(self, extra_env: dict[str, str] | None = None) -> ConsoleStack:
         self.nats.start()
+        self.loop.run(provision_url(self.nats.url))  # streams and durables first: the recorder only binds
         self.loop.run(self._start_async())
         env = {k: v for k, v in os.environ.items() if not k.startswith("AT_")}
         env.update(

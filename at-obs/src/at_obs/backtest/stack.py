@@ -24,6 +24,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from at_core.runtime.provision import provision_url
 from at_core.testing import NatsServer, NatsServerError, free_port
 from at_obs.backtest.errors import StackError
 
@@ -142,6 +143,7 @@ async def backtest_stack(settings: StackSettings, run_dir: Path | None = None) -
         raise StackError(f"cannot start nats-server: {exc}") from exc
     procs = _Processes(server.url, settings, where)
     try:
+        await provision_url(server.url)  # streams and durables first: the services only bind
         procs.start()
         await procs.wait_ready()
         yield server.url
