@@ -34,6 +34,9 @@ class DurableSpec:
     own_prefix: str | None = None
     #: Start at the events published after provisioning instead of the whole stream.
     new_only: bool = False
+    #: Read only when a setting turns its reader on (the notifier): nobody's work queue otherwise,
+    #: so "the stack is idle" (replay, backtest) never waits for it.
+    optional: bool = False
 
     def name(self, prefix: str | None = None) -> str:
         """The durable's name with ``prefix`` (default: the service's default prefix)."""
@@ -76,8 +79,14 @@ DURABLES: tuple[DurableSpec, ...] = (
         max_deliver=UNLIMITED,
         own_prefix="notifier",
         new_only=True,
+        optional=True,
     ),
 )
+
+
+def optional_durable_names() -> frozenset[str]:
+    """The names of the durables read only when a setting turns their reader on."""
+    return frozenset(d.name() for d in DURABLES if d.optional)
 
 
 def durables_of(service: str) -> tuple[DurableSpec, ...]:

@@ -16,18 +16,22 @@ import time
 
 from nats.js.client import JetStreamContext
 
+from at_core.durables import optional_durable_names
+
 POLL_S = 0.02
 
 
 async def busy_consumers(js: JetStreamContext) -> list[str]:
     """``stream/consumer`` of every durable consumer with undelivered or unacknowledged messages.
 
-    Ephemeral consumers (a KV watcher, a tracer) are nobody's work queue and never count.
+    Ephemeral consumers (a KV watcher, a tracer) are nobody's work queue and never count, nor do
+    the optional durables (the notifier's, read only when notifications are configured).
     """
+    optional = optional_durable_names()
     busy = []
     for stream in await js.streams_info():
         for consumer in await js.consumers_info(stream.config.name):
-            if not consumer.config.durable_name:
+            if not consumer.config.durable_name or consumer.name in optional:
                 continue
             if consumer.num_pending or consumer.num_ack_pending:
                 busy.append(f"{stream.config.name}/{consumer.name}")
