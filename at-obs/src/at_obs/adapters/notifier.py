@@ -28,7 +28,9 @@ from at_obs.console_settings import ConsoleSettings, NotifyRoute
 from at_obs.domain.notify import Notice, Throttle, digest_text, notice_for
 
 log = get_logger("at_obs.notifier")
-STREAM = "AT_EXECUTION"
+_spec = subjects.stream_for_subject(subjects.FILLS)
+assert _spec is not None  # at-core's stream table captures fills
+STREAM = _spec.name  # the execution stream: fills, decisions, trading states
 SENT_KEPT = 100_000
 
 
