@@ -141,8 +141,13 @@ async def provision_url(
     prefixes: Mapping[str, str] | None = None,
     dedup_window_s: float = DEFAULT_DEDUP_WINDOW_S,
     connect_deadline_s: float = 10.0,
+    durables: Sequence[DurableSpec] = DURABLES,
 ) -> ProvisionReport:
-    """Connect (retrying the first connection up to ``connect_deadline_s``), provision, close."""
+    """Connect (retrying the first connection up to ``connect_deadline_s``), provision, close.
+
+    ``durables`` narrows the consumers made to those of the services that will run (a backtest
+    starts no recorder: a recorder durable nobody reads would keep the stack from ever being idle).
+    """
     loop = asyncio.get_running_loop()
     deadline = loop.time() + connect_deadline_s
     while True:
@@ -161,7 +166,9 @@ async def provision_url(
                 raise
             await asyncio.sleep(0.3)
     try:
-        return await provision(nc.jetstream(), replicas=replicas, prefixes=prefixes, dedup_window_s=dedup_window_s)
+        return await provision(
+            nc.jetstream(), replicas=replicas, prefixes=prefixes, dedup_window_s=dedup_window_s, durables=durables
+        )
     finally:
         await nc.close()
 

@@ -24,11 +24,16 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from at_core.constants import SERVICE_AGENTS, SERVICE_EXEC_SIM
+from at_core.durables import DURABLES
 from at_core.runtime.provision import provision_url
 from at_core.testing import NatsServer, NatsServerError, free_port
 from at_obs.backtest.errors import StackError
 
 SERVICES = {"agents": ("at-agents", "AT_AGENTS_"), "exec_sim": ("at-exec-sim", "AT_EXEC_SIM_")}
+#: The durables of the services started here, and no others: the stack is idle when these are
+#: (a recorder durable, with no recorder running, would never drain and stall every barrier).
+STACK_DURABLES = tuple(d for d in DURABLES if d.service in (SERVICE_AGENTS, SERVICE_EXEC_SIM))
 ALLOWED_PREFIXES = tuple(prefix for _, prefix in SERVICES.values())
 
 
@@ -143,7 +148,7 @@ async def backtest_stack(settings: StackSettings, run_dir: Path | None = None) -
         raise StackError(f"cannot start nats-server: {exc}") from exc
     procs = _Processes(server.url, settings, where)
     try:
-        await provision_url(server.url)  # streams and durables first: the services only bind
+        await provision_url(server.url, durables=STACK_DURABLES)  # streams and durables first: services only bind
         procs.start()
         await procs.wait_ready()
         yield server.url
