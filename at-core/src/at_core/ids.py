@@ -17,12 +17,21 @@ _DECODE = {c: i for i, c in enumerate(_ALPHABET)}
 ULID_LENGTH = 26
 
 
+#: Two base32 digits per entry (10 bits): an id is 13 lookups, not 26 (ids are made for every
+#: event on the hot path; encoding was a tenth of exec-sim's time per mark).
+_PAIRS = tuple(a + b for a in _ALPHABET for b in _ALPHABET)
+_PAIR_SHIFTS = tuple(range(120, -1, -10))
+#: Crockford base32 digits (either case) -> the digits ``int(s, 32)`` reads.
+_TO_INT32 = str.maketrans({c: "0123456789abcdefghijklmnopqrstuv"[i] for c, i in _DECODE.items()} | {
+    c.lower(): "0123456789abcdefghijklmnopqrstuv"[i] for c, i in _DECODE.items()
+})
+#: Deletes every Crockford digit: what is left of a string is what is not one.
+_DROP_DIGITS = str.maketrans(dict.fromkeys(_ALPHABET + _ALPHABET.lower()))
+
+
 def _encode(value: int) -> str:
-    chars = []
-    for _ in range(ULID_LENGTH):
-        chars.append(_ALPHABET[value & 31])
-        value >>= 5
-    return "".join(reversed(chars))
+    """``value`` (< 2**130) as 26 Crockford base32 digits, most significant first."""
+    return "".join([_PAIRS[(value >> shift) & 1023] for shift in _PAIR_SHIFTS])
 
 
 def ulid_from_parts(ts_ms: int, randomness: int) -> str:
@@ -33,11 +42,14 @@ def ulid_from_parts(ts_ms: int, randomness: int) -> str:
 
 
 def ulid_timestamp_ms(ulid: str) -> int:
-    """Return the millisecond timestamp encoded in a ULID."""
-    value = 0
-    for ch in ulid.upper():
-        value = (value << 5) | _DECODE[ch]
-    return value >> 80
+    """Return the millisecond timestamp encoded in a ULID (its first 10 digits).
+
+    Raises:
+        ValueError: ``ulid`` is not 26 Crockford base32 digits.
+    """
+    if len(ulid) != ULID_LENGTH or ulid.translate(_DROP_DIGITS):
+        raise ValueError(f"not a ULID: {ulid!r}")
+    return int(ulid[:10].translate(_TO_INT32), 32)
 
 
 def is_ulid(value: str) -> bool:

@@ -6,9 +6,11 @@ import random
 from datetime import UTC, datetime
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from at_core.clock import ManualClock, datetime_to_ns, ns_to_datetime
-from at_core.ids import IdGenerator, derive_id, is_ulid, ulid_timestamp_ms
+from at_core.ids import IdGenerator, derive_id, is_ulid, ulid_from_parts, ulid_timestamp_ms
 
 
 def test_ids_are_ulids_sortable_by_time() -> None:
@@ -54,3 +56,31 @@ def test_datetime_conversion_refuses_naive_datetimes() -> None:
     )
     with pytest.raises(ValueError, match="naive"):
         datetime_to_ns(datetime(2026, 1, 2))
+
+
+def _reference_encode(value: int) -> str:
+    """The plain one-digit-at-a-time encoding the table lookup must equal."""
+    alphabet = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+    return "".join(alphabet[(value >> (5 * i)) & 31] for i in reversed(range(26)))
+
+
+def _reference_timestamp(ulid: str) -> int:
+    alphabet = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+    value = 0
+    for ch in ulid.upper():
+        value = (value << 5) | alphabet.index(ch)
+    return value >> 80
+
+
+@given(st.integers(0, 2**48 - 1), st.integers(0, 2**80 - 1))
+def test_ulids_encode_and_decode_as_plain_crockford_base32(ts_ms: int, randomness: int) -> None:
+    ulid = ulid_from_parts(ts_ms, randomness)
+    assert ulid == _reference_encode((ts_ms << 80) | randomness)
+    assert ulid_timestamp_ms(ulid) == ulid_timestamp_ms(ulid.lower()) == _reference_timestamp(ulid) == ts_ms
+
+
+@pytest.mark.parametrize("bad", ["", "01ARZ3NDEKTSV4RRFFQ69G5FA", "01ARZ3NDEKTSV4RRFFQ69G5FAVX", "01ARZ3NDEK-SV4RRFFQ69G5FAV",
+                                 "01ARZ3NDEKTSV4RRFFQ69G5FAU", "01ARZ3NDEKTSV4RRFFQ69G5FÄV"])
+def test_a_timestamp_is_read_only_from_a_well_formed_ulid(bad: str) -> None:
+    with pytest.raises(ValueError, match="ULID"):
+        ulid_timestamp_ms(bad)
