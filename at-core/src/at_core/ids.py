@@ -22,9 +22,10 @@ ULID_LENGTH = 26
 _PAIRS = tuple(a + b for a in _ALPHABET for b in _ALPHABET)
 _PAIR_SHIFTS = tuple(range(120, -1, -10))
 #: Crockford base32 digits (either case) -> the digits ``int(s, 32)`` reads.
-_TO_INT32 = str.maketrans({c: "0123456789abcdefghijklmnopqrstuv"[i] for c, i in _DECODE.items()} | {
-    c.lower(): "0123456789abcdefghijklmnopqrstuv"[i] for c, i in _DECODE.items()
-})
+_TO_INT32 = str.maketrans(
+    {c: "0123456789abcdefghijklmnopqrstuv"[i] for c, i in _DECODE.items()}
+    | {c.lower(): "0123456789abcdefghijklmnopqrstuv"[i] for c, i in _DECODE.items()}
+)
 #: Deletes every Crockford digit: what is left of a string is what is not one.
 _DROP_DIGITS = str.maketrans(dict.fromkeys(_ALPHABET + _ALPHABET.lower()))
 

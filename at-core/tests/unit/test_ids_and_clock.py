@@ -79,8 +79,17 @@ def test_ulids_encode_and_decode_as_plain_crockford_base32(ts_ms: int, randomnes
     assert ulid_timestamp_ms(ulid) == ulid_timestamp_ms(ulid.lower()) == _reference_timestamp(ulid) == ts_ms
 
 
-@pytest.mark.parametrize("bad", ["", "01ARZ3NDEKTSV4RRFFQ69G5FA", "01ARZ3NDEKTSV4RRFFQ69G5FAVX", "01ARZ3NDEK-SV4RRFFQ69G5FAV",
-                                 "01ARZ3NDEKTSV4RRFFQ69G5FAU", "01ARZ3NDEKTSV4RRFFQ69G5FÄV"])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "",
+        "01ARZ3NDEKTSV4RRFFQ69G5FA",
+        "01ARZ3NDEKTSV4RRFFQ69G5FAVX",
+        "01ARZ3NDEK-SV4RRFFQ69G5FAV",
+        "01ARZ3NDEKTSV4RRFFQ69G5FAU",
+        "01ARZ3NDEKTSV4RRFFQ69G5FÄV",
+    ],
+)
 def test_a_timestamp_is_read_only_from_a_well_formed_ulid(bad: str) -> None:
     with pytest.raises(ValueError, match="ULID"):
         ulid_timestamp_ms(bad)

@@ -25,10 +25,35 @@ from at_core.models.risk import BreachKind, LossBasis, RiskProfile, TrailingBasi
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
+#: The last trading day seen per (reset, zone), as [start, end) in ns: every mark of every holder
+#: asks, and converting to local time each time was a tenth of the cost of a mark. A window is
+#: kept only when the zone's offset does not change inside it (so local time, and the day,
+#: cannot go back within it); the two days a year with a DST change are computed every time.
+_DAYS: dict[tuple[time, str], tuple[int, int, date]] = {}
+
+
 def trading_day(ts_ns: int, reset: time, tz: str) -> date:
     """The trading day a timestamp belongs to: days start at ``reset`` in ``tz``."""
-    utc = _EPOCH + timedelta(microseconds=ts_ns // 1_000)  # exact: a float of ns rounds across the reset
-    local = utc.astimezone(ZoneInfo(tz))
+    known = _DAYS.get((reset, tz))
+    if known is not None and known[0] <= ts_ns < known[1]:
+        return known[2]
+    day = _local_trading_day(ts_ns, reset, tz)
+    start, end = day_end_ns(day - timedelta(days=1), reset, tz), day_end_ns(day, reset, tz)
+    if start <= ts_ns < end and _offset(start, tz) == _offset(end - 1, tz):
+        _DAYS[(reset, tz)] = (start, end, day)
+    return day
+
+
+def _utc(ts_ns: int) -> datetime:
+    return _EPOCH + timedelta(microseconds=ts_ns // 1_000)  # exact: a float of ns rounds across the reset
+
+
+def _offset(ts_ns: int, tz: str) -> timedelta | None:
+    return _utc(ts_ns).astimezone(ZoneInfo(tz)).utcoffset()
+
+
+def _local_trading_day(ts_ns: int, reset: time, tz: str) -> date:
+    local = _utc(ts_ns).astimezone(ZoneInfo(tz))
     shifted = local - timedelta(hours=reset.hour, minutes=reset.minute, seconds=reset.second)
     return shifted.date()
 
