@@ -52,6 +52,24 @@ def totals(trades: list[ClosedTrade]) -> dict[str, Any]:
     }
 
 
+def _rules_dict(rules: ChallengeRules) -> dict[str, Any]:
+    return {k: v if k in ("min_days", "max_days", "daily_loss_soft") else _c(v) for k, v in asdict(rules).items()}
+
+
+def _verdict(outcome: Outcome, days: list[Day]) -> dict[str, Any]:
+    verdict: dict[str, Any] = {"status": outcome.status, "day": outcome.day if days else None}
+    verdict["date"] = days[outcome.day - 1].day.isoformat() if days and outcome.day else None
+    return verdict
+
+
+def profile_entry(
+    name: str, rules: ChallengeRules, days: list[Day], outcome: Outcome, odds: Odds | None
+) -> dict[str, Any]:
+    """One profile of a side-by-side comparison: its rules, its verdict on the same days, its odds of passing."""
+    passed = odds.as_dict()["passed"] if odds else None
+    return {"name": name, "rules": _rules_dict(rules), "verdict": _verdict(outcome, days), "passed": passed}
+
+
 def build_report(
     *,
     inputs: dict[str, Any],
@@ -62,6 +80,7 @@ def build_report(
     trace: list[DayState],
     outcome: Outcome,
     odds: Odds | None,
+    profiles: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """The JSON twin of the HTML report (money as strings of exact decimals)."""
     start = Decimal(rules.starting_balance) / 100
@@ -81,15 +100,11 @@ def build_report(
                 "target_balance": _c(rules.starting_balance + rules.profit_target),
             }
         )
-    verdict: dict[str, Any] = {"status": outcome.status, "day": outcome.day if days else None}
-    verdict["date"] = days[outcome.day - 1].day.isoformat() if days and outcome.day else None
     return {
         "inputs": inputs,
         "run": run,
         "fill_rule": FILL_RULE,
-        "rules": {
-            k: v if k in ("min_days", "max_days", "daily_loss_soft") else _c(v) for k, v in asdict(rules).items()
-        },
+        "rules": _rules_dict(rules),
         "totals": totals(trades),
         "trades": [_trade(t) for t in trades],
         "daily": daily,
@@ -97,6 +112,7 @@ def build_report(
             {"time": iso(p.ts_ns), "equity": str(p.equity.quantize(CENT)), "drawdown": str(p.drawdown.quantize(CENT))}
             for p in equity_curve(trades, start)
         ],
-        "verdict": verdict,
+        "verdict": _verdict(outcome, days),
         "odds": odds.as_dict() if odds else None,
+        "profiles": profiles or [],
     }
