@@ -91,7 +91,7 @@ def _yaml(path: Path) -> dict[str, Any]:
 
 
 def _settings(seed: int, fee: str | None, slippage: str | None, committees: Path | None, accounts: Path | None,
-              extra: list[str]) -> StackSettings:  # fmt: skip
+              extra: list[str], ready_timeout_s: float = 60.0) -> StackSettings:  # fmt: skip
     env: dict[str, str] = {}
     if fee is not None:
         env["AT_EXEC_SIM_FEE_PER_CONTRACT"] = fee
@@ -107,7 +107,7 @@ def _settings(seed: int, fee: str | None, slippage: str | None, committees: Path
         if not eq:
             raise _fail(f"--set {item!r}: expected KEY=VALUE")
         env[key.strip()] = value
-    return StackSettings(seed=seed, env=env)
+    return StackSettings(seed=seed, env=env, ready_timeout_s=ready_timeout_s)
 
 
 def _sha256(path: Path) -> str:
@@ -182,6 +182,7 @@ def run(
     mc_method: str = typer.Option("daily", help="Bootstrap 'daily' P&L or 'trades'"),
     mc_seed: int = typer.Option(1, help="Monte Carlo RNG seed"),
     timeout: float = typer.Option(30.0, min=0.1, help="Most seconds the stack may take for one input"),
+    ready_timeout: float = typer.Option(60.0, min=1.0, help="Most seconds the services may take to start"),
     report_path: Path = typer.Option(None, "--report", help="Write the HTML report here"),
     json_path: Path = typer.Option(None, "--json", help="Write the JSON report here"),
     recording: Path = typer.Option(None, help="Write inputs and outputs (JSONL, at-replay can replay it) here"),
@@ -208,7 +209,7 @@ def run(
         ref = normalize_ticker(symbol)
         replayed = _alerts(alerts, ref.instrument_id) if alerts is not None else ()
         multiplier = InstrumentCatalog().get(ref.instrument_id).multiplier
-        settings = _settings(seed, fee_per_contract, slippage_ticks, committees, accounts, set_)
+        settings = _settings(seed, fee_per_contract, slippage_ticks, committees, accounts, set_, ready_timeout)
         others = [(path.stem, ChallengeRules.from_mapping(_yaml(path))) for path in compare]
     except (BacktestError, AtCoreError, InvalidOperation, RecordingError) as exc:
         raise _fail(str(exc)) from None

@@ -59,13 +59,18 @@ async def _security_headers(request: Request, call_next: Callable[[Request], Awa
 
 def _observe_page(request: Request, response: Response, seconds: float) -> None:
     """A rendered page's time, by its route template (never the raw path: it may hold an id)."""
-    route = request.scope.get("route")
     console = getattr(request.app.state, "console", None)
-    if request.method != "GET" or route is None or console is None or console.metrics is None:
+    if request.method != "GET" or console is None or console.metrics is None:
         return
     if not response.headers.get("content-type", "").startswith("text/html"):
         return  # the event stream, static files, redirects: not pages
-    console.metrics.histogram("console_page_seconds").labels(getattr(route, "path", "?")).observe(seconds)
+    route = request.scope.get("route")
+    template = getattr(route, "path", None)
+    if template is None:
+        return
+    # FastAPI gives an included router's route its own path (``/accounts``) or the full one
+    page = template if template.startswith(PREFIX) else PREFIX + template
+    console.metrics.histogram("console_page_seconds").labels(page).observe(seconds)
 
 
 async def _not_signed_in(request: Request, exc: Exception) -> Response:
