@@ -223,3 +223,31 @@ def test_several_profiles_are_judged_on_the_same_days_side_by_side() -> None:
     page = to_html({**report, "profiles": rows})
     assert "Profiles side by side" in page and "time_limit on day 1 (2026-03-02)" in page
     assert "Profiles side by side" not in to_html(report), "one profile: no comparison table"
+
+
+def test_the_report_names_the_decisions_an_llm_had_a_view_in() -> None:
+    from at_core.events import AgentAnalysisEvent
+    from at_obs.backtest.result import llm_dependence
+
+    signals = [e for e in _inputs() if isinstance(e, SignalEvent)]
+    clock = ManualClock(signals[0].ts_event)
+    agents = EventFactory("agents", clock, IdGenerator(clock, random.Random(3)))
+
+    def analysis(signal: SignalEvent, kind: str, abstained: bool) -> AgentAnalysisEvent:
+        view = {"abstained": True, "abstain_reason": "no recorded exchange"} if abstained else {
+            "stance": "long", "conviction": D("0.8")}  # fmt: skip
+        return agents.make(
+            AgentAnalysisEvent, cause=signal, agent_id=f"{kind}-1", agent_kind=kind, account_id=signal.account_id,
+            strategy_id=signal.strategy_id, instrument_id=signal.instrument_id, trigger_event_id=signal.event_id,
+            model="local:smollm2" if kind == "llm" else None, **view,
+        )  # fmt: skip
+
+    views = [analysis(signals[0], "llm", False), analysis(signals[1], "llm", True), analysis(signals[1], "rule", False)]
+    exit_ns = signals[1].ts_event
+    trades = [ClosedTrade("a", "MES.CME", "long", D(2), signals[0].ts_event, D(100), exit_ns, D(101), D(10), D(0),
+                          D(0), "tv-trade-1-entry", "tv-trade-1-exit")]  # fmt: skip
+    llm = llm_dependence([*signals, *views], trades)
+    assert (llm["analyses"], llm["views"], llm["abstained"], llm["models"]) == (2, 1, 1, ["local:smollm2"])
+    assert llm["alerts_with_an_llm_view"] == ["tv-trade-1-entry"] and llm["trades_with_an_llm_view"] == 1
+    assert llm_dependence(signals, trades)["analyses"] == 0
+    assert "LLM agents" in to_html({**_report(), "llm": llm}) and "LLM agents" not in to_html(_report())

@@ -148,6 +148,15 @@ def to_html(report: dict[str, Any]) -> str:
             f"{odds['days_to_pass']['p10']} - {odds['days_to_pass']['p90']}. The bootstrap assumes days "
             "(or trades) independent and identically distributed.</p>",
         ]
+    llm = report.get("llm")
+    if llm and llm["analyses"]:
+        sections.append(
+            f"<h2>LLM agents</h2><p>{llm['analyses']} LLM analyses: {llm['views']} views from recorded exchanges, "
+            f"{llm['abstained']} abstained (no recording). Alerts decided with an LLM view: "
+            f"{html.escape(', '.join(llm['alerts_with_an_llm_view']) or 'none')} "
+            f"({llm['trades_with_an_llm_view']} trades). A model may know the future of the data it is asked "
+            "about: treat these decisions' results with suspicion.</p>"
+        )
     sections += [
         "<h2>Daily P&amp;L</h2>",
         _table(report["daily"], [("date", "day"), ("pnl", "P&L"), ("trades", "trades"), ("balance", "balance"),

@@ -6,6 +6,7 @@ from dataclasses import asdict
 from decimal import Decimal
 from typing import Any
 
+from at_core.events import AgentAnalysisEvent, Event, SignalEvent
 from at_obs.backtest.challenge import ChallengeRules, DayState, Outcome
 from at_obs.backtest.daily import Day, equity_curve
 from at_obs.backtest.montecarlo import Odds
@@ -70,6 +71,26 @@ def profile_entry(
     return {"name": name, "rules": _rules_dict(rules), "verdict": _verdict(outcome, days), "passed": passed}
 
 
+def llm_dependence(events: list[Event], trades: list[ClosedTrade]) -> dict[str, Any]:
+    """Which decisions an LLM had a view in (a model may know the future of the data it is shown).
+
+    In replay mode an LLM agent answers only from the recorded exchanges (``--llm-cache``); with no
+    recording it abstains, and the decision is the rule agents' alone.
+    """
+    signals = {e.event_id: e for e in events if isinstance(e, SignalEvent)}
+    llm = [e for e in events if isinstance(e, AgentAnalysisEvent) and e.agent_kind == "llm"]
+    viewed = {a.trigger_event_id for a in llm if not a.abstained and a.trigger_event_id in signals}
+    alerts = sorted(signals[i].alert_id or i for i in viewed)
+    return {
+        "analyses": len(llm),
+        "views": sum(not a.abstained for a in llm),
+        "abstained": sum(a.abstained for a in llm),
+        "models": sorted({a.model for a in llm if a.model}),
+        "alerts_with_an_llm_view": alerts,
+        "trades_with_an_llm_view": sum(1 for t in trades if t.entry_alert in alerts or t.exit_alert in alerts),
+    }
+
+
 def build_report(
     *,
     inputs: dict[str, Any],
@@ -81,6 +102,7 @@ def build_report(
     outcome: Outcome,
     odds: Odds | None,
     profiles: list[dict[str, Any]] | None = None,
+    llm: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The JSON twin of the HTML report (money as strings of exact decimals)."""
     start = Decimal(rules.starting_balance) / 100
@@ -115,4 +137,5 @@ def build_report(
         "verdict": _verdict(outcome, days),
         "odds": odds.as_dict() if odds else None,
         "profiles": profiles or [],
+        "llm": llm or llm_dependence([], trades),
     }

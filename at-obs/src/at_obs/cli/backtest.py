@@ -39,7 +39,7 @@ from at_obs.backtest.montecarlo import Odds, monte_carlo
 from at_obs.backtest.pipeline import StackRun, run_through_stack
 from at_obs.backtest.recording import Target, build_inputs, recorded_alerts
 from at_obs.backtest.report import to_html, to_json
-from at_obs.backtest.result import build_report, profile_entry
+from at_obs.backtest.result import build_report, llm_dependence, profile_entry
 from at_obs.backtest.stack import StackSettings
 from at_obs.backtest.trades import CENT, trade_list
 from at_obs.backtest.tv_trades import TradeList, load_tv_trades
@@ -157,6 +157,9 @@ def run(
     fee_per_contract: str = typer.Option(None, help="exec-sim fee per contract per side (default: exec-sim's)"),
     slippage_ticks: str = typer.Option(None, help="exec-sim slippage in ticks per fill (default: none)"),
     committees: Path = typer.Option(None, help="Agents committees YAML (default: the shipped committee)"),
+    llm_cache: Path = typer.Option(
+        None, help="Recorded LLM exchanges the LLM agents answer from (none: every LLM agent abstains)"
+    ),
     accounts: Path = typer.Option(None, help="exec-sim accounts YAML (default: the shipped accounts)"),
     set_: list[str] = typer.Option([], "--set", help="Extra service setting KEY=VALUE (AT_AGENTS_* / AT_EXEC_SIM_*)"),
     rules_file: Path = typer.Option(None, "--rules", help="Challenge rules YAML (see docs/BACKTEST.md)"),
@@ -209,6 +212,10 @@ def run(
         ref = normalize_ticker(symbol)
         replayed = _alerts(alerts, ref.instrument_id) if alerts is not None else ()
         multiplier = InstrumentCatalog().get(ref.instrument_id).multiplier
+        if llm_cache is not None:
+            if not llm_cache.is_dir():
+                raise _fail(f"--llm-cache {llm_cache}: no such directory")
+            set_ = [f"AT_AGENTS_LLM_CACHE_DIR={llm_cache.resolve()}", *set_]
         settings = _settings(seed, fee_per_contract, slippage_ticks, committees, accounts, set_, ready_timeout)
         others = [(path.stem, ChallengeRules.from_mapping(_yaml(path))) for path in compare]
     except (BacktestError, AtCoreError, InvalidOperation, RecordingError) as exc:
@@ -241,6 +248,7 @@ def run(
             "output_sha256": stack_run.output_sha256, "warnings": stack_run.warnings,
         },
         trades=closed, days=days, rules=rules, trace=trace, outcome=outcome, odds=odds, profiles=profiles,
+        llm=llm_dependence(inputs + stack_run.outputs, closed),
     )  # fmt: skip
     if json_path:
         json_path.write_text(to_json(report))
