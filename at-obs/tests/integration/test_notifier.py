@@ -155,6 +155,11 @@ async def test_past_the_rate_limit_notifications_arrive_as_one_digest(nats_serve
         await play_session(nats_server.url)
         await receiver.wait_posts(2)
         await settled(nats_server.url, f"notifier-{STREAM}")
+        # the digest is counted once apprise's send returns, a moment after the receiver has it
+        deadline = time.monotonic() + 20
+        while sample(notifier, "notification_digests_total", route="0") < 1:
+            assert time.monotonic() < deadline, "the digest was never counted"
+            await asyncio.sleep(0.02)  # a counter has no message to await
     filled = sum(isinstance(e, FillEvent) for e in recorded_session())
     assert filled >= 3
     assert receiver.posts[0]["title"].startswith("Fill ")
