@@ -2,10 +2,11 @@
 
 The recorder runs as its own process (``at-recorder``, settings from the environment, as
 ``make up`` runs it), so a browser driven from the test never shares an event loop with it.
-The paper stack and a loopback stand-in for exec-sim's control API run on an event loop in
-a thread of the test process. The stand-in speaks exec-sim's ``/kill-switch`` and
-``/resume`` (JSON body, bearer key) and publishes the ``trading_state_changed`` exec-sim
-would; at-obs tests never import another service.
+The paper stack runs on an event loop in a thread of the test process and answers the
+recorded session's inputs. The kill switch and resume go to a real exec-sim (the installed
+``at-exec-sim`` executable, as a process: at-obs never imports another service), started after
+the session is recorded, on durables of its own that take only new events: it recovers the
+session's state from JetStream as at a restart, and answers the console's buttons.
 """
 
 from __future__ import annotations
@@ -20,27 +21,30 @@ import threading
 import time
 import urllib.request
 from collections.abc import Coroutine
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
 import nats
-import uvicorn
-from fastapi import FastAPI, Header, HTTPException
 from tests.paper_stack import ACCOUNT, MES, STRATEGY, T0, recorded_session, serve, session_inputs
 
 from at_core import subjects
 from at_core.clock import ManualClock
+from at_core.constants import SERVICE_EXEC_SIM
+from at_core.durables import durables_of
+from at_core.errors import DecodeError
 from at_core.events import Event, EventFactory, SignalEvent, TradingStateChangedEvent
 from at_core.ids import IdGenerator
-from at_core.models.enums import AssetClass, IngestSource, PositionSide, SignalAction, TradingState
+from at_core.models.enums import AssetClass, IngestSource, PositionSide, SignalAction
 from at_core.runtime.bus import event_headers
 from at_core.runtime.provision import provision_url
-from at_core.serialization import encode_event
+from at_core.serialization import decode_event, encode_event
+from at_core.service_kit.auth import DEV_KEYS, Scope
 from at_core.testing import NatsServer, free_port
 
 T = TypeVar("T")
-EXEC_KEY = "exec-sim-operator-key-for-tests"
+EXEC_KEY = DEV_KEYS[Scope.OPERATOR]  # exec-sim's default key ring outside production
+EXEC_PREFIX = "console-exec-sim"  # durables of its own, new events only: the session is not traded twice
 BIN = Path(sys.executable).parent
 
 
@@ -60,49 +64,6 @@ class LoopThread:
         self.thread.join(5)
 
 
-def exec_sim_stand_in(stack: ConsoleStack) -> FastAPI:
-    """exec-sim's control API on loopback: checks the bearer key, publishes the halt or resume."""
-    app = FastAPI()
-    clock = ManualClock(T0 + 86_400 * 10**9)
-    factory = EventFactory("exec_sim", clock, IdGenerator(clock, random.Random(7)))
-
-    async def change(account_id: str, state: TradingState, previous: TradingState, reason: str) -> None:
-        clock.advance(10**9)
-        event = factory.make(
-            TradingStateChangedEvent,
-            account_id=account_id,
-            state=state,
-            previous_state=previous,
-            reason=reason,
-            message=f"{reason} from the console",
-        )
-        await stack.publish_async([event])
-
-    def check(authorization: str | None) -> None:
-        if authorization != f"Bearer {EXEC_KEY}":
-            raise HTTPException(401, "operator key required")
-
-    @app.post("/kill-switch")
-    async def kill(body: dict[str, Any], authorization: str | None = Header(default=None)) -> dict[str, Any]:
-        check(authorization)
-        stack.control_calls.append({"action": "kill_switch", **body})
-        await change(body["account_id"], TradingState.HALTED, TradingState.HALTED, "kill_switch")
-        return {"status": "halted", "events": []}
-
-    @app.post("/resume")
-    async def resume(body: dict[str, Any], authorization: str | None = Header(default=None)) -> dict[str, Any]:
-        check(authorization)
-        stack.control_calls.append({"action": "resume", **body})
-        await change(body["account_id"], TradingState.ACTIVE, TradingState.HALTED, "resume")
-        return {"status": "active", "events": []}
-
-    @app.get("/readyz")
-    async def readyz() -> dict[str, Any]:
-        return {"ready": True, "unpublished_events": 0}
-
-    return app
-
-
 @dataclass
 class ConsoleStack:
     run_dir: Path
@@ -110,11 +71,12 @@ class ConsoleStack:
     loop: LoopThread = field(default_factory=LoopThread)
     port: int = field(default_factory=free_port)
     exec_port: int = field(default_factory=free_port)
-    control_calls: list[dict[str, Any]] = field(default_factory=list)
+    #: (reason, state) of every trading_state_changed on the bus since start, in arrival order.
+    state_changes: list[tuple[str, str]] = field(default_factory=list)
     recorder: subprocess.Popen[bytes] | None = None
+    exec_sim: subprocess.Popen[bytes] | None = None
     _nc: Any = None
     _paper: Any = None
-    _exec_server: uvicorn.Server | None = None
     _live_clock: ManualClock = field(default_factory=lambda: ManualClock(T0 + 2 * 86_400 * 10**9))
 
     @property
@@ -149,13 +111,44 @@ class ConsoleStack:
 
     async def _start_async(self) -> None:
         self._nc = await nats.connect(self.nats.url, name="console-test-publisher")
+
+        async def on_state(msg: Any) -> None:
+            try:
+                event = decode_event(msg.data)
+            except DecodeError:
+                return
+            if isinstance(event, TradingStateChangedEvent):
+                self.state_changes.append((event.reason, str(event.state)))
+
+        await self._nc.subscribe(subjects.TRADING_STATES, cb=on_state)
         self._paper = await serve(self.nats.url)
-        self._exec_server = uvicorn.Server(
-            uvicorn.Config(exec_sim_stand_in(self), host="127.0.0.1", port=self.exec_port, log_level="warning")
+
+    def start_exec_sim(self) -> None:
+        """The real exec-sim, after the session: it recovers it from JetStream and takes new events only."""
+        durables = tuple(replace(d, new_only=True) for d in durables_of(SERVICE_EXEC_SIM))
+        self.loop.run(provision_url(self.nats.url, prefixes={SERVICE_EXEC_SIM: EXEC_PREFIX}, durables=durables))
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AT_")}
+        env.update(
+            {
+                "AT_EXEC_SIM_NATS_URL": self.nats.url,
+                "AT_EXEC_SIM_HOST": "127.0.0.1",
+                "AT_EXEC_SIM_PORT": str(self.exec_port),
+                "AT_EXEC_SIM_DURABLE_PREFIX": EXEC_PREFIX,
+                "AT_EXEC_SIM_ENVIRONMENT": "test",
+            }
         )
-        asyncio.get_running_loop().create_task(self._exec_server.serve())
-        while not self._exec_server.started:  # noqa: ASYNC110 - uvicorn has no started event to await
-            await asyncio.sleep(0.02)
+        log = (self.run_dir / "exec-sim.log").open("ab")
+        self.exec_sim = subprocess.Popen(
+            [str(BIN / "at-exec-sim")], env=env, cwd=self.run_dir, stdout=log, stderr=subprocess.STDOUT
+        )
+        log.close()
+        ready = f"http://127.0.0.1:{self.exec_port}/readyz"
+        self.wait_for(lambda: self._get_json(ready).get("ready") is True, 60, "exec-sim to be ready")
+
+    def kill_switches(self) -> int:
+        """How many halts by the kill switch came over the bus (after a flush of the test's connection)."""
+        self.loop.run(self._nc.flush())
+        return sum(1 for reason, _ in self.state_changes if reason == "kill_switch")
 
     async def publish_async(self, events: list[Event]) -> None:
         js = self._nc.jetstream()
@@ -194,7 +187,7 @@ class ConsoleStack:
 
     def _get_json(self, path: str) -> dict[str, Any]:
         try:
-            with urllib.request.urlopen(self.url + path, timeout=2) as resp:
+            with urllib.request.urlopen(path if "://" in path else self.url + path, timeout=2) as resp:
                 return json.loads(resp.read())
         except Exception:
             return {}
@@ -203,32 +196,32 @@ class ConsoleStack:
         """Poll a condition on another process (HTTP state has no message to await), with a deadline."""
         deadline = time.monotonic() + timeout
         while not check():
-            if self.recorder is not None and self.recorder.poll() is not None:
-                raise RuntimeError(f"the recorder exited: {self.log_tail()}")
+            for name, proc in (("recorder", self.recorder), ("exec-sim", self.exec_sim)):
+                if proc is not None and proc.poll() is not None:
+                    raise RuntimeError(f"the {name} exited: {self.log_tail(name)}")
             if time.monotonic() > deadline:
                 raise TimeoutError(f"waited {timeout}s for {what}: {self.log_tail()}")
             time.sleep(0.05)
 
-    def log_tail(self) -> str:
-        path = self.run_dir / "recorder.log"
+    def log_tail(self, name: str = "recorder") -> str:
+        path = self.run_dir / f"{name}.log"
         return "\n".join(path.read_text(errors="replace").splitlines()[-30:]) if path.exists() else ""
 
     def stop(self) -> None:
-        if self.recorder is not None:
-            self.recorder.terminate()
+        for proc in (self.exec_sim, self.recorder):
+            if proc is None:
+                continue
+            proc.terminate()
             try:
-                self.recorder.wait(20)
+                proc.wait(20)
             except subprocess.TimeoutExpired:
-                self.recorder.kill()
-                self.recorder.wait()
-        if self._exec_server is not None:
-            self._exec_server.should_exit = True
+                proc.kill()
+                proc.wait()
 
         async def close() -> None:
             for nc in (self._nc, self._paper):
                 if nc is not None:
                     await nc.close()
-            await asyncio.sleep(0.2)  # let the stand-in's server task see should_exit
 
         try:
             self.loop.run(close(), timeout=10)

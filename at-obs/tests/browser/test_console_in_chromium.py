@@ -1,7 +1,7 @@
 """The console in a real browser: headless Chromium (Debian's chromium + chromium-driver) via selenium.
 
 Against a real recorder process serving pages from a real audit store, filled by the paper
-stack over a real nats-server. Screenshots of every page go to ``at-obs/var/screenshots``.
+stack over a real nats-server; the kill switch goes to a real exec-sim process. Screenshots of every page go to ``at-obs/var/screenshots``.
 """
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ConsoleStack]:
     try:
         s.start()
         s.play_session()
+        s.start_exec_sim()
         yield s
     finally:
         s.stop()
@@ -130,13 +131,13 @@ def test_the_accounts_page_shows_the_account_halted_after_the_daily_loss_breach(
 def test_the_kill_switch_is_refused_without_the_operator_key(browser, stack: ConsoleStack) -> None:  # type: ignore[no-untyped-def]
     from selenium.webdriver.common.by import By
 
-    calls = len(stack.control_calls)
+    halts = stack.kill_switches()
     sign_in(browser, stack, DEV_KEYS["viewer"])
     browser.get(stack.url + "/console/accounts")
     browser.find_element(By.ID, f"kill-{ACCOUNT}").click()
     browser.find_element(By.ID, "confirm").click()
     assert "operator needed" in browser.find_element(By.ID, "forbidden").text
-    assert len(stack.control_calls) == calls, "exec-sim was never called"
+    assert stack.kill_switches() == halts, "exec-sim was never called"
 
 
 def test_the_kill_switch_button_halts_the_account_with_the_operator_key(browser, stack: ConsoleStack) -> None:  # type: ignore[no-untyped-def]
@@ -149,7 +150,8 @@ def test_the_kill_switch_button_halts_the_account_with_the_operator_key(browser,
     shot(browser, "confirm_kill_switch")
     browser.find_element(By.ID, "confirm").click()
     assert "kill_switch " + ACCOUNT + ": done" in browser.find_element(By.ID, "notice").text
-    assert stack.control_calls[-1] == {"action": "kill_switch", "account_id": ACCOUNT}
+    # exec-sim answered only after JetStream took its halt: it is on the bus
+    stack.wait_for(lambda: stack.kill_switches() == 1, 10, "exec-sim's halt on the bus")
 
     def halted_by_kill_switch() -> bool:
         browser.get(stack.url + "/console/accounts")
@@ -221,7 +223,7 @@ def test_no_page_loads_anything_from_another_host(browser, stack: ConsoleStack) 
 def test_a_kill_switch_post_without_the_sessions_csrf_token_is_refused(stack: ConsoleStack) -> None:
     import httpx
 
-    calls = len(stack.control_calls)
+    halts = stack.kill_switches()
     with httpx.Client(base_url=stack.url) as client:
         signed_in = client.post("/console/login", data={"key": DEV_KEYS["operator"]})
         assert signed_in.status_code == 303
@@ -237,4 +239,31 @@ def test_a_kill_switch_post_without_the_sessions_csrf_token_is_refused(stack: Co
             anonymous.post("/console/control/kill_switch", data={"account_id": ACCOUNT, "csrf": "x"}).status_code == 401
         )
         assert anonymous.get("/console/live/stream").status_code == 401
-    assert len(stack.control_calls) == calls
+    assert stack.kill_switches() == halts
+
+
+def test_the_console_counts_sign_ins_buttons_and_page_times_on_the_recorders_metrics(stack: ConsoleStack) -> None:
+    import httpx
+    from prometheus_client.parser import text_string_to_metric_families
+
+    with httpx.Client(base_url=stack.url) as client:
+        assert client.post("/console/login", data={"key": "not-a-key"}).status_code == 401
+        client.post("/console/login", data={"key": DEV_KEYS["viewer"]})
+        assert client.get("/console/accounts").status_code == 200
+        forged = client.post("/console/control/kill_switch", data={"account_id": ACCOUNT, "csrf": "0" * 64})
+        assert forged.status_code == 403
+        text = client.get("/metrics").text
+    samples = {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+    assert samples[("at_obs_console_logins_total", (("outcome", "refused"),))] >= 1
+    assert samples[("at_obs_console_logins_total", (("outcome", "ok"),))] >= 1
+    assert samples[("at_obs_console_page_seconds_count", (("page", "/console/accounts"),))] >= 1
+    assert samples[("at_obs_console_loaded", ())] == 1
+    # a press exec-sim applied is one halt on the bus (the kill switch test's, when it ran first)
+    ok = samples.get(("at_obs_console_controls_total", (("action", "kill_switch"), ("outcome", "ok"))), 0)
+    assert ok == stack.kill_switches()
+    assert samples[("at_obs_console_controls_total", (("action", "kill_switch"), ("outcome", "csrf")))] >= 1
+    assert not any(name == "at_obs_console_page_seconds_count" and "stream" in str(labels) for name, labels in samples)

@@ -28,7 +28,8 @@ TV_PRICES = [("6004.75", "6029"), ("6026.25", "5999.75"), ("6019", "6001.5")]
 
 def backtest(out: Path, *extra: str) -> tuple[dict[str, Any], str]:
     out.mkdir(parents=True, exist_ok=True)
-    args = [EXE, str(BARS), str(TRADES), "--symbol", "CME_MINI:MES1!", "--tz", "America/New_York", *RULES]
+    listed = [] if "--alerts" in extra else [str(TRADES)]
+    args = [EXE, str(BARS), *listed, "--symbol", "CME_MINI:MES1!", "--tz", "America/New_York", *RULES]
     args += ["--runs", "500", "--json", str(out / "r.json"), "--report", str(out / "r.html")]
     args += ["--recording", str(out / "rec.jsonl"), *extra]
     done = subprocess.run(args, capture_output=True, text=True, timeout=240, check=False)
@@ -64,11 +65,44 @@ def test_two_processes_give_one_output_hash_and_one_report_through_the_real_serv
     assert first["verdict"] == {"status": "passed", "day": 1, "date": "2026-03-02"}
 
 
+def _alert_log(path: Path) -> str:
+    """The trade list's alerts as a live account's audit trail (another account, a strategy of its own)."""
+    from zoneinfo import ZoneInfo
+
+    from at_core import subjects
+    from at_core.events import SignalEvent
+    from at_core.symbols import normalize_ticker
+    from at_obs.adapters.audit_store import open_audit_store
+    from at_obs.backtest.bars import load_bars
+    from at_obs.backtest.recording import Target, build_inputs
+    from at_obs.backtest.tv_trades import load_tv_trades
+
+    live = Target(normalize_ticker("CME_MINI:MES1!"), "CME_MINI:MES1!", "live-account-1", "live-strategy")
+    trades = load_tv_trades(TRADES, ZoneInfo("America/New_York")).trades
+    signals = [e for e in build_inputs(load_bars(BARS), trades, live) if isinstance(e, SignalEvent)]
+    store = open_audit_store(str(path))
+    store.append_many([(e, subjects.subject_for(e)) for e in signals])
+    store.close()
+    return str(path)
+
+
 def test_without_fees_the_net_pnl_is_tradingviews_to_the_cent_and_with_slippage_it_is_worse(tmp_path: Path) -> None:
-    free, _ = backtest(tmp_path / "free", "--fee-per-contract", "0")
+    # the alerts from a recorded alert log (an audit trail) instead of the list of trades: the same trades
+    free, _ = backtest(tmp_path / "free", "--fee-per-contract", "0", "--alerts", _alert_log(tmp_path / "audit.sqlite3"))
+    assert free["inputs"]["recorded_alerts"] == 6 and free["inputs"]["trades_file"] is None
+    assert [t["entry_alert"] for t in free["trades"]] == [f"tv-trade-{n}-entry" for n in (1, 2, 3)]
+    assert {t["account_id"] for t in free["trades"]} == {"topstep-50k-1"}
     assert free["totals"]["net_pnl"] == "287.50" == free["totals"]["gross_pnl"]
     assert [t["net_pnl"] for t in free["trades"]] == ["242.50", "132.50", "-87.50"]
-    slipped, _ = backtest(tmp_path / "slip", "--fee-per-contract", "0", "--slippage-ticks", "1")
+    # two more challenges judged on the same trades, side by side
+    (tmp_path / "far.yaml").write_text("starting_balance: 50000\nprofit_target: 3000\nmax_days: 5\n")
+    (tmp_path / "tight.yaml").write_text("starting_balance: 50000\nprofit_target: 3000\ndaily_loss_limit: 50\n")
+    compare = ["--compare", str(tmp_path / "far.yaml"), "--compare", str(tmp_path / "tight.yaml")]
+    slipped, printed = backtest(tmp_path / "slip", "--fee-per-contract", "0", "--slippage-ticks", "1", *compare)
     # one tick (1.25 USD on MES) against each of 8 contract-sides
     assert slipped["totals"]["slippage"] == "10.00"
     assert Decimal(slipped["totals"]["net_pnl"]) == Decimal("287.50") - Decimal("10.00")
+    profiles = {p["name"]: p["verdict"]["status"] for p in slipped["profiles"]}
+    assert profiles == {"rules": "passed", "far": "running", "tight": "running"}, "one day, 277.50 up: no daily loss"
+    assert slipped["profiles"][1]["passed"]["probability"] == 0.0  # 5 days of 277.50 never make 3,000
+    assert "far: running" in printed and "tight: running" in printed

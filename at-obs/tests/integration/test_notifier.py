@@ -19,6 +19,7 @@ from tests.paper_stack import recorded_session, serve, session_inputs
 
 from at_core.events import FillEvent
 from at_core.metrics import MetricCatalog
+from at_core.metrics.obs import CATALOG
 from at_core.runtime.bus import EventBus
 from at_core.testing import NatsServer, free_port
 from at_obs.adapters.notifier import STREAM, Notifier, start, stop
@@ -66,7 +67,7 @@ async def running(receiver: Receiver, settings: ConsoleSettings) -> AsyncIterato
     while not receiver.server.started:  # noqa: ASYNC110 - uvicorn has no started event to await
         await asyncio.sleep(0.01)
     notifier = Notifier(settings)
-    await start(notifier, MetricCatalog("test").build())
+    await start(notifier, CATALOG.build())  # the recorder's metrics, as the console passes them
     paper = await serve(settings.nats_url)
     try:
         yield notifier
@@ -104,6 +105,11 @@ async def settled(url: str, durable: str, timeout: float = 20.0) -> None:
         await bus.close()
 
 
+def sample(notifier: Notifier, name: str, **labels: str) -> float:
+    assert notifier.metrics is not None
+    return notifier.metrics.registry.get_sample_value(f"at_obs_{name}", labels) or 0.0
+
+
 def route(receiver: Receiver, kinds: list[str]) -> list[dict[str, Any]]:
     return [{"urls": [receiver.url], "kinds": kinds}]
 
@@ -111,10 +117,14 @@ def route(receiver: Receiver, kinds: list[str]) -> list[dict[str, Any]]:
 async def test_a_daily_loss_breach_produces_exactly_one_notification(nats_server: NatsServer) -> None:
     receiver = Receiver()
     settings = ConsoleSettings(nats_url=nats_server.url, notify_routes=route(receiver, ["halt", "kill_switch"]))
-    async with running(receiver, settings):
+    async with running(receiver, settings) as notifier:
+        assert sample(notifier, "notifier_running") == 1
         await play_session(nats_server.url)
         await receiver.wait_posts(1)
         await settled(nats_server.url, f"notifier-{STREAM}")
+    assert sample(notifier, "notifier_running") == 0
+    assert sample(notifier, "notifications_sent_total", route="0", kind="halt") == 1
+    assert sample(notifier, "notification_failures_total", route="0") == 0
     assert len(receiver.posts) == 1
     assert "halted" in receiver.posts[0]["title"] and "daily_loss_limit" in receiver.posts[0]["title"]
 
@@ -124,11 +134,12 @@ async def test_a_receiver_that_is_down_gets_the_notification_once_it_is_back(nat
     settings = ConsoleSettings(
         nats_url=nats_server.url, notify_routes=route(receiver, ["halt"]), notify_retry_delay_s=0.2
     )
-    async with running(receiver, settings):
+    async with running(receiver, settings) as notifier:
         await play_session(nats_server.url)
         await receiver.wait_posts(1)
         await settled(nats_server.url, f"notifier-{STREAM}")
-    assert receiver.refused == 3
+    assert receiver.refused == 3 == sample(notifier, "notification_failures_total", route="0")
+    assert sample(notifier, "notifications_sent_total", route="0", kind="halt") == 1
     assert len(receiver.posts) == 1, "delivered once, after three refusals"
 
 
@@ -140,12 +151,20 @@ async def test_past_the_rate_limit_notifications_arrive_as_one_digest(nats_serve
         notify_max_per_minute=1,
         notify_digest_interval_s=0.5,
     )
-    async with running(receiver, settings):
+    async with running(receiver, settings) as notifier:
         await play_session(nats_server.url)
         await receiver.wait_posts(2)
         await settled(nats_server.url, f"notifier-{STREAM}")
+        # the digest is counted once apprise's send returns, a moment after the receiver has it
+        deadline = time.monotonic() + 20
+        while sample(notifier, "notification_digests_total", route="0") < 1:
+            assert time.monotonic() < deadline, "the digest was never counted"
+            await asyncio.sleep(0.02)  # a counter has no message to await
     filled = sum(isinstance(e, FillEvent) for e in recorded_session())
     assert filled >= 3
     assert receiver.posts[0]["title"].startswith("Fill ")
     assert receiver.posts[1]["title"] == f"{filled - 1} notifications: {filled - 1} fill"
     assert len(receiver.posts) == 2
+    assert sample(notifier, "notifications_sent_total", route="0", kind="fill") == 1
+    assert sample(notifier, "notifications_held_total", route="0") == filled - 1
+    assert sample(notifier, "notification_digests_total", route="0") == 1

@@ -56,3 +56,31 @@ def test_rules_come_from_a_yaml_file_and_an_unknown_rule_is_named(tmp_path: Path
     result = runner.invoke(app, [BARS, TRADES, "--symbol", "MES1!", "--rules", str(rules)])
     assert result.exit_code == 2
     assert "unknown challenge rule(s): drawdown" in result.output
+
+
+def test_without_trades_or_an_alert_log_nothing_runs() -> None:
+    result = runner.invoke(app, [BARS, *RULES])
+    assert result.exit_code == 2
+    assert "give TRADES" in result.output and "--alerts" in result.output
+
+
+def test_an_alert_log_without_a_signal_on_the_symbol_or_unreadable_is_refused(tmp_path: Path) -> None:
+    empty = tmp_path / "log.jsonl"
+    empty.write_text("\n")
+    result = runner.invoke(app, [BARS, *RULES, "--alerts", str(empty)])
+    assert result.exit_code == 2
+    assert "no signal on MES.CME in it" in result.output.replace("\n", " ")
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"event_type": "signal"}\n')
+    result = runner.invoke(app, [BARS, *RULES, "--alerts", str(bad)])
+    assert result.exit_code == 2 and "line 1 is not an event" in result.output.replace("\n", " ")
+    missing = runner.invoke(app, [BARS, *RULES, "--alerts", str(tmp_path / "audit.sqlite3")])
+    assert missing.exit_code == 2
+
+
+def test_a_compared_profile_with_a_bad_rule_is_named_before_any_service_starts(tmp_path: Path) -> None:
+    other = tmp_path / "apex.yaml"
+    other.write_text("starting_balance: 50000\nprofit_target: 3000\ntrailing: 2500\n")
+    result = runner.invoke(app, [BARS, TRADES, *RULES, "--compare", str(other)])
+    assert result.exit_code == 2
+    assert "unknown challenge rule(s): trailing" in result.output

@@ -181,3 +181,73 @@ def test_bars_between_signals_go_without_waiting_and_every_signal_and_the_bar_be
     assert events[-1].event_id in waiting  # type: ignore[attr-defined]
     assert groups[-1][0] and all(a[0] != b[0] for a, b in itertools.pairwise(groups))
     assert all(wait for wait, _ in segments(events, batch_bars=False))  # type: ignore[arg-type]
+
+
+def test_recorded_alerts_come_again_at_their_times_as_the_backtests_account_with_what_tradingview_sent() -> None:
+    from at_obs.backtest.recording import recorded_alerts
+
+    live = [e for e in _inputs() if isinstance(e, SignalEvent)]
+    recorded = [e.model_copy(update={"account_id": "live-7", "strategy_id": "live"}) for e in live]
+    other = live[0].model_copy(update={"instrument_id": "ES.CME", "event_id": live[0].event_id[:-1] + "x"})
+    alerts = recorded_alerts([*recorded, other], "MES.CME")
+    assert len(alerts) == 6, "only the backtest's instrument"
+
+    bars = load_bars(DATA / "mes_5m_tradingview.csv")
+    events = build_inputs(bars, (), TARGET, alerts)
+    replayed = [e for e in events if isinstance(e, SignalEvent)]
+    assert [(e.ts_event, e.action, e.position_size, e.alert_id, e.price) for e in replayed] == [
+        (e.ts_event, e.action, e.position_size, e.alert_id, e.price) for e in live
+    ]
+    assert {(e.account_id, e.strategy_id) for e in replayed} == {("topstep-50k-1", "backtest")}
+    # ids from the backtest's own seeded generator: the alert log of a backtest, sent again, is its inputs exactly
+    assert [encode_event(e) for e in replayed] == [encode_event(e) for e in live]
+    first = next(i for i, e in enumerate(events) if isinstance(e, SignalEvent))
+    assert isinstance(events[first - 1], MarketDataEvent) and events[first - 1].ts_event == events[first].ts_event
+    assert [encode_event(e) for e in events] == [encode_event(e) for e in build_inputs(bars, (), TARGET, alerts)]
+
+
+def test_several_profiles_are_judged_on_the_same_days_side_by_side() -> None:
+    from at_obs.backtest.result import profile_entry
+
+    report = _report()
+    days = by_day([_trade(1772470000 * 10**9, "150")], CHICAGO, time(17))
+    easy = ChallengeRules.from_mapping({"starting_balance": 50000, "profit_target": 100})
+    strict = ChallengeRules.from_mapping({"starting_balance": 50000, "profit_target": 3000, "max_days": 1})
+    rows = [
+        profile_entry(name, rules, days, run_challenge([d.pnl for d in days], rules), None)
+        for name, rules in (("easy", easy), ("strict", strict))
+    ]
+    assert [(r["name"], r["verdict"]["status"], r["verdict"]["day"]) for r in rows] == [
+        ("easy", "passed", 1), ("strict", "time_limit", 1),
+    ]  # fmt: skip
+    page = to_html({**report, "profiles": rows})
+    assert "Profiles side by side" in page and "time_limit on day 1 (2026-03-02)" in page
+    assert "Profiles side by side" not in to_html(report), "one profile: no comparison table"
+
+
+def test_the_report_names_the_decisions_an_llm_had_a_view_in() -> None:
+    from at_core.events import AgentAnalysisEvent
+    from at_obs.backtest.result import llm_dependence
+
+    signals = [e for e in _inputs() if isinstance(e, SignalEvent)]
+    clock = ManualClock(signals[0].ts_event)
+    agents = EventFactory("agents", clock, IdGenerator(clock, random.Random(3)))
+
+    def analysis(signal: SignalEvent, kind: str, abstained: bool) -> AgentAnalysisEvent:
+        view = {"abstained": True, "abstain_reason": "no recorded exchange"} if abstained else {
+            "stance": "long", "conviction": D("0.8")}  # fmt: skip
+        return agents.make(
+            AgentAnalysisEvent, cause=signal, agent_id=f"{kind}-1", agent_kind=kind, account_id=signal.account_id,
+            strategy_id=signal.strategy_id, instrument_id=signal.instrument_id, trigger_event_id=signal.event_id,
+            model="local:smollm2" if kind == "llm" else None, **view,
+        )  # fmt: skip
+
+    views = [analysis(signals[0], "llm", False), analysis(signals[1], "llm", True), analysis(signals[1], "rule", False)]
+    exit_ns = signals[1].ts_event
+    trades = [ClosedTrade("a", "MES.CME", "long", D(2), signals[0].ts_event, D(100), exit_ns, D(101), D(10), D(0),
+                          D(0), "tv-trade-1-entry", "tv-trade-1-exit")]  # fmt: skip
+    llm = llm_dependence([*signals, *views], trades)
+    assert (llm["analyses"], llm["views"], llm["abstained"], llm["models"]) == (2, 1, 1, ["local:smollm2"])
+    assert llm["alerts_with_an_llm_view"] == ["tv-trade-1-entry"] and llm["trades_with_an_llm_view"] == 1
+    assert llm_dependence(signals, trades)["analyses"] == 0
+    assert "LLM agents" in to_html({**_report(), "llm": llm}) and "LLM agents" not in to_html(_report())

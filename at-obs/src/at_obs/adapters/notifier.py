@@ -59,6 +59,8 @@ class Notifier:
     clock: Callable[[], float] = time.monotonic
     throttles: list[Throttle] = field(default_factory=list)
     sent: set[tuple[int, str]] = field(default_factory=set)
+    #: The recorder's metrics (the ``notification*`` family); None in a test that counts nothing.
+    metrics: Metrics | None = None
     bus: EventBus | None = None
     consumer: Consumer | None = None
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
@@ -66,6 +68,11 @@ class Notifier:
     def __post_init__(self) -> None:
         s = self.settings
         self.throttles = [Throttle(s.notify_max_per_minute, s.notify_digest_interval_s) for _ in s.notify_routes]
+
+    def _count(self, name: str, *labels: str) -> None:
+        if self.metrics is not None:
+            counter = self.metrics.counter(name)
+            (counter.labels(*labels) if labels else counter).inc()
 
     async def _send(self, route: NotifyRoute, title: str, body: str) -> None:
         urls = [u.get_secret_value() for u in route.urls]
@@ -90,11 +97,13 @@ class Notifier:
                 continue
             if not self.throttles[i].offer(notice, self.clock()):
                 self._remember(key)  # held for the digest, which retries on its own
+                self._count("notifications_held_total", str(i))
                 continue
             try:
                 await self._send(route, notice.title, notice.body)
             except NotifyError as exc:
                 failed += 1
+                self._count("notification_failures_total", str(i))
                 if self.throttles[i].sent_at:
                     self.throttles[i].sent_at.pop()  # a send that failed does not count against the limit
                 log.warning(
@@ -102,6 +111,7 @@ class Notifier:
                 )
                 continue
             self._remember(key)
+            self._count("notifications_sent_total", str(i), notice.kind)
             log.info("notified", kind=notice.kind, account_id=notice.account_id, route=i, event_id=notice.event_id)
         if failed:
             raise NotifyError(f"{failed} route(s) failed for {notice.event_id}; JetStream redelivers it")
@@ -120,8 +130,10 @@ class Notifier:
             title, body = digest_text(held)
             try:
                 await self._send(route, title, body)
+                self._count("notification_digests_total", str(i))
                 log.info("notified_digest", route=i, count=len(held))
             except NotifyError as exc:
+                self._count("notification_failures_total", str(i))
                 log.warning("notify_digest_failed", route=i, count=len(held), error=str(exc))
                 throttle = self.throttles[i]
                 throttle.held = held + throttle.held
@@ -131,6 +143,7 @@ class Notifier:
 async def start(notifier: Notifier, metrics: Metrics) -> None:
     """Connect, start the durable consumer (new events only, on first start) and the digest timer."""
     s = notifier.settings
+    notifier.metrics = metrics
     notifier.bus = await EventBus.from_settings(s, service=SERVICE_OBS, metrics=metrics)
     await notifier.bus.ensure_streams(replicas=s.nats_stream_replicas)
     notifier.consumer = await notifier.bus.consume(
@@ -143,6 +156,7 @@ async def start(notifier: Notifier, metrics: Metrics) -> None:
         deliver_policy=DeliverPolicy.NEW,
     )
     notifier.tasks.append(asyncio.create_task(_digests(notifier), name="notify-digests"))
+    metrics.gauge("notifier_running").set(1)
     log.info("notifier_started", routes=len(s.notify_routes), durable=f"{s.notify_durable}-{STREAM}")
 
 
@@ -156,6 +170,8 @@ async def _digests(notifier: Notifier) -> None:
 
 
 async def stop(notifier: Notifier) -> None:
+    if notifier.metrics is not None:
+        notifier.metrics.gauge("notifier_running").set(0)
     for task in notifier.tasks:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):

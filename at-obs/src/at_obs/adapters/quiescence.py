@@ -7,6 +7,16 @@ the machine's speed. The services acknowledge a message after handling it (and p
 it caused), so "no consumer has pending or unacknowledged messages" is the point where the
 next input sees exactly the state the previous ones built. This is JetStream state, not a
 message, so it is polled, with a deadline.
+
+One poll reads the consumers one stream at a time, so it is not one instant: a service can
+publish into a stream already read (idle then) and acknowledge its input in a stream read
+after (idle by then too). Agents take a signal (``AT_SIGNALS``, read last), publish a proposal
+into ``AT_DECISIONS`` (read before) and acknowledge: every consumer looked idle while exec-sim
+had a proposal to handle, the next bars raced it, and the backtest's hash changed under load.
+So a poll also reads every stream's last sequence before and after the consumers: if a stream
+grew in between, the poll is not a snapshot and the stack counts as busy. When nothing was
+written during the poll, a consumer seen idle had finished (handlers publish before they
+acknowledge), and one still working was seen with its message unacknowledged.
 """
 
 from __future__ import annotations
@@ -21,20 +31,29 @@ from at_core.durables import optional_durable_names
 POLL_S = 0.02
 
 
+async def _last_sequences(js: JetStreamContext) -> dict[str, int]:
+    return {stream.config.name: stream.state.last_seq for stream in await js.streams_info()}
+
+
 async def busy_consumers(js: JetStreamContext) -> list[str]:
     """``stream/consumer`` of every durable consumer with undelivered or unacknowledged messages.
 
     Ephemeral consumers (a KV watcher, a tracer) are nobody's work queue and never count, nor do
-    the optional durables (the notifier's, read only when notifications are configured).
+    the optional durables (the notifier's, read only when notifications are configured). A
+    stream written while the consumers were read is ``stream (written during the check)``: the
+    reading was not one instant, so it proves nothing idle.
     """
     optional = optional_durable_names()
+    before = await _last_sequences(js)
     busy = []
-    for stream in await js.streams_info():
-        for consumer in await js.consumers_info(stream.config.name):
+    for stream in sorted(before):
+        for consumer in await js.consumers_info(stream):
             if not consumer.config.durable_name or consumer.name in optional:
                 continue
             if consumer.num_pending or consumer.num_ack_pending:
-                busy.append(f"{stream.config.name}/{consumer.name}")
+                busy.append(f"{stream}/{consumer.name}")
+    after = await _last_sequences(js)
+    busy += [f"{name} (written during the check)" for name in sorted(after) if after[name] != before.get(name)]
     return busy
 
 

@@ -11,6 +11,8 @@ deterministic: between barriers only market data is in flight, and each service 
 stream's messages in order on one durable consumer, so every bar is handled in order before
 the next signal is published, and outputs are compared in canonical order (event time, id),
 not arrival order. ``batch_bars=False`` waits after every input, as ``at-replay`` does.
+Every barrier rests on the idle check being one instant: :mod:`at_obs.adapters.quiescence`
+says why reading the consumers stream by stream is not, and how a check proves it was.
 """
 
 from __future__ import annotations

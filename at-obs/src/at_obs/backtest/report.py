@@ -104,6 +104,21 @@ STYLE = (
 )
 
 
+def _profile_rows(profiles: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    rows = []
+    for p in profiles:
+        v, r, passed = p["verdict"], p["rules"], p["passed"]
+        rows.append({
+            "name": p["name"],
+            "verdict": v["status"] + (f" on day {v['day']} ({v['date']})" if v.get("date") else ""),
+            "start": r["starting_balance"], "target": r["profit_target"],
+            "daily_loss": (r["daily_loss_limit"] or "-") + (" soft" if r["daily_loss_soft"] else ""),
+            "trailing": r["trailing_drawdown"] or "-",
+            "odds": f"{passed['probability']:.1%} ({passed['ci95'][0]:.1%} - {passed['ci95'][1]:.1%})" if passed else "-",
+        })  # fmt: skip
+    return rows
+
+
 def to_html(report: dict[str, Any]) -> str:
     """The report as one HTML page with everything inline."""
     verdict = report["verdict"]
@@ -121,6 +136,10 @@ def to_html(report: dict[str, Any]) -> str:
         "<h2>Totals</h2>",
         _table([totals], [(k, k.replace("_", " ")) for k in totals]),
     ]
+    if len(report.get("profiles") or []) > 1:
+        sections += ["<h2>Profiles side by side (the same trades)</h2>", _table(_profile_rows(report["profiles"]), [
+            ("name", "profile"), ("verdict", "verdict"), ("start", "start"), ("target", "target"),
+            ("daily_loss", "daily loss"), ("trailing", "trailing drawdown"), ("odds", "odds of passing")])]  # fmt: skip
     if odds:
         sections += [
             f"<h2>Odds ({odds['runs']:,} bootstrap runs of {html.escape(odds['method'])}, seed {odds['seed']})</h2>",
@@ -129,6 +148,15 @@ def to_html(report: dict[str, Any]) -> str:
             f"{odds['days_to_pass']['p10']} - {odds['days_to_pass']['p90']}. The bootstrap assumes days "
             "(or trades) independent and identically distributed.</p>",
         ]
+    llm = report.get("llm")
+    if llm and llm["analyses"]:
+        sections.append(
+            f"<h2>LLM agents</h2><p>{llm['analyses']} LLM analyses: {llm['views']} views from recorded exchanges, "
+            f"{llm['abstained']} abstained (no recording). Alerts decided with an LLM view: "
+            f"{html.escape(', '.join(llm['alerts_with_an_llm_view']) or 'none')} "
+            f"({llm['trades_with_an_llm_view']} trades). A model may know the future of the data it is asked "
+            "about: treat these decisions' results with suspicion.</p>"
+        )
     sections += [
         "<h2>Daily P&amp;L</h2>",
         _table(report["daily"], [("date", "day"), ("pnl", "P&L"), ("trades", "trades"), ("balance", "balance"),

@@ -6,6 +6,7 @@ from dataclasses import asdict
 from decimal import Decimal
 from typing import Any
 
+from at_core.events import AgentAnalysisEvent, Event, SignalEvent
 from at_obs.backtest.challenge import ChallengeRules, DayState, Outcome
 from at_obs.backtest.daily import Day, equity_curve
 from at_obs.backtest.montecarlo import Odds
@@ -52,6 +53,44 @@ def totals(trades: list[ClosedTrade]) -> dict[str, Any]:
     }
 
 
+def _rules_dict(rules: ChallengeRules) -> dict[str, Any]:
+    return {k: v if k in ("min_days", "max_days", "daily_loss_soft") else _c(v) for k, v in asdict(rules).items()}
+
+
+def _verdict(outcome: Outcome, days: list[Day]) -> dict[str, Any]:
+    verdict: dict[str, Any] = {"status": outcome.status, "day": outcome.day if days else None}
+    verdict["date"] = days[outcome.day - 1].day.isoformat() if days and outcome.day else None
+    return verdict
+
+
+def profile_entry(
+    name: str, rules: ChallengeRules, days: list[Day], outcome: Outcome, odds: Odds | None
+) -> dict[str, Any]:
+    """One profile of a side-by-side comparison: its rules, its verdict on the same days, its odds of passing."""
+    passed = odds.as_dict()["passed"] if odds else None
+    return {"name": name, "rules": _rules_dict(rules), "verdict": _verdict(outcome, days), "passed": passed}
+
+
+def llm_dependence(events: list[Event], trades: list[ClosedTrade]) -> dict[str, Any]:
+    """Which decisions an LLM had a view in (a model may know the future of the data it is shown).
+
+    In replay mode an LLM agent answers only from the recorded exchanges (``--llm-cache``); with no
+    recording it abstains, and the decision is the rule agents' alone.
+    """
+    signals = {e.event_id: e for e in events if isinstance(e, SignalEvent)}
+    llm = [e for e in events if isinstance(e, AgentAnalysisEvent) and e.agent_kind == "llm"]
+    viewed = {a.trigger_event_id for a in llm if not a.abstained and a.trigger_event_id in signals}
+    alerts = sorted(signals[i].alert_id or i for i in viewed)
+    return {
+        "analyses": len(llm),
+        "views": sum(not a.abstained for a in llm),
+        "abstained": sum(a.abstained for a in llm),
+        "models": sorted({a.model for a in llm if a.model}),
+        "alerts_with_an_llm_view": alerts,
+        "trades_with_an_llm_view": sum(1 for t in trades if t.entry_alert in alerts or t.exit_alert in alerts),
+    }
+
+
 def build_report(
     *,
     inputs: dict[str, Any],
@@ -62,6 +101,8 @@ def build_report(
     trace: list[DayState],
     outcome: Outcome,
     odds: Odds | None,
+    profiles: list[dict[str, Any]] | None = None,
+    llm: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The JSON twin of the HTML report (money as strings of exact decimals)."""
     start = Decimal(rules.starting_balance) / 100
@@ -81,15 +122,11 @@ def build_report(
                 "target_balance": _c(rules.starting_balance + rules.profit_target),
             }
         )
-    verdict: dict[str, Any] = {"status": outcome.status, "day": outcome.day if days else None}
-    verdict["date"] = days[outcome.day - 1].day.isoformat() if days and outcome.day else None
     return {
         "inputs": inputs,
         "run": run,
         "fill_rule": FILL_RULE,
-        "rules": {
-            k: v if k in ("min_days", "max_days", "daily_loss_soft") else _c(v) for k, v in asdict(rules).items()
-        },
+        "rules": _rules_dict(rules),
         "totals": totals(trades),
         "trades": [_trade(t) for t in trades],
         "daily": daily,
@@ -97,6 +134,8 @@ def build_report(
             {"time": iso(p.ts_ns), "equity": str(p.equity.quantize(CENT)), "drawdown": str(p.drawdown.quantize(CENT))}
             for p in equity_curve(trades, start)
         ],
-        "verdict": verdict,
+        "verdict": _verdict(outcome, days),
         "odds": odds.as_dict() if odds else None,
+        "profiles": profiles or [],
+        "llm": llm or llm_dependence([], trades),
     }

@@ -1,8 +1,9 @@
 """``at-backtest``: run a TradingView export through the live agents, risk engine and simulated venue; judge a prop challenge and its odds.
 
 BARS is a chart-data export (or any OHLCV CSV / Parquet), TRADES the Strategy Tester's "List
-of trades" export. Every trade becomes a TradingView-shaped alert at its bar's time, every bar
-market data, and both run through at-agents and at-exec-sim in replay mode on a private
+of trades" export, or --alerts a recorded alert log (the audit trail, or a JSONL recording):
+its signals on the symbol are sent again at their times. Every trade becomes a
+TradingView-shaped alert at its bar's time, every bar market data, and both run through at-agents and at-exec-sim in replay mode on a private
 nats-server. The fills become a trade list, the trade list a day-by-day challenge verdict and a
 bootstrap Monte Carlo of its odds. Exit codes: 0 done, 2 bad input or the stack failed.
 """
@@ -29,19 +30,21 @@ from at_core.catalog import InstrumentCatalog
 from at_core.errors import AtCoreError
 from at_core.serialization import stream_sha256
 from at_core.symbols import normalize_ticker
+from at_obs.adapters.recordings import load_audit, load_jsonl, source_kind
 from at_obs.backtest.bars import load_bars
 from at_obs.backtest.challenge import ChallengeRules, DayState, cents, run_challenge
 from at_obs.backtest.daily import by_day
 from at_obs.backtest.errors import BacktestError
 from at_obs.backtest.montecarlo import Odds, monte_carlo
 from at_obs.backtest.pipeline import StackRun, run_through_stack
-from at_obs.backtest.recording import Target, build_inputs
+from at_obs.backtest.recording import Target, build_inputs, recorded_alerts
 from at_obs.backtest.report import to_html, to_json
-from at_obs.backtest.result import build_report
+from at_obs.backtest.result import build_report, llm_dependence, profile_entry
 from at_obs.backtest.stack import StackSettings
 from at_obs.backtest.trades import CENT, trade_list
-from at_obs.backtest.tv_trades import load_tv_trades
+from at_obs.backtest.tv_trades import TradeList, load_tv_trades
 from at_obs.domain.replay import write_jsonl
+from at_obs.errors import RecordingError
 
 app = typer.Typer(
     add_completion=False, help=__doc__, no_args_is_help=True, context_settings={"help_option_names": ["-h", "--help"]}
@@ -88,7 +91,7 @@ def _yaml(path: Path) -> dict[str, Any]:
 
 
 def _settings(seed: int, fee: str | None, slippage: str | None, committees: Path | None, accounts: Path | None,
-              extra: list[str]) -> StackSettings:  # fmt: skip
+              extra: list[str], ready_timeout_s: float = 60.0) -> StackSettings:  # fmt: skip
     env: dict[str, str] = {}
     if fee is not None:
         env["AT_EXEC_SIM_FEE_PER_CONTRACT"] = fee
@@ -104,7 +107,7 @@ def _settings(seed: int, fee: str | None, slippage: str | None, committees: Path
         if not eq:
             raise _fail(f"--set {item!r}: expected KEY=VALUE")
         env[key.strip()] = value
-    return StackSettings(seed=seed, env=env)
+    return StackSettings(seed=seed, env=env, ready_timeout_s=ready_timeout_s)
 
 
 def _sha256(path: Path) -> str:
@@ -129,6 +132,11 @@ def _summary(report: dict[str, Any]) -> None:
         )
         for rule, q in odds["failed"].items():
             console.print(f"  failed by {rule}: {q['probability']:.1%} ({q['ci95'][0]:.1%} - {q['ci95'][1]:.1%})")
+    for p in report["profiles"][1:] if len(report["profiles"]) > 1 else ():
+        v, passed = p["verdict"], p["passed"]
+        odds_text = f", odds of passing {passed['probability']:.1%}" if passed else ""
+        day_text = f" on day {v['day']} ({v['date']})" if v["date"] else ""
+        console.print(f"{p['name']}: [bold]{v['status']}[/bold]{day_text}{odds_text}")
     console.print(f"output sha256: {report['run']['output_sha256']}")
     for warning in report["run"]["warnings"]:
         console.print(f"[yellow]warning[/yellow]: {warning}", soft_wrap=True)
@@ -137,7 +145,10 @@ def _summary(report: dict[str, Any]) -> None:
 @app.command()
 def run(
     bars_path: Path = typer.Argument(..., metavar="BARS", help="Chart-data export / OHLCV CSV / Parquet"),
-    trades_path: Path = typer.Argument(..., metavar="TRADES", help="Strategy Tester 'List of trades' CSV"),
+    trades_path: Path = typer.Argument(None, metavar="[TRADES]", help="Strategy Tester 'List of trades' CSV"),
+    alerts: str = typer.Option(
+        None, help="Recorded alerts: an audit store (SQLite file, postgresql://...) or a JSONL recording"
+    ),
     symbol: str = typer.Option(..., "--symbol", help="TradingView ticker of the chart, e.g. CME_MINI:MES1!"),
     tz: str = typer.Option("UTC", "--tz", help="The chart's time zone (the trade list's times are in it)"),
     account: str = typer.Option("topstep-50k-1", help="exec-sim account (its rule profile applies)"),
@@ -146,11 +157,17 @@ def run(
     fee_per_contract: str = typer.Option(None, help="exec-sim fee per contract per side (default: exec-sim's)"),
     slippage_ticks: str = typer.Option(None, help="exec-sim slippage in ticks per fill (default: none)"),
     committees: Path = typer.Option(None, help="Agents committees YAML (default: the shipped committee)"),
+    llm_cache: Path = typer.Option(
+        None, help="Recorded LLM exchanges the LLM agents answer from (none: every LLM agent abstains)"
+    ),
     accounts: Path = typer.Option(None, help="exec-sim accounts YAML (default: the shipped accounts)"),
     set_: list[str] = typer.Option([], "--set", help="Extra service setting KEY=VALUE (AT_AGENTS_* / AT_EXEC_SIM_*)"),
     rules_file: Path = typer.Option(None, "--rules", help="Challenge rules YAML (see docs/BACKTEST.md)"),
     profile: Path = typer.Option(
         None, help="Read balance, daily loss, trailing drawdown from an exec-sim profile YAML"
+    ),
+    compare: list[Path] = typer.Option(
+        [], help="Another challenge's rules YAML, judged on the same trades side by side (repeatable)"
     ),
     starting_balance: str = typer.Option(None, help="Challenge starting balance"),
     profit_target: str = typer.Option(None, help="Challenge profit target"),
@@ -168,11 +185,14 @@ def run(
     mc_method: str = typer.Option("daily", help="Bootstrap 'daily' P&L or 'trades'"),
     mc_seed: int = typer.Option(1, help="Monte Carlo RNG seed"),
     timeout: float = typer.Option(30.0, min=0.1, help="Most seconds the stack may take for one input"),
+    ready_timeout: float = typer.Option(60.0, min=1.0, help="Most seconds the services may take to start"),
     report_path: Path = typer.Option(None, "--report", help="Write the HTML report here"),
     json_path: Path = typer.Option(None, "--json", help="Write the JSON report here"),
     recording: Path = typer.Option(None, help="Write inputs and outputs (JSONL, at-replay can replay it) here"),
 ) -> None:
     """Backtest BARS with TRADES through the live stack and print the verdict and the odds."""
+    if trades_path is None and alerts is None:
+        raise _fail("give TRADES (a List of trades export), --alerts (a recorded alert log), or both")
     if mc_method not in ("daily", "trades"):
         raise _fail(f"--mc-method {mc_method!r}: expected daily or trades")
     zone, day_zone = _zone(tz), _zone(day_tz)
@@ -188,23 +208,36 @@ def run(
     try:
         rules = _rules(rules_file, profile, overrides)
         bars = load_bars(bars_path, zone)
-        listed = load_tv_trades(trades_path, zone)
+        listed = load_tv_trades(trades_path, zone) if trades_path is not None else TradeList((), 0)
         ref = normalize_ticker(symbol)
+        replayed = _alerts(alerts, ref.instrument_id) if alerts is not None else ()
         multiplier = InstrumentCatalog().get(ref.instrument_id).multiplier
-        settings = _settings(seed, fee_per_contract, slippage_ticks, committees, accounts, set_)
-    except (BacktestError, AtCoreError, InvalidOperation) as exc:
+        if llm_cache is not None:
+            if not llm_cache.is_dir():
+                raise _fail(f"--llm-cache {llm_cache}: no such directory")
+            set_ = [f"AT_AGENTS_LLM_CACHE_DIR={llm_cache.resolve()}", *set_]
+        settings = _settings(seed, fee_per_contract, slippage_ticks, committees, accounts, set_, ready_timeout)
+        others = [(path.stem, ChallengeRules.from_mapping(_yaml(path))) for path in compare]
+    except (BacktestError, AtCoreError, InvalidOperation, RecordingError) as exc:
         raise _fail(str(exc)) from None
-    inputs = build_inputs(bars, listed.trades, Target(ref, symbol, account, strategy))
+    inputs = build_inputs(bars, listed.trades, Target(ref, symbol, account, strategy), replayed)
     stack_run = _run_stack(inputs, settings, timeout)
     closed = trade_list(inputs + stack_run.outputs, multiplier)
     days = by_day(closed, day_zone, roll)
     trace: list[DayState] = []
     outcome = run_challenge([d.pnl for d in days], rules, trace)
     odds = _odds(rules, closed, days, runs, mc_method, mc_seed)
+    profiles = [profile_entry(rules_file.stem if rules_file else "rules", rules, days, outcome, odds)] if others else []
+    for name, other in others:
+        other_odds = _odds(other, closed, days, runs, mc_method, mc_seed)
+        profiles.append(profile_entry(name, other, days, run_challenge([d.pnl for d in days], other), other_odds))
     report = build_report(
         inputs={
             "bars_file": bars_path.name, "bars_sha256": _sha256(bars_path), "bars": len(bars.bars),
-            "interval": bars.interval, "trades_file": trades_path.name, "trades_sha256": _sha256(trades_path),
+            "interval": bars.interval,
+            "trades_file": trades_path.name if trades_path else None,
+            "trades_sha256": _sha256(trades_path) if trades_path else None,
+            "recorded_alerts": len(replayed), "alerts_source": Path(alerts).name if alerts else None,
             "tradingview_trades": len(listed.trades), "open_trades_left_out": listed.open_trades,
             "instrument_id": ref.instrument_id, "ticker": symbol, "account_id": account, "strategy_id": strategy,
             "tradingview_net_pnl": str(sum((t.reported_pnl or Decimal(0) for t in listed.trades), Decimal(0)).quantize(CENT)),
@@ -214,7 +247,8 @@ def run(
             "inputs_sha256": stream_sha256(inputs), "outputs": len(stack_run.outputs),
             "output_sha256": stack_run.output_sha256, "warnings": stack_run.warnings,
         },
-        trades=closed, days=days, rules=rules, trace=trace, outcome=outcome, odds=odds,
+        trades=closed, days=days, rules=rules, trace=trace, outcome=outcome, odds=odds, profiles=profiles,
+        llm=llm_dependence(inputs + stack_run.outputs, closed),
     )  # fmt: skip
     if json_path:
         json_path.write_text(to_json(report))
@@ -225,6 +259,15 @@ def run(
     _summary(report)
     if not closed:
         console.print("[yellow]no trade closed through the stack: see the denials in --recording[/yellow]")
+
+
+def _alerts(source: str, instrument_id: str) -> tuple[Any, ...]:
+    """The recorded signals on the backtest's instrument, from an audit store or a JSONL recording."""
+    events = load_audit(source) if source_kind(source) == "audit" else load_jsonl(source)
+    found = recorded_alerts(events, instrument_id)
+    if not found:
+        raise RecordingError(source, f"no signal on {instrument_id} in it")
+    return found
 
 
 def _run_stack(inputs: list[Any], settings: StackSettings, timeout: float) -> StackRun:

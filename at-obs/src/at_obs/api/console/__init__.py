@@ -8,6 +8,7 @@ console starts after the recorder (its store open) and stops before it.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -48,10 +49,28 @@ SECURITY_HEADERS = {
 
 
 async def _security_headers(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+    started = time.perf_counter()
     response = await call_next(request)
     if request.url.path.startswith(PREFIX):
         response.headers.update(SECURITY_HEADERS)
+        _observe_page(request, response, time.perf_counter() - started)
     return response
+
+
+def _observe_page(request: Request, response: Response, seconds: float) -> None:
+    """A rendered page's time, by its route template (never the raw path: it may hold an id)."""
+    console = getattr(request.app.state, "console", None)
+    if request.method != "GET" or console is None or console.metrics is None:
+        return
+    if not response.headers.get("content-type", "").startswith("text/html"):
+        return  # the event stream, static files, redirects: not pages
+    route = request.scope.get("route")
+    template = getattr(route, "path", None)
+    if template is None:
+        return
+    # FastAPI gives an included router's route its own path (``/accounts``) or the full one
+    page = template if template.startswith(PREFIX) else PREFIX + template
+    console.metrics.histogram("console_page_seconds").labels(page).observe(seconds)
 
 
 async def _not_signed_in(request: Request, exc: Exception) -> Response:
@@ -99,11 +118,11 @@ def include(app: FastAPI, settings: ConsoleSettings) -> None:
     @asynccontextmanager
     async def lifespan(a: FastAPI) -> AsyncIterator[Any]:
         async with inner(a) as inner_state:
-            console = state.ConsoleState(settings)
+            console = state.ConsoleState(settings, metrics=a.state.service.metrics)
             a.state.console = console
             # The store loads in the background: the recorder is ready meanwhile, pages say "loading".
             console.tasks.append(asyncio.create_task(state.start(console, a.state.service.store), name="console-start"))
-            notifier = Notifier(settings) if settings.notify_routes else None
+            notifier = Notifier(settings, metrics=a.state.service.metrics) if settings.notify_routes else None
             if notifier is not None:
                 console.tasks.append(asyncio.create_task(_start_notifier(notifier, a), name="notifier-start"))
             try:

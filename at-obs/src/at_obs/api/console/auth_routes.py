@@ -31,6 +31,7 @@ async def login(request: Request, console: ConsoleDep, key: Annotated[str, Form(
     remote = request.client.host if request.client else ""
     if not console.logins.allowed(remote, time.monotonic()):
         log.warning("console_login_throttled", remote=remote)
+        console.count("console_logins_total", "throttled")
         error = "Too many wrong keys: wait a minute."
         return templates.TemplateResponse(request, "login.html", {"error": error}, status_code=429)
     keys = {Role(name): value for name, value in s.role_keys().items()}
@@ -38,12 +39,14 @@ async def login(request: Request, console: ConsoleDep, key: Annotated[str, Form(
     if role is None:
         console.logins.failed(remote, time.monotonic())
         log.warning("console_login_refused", remote=remote)
+        console.count("console_logins_total", "refused")
         return templates.TemplateResponse(request, "login.html", {"error": "That key is not valid."}, status_code=401)
     session = issue_session(
         s.console_session_secret.get_secret_value(), role, int(time.time()), s.console_session_ttl_s,
         secrets.token_hex(8),
     )  # fmt: skip
     log.info("console_login", role=role.value)
+    console.count("console_logins_total", "ok")
     resp = RedirectResponse("/console/accounts", status_code=303)
     resp.set_cookie(
         COOKIE,

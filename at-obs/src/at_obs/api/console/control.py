@@ -42,12 +42,14 @@ async def control(
     """Halt (kill switch) or resume one account through exec-sim's control API."""
     secret = console.settings.console_session_secret.get_secret_value()
     if not csrf_ok(secret, session, csrf):
+        console.count("console_controls_total", action, "csrf")
         raise HTTPException(403, "the form's CSRF token does not match this session: reload the page")
     key = console.settings.exec_sim_api_key
     result = await call_control(
         console.http, console.settings.exec_sim_url, action, account_id, key.get_secret_value() if key else None
     )
     log.info("console_control", action=action, account_id=account_id, ok=result.ok, status=result.status)
+    console.count("console_controls_total", action, "ok" if result.ok else "refused")
     notice = f"{action} {account_id}: " + (
         "done" if result.ok else f"refused by exec-sim ({result.status} {result.detail})"
     )

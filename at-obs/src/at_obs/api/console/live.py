@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
+from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response, StreamingResponse
 
 from at_obs.api.console.deps import ConsoleDep, SessionDep, page_context, templates
@@ -14,40 +15,32 @@ from at_obs.domain.console.tail import TailFilter
 
 router = APIRouter()
 KEEPALIVE_S = 15.0
+FilterField = Annotated[str, Query(max_length=64)]
 
 
-def _filter(account_id: str, strategy_id: str, instrument_id: str, event_type: str) -> TailFilter:
+def tail_filter(
+    account_id: FilterField = "",
+    strategy_id: FilterField = "",
+    instrument_id: FilterField = "",
+    event_type: FilterField = "",
+) -> TailFilter:
+    """The filter of the page and of its stream, from the same four query parameters."""
     return TailFilter(account_id.strip(), strategy_id.strip(), instrument_id.strip(), event_type.strip())
 
 
+FilterDep = Annotated[TailFilter, Depends(tail_filter)]
+
+
 @router.get("/live", response_class=HTMLResponse)
-async def live(
-    request: Request,
-    console: ConsoleDep,
-    session: SessionDep,
-    account_id: str = Query(default="", max_length=64),
-    strategy_id: str = Query(default="", max_length=64),
-    instrument_id: str = Query(default="", max_length=64),
-    event_type: str = Query(default="", max_length=64),
-) -> Response:
+async def live(request: Request, console: ConsoleDep, session: SessionDep, flt: FilterDep) -> Response:
     """The latest events, and new ones as they happen."""
-    flt = _filter(account_id, strategy_id, instrument_id, event_type)
     ctx = page_context(request, console, session, lines=list(reversed(console.tail.latest(flt))), flt=flt, page="live")
     return templates.TemplateResponse(request, "live.html", ctx)
 
 
 @router.get("/live/stream")
-async def stream(
-    request: Request,
-    console: ConsoleDep,
-    session: SessionDep,
-    account_id: str = Query(default="", max_length=64),
-    strategy_id: str = Query(default="", max_length=64),
-    instrument_id: str = Query(default="", max_length=64),
-    event_type: str = Query(default="", max_length=64),
-) -> StreamingResponse:
+async def stream(request: Request, console: ConsoleDep, session: SessionDep, flt: FilterDep) -> StreamingResponse:
     """Server-sent events: one ``data:`` line of JSON per new event that passes the filter."""
-    flt = _filter(account_id, strategy_id, instrument_id, event_type)
     queue = console.listen()
 
     async def events() -> AsyncIterator[str]:

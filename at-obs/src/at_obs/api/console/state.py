@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 from nats.aio.client import Client
 
+from at_core.metrics import Metrics
 from at_core.runtime.logging import get_logger
 from at_obs.adapters.audit_store import AuditStore
 from at_obs.adapters.console_feed import subscribe_all
@@ -36,6 +37,8 @@ HEALTH_POLL_S = 5.0
 @dataclass
 class ConsoleState:
     settings: ConsoleSettings
+    #: The recorder's metrics (the ``console_*`` family); None in a test that counts nothing.
+    metrics: Metrics | None = None
     ledger: Ledger = field(default_factory=Ledger)
     tail: Tail = field(default_factory=Tail)
     listeners: set[asyncio.Queue[dict[str, Any]]] = field(default_factory=set)
@@ -46,6 +49,16 @@ class ConsoleState:
     logins: LoginThrottle = field(default_factory=LoginThrottle)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _buffer: list[dict[str, Any]] = field(default_factory=list)
+
+    def count(self, name: str, *labels: str) -> None:
+        """Add one to a ``console_*`` counter (nothing without metrics)."""
+        if self.metrics is not None:
+            counter = self.metrics.counter(name)
+            (counter.labels(*labels) if labels else counter).inc()
+
+    def _listeners_changed(self) -> None:
+        if self.metrics is not None:
+            self.metrics.gauge("console_stream_listeners").set(len(self.listeners))
 
     def on_event(self, event: dict[str, Any]) -> None:
         """A live event: into the ledger and tail (or the buffer while the store loads), then to listeners."""
@@ -58,16 +71,20 @@ class ConsoleState:
         self.ledger.apply(event)
         line = self.tail.add(event)
         for queue in list(self.listeners):
-            with contextlib.suppress(asyncio.QueueFull):  # a slow browser misses lines, never slows the feed
+            try:
                 queue.put_nowait(line)
+            except asyncio.QueueFull:  # a slow browser misses lines, never slows the feed
+                self.count("console_stream_dropped_total")
 
     def listen(self) -> asyncio.Queue[dict[str, Any]]:
         queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(LISTENER_QUEUE)
         self.listeners.add(queue)
+        self._listeners_changed()
         return queue
 
     def unlisten(self, queue: asyncio.Queue[dict[str, Any]]) -> None:
         self.listeners.discard(queue)
+        self._listeners_changed()
 
 
 async def start(state: ConsoleState, store: AuditStore) -> None:
@@ -78,6 +95,8 @@ async def start(state: ConsoleState, store: AuditStore) -> None:
     ledger, tail = await asyncio.to_thread(fold_records, store.iter_records(READ_BATCH))
     state.ledger, state.tail = ledger, tail
     state.loaded = True
+    if state.metrics is not None:
+        state.metrics.gauge("console_loaded").set(1)
     for event in state._buffer:
         state._apply(event)
     state._buffer.clear()
