@@ -7,6 +7,7 @@ import os
 import subprocess
 from pathlib import Path
 
+import pytest
 import yaml
 
 from e2e.conftest import ROOT, require_tool
@@ -27,11 +28,32 @@ def _compose() -> dict:
 
 def test_compose_file_is_valid_for_docker_compose() -> None:
     tool = require_tool("docker-compose")
-    env = os.environ | _generated_env() | {"GRAFANA_ADMIN_PASSWORD": "x" * 16}
+    secrets = {
+        "GRAFANA_ADMIN_PASSWORD": "g" * 16,
+        "AT_GATEWAY_WEBHOOK_SECRETS": "w" * 24,
+        "AT_GATEWAY_API_KEYS": "k" * 24,
+    }
+    env = os.environ | _generated_env() | secrets
     result = subprocess.run(
         [tool, "-f", str(COMPOSE), "config", "-q"], capture_output=True, text=True, cwd=ROOT, check=False, env=env
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_compose_refuses_to_start_without_generated_nats_passwords(tmp_path: Path) -> None:
+    tool = require_tool("docker-compose")
+    empty = tmp_path / ".env"
+    empty.write_text("")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("NATS_", "AT_", "GRAFANA_"))}
+    result = subprocess.run(
+        [tool, "--env-file", str(empty), "-f", str(COMPOSE), "config", "-q"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=False,
+        env=env,
+    )
+    assert result.returncode != 0 and "compose-passwords" in result.stderr, result.stderr
 
 
 def test_every_built_service_has_its_dockerfile_and_package() -> None:
@@ -74,6 +96,26 @@ def test_compose_file_needs_generated_secrets_and_has_no_default_password() -> N
         for name, value in (service.get("environment") or {}).items():
             if "PASSWORD" in name:
                 assert ":?" in str(value), f"{name} must be required, not defaulted: {value}"
+
+
+def test_the_published_gateway_runs_in_production_so_dev_secrets_are_refused() -> None:
+    env = _compose()["services"]["gateway"]["environment"]
+    assert env["AT_GATEWAY_ENVIRONMENT"] == "production"
+    assert all(":?" in env[name] for name in ("AT_GATEWAY_WEBHOOK_SECRETS", "AT_GATEWAY_API_KEYS"))
+    settings = {k: v for k, v in env.items() if "${" not in str(v)}
+    real = {"AT_GATEWAY_WEBHOOK_SECRETS": "w" * 24, "AT_GATEWAY_API_KEYS": "k" * 24}
+    assert _gateway_settings(settings | real).environment == "production"
+    with pytest.raises(ValueError, match="real secrets"):
+        _gateway_settings(settings | real | {"AT_GATEWAY_WEBHOOK_SECRETS": "dev-webhook-secret"})
+
+
+def _gateway_settings(env: dict[str, str]):
+    from at_gateway.config import GatewaySettings
+
+    with pytest.MonkeyPatch.context() as mp:
+        for name, value in env.items():
+            mp.setenv(name, str(value))
+        return GatewaySettings(_env_file=None)
 
 
 def test_the_committed_nats_config_holds_no_password_or_hash() -> None:
