@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 from pathlib import Path
 
+import pytest
 import yaml
 
 from e2e.conftest import ROOT, require_tool
-from tools.stack import COMPOSE_NATS_CONF, compose_nats_conf
+from tools.stack import (
+    COMPOSE_NATS_CONF,
+    COMPOSE_NATS_USERS,
+    compose_nats_conf,
+    compose_password_var,
+    compose_passwords,
+)
 
 COMPOSE = ROOT / "docker-compose.yml"
 
@@ -20,10 +28,32 @@ def _compose() -> dict:
 
 def test_compose_file_is_valid_for_docker_compose() -> None:
     tool = require_tool("docker-compose")
+    secrets = {
+        "GRAFANA_ADMIN_PASSWORD": "g" * 16,
+        "AT_GATEWAY_WEBHOOK_SECRETS": "w" * 24,
+        "AT_GATEWAY_API_KEYS": "k" * 24,
+    }
+    env = os.environ | _generated_env() | secrets
     result = subprocess.run(
-        [tool, "-f", str(COMPOSE), "config", "-q"], capture_output=True, text=True, cwd=ROOT, check=False
+        [tool, "-f", str(COMPOSE), "config", "-q"], capture_output=True, text=True, cwd=ROOT, check=False, env=env
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_compose_refuses_to_start_without_generated_nats_passwords(tmp_path: Path) -> None:
+    tool = require_tool("docker-compose")
+    empty = tmp_path / ".env"
+    empty.write_text("")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("NATS_", "AT_", "GRAFANA_"))}
+    result = subprocess.run(
+        [tool, "--env-file", str(empty), "-f", str(COMPOSE), "config", "-q"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=False,
+        env=env,
+    )
+    assert result.returncode != 0 and "compose-passwords" in result.stderr, result.stderr
 
 
 def test_every_built_service_has_its_dockerfile_and_package() -> None:
@@ -49,13 +79,112 @@ def test_compose_nats_config_is_generated_from_the_permissions_in_at_core() -> N
     assert COMPOSE_NATS_CONF.read_text() == compose_nats_conf(), "run: python tools/stack.py compose-nats-conf"
 
 
-def test_compose_nats_config_is_accepted_by_nats_server(tmp_path: Path) -> None:
-    from at_core.testing import find_nats_server
+def _generated_env() -> dict[str, str]:
+    """What `python tools/stack.py compose-passwords >> .env` gives, as compose reads .env."""
+    env = {}
+    for line in compose_passwords().splitlines():
+        if line and not line.startswith("#"):
+            name, _, value = line.partition("=")
+            env[name] = value[1:-1] if value.startswith("'") else value  # compose: single quotes are literal
+    return env
 
+
+def test_compose_file_needs_generated_secrets_and_has_no_default_password() -> None:
+    text = COMPOSE.read_text()
+    assert "change-me" not in text  # a known default password would open a published port
+    for service in _compose()["services"].values():
+        for name, value in (service.get("environment") or {}).items():
+            if "PASSWORD" in name:
+                assert ":?" in str(value), f"{name} must be required, not defaulted: {value}"
+
+
+def test_the_published_gateway_runs_in_production_so_dev_secrets_are_refused() -> None:
+    env = _compose()["services"]["gateway"]["environment"]
+    assert env["AT_GATEWAY_ENVIRONMENT"] == "production"
+    assert all(":?" in env[name] for name in ("AT_GATEWAY_WEBHOOK_SECRETS", "AT_GATEWAY_API_KEYS"))
+    settings = {k: v for k, v in env.items() if "${" not in str(v)}
+    real = {"AT_GATEWAY_WEBHOOK_SECRETS": "w" * 24, "AT_GATEWAY_API_KEYS": "k" * 24}
+    assert _gateway_settings(settings | real).environment == "production"
+    with pytest.raises(ValueError, match="real secrets"):
+        _gateway_settings(settings | real | {"AT_GATEWAY_WEBHOOK_SECRETS": "dev-webhook-secret"})
+
+
+def _gateway_settings(env: dict[str, str]):
+    from at_gateway.config import GatewaySettings
+
+    with pytest.MonkeyPatch.context() as mp:
+        for name, value in env.items():
+            mp.setenv(name, str(value))
+        return GatewaySettings(_env_file=None)
+
+
+def test_the_committed_nats_config_holds_no_password_or_hash() -> None:
+    text = COMPOSE_NATS_CONF.read_text()
+    assert "$2" not in text and 'password: "' not in text
+    assert text.count("_PASSWORD_BCRYPT") == len(COMPOSE_NATS_USERS)
+
+
+def test_only_the_gateway_and_grafana_are_published_beyond_loopback() -> None:
+    public = {
+        name
+        for name, service in _compose()["services"].items()
+        for port in service.get("ports", [])
+        if not str(port).startswith("127.0.0.1:")
+    }
+    assert public == {"gateway", "grafana"}
+
+
+async def test_nats_server_with_the_compose_config_takes_the_generated_passwords_and_keeps_only_hashes(
+    tmp_path: Path,
+) -> None:
+    import nats
+
+    from at_core.testing import find_nats_server, free_port
+
+    generated = _generated_env()
+    port = free_port()
     conf = tmp_path / "nats.conf"
-    conf.write_text(compose_nats_conf().replace('store_dir: "/data"', f'store_dir: "{tmp_path}"'))
-    env = {**os.environ, **{f"NATS_{s}_PASSWORD": "x" for s in ("GATEWAY", "AGENTS", "EXEC_SIM", "OBS", "ADMIN")}}
-    result = subprocess.run(
-        [find_nats_server(), "-t", "-c", str(conf)], capture_output=True, text=True, env=env, check=False
+    conf.write_text(
+        compose_nats_conf()
+        .replace('store_dir: "/data"', f'store_dir: "{tmp_path}"')
+        .replace('"0.0.0.0:4222"', f'"127.0.0.1:{port}"')
+        .replace('http: "0.0.0.0:8222"\n', "")
     )
-    assert result.returncode == 0, result.stderr + result.stdout
+    # nats-server gets only the hashes, as compose gives them to its container
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NATS_")}
+    env |= {k: v for k, v in generated.items() if k.endswith("_BCRYPT")}
+    assert all(v.startswith('"$2') for k, v in env.items() if k.endswith("_BCRYPT"))
+    server = await asyncio.create_subprocess_exec(
+        find_nats_server(), "-c", str(conf), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        url = f"nats://127.0.0.1:{port}"
+        outcomes = {}
+        for user in COMPOSE_NATS_USERS:
+            password = generated[compose_password_var(user)]
+            nc = await _connect(nats, url, user, password)
+            outcomes[user] = nc is not None
+            if nc is not None:
+                await nc.close()
+            outcomes[f"{user} with a wrong password"] = await _connect(nats, url, user, password + "x") is not None
+    finally:
+        server.terminate()
+        await asyncio.wait_for(server.wait(), 10)
+    assert outcomes == {
+        **dict.fromkeys(COMPOSE_NATS_USERS, True),
+        **{f"{user} with a wrong password": False for user in COMPOSE_NATS_USERS},
+    }
+
+
+async def _connect(nats_mod, url: str, user: str, password: str, timeout: float = 10.0):
+    """A connection, or None if the server refused the credentials (retried while it starts)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        try:
+            return await nats_mod.connect(url, user=user, password=password, allow_reconnect=False, connect_timeout=2)
+        except (nats_mod.errors.Error, OSError) as exc:
+            if "authorization" in str(exc).lower():
+                return None
+            if asyncio.get_running_loop().time() > deadline:  # not listening yet, or slow to answer
+                raise
+            await asyncio.sleep(0.05)

@@ -19,7 +19,7 @@ from at_core.serialization import decode_event
 from at_core.testing import NatsServer, free_port
 from at_gateway.config import GatewaySettings
 from at_gateway.main import create_app
-from at_gateway.server import http_protocol
+from at_gateway.server import Implementation, http_protocol
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SECRET = "dev-webhook-secret"
@@ -33,7 +33,7 @@ def fixture_body(name: str, alert_id: str | None = None, time: str | None = None
 
 
 class RunningGateway:
-    def __init__(self, settings: GatewaySettings) -> None:
+    def __init__(self, settings: GatewaySettings, http: Implementation = "auto") -> None:
         self.settings = settings
         self.port = settings.port
         self.server = uvicorn.Server(
@@ -44,7 +44,7 @@ class RunningGateway:
                 log_level="warning",
                 lifespan="on",
                 proxy_headers=False,
-                http=http_protocol(settings),
+                http=http_protocol(settings, http),
                 **settings.server_options(),
             )
         )

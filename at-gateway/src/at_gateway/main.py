@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -54,6 +56,12 @@ class RequestCounter:
                 gw.metrics.counter("http_requests_total").labels(route, str(status)).inc()
 
 
+def _redacted(gw: Gateway, error: dict[str, Any]) -> dict[str, Any]:
+    """A field error whose message may echo the input (a symbol, a ticker): secrets masked."""
+    msg = error.get("msg")
+    return error | {"msg": gw.redactor.text(msg)} if isinstance(msg, str) else error
+
+
 async def start(gw: Gateway) -> None:
     """Connect in the background: until NATS answers, accepted events go to the outbox."""
     log.info("gateway_started", routes=len(gw.routes.secrets), outbox_depth=gw.outbox.depth())
@@ -97,7 +105,7 @@ def create_app(settings: GatewaySettings | None = None, clock: Clock | None = No
             exc.reason,
             gw.redactor.text(exc.detail),
             instance=route_of(request),
-            errors=exc.errors,
+            errors=[_redacted(gw, error) for error in exc.errors],
             headers=headers,
         )
 

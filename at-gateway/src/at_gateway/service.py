@@ -273,6 +273,7 @@ class GatewayService:
             self.metrics.counter("placeholder_rejects_total").inc()
         if not (self.refusals.allow(source, now_ns) and self.dead_letter_budget.allow("*", now_ns)):
             self._suppressed += 1
+            self.metrics.counter("dead_letters_suppressed_total").labels(rejection.reason).inc()
             if self._suppressed in (1, 10, 100) or self._suppressed % 1000 == 0:
                 log.warning("dead_letters_suppressed", suppressed=self._suppressed, reason=rejection.reason)
             return False

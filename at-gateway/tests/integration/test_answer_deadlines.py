@@ -139,3 +139,58 @@ async def test_a_claim_made_while_nats_was_down_reaches_the_other_replicas_once_
         await one.stop()
     assert first.status_code == 202 and shared == first.json()["event_id"]
     assert repeat.json() == {"status": "duplicate", "event_id": first.json()["event_id"]}
+
+
+def _sample(metrics: str, name: str) -> float:
+    """One unlabelled sample of the gateway's /metrics text."""
+    return next(float(line.split()[-1]) for line in metrics.splitlines() if line.startswith(f"at_gateway_{name} "))
+
+
+async def _metrics_until(gw: RunningGateway, name: str, value: float, timeout: float = 20.0) -> float:
+    """Scrape until the sample has ``value`` (or the deadline passed); return the last value seen."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        seen = _sample((await gw.client.get("/metrics")).text, name)
+        if seen == value or asyncio.get_running_loop().time() > deadline:
+            return seen
+        await asyncio.sleep(0.05)  # polling a gauge, not waiting for a message
+
+
+async def test_a_claim_kept_on_disk_is_counted_and_shown_unshared_until_the_bucket_holds_it(
+    make_settings, nats_server: NatsServer
+) -> None:
+    gw = RunningGateway(make_settings())
+    nats_server.stop()
+    await gw.start(wait_ready=False)
+    try:
+        accepted = await _post(gw, fixture_body("strategy_alert.json", alert_id="claimed-on-disk"))
+        down = (await gw.client.get("/metrics")).text
+        nats_server.start()
+        unshared_after = await _metrics_until(gw, "dedup_claims_unshared", 0.0)
+    finally:
+        await gw.stop()
+    assert accepted.status_code == 202
+    assert _sample(down, "dedup_local_claims_total") == 1.0
+    assert _sample(down, "dedup_claims_unshared") == 1.0
+    assert unshared_after == 0.0
+
+
+async def test_two_replicas_that_both_accepted_one_alert_while_nats_was_down_count_a_dedup_conflict(
+    make_settings, nats_server: NatsServer, tmp_path
+) -> None:
+    body = fixture_body("strategy_alert.json", alert_id="accepted-by-both")
+    nats_server.stop()
+    replicas = [RunningGateway(make_settings(outbox_path=str(tmp_path / f"{n}.sqlite3"))) for n in ("a", "b")]
+    for gw in replicas:
+        await gw.start(wait_ready=False)
+    try:
+        answers = [await _post(gw, body) for gw in replicas]
+        nats_server.start()
+        for gw in replicas:
+            await _metrics_until(gw, "dedup_claims_unshared", 0.0)
+        conflicts = [_sample((await gw.client.get("/metrics")).text, "dedup_conflicts_total") for gw in replicas]
+    finally:
+        for gw in replicas:
+            await gw.stop()
+    assert [a.status_code for a in answers] == [202, 202]  # neither could see the other's claim
+    assert sorted(conflicts) == [0.0, 1.0]  # the second to share finds the first's: counted, alerted on

@@ -188,8 +188,9 @@ async def _closed_within(reader: asyncio.StreamReader, seconds: float) -> bytes:
     return await asyncio.wait_for(reader.read(), seconds)
 
 
-async def test_a_client_that_never_finishes_its_headers_is_disconnected(make_settings) -> None:
-    gw = RunningGateway(make_settings(http_read_timeout_s=0.5))
+@pytest.mark.parametrize("http", ["httptools", "h11"])  # uvicorn's two HTTP/1.1 parsers: both hold the bound
+async def test_a_client_that_never_finishes_its_headers_is_disconnected(make_settings, http) -> None:
+    gw = RunningGateway(make_settings(http_read_timeout_s=0.5), http)
     await gw.start()
     try:
         reader, writer = await asyncio.open_connection("127.0.0.1", gw.port)
@@ -201,8 +202,30 @@ async def test_a_client_that_never_finishes_its_headers_is_disconnected(make_set
         await gw.stop()
 
 
-async def test_a_body_that_trickles_in_is_cut_off_with_408(make_settings) -> None:
-    gw = RunningGateway(make_settings(http_read_timeout_s=0.5))
+@pytest.mark.parametrize("http", ["httptools", "h11"])
+async def test_a_kept_alive_connection_whose_next_request_trickles_in_is_disconnected(make_settings, http) -> None:
+    # The first request is answered; the second never finishes its headers: the bound starts again
+    # at its first byte (uvicorn's keep-alive timer stops at that byte and never restarts).
+    gw = RunningGateway(make_settings(http_read_timeout_s=0.5, http_keep_alive_timeout_s=30), http)
+    await gw.start()
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", gw.port)
+        writer.write(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        await writer.drain()
+        first = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+        writer.write(b"GET /healthz HTTP/1.1\r\nHo")
+        await writer.drain()
+        rest = await _closed_within(reader, 5)
+        writer.close()
+    finally:
+        await gw.stop()
+    assert first.startswith(b"HTTP/1.1 200")
+    assert b"HTTP/1.1" not in rest  # cut off, never answered
+
+
+@pytest.mark.parametrize("http", ["httptools", "h11"])
+async def test_a_body_that_trickles_in_is_cut_off_with_408(make_settings, http) -> None:
+    gw = RunningGateway(make_settings(http_read_timeout_s=0.5), http)
     await gw.start()
     try:
         reader, writer = await asyncio.open_connection("127.0.0.1", gw.port)

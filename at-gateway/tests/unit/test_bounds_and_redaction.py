@@ -83,6 +83,11 @@ def test_a_secret_only_escaped_withholds_the_text_and_a_plain_one_is_masked() ->
     assert redactor.text("/x/dev-webhook-%73ecret") == WITHHELD
 
 
+def test_a_secret_echoed_upper_cased_by_an_error_message_is_masked() -> None:
+    # "cannot normalise ticker 'x': ... in 'X'": a message may echo the input in another case
+    assert Redactor([SECRET]).text(f"in {SECRET.upper()!r} or {SECRET.title()}") == "in '***' or ***"
+
+
 def test_a_mebibyte_of_newlines_redacts_in_well_under_a_second() -> None:
     import time
 

@@ -137,6 +137,10 @@ async def test_a_source_past_its_refusal_budget_is_answered_rate_limited_and_not
             await service.keep_refusal(exc, 401, "/webhooks/tradingview/{token}", "6.6.6.6", b"", 0.8)
     assert reasons == [Reason.BAD_SECRET, Reason.BAD_SECRET, Reason.RATE_LIMITED, Reason.RATE_LIMITED]
     assert len(sink.dead_letters) == 2
+    suppressed = service.metrics.registry.get_sample_value(
+        "at_gateway_dead_letters_suppressed_total", {"reason": "rate_limited"}
+    )
+    assert suppressed == 2  # the two not kept are counted, by reason
 
 
 async def test_a_refusal_detail_that_echoes_a_secret_is_kept_redacted() -> None:

@@ -18,6 +18,27 @@ CATALOG = MetricCatalog(
         MetricSpec("duplicates_total", "counter", "Alerts answered as duplicates", ("route",)),
         MetricSpec("stale_alerts_total", "counter", "Alerts refused as older than the staleness bound"),
         MetricSpec("placeholder_rejects_total", "counter", "Alerts refused for unfilled {{...}} placeholders"),
+        MetricSpec(
+            "dead_letters_suppressed_total",
+            "counter",
+            "Refusals only counted, not kept as dead letters: a source's or the gateway's budget was used up",
+            ("reason",),
+        ),
+        MetricSpec(
+            "dedup_local_claims_total",
+            "counter",
+            "Dedup claims recorded on local disk because the KV bucket did not answer in time",
+        ),
+        MetricSpec(
+            "dedup_claims_unshared",
+            "gauge",
+            "Local dedup claims not yet copied into the KV bucket (other replicas cannot see them)",
+        ),
+        MetricSpec(
+            "dedup_conflicts_total",
+            "counter",
+            "Alerts accepted here while another replica had accepted the same alert (KV out of reach)",
+        ),
         MetricSpec("outbox_depth", "gauge", "Events waiting in the local outbox for NATS"),
         MetricSpec("publish_errors_total", "counter", "JetStream publishes that failed (the event went to the outbox)"),
         MetricSpec(

@@ -21,6 +21,7 @@ from nats.js.kv import KeyValue
 
 from at_core import subjects
 from at_core.clock import Clock
+from at_core.metrics import Metrics
 from at_core.runtime.bus import EventBus
 from at_core.runtime.logging import get_logger
 from at_gateway.adapters.outbox import Outbox
@@ -36,10 +37,11 @@ def dedup_key(route: str, alert_id: str | None, raw: bytes) -> str:
 class Deduplicator:
     """``claim`` answers None for a first alert, or the first event id for a repeat."""
 
-    def __init__(self, window_s: float, store: Outbox, clock: Clock) -> None:
+    def __init__(self, window_s: float, store: Outbox, clock: Clock, metrics: Metrics | None = None) -> None:
         self.window_s = window_s
         self._store = store
         self._clock = clock
+        self._metrics = metrics
         self._local: dict[str, tuple[str, float]] = {}
         self._kv: KeyValue | None = None
 
@@ -88,7 +90,10 @@ class Deduplicator:
                 return None
         expires_ns = now_ns + int(self.window_s * 1_000_000_000)
         first = self._store.claim(key, event_id, now_ns, expires_ns)
-        return first if first != event_id else None
+        if first == event_id:
+            self._count("dedup_local_claims_total")
+            return None
+        return first
 
     @staticmethod
     async def _kv_claim(kv: KeyValue, key: str, event_id: str) -> str | None:
@@ -117,11 +122,20 @@ class Deduplicator:
             if holder is not None and holder != event_id:
                 # another replica accepted the same alert while this one could not reach the bucket
                 log.error("dedup_conflict", key=key, event_id=event_id, other_event_id=holder)
+                self._count("dedup_conflicts_total")
             self._store.mark_shared(key)
             shared += 1
         if shared:
             log.info("dedup_claims_shared", count=shared)
         return shared
+
+    def unshared(self) -> int:
+        """How many local claims the other replicas cannot see yet."""
+        return self._store.unshared_count(self._clock.now_ns())
+
+    def _count(self, name: str) -> None:
+        if self._metrics is not None:
+            self._metrics.counter(name).inc()
 
     async def release(self, key: str, timeout_s: float = 0.2) -> None:
         """Forget a claim whose event could not be made durable, so a retry is not a 'duplicate'."""

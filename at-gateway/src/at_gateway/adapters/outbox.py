@@ -71,6 +71,14 @@ class Outbox:
                 )
             )
 
+    def unshared_count(self, now_ns: int) -> int:
+        """How many unexpired claims are not yet copied into the shared KV bucket."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT COUNT(*) FROM claims WHERE shared = 0 AND expires_ns > ?", (now_ns,)
+            ).fetchone()
+            return int(row[0])
+
     def mark_shared(self, key: str) -> None:
         with self._lock:
             self._db.execute("UPDATE claims SET shared = 1 WHERE key = ?", (key,))

@@ -50,9 +50,10 @@ class Redactor:
     """Replaces a fixed set of secrets (webhook secrets, API keys, passwords) and secret fields."""
 
     def __init__(self, secrets: Iterable[str]) -> None:
-        # longest first, so a secret that contains another is masked whole
+        # longest first, so a secret that contains another is masked whole; in any case, because a
+        # message may echo an input upper-cased (a ticker: "cannot normalise 'E2E-SECRET'")
         known = sorted({s for s in secrets if s}, key=len, reverse=True)
-        self._pattern = re.compile("|".join(re.escape(s) for s in known)) if known else None
+        self._pattern = re.compile("|".join(re.escape(s) for s in known), re.IGNORECASE) if known else None
 
     def text(self, value: str) -> str:
         """``value`` with every known secret masked; withheld whole if one hides in an escaped form."""

@@ -17,6 +17,7 @@ async def readiness(gw: Gateway) -> Readiness:
 
 def registry(gw: Gateway) -> CollectorRegistry:
     gw.metrics.gauge("outbox_depth").set(gw.outbox.depth())
+    gw.metrics.gauge("dedup_claims_unshared").set(gw.dedup.unshared())
     return gw.metrics.registry
 
 
