@@ -47,12 +47,17 @@ def row(p: RiskProfile) -> str:
     scaling = (
         ", ".join(
             [f"{_n(plan.base_contracts)}"]
-            + [f"> {_n(t.profit_above)}: {_n(t.max_contracts)}" for t in sorted(plan.tiers, key=lambda t: t.profit_above)]
+            + [
+                f"> {_n(t.profit_above)}: {_n(t.max_contracts)}"
+                for t in sorted(plan.tiers, key=lambda t: t.profit_above)
+            ]
         )
         if plan
         else "—"
     )
-    micros = ("10 = 1 mini" if lim.count_micros_as_minis else "1 = 1 contract") if p.firm and lim.product_allowlist else "—"
+    micros = (
+        ("10 = 1 mini" if lim.count_micros_as_minis else "1 = 1 contract") if p.firm and lim.product_allowlist else "—"
+    )
     if lim.product_allowlist is not None:
         products = "futures roots listed"
     elif lim.instrument_allowlist is not None:
@@ -61,7 +66,9 @@ def row(p: RiskProfile) -> str:
         products = "any"
     if lim.sessions:
         w = lim.sessions[0]
-        session = f"{w.start:%H:%M}-{w.end:%H:%M} {w.timezone.split('/')[-1]}" + (f" on {w.calendar}" if w.calendar else "")
+        session = f"{w.start:%H:%M}-{w.end:%H:%M} {w.timezone.split('/')[-1]}" + (
+            f" on {w.calendar}" if w.calendar else ""
+        )
     else:
         session = "around the clock"
     auto = ("yes" if p.automation_allowed else "no") + (
@@ -80,7 +87,9 @@ def row(p: RiskProfile) -> str:
 def table() -> str:
     """The whole table, firms first in the shipped order (by firm, then size)."""
     profiles = load_profiles()
-    order = sorted(profiles.values(), key=lambda p: (p.firm == "", p.firm, p.platform, p.starting_balance, p.profile_id))
+    order = sorted(
+        profiles.values(), key=lambda p: (p.firm == "", p.firm, p.platform, p.starting_balance, p.profile_id)
+    )
     return "\n".join([HEADER, *(row(p) for p in order)])
 
 

@@ -167,7 +167,9 @@ DEC_11 = DEC_2 + 9 * 86_400 * 10**9
 def test_a_continuous_future_resolves_to_its_listed_contract_at_the_gateway_clock(
     ticker: str, now_ns: int, expected: str
 ) -> None:
-    alert = validate_alert(parse_body(f"ticker={ticker}\naction=buy\ncontracts=1".encode()), AlertRules(CATALOG, now_ns, 300))
+    alert = validate_alert(
+        parse_body(f"ticker={ticker}\naction=buy\ncontracts=1".encode()), AlertRules(CATALOG, now_ns, 300)
+    )
     assert alert.instrument_id == expected
 
 

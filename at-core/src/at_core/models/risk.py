@@ -93,7 +93,9 @@ class StaticMaxLoss(FrozenModel):
 class ScalingTier(FrozenModel):
     """One step of a scaling plan: above ``profit_above`` of end-of-day profit, ``max_contracts``."""
 
-    profit_above: Decimal = Field(description="End-of-day profit over the starting balance this tier needs (strictly above)")
+    profit_above: Decimal = Field(
+        description="End-of-day profit over the starting balance this tier needs (strictly above)"
+    )
     max_contracts: PositiveDecimal
 
 

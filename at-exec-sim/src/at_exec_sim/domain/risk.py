@@ -256,16 +256,16 @@ def _position_checks(order: OrderSpec, ctx: RiskContext) -> list[RiskReason]:
                     total_after,
                 )
             )
-    if limits.max_total_position is not None:
-        if total_after > limits.max_total_position and abs(after) > abs(current):
-            reasons.append(
-                _r(
-                    Code.MAX_TOTAL_POSITION,
-                    "total position (in full-size equivalents) would exceed the limit",
-                    limits.max_total_position,
-                    total_after,
-                )
+    cap = limits.max_total_position
+    if cap is not None and total_after > cap and abs(after) > abs(current):
+        reasons.append(
+            _r(
+                Code.MAX_TOTAL_POSITION,
+                "total position (in full-size equivalents) would exceed the limit",
+                cap,
+                total_after,
             )
+        )
     return reasons
 
 

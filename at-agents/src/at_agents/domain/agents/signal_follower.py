@@ -10,8 +10,8 @@ from at_agents.domain.context import MarketContext
 from at_agents.domain.sizing import risk_size
 from at_core.catalog import InstrumentCatalog
 from at_core.errors import UnknownInstrumentError
-from at_core.markets.money import MissingRateError
 from at_core.events import SignalEvent
+from at_core.markets.money import MissingRateError
 from at_core.models.enums import SignalAction, Stance
 
 
@@ -54,9 +54,7 @@ class SignalFollower:
                 equity = ctx.equity_at(signal.account_id, now_ns) or self.default_equity
                 currency = ctx.currency_of(signal.account_id)
                 try:
-                    qty = risk_size(
-                        inst, equity, self.risk_fraction, entry, stop, currency, ctx.rates_at(now_ns)
-                    )
+                    qty = risk_size(inst, equity, self.risk_fraction, entry, stop, currency, ctx.rates_at(now_ns))
                 except MissingRateError as exc:
                     return Analysis.abstain(f"cannot size in {currency}: {exc}")
                 if qty == 0:

@@ -10,8 +10,8 @@ from at_agents.domain.context import Bar, MarketContext
 from at_agents.domain.sizing import risk_size
 from at_core.catalog import InstrumentCatalog
 from at_core.errors import UnknownInstrumentError
-from at_core.markets.money import MissingRateError
 from at_core.events import SignalEvent
+from at_core.markets.money import MissingRateError
 from at_core.models.enums import SignalAction, Stance
 
 

@@ -8,8 +8,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from at_core.errors import SymbolError, UnknownInstrumentError
 from at_core.events import ExecutionRequest
-from at_core.models.instruments import FutureContract
 from at_core.models.enums import OrderSide, OrderType, TimeInForce
+from at_core.models.instruments import FutureContract
 from at_core.models.orders import OrderSpec
 from at_gateway.api.deps import GatewayDep
 from at_gateway.api.pipeline import deadline_of, read_body, source_address
