@@ -74,6 +74,7 @@ def proposal(
     stop_loss: str | None = None,
     tif: TimeInForce = TimeInForce.GTC,
     expire_ns: int | None = None,
+    automated: bool = True,
 ) -> TradeProposalEvent:
     signal = f.make(
         SignalEvent,
@@ -105,4 +106,5 @@ def proposal(
         committee="test",
         combination_rule="test",
         stop_price=D(stop_loss) if stop_loss else None,
+        automated=automated,  # False: as if a person placed it (Apex refuses automated entries)
     )

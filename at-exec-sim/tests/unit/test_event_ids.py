@@ -27,7 +27,7 @@ def test_two_accounts_holding_one_instrument_get_distinct_account_state_ids() ->
     eng, f = engine(), factory()
     eng.on_market_data(quote(f, "MES.CME", "5000.00", "5000.00"))
     for account in PROP_ACCOUNTS:
-        eng.on_proposal(proposal(f, account, "MES.CME", BUY, "1"))
+        eng.on_proposal(proposal(f, account, "MES.CME", BUY, "1", automated=False))
     out = eng.on_market_data(quote(f, "MES.CME", "5002.00", "5002.00"))
     states = of_type(out, "account_state")
     assert sorted(s.account_id for s in states) == sorted(PROP_ACCOUNTS)
@@ -40,7 +40,7 @@ def test_one_market_event_breaching_two_accounts_halts_and_flattens_each_with_it
     eng, f = engine(), factory()
     eng.on_market_data(quote(f, "ES.CME", "5000.00", "5000.00"))
     for account in PROP_ACCOUNTS:
-        eng.on_proposal(proposal(f, account, "ES.CME", BUY, "2"))
+        eng.on_proposal(proposal(f, account, "ES.CME", BUY, "2", automated=False))
     # -30 points x 50 x 2 = -3,000: below Topstep's daily floor (49,000) and Apex's trailing floor (47,500)
     out = eng.on_market_data(quote(f, "ES.CME", "4970.00", "4970.00"))
     assert_unique_ids(out)
@@ -62,7 +62,7 @@ def test_a_kill_switch_for_every_account_gives_each_account_its_own_state_change
     eng, f = engine(), factory()
     eng.on_market_data(quote(f, "MES.CME", "5000.00", "5000.00"))
     for account in PROP_ACCOUNTS:
-        eng.on_proposal(proposal(f, account, "MES.CME", BUY, "1"))
+        eng.on_proposal(proposal(f, account, "MES.CME", BUY, "1", automated=False))
     command = f.make(Heartbeat, service="operator", instance="0")
     out = eng.kill_switch(command, None, flatten=True)
     assert_unique_ids(out)
@@ -74,9 +74,9 @@ def test_a_busy_session_over_many_accounts_orders_and_fills_never_repeats_an_id(
     eng, f = engine(), factory()
     out: list[Event] = eng.on_market_data(quote(f, "MES.CME", "5000.00", "5000.25", size="1"))
     for account in (*PROP_ACCOUNTS, "paper-1"):
-        out += eng.on_proposal(proposal(f, account, "MES.CME", BUY, "1"))
+        out += eng.on_proposal(proposal(f, account, "MES.CME", BUY, "1", automated=False))
         # 3 at 4999.75 rest; they fill one a quote on the same market events for three accounts
-        limit = proposal(f, account, "MES.CME", BUY, "3", order_type=OrderType.LIMIT, limit="4999.75")
+        limit = proposal(f, account, "MES.CME", BUY, "3", order_type=OrderType.LIMIT, limit="4999.75", automated=False)
         out += eng.on_proposal(limit)
     for _ in range(3):
         out += eng.on_market_data(quote(f, "MES.CME", "4999.50", "4999.75", size="1"))
@@ -125,7 +125,7 @@ def test_the_same_inputs_give_the_same_ids() -> None:
         eng, f = engine(), factory()
         out = eng.on_market_data(quote(f, "ES.CME", "5000.00", "5000.00"))
         for account in PROP_ACCOUNTS:
-            out += eng.on_proposal(proposal(f, account, "ES.CME", BUY, "2"))
+            out += eng.on_proposal(proposal(f, account, "ES.CME", BUY, "2", automated=False))
         out += eng.on_market_data(quote(f, "ES.CME", "4970.00", "4970.00"))
         return [e.event_id for e in out]
 

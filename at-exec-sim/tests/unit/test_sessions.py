@@ -69,8 +69,10 @@ def long_with_a_resting_order(account: str = TOPSTEP):
     clock = ManualClock(T0)
     eng, f = engine(clock=clock), factory()
     eng.on_market_data(quote(f, "MES.CME", "5000.00", "5000.25"))
-    PUBLISHED[:] = eng.on_proposal(proposal(f, account, "MES.CME", BUY, "2"))
-    limit = eng.on_proposal(proposal(f, account, "MES.CME", BUY, "1", order_type=OrderType.LIMIT, limit="4990.00"))
+    PUBLISHED[:] = eng.on_proposal(proposal(f, account, "MES.CME", BUY, "2", automated=False))
+    limit = eng.on_proposal(
+        proposal(f, account, "MES.CME", BUY, "1", order_type=OrderType.LIMIT, limit="4990.00", automated=False)
+    )
     PUBLISHED.extend(limit)
     return clock, eng, f, limit[1].client_order_id
 
@@ -262,7 +264,7 @@ def test_accounts_with_different_cutoffs_each_lock_and_reopen_at_their_own_times
     clock = ManualClock(T0)
     eng, f = engine(clock=clock), factory()
     eng.on_market_data(quote(f, "MES.CME", "5000.00", "5000.25"))
-    eng.on_proposal(proposal(f, APEX, "MES.CME", BUY, "1"))
+    eng.on_proposal(proposal(f, APEX, "MES.CME", BUY, "1", automated=False))
     clock.set(TOPSTEP_CUTOFF - 1)
     assert states(eng.on_timer(tick(f))) == {}
     clock.set(TOPSTEP_CUTOFF)

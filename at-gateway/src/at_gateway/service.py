@@ -200,6 +200,7 @@ class GatewayService:
                 self.factory.make(
                     SignalEvent,
                     origin=origin,
+                    automated=True,  # a webhook alert is a machine's: TradingView or a script fired it
                     account_id=target.account_id,
                     strategy_id=text(alert.strategy_id) or target.strategy_id,
                     instrument_id=alert.instrument_id,

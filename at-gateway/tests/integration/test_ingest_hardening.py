@@ -86,7 +86,7 @@ async def test_a_strategy_id_over_128_characters_answers_422_with_its_path(gatew
     [
         ({"action": "buy", "contracts": "0"}, "must be positive"),
         ({"action": "exit", "contracts": "-2"}, "must be positive"),
-        ({"action": "buy", "contracts": "21"}, "above the maximum of 20 for MES.CME"),
+        ({"action": "buy", "contracts": "21"}, "above the maximum of 20 for MES"),  # the listed month's id
     ],
 )
 async def test_a_quantity_zero_negative_or_above_the_maximum_answers_422_never_capped(
@@ -100,7 +100,8 @@ async def test_a_quantity_zero_negative_or_above_the_maximum_answers_422_never_c
         )
     finally:
         await gw.stop()
-    assert resp.status_code == 422 and resp.json()["errors"] == [{"loc": ["quantity"], "msg": msg}]
+    (error,) = resp.json()["errors"]
+    assert resp.status_code == 422 and error["loc"] == ["quantity"] and error["msg"].startswith(msg)
 
 
 async def test_an_order_for_1e30_contracts_answers_422(gateway: RunningGateway) -> None:

@@ -10,6 +10,7 @@ from tests.conftest import SECRET, RunningGateway, dead_letters, fixture_body
 
 from at_core.events import SignalEvent
 from at_core.models.enums import IngestSource, PositionSide, SignalAction
+from at_core.symbols import normalize_ticker
 
 pytestmark = pytest.mark.integration
 
@@ -29,7 +30,9 @@ async def test_strategy_alert_is_published_as_a_signal_with_target_position_fiel
     signal = next(e for e in events if e.event_id == body["event_id"])
     assert isinstance(signal, SignalEvent)
     assert signal.correlation_id == body["correlation_id"]
-    assert (signal.instrument_id, signal.action, signal.quantity) == ("MES.CME", SignalAction.BUY, 2)
+    front = normalize_ticker("MES1!", now=datetime.now(UTC)).instrument_id  # the gateway runs on the wall clock
+    assert front.startswith("MES") and front != "MES.CME"  # a listed month, never the undated series
+    assert (signal.instrument_id, signal.action, signal.quantity) == (front, SignalAction.BUY, 2)
     assert (signal.position_size, signal.market_position, signal.prev_market_position) == (
         2,
         PositionSide.LONG,

@@ -146,3 +146,42 @@ def test_production_starts_with_real_credentials() -> None:
         environment="production", webhook_secrets="a,b", api_keys="k", market_data_api_key_required=True
     )
     assert settings_.secrets == ["a", "b"]
+
+
+# --- contract months: a continuous symbol is the listed contract at the gateway's clock ----------
+
+DEC_2 = 1_796_205_600_000_000_000  # 2026-12-02T10:00:00Z: MESZ2026 rolls on 12-10 (6 business days before 12-18)
+DEC_11 = DEC_2 + 9 * 86_400 * 10**9
+
+
+@pytest.mark.parametrize(
+    ("ticker", "now_ns", "expected"),
+    [
+        ("MES1!", DEC_2, "MESZ2026.CME"),
+        ("CME_MINI:MES1!", DEC_2, "MESZ2026.CME"),
+        ("MES2!", DEC_2, "MESH2027.CME"),
+        ("MES1!", DEC_11, "MESH2027.CME"),  # past the roll date the front is March
+        ("CME_MINI:MESZ2026", DEC_2, "MESZ2026.CME"),
+    ],
+)
+def test_a_continuous_future_resolves_to_its_listed_contract_at_the_gateway_clock(
+    ticker: str, now_ns: int, expected: str
+) -> None:
+    alert = validate_alert(
+        parse_body(f"ticker={ticker}\naction=buy\ncontracts=1".encode()), AlertRules(CATALOG, now_ns, 300)
+    )
+    assert alert.instrument_id == expected
+
+
+def test_an_expired_contract_is_refused_with_its_last_trade_date() -> None:
+    with pytest.raises(Rejection) as refused:
+        validate_alert(parse_body(b"ticker=ESZ2025\naction=buy\ncontracts=1"), AlertRules(CATALOG, DEC_2, 300))
+    assert refused.value.errors[0]["loc"] == ["ticker"] and "2025-12-19" in refused.value.errors[0]["msg"]
+
+
+def test_a_per_product_quantity_limit_covers_every_month_of_the_product() -> None:
+    from at_gateway.domain.bounds import QuantityLimits
+
+    limits = QuantityLimits(Decimal(5), {"MES.CME": Decimal(20)}, {"future": Decimal(100)})
+    assert limits.max_for("MESZ2026.CME", None, "future") == 20
+    assert limits.max_for("ESZ2026.CME", None, "future") == 100

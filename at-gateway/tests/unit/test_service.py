@@ -92,7 +92,11 @@ async def test_an_accepted_alert_is_published_once_with_its_secret_redacted() ->
     outcome = await service.accept_alert(request(ALERT.replace(b"}", b', "comment": "unit-secret"}')), "1.2.3.4")
     assert isinstance(outcome, Accepted) and outcome.sink == "jetstream"
     (signal,) = sink.published
-    assert (signal.instrument_id, signal.quantity, signal.comment) == ("MES.CME", Decimal(2), "***")
+    assert (signal.instrument_id, signal.quantity, signal.comment) == (
+        "MESZ2026.CME",
+        Decimal(2),
+        "***",
+    )  # MES1! on 2026-11-18: December
     assert SECRET not in signal.raw_body
 
 
@@ -155,7 +159,7 @@ async def test_a_fanned_out_quantity_above_the_maximum_is_refused_not_capped() -
     service, _, sink = make_service(routes=[route])
     with pytest.raises(Rejection) as refused:
         await service.accept_alert(request(token="fan"), "1.2.3.4")
-    assert refused.value.errors == [{"loc": ["quantity"], "msg": "above the maximum of 100 for MES.CME"}]
+    assert refused.value.errors == [{"loc": ["quantity"], "msg": "above the maximum of 100 for MESZ2026.CME"}]
     assert not sink.published
 
 

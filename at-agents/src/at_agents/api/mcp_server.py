@@ -123,6 +123,7 @@ def build_mcp(svc: AgentsService) -> MCPServer:
                 client_order_id=f"M-{anchor}",
             ),
             committee="mcp",
+            automated=True,  # an MCP client (an LLM or a script) proposes: automation to the firm
             combination_rule="external",
             rationale=f"MCP propose_trade: {rationale}"[:4000],
             paper=paper,

@@ -38,6 +38,7 @@ class MarketContext:
     last_price: dict[str, tuple[int, Decimal]] = field(default_factory=dict)
     positions: dict[tuple[str, str], tuple[int, Decimal]] = field(default_factory=dict)
     equity: dict[str, tuple[int, Decimal]] = field(default_factory=dict)
+    currency: dict[str, str] = field(default_factory=dict)
     realized: dict[tuple[str, str], Decimal] = field(default_factory=dict)
 
     def on_market_data(self, event: MarketDataEvent) -> None:
@@ -63,6 +64,7 @@ class MarketContext:
 
     def on_account(self, event: AccountStateEvent) -> None:
         self.equity[event.account_id] = (event.ts_event, event.equity)
+        self.currency[event.account_id] = event.currency
 
     def snapshot(self) -> MarketContext:
         """A copy that later events do not change (bars copied, the rest shallow: its values are immutable)."""
@@ -74,6 +76,7 @@ class MarketContext:
             last_price=dict(self.last_price),
             positions=dict(self.positions),
             equity=dict(self.equity),
+            currency=dict(self.currency),
             realized=dict(self.realized),
         )
 
@@ -95,3 +98,17 @@ class MarketContext:
         """The latest known equity, or None; ``ts`` is not a bound (own state)."""
         item = self.equity.get(account_id)
         return item[1] if item is not None else None
+
+    def currency_of(self, account_id: str, default: str = "USD") -> str:
+        """The account's currency as exec-sim last published it, else ``default``."""
+        return self.currency.get(account_id, default)
+
+    def rates_at(self, ts: int) -> dict[str, Decimal]:
+        """Conversion rates (``{"USD/JPY": mid}``) from the last prices of the pairs seen at or
+        before ``ts``: FX pairs and crypto spot (``BTC/USDT``), never a perpetual."""
+        rates = {}
+        for instrument_id, (seen, price) in self.last_price.items():
+            symbol = instrument_id.rpartition(".")[0]
+            if seen <= ts and "/" in symbol and ":" not in symbol:
+                rates[symbol] = price
+        return rates

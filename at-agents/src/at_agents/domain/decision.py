@@ -134,6 +134,7 @@ def decide(
         votes=votes,
         clamps=clamps,
         rationale=f"{follow.rationale}; {outcome.reason}" + (f"; dropped {dropped}" if dropped else ""),
+        automated=True,  # the committee decided: no person placed this trade, whatever the signal's source
     )
     return proposal, outcome.reason
 

@@ -93,6 +93,11 @@ class TradeProposalEvent(Event):
     clamps: list[str] = Field(default_factory=list, description="Every size clamp the gate applied")
     rationale: str = ""
     paper: bool = True
+    automated: bool = Field(
+        default=True,
+        description="Decided without a person placing the trade (agents, an MCP client): a firm that "
+        "forbids full automation denies it (automation_not_allowed)",
+    )
 
 
 class RiskReasonCode(StrEnum):
@@ -128,6 +133,10 @@ class RiskReasonCode(StrEnum):
     KILL_SWITCH = "kill_switch"
     CONVERSION_RATE_MISSING = "conversion_rate_missing"
     AUTOMATION_NOT_ALLOWED = "automation_not_allowed"
+    #: The firm's scaling plan allows fewer contracts at the account's end-of-day profit.
+    SCALING_PLAN = "scaling_plan"
+    #: A dated futures contract past its last trade date (only a reducing order passes).
+    CONTRACT_EXPIRED = "contract_expired"
     #: The risk check itself failed on this input (a bug or an input it cannot price): fail closed.
     INTERNAL_ERROR = "internal_error"
 

@@ -82,6 +82,11 @@ class SignalEvent(Event):
     indicators: dict[str, Decimal] = Field(default_factory=dict)
     bar: BarData | None = None
     raw_body: str = Field(default="", description="Body as received, secrets redacted, for audit")
+    automated: bool = Field(
+        default=True,
+        description="The signal came from an automated source (a TradingView alert, a script); "
+        "True unless the sender is known to be a person, so a firm that forbids automation fails closed",
+    )
 
 
 class MarketDataEvent(Event):

@@ -14,6 +14,7 @@ always passed in: nothing here reads a clock.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from datetime import date, timedelta
 
 from at_core.models.futures_specs import FUTURE_SPECS, FutureSpec
@@ -56,6 +57,7 @@ def _business_days_before(spec: FutureSpec, d: date, n: int) -> date:
     return d
 
 
+@lru_cache(maxsize=4096)  # pure: every alert resolves its continuous symbol through here
 def contract(root: str, year: int, month: int) -> ContractMonth:
     """The contract of ``root`` for ``year``/``month`` (listed or not: the caller checks ``spec.months``)."""
     spec = FUTURE_SPECS[root]
@@ -77,6 +79,7 @@ def listed(root: str, today: date) -> list[ContractMonth]:
     return out
 
 
+@lru_cache(maxsize=4096)
 def continuous(root: str, rank: int, today: date) -> ContractMonth:
     """What ``ROOT{rank}!`` means on ``today``: the ``rank``-th listed contract not yet past its roll date."""
     if rank < 1:

@@ -90,6 +90,38 @@ class StaticMaxLoss(FrozenModel):
     source: RuleSource | None = None
 
 
+class ScalingTier(FrozenModel):
+    """One step of a scaling plan: above ``profit_above`` of end-of-day profit, ``max_contracts``."""
+
+    profit_above: Decimal = Field(
+        description="End-of-day profit over the starting balance this tier needs (strictly above)"
+    )
+    max_contracts: PositiveDecimal
+
+
+class ScalingPlan(FrozenModel):
+    """A funded account's contract limit as a function of its profit (Topstep's, Apex's).
+
+    The limit is that of the highest tier whose ``profit_above`` the profit at the start of the
+    trading day (the last end-of-day balance less the starting balance) is strictly above, else
+    ``base_contracts``. It is evaluated once a day: profit made today raises the limit tomorrow,
+    never during the day; a loss lowers it the same way. Contracts are weighed as the profile's
+    ``count_micros_as_minis`` says.
+    """
+
+    base_contracts: PositiveDecimal
+    tiers: list[ScalingTier] = Field(default_factory=list)
+    source: RuleSource | None = None
+
+    def max_contracts(self, profit: Decimal) -> Decimal:
+        """The contract limit at ``profit`` (end-of-day profit over the starting balance)."""
+        allowed = self.base_contracts
+        for tier in sorted(self.tiers, key=lambda t: t.profit_above):
+            if profit > tier.profit_above:
+                allowed = tier.max_contracts
+        return allowed
+
+
 class SessionWindow(FrozenModel):
     """A window in which new orders are allowed; outside it, positions are flattened if asked."""
 
@@ -125,6 +157,9 @@ class RiskLimits(FrozenModel):
     trailing_drawdown: TrailingDrawdown | None = None
     static_max_loss: StaticMaxLoss | None = None
     sessions: list[SessionWindow] = Field(default_factory=list)
+    scaling_plan: ScalingPlan | None = Field(
+        default=None, description="Funded accounts: the contract limit by end-of-day profit (scaling_plan)"
+    )
     expiry_warning_days: Annotated[int, Field(ge=0)] = Field(
         default=3, description="Warn this many calendar days before a held futures contract's last trade date"
     )

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from at_core.catalog import Instrument
-from at_core.events import Event, RiskDecisionEvent, RiskReason, RiskReasonCode
+from at_core.events import Event, RiskDecisionEvent, RiskReason, RiskReasonCode, TradeProposalEvent
 from at_core.models.enums import LiquiditySide, TradingState
 from at_core.models.orders import OrderSpec
 from at_exec_sim.domain import risk
@@ -79,6 +79,7 @@ class PreTradeRisk:
             slippage_per_unit=self._slippage_per_unit(inst, last),
             rates=cache.rates,
             missing_rate=str(equity) if isinstance(equity, MissingRate) else None,
+            automated=automated(cause),
         )
         try:
             rounded, reasons = risk.check(order, ctx)
@@ -130,6 +131,12 @@ class PreTradeRisk:
         if inst is None or last is None:
             return Decimal(0)
         return self.venue.fees.fee(inst, Decimal(1), last, LiquiditySide.TAKER)
+
+
+def automated(cause: Event) -> bool:
+    """Whether no person placed this order: an agents' (or MCP) proposal as it says (True unless
+    marked otherwise); an operator's execution request is a person's."""
+    return cause.automated if isinstance(cause, TradeProposalEvent) else False
 
 
 def _internal(exc: Exception) -> str:

@@ -4,6 +4,11 @@ A profile's ``expiry_warning_days`` says how many calendar days before a held co
 trade date exec-sim starts warning (``contract_expiry_warning``, one per account, contract and
 day, counted by ``exec_sim_contract_expiry_warnings_total``). An undated (continuous) contract
 has no expiry and is never warned about.
+
+Auto-roll is not offered: exec-sim never moves a position to the next month by itself. Rolling
+is a trade (a close and an open, two fills, two fees, a spread) that the account's rules must
+approve like any other, and a roll the trader did not ask for could breach a firm's limit. The
+warning says so; after the last trade date only reducing orders pass (``contract_expired``).
 """
 
 from __future__ import annotations
@@ -38,3 +43,11 @@ def expiring(account: Account, today: date, warn_days: int) -> list[Expiring]:
 def utc_date(ts_ns: int) -> date:
     """The UTC calendar date of ``ts_ns`` (exact: integer arithmetic)."""
     return date.fromordinal(date(1970, 1, 1).toordinal() + ts_ns // (86_400 * 10**9))
+
+
+def warning_message(instrument_id: str, last_trade: date, days_left: int) -> str:
+    """What the warning tells the trader: when, and that nothing will roll for them."""
+    return (
+        f"{instrument_id} last trades on {last_trade.isoformat()} ({days_left} days): roll or close it; "
+        "exec-sim does not roll positions (auto-roll is not offered) and after that date only reducing orders pass"
+    )

@@ -10,7 +10,7 @@ from at_core.events import ContractExpiryWarningEvent, Event
 from at_core.models.enums import TradingState
 from at_exec_sim.domain import sessions
 from at_exec_sim.domain.core import EngineCache, EngineContext
-from at_exec_sim.domain.expiry import expiring, utc_date
+from at_exec_sim.domain.expiry import expiring, utc_date, warning_message
 from at_exec_sim.domain.ledger import Ledger
 from at_exec_sim.domain.lifecycle import OrderLifecycle
 from at_exec_sim.domain.records import SESSION_CUTOFF, SESSION_OPEN, AccountRuntime
@@ -102,7 +102,7 @@ class Housekeeping:
                         last_trade=e.last_trade,
                         days_left=e.days_left,
                         quantity=e.position.quantity,
-                        message=f"{key[1]} last trades on {e.last_trade.isoformat()} ({e.days_left} days): roll or close",
+                        message=warning_message(key[1], e.last_trade, e.days_left),
                     )
                 )
         return out

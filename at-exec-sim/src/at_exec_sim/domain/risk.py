@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from decimal import Decimal
 
 from at_core.catalog import Instrument
@@ -25,6 +26,7 @@ from at_core.models.instruments import FutureContract
 from at_core.models.orders import OrderSpec
 from at_core.models.precision import Rounding
 from at_core.models.risk import LossBasis, RiskProfile
+from at_exec_sim.domain.expiry import utc_date
 from at_exec_sim.domain.portfolio import Account
 from at_exec_sim.domain.records import pnl_currency
 from at_exec_sim.domain.rules import RuleState
@@ -91,6 +93,8 @@ def check(order: OrderSpec, ctx: RiskContext) -> tuple[OrderSpec, list[RiskReaso
                 f"({', '.join(limits.product_allowlist)})",
             )
         )
+    if (expired := _expired(inst, ctx.now_ns)) is not None and not _reduces(order, ctx):
+        reasons.append(_r(Code.CONTRACT_EXPIRED, f"{inst.instrument_id} expired: its last trade date was {expired}"))
     if not ctx.profile.automation_allowed and ctx.automated and not _reduces(order, ctx):
         reasons.append(
             _r(
@@ -161,6 +165,13 @@ def check(order: OrderSpec, ctx: RiskContext) -> tuple[OrderSpec, list[RiskReaso
     return order, reasons
 
 
+def _expired(inst: Instrument, now_ns: int) -> date | None:
+    """The last trade date of a dated future that is past it (UTC date), else None."""
+    if isinstance(inst, FutureContract) and inst.expiry is not None and utc_date(now_ns) > inst.expiry:
+        return inst.expiry
+    return None
+
+
 def _state(order: OrderSpec, ctx: RiskContext) -> RiskReason | None:
     if ctx.trading_state is TradingState.HALTED:
         return _r(Code.TRADING_HALTED, "trading is halted on this account")
@@ -227,22 +238,34 @@ def _position_checks(order: OrderSpec, ctx: RiskContext) -> list[RiskReason]:
                 abs(after),
             )
         )
-    if limits.max_total_position is not None:
-        total = Decimal(0)
-        for pos in ctx.account.positions.values():
-            if pos.instrument.instrument_id != ctx.instrument.instrument_id:
-                total += abs(pos.quantity) * _mini_weight(pos.instrument, limits.count_micros_as_minis)
-        weight = _mini_weight(ctx.instrument, limits.count_micros_as_minis)
-        total_after = total + abs(after) * weight
-        if total_after > limits.max_total_position and abs(after) > abs(current):
+    total = Decimal(0)
+    for pos in ctx.account.positions.values():
+        if pos.instrument.instrument_id != ctx.instrument.instrument_id:
+            total += abs(pos.quantity) * _mini_weight(pos.instrument, limits.count_micros_as_minis)
+    total_after = total + abs(after) * _mini_weight(ctx.instrument, limits.count_micros_as_minis)
+    if limits.scaling_plan is not None and ctx.rules is not None and abs(after) > abs(current):
+        profit = ctx.rules.day_start_balance - ctx.profile.starting_balance
+        allowed = limits.scaling_plan.max_contracts(profit)
+        if total_after > allowed:
             reasons.append(
                 _r(
-                    Code.MAX_TOTAL_POSITION,
-                    "total position (in full-size equivalents) would exceed the limit",
-                    limits.max_total_position,
+                    Code.SCALING_PLAN,
+                    f"the scaling plan allows {allowed} contracts at an end-of-day profit of {profit} "
+                    f"(the position would be {total_after})",
+                    allowed,
                     total_after,
                 )
             )
+    cap = limits.max_total_position
+    if cap is not None and total_after > cap and abs(after) > abs(current):
+        reasons.append(
+            _r(
+                Code.MAX_TOTAL_POSITION,
+                "total position (in full-size equivalents) would exceed the limit",
+                cap,
+                total_after,
+            )
+        )
     return reasons
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -168,6 +168,11 @@ def parse_time_ns(value: Any) -> int:
     return int(dt.timestamp() * 1_000_000) * 1_000
 
 
+def utc_datetime(ts_ns: int) -> datetime:
+    """A UTC timestamp in ns as an aware datetime (exact to the microsecond)."""
+    return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=ts_ns // 1_000)
+
+
 @dataclass(frozen=True, slots=True)
 class AlertRules:
     """What an alert is checked against: the instruments, the time, staleness and size bounds."""
@@ -191,7 +196,7 @@ def validate_alert(fields: dict[str, Any], rules: AlertRules) -> Alert:
     if errors := length_errors(fields):
         raise Rejection(Reason.INVALID, "invalid alert fields", errors)
     errors = []
-    instrument_id, asset_class, catalog_max = _instrument(fields, rules.catalog, errors)
+    instrument_id, asset_class, catalog_max = _instrument(fields, rules.catalog, rules.now_ns, errors)
     position_size = _decimal(fields, errors, "position_size", "strategy.position_size")
     action = _action(fields, position_size, errors)
     quantity = _decimal(fields, errors, "contracts", "quantity", "qty", "strategy.order.contracts")
@@ -236,8 +241,10 @@ def validate_alert(fields: dict[str, Any], rules: AlertRules) -> Alert:
 
 
 def _instrument(
-    fields: dict[str, Any], catalog: InstrumentCatalog, errors: list[dict[str, Any]]
+    fields: dict[str, Any], catalog: InstrumentCatalog, now_ns: int, errors: list[dict[str, Any]]
 ) -> tuple[str, AssetClass, Decimal | None]:
+    """The instrument the alert names; a continuous future (``MES1!``) is the contract it means at
+    ``now_ns`` (the gateway's clock), and an expired contract is refused."""
     ticker = _first(fields, "ticker", "symbol")
     exchange = _first(fields, "exchange")
     if not ticker:
@@ -245,7 +252,7 @@ def _instrument(
         return "", AssetClass.FUTURE, None
     full = f"{exchange}:{ticker}" if exchange and ":" not in str(ticker) else str(ticker)
     try:
-        inst = catalog.resolve(full)
+        inst = catalog.resolve(full, now=utc_datetime(now_ns))
     except (SymbolError, UnknownInstrumentError) as exc:
         errors.append({"loc": ["ticker"], "msg": str(exc)[:200]})
         return "", AssetClass.FUTURE, None

@@ -11,6 +11,9 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from at_core.errors import SymbolError
+from at_core.symbols import parse_instrument_id
+
 #: Longest text accepted per alert field (characters); fields not named here get DEFAULT_MAX_CHARS.
 MAX_CHARS: dict[str, int] = {
     "ticker": 64,
@@ -98,6 +101,8 @@ class QuantityLimits:
     ) -> Decimal:
         configured = self.per_instrument.get(instrument_id)
         if configured is None:
+            configured = self.per_instrument.get(_product_id(instrument_id) or "")
+        if configured is None:
             configured = self.per_asset_class.get(str(asset_class), self.default_max)
         return min(configured, catalog_max) if catalog_max is not None else configured
 
@@ -109,3 +114,13 @@ class QuantityLimits:
         if quantity > bound:
             return {"loc": loc, "msg": f"above the maximum of {bound} for {instrument_id}"}
         return None
+
+
+def _product_id(instrument_id: str) -> str | None:
+    """A dated future's product id (``MESZ2026.CME`` -> ``MES.CME``): a limit set for the product
+    covers every month the continuous symbol resolves to."""
+    try:
+        ref = parse_instrument_id(instrument_id)
+    except SymbolError:
+        return None
+    return f"{ref.root}.{ref.venue}" if ref.root is not None and ref.contract_month is not None else None

@@ -11,6 +11,7 @@ from at_agents.domain.sizing import risk_size
 from at_core.catalog import InstrumentCatalog
 from at_core.errors import UnknownInstrumentError
 from at_core.events import SignalEvent
+from at_core.markets.money import MissingRateError
 from at_core.models.enums import SignalAction, Stance
 
 
@@ -51,12 +52,16 @@ class SignalFollower:
                 if entry is None or stop is None:
                     return Analysis.abstain("no quantity and no price to size from")
                 equity = ctx.equity_at(signal.account_id, now_ns) or self.default_equity
-                qty = risk_size(inst, equity, self.risk_fraction, entry, stop)
+                currency = ctx.currency_of(signal.account_id)
+                try:
+                    qty = risk_size(inst, equity, self.risk_fraction, entry, stop, currency, ctx.rates_at(now_ns))
+                except MissingRateError as exc:
+                    return Analysis.abstain(f"cannot size in {currency}: {exc}")
                 if qty == 0:
                     return Analysis.abstain(
                         f"risk of {self.risk_fraction:%} of {equity} is below one unit at this stop"
                     )
-                why = f"sized {qty} at {self.risk_fraction:%} risk of {equity} to stop {stop}"
+                why = f"sized {qty} at {self.risk_fraction:%} risk of {equity} {currency} to stop {stop}"
             else:
                 why = f"{signal.action} {qty}"
             target = current + direction * qty

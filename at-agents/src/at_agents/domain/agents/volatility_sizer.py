@@ -11,6 +11,7 @@ from at_agents.domain.sizing import risk_size
 from at_core.catalog import InstrumentCatalog
 from at_core.errors import UnknownInstrumentError
 from at_core.events import SignalEvent
+from at_core.markets.money import MissingRateError
 from at_core.models.enums import SignalAction, Stance
 
 
@@ -46,7 +47,11 @@ class VolatilitySizer:
         entry = bars[-1].close
         stop = inst.round_price(entry - direction * value * self.atr_multiple)
         equity = ctx.equity_at(signal.account_id, now_ns) or self.default_equity
-        qty = risk_size(inst, equity, self.risk_fraction, entry, stop)
+        currency = ctx.currency_of(signal.account_id)
+        try:
+            qty = risk_size(inst, equity, self.risk_fraction, entry, stop, currency, ctx.rates_at(now_ns))
+        except MissingRateError as exc:
+            return Analysis.abstain(f"cannot size in {currency}: {exc}")
         if qty == 0:
             return Analysis.abstain(f"ATR {value:.4f} too wide for {self.risk_fraction:%} risk")
         return Analysis(

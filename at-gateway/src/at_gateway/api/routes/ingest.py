@@ -20,6 +20,7 @@ from at_core.service_kit import Scope, authorize
 from at_gateway.api.deps import GatewayDep
 from at_gateway.api.pipeline import deadline_of, read_body, source_address
 from at_gateway.bootstrap import Gateway
+from at_gateway.domain.alerts import utc_datetime
 from at_gateway.domain.json_shape import JsonShapeError, bounded_decimal, check_json_shape
 from at_gateway.errors import Reason, Rejection
 
@@ -115,7 +116,7 @@ async def market_data(gw: GatewayDep, request: Request) -> JSONResponse:
     events = []
     for i, item in enumerate(batch.items):
         try:
-            inst = gw.catalog.resolve(item.symbol)
+            inst = gw.catalog.resolve(item.symbol, now=utc_datetime(gw.clock.now_ns()))
         except (SymbolError, UnknownInstrumentError) as exc:
             raise Rejection(
                 Reason.INVALID, "unknown symbol", [{"loc": ["items", i, "symbol"], "msg": str(exc)[:200]}]
@@ -175,7 +176,7 @@ async def screenshot(
     else:
         raise Rejection(Reason.UNSUPPORTED_TYPE, "the bytes are neither PNG nor JPEG")
     try:
-        inst = gw.catalog.resolve(symbol)
+        inst = gw.catalog.resolve(symbol, now=utc_datetime(gw.clock.now_ns()))
     except (SymbolError, UnknownInstrumentError) as exc:
         raise Rejection(
             Reason.INVALID, "unknown symbol", [{"loc": ["query", "symbol"], "msg": str(exc)[:200]}]

@@ -9,10 +9,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from at_core.errors import SymbolError, UnknownInstrumentError
 from at_core.events import ExecutionRequest
 from at_core.models.enums import OrderSide, OrderType, TimeInForce
+from at_core.models.instruments import FutureContract
 from at_core.models.orders import OrderSpec
 from at_gateway.api.deps import GatewayDep
 from at_gateway.api.pipeline import deadline_of, read_body, source_address
 from at_gateway.api.routes.ingest import BoundedDecimal, _errors, check_shape, require_api_key
+from at_gateway.domain.alerts import utc_datetime
 from at_gateway.errors import Reason, Rejection
 
 router = APIRouter(tags=["orders"])
@@ -55,14 +57,21 @@ async def submit_order(gw: GatewayDep, request: Request) -> JSONResponse:
         )
     except ValidationError as exc:
         raise Rejection(Reason.INVALID, "invalid order", _errors(exc)) from exc
+    now = utc_datetime(gw.clock.now_ns())
     try:
         inst = (
             gw.catalog.get(req.symbol)
             if "." in req.symbol and ":" not in req.symbol
-            else gw.catalog.resolve(req.symbol)
+            else gw.catalog.resolve(req.symbol, now=now)
         )
     except (SymbolError, UnknownInstrumentError) as exc:
         raise Rejection(Reason.INVALID, "unknown symbol", [{"loc": ["symbol"], "msg": str(exc)[:200]}]) from exc
+    if isinstance(inst, FutureContract) and inst.expiry is not None and now.date() > inst.expiry:
+        raise Rejection(
+            Reason.INVALID,
+            "expired contract",
+            [{"loc": ["symbol"], "msg": f"{inst.instrument_id} expired: its last trade date was {inst.expiry}"}],
+        )
     if error := gw.service.quantity.error(
         req.quantity,
         gw.service.quantity.max_for(inst.instrument_id, inst.max_quantity, inst.asset_class),
