@@ -28,8 +28,8 @@ from at_exec_sim.adapters.registry import build_adapters, check_accounts
 from at_exec_sim.adapters.routing import VenueRouter
 from at_exec_sim.adapters.state_stream import last_market_data, replay_execution
 from at_exec_sim.config import ExecSimSettings
-from at_exec_sim.domain.alert_mark import NS_PER_S, AlertMarkPolicy
 from at_exec_sim.domain.accounts import load_accounts, load_profiles
+from at_exec_sim.domain.alert_mark import NS_PER_S, AlertMarkPolicy
 from at_exec_sim.domain.engine import ExecutionEngine
 from at_exec_sim.domain.sessions import profile_calendars
 from at_exec_sim.domain.venue import SimVenue

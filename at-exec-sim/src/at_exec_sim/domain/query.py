@@ -73,9 +73,7 @@ class EngineQuery:
         """Fills (one account, or all), oldest first."""
         return [f for f in self._cache.fills if not account_id or f.account_id == account_id]
 
-    def decisions(
-        self, account_id: str | None = None, approved: bool | None = None
-    ) -> list[RiskDecisionEvent]:
+    def decisions(self, account_id: str | None = None, approved: bool | None = None) -> list[RiskDecisionEvent]:
         """Risk decisions on proposals and manual orders (one account, or all), oldest first."""
         return [
             d

@@ -84,8 +84,7 @@ def explain(rt: AccountRuntime) -> dict[str, Any]:
         return {
             **base,
             "kind": "lock",
-            "lifts": f"by itself at {iso(rt.locked_until_ns)}"
-            + (", when the session reopens" if routine else "")
+            "lifts": f"by itself at {iso(rt.locked_until_ns)}" + (", when the session reopens" if routine else "")
             if rt.locked_until_ns is not None
             else "when an operator resumes",
             "operator_action": "nothing: the session is closed; it reopens by itself"
