@@ -89,3 +89,16 @@ def test_the_check_config_command_exits_2_naming_the_problem_and_0_when_usable(t
     env.pop("AT_EXEC_SIM_ACCOUNTS_FILE")
     good = subprocess.run([sys.executable, "-c", code, "check-config"], env=env, capture_output=True, text=True)
     assert good.returncode == 0 and "ok: 5 accounts" in good.stdout
+
+
+def test_the_readmes_example_files_are_valid_as_they_are(tmp_path: Path) -> None:
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    blocks = [b.split("\n", 1)[1] for b in readme.split("```yaml\n")[1:]]
+    blocks = [b.split("```", 1)[0] for b in blocks]
+    (profile,) = [b for b in blocks if "profile_id: my_retail" in b]
+    (accounts,) = [b for b in blocks if "my-topstep-1" in b]
+    _write(tmp_path / "my_retail.yaml", profile)
+    profiles = load_profiles(tmp_path)
+    assert profiles["my_retail"].limits.daily_loss is not None
+    loaded = load_accounts(_write(tmp_path / "accounts.yaml", accounts), profiles)
+    assert loaded["my-topstep-1"].profile.profile_id == "topstep_50k"
