@@ -51,3 +51,11 @@ def test_check_config_names_each_committee_and_refuses_an_unknown_agent(tmp_path
     f.write_text(GOOD.replace("signal_follower", "signal_folower"))
     with pytest.raises(ConfigError, match="unknown agent 'signal_folower'"):
         check_config(AgentsSettings(committees_file=str(f)))
+
+
+def test_the_readmes_annotated_example_is_valid_as_it_is(tmp_path: Path) -> None:
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    (block,) = [b.split("```", 1)[0] for b in readme.split("```yaml\n")[1:] if b.startswith("committees:")]
+    f = tmp_path / "c.yaml"
+    f.write_text(block)
+    assert [c.name for _, c in load_committee_file(str(f)).committees] == ["mine"]
