@@ -85,7 +85,8 @@ class ExecSimSettings(ServiceSettings):
         default=300.0,
         ge=0,
         description="Paper and simulated venues: a proposal's alert price (a TradingView alert's close) serves as "
-        "the mark when exec-sim holds no fresher market data, if the alert is at most this old; the decision, "
+        "the mark when exec-sim holds no market data, or none within this of the alert, if the alert is at most "
+        "this old; the decision, "
         "order and fill say price_source=alert. 0 = never: every order needs market data. Real brokers never do",
     )
     ack_wait_s: float = Field(

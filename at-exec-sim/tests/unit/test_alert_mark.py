@@ -100,9 +100,17 @@ def test_a_real_broker_account_never_trades_on_an_alert_price() -> None:
     assert mark.source is None and mark.market is None and "OANDA trades only on market data" in mark.refused
 
 
+def test_market_data_a_little_older_than_the_alert_still_wins_and_stale_data_does_not() -> None:
+    market = Market(bid=D(99), ask=D(101))
+    recent = choose_mark(market, T0 - 30 * NS_PER_S, D(100), T0, T0, SIM_VENUE, POLICY)
+    assert recent.market is market and recent.source is None  # a running feed beats the alert's close
+    stale = choose_mark(market, T0 - 301 * NS_PER_S, D(100), T0, T0, SIM_VENUE, POLICY)
+    assert stale.source is PriceSource.ALERT and stale.market == Market(last=D(100))
+
+
 def test_stale_market_data_is_still_used_when_the_alert_price_may_not_be() -> None:
     market = Market(bid=D(99), ask=D(101))
-    mark = choose_mark(market, T0 - 10, D(100), T0, T0 + 400 * NS_PER_S, SIM_VENUE, POLICY)
+    mark = choose_mark(market, T0 - 400 * NS_PER_S, D(100), T0, T0 + 400 * NS_PER_S, SIM_VENUE, POLICY)
     assert mark.market is market and mark.source is None and "older than" in mark.refused
 
 

@@ -1,7 +1,7 @@
 """The alert's own price as the mark, on paper and simulated venues only. Pure.
 
 A TradingView alert carries the bar's close. When exec-sim holds no market data for the
-instrument, or only older than the alert, a proposal for an account on the simulated venue
+instrument, or only data more than ``max_age_ns`` older than the alert (a stopped feed), a proposal for an account on the simulated venue
 (``SIM``) or the paper broker (``PAPER``) is priced at the proposal's ``reference_price`` (the
 alert's price, which the agents copy), provided the alert is at most ``max_age_ns`` old. The
 decision, the order and its fills say so (``price_source: alert``). An account at a real broker
@@ -54,7 +54,12 @@ def choose_mark(
     venue: str,
     policy: AlertMarkPolicy | None,
 ) -> Mark:
-    """The market data if it is at least as fresh as the alert, else the alert's price when allowed.
+    """The market data unless it is missing or stale, else the alert's price when allowed.
+
+    Market data wins when it is at most ``max_age_ns`` older than the alert (a quote a few
+    seconds before the alert, or after it): a feed that is running is trusted over an alert's
+    close. Only without market data, or with market data older than that, is the alert's price
+    the mark, and only if the alert itself is at most ``max_age_ns`` old.
 
     Args:
         market: what exec-sim holds for the instrument (None: nothing yet).
@@ -68,10 +73,10 @@ def choose_mark(
     has_market = market is not None and market.mid is not None
     if reference is None:
         return Mark(market, refused="the proposal carries no price")
-    if has_market and market_ts_ns is not None and market_ts_ns >= reference_ts_ns:
-        return Mark(market)  # fresher market data wins
     if policy is None or policy.max_age_ns <= 0:
         return Mark(market, refused="alert prices are off (alert_price_max_age_s=0)")
+    if has_market and market_ts_ns is not None and market_ts_ns >= reference_ts_ns - policy.max_age_ns:
+        return Mark(market)  # market data as fresh as the alert, or at most max_age older, wins
     if venue not in policy.venues:
         return Mark(market, refused=f"venue {venue} trades only on market data, never on an alert's price")
     age_ns = now_ns - reference_ts_ns
