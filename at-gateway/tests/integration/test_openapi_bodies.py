@@ -47,3 +47,10 @@ async def test_a_422_is_problem_details_with_field_errors(gateway) -> None:
     body = resp.json()
     assert (body["type"], body["status"], body["reason"]) == ("urn:at:problem:invalid", 422, "invalid")
     assert any(e["loc"][-1] == "quantity" for e in body["errors"])
+
+
+async def test_the_docs_assets_serve_their_files_and_nothing_outside_them(gateway) -> None:
+    assert (await gateway.client.get("/docs-assets/swagger-ui-bundle.js")).status_code == 200
+    for path in ("/docs-assets/../__init__.py", "/docs-assets/%2e%2e/__init__.py", "/docs-assets/nope.js"):
+        resp = await gateway.client.get(path)
+        assert resp.status_code == 404, (path, resp.status_code)

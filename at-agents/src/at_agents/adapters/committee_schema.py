@@ -39,7 +39,7 @@ class DebateDoc(_Strict):
     bull: str
     bear: str
     judge: str
-    rounds: int = Field(default=2, ge=1, le=10)
+    rounds: int = 2  # 1..10, checked with its own message by committee_file._debate
     deadline_s: float | None = Field(default=None, gt=0)
     budget: DebateBudgetDoc | None = None
 

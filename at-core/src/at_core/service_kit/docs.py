@@ -13,11 +13,12 @@ from importlib import resources
 from pathlib import Path
 
 from fastapi import FastAPI
-from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 ASSETS_PATH = "/docs-assets"
+OAUTH2_REDIRECT = "/docs/oauth2-redirect"  # as FastAPI's own /docs has it
 #: The vendored files the pages load (all served by the service itself).
 ASSET_FILES = ("swagger-ui-bundle.js", "swagger-ui.css", "redoc.standalone.js", "favicon.png")
 
@@ -40,8 +41,13 @@ def install_docs(app: FastAPI, openapi_url: str = "/openapi.json") -> None:
             swagger_js_url=f"{ASSETS_PATH}/swagger-ui-bundle.js",
             swagger_css_url=f"{ASSETS_PATH}/swagger-ui.css",
             swagger_favicon_url=f"{ASSETS_PATH}/favicon.png",
+            oauth2_redirect_url=OAUTH2_REDIRECT,
             swagger_ui_parameters={"tryItOutEnabled": True, "persistAuthorization": True},
         )
+
+    @app.get(OAUTH2_REDIRECT, include_in_schema=False)
+    async def swagger_ui_redirect() -> HTMLResponse:
+        return get_swagger_ui_oauth2_redirect_html()
 
     @app.get("/redoc", include_in_schema=False)
     async def redoc() -> HTMLResponse:
