@@ -51,6 +51,29 @@ def rule_agents(settings: AgentsSettings, catalog: InstrumentCatalog) -> dict[st
     }
 
 
+def check_config(settings: AgentsSettings) -> list[str]:
+    """Validate the committees file (shape, rules, members, providers) without starting anything.
+
+    Returns:
+        One line per committee (``default: weighted_mean, 4 members, strategies *``).
+
+    Raises:
+        ConfigError: the file, the committee or agent and the field that cannot be used, named.
+    """
+    file = load_committee_file(settings.committees_file)
+    agents = rule_agents(settings, InstrumentCatalog())
+    llm = {a.agent_id for a in file.llm_agents}
+    lines = []
+    for strategies, committee in file.committees:
+        for m in committee.members:
+            if m.agent_id not in agents and m.agent_id not in llm:
+                raise ConfigError(f"committees.{committee.name}", f"unknown agent {m.agent_id!r}")
+        lines.append(
+            f"{committee.name}: {committee.rule}, {len(committee.members)} members, strategies {', '.join(strategies)}"
+        )
+    return lines
+
+
 def build(
     settings: AgentsSettings,
     clock: Clock | None = None,

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import uvicorn
 from fastapi import Depends, FastAPI
+from pydantic import ValidationError
 
 from at_agents import __version__, bootstrap, consumers
 from at_agents.api.mcp_server import build_mcp
 from at_agents.api.routes import health, service
 from at_agents.config import AgentsSettings
+from at_agents.errors import ConfigError
 from at_core.clock import Clock
 from at_core.service_kit import Scope, ScopeGuard, ServiceSpec, create_service_app, read_access
 
@@ -44,7 +47,20 @@ def create_app(settings: AgentsSettings | None = None, clock: Clock | None = Non
     return app
 
 
+def check_config_command() -> int:
+    """``at-agents check-config``: validate settings and the committees file; 0 if usable, 2 if not."""
+    try:
+        lines = bootstrap.check_config(AgentsSettings())
+    except (ConfigError, ValidationError) as exc:
+        print(f"at-agents: configuration refused: {exc}", file=sys.stderr)
+        return 2
+    print("\n".join([*lines, f"ok: {len(lines)} committees"]))
+    return 0
+
+
 def run() -> None:
-    """Console script ``at-agents``."""
+    """Console script ``at-agents`` (``at-agents check-config`` validates without starting)."""
+    if sys.argv[1:2] == ["check-config"]:
+        raise SystemExit(check_config_command())
     settings = AgentsSettings()
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=None, access_log=False)

@@ -29,13 +29,14 @@ from at_exec_sim.adapters.routing import VenueRouter
 from at_exec_sim.adapters.state_stream import last_market_data, replay_execution
 from at_exec_sim.config import ExecSimSettings
 from at_exec_sim.domain.accounts import load_accounts, load_profiles
+from at_exec_sim.domain.alert_mark import NS_PER_S, AlertMarkPolicy
 from at_exec_sim.domain.engine import ExecutionEngine
 from at_exec_sim.domain.sessions import profile_calendars
 from at_exec_sim.domain.venue import SimVenue
 from at_exec_sim.domain.venue_models import FeeModel, LatencyModel, slippage_model
 from at_exec_sim.service import ExecSim
 
-__all__ = ["ExecSim", "build", "build_venue", "connect", "poll_interval", "stop", "timer_interval"]
+__all__ = ["ExecSim", "build", "build_venue", "check_config", "connect", "poll_interval", "stop", "timer_interval"]
 
 log = get_logger("at_exec_sim")
 
@@ -52,12 +53,32 @@ def build(settings: ExecSimSettings, clock: Clock | None = None, metrics_catalog
     accounts = load_accounts(Path(settings.accounts_file) if settings.accounts_file else None, profiles)
     check_accounts(accounts, settings)
     factory = EventFactory("exec_sim", clock, IdGenerator(clock, random.Random(settings.seed)))
-    engine = ExecutionEngine(accounts, InstrumentCatalog(), factory, clock, build_venue(settings))
+    alert_marks = AlertMarkPolicy(max_age_ns=int(settings.alert_price_max_age_s * NS_PER_S))
+    engine = ExecutionEngine(accounts, InstrumentCatalog(), factory, clock, build_venue(settings), alert_marks)
     metrics = metrics_catalog.build()
     for account_id in accounts:
         metrics.gauge("trading_halted").labels(account_id).set(0)
-    venues = VenueRouter(build_adapters(settings, engine.last_price), metrics, clock)
+    venues = VenueRouter(build_adapters(settings, engine.paper_price), metrics, clock)
     return ExecSim(settings, clock, engine, metrics, venues)
+
+
+def check_config(settings: ExecSimSettings) -> list[str]:
+    """Validate the profiles, the accounts and their venues as ``build`` would, without starting anything.
+
+    Returns:
+        One line per account (``paper-1: profile retail, venue SIM``), for ``at-exec-sim check-config``.
+
+    Raises:
+        ConfigError: the first file, account or field that cannot be used, named.
+    """
+    profiles = load_profiles(Path(settings.profiles_dir) if settings.profiles_dir else None)
+    accounts = load_accounts(Path(settings.accounts_file) if settings.accounts_file else None, profiles)
+    check_accounts(accounts, settings)
+    build_venue(settings)
+    return [
+        f"{a.account_id}: profile {a.profile.profile_id} (version {a.profile.version}), venue {a.venue}"
+        for a in accounts.values()
+    ]
 
 
 def build_venue(settings: ExecSimSettings) -> SimVenue:

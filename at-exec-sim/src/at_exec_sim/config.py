@@ -81,6 +81,14 @@ class ExecSimSettings(ServiceSettings):
         "within this; an older one is not resent but left unknown for the broker poll (booked if the broker "
         "has it, rejected not_at_broker after the grace if not). 0 = never resent. The simulated venue always resumes",
     )
+    alert_price_max_age_s: float = Field(
+        default=300.0,
+        ge=0,
+        description="Paper and simulated venues: a proposal's alert price (a TradingView alert's close) serves as "
+        "the mark when exec-sim holds no market data, or none within this of the alert, if the alert is at most "
+        "this old; the decision, "
+        "order and fill say price_source=alert. 0 = never: every order needs market data. Real brokers never do",
+    )
     ack_wait_s: float = Field(
         default=10.0, gt=0, description="Unacknowledged messages are redelivered after this (after a crash)"
     )

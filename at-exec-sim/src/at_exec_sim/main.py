@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import sys
+
 import uvicorn
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
+from pydantic import ValidationError
 
 from at_core.clock import Clock
 from at_core.metrics import MetricCatalog
@@ -12,8 +15,9 @@ from at_core.metrics.exec_sim import CATALOG
 from at_core.runtime.bus import PublishError
 from at_core.service_kit import ServiceSpec, create_service_app, problem_response, read_access
 from at_exec_sim import __version__, bootstrap, consumers
-from at_exec_sim.api.routes import control, health, portfolio, venues
+from at_exec_sim.api.routes import control, decisions, health, portfolio, venues
 from at_exec_sim.config import ExecSimSettings
+from at_exec_sim.errors import ConfigError
 
 
 def create_app(
@@ -43,12 +47,26 @@ def create_app(
 
     reads = [Depends(read_access)]  # positions, orders, fills, P&L: a key in production
     app.include_router(portfolio.router, dependencies=reads)
+    app.include_router(decisions.router, dependencies=reads)
     app.include_router(control.router)
     app.include_router(venues.router, dependencies=reads)
     return app
 
 
+def check_config_command() -> int:
+    """``at-exec-sim check-config``: validate settings, profiles and accounts; 0 if usable, 2 if not."""
+    try:
+        lines = bootstrap.check_config(ExecSimSettings())
+    except (ConfigError, ValidationError) as exc:
+        print(f"at-exec-sim: configuration refused: {exc}", file=sys.stderr)
+        return 2
+    print("\n".join([*lines, f"ok: {len(lines)} accounts"]))
+    return 0
+
+
 def run() -> None:
-    """Console script ``at-exec-sim``."""
+    """Console script ``at-exec-sim`` (``at-exec-sim check-config`` validates without starting)."""
+    if sys.argv[1:2] == ["check-config"]:
+        raise SystemExit(check_config_command())
     settings = ExecSimSettings()
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=None, access_log=False)

@@ -24,6 +24,7 @@ from at_core.events import (
     FillEvent,
     Heartbeat,
     MarketDataEvent,
+    OrderRejected,
     RiskDecisionEvent,
     TradeProposalEvent,
     TradingStateChangedEvent,
@@ -209,6 +210,16 @@ class ExecSim:
             self.metrics.counter("risk_decisions_total").labels(event.account_id, str(event.approved).lower()).inc()
             for reason in event.reasons:
                 self.metrics.counter("denials_total").labels(reason.code).inc()
+            log_decision(event)
+        elif isinstance(event, OrderRejected):
+            log.warning(
+                "order_rejected",
+                correlation_id=event.correlation_id,
+                account_id=event.account_id,
+                client_order_id=event.client_order_id,
+                reason=event.reason,
+                message=event.message,
+            )
         elif isinstance(event, ContractExpiryWarningEvent):
             self.metrics.counter("contract_expiry_warnings_total").labels(event.account_id, event.instrument_id).inc()
         elif isinstance(event, FillEvent):
@@ -242,3 +253,25 @@ class ExecSim:
                 m.gauge("rule_headroom_ratio").labels(account_id, h.rule).set(float(h.headroom / h.limit))
         if self.query.has_account(account_id):
             m.gauge("open_positions").labels(account_id).set(self.query.open_positions(account_id))
+
+
+def log_decision(event: RiskDecisionEvent) -> None:
+    """A denial at warning with every reason (the user sees why nothing traded); an alert-priced approval at info."""
+    if not event.approved:
+        log.warning(
+            "risk_denied",
+            correlation_id=event.correlation_id,
+            account_id=event.account_id,
+            instrument_id=event.instrument_id,
+            request_event_id=event.request_event_id,
+            reasons=[r.code.value for r in event.reasons],
+            message="; ".join(r.message for r in event.reasons)[:1000],
+        )
+    elif event.price_source is not None:
+        log.info(
+            "priced_on_alert",
+            correlation_id=event.correlation_id,
+            account_id=event.account_id,
+            instrument_id=event.instrument_id,
+            mark_price=str(event.mark_price),
+        )

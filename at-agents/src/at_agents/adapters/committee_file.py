@@ -10,6 +10,7 @@ from typing import Any
 
 import yaml
 
+from at_agents.adapters.committee_schema import parse_committees
 from at_agents.adapters.llm.providers import ProviderConfig
 from at_agents.domain.budget import Budget
 from at_agents.domain.committee import RULES, CommitteeConfig, Member
@@ -82,10 +83,19 @@ def load_committee_file(path: str | None) -> CommitteeFile:
         ConfigError: an unknown rule, provider or member, or no committee.
     """
     if path:
-        text, base = Path(path).read_text(), Path(path).parent
+        try:
+            text, base = Path(path).read_text(), Path(path).parent
+        except OSError as exc:
+            raise ConfigError(path, f"cannot read: {exc.strerror or exc}") from exc
+        name = path
     else:
         text, base = resources.files("at_agents.data").joinpath("committees.yaml").read_text(), None
-    doc = yaml.safe_load(text) or {}
+        name = "<shipped committees.yaml>"
+    try:
+        doc = yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(name, f"not valid YAML: {exc}") from exc
+    parse_committees(name, doc)  # the shape, strictly: a typo names the file, the committee and the field
     providers = [ProviderConfig(**p) for p in doc.get("providers", [])]
     names = {p.name for p in providers}
     llm_agents = []

@@ -10,7 +10,7 @@ from pydantic import Field, model_validator
 
 from at_core.events.envelope import Event, EventId
 from at_core.models.base import FrozenModel, Identifier, PositiveDecimal
-from at_core.models.enums import Stance
+from at_core.models.enums import PriceSource, Stance
 from at_core.models.orders import OrderSpec
 
 Conviction = Annotated[Decimal, Field(ge=-1, le=1)]
@@ -161,6 +161,13 @@ class RiskDecisionEvent(Event):
     reasons: list[RiskReason] = Field(default_factory=list)
     profile_id: Identifier | None = None
     profile_version: Identifier | None = None
+    price_source: PriceSource | None = Field(
+        default=None,
+        description="The mark the decision priced the order at: null for market data, alert for the alert's price",
+    )
+    mark_price: PositiveDecimal | None = Field(
+        default=None, description="The alert's price used as the mark (set when price_source is alert)"
+    )
 
     @model_validator(mode="after")
     def _denial_has_reason(self) -> Self:

@@ -10,7 +10,7 @@ from pydantic import Field
 
 from at_core.events.envelope import Event, EventId
 from at_core.models.base import Identifier, NonNegativeDecimal, PositiveDecimal, TimestampNs
-from at_core.models.enums import LiquiditySide, OrderSide, OrderStatus, TradingState
+from at_core.models.enums import LiquiditySide, OrderSide, OrderStatus, PriceSource, TradingState
 from at_core.models.orders import OrderSpec
 from at_core.models.portfolio import PositionSnapshot, RuleHeadroom
 
@@ -33,6 +33,9 @@ class OrderSubmitted(OrderEvent):
     strategy_id: Identifier
     decision_event_id: EventId
     arrival_price: PositiveDecimal | None = Field(default=None, description="Market price at submission, for slippage")
+    price_source: PriceSource | None = Field(
+        default=None, description="null: arrival_price is market data; alert: the alert's price served as the mark"
+    )
 
 
 class OrderAccepted(OrderEvent):
@@ -98,6 +101,9 @@ class FillEvent(Event):
     leaves_quantity: NonNegativeDecimal = Decimal(0)
     signal_ts_event: TimestampNs | None = Field(
         default=None, description="ts_event of the originating signal, for latency"
+    )
+    price_source: PriceSource | None = Field(
+        default=None, description="null: filled on market data; alert: on the alert's price (paper, simulated)"
     )
 
 

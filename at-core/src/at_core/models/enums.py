@@ -93,6 +93,18 @@ class IngestSource(StrEnum):
     REPLAY = "replay"
 
 
+class PriceSource(StrEnum):
+    """Where the price an order was decided, submitted or filled on came from.
+
+    Events leave ``price_source`` empty (null) when the price was the market data exec-sim held;
+    ``alert`` says a paper or simulated account traded on the alert's own price, because no
+    fresher market data existed (bounded in age by exec-sim's ``alert_price_max_age_s``).
+    """
+
+    MARKET = "market"
+    ALERT = "alert"
+
+
 class MarketDataKind(StrEnum):
     BAR = "bar"
     QUOTE = "quote"

@@ -9,6 +9,7 @@ ready it is, where its metrics are) and gets a FastAPI app with:
 * ``/healthz``, ``/readyz`` (with JetStream's view of every durable) and ``/metrics``;
 * problem-details errors (RFC 9457) for every 4xx and 5xx;
 * bearer API keys with scopes on ``app.state.auth`` (dev keys refused in production);
+* ``/docs`` (Swagger UI) and ``/redoc`` with their assets served by the service (no CDN);
 * ``/docs`` and ``/openapi.json`` off under ``environment=production`` unless ``docs_enabled``.
 """
 
@@ -30,6 +31,7 @@ from at_core.runtime.settings import ServiceSettings
 from at_core.service_kit import health
 from at_core.service_kit.auth import AuthPolicy, KeyRing, Scope
 from at_core.service_kit.consumers import ConsumerWatch
+from at_core.service_kit.docs import install_docs
 from at_core.service_kit.health import Readiness
 from at_core.service_kit.problems import install_problem_handlers
 
@@ -141,10 +143,12 @@ def create_service_app(spec: ServiceSpec[S], settings: ServiceSettings) -> FastA
         version=spec.version,
         description=spec.description,
         lifespan=lifespan,
-        docs_url="/docs" if show_docs else None,
-        redoc_url="/redoc" if show_docs else None,
+        docs_url=None,  # served by install_docs, from the service's own assets (no CDN)
+        redoc_url=None,
         openapi_url="/openapi.json" if show_docs else None,
     )
+    if show_docs:
+        install_docs(app)
     app.state.kit = kit
     app.state.auth = policy
     install_problem_handlers(app)

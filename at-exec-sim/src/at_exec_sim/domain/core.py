@@ -65,6 +65,8 @@ class EngineCache:
 
     accounts: dict[str, AccountRuntime]
     markets: dict[str, Market] = field(default_factory=dict)  # market data (the engine)
+    market_ts: dict[str, int] = field(default_factory=dict)  # ts_event of each instrument's market data (the engine)
+    alert_marks: dict[str, Decimal] = field(default_factory=dict)  # alert prices used as marks (risk; paper reads)
     rates: dict[str, Decimal] = field(default_factory=dict)  # FX mids by symbol (the engine)
     decided: dict[str, RiskDecisionEvent] = field(default_factory=dict)  # by request id: redelivery (risk)
     approved: dict[str, RiskDecisionEvent] = field(default_factory=dict)  # by client order id (risk, trading)
@@ -109,6 +111,8 @@ class EngineCache:
                 last=data.close, bar_open=data.open, bar_high=data.high, bar_low=data.low, volume=data.volume
             )
         self.markets[event.instrument_id] = market
+        self.market_ts[event.instrument_id] = event.ts_event
+        self.alert_marks.pop(event.instrument_id, None)  # market data supersedes an alert's price
         if inst is not None and inst.asset_class is AssetClass.FX and market.mid is not None:
             self.rates[inst.symbol] = market.mid
             for rt in self.accounts.values():

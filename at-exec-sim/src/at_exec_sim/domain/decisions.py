@@ -11,6 +11,7 @@ from at_core.events import Event, RiskDecisionEvent, RiskReason, RiskReasonCode,
 from at_core.models.enums import LiquiditySide, TradingState
 from at_core.models.orders import OrderSpec
 from at_exec_sim.domain import risk
+from at_exec_sim.domain.alert_mark import AlertMarkPolicy, Mark, choose_mark
 from at_exec_sim.domain.core import EngineCache, EngineContext
 from at_exec_sim.domain.ledger import Ledger
 from at_exec_sim.domain.portfolio import MissingRate
@@ -37,10 +38,19 @@ class PreTradeRisk:
         ctx: the injected services.
         venue: the simulated venue (its slippage and fee models price the projected cost).
         ledger: values the account.
+        alert_marks: when a proposal's alert price may serve as the mark (None: never).
     """
 
-    def __init__(self, cache: EngineCache, ctx: EngineContext, venue: SimVenue, ledger: Ledger) -> None:
+    def __init__(
+        self,
+        cache: EngineCache,
+        ctx: EngineContext,
+        venue: SimVenue,
+        ledger: Ledger,
+        alert_marks: AlertMarkPolicy | None = None,
+    ) -> None:
         self.cache, self.ctx, self.venue, self.ledger = cache, ctx, venue, ledger
+        self.alert_marks = alert_marks
 
     def decided(self, request: Event) -> bool:
         """``request`` was decided already (a redelivery: its outputs were published then)."""
@@ -53,9 +63,10 @@ class PreTradeRisk:
         cache = self.cache
         rt = cache.accounts.get(account_id)
         inst = self.ctx.instrument(instrument_id)
-        market = cache.markets.get(instrument_id)
-        last = market.mid if market else None
         now = self.ctx.clock.now_ns()
+        mark = self._mark(cause, rt, instrument_id, now)
+        market = mark.market
+        last = market.mid if market else None
         equity = self.ledger.equity(rt) if rt else None
         client_order_id = order.client_order_id or f"O-{cause.event_id}"
         if rt is not None:
@@ -86,11 +97,14 @@ class PreTradeRisk:
         except Exception as exc:  # fail closed and visible: a denial, never an input dropped after N tries
             rounded, reasons = order, [RiskReason(code=RiskReasonCode.INTERNAL_ERROR, message=_internal(exc))]
         rounded = rounded.model_copy(update={"client_order_id": client_order_id})
-        decision = self._decision(cause, rt, account_id, instrument_id, rounded, reasons)
+        reasons = [_explained(r, mark) for r in reasons]
+        decision = self._decision(cause, rt, account_id, instrument_id, rounded, reasons, mark)
         cache.decided[cause.event_id] = decision
         if reasons or rt is None or inst is None:
             return decision, None
         rt.order_times.append(now)
+        if mark.price is not None:
+            cache.alert_marks[instrument_id] = mark.price  # the paper broker fills at it
         cache.approved[client_order_id] = decision
         return decision, Approval(rt, inst, rounded, market or Market())
 
@@ -102,6 +116,7 @@ class PreTradeRisk:
         instrument_id: str,
         rounded: OrderSpec,
         reasons: list[RiskReason],
+        mark: Mark,
     ) -> RiskDecisionEvent:
         profile = rt.config.profile if rt else None
         return self.ctx.factory.make(
@@ -117,6 +132,23 @@ class PreTradeRisk:
             reasons=reasons,
             profile_id=profile.profile_id if profile else None,
             profile_version=profile.version if profile else None,
+            price_source=mark.source,
+            mark_price=mark.price,
+        )
+
+    def _mark(self, cause: Event, rt: AccountRuntime | None, instrument_id: str, now: int) -> Mark:
+        """The market data, or the proposal's alert price when it is fresher and allowed (``alert_mark.py``)."""
+        market = self.cache.markets.get(instrument_id)
+        reference = cause.reference_price if isinstance(cause, TradeProposalEvent) else None
+        venue = rt.config.venue if rt else ""
+        return choose_mark(
+            market,
+            self.cache.market_ts.get(instrument_id),
+            reference,
+            cause.ts_event,
+            now,
+            venue,
+            self.alert_marks,
         )
 
     def _slippage_per_unit(self, inst: Instrument | None, last: Decimal | None) -> Decimal:
@@ -137,6 +169,15 @@ def automated(cause: Event) -> bool:
     """Whether no person placed this order: an agents' (or MCP) proposal as it says (True unless
     marked otherwise); an operator's execution request is a person's."""
     return cause.automated if isinstance(cause, TradeProposalEvent) else False
+
+
+def _explained(reason: RiskReason, mark: Mark) -> RiskReason:
+    """A ``no_market_price`` denial says what would have priced the order, and how to get a price."""
+    if reason.code is not RiskReasonCode.NO_MARKET_PRICE:
+        return reason
+    why = f"; {mark.refused}" if mark.refused else ""
+    message = f"{reason.message}{why}: send quotes, trades or bars to the gateway's /ingest/market-data"
+    return reason.model_copy(update={"message": message[:500]})
 
 
 def _internal(exc: Exception) -> str:

@@ -34,6 +34,7 @@ from at_core.events import (
 )
 from at_core.models.orders import OrderSpec
 from at_exec_sim.domain.accounts import AccountConfig
+from at_exec_sim.domain.alert_mark import AlertMarkPolicy
 from at_exec_sim.domain.core import EngineCache, EngineContext
 from at_exec_sim.domain.decisions import PreTradeRisk
 from at_exec_sim.domain.housekeeping import Housekeeping
@@ -58,6 +59,8 @@ class ExecutionEngine:
         factory: makes every output event (ids derived from the input).
         clock: the engine's only source of time.
         venue: the simulated venue.
+        alert_marks: when a proposal's alert price may serve as the mark on paper and simulated
+            venues (``alert_mark.py``); None: never, every order needs market data.
     """
 
     def __init__(
@@ -67,6 +70,7 @@ class ExecutionEngine:
         factory: EventFactory,
         clock: Clock,
         venue: SimVenue,
+        alert_marks: AlertMarkPolicy | None = None,
     ) -> None:
         self.ctx = EngineContext(catalog, factory, clock)
         self.cache = EngineCache.for_accounts(accounts)
@@ -80,7 +84,7 @@ class ExecutionEngine:
             after_fills=lambda cause, rt: self.trading.evaluate_rules(cause, rt),
         )
         self.trading = TradingControl(self.cache, self.ctx, venue, self.ledger, self.lifecycle)
-        self.risk = PreTradeRisk(self.cache, self.ctx, venue, self.ledger)
+        self.risk = PreTradeRisk(self.cache, self.ctx, venue, self.ledger, alert_marks)
         self.housekeeping = Housekeeping(self.cache, self.ctx, venue, self.ledger, self.lifecycle, self.trading)
         self.recovery = Recovery(self.cache, self.ctx, venue, self.ledger, self.lifecycle)
         self.query = EngineQuery(self.cache, self.ledger)
@@ -212,6 +216,11 @@ class ExecutionEngine:
     def last_price(self, instrument_id: str) -> Decimal | None:
         """The instrument's mid, else its last trade; None before any market data."""
         return self.cache.last_price(instrument_id)
+
+    def paper_price(self, instrument_id: str) -> Decimal | None:
+        """What the paper broker fills at: the market data, else an alert's price a decision used."""
+        last = self.cache.last_price(instrument_id)
+        return last if last is not None else self.cache.alert_marks.get(instrument_id)
 
     def take_stops(self) -> dict[str, str]:
         """Accounts locked or halted since the last call, with why (see :meth:`TradingControl.take_stops`)."""

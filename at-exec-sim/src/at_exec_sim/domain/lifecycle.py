@@ -92,6 +92,7 @@ class OrderLifecycle:
             strategy_id=strategy_id,
             decision_event_id=decision.event_id,
             arrival_price=market.mid,
+            price_source=decision.price_source,
         )
         record = OrderRecord(
             coid,
@@ -243,6 +244,8 @@ class OrderLifecycle:
             slippage_amount=slip_amt,
             leaves_quantity=max(record.spec.quantity - record.filled, Decimal(0)),
             signal_ts_event=record.signal_ts_event,
+            # the alert's price priced only what filled on arrival; later fills are on market data
+            price_source=record.submitted.price_source if record.submitted and purpose == "submit" else None,
         )
 
     def _progress(self, last_fill: Event, record: OrderRecord, purpose: str) -> Event:

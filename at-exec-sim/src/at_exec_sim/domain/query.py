@@ -10,12 +10,13 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
 
-from at_core.events import FillEvent
+from at_core.events import FillEvent, RiskDecisionEvent
 from at_core.models.enums import TradingState
 from at_exec_sim.domain.core import EngineCache
 from at_exec_sim.domain.held_pnl import missing_conversion
 from at_exec_sim.domain.ledger import Ledger
 from at_exec_sim.domain.records import OrderRecord
+from at_exec_sim.domain.state_view import explain
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +37,8 @@ class AccountView:
     unbooked_pnl: dict[str, Decimal]
     #: The conversions the account lacks: while any is missing, it takes no new risk.
     conversion_missing: list[str]
+    #: What the trading state means: kind (active, lock, breach, halt), rule, when it lifts, what to do.
+    state: dict[str, Any]
 
 
 class EngineQuery:
@@ -70,6 +73,14 @@ class EngineQuery:
         """Fills (one account, or all), oldest first."""
         return [f for f in self._cache.fills if not account_id or f.account_id == account_id]
 
+    def decisions(self, account_id: str | None = None, approved: bool | None = None) -> list[RiskDecisionEvent]:
+        """Risk decisions on proposals and manual orders (one account, or all), oldest first."""
+        return [
+            d
+            for d in self._cache.decided.values()
+            if (not account_id or d.account_id == account_id) and (approved is None or d.approved is approved)
+        ]
+
     def open_positions(self, account_id: str) -> int:
         """How many of the account's positions are not flat (0 for an unknown account)."""
         rt = self._cache.accounts.get(account_id)
@@ -101,6 +112,7 @@ class EngineQuery:
                     headroom,
                     dict(rt.account.unbooked),
                     missing_conversion(rt.account, self._cache.rates),
+                    explain(rt),
                 )
             )
         return out

@@ -36,6 +36,8 @@ class AccountRuntime:
     day: date | None = None  # the trading day the "today" counters belong to
     day_ends_ns: int = 0
     state_reason: str = ""  # why the account is in its state ("session_cutoff", "daily_loss", ...)
+    state_message: str = ""  # the state change's message ("daily loss breached at equity 48950")
+    state_since_ns: int | None = None  # when it entered the state (None: active since the start)
     session_check_ns: int = 0  # sessions: nothing opens or closes before this time
     cutoff_ns: int | None = None  # the end of the session whose cutoff was applied
     session_seen_ns: int | None = None  # when sessions were last looked at

@@ -111,6 +111,7 @@ class Recovery:
         if rt is None:
             return
         rt.state, rt.locked_until_ns, rt.state_reason = event.state, event.locked_until_ns, event.reason
+        rt.state_message, rt.state_since_ns = event.message, event.ts_event
         # Still stopped at the end of recovery: its orders at brokers are canceled (again) at
         # start, in case the crash came between the lock and the broker's cancel.
         if event.state is TradingState.ACTIVE:

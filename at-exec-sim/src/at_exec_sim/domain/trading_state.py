@@ -111,7 +111,8 @@ class TradingControl:
     ) -> list[Event]:
         """Move the account to ``state`` (a stop is remembered for the brokers); flatten it if asked."""
         previous, rt.state, rt.state_reason = rt.state, state, reason
-        rt.locked_until_ns = locked_until_ns
+        rt.locked_until_ns, rt.state_message = locked_until_ns, message
+        rt.state_since_ns = self.ctx.clock.now_ns()
         if state is not TradingState.ACTIVE:
             self.cache.stops[rt.account.account_id] = reason  # its orders resting at brokers must go too
         purpose = f"state:{rt.account.account_id}:{state}:{reason}"  # one cause can change many accounts

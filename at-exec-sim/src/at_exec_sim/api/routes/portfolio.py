@@ -60,6 +60,8 @@ async def account(query: QueryDep, account_id: str | None = None) -> list[dict[s
             "realized_pnl_today": str(a.realized_pnl_today),
             "fees_today": str(a.fees_today),
             "trading_state": a.trading_state,
+            "state": a.state,  # kind (active, lock, breach, halt), rule, since, lifts_at, operator_action
+            "locked_until": a.state["lifts_at"],
             "profile_id": a.profile_id,
             "profile_version": a.profile_version,
             "headroom": a.headroom,

@@ -18,6 +18,7 @@ from at_core.events import BarData, ChartSnapshotEvent, MarketDataEvent, QuoteDa
 from at_core.models.enums import OrderSide
 from at_core.service_kit import Scope, authorize
 from at_gateway.api.deps import GatewayDep
+from at_gateway.api.openapi_bodies import MARKET_DATA_EXAMPLES, model_body
 from at_gateway.api.pipeline import deadline_of, read_body, source_address
 from at_gateway.bootstrap import Gateway
 from at_gateway.domain.alerts import utc_datetime
@@ -101,7 +102,13 @@ def check_shape(gw: Gateway, raw: bytes) -> None:
         raise Rejection(Reason(exc.kind), exc.detail) from exc
 
 
-@router.post("/ingest/market-data", status_code=202)
+@router.post(
+    "/ingest/market-data",
+    status_code=202,
+    openapi_extra=model_body(
+        MarketDataBatch, MARKET_DATA_EXAMPLES, "Quotes, trades or bars (a trader key when market_data_api_key_required)"
+    ),
+)
 async def market_data(gw: GatewayDep, request: Request) -> JSONResponse:
     """A batch of bars, quotes or trades (``{"items": [...]}``), published as MarketDataEvents."""
     gw.service.admit(source_address(gw, request), "/ingest/market-data", allowlist=False)

@@ -12,6 +12,7 @@ from at_core.models.enums import OrderSide, OrderType, TimeInForce
 from at_core.models.instruments import FutureContract
 from at_core.models.orders import OrderSpec
 from at_gateway.api.deps import GatewayDep
+from at_gateway.api.openapi_bodies import ORDER_EXAMPLES, model_body
 from at_gateway.api.pipeline import deadline_of, read_body, source_address
 from at_gateway.api.routes.ingest import BoundedDecimal, _errors, check_shape, require_api_key
 from at_gateway.domain.alerts import utc_datetime
@@ -36,7 +37,13 @@ class OrderRequest(BaseModel):
     note: str = Field(default="", max_length=500)
 
 
-@router.post("/orders", status_code=202)
+@router.post(
+    "/orders",
+    status_code=202,
+    openapi_extra=model_body(
+        OrderRequest, ORDER_EXAMPLES, "A manual order (needs a trader key: Bearer dev-api-key on a fresh clone)"
+    ),
+)
 async def submit_order(gw: GatewayDep, request: Request) -> JSONResponse:
     """A manual order (``X-API-Key``), published as an ExecutionRequest; exec-sim's risk engine decides."""
     gw.service.admit(source_address(gw, request), "/orders", allowlist=False)

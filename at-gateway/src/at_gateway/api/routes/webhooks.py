@@ -7,6 +7,7 @@ from fastapi.responses import JSONResponse
 
 from at_core.models.enums import IngestSource
 from at_gateway.api.deps import gateway_of
+from at_gateway.api.openapi_bodies import alert_body
 from at_gateway.api.pipeline import deadline_of, read_body, source_address
 from at_gateway.service import AlertRequest, Duplicate
 
@@ -31,25 +32,25 @@ async def _handle(request: Request, token: str | None, origin: IngestSource) -> 
     return JSONResponse(body, status_code=202)
 
 
-@router.post("/webhooks/tradingview", status_code=202)
+@router.post("/webhooks/tradingview", status_code=202, openapi_extra=alert_body(with_passphrase=True))
 async def tradingview(request: Request) -> JSONResponse:
     """A TradingView alert; the secret is the body's ``passphrase``."""
     return await _handle(request, None, IngestSource.TRADINGVIEW)
 
 
-@router.post("/webhooks/tradingview/{token}", status_code=202)
+@router.post("/webhooks/tradingview/{token}", status_code=202, openapi_extra=alert_body(with_passphrase=False))
 async def tradingview_token(request: Request, token: str) -> JSONResponse:
     """A TradingView alert; the secret is the last path segment."""
     return await _handle(request, token, IngestSource.TRADINGVIEW)
 
 
-@router.post("/webhooks/pinescript", status_code=202)
+@router.post("/webhooks/pinescript", status_code=202, openapi_extra=alert_body(with_passphrase=True))
 async def pinescript(request: Request) -> JSONResponse:
     """Structured PineScript JSON (indicators, bar OHLCV, strategy state); secret in ``passphrase``."""
     return await _handle(request, None, IngestSource.PINESCRIPT)
 
 
-@router.post("/webhooks/pinescript/{token}", status_code=202)
+@router.post("/webhooks/pinescript/{token}", status_code=202, openapi_extra=alert_body(with_passphrase=False))
 async def pinescript_token(request: Request, token: str) -> JSONResponse:
     """Structured PineScript JSON; the secret is the last path segment."""
     return await _handle(request, token, IngestSource.PINESCRIPT)
