@@ -7,7 +7,8 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check
-SERVICES := at-gateway at-agents at-exec-sim at-obs
+# The service packages, read from the one list of services (at_core.constants.SERVICES).
+SERVICES := $(shell sed -n 's/.*package="\(at-[a-z-]*\)".*/\1/p' at-core/src/at_core/constants.py)
 CORE_VERSION := $(shell sed -n 's/^__version__ = "\(.*\)"/\1/p' at-core/src/at_core/__init__.py)
 CORE_WHEEL := dist/at_core-$(CORE_VERSION)-py3-none-any.whl
 CORE_SRC := $(shell find at-core/src -name '*.py' -o -name '*.yaml' | sort) at-core/pyproject.toml at-core/README.md

@@ -12,6 +12,8 @@ from at_agents.api.mcp_server import build_mcp
 from at_agents.api.routes import health, service
 from at_agents.config import AgentsSettings
 from at_core.clock import Clock
+from at_core.runtime.logging import configure_logging
+from at_core.service_kit.cli import service_cli
 from at_core.service_kit import Scope, ScopeGuard, ServiceSpec, create_service_app, read_access
 
 
@@ -44,7 +46,16 @@ def create_app(settings: AgentsSettings | None = None, clock: Clock | None = Non
     return app
 
 
-def run() -> None:
-    """Console script ``at-agents``."""
+def serve() -> None:
+    """Read the settings (environment, .env) and run the app under uvicorn."""
     settings = AgentsSettings()
+    configure_logging("agents", settings.log_level)  # uvicorn's first lines are JSON too
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=None, access_log=False)
+
+
+cli = service_cli("at-agents", "The agents: rule and LLM agents and committees that turn signals into trade proposals (MCP at /mcp).", "AT_AGENTS_", serve)
+
+
+def run() -> None:
+    """Console script ``at-agents``: ``at-agents [run]``, ``at-agents --help``."""
+    cli()

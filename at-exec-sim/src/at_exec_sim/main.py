@@ -7,6 +7,8 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from at_core.clock import Clock
+from at_core.runtime.logging import configure_logging
+from at_core.service_kit.cli import service_cli
 from at_core.metrics import MetricCatalog
 from at_core.metrics.exec_sim import CATALOG
 from at_core.runtime.bus import PublishError
@@ -48,7 +50,16 @@ def create_app(
     return app
 
 
-def run() -> None:
-    """Console script ``at-exec-sim``."""
+def serve() -> None:
+    """Read the settings (environment, .env) and run the app under uvicorn."""
     settings = ExecSimSettings()
+    configure_logging("exec_sim", settings.log_level)  # uvicorn's first lines are JSON too
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=None, access_log=False)
+
+
+cli = service_cli("at-exec-sim", "Exec-sim: pre-trade risk with prop-firm rules, simulated venue, broker adapters, positions and P&L.", "AT_EXEC_SIM_", serve)
+
+
+def run() -> None:
+    """Console script ``at-exec-sim``: ``at-exec-sim [run]``, ``at-exec-sim --help``."""
+    cli()

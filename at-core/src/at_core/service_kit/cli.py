@@ -1,0 +1,63 @@
+"""The command line of every service, one shape (typer): ``at-<service> [run]``, ``--help``.
+
+``service_cli(...)`` gives a typer app whose default command (no command given) and ``run``
+command start the service; a service adds its own commands to it (``at-exec-sim check-config``).
+Unknown options are refused (exit 2, typer's usage error); a setting that does not validate is
+one line naming it (exit 2), never a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+
+import typer
+from pydantic import ValidationError
+
+#: Options every command line of the platform knows.
+CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"]}
+
+
+def settings_error(command: str, exc: ValidationError) -> str:
+    """One line per refused setting: the variable, the value's problem (no secret values)."""
+    lines = [f"{command}: the settings do not validate ({exc.error_count()} errors); nothing started:"]
+    for err in exc.errors(include_url=False, include_input=False):
+        field = ".".join(str(p) for p in err["loc"]) or "(settings)"
+        lines.append(f"  {field}: {err['msg']}")
+    return "\n".join(lines)
+
+
+def service_cli(command: str, help_text: str, env_prefix: str, serve: Callable[[], None]) -> typer.Typer:
+    """The typer app of the console script ``command``; ``serve()`` reads the settings and runs uvicorn."""
+    epilog = (
+        f"Settings: {env_prefix}* environment variables or a .env file in the working directory "
+        "(the environment wins); every setting, with its default, is in the repository's .env.example."
+    )
+    app = typer.Typer(
+        name=command,
+        help=help_text,
+        epilog=epilog,
+        add_completion=False,
+        context_settings=CONTEXT_SETTINGS,
+        pretty_exceptions_enable=False,
+    )
+
+    def start() -> None:
+        try:
+            serve()
+        except ValidationError as exc:
+            print(settings_error(command, exc), file=sys.stderr)
+            raise typer.Exit(2) from None
+
+    @app.callback(invoke_without_command=True)
+    def default(ctx: typer.Context) -> None:
+        """Without a command: run the service (as ``run``)."""
+        if ctx.invoked_subcommand is None:
+            start()
+
+    @app.command("run", epilog=epilog)
+    def run() -> None:
+        """Run the service (the default command): HTTP on its host and port, NATS consumers."""
+        start()
+
+    return app
