@@ -28,7 +28,7 @@ from tools import stack as stack_mod
 from tools.trace import Tracer, is_settled, render
 
 ROOT = Path(__file__).resolve().parents[1]
-DEV_WEBHOOK_SECRET = "dev-webhook-secret"  # noqa: S105 - at_gateway.config.DEV_WEBHOOK_SECRET
+DEV_WEBHOOK_SECRET = "dev-webhook-secret"
 console = Console(highlight=False)
 
 ROUTES = {

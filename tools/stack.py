@@ -296,7 +296,9 @@ def running(stack: Stack, timeout: float = 90.0) -> Iterator[Stack]:
         ready = wait_ready(stack, timeout)
         if not all(ready.values()):
             missing = ", ".join(s for s, ok in ready.items() if not ok)
-            logs = "\n".join(f"--- {PROCESS[s]}.log\n{stack.processes.log(PROCESS[s], 15)}" for s, ok in ready.items() if not ok)
+            logs = "\n".join(
+                f"--- {PROCESS[s]}.log\n{stack.processes.log(PROCESS[s], 15)}" for s, ok in ready.items() if not ok
+            )
             raise RuntimeError(f"not ready within {timeout:.0f}s: {missing}; logs in {stack.run_dir}\n{logs}")
         yield stack
     finally:

@@ -12,8 +12,8 @@ from at_agents.api.mcp_server import build_mcp
 from at_agents.api.routes import health, service
 from at_agents.config import AgentsSettings
 from at_core.clock import Clock
+from at_core.runtime.cli import service_cli
 from at_core.runtime.logging import configure_logging
-from at_core.service_kit.cli import service_cli
 from at_core.service_kit import Scope, ScopeGuard, ServiceSpec, create_service_app, read_access
 
 
@@ -53,7 +53,12 @@ def serve() -> None:
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=None, access_log=False)
 
 
-cli = service_cli("at-agents", "The agents: rule and LLM agents and committees that turn signals into trade proposals (MCP at /mcp).", "AT_AGENTS_", serve)
+cli = service_cli(
+    "at-agents",
+    "The agents: rule and LLM agents and committees that turn signals into trade proposals (MCP at /mcp).",
+    "AT_AGENTS_",
+    serve,
+)
 
 
 def run() -> None:

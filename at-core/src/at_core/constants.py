@@ -11,7 +11,6 @@ SERVICE_EXEC_SIM: Final = "exec_sim"
 SERVICE_OBS: Final = "obs"
 
 
-
 @dataclass(frozen=True, slots=True)
 class ServiceInfo:
     """One service of the platform: the single list every tool reads (Makefile, stack, metrics, docs)."""
@@ -28,20 +27,40 @@ class ServiceInfo:
 #: Every service, in start order. The Makefile reads the ``package=`` values of this table.
 SERVICES: Final[tuple[ServiceInfo, ...]] = (
     ServiceInfo(
-        name=SERVICE_GATEWAY, package="at-gateway", module="at_gateway", env_prefix="AT_GATEWAY_",
-        command="at-gateway", process="gateway", port=8080,
+        name=SERVICE_GATEWAY,
+        package="at-gateway",
+        module="at_gateway",
+        env_prefix="AT_GATEWAY_",
+        command="at-gateway",
+        process="gateway",
+        port=8080,
     ),
     ServiceInfo(
-        name=SERVICE_AGENTS, package="at-agents", module="at_agents", env_prefix="AT_AGENTS_",
-        command="at-agents", process="agents", port=8081,
+        name=SERVICE_AGENTS,
+        package="at-agents",
+        module="at_agents",
+        env_prefix="AT_AGENTS_",
+        command="at-agents",
+        process="agents",
+        port=8081,
     ),
     ServiceInfo(
-        name=SERVICE_EXEC_SIM, package="at-exec-sim", module="at_exec_sim", env_prefix="AT_EXEC_SIM_",
-        command="at-exec-sim", process="exec_sim", port=8082,
+        name=SERVICE_EXEC_SIM,
+        package="at-exec-sim",
+        module="at_exec_sim",
+        env_prefix="AT_EXEC_SIM_",
+        command="at-exec-sim",
+        process="exec_sim",
+        port=8082,
     ),
     ServiceInfo(
-        name=SERVICE_OBS, package="at-obs", module="at_obs", env_prefix="AT_OBS_",
-        command="at-recorder", process="recorder", port=8083,
+        name=SERVICE_OBS,
+        package="at-obs",
+        module="at_obs",
+        env_prefix="AT_OBS_",
+        command="at-recorder",
+        process="recorder",
+        port=8083,
     ),
 )
 #: Service names in start order.

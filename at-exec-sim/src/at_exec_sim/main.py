@@ -7,11 +7,11 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from at_core.clock import Clock
-from at_core.runtime.logging import configure_logging
-from at_core.service_kit.cli import service_cli
 from at_core.metrics import MetricCatalog
 from at_core.metrics.exec_sim import CATALOG
 from at_core.runtime.bus import PublishError
+from at_core.runtime.cli import service_cli
+from at_core.runtime.logging import configure_logging
 from at_core.service_kit import ServiceSpec, create_service_app, problem_response, read_access
 from at_exec_sim import __version__, bootstrap, consumers
 from at_exec_sim.api.routes import control, health, portfolio, venues
@@ -57,7 +57,12 @@ def serve() -> None:
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=None, access_log=False)
 
 
-cli = service_cli("at-exec-sim", "Exec-sim: pre-trade risk with prop-firm rules, simulated venue, broker adapters, positions and P&L.", "AT_EXEC_SIM_", serve)
+cli = service_cli(
+    "at-exec-sim",
+    "Exec-sim: pre-trade risk with prop-firm rules, simulated venue, broker adapters, positions and P&L.",
+    "AT_EXEC_SIM_",
+    serve,
+)
 
 
 def run() -> None:

@@ -10,7 +10,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from at_core.clock import Clock
-from at_core.service_kit.cli import service_cli
+from at_core.runtime.cli import service_cli
 from at_core.runtime.logging import configure_logging, get_logger
 from at_core.service_kit import ProblemError, ServiceSpec, create_service_app, field_errors, problem_response
 from at_core.service_kit import Scope as KeyScope
@@ -136,7 +136,9 @@ def serve() -> None:
     )
 
 
-cli = service_cli("at-gateway", "The gateway: TradingView webhooks and other ingest, published durably on NATS.", "AT_GATEWAY_", serve)
+cli = service_cli(
+    "at-gateway", "The gateway: TradingView webhooks and other ingest, published durably on NATS.", "AT_GATEWAY_", serve
+)
 
 
 def run() -> None:

@@ -278,7 +278,10 @@ class GatewayService:
             return False
         detail = self.redactor.text(rejection.detail)[:2000]
         errors = [  # the fields at fault (locations and messages only: no input echoed)
-            {"loc": [str(part) for part in e.get("loc", ())], "msg": self.redactor.text(str(e.get("msg", "")))[:300]}
+            {
+                "loc": [self.redactor.text(str(part))[:100] for part in e.get("loc", ())],
+                "msg": self.redactor.text(str(e.get("msg", "")))[:300],
+            }
             for e in rejection.errors[:20]
         ]
         log.warning(

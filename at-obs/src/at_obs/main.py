@@ -5,8 +5,8 @@ from __future__ import annotations
 import uvicorn
 from fastapi import Depends, FastAPI
 
+from at_core.runtime.cli import service_cli
 from at_core.runtime.logging import configure_logging
-from at_core.service_kit.cli import service_cli
 from at_core.service_kit import ServiceSpec, create_service_app, read_access
 from at_obs import __version__, bootstrap
 from at_obs.api import console
@@ -42,7 +42,9 @@ def serve() -> None:
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=None, access_log=False)
 
 
-cli = service_cli("at-recorder", "The recorder: the hash-chained audit trail of every event, and the console.", "AT_OBS_", serve)
+cli = service_cli(
+    "at-recorder", "The recorder: the hash-chained audit trail of every event, and the console.", "AT_OBS_", serve
+)
 
 
 def run() -> None:

@@ -13,7 +13,6 @@ from nats.aio.client import Client
 
 from at_obs.errors import NatsUnavailableError
 
-
 #: Where the local stack keeps the NATS admin's password (`make up`: var/up; `make demo`: var/demo-*).
 ADMIN_HINT = (
     "use the admin credentials of the stack: --user admin --password-file var/up/admin.password "

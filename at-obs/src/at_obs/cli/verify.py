@@ -13,7 +13,7 @@ from pathlib import Path
 
 import typer
 
-from at_core.service_kit.cli import CONTEXT_SETTINGS
+from at_core.runtime.cli import CONTEXT_SETTINGS, run_app
 from at_obs.adapters.audit_store import is_postgres_url, misrouted_in_store, open_audit_store, verify_store
 from at_obs.errors import AuditStoreError
 
@@ -58,18 +58,7 @@ def verify(
 
 def main(argv: list[str] | None = None) -> int:
     """Console script ``at-audit-verify``; returns the exit code (tests call it in-process)."""
-    try:
-        app(args=argv, standalone_mode=False)
-    except typer.Exit as exc:
-        return int(exc.exit_code)
-    except Exception as exc:  # click's usage errors (unknown option, missing argument)
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            return int(exc.exit_code)
-        raise
-    return 0
+    return run_app(app, argv)
 
 
 if __name__ == "__main__":

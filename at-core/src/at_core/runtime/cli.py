@@ -1,4 +1,4 @@
-"""The command line of every service, one shape (typer): ``at-<service> [run]``, ``--help``.
+"""The command line of every console script, one library (typer); a service's is ``at-<service> [run]``.
 
 ``service_cli(...)`` gives a typer app whose default command (no command given) and ``run``
 command start the service; a service adds its own commands to it (``at-exec-sim check-config``).
@@ -9,13 +9,32 @@ one line naming it (exit 2), never a traceback.
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
+import click
 import typer
 from pydantic import ValidationError
 
 #: Options every command line of the platform knows.
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"]}
+
+
+def run_app(app: typer.Typer, argv: Sequence[str] | None = None) -> int:
+    """Run a typer app and return its exit code instead of exiting (console scripts and tests).
+
+    A usage error (unknown option, missing argument) is printed as click prints it: exit 2.
+    """
+    try:
+        result = app(args=list(argv) if argv is not None else None, standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        return int(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        return int(exc.exit_code)
+    except click.exceptions.Abort:
+        print("Aborted.", file=sys.stderr)
+        return 1
+    return int(result) if isinstance(result, int) else 0
 
 
 def settings_error(command: str, exc: ValidationError) -> str:
