@@ -97,7 +97,8 @@ class Up:
         self.run_dir = run_dir
         self.ports = {service: free_port() for service in stack_mod.SERVICES}
         self.nats_port, self.monitor_port = free_port(), free_port()
-        env = {k: v for k, v in os.environ.items() if not k.startswith("AT_")} | RECORD_ENV | {"COLUMNS": "400"}
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AT_")} | RECORD_ENV
+        env |= {"COLUMNS": "400", "PYTHONUNBUFFERED": "1"}
         env |= {f"{stack_mod.PREFIX[s]}PORT": str(p) for s, p in self.ports.items()}
         env |= {"AT_STACK_NATS_PORT": str(self.nats_port), "AT_STACK_NATS_MONITOR_PORT": str(self.monitor_port)}
         self.proc = subprocess.Popen(

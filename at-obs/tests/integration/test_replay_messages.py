@@ -42,21 +42,28 @@ async def test_the_password_file_is_read_and_a_missing_one_is_named(tmp_path: Pa
     assert missing.exit_code == 2 and "no password file at" in missing.output
     (tmp_path / "admin.password").write_text("right-password\n")
     with NatsServer(config=USERS) as server:
-        # the right password from the file, and no stack behind the server: the replay times out
-        # input by input but connects (exit 0 without --verify)
-        result = await asyncio.to_thread(
-            _replay,
-            "run",
-            SESSION,
-            "--nats",
-            server.url,
-            "--password-file",
-            tmp_path / "admin.password",
-            "--timeout",
-            "0.2",
-            "--no-quiesce",
-            *FAST,
+        bus = await EventBus.connect(
+            server.url, service="obs", metrics=MetricCatalog("obs").build(), user="admin", password="right-password"
         )
+        await bus.ensure_streams()
+        try:
+            # the password from the file (user admin by default); no stack answers: each input
+            # waits its --timeout, and the replay ends with its summary (exit 0 without --verify)
+            result = await asyncio.to_thread(
+                _replay,
+                "run",
+                SESSION,
+                "--nats",
+                server.url,
+                "--password-file",
+                tmp_path / "admin.password",
+                "--timeout",
+                "0.2",
+                "--no-quiesce",
+                *FAST,
+            )
+        finally:
+            await bus.close()
     assert result.exit_code == 0 and "output sha256" in result.output, result.output
 
 

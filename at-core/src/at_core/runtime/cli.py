@@ -11,7 +11,6 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Sequence
 
-import click
 import typer
 from pydantic import ValidationError
 
@@ -26,20 +25,24 @@ def run_app(app: typer.Typer, argv: Sequence[str] | None = None) -> int:
     """
     try:
         result = app(args=list(argv) if argv is not None else None, standalone_mode=False)
-    except click.exceptions.Exit as exc:
+    except typer.Exit as exc:
         return int(exc.exit_code)
-    except click.ClickException as exc:
-        exc.show()
-        return int(exc.exit_code)
-    except click.exceptions.Abort:
+    except typer.Abort:
         print("Aborted.", file=sys.stderr)
         return 1
+    except Exception as exc:  # a usage error: click's ClickException (vendored by recent typer)
+        show, code = getattr(exc, "show", None), getattr(exc, "exit_code", None)
+        if callable(show) and isinstance(code, int):
+            show()
+            return code
+        raise
     return int(result) if isinstance(result, int) else 0
 
 
 def settings_error(command: str, exc: ValidationError) -> str:
     """One line per refused setting: the variable, the value's problem (no secret values)."""
-    lines = [f"{command}: the settings do not validate ({exc.error_count()} errors); nothing started:"]
+    count = exc.error_count()
+    lines = [f"{command}: the settings do not validate ({count} error{'s' if count != 1 else ''}); nothing started:"]
     for err in exc.errors(include_url=False, include_input=False):
         field = ".".join(str(p) for p in err["loc"]) or "(settings)"
         lines.append(f"  {field}: {err['msg']}")

@@ -40,7 +40,7 @@ def redact_secrets(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> Mut
 
 def _add_service(service: str) -> Any:
     def add(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
-        event_dict.setdefault("service", service)
+        event_dict["service"] = service  # the configured one, whatever a stale context holds
         return event_dict
 
     return add
