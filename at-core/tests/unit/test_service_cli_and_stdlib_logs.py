@@ -24,6 +24,9 @@ def _lines(out: io.StringIO) -> list[dict]:
 
 def test_stdlib_lines_of_uvicorn_mcp_and_nats_are_json_with_service_and_ids() -> None:
     out = io.StringIO()
+    plain = logging.getLogger("uvicorn.error")  # as uvicorn's own dictConfig leaves it: text, its own level
+    plain.addHandler(logging.StreamHandler(io.StringIO()))
+    plain.setLevel(logging.WARNING)
     configure_logging("agents", stream=out)
     logging.getLogger("uvicorn.error").info("Uvicorn running on %s", "http://127.0.0.1:8081")
     with bind_event_context(correlation_id="C7"):

@@ -86,6 +86,7 @@ def configure_logging(service: str, level: str = "INFO", stream: TextIO | None =
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "mcp", "nats"):
         lib = logging.getLogger(name)
         lib.handlers.clear()  # uvicorn's own dictConfig, when one ran, wrote plain text
+        lib.setLevel(logging.NOTSET)  # and set its own levels: the service's log level rules
         lib.propagate = True
     structlog.configure(
         processors=[*shared, *render],
