@@ -7,7 +7,8 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check
-SERVICES := at-gateway at-agents at-exec-sim at-obs
+# The service packages, read from the one list of services (at_core.constants.SERVICES).
+SERVICES := $(shell sed -n 's/.*package="\(at-[a-z-]*\)".*/\1/p' at-core/src/at_core/constants.py)
 CORE_VERSION := $(shell sed -n 's/^__version__ = "\(.*\)"/\1/p' at-core/src/at_core/__init__.py)
 CORE_WHEEL := dist/at_core-$(CORE_VERSION)-py3-none-any.whl
 CORE_SRC := $(shell find at-core/src -name '*.py' -o -name '*.yaml' | sort) at-core/pyproject.toml at-core/README.md
@@ -66,7 +67,7 @@ test: setup llm-local-setup lint typecheck imports schemas-check test-packages #
 demo: setup ## Run the whole stack, replay scripted TradingView alerts, print each one's story
 	$(PY) tools/demo.py
 
-up: setup ## Run the whole stack and keep it running for real alerts (Ctrl-C stops it); Alertmanager too when installed
+up: setup ## Run the whole stack for real alerts, supervised (ports/settings: AT_* env or .env; RUN_DIR=var/up); Alertmanager too when installed
 	@am=$$(command -v prometheus-alertmanager || command -v alertmanager || true); \
 	if [ -n "$$am" ]; then \
 	  mkdir -p var/alertmanager; \
@@ -76,7 +77,7 @@ up: setup ## Run the whole stack and keep it running for real alerts (Ctrl-C sto
 	  trap "kill $$! 2>/dev/null" EXIT; \
 	  echo "alertmanager: http://127.0.0.1:9093 (log var/alertmanager/alertmanager.log)"; \
 	else echo "alertmanager: not installed (apt-get install prometheus-alertmanager), not started"; fi; \
-	$(PY) tools/demo.py --serve
+	$(PY) tools/demo.py --serve $(if $(RUN_DIR),--run-dir $(RUN_DIR))
 
 bench-gateway: setup ## Gateway throughput and latency against a bare FastAPI ceiling
 	$(PY) at-gateway/bench/bench_gateway.py

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import httpx
 
+from at_core.constants import SERVICES
 from at_core.service_kit import Scope, dev_headers
 from e2e.ledger import Ledger
 from tools import stack as stack_mod
@@ -24,7 +25,7 @@ from tools.trace import Tracer
 
 SECRET = "e2e-secret"
 #: Procfile process name of each service that answers /readyz.
-PROCESS = {"gateway": "gateway", "agents": "agents", "exec_sim": "exec_sim", "obs": "recorder"}
+PROCESS = {s.name: s.process for s in SERVICES}
 
 
 def account_id(k: int) -> str:

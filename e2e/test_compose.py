@@ -188,3 +188,74 @@ async def _connect(nats_mod, url: str, user: str, password: str, timeout: float 
             if asyncio.get_running_loop().time() > deadline:  # not listening yet, or slow to answer
                 raise
             await asyncio.sleep(0.05)
+
+
+# --- each container loads the config meant for compose (issue 13, item 11) -------------------
+CONFIG_FLAGS = ("--config.file=", "-c")
+
+
+def _loaded_config(service: dict) -> str | None:
+    """The container path of the config file a service's command loads, if it names one."""
+    command = service.get("command") or []
+    for i, arg in enumerate(command):
+        if arg.startswith("--config.file="):
+            return arg.split("=", 1)[1]
+        if arg == "-c" and i + 1 < len(command):
+            return str(command[i + 1])
+    return None
+
+
+def _host_path(service: dict, container_path: str) -> Path | None:
+    """Map a container path to the repository file a bind mount puts there."""
+    for volume in service.get("volumes", []):
+        source, _, rest = str(volume).partition(":")
+        target = rest.split(":")[0]
+        if not source.startswith("./"):
+            continue
+        if container_path == target:
+            return ROOT / source
+        if container_path.startswith(target.rstrip("/") + "/"):
+            return ROOT / source / container_path[len(target.rstrip("/")) + 1 :]
+    return None
+
+
+def _compose_services() -> set[str]:
+    return set(_compose()["services"])
+
+
+def test_every_mounted_config_is_the_one_meant_for_compose() -> None:
+    """A config with a ``-compose`` sibling is for loopback (`make up`): compose must load the sibling,
+    and every host a Prometheus config scrapes or alerts must be a compose service, never loopback."""
+    checked = []
+    for name, service in _compose()["services"].items():
+        container_path = _loaded_config(service)
+        if container_path is None:
+            continue
+        host = _host_path(service, container_path)
+        assert host is not None and host.is_file(), f"{name}: {container_path} is not a file mounted from the repo"
+        sibling = host.with_name(f"{host.stem}-compose{host.suffix}")
+        assert "compose" in host.name or not sibling.exists(), (
+            f"{name} loads {host.relative_to(ROOT)}, the loopback config; compose's is {sibling.relative_to(ROOT)}"
+        )
+        checked.append(name)
+        if name == "prometheus":
+            config = yaml.safe_load(host.read_text())
+            targets = [
+                t
+                for section in [*config.get("scrape_configs", []), *config.get("alerting", {}).get("alertmanagers", [])]
+                for static in section.get("static_configs", [])
+                for t in static["targets"]
+            ]
+            hosts = {t.rsplit(":", 1)[0] for t in targets}
+            assert targets and hosts <= _compose_services(), f"prometheus scrapes {sorted(hosts - _compose_services())}"
+    assert {"nats", "prometheus", "alertmanager"} <= set(checked), checked
+
+
+def test_grafana_reads_prometheus_by_its_compose_name() -> None:
+    services = _compose()["services"]
+    mounts = [v for v in services["grafana"]["volumes"] if str(v).endswith("/etc/grafana/provisioning:ro")]
+    assert mounts, "grafana's provisioning is not mounted"
+    source = ROOT / str(mounts[0]).split(":")[0]
+    for datasource in yaml.safe_load((source / "datasources" / "prometheus.yml").read_text())["datasources"]:
+        host = datasource["url"].split("//", 1)[1].split(":")[0]
+        assert host in services, f"grafana's datasource points at {host}, not a compose service"

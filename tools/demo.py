@@ -22,11 +22,13 @@ from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from at_core.constants import DEFAULT_ACCOUNT_ID
 from at_core.service_kit import Scope, dev_headers
 from tools import stack as stack_mod
 from tools.trace import Tracer, is_settled, render
 
 ROOT = Path(__file__).resolve().parents[1]
+DEV_WEBHOOK_SECRET = "dev-webhook-secret"
 console = Console(highlight=False)
 
 ROUTES = {
@@ -203,39 +205,64 @@ def print_summary(rows: list[tuple[str, str, str]], stk: stack_mod.Stack) -> Non
     console.print(f"  positions:     {stk.url('exec_sim', '/positions')}   account: {stk.url('exec_sim', '/account')}")
     console.print(f"  decisions:     {stk.url('agents', '/decisions?symbol=MES.CME')}")
     console.print(f"  metrics:       {stk.url('gateway', '/metrics')} (and :8081, :8082, :8083)")
-    console.print(f"  logs:          {stk.log_path}")
+    console.print(f"  logs:          {stk.run_dir}/<process>.log")
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="Ports and settings: every AT_* variable of the environment or of .env (the environment wins), "
+        "e.g. `AT_GATEWAY_PORT=9080 make up`; AT_STACK_NATS_PORT / AT_STACK_NATS_MONITOR_PORT move nats-server.",
+    )
     parser.add_argument("--serve", action="store_true", help="keep the stack running for real alerts (make up)")
     parser.add_argument("--llm-local", action="store_true", help="add the local model (SmolLM2-135M) to the committees")
+    parser.add_argument("--run-dir", type=Path, help="where configs, logs and stores go (default var/up or var/demo-*)")
     args = parser.parse_args(argv)
-    run_dir = ROOT / "var" / ("up" if args.serve else f"demo-{int(time.time())}")
+    run_dir = args.run_dir or ROOT / "var" / ("up" if args.serve else f"demo-{int(time.time())}")
     run_dir.mkdir(parents=True, exist_ok=True)
     routes = run_dir / "routes.json"
     routes.write_text(json.dumps(ROUTES, indent=2))
+    try:
+        stk = stack_mod.new_stack(
+            run_dir, extra_env=stack_env(run_dir, routes), settings=stack_mod.settings_from_environment()
+        )
+    except ValueError as exc:
+        console.print(f"[red]bad setting[/red]: {exc}")
+        return 2
+    try:
+        stack_mod.check_ports(stk)
+    except stack_mod.PortsInUse as exc:
+        console.print(f"[bold red]not started[/bold red]: {exc}", soft_wrap=True)
+        return 1
+    for note in stk.ignored_settings:
+        console.print(f"[yellow]ignored setting[/yellow]: {note}")
     llm_server, llm_env = start_llm_local(run_dir) if args.llm_local else (None, {})
+    stk.extra_env.update(llm_env)
     if not args.llm_local:
         console.print("[dim]local model: off (`make demo-llm` adds an LLM's view to the trace)[/dim]")
-    stk = stack_mod.new_stack(run_dir, extra_env={**stack_env(run_dir, routes), **llm_env})
-    console.print(f"[bold]Starting the stack[/bold] (NATS :{stk.nats_port}, logs in {stk.log_path})")
+    console.print(f"[bold]Starting the stack[/bold] (NATS :{stk.nats_port}, logs in {run_dir}/<process>.log)")
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     try:
         with stack_mod.running(stk):
             console.print("[green]all services ready[/green]")
             if args.serve:
                 serve_banner(stk)
-                while True:
-                    time.sleep(3600)
+                stack_mod.supervise(stk)
             rows = asyncio.run(run_scenario(stk))
             print_summary(rows, stk)
             return 0 if all(r[2] == "as expected" for r in rows) else 1
     except KeyboardInterrupt:
         console.print("\nstopping the stack")
         return 130
+    except stack_mod.ProcessDied as exc:
+        console.print(f"\n[bold red]STACK DOWN[/bold red]: {exc}", soft_wrap=True, markup=False)
+        return 1
+    except stack_mod.PortsInUse as exc:
+        console.print(f"[bold red]not started[/bold red]: {exc}", soft_wrap=True)
+        return 1
     except RuntimeError as exc:
-        console.print(f"[red]{exc}[/red]\n{stack_mod.tail(stk.log_path, 40)}")
+        console.print(f"[red]{exc}[/red]", soft_wrap=True, markup=False)
         return 1
     finally:
         if llm_server is not None:
@@ -289,14 +316,78 @@ def stack_env(run_dir: Path, routes: Path) -> dict[str, str]:
     }
 
 
+def webhook_template() -> str:
+    """The README's strategy-alert message, one line, ready to paste as the TradingView alert message."""
+    return json.dumps(STRATEGY_TEMPLATE, separators=(", ", ": "))
+
+
+#: The message of a Pine ``strategy()`` alert (the README's TradingView section shows the same).
+STRATEGY_TEMPLATE = {
+    "ticker": "{{ticker}}",
+    "exchange": "{{exchange}}",
+    "interval": "{{interval}}",
+    "close": "{{close}}",
+    "time": "{{timenow}}",
+    "alert_id": "{{strategy.order.id}}-{{timenow}}",
+    "strategy": {
+        "order": {
+            "action": "{{strategy.order.action}}",
+            "contracts": "{{strategy.order.contracts}}",
+            "price": "{{strategy.order.price}}",
+        },
+        "position_size": "{{strategy.position_size}}",
+        "market_position": "{{strategy.market_position}}",
+        "prev_market_position": "{{strategy.prev_market_position}}",
+    },
+}
+
+
+def banner_lines(stk: stack_mod.Stack) -> list[str]:
+    """What `make up` prints once the stack is ready (plain text: tests read it)."""
+    secret = stk.extra_env.get("AT_GATEWAY_WEBHOOK_SECRETS", DEV_WEBHOOK_SECRET).split(",")[0].strip()
+    gateway = stk.url("gateway")
+    pids = stk.processes.pids() if stk.processes is not None else {}
+    lines = [
+        f"Webhook URL (paper account {DEFAULT_ACCOUNT_ID}): {gateway}/webhooks/tradingview/{secret}",
+        "  TradingView only posts to ports 80/443 of a public host: put a reverse proxy or tunnel in front "
+        "(at-gateway/README.md), keeping the path.",
+        "Alert message (Pine strategy() alerts; indicator and bracket templates in README.md, 'TradingView'):",
+        f"  {webhook_template()}",
+        "Try it now:",
+        f"  curl -s -X POST {gateway}/webhooks/tradingview/{secret} -H 'content-type: text/plain' "
+        "-d '" + json.dumps(SAMPLE_ALERT) + "'",
+    ]
+    own_keys = all(f"{prefix}API_KEYS" in stk.extra_env for prefix in stack_mod.PREFIX.values())
+    if secret == DEV_WEBHOOK_SECRET or not own_keys:
+        lines.append(
+            "WARNING: dev defaults (webhook secret, API keys dev-*-key): for paper trading on this machine only. "
+            "Set AT_GATEWAY_WEBHOOK_SECRETS and AT_*_API_KEYS (in .env) before anything can reach it; "
+            "environment=production refuses the defaults."
+        )
+    lines += [
+        f"Console: {stk.url('obs', '/console/')} (key dev-operator-key)   decisions: {stk.url('agents', '/decisions')}",
+        f"NATS admin (for at-replay): user admin, password in {stk.admin_password_file}",
+        f"  e.g. at-replay run {stk.run_dir / 'audit.sqlite3'} --nats {stk.nats_url} --user admin "
+        f"--password-file {stk.admin_password_file}",
+        f"Logs: {stk.run_dir}/<process>.log   processes: "
+        + ", ".join(f"{name} pid {pid}" for name, pid in pids.items()),
+        "Supervised by pid: if any process exits, this stops the stack and says which and why.",
+        "Ctrl-C stops everything.",
+    ]
+    return lines
+
+
+SAMPLE_ALERT = {
+    "ticker": "MES1!",
+    "exchange": "CME_MINI",
+    "close": "6012.25",
+    "strategy": {"order": {"action": "buy", "contracts": "1"}},
+}
+
+
 def serve_banner(stk: stack_mod.Stack) -> None:
-    console.print(
-        f"Webhook URL for TradingView: http://<this-host>:{stk.ports['gateway']}/webhooks/tradingview/<your-secret>"
-    )
-    console.print(
-        "(TradingView only posts to ports 80/443: put a reverse proxy or tunnel in front; see at-gateway/README.md)"
-    )
-    console.print("Ctrl-C stops everything.")
+    for line in banner_lines(stk):
+        console.print(line, soft_wrap=True, markup=False, style="bold yellow" if line.startswith("WARNING") else None)
 
 
 if __name__ == "__main__":

@@ -15,11 +15,11 @@ from pathlib import Path
 from pydantic import SecretStr
 from pydantic_settings import BaseSettings
 
+from at_core.constants import SERVICES
 from at_core.runtime.settings import ServiceSettings
 
 ROOT = Path(__file__).resolve().parents[1]
 ENV_EXAMPLE = ROOT / ".env.example"
-SERVICES = ("gateway", "agents", "exec_sim", "obs")
 
 HEADER = """\
 # Every setting of every service, with its default and what it does.
@@ -32,8 +32,9 @@ HEADER = """\
 def settings_classes() -> dict[str, list[type[BaseSettings]]]:
     """Settings classes of each service: subclasses of ServiceSettings in ``at_<svc>.config``."""
     out: dict[str, list[type[BaseSettings]]] = {}
-    for service in SERVICES:
-        module = importlib.import_module(f"at_{service}.config")
+    for info in SERVICES:
+        service = info.name
+        module = importlib.import_module(f"{info.module}.config")
         classes = [
             obj
             for _, obj in inspect.getmembers(module, inspect.isclass)

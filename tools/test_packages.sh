@@ -6,7 +6,9 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 py="$root/.venv/bin/python"
 packages=("$@")
 if [ ${#packages[@]} -eq 0 ]; then
-  packages=(at-core at-gateway at-agents at-exec-sim at-obs)
+  # at-core, then the services from the one list of services (at_core.constants.SERVICES)
+  mapfile -t services < <(sed -n 's/.*package="\(at-[a-z-]*\)".*/\1/p' "$root/at-core/src/at_core/constants.py")
+  packages=(at-core "${services[@]}")
   [ -d "$root/e2e" ] && packages+=(e2e)
 fi
 total_passed=0; total_failed=0; status=0

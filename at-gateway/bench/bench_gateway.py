@@ -106,7 +106,7 @@ def _serve_gateway_profiled(out: str) -> None:
     import cProfile
     import signal
 
-    from at_gateway.main import run
+    from at_gateway.main import serve
 
     prof = cProfile.Profile()
 
@@ -117,7 +117,7 @@ def _serve_gateway_profiled(out: str) -> None:
 
     signal.signal(signal.SIGTERM, dump)  # uvicorn restores and re-raises it after its shutdown
     prof.enable()
-    run()
+    serve()
     dump()
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from typing import Any
 
+import typer
 import uvicorn
 from fastapi import Depends, FastAPI
 from pydantic import ValidationError
@@ -15,6 +16,8 @@ from at_agents.api.routes import health, service
 from at_agents.config import AgentsSettings
 from at_agents.errors import ConfigError
 from at_core.clock import Clock
+from at_core.runtime.cli import service_cli, settings_error
+from at_core.runtime.logging import configure_logging
 from at_core.service_kit import Scope, ScopeGuard, ServiceSpec, create_service_app, read_access
 
 
@@ -51,16 +54,37 @@ def check_config_command() -> int:
     """``at-agents check-config``: validate settings and the committees file; 0 if usable, 2 if not."""
     try:
         lines = bootstrap.check_config(AgentsSettings())
-    except (ConfigError, ValidationError) as exc:
+    except ValidationError as exc:
+        print(settings_error("at-agents check-config", exc), file=sys.stderr)
+        return 2
+    except ConfigError as exc:
         print(f"at-agents: configuration refused: {exc}", file=sys.stderr)
         return 2
     print("\n".join([*lines, f"ok: {len(lines)} committees"]))
     return 0
 
 
-def run() -> None:
-    """Console script ``at-agents`` (``at-agents check-config`` validates without starting)."""
-    if sys.argv[1:2] == ["check-config"]:
-        raise SystemExit(check_config_command())
+def serve() -> None:
+    """Read the settings (environment, .env) and run the app under uvicorn."""
     settings = AgentsSettings()
+    configure_logging("agents", settings.log_level)  # uvicorn's first lines are JSON too
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=None, access_log=False)
+
+
+cli = service_cli(
+    "at-agents",
+    "The agents: rule and LLM agents and committees that turn signals into trade proposals (MCP at /mcp).",
+    "AT_AGENTS_",
+    serve,
+)
+
+
+@cli.command("check-config")
+def check_config() -> None:
+    """Validate the settings and the committees file without starting; exit 0 if usable, 2 if not."""
+    raise typer.Exit(check_config_command())
+
+
+def run() -> None:
+    """Console script ``at-agents``: ``at-agents [run]``, ``at-agents check-config``, ``at-agents --help``."""
+    cli()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Final
 
 SERVICE_GATEWAY: Final = "gateway"
@@ -9,7 +10,65 @@ SERVICE_AGENTS: Final = "agents"
 SERVICE_EXEC_SIM: Final = "exec_sim"
 SERVICE_OBS: Final = "obs"
 
-DEFAULT_PORTS: Final = {SERVICE_GATEWAY: 8080, SERVICE_AGENTS: 8081, SERVICE_EXEC_SIM: 8082, SERVICE_OBS: 8083}
+
+@dataclass(frozen=True, slots=True)
+class ServiceInfo:
+    """One service of the platform: the single list every tool reads (Makefile, stack, metrics, docs)."""
+
+    name: str  #: the service's name in subjects, metrics and settings (``exec_sim``)
+    package: str  #: its package directory and distribution (``at-exec-sim``)
+    module: str  #: its import name (``at_exec_sim``)
+    env_prefix: str  #: its settings' prefix (``AT_EXEC_SIM_``)
+    command: str  #: the console script that runs it
+    process: str  #: its process name in stack/Procfile
+    port: int  #: its default HTTP port
+
+
+#: Every service, in start order. The Makefile reads the ``package=`` values of this table.
+SERVICES: Final[tuple[ServiceInfo, ...]] = (
+    ServiceInfo(
+        name=SERVICE_GATEWAY,
+        package="at-gateway",
+        module="at_gateway",
+        env_prefix="AT_GATEWAY_",
+        command="at-gateway",
+        process="gateway",
+        port=8080,
+    ),
+    ServiceInfo(
+        name=SERVICE_AGENTS,
+        package="at-agents",
+        module="at_agents",
+        env_prefix="AT_AGENTS_",
+        command="at-agents",
+        process="agents",
+        port=8081,
+    ),
+    ServiceInfo(
+        name=SERVICE_EXEC_SIM,
+        package="at-exec-sim",
+        module="at_exec_sim",
+        env_prefix="AT_EXEC_SIM_",
+        command="at-exec-sim",
+        process="exec_sim",
+        port=8082,
+    ),
+    ServiceInfo(
+        name=SERVICE_OBS,
+        package="at-obs",
+        module="at_obs",
+        env_prefix="AT_OBS_",
+        command="at-recorder",
+        process="recorder",
+        port=8083,
+    ),
+)
+#: Service names in start order.
+SERVICE_NAMES: Final[tuple[str, ...]] = tuple(s.name for s in SERVICES)
+#: Each service by its name.
+SERVICE_BY_NAME: Final = {s.name: s for s in SERVICES}
+
+DEFAULT_PORTS: Final = {s.name: s.port for s in SERVICES}
 DEFAULT_NATS_PORT: Final = 4222
 
 #: Where an alert goes when no routes file maps its secret: a paper account that exec-sim

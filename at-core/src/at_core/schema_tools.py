@@ -10,15 +10,17 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
 from typing import Any
 
+import typer
+
 from at_core import CONTRACTS_LINE
 from at_core.errors import SchemaCompatibilityError
 from at_core.events import EVENT_CLASSES
+from at_core.runtime.cli import CONTEXT_SETTINGS, run_app
 
 DEFAULT_DIR = Path(__file__).resolve().parents[2] / "schemas"
 Schema = dict[str, Any]
@@ -197,24 +199,36 @@ def released_path(directory: Path, line: str = CONTRACTS_LINE) -> Path:
     return directory / "released" / f"{line}.json"
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="at-core-schemas", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("command", choices=("export", "check", "release"))
-    parser.add_argument("--dir", type=Path, default=DEFAULT_DIR, help="schemas directory (default: at-core/schemas)")
-    args = parser.parse_args(argv)
-    directory: Path = args.dir
-    if args.command == "export":
-        for path in export(directory):
-            print(f"wrote {path}")
-        return 0
-    if args.command == "release":
-        path = released_path(directory)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(_dump(generate()))
+app = typer.Typer(
+    name="at-core-schemas",
+    help=__doc__,
+    add_completion=False,
+    no_args_is_help=True,
+    context_settings=CONTEXT_SETTINGS,
+    pretty_exceptions_enable=False,
+)
+DIR_OPTION = typer.Option(DEFAULT_DIR, "--dir", help="schemas directory (default: at-core/schemas)")
+
+
+@app.command("export")
+def export_command(directory: Path = DIR_OPTION) -> None:
+    """Write every event's JSON schema into the directory."""
+    for path in export(directory):
         print(f"wrote {path}")
-        return 0
+
+
+@app.command("release")
+def release_command(directory: Path = DIR_OPTION) -> None:
+    """Snapshot the schemas of this contracts line (the compatibility baseline)."""
+    path = released_path(directory)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(_dump(generate()))
+    print(f"wrote {path}")
+
+
+@app.command("check")
+def check_command(directory: Path = DIR_OPTION) -> None:
+    """Exit 1 on schema drift or a breaking change against the released snapshot."""
     failed = False
     for problem in drift(directory):
         print(f"schema drift: {problem} (run: make schemas)", file=sys.stderr)
@@ -227,9 +241,14 @@ def main(argv: list[str] | None = None) -> int:
         for problem in compatibility_problems(json.loads(snapshot.read_text()), generate()):
             print(f"breaking change within {CONTRACTS_LINE}: {problem}", file=sys.stderr)
             failed = True
-    if not failed:
-        print(f"schemas: {len(generate())} events, no drift, compatible with released {CONTRACTS_LINE}")
-    return 1 if failed else 0
+    if failed:
+        raise typer.Exit(1)
+    print(f"schemas: {len(generate())} events, no drift, compatible with released {CONTRACTS_LINE}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Console script ``at-core-schemas``: ``export``, ``check`` or ``release`` (``--dir``)."""
+    return run_app(app, argv)
 
 
 if __name__ == "__main__":

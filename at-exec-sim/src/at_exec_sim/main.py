@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 
+import typer
 import uvicorn
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
@@ -13,6 +14,8 @@ from at_core.clock import Clock
 from at_core.metrics import MetricCatalog
 from at_core.metrics.exec_sim import CATALOG
 from at_core.runtime.bus import PublishError
+from at_core.runtime.cli import service_cli, settings_error
+from at_core.runtime.logging import configure_logging
 from at_core.service_kit import ServiceSpec, create_service_app, problem_response, read_access
 from at_exec_sim import __version__, bootstrap, consumers
 from at_exec_sim.api.routes import control, decisions, health, portfolio, venues
@@ -57,16 +60,37 @@ def check_config_command() -> int:
     """``at-exec-sim check-config``: validate settings, profiles and accounts; 0 if usable, 2 if not."""
     try:
         lines = bootstrap.check_config(ExecSimSettings())
-    except (ConfigError, ValidationError) as exc:
+    except ValidationError as exc:
+        print(settings_error("at-exec-sim check-config", exc), file=sys.stderr)
+        return 2
+    except ConfigError as exc:
         print(f"at-exec-sim: configuration refused: {exc}", file=sys.stderr)
         return 2
     print("\n".join([*lines, f"ok: {len(lines)} accounts"]))
     return 0
 
 
-def run() -> None:
-    """Console script ``at-exec-sim`` (``at-exec-sim check-config`` validates without starting)."""
-    if sys.argv[1:2] == ["check-config"]:
-        raise SystemExit(check_config_command())
+def serve() -> None:
+    """Read the settings (environment, .env) and run the app under uvicorn."""
     settings = ExecSimSettings()
+    configure_logging("exec_sim", settings.log_level)  # uvicorn's first lines are JSON too
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=None, access_log=False)
+
+
+cli = service_cli(
+    "at-exec-sim",
+    "Exec-sim: pre-trade risk with prop-firm rules, simulated venue, broker adapters, positions and P&L.",
+    "AT_EXEC_SIM_",
+    serve,
+)
+
+
+@cli.command("check-config")
+def check_config() -> None:
+    """Validate the settings and the accounts file without starting; exit 0 if usable, 2 if not."""
+    raise typer.Exit(check_config_command())
+
+
+def run() -> None:
+    """Console script ``at-exec-sim``: ``at-exec-sim [run]``, ``at-exec-sim check-config``, ``at-exec-sim --help``."""
+    cli()

@@ -12,7 +12,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from at_core.clock import Clock
-from at_core.runtime.logging import get_logger
+from at_core.runtime.cli import service_cli
+from at_core.runtime.logging import configure_logging, get_logger
 from at_core.service_kit import ProblemError, ServiceSpec, create_service_app, field_errors, problem_response
 from at_core.service_kit import Scope as KeyScope
 from at_core.service_kit.problems import route_of
@@ -126,9 +127,10 @@ def create_app(settings: GatewaySettings | None = None, clock: Clock | None = No
     return app
 
 
-def run() -> None:
-    """Console script ``at-gateway``."""
+def serve() -> None:
+    """Read the settings (environment, .env) and run the app under uvicorn."""
     settings = GatewaySettings()
+    configure_logging("gateway", settings.log_level)  # uvicorn's first lines are JSON too
     # proxy_headers off: the gateway decides itself which proxies to believe (AT_GATEWAY_TRUSTED_PROXIES).
     uvicorn.run(
         create_app(settings),
@@ -140,3 +142,13 @@ def run() -> None:
         http=http_protocol(settings),
         **settings.server_options(),
     )
+
+
+cli = service_cli(
+    "at-gateway", "The gateway: TradingView webhooks and other ingest, published durably on NATS.", "AT_GATEWAY_", serve
+)
+
+
+def run() -> None:
+    """Console script ``at-gateway``: ``at-gateway [run]``, ``at-gateway --help``."""
+    cli()

@@ -279,7 +279,16 @@ class GatewayService:
                 log.warning("dead_letters_suppressed", suppressed=self._suppressed, reason=rejection.reason)
             return False
         detail = self.redactor.text(rejection.detail)[:2000]
-        log.warning("input_rejected", route=route_name, reason=rejection.reason, status=status, detail=detail)
+        errors = [  # the fields at fault (locations and messages only: no input echoed)
+            {
+                "loc": [self.redactor.text(str(part))[:100] for part in e.get("loc", ())],
+                "msg": self.redactor.text(str(e.get("msg", "")))[:300],
+            }
+            for e in rejection.errors[:20]
+        ]
+        log.warning(
+            "input_rejected", route=route_name, reason=rejection.reason, status=status, detail=detail, errors=errors
+        )
         event = self.factory.make(
             RejectedInputEvent,
             route=route_name,

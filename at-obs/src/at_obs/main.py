@@ -5,6 +5,8 @@ from __future__ import annotations
 import uvicorn
 from fastapi import Depends, FastAPI
 
+from at_core.runtime.cli import service_cli
+from at_core.runtime.logging import configure_logging
 from at_core.service_kit import ServiceSpec, create_service_app, read_access
 from at_obs import __version__, bootstrap
 from at_obs.api import console
@@ -33,7 +35,18 @@ def create_app(settings: ObsSettings | None = None) -> FastAPI:
     return app
 
 
-def run() -> None:
-    """Console script ``at-recorder``."""
+def serve() -> None:
+    """Read the settings (environment, .env) and run the app under uvicorn."""
     settings = ObsSettings()
+    configure_logging("obs", settings.log_level)  # uvicorn's first lines are JSON too
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=None, access_log=False)
+
+
+cli = service_cli(
+    "at-recorder", "The recorder: the hash-chained audit trail of every event, and the console.", "AT_OBS_", serve
+)
+
+
+def run() -> None:
+    """Console script ``at-recorder``: ``at-recorder [run]``, ``at-recorder --help``."""
+    cli()

@@ -9,6 +9,8 @@ from typing import Literal
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.metrics import MetricWrapperBase
 
+from at_core.constants import SERVICE_NAMES
+
 LATENCY_BUCKETS_S: tuple[float, ...] = (
     0.0005,
     0.001,
@@ -26,7 +28,7 @@ LATENCY_BUCKETS_S: tuple[float, ...] = (
     10.0,
 )
 
-SERVICES: tuple[str, ...] = ("gateway", "agents", "exec_sim", "obs")
+SERVICES: tuple[str, ...] = SERVICE_NAMES
 
 
 @dataclass(frozen=True, slots=True)

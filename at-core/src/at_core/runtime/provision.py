@@ -11,7 +11,6 @@ password in ``NATS_ADMIN_PASSWORD`` (or ``--password-file``, a mode-0600 file).
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import os
 import sys
@@ -20,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import nats
+import typer
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, KeyValueConfig, ObjectStoreConfig, StorageType
@@ -29,6 +29,7 @@ from at_core import subjects
 from at_core.durables import DEFAULT_PREFIXES, DURABLES, DurableSpec
 from at_core.metrics import MetricCatalog
 from at_core.runtime.bus import BusError, EventBus
+from at_core.runtime.cli import CONTEXT_SETTINGS, run_app
 
 #: Where the CLI reads the admin's password when no ``--password-file`` is given (as in compose).
 ADMIN_PASSWORD_ENV = "NATS_ADMIN_PASSWORD"  # noqa: S105 - a variable name, not a secret
@@ -173,40 +174,62 @@ async def provision_url(
         await nc.close()
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """``at-core-provision``: create or migrate streams, buckets and durables with admin credentials."""
-    parser = argparse.ArgumentParser(prog="at-core-provision", description=__doc__.splitlines()[0])
-    parser.add_argument("--servers", default="nats://127.0.0.1:4222", help="comma-separated NATS URLs")
-    parser.add_argument("--user", default="admin")
-    parser.add_argument("--password-file", type=Path, help="file holding the admin password (mode 0600)")
-    parser.add_argument("--replicas", type=int, default=1, help="stream and bucket replicas")
-    parser.add_argument("--dedup-window-s", type=float, default=DEFAULT_DEDUP_WINDOW_S)
-    parser.add_argument("--prefix", action="append", default=[], metavar="SERVICE=PREFIX", help="durable prefix")
-    args = parser.parse_args(argv)
+app = typer.Typer(
+    name="at-core-provision",
+    help=__doc__.splitlines()[0],
+    add_completion=False,
+    context_settings=CONTEXT_SETTINGS,
+    pretty_exceptions_enable=False,
+)
+
+
+@app.command()
+def provision_command(
+    servers: str = typer.Option("nats://127.0.0.1:4222", "--servers", help="comma-separated NATS URLs"),
+    user: str = typer.Option("admin", "--user", help="the NATS admin user"),
+    password_file: Path | None = typer.Option(
+        None, "--password-file", help=f"file holding the admin password (mode 0600); else ${ADMIN_PASSWORD_ENV}"
+    ),
+    replicas: int = typer.Option(1, "--replicas", min=1, max=5, help="stream and bucket replicas"),
+    dedup_window_s: float = typer.Option(DEFAULT_DEDUP_WINDOW_S, "--dedup-window-s", help="JetStream dedup window"),
+    prefix: list[str] = typer.Option([], "--prefix", metavar="SERVICE=PREFIX", help="durable prefix (repeatable)"),
+) -> None:
+    """Create or migrate streams, buckets and durables with the admin's credentials."""
     password = os.environ.get(ADMIN_PASSWORD_ENV)
-    if args.password_file:
-        password = args.password_file.read_text().strip()
-    prefixes = dict(item.split("=", 1) for item in args.prefix)
-    servers = [s.strip() for s in args.servers.split(",") if s.strip()]
+    if password_file is not None:
+        if not password_file.is_file():
+            print(f"at-core-provision: no password file at {password_file}", file=sys.stderr)
+            raise typer.Exit(2)
+        password = password_file.read_text().strip()
+    bad = [item for item in prefix if "=" not in item]
+    if bad:
+        print(f"at-core-provision: --prefix takes SERVICE=PREFIX, not {bad[0]!r}", file=sys.stderr)
+        raise typer.Exit(2)
+    prefixes = dict(item.split("=", 1) for item in prefix)
+    urls = [s.strip() for s in servers.split(",") if s.strip()]
     try:
         report = asyncio.run(
             provision_url(
-                servers,
-                user=args.user if password else None,
+                urls,
+                user=user if password else None,
                 password=password,
-                replicas=args.replicas,
+                replicas=replicas,
                 prefixes=prefixes,
-                dedup_window_s=args.dedup_window_s,
+                dedup_window_s=dedup_window_s,
             )
         )
     except Exception as exc:
         print(f"at-core-provision: failed: {exc!r}", file=sys.stderr)
-        return 1
+        raise typer.Exit(1) from None
     print(
         f"at-core-provision: {len(subjects.STREAMS)} streams, 3 buckets, {len(DURABLES)} durables ok; "
         f"created {report.consumers_created or 'none'}, migrated {report.consumers_updated or 'none'}"
     )
-    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``at-core-provision``: create or migrate streams, buckets and durables with admin credentials."""
+    return run_app(app, argv)
 
 
 if __name__ == "__main__":

@@ -35,6 +35,9 @@ class ReplayDriver:
         self.quiesce = quiesce
         self.quiesce_error: str | None = None
         self.still_busy: dict[str, list[str]] = {}
+        #: Inputs JetStream acknowledged as duplicates (their event id was already in the stream):
+        #: they reach no consumer, so cause no output (replaying into the stack that recorded them).
+        self.duplicates: list[str] = []
         self.captured: list[Event] = []
         self._known: set[str] = set()
         self._correlations: set[str] = set()
@@ -97,7 +100,9 @@ class ReplayDriver:
                 if subjects.stream_for_subject(subject) is None:
                     await nc.publish(subject, encode_event(event), headers=event_headers(event))
                 else:
-                    await js.publish(subject, encode_event(event), headers=event_headers(event))
+                    ack = await js.publish(subject, encode_event(event), headers=event_headers(event))
+                    if getattr(ack, "duplicate", False):
+                        self.duplicates.append(event.event_id)
                 deadline = time.monotonic() + timeout_s
                 await self._expected(event.event_id, since, expected[event.event_id], deadline)
                 if quiesce_after is None or quiesce_after(event):

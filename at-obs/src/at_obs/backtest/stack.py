@@ -24,13 +24,17 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from at_core.constants import SERVICE_AGENTS, SERVICE_EXEC_SIM
+from at_core.constants import SERVICE_AGENTS, SERVICE_BY_NAME, SERVICE_EXEC_SIM
 from at_core.durables import DURABLES
 from at_core.runtime.provision import provision_url
 from at_core.testing import NatsServer, NatsServerError, free_port
 from at_obs.backtest.errors import StackError
 
-SERVICES = {"agents": ("at-agents", "AT_AGENTS_"), "exec_sim": ("at-exec-sim", "AT_EXEC_SIM_")}
+#: The services a backtest runs (console script, settings prefix), from at-core's one list of services.
+SERVICES = {
+    name: (SERVICE_BY_NAME[name].command, SERVICE_BY_NAME[name].env_prefix)
+    for name in (SERVICE_AGENTS, SERVICE_EXEC_SIM)
+}
 #: The durables of the services started here, and no others: the stack is idle when these are
 #: (a recorder durable, with no recorder running, would never drain and stall every barrier).
 STACK_DURABLES = tuple(d for d in DURABLES if d.service in (SERVICE_AGENTS, SERVICE_EXEC_SIM))

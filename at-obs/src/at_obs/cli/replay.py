@@ -60,12 +60,32 @@ def _print_summary(summary: Summary, digest: str) -> None:
     console.print(f"output sha256: {digest}")
 
 
+WALL_CLOCK_HINT = (
+    "Every changed output differs in its timestamps: the recording's services ran on the wall clock "
+    "(`make up` without replay mode), so its outputs carry the time they were made, which no replay "
+    "reproduces. To record a session --verify can check, run the stack with AT_AGENTS_REPLAY_MODE=true "
+    "AT_EXEC_SIM_REPLAY_MODE=true (and the same AT_*_SEED) and replay into a fresh stack started the same "
+    "way (README, 'Replay a session'). The summary above is still this session's."
+)
+
+
+def hint_for(differences: list[Difference]) -> str | None:
+    """What to do about these differences, when their pattern says why (a wall-clock recording)."""
+    changed = [d for d in differences if d.kind == "changed"]
+    if changed and all(any(f.startswith("ts_") for f in d.fields) for d in changed):
+        return WALL_CLOCK_HINT
+    return None
+
+
 def _print_differences(differences: list[Difference], limit: int = 25) -> None:
     console.print(f"[red]DIFFERENT[/red]: {len(differences)} outputs differ from the recording")
     for d in differences[:limit]:
         console.print(f"  {d.describe()}", soft_wrap=True)  # one line per difference, whatever the width
     if len(differences) > limit:
         console.print(f"  ... and {len(differences) - limit} more")
+    hint = hint_for(differences)
+    if hint:
+        console.print(f"[yellow]why[/yellow]: {hint}", soft_wrap=True)
 
 
 @app.command()
@@ -78,6 +98,9 @@ def run(
     correlation_id: str = typer.Option(None, "--correlation-id", help="Replay one alert only (audit recordings)"),
     user: str = typer.Option(None, envvar="AT_REPLAY_NATS_USER", help="NATS user allowed to publish inputs"),
     password: str = typer.Option(None, envvar="AT_REPLAY_NATS_PASSWORD", help="NATS password"),
+    password_file: Path = typer.Option(
+        None, "--password-file", help="File holding the NATS password (`make up`: var/up/admin.password, user admin)"
+    ),
     verify: bool = typer.Option(False, "--verify", help="Exit 1 on any difference from the recorded outputs"),
     report: Path = typer.Option(None, "--report", help="Write an HTML report (equity curve, drawdown) here"),
     manifest_path: Path = typer.Option(None, "--manifest", help="Write the run manifest (JSON) here"),
@@ -91,6 +114,12 @@ def run(
     ),
 ) -> None:
     """Replay SOURCE into a running stack and print a summary (trades, P&L, drawdown, breaches)."""
+    if password_file is not None:
+        if not password_file.is_file():
+            console.print(f"[red]no password file at {password_file}[/red] (`make up` prints where it is)")
+            raise typer.Exit(2)
+        password = password_file.read_text().strip()
+        user = user or "admin"
     try:
         events = _load(source, source_nats, correlation_id, user, password)
     except ObsError as exc:
@@ -120,6 +149,14 @@ def run(
     except Exception as exc:  # nats raises several unrelated types; the operator needs the message
         console.print(f"[red]replay into {nats_url} failed[/red]: {exc!r}", soft_wrap=True)
         raise typer.Exit(2) from exc
+    if driver.duplicates:
+        console.print(
+            f"[yellow]{len(driver.duplicates)} of {len(inputs)} inputs were already in this stack's streams[/yellow]: "
+            "JetStream de-duplicated them by event id (the gateway published them when they came in), so they "
+            "reached no service and caused no output; their recorded outputs show as missing. To reproduce a "
+            "session, replay it into a fresh stack started in replay mode (README, 'Replay a session').",
+            soft_wrap=True,
+        )
     if driver.quiesce_error:
         console.print(f"[yellow]no consumer state ({driver.quiesce_error}): waited --settle only[/yellow]")
     for root, busy in driver.still_busy.items():
