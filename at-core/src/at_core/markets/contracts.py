@@ -14,8 +14,8 @@ always passed in: nothing here reads a clock.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
 from datetime import date, timedelta
+from functools import lru_cache
 
 from at_core.models.futures_specs import FUTURE_SPECS, FutureSpec
 from at_core.models.instruments import month_code
