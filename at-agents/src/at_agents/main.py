@@ -27,7 +27,7 @@ def create_app(settings: AgentsSettings | None = None, clock: Clock | None = Non
         description="Rule and LLM agents and committees that turn signals into trade proposals; MCP at /mcp.",
         build=lambda: svc,
         start=consumers.start,
-        stop=bootstrap.disconnect,
+        stop=bootstrap.stop,
         readiness=health.readiness,
         registry=health.registry,
         consumers=health.consumers,

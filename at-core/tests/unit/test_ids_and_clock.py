@@ -54,3 +54,25 @@ def test_datetime_conversion_refuses_naive_datetimes() -> None:
     )
     with pytest.raises(ValueError, match="naive"):
         datetime_to_ns(datetime(2026, 1, 2))
+
+
+def test_an_event_without_a_cause_derives_its_id_from_the_root_it_is_given() -> None:
+    from at_core.events import EventFactory, Heartbeat
+
+    clock = ManualClock(10**18)
+    factory = EventFactory("agents", clock, IdGenerator(clock, random.Random(4)))
+    root = derive_id("00000000000000000000000000", "external-key", ts_ns=0)
+    first = factory.make(Heartbeat, derive_from="beat", derive_root=root, correlation_id=root, service="agents", instance="a1")
+    clock.advance(5)
+    again = factory.make(Heartbeat, derive_from="beat", derive_root=root, correlation_id=root, service="agents", instance="a1")
+    assert first.event_id == again.event_id == derive_id(root, "beat")
+    assert first.correlation_id == root and first.causation_id is None
+
+
+def test_derive_from_without_a_cause_or_a_root_is_refused() -> None:
+    from at_core.events import EventFactory, Heartbeat
+
+    clock = ManualClock(10**18)
+    factory = EventFactory("agents", clock, IdGenerator(clock, random.Random(5)))
+    with pytest.raises(ValueError, match="needs a cause or a derive_root"):
+        factory.make(Heartbeat, derive_from="beat", service="agents", instance="a1")
