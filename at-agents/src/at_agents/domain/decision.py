@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from at_agents.domain.analysis import Analysis
 from at_agents.domain.committee import CommitteeConfig, combine, desired, gate
-from at_core.events import AgentAnalysisEvent, AgentVote, Event, EventFactory, SignalEvent, TradeProposalEvent
+from at_core.events import AgentAnalysisEvent, AgentVote, EventFactory, SignalEvent, TradeProposalEvent
 from at_core.models.enums import OrderSide, OrderType, TimeInForce
 from at_core.models.orders import OrderSpec
 
@@ -137,9 +137,3 @@ def decide(
     )
     return proposal, outcome.reason
 
-
-def events_for(proposal: TradeProposalEvent | None, analyses: dict[str, AgentAnalysisEvent]) -> list[Event]:
-    out: list[Event] = list(analyses.values())
-    if proposal is not None:
-        out.append(proposal)
-    return out
