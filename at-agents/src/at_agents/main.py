@@ -9,7 +9,7 @@ from fastapi import Depends, FastAPI
 
 from at_agents import __version__, bootstrap, consumers
 from at_agents.api.mcp_server import build_mcp
-from at_agents.api.routes import health, service
+from at_agents.api.routes import agents, health
 from at_agents.config import AgentsSettings
 from at_core.clock import Clock
 from at_core.service_kit import Scope, ScopeGuard, ServiceSpec, create_service_app, read_access
@@ -35,7 +35,7 @@ def create_app(settings: AgentsSettings | None = None, clock: Clock | None = Non
     )
     app = create_service_app(spec, settings)
     app.state.service = svc  # built here already (the lifespan sets the same): routes answer before it starts
-    app.include_router(service.router, dependencies=[Depends(read_access)])  # decisions carry positions
+    app.include_router(agents.router, dependencies=[Depends(read_access)])  # decisions carry positions
     if mcp is not None:
         mcp_app = mcp.streamable_http_app(streamable_http_path="/mcp", host=settings.host)
         app.router.routes.extend(mcp_app.routes)

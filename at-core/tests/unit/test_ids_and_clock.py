@@ -62,9 +62,13 @@ def test_an_event_without_a_cause_derives_its_id_from_the_root_it_is_given() -> 
     clock = ManualClock(10**18)
     factory = EventFactory("agents", clock, IdGenerator(clock, random.Random(4)))
     root = derive_id("00000000000000000000000000", "external-key", ts_ns=0)
-    first = factory.make(Heartbeat, derive_from="beat", derive_root=root, correlation_id=root, service="agents", instance="a1")
+    first = factory.make(
+        Heartbeat, derive_from="beat", derive_root=root, correlation_id=root, service="agents", instance="a1"
+    )
     clock.advance(5)
-    again = factory.make(Heartbeat, derive_from="beat", derive_root=root, correlation_id=root, service="agents", instance="a1")
+    again = factory.make(
+        Heartbeat, derive_from="beat", derive_root=root, correlation_id=root, service="agents", instance="a1"
+    )
     assert first.event_id == again.event_id == derive_id(root, "beat")
     assert first.correlation_id == root and first.causation_id is None
 

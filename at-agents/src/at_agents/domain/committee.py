@@ -101,4 +101,3 @@ def gate(
 def desired(views: dict[str, Analysis], follower_id: str) -> Analysis | None:
     view = views.get(follower_id)
     return None if view is None or view.abstained else view
-

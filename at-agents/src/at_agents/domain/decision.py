@@ -136,4 +136,3 @@ def decide(
         rationale=f"{follow.rationale}; {outcome.reason}" + (f"; dropped {dropped}" if dropped else ""),
     )
     return proposal, outcome.reason
-
