@@ -22,7 +22,7 @@ so services get that for free. Publishes and failures are logged at info; a cons
 debug (``AT_<SERVICE>_LOG_LEVEL=DEBUG``).
 
 The modules, one part each: ``connection`` (connect, inbox prefix, close), ``publishing``,
-``consuming`` (durable binding, pull loop, acks), ``origin`` (decode and origin checks, dead
+``consuming`` (durable binding, acks), ``pull`` (a running consumer: its pull loop and stop), ``origin`` (decode and origin checks, dead
 letters), ``reading`` (a stream read once), ``streams`` (stream configuration), ``health``
 (consumer health), ``event_bus`` (:class:`EventBus`, composing them). Import from here.
 """
@@ -30,13 +30,14 @@ letters), ``reading`` (a stream read once), ``streams`` (stream configuration), 
 from __future__ import annotations
 
 from at_core.runtime.bus.connection import CLOSE_STEP_TIMEOUT_S, INBOX_ROOT, ConnectOptions, inbox_prefix
-from at_core.runtime.bus.consuming import STOP_ATTEMPTS, Consumer, DurableOptions
+from at_core.runtime.bus.consuming import DurableOptions
 from at_core.runtime.bus.delivery import BatchHandler, Delivery, Handler, subject_family
 from at_core.runtime.bus.errors import BusError, PublishError
 from at_core.runtime.bus.event_bus import EventBus
 from at_core.runtime.bus.health import ConsumerHealth
 from at_core.runtime.bus.origin import DEAD_LETTER_BODY_CHARS, misrouted_dead_letter
 from at_core.runtime.bus.publishing import event_headers
+from at_core.runtime.bus.pull import STOP_ATTEMPTS, Consumer
 from at_core.runtime.bus.streams import stream_config, stream_differs
 
 __all__ = [

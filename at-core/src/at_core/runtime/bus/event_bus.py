@@ -19,12 +19,13 @@ from at_core.events import Event
 from at_core.metrics.catalog import Metrics
 from at_core.runtime.bus import reading, streams
 from at_core.runtime.bus.connection import ConnectOptions, close_connection, open_connection
-from at_core.runtime.bus.consuming import Consumer, Consuming, DurableOptions
+from at_core.runtime.bus.consuming import Consuming, DurableOptions
 from at_core.runtime.bus.delivery import BatchHandler, Delivery, Handler
 from at_core.runtime.bus.errors import BusError
 from at_core.runtime.bus.health import ConsumerHealth, ProgressWatch
 from at_core.runtime.bus.origin import OriginCheck
 from at_core.runtime.bus.publishing import Publisher
+from at_core.runtime.bus.pull import Consumer
 from at_core.runtime.settings import ServiceSettings
 
 

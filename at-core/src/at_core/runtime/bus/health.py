@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
 
-from at_core.runtime.bus.consuming import Consumer
+from at_core.runtime.bus.pull import Consumer
 
 
 @dataclass(frozen=True, slots=True)
