@@ -1,6 +1,7 @@
 """Wires the agents service: settings, clock, rule and LLM agents, committees, context, metrics.
 
-``build`` is pure wiring (no connection); ``connect`` opens the bus, the memory store and reloads memory.
+``build`` is pure wiring (no connection); ``start`` opens the bus, the memory store and reloads
+memory; ``stop`` closes the bus. The handlers are ``service.py``'s, the consumers ``consumers.py``'s.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from at_agents.adapters.llm.providers import api_key, build_model
 from at_agents.adapters.llm.recorder import LlmCache
 from at_agents.adapters.llm.runner import LlmRunner
 from at_agents.adapters.memory_store import MemoryStore
-from at_agents.adapters.orchestrator import AgentsService
 from at_agents.config import AgentsSettings
 from at_agents.domain.agents.session_guard import SessionGuard
 from at_agents.domain.agents.signal_follower import SignalFollower
@@ -23,6 +23,7 @@ from at_agents.domain.agents.trend_filter import TrendFilter
 from at_agents.domain.agents.volatility_sizer import VolatilitySizer
 from at_agents.domain.analysis import Agent
 from at_agents.errors import ConfigError
+from at_agents.service import AgentsService
 from at_core.catalog import InstrumentCatalog
 from at_core.clock import Clock, ManualClock, WallClock
 from at_core.events import EventFactory
@@ -31,7 +32,7 @@ from at_core.markets.calendars import preload
 from at_core.metrics.agents import CATALOG
 from at_core.runtime.bus import EventBus
 
-__all__ = ["AgentsService", "build", "connect", "disconnect"]
+__all__ = ["AgentsService", "build", "rule_agents", "start", "stop"]
 
 
 def rule_agents(settings: AgentsSettings, catalog: InstrumentCatalog) -> dict[str, Agent]:
@@ -121,7 +122,7 @@ def build(
     return service
 
 
-async def connect(svc: AgentsService) -> None:
+async def start(svc: AgentsService) -> None:
     """Open the bus and streams, open the memory bucket and reload memory (a restart sees it)."""
     svc.bus = await EventBus.from_settings(svc.settings, service="agents", metrics=svc.metrics)
     await svc.bus.ensure_streams(replicas=svc.settings.nats_stream_replicas)
@@ -130,7 +131,8 @@ async def connect(svc: AgentsService) -> None:
         svc.memory[(memory.strategy_id, memory.instrument_id)] = memory
 
 
-async def disconnect(svc: AgentsService) -> None:
+async def stop(svc: AgentsService) -> None:
+    """Stop consuming and close the bus (the memory bucket lives in JetStream: nothing to close)."""
     svc.ready = False
     if svc.bus is not None:
         await svc.bus.close()

@@ -1,40 +1,39 @@
-"""Durable consumers (names from settings, so replicas share the work): signals, context, charts."""
+"""The agents' inputs wired to their handlers (``service.py``): subjects and durable names.
+
+The durable names come from ``AT_AGENTS_DURABLE_PREFIX``, so replicas share the work.
+"""
 
 from __future__ import annotations
 
-from at_agents.adapters.charts import fetch_chart
-from at_agents.bootstrap import AgentsService, connect
+from at_agents.bootstrap import start as start_service
+from at_agents.service import AgentsService
 from at_core import subjects
-from at_core.events import AccountStateEvent, ChartSnapshotEvent, Event, MarketDataEvent, PositionEvent, SignalEvent
+from at_core.events import Event
 from at_core.runtime.bus import Delivery
+
+#: Subject filter -> durable name suffix. Context first (market data, positions, accounts,
+#: charts), signals last: a restart catches up on context before it decides again.
+DURABLES: tuple[tuple[str, str], ...] = (
+    (subjects.MARKET_DATA, "md"),
+    (subjects.POSITIONS, "positions"),
+    (subjects.ACCOUNTS, "accounts"),
+    (subjects.CHART_SNAPSHOTS, "charts"),
+    (subjects.SIGNALS, "signals"),
+)
 
 
 async def start(svc: AgentsService) -> None:
-    """Connect, then consume context (market data, positions, accounts, charts) and signals."""
-    await connect(svc)
+    """Connect and reload memory (``bootstrap.start``), then consume every input."""
+    await start_service(svc)
     assert svc.bus is not None
-    bus, p, wait = svc.bus, svc.settings.durable_prefix, svc.settings.ack_wait_s
 
-    async def on_signal(event: Event, _: Delivery) -> None:
-        if isinstance(event, SignalEvent):
-            await svc.on_signal(event)
-        elif isinstance(event, ChartSnapshotEvent):
-            svc.on_chart(event, await fetch_chart(bus.js, event))
+    async def on_input(event: Event, _: Delivery) -> None:
+        await svc.handle(event)
 
-    async def on_context(event: Event, _: Delivery) -> None:
-        if isinstance(event, MarketDataEvent):
-            svc.ctx.on_market_data(event)
-        elif isinstance(event, PositionEvent):
-            await svc.on_position(event)
-        elif isinstance(event, AccountStateEvent):
-            svc.ctx.on_account(event)
-
-    for subject, durable, handler in (
-        (subjects.MARKET_DATA, f"{p}-md", on_context),
-        (subjects.POSITIONS, f"{p}-positions", on_context),
-        (subjects.ACCOUNTS, f"{p}-accounts", on_context),
-        (subjects.CHART_SNAPSHOTS, f"{p}-charts", on_signal),
-        (subjects.SIGNALS, f"{p}-signals", on_signal),
-    ):
-        svc.consumers.append(await bus.consume(subject, handler, durable=durable, ack_wait_s=wait))
+    for subject, name in DURABLES:
+        svc.consumers.append(
+            await svc.bus.consume(
+                subject, on_input, durable=f"{svc.settings.durable_prefix}-{name}", ack_wait_s=svc.settings.ack_wait_s
+            )
+        )
     svc.ready = True

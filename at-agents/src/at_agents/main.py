@@ -12,7 +12,7 @@ from pydantic import ValidationError
 
 from at_agents import __version__, bootstrap, consumers
 from at_agents.api.mcp_server import build_mcp
-from at_agents.api.routes import health, service
+from at_agents.api.routes import agents, health
 from at_agents.config import AgentsSettings
 from at_agents.errors import ConfigError
 from at_core.clock import Clock
@@ -33,7 +33,7 @@ def create_app(settings: AgentsSettings | None = None, clock: Clock | None = Non
         description="Rule and LLM agents and committees that turn signals into trade proposals; MCP at /mcp.",
         build=lambda: svc,
         start=consumers.start,
-        stop=bootstrap.disconnect,
+        stop=bootstrap.stop,
         readiness=health.readiness,
         registry=health.registry,
         consumers=health.consumers,
@@ -41,7 +41,7 @@ def create_app(settings: AgentsSettings | None = None, clock: Clock | None = Non
     )
     app = create_service_app(spec, settings)
     app.state.service = svc  # built here already (the lifespan sets the same): routes answer before it starts
-    app.include_router(service.router, dependencies=[Depends(read_access)])  # decisions carry positions
+    app.include_router(agents.router, dependencies=[Depends(read_access)])  # decisions carry positions
     if mcp is not None:
         mcp_app = mcp.streamable_http_app(streamable_http_path="/mcp", host=settings.host)
         app.router.routes.extend(mcp_app.routes)

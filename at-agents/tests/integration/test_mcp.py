@@ -32,7 +32,7 @@ def _data(result) -> dict:  # type: ignore[no-untyped-def]
 
 async def test_propose_trade_publishes_one_proposal_per_idempotency_key(nats_server: NatsServer) -> None:
     svc = bootstrap.build(AgentsSettings(nats_url=nats_server.url, llm_cache_dir="unused"))
-    await bootstrap.connect(svc)
+    await bootstrap.start(svc)
     nc = await nats.connect(nats_server.url)
     seen: list = []
     got = asyncio.Event()
@@ -69,7 +69,7 @@ async def test_propose_trade_publishes_one_proposal_per_idempotency_key(nats_ser
     assert [e.event_id for e in seen] == [first["proposal_event_id"]]
     assert seen[0].paper and seen[0].order.quantity == 1 and seen[0].committee == "mcp"
     await nc.close()
-    await bootstrap.disconnect(svc)
+    await bootstrap.stop(svc)
 
 
 async def test_read_tools_answer_over_streamable_http_after_a_signal(nats_server: NatsServer) -> None:

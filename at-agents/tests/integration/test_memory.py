@@ -37,16 +37,16 @@ async def test_memory_survives_a_restart_and_outcomes_stay_invisible_before_they
 ) -> None:
     settings = AgentsSettings(nats_url=nats_server.url)
     first = bootstrap.build(settings)
-    await bootstrap.connect(first)
+    await bootstrap.start(first)
     sig = signal(factory())
     await first.on_signal(sig)
     await first.on_position(_closed(T0 + 60 * 10**9))
-    await bootstrap.disconnect(first)
+    await bootstrap.stop(first)
 
     nats_server.stop()
     nats_server.start()
     second = bootstrap.build(settings)
-    await bootstrap.connect(second)
+    await bootstrap.start(second)
     memory = second.memory[("s", "MES.CME")]
     decision = next(e for e in memory.entries if e.kind == "decision")
     assert decision.signal_event_id == sig.event_id and decision.proposal_event_id is not None
@@ -54,4 +54,4 @@ async def test_memory_survives_a_restart_and_outcomes_stay_invisible_before_they
     before = next(e for e in memory.visible_at(T0 + 1) if e.kind == "decision")
     assert before.outcome is None  # the close happened a minute later
     assert next(e for e in memory.visible_at(T0 + 61 * 10**9) if e.kind == "decision").outcome is not None
-    await bootstrap.disconnect(second)
+    await bootstrap.stop(second)

@@ -255,8 +255,6 @@ STREAMS: tuple[StreamSpec, ...] = (
         max_msgs=1_000_000,
     ),
 )
-#: Heartbeats are core NATS only: losing one is harmless, storing them is noise.
-EPHEMERAL_SUBJECTS: tuple[str, ...] = (HEARTBEATS,)
 
 KV_BUCKET_DEDUP = "at_dedup"
 KV_BUCKET_AGENT_MEMORY = "at_agent_memory"

@@ -93,3 +93,29 @@ def test_ulids_encode_and_decode_as_plain_crockford_base32(ts_ms: int, randomnes
 def test_a_timestamp_is_read_only_from_a_well_formed_ulid(bad: str) -> None:
     with pytest.raises(ValueError, match="ULID"):
         ulid_timestamp_ms(bad)
+
+
+def test_an_event_without_a_cause_derives_its_id_from_the_root_it_is_given() -> None:
+    from at_core.events import EventFactory, Heartbeat
+
+    clock = ManualClock(10**18)
+    factory = EventFactory("agents", clock, IdGenerator(clock, random.Random(4)))
+    root = derive_id("00000000000000000000000000", "external-key", ts_ns=0)
+    first = factory.make(
+        Heartbeat, derive_from="beat", derive_root=root, correlation_id=root, service="agents", instance="a1"
+    )
+    clock.advance(5)
+    again = factory.make(
+        Heartbeat, derive_from="beat", derive_root=root, correlation_id=root, service="agents", instance="a1"
+    )
+    assert first.event_id == again.event_id == derive_id(root, "beat")
+    assert first.correlation_id == root and first.causation_id is None
+
+
+def test_derive_from_without_a_cause_or_a_root_is_refused() -> None:
+    from at_core.events import EventFactory, Heartbeat
+
+    clock = ManualClock(10**18)
+    factory = EventFactory("agents", clock, IdGenerator(clock, random.Random(5)))
+    with pytest.raises(ValueError, match="needs a cause or a derive_root"):
+        factory.make(Heartbeat, derive_from="beat", service="agents", instance="a1")

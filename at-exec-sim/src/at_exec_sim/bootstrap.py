@@ -1,6 +1,6 @@
 """Wires exec-sim: settings, clock (wall, or following events in replay mode), engine, metrics and
 the external venues' adapters (``build``); the bus, the venues' connections and the state
-recovered from JetStream (``connect``); and the shutdown (``stop``). The handlers are
+recovered from JetStream (``start``); and the shutdown (``stop``). The handlers are
 ``service.py``'s, the consumers, timer and poller ``consumers.py``'s.
 
 In live mode a timer applies time passing without market data (DAY/GTD expiries, due cancels,
@@ -36,7 +36,7 @@ from at_exec_sim.domain.venue import SimVenue
 from at_exec_sim.domain.venue_models import FeeModel, LatencyModel, slippage_model
 from at_exec_sim.service import ExecSim
 
-__all__ = ["ExecSim", "build", "build_venue", "check_config", "connect", "poll_interval", "stop", "timer_interval"]
+__all__ = ["ExecSim", "build", "build_venue", "check_config", "poll_interval", "start", "stop", "timer_interval"]
 
 log = get_logger("at_exec_sim")
 
@@ -120,7 +120,7 @@ def poll_interval(settings: ExecSimSettings) -> float | None:
     return settings.broker_poll_interval_s
 
 
-async def connect(svc: ExecSim) -> None:
+async def start(svc: ExecSim) -> None:
     """Connect to NATS and the venues, rebuild state from JetStream and finish interrupted orders."""
     svc.bus = await EventBus.from_settings(svc.settings, service="exec_sim", metrics=svc.metrics)
     await svc.bus.ensure_streams(replicas=svc.settings.nats_stream_replicas)

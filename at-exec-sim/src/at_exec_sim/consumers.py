@@ -11,7 +11,8 @@ from at_core import subjects
 from at_core.events import Event
 from at_core.runtime.bus import Delivery
 from at_core.runtime.logging import get_logger
-from at_exec_sim.bootstrap import connect, poll_interval, timer_interval
+from at_exec_sim.bootstrap import poll_interval, timer_interval
+from at_exec_sim.bootstrap import start as start_service
 from at_exec_sim.service import ExecSim
 
 log = get_logger("at_exec_sim")
@@ -25,8 +26,8 @@ DURABLES: tuple[tuple[str, str], ...] = (
 
 
 async def start(svc: ExecSim) -> None:
-    """Connect and recover (``bootstrap.connect``), then consume the inputs and start the timers."""
-    await connect(svc)
+    """Connect and recover (``bootstrap.start``), then consume the inputs and start the timers."""
+    await start_service(svc)
     assert svc.bus is not None
 
     async def on_input(event: Event, delivery: Delivery) -> None:

@@ -1,4 +1,9 @@
-"""Wires the gateway: settings, clock, ids, catalog, routes, metrics, bus, outbox, dedup."""
+"""Wires the gateway: settings, clock, ids, catalog, routes, metrics, bus, outbox, dedup.
+
+``build`` is pure wiring (no connection); ``start`` connects in the background (until NATS
+answers, accepted events go to the outbox); ``stop`` closes the publisher, the bus and the
+outbox. The handlers are ``service.py``'s; the gateway consumes nothing (no ``consumers.py``).
+"""
 
 from __future__ import annotations
 
@@ -123,13 +128,14 @@ def build(settings: GatewaySettings, clock: Clock | None = None) -> Gateway:
     )
 
 
-async def connect(gw: Gateway) -> None:
-    """Connect to NATS, create streams and the dedup bucket; retry until it works.
+async def start(gw: Gateway) -> None:
+    """Connect to NATS, check the streams and the dedup bucket; retry until it works.
 
     Runs in the background: until NATS answers, accepted events go to the outbox. Then, every
     second, dedup claims recorded on disk while the KV bucket was out of reach are copied into it
     (so the other replicas see them), until the app stops (the task is cancelled).
     """
+    log.info("gateway_started", routes=len(gw.routes.secrets), outbox_depth=gw.outbox.depth())
     gw.publisher.start()
     while gw.bus is None:
         try:
@@ -154,7 +160,8 @@ async def connect(gw: Gateway) -> None:
         await asyncio.sleep(1.0)
 
 
-async def close(gw: Gateway) -> None:
+async def stop(gw: Gateway) -> None:
+    """Stop the publisher, close the bus and the outbox."""
     await gw.publisher.stop()
     if gw.bus is not None:
         await gw.bus.close()

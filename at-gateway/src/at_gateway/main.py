@@ -22,7 +22,6 @@ from at_gateway.api.front_door import FrontDoor
 from at_gateway.api.pipeline import dead_letter
 from at_gateway.api.routes import health, ingest, orders, webhooks
 from at_gateway.api.status import REASON_OF_STATUS, status_for
-from at_gateway.bootstrap import Gateway
 from at_gateway.config import GatewaySettings
 from at_gateway.errors import Reason, Rejection
 from at_gateway.server import http_protocol
@@ -63,12 +62,6 @@ def _redacted(gw: Gateway, error: dict[str, Any]) -> dict[str, Any]:
     return error | {"msg": gw.redactor.text(msg)} if isinstance(msg, str) else error
 
 
-async def start(gw: Gateway) -> None:
-    """Connect in the background: until NATS answers, accepted events go to the outbox."""
-    log.info("gateway_started", routes=len(gw.routes.secrets), outbox_depth=gw.outbox.depth())
-    await bootstrap.connect(gw)
-
-
 def create_app(settings: GatewaySettings | None = None, clock: Clock | None = None) -> FastAPI:
     """Build the app; settings are read here (from env / .env) when not given."""
     settings = settings or GatewaySettings()
@@ -78,8 +71,8 @@ def create_app(settings: GatewaySettings | None = None, clock: Clock | None = No
         version=__version__,
         description="TradingView webhooks and other ingest, published durably on NATS.",
         build=lambda: bootstrap.build(settings, clock),
-        start=start,
-        stop=bootstrap.close,
+        start=bootstrap.start,
+        stop=bootstrap.stop,
         readiness=health.readiness,
         registry=health.registry,
         unscoped_key_scope=KeyScope.TRADER,  # AT_GATEWAY_API_KEYS may be a plain list: trader keys

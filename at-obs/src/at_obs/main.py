@@ -8,7 +8,7 @@ from fastapi import Depends, FastAPI
 from at_core.runtime.cli import service_cli
 from at_core.runtime.logging import configure_logging
 from at_core.service_kit import ServiceSpec, create_service_app, read_access
-from at_obs import __version__, bootstrap
+from at_obs import __version__, bootstrap, consumers
 from at_obs.api import console
 from at_obs.api.routes import audit, health
 from at_obs.config import ObsSettings
@@ -23,7 +23,7 @@ def create_app(settings: ObsSettings | None = None) -> FastAPI:
         version=__version__,
         description="Hash-chained audit trail of every at-core event.",
         build=lambda: bootstrap.build(settings),
-        start=bootstrap.start,
+        start=consumers.start,
         stop=bootstrap.stop,
         readiness=health.readiness,
         registry=health.registry,

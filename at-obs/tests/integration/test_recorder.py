@@ -200,7 +200,7 @@ def test_the_committed_session_fixture_is_what_the_paper_stack_records() -> None
 
 
 def test_durable_names_are_one_per_stream() -> None:
-    from at_obs.bootstrap import durable_name
+    from at_obs.consumers import durable_name
 
     names = {durable_name(ObsSettings(), s) for s in subjects.STREAMS}
     assert names == {f"recorder-{s.name}" for s in subjects.STREAMS}

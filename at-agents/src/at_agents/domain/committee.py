@@ -7,7 +7,6 @@ from decimal import Decimal
 
 from at_agents.domain.analysis import Analysis
 from at_agents.domain.debate import DebateConfig
-from at_core.models.enums import Stance
 
 RULES = ("weighted_mean", "vote", "unanimity", "debate")
 
@@ -102,7 +101,3 @@ def gate(
 def desired(views: dict[str, Analysis], follower_id: str) -> Analysis | None:
     view = views.get(follower_id)
     return None if view is None or view.abstained else view
-
-
-def stance_of(direction: int) -> Stance:
-    return Stance.LONG if direction > 0 else Stance.SHORT if direction < 0 else Stance.FLAT

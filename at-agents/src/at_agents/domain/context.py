@@ -7,7 +7,7 @@ Positions and equity are the account's own state, not the market's: a read gives
 known, whatever its time. A position newer than the signal (signals queued behind fills) is
 still the position to trade from; reading it as flat would double a target-position trade.
 
-The orchestrator decides on a :meth:`MarketContext.snapshot`, so every agent and the decision
+The service layer decides on a :meth:`MarketContext.snapshot`, so every agent and the decision
 itself see one position, even when a fill arrives while an agent is thinking.
 """
 

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from at_agents.domain.analysis import Analysis
 from at_agents.domain.committee import CommitteeConfig, combine, desired, gate
-from at_core.events import AgentAnalysisEvent, AgentVote, Event, EventFactory, SignalEvent, TradeProposalEvent
+from at_core.events import AgentAnalysisEvent, AgentVote, EventFactory, SignalEvent, TradeProposalEvent
 from at_core.models.enums import OrderSide, OrderType, TimeInForce
 from at_core.models.orders import OrderSpec
 
@@ -75,14 +75,7 @@ def decide(
     if delta == 0:
         return None, "already at target"
     direction = 1 if delta > 0 else -1
-    # Reduce-only only for target-position alerts: an order-style alert ("sell 1") must not be
-    # refused because this service's view of the position lags exec-sim's.
-    reducing = (
-        signal.position_size is not None
-        and current != 0
-        and abs(target) < abs(current)
-        and (target == 0 or (target > 0) == (current > 0))
-    )
+    reducing = is_reducing(signal, current, target)
     outcome = combine(config, views)
     if outcome.reason.startswith("vetoed") and not reducing:
         return None, outcome.reason
@@ -101,19 +94,6 @@ def decide(
         reduce_only=reducing,
         client_order_id=f"P-{signal.event_id}",
     )
-    votes = [
-        AgentVote(
-            agent_id=m.agent_id,
-            analysis_event_id=analyses[m.agent_id].event_id,
-            stance=None if views[m.agent_id].abstained else views[m.agent_id].stance,
-            conviction=None if views[m.agent_id].abstained else views[m.agent_id].conviction,
-            weight=m.weight,
-            abstained=views[m.agent_id].abstained,
-            dropped_reason=dropped.get(m.agent_id),
-        )
-        for m in config.members
-        if m.agent_id in analyses
-    ]
     proposal = factory.make(
         TradeProposalEvent,
         cause=signal,
@@ -131,7 +111,7 @@ def decide(
         combined_conviction=outcome.conviction
         if outcome.conviction is not None and abs(outcome.conviction) <= 1
         else None,
-        votes=votes,
+        votes=votes_of(config, views, analyses, dropped),
         clamps=clamps,
         rationale=f"{follow.rationale}; {outcome.reason}" + (f"; dropped {dropped}" if dropped else ""),
         automated=True,  # the committee decided: no person placed this trade, whatever the signal's source
@@ -139,8 +119,37 @@ def decide(
     return proposal, outcome.reason
 
 
-def events_for(proposal: TradeProposalEvent | None, analyses: dict[str, AgentAnalysisEvent]) -> list[Event]:
-    out: list[Event] = list(analyses.values())
-    if proposal is not None:
-        out.append(proposal)
-    return out
+def is_reducing(signal: SignalEvent, current: Decimal, target: Decimal) -> bool:
+    """Whether moving from ``current`` to ``target`` only reduces the position (reduce-only order).
+
+    Only for target-position alerts: an order-style alert ("sell 1") must not be refused
+    because this service's view of the position lags exec-sim's.
+    """
+    return (
+        signal.position_size is not None
+        and current != 0
+        and abs(target) < abs(current)
+        and (target == 0 or (target > 0) == (current > 0))
+    )
+
+
+def votes_of(
+    config: CommitteeConfig,
+    views: dict[str, Analysis],
+    analyses: dict[str, AgentAnalysisEvent],
+    dropped: dict[str, str],
+) -> list[AgentVote]:
+    """Each member's vote, in the committee's order (members without an analysis left out)."""
+    return [
+        AgentVote(
+            agent_id=m.agent_id,
+            analysis_event_id=analyses[m.agent_id].event_id,
+            stance=None if views[m.agent_id].abstained else views[m.agent_id].stance,
+            conviction=None if views[m.agent_id].abstained else views[m.agent_id].conviction,
+            weight=m.weight,
+            abstained=views[m.agent_id].abstained,
+            dropped_reason=dropped.get(m.agent_id),
+        )
+        for m in config.members
+        if m.agent_id in analyses
+    ]

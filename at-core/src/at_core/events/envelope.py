@@ -77,6 +77,7 @@ class EventFactory:
         ts_event: int | None = None,
         correlation_id: str | None = None,
         derive_from: str | None = None,
+        derive_root: str | None = None,
         **fields: Any,
     ) -> E:
         """Build an event of ``cls`` with a full envelope.
@@ -88,15 +89,18 @@ class EventFactory:
             correlation_id: for a root event; defaults to its own event id.
             derive_from: a purpose string; when given with ``cause``, the id is derived
                 from the cause's id and this purpose instead of freshly generated.
+            derive_root: for an event with no cause, the id ``derive_from`` derives from
+                (an anchor made from an external idempotency key, say): a retry gets the same id.
             fields: the event's own fields.
         """
         now = self.clock.now_ns()
         if ts_event is None:
             ts_event = cause.ts_event if cause is not None else now
         if derive_from is not None:
-            if cause is None:
-                raise ValueError("derive_from needs a cause")
-            event_id = derive_id(cause.event_id, derive_from)
+            root = cause.event_id if cause is not None else derive_root
+            if root is None:
+                raise ValueError("derive_from needs a cause or a derive_root")
+            event_id = derive_id(root, derive_from)
         else:
             event_id = self.ids.new()
         corr = correlation_id or (cause.correlation_id if cause is not None else event_id)

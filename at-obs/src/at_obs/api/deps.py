@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from at_obs.bootstrap import Recorder
+from at_obs.service import Recorder
 
 
 def get_recorder(request: Request) -> Recorder:

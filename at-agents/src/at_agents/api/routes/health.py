@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from prometheus_client import CollectorRegistry
 
-from at_agents.bootstrap import AgentsService
+from at_agents.service import AgentsService
 from at_core.runtime.bus import Consumer
 from at_core.service_kit import Readiness
 

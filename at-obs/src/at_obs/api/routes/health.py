@@ -9,7 +9,7 @@ from prometheus_client import CollectorRegistry
 
 from at_core.runtime.bus import Consumer
 from at_core.service_kit import Readiness
-from at_obs.bootstrap import Recorder
+from at_obs.service import Recorder
 
 
 async def readiness(rec: Recorder) -> Readiness:

@@ -2,20 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter
 
-from at_agents.bootstrap import AgentsService
+from at_agents.api.deps import ServiceDep
 
 router = APIRouter(tags=["agents"])
-
-
-def get_service(request: Request) -> AgentsService:
-    return request.app.state.service
-
-
-ServiceDep = Annotated[AgentsService, Depends(get_service)]
 
 
 @router.get("/agents")

@@ -1,0 +1,336 @@
+"""The agents' service layer: one handler per input event, each returning the events it published.
+
+Inputs (``consumers.py``): signals (run the committee: an analysis per agent, at most one
+proposal), market data, positions and account states (the context agents decide on), and chart
+snapshots (shown to LLM agents). Agents never publish or do I/O: this does. Rule agents run in
+a worker thread, LLM agents through the :class:`LlmRunner`; each under the committee's
+deadline, so a slow or failing agent is dropped from that decision (counted, logged, and said
+in its analysis), never blocking the others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from at_agents.adapters.charts import fetch_chart
+from at_agents.adapters.debate import Debate
+from at_agents.adapters.llm.runner import LlmRunner
+from at_agents.adapters.memory_store import MemoryStore
+from at_agents.config import AgentsSettings
+from at_agents.domain.analysis import Agent, Analysis
+from at_agents.domain.committee import CommitteeConfig, Member
+from at_agents.domain.context import Bar, MarketContext
+from at_agents.domain.debate import Turn
+from at_agents.domain.decision import analysis_event, decide
+from at_agents.domain.llm_analyst import LlmAgentSpec, LlmInputs, build_inputs
+from at_agents.domain.memory import MemoryEntry, StrategyMemory
+from at_core.clock import Clock, ManualClock
+from at_core.events import (
+    AccountStateEvent,
+    AgentAnalysisEvent,
+    ChartSnapshotEvent,
+    Event,
+    EventFactory,
+    MarketDataEvent,
+    PositionEvent,
+    SignalEvent,
+    TradeProposalEvent,
+)
+from at_core.metrics import Metrics
+from at_core.runtime.bus import Consumer, EventBus
+from at_core.runtime.logging import get_logger
+
+log = get_logger("at_agents")
+
+
+@dataclass
+class Votes:
+    """What one committee round produced: every view, its analysis event, and who was dropped."""
+
+    views: dict[str, Analysis] = field(default_factory=dict)
+    analyses: dict[str, AgentAnalysisEvent] = field(default_factory=dict)
+    dropped: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class AgentsService:
+    """The running service: agents, committees, the context and memory they read, the bus."""
+
+    settings: AgentsSettings
+    clock: Clock
+    factory: EventFactory
+    agents: dict[str, Agent]
+    committees: list[tuple[list[str], CommitteeConfig]]
+    metrics: Metrics
+    llm_agents: dict[str, LlmAgentSpec] = field(default_factory=dict)
+    llm: LlmRunner | None = None
+    ctx: MarketContext = field(default_factory=MarketContext)
+    memory: dict[tuple[str, str], StrategyMemory] = field(default_factory=dict)
+    memory_store: MemoryStore | None = None
+    charts: dict[str, tuple[int, bytes, str]] = field(default_factory=dict)
+    decisions: deque[dict[str, Any]] = field(default_factory=deque)
+    health: dict[str, str] = field(default_factory=dict)
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    bus: EventBus | None = None
+    consumers: list[Consumer] = field(default_factory=list)
+    ready: bool = False
+
+    async def handle(self, event: Event) -> list[Event]:
+        """Hand one consumed event to its handler; the events published, in order."""
+        handler = self._handlers().get(type(event))
+        return await handler(event) if handler is not None else []
+
+    def _handlers(self) -> dict[type[Event], Callable[[Any], Awaitable[list[Event]]]]:
+        return {
+            SignalEvent: self.on_signal,
+            MarketDataEvent: self.on_market_data,
+            PositionEvent: self.on_position,
+            AccountStateEvent: self.on_account,
+            ChartSnapshotEvent: self.on_chart_snapshot,
+        }
+
+    async def on_signal(self, signal: SignalEvent) -> list[Event]:
+        """Run the committee on one signal; publish every analysis and at most one proposal."""
+        async with self.lock:
+            if isinstance(self.clock, ManualClock):
+                self.clock.advance_to(signal.ts_event)
+            started = time.perf_counter()
+            if signal.bar is not None:
+                b = signal.bar
+                self.ctx.add_bar(signal.instrument_id, Bar(signal.ts_event, b.open, b.high, b.low, b.close))
+            config = self.committee_for(signal.strategy_id)
+            now = signal.ts_event  # decision time is the event clock: point in time
+            # One view for every agent and the decision: a fill consumed while an agent thinks
+            # must not make the decision trade from another position than the agents saw.
+            ctx = self.ctx.snapshot()
+            votes = await self._vote(config, signal, ctx, now)
+            current = ctx.position_at(signal.account_id, signal.instrument_id, now)
+            reference = signal.price or ctx.price_at(signal.instrument_id, now)
+            proposal, reason = decide(
+                self.factory, signal, config, votes.views, votes.analyses, votes.dropped, current, reference
+            )
+            out: list[Event] = [*votes.analyses.values(), *([proposal] if proposal else [])]
+            if self.bus is not None:  # in order, acks awaited together; a failure redelivers the signal
+                await self.bus.publish_many(out)
+            self._count_outcome(config, proposal, started)
+            self._record(signal, config, votes.analyses, proposal, reason, reference)
+            await self._remember(signal, proposal, reason, reference, now)
+            log.info(
+                "decision", signal_id=signal.event_id, proposal=proposal.event_id if proposal else None, reason=reason
+            )
+            return out
+
+    async def on_market_data(self, event: MarketDataEvent) -> list[Event]:
+        """Context update: the instrument's last price (and bar)."""
+        self.ctx.on_market_data(event)
+        return []
+
+    async def on_account(self, event: AccountStateEvent) -> list[Event]:
+        """Context update: the account's equity."""
+        self.ctx.on_account(event)
+        return []
+
+    async def on_position(self, event: PositionEvent) -> list[Event]:
+        """Context update, and resolution of the decisions whose position closed or flipped."""
+        self.ctx.on_position(event)
+        if event.change not in ("closed", "flipped"):
+            return []
+        snap = event.position
+        for key, memory in list(self.memory.items()):
+            if key[1] == snap.instrument_id:
+                resolved = memory.resolve(snap, event.ts_event)
+                if resolved is not memory:
+                    await self._store(key, resolved)
+        return []
+
+    async def on_chart_snapshot(self, event: ChartSnapshotEvent) -> list[Event]:
+        """Fetch the screenshot the event names (checked against its sha256) and keep it for LLM agents."""
+        if self.bus is not None:
+            self.on_chart(event, await fetch_chart(self.bus.js, event))
+        return []
+
+    def on_chart(self, event: ChartSnapshotEvent, data: bytes | None) -> None:
+        """Keep a fetched screenshot (None: missing or not matching its hash, ignored)."""
+        if data is not None:
+            self.charts[event.instrument_id] = (event.ts_event, data, event.content_type)
+
+    def committee_for(self, strategy_id: str) -> CommitteeConfig:
+        for strategies, config in self.committees:
+            if "*" in strategies or strategy_id in strategies:
+                return config
+        return self.committees[0][1]
+
+    def kind_of(self, agent_id: str) -> str:
+        return "llm" if agent_id in self.llm_agents else "rule"
+
+    def memory_for(self, strategy_id: str, instrument_id: str) -> StrategyMemory:
+        return self.memory.get((strategy_id, instrument_id)) or StrategyMemory(
+            strategy_id=strategy_id, instrument_id=instrument_id
+        )
+
+    async def _vote(self, config: CommitteeConfig, signal: SignalEvent, ctx: MarketContext, now: int) -> Votes:
+        """Every member's view (and the debate's turns), each under the committee's deadline."""
+        judge = config.debate.judge if config.debate is not None else None
+        members = [
+            m
+            for m in config.members
+            if (m.agent_id in self.agents or m.agent_id in self.llm_agents) and m.agent_id != judge
+        ]
+        votes = Votes(
+            dropped={m.agent_id: "not configured" for m in config.members if m not in members and m.agent_id != judge}
+        )
+        t0 = time.perf_counter()
+        debate = asyncio.create_task(self._debate(config, signal, ctx, now)) if config.debate else None
+        tasks = [
+            asyncio.create_task(asyncio.wait_for(self._run_agent(m.agent_id, signal, ctx, now), config.deadline_s))
+            for m in members
+        ]
+        results = await asyncio.gather(*tasks, return_exceptions=True)
+        elapsed = time.perf_counter() - t0
+        for member, result in zip(members, results, strict=True):
+            self._member_view(votes, member, result, signal, config, elapsed)
+        if debate is not None:
+            for turn in await debate:  # the debate bounds itself (deadline, budget): it always returns
+                self._turn_view(votes, turn, signal)
+        return votes
+
+    def _member_view(
+        self,
+        votes: Votes,
+        member: Member,
+        result: Analysis | BaseException,
+        signal: SignalEvent,
+        config: CommitteeConfig,
+        elapsed: float,
+    ) -> None:
+        """One member's view (abstaining when it missed the deadline or failed), counted and timed."""
+        agent_id = member.agent_id
+        if isinstance(result, TimeoutError):
+            votes.dropped[agent_id] = f"missed the {config.deadline_s}s deadline"
+            self.metrics.counter("agent_dropped_total").labels(agent_id, "deadline").inc()
+            log.warning("agent_dropped", agent_id=agent_id, reason="deadline")
+            view = Analysis.abstain(f"dropped: {votes.dropped[agent_id]}")
+        elif isinstance(result, BaseException):
+            votes.dropped[agent_id] = f"error: {result!r}"[:200]
+            self.metrics.counter("agent_dropped_total").labels(agent_id, "error").inc()
+            log.error("agent_failed", agent_id=agent_id, error=repr(result))
+            view = Analysis.abstain(f"dropped: {result!r}"[:200])
+        else:
+            view = result
+        self.health[agent_id] = "ok" if agent_id not in votes.dropped else "degraded"
+        self.metrics.histogram("agent_latency_seconds").labels(agent_id).observe(elapsed)
+        votes.views[agent_id] = view
+        latency = None if self.settings.replay_mode else Decimal(str(round(elapsed * 1000, 3)))
+        votes.analyses[agent_id] = analysis_event(self.factory, signal, agent_id, self.kind_of(agent_id), view, latency)
+        stance = "abstained" if view.abstained else str(view.stance)
+        self.metrics.counter("decisions_total").labels(agent_id, stance).inc()
+
+    def _turn_view(self, votes: Votes, turn: Turn, signal: SignalEvent) -> None:
+        """One debate turn's view and analysis event, counted."""
+        votes.views[turn.key] = turn.view
+        votes.analyses[turn.key] = analysis_event(
+            self.factory, signal, turn.agent_id, "llm", turn.view, turn.latency_ms, (turn.role, turn.round)
+        )
+        self.health[turn.agent_id] = "degraded" if turn.view.abstained else "ok"
+        stance = "abstained" if turn.view.abstained else str(turn.view.stance)
+        self.metrics.counter("decisions_total").labels(turn.agent_id, stance).inc()
+
+    async def _run_agent(self, agent_id: str, signal: SignalEvent, ctx: MarketContext, now: int) -> Analysis:
+        spec = self.llm_agents.get(agent_id)
+        if spec is not None:
+            if self.llm is None:
+                return Analysis.abstain("LLM runtime not configured")
+            return await self.llm.analyze(spec, signal, self._llm_inputs(signal, ctx, now), now)
+        return await asyncio.to_thread(self.agents[agent_id].analyze, signal, ctx, now)
+
+    def _llm_inputs(self, signal: SignalEvent, ctx: MarketContext, now: int) -> LlmInputs:
+        """What an LLM is shown: the snapshot as of ``now`` (bars, prices, memory, chart at or before it)."""
+        chart = self.charts.get(signal.instrument_id)
+        images = ((chart[1], chart[2]),) if chart is not None and chart[0] <= now else ()
+        memory = self.memory_for(signal.strategy_id, signal.instrument_id).visible_at(now)
+        return build_inputs(signal, ctx, memory, now, images)
+
+    async def _debate(self, config: CommitteeConfig, signal: SignalEvent, ctx: MarketContext, now: int) -> list[Turn]:
+        assert config.debate is not None
+        d = config.debate
+        if self.llm is None:
+            return [Turn("judge", d.rounds + 1, d.judge, Analysis.abstain("LLM runtime not configured"))]
+        specs = {a: self.llm_agents[a] for a in (d.bull, d.bear, d.judge)}
+        inputs = self._llm_inputs(signal, ctx, now)
+        return await Debate(self.llm, specs, d, signal, inputs, now, record_latency=not self.settings.replay_mode).run()
+
+    def _count_outcome(self, config: CommitteeConfig, proposal: TradeProposalEvent | None, started: float) -> None:
+        if proposal is not None:
+            self.metrics.counter("proposals_total").labels(config.name).inc()
+            self.metrics.histogram("signal_to_proposal_seconds").labels(config.name).observe(
+                time.perf_counter() - started
+            )
+        else:
+            self.metrics.counter("no_proposal_total").labels(config.name).inc()
+
+    def _record(
+        self,
+        signal: SignalEvent,
+        config: CommitteeConfig,
+        analyses: dict[str, AgentAnalysisEvent],
+        proposal: TradeProposalEvent | None,
+        reason: str,
+        reference: Decimal | None,
+    ) -> None:
+        self.decisions.append(
+            {
+                "signal_event_id": signal.event_id,
+                "correlation_id": signal.correlation_id,
+                "ts_event": signal.ts_event,
+                "instrument_id": signal.instrument_id,
+                "account_id": signal.account_id,
+                "strategy_id": signal.strategy_id,
+                "committee": config.name,
+                "rule": config.rule,
+                "reason": reason,
+                "proposal": proposal.model_dump(mode="json") if proposal else None,
+                "analyses": [a.model_dump(mode="json") for a in analyses.values()],
+            }
+        )
+        while len(self.decisions) > self.settings.decisions_kept:
+            self.decisions.popleft()
+
+    async def _remember(
+        self, signal: SignalEvent, proposal: TradeProposalEvent | None, reason: str, reference: Any, now: int
+    ) -> None:
+        key = (signal.strategy_id, signal.instrument_id)
+        realized = self.ctx.realized.get((signal.account_id, signal.instrument_id), Decimal(0))
+        base = {"ts_ns": now, "signal_event_id": signal.event_id, "account_id": signal.account_id}
+        memory = self.memory_for(*key)
+        memory = memory.add(
+            MemoryEntry(kind="signal", action=str(signal.action), target=signal.position_size, **base),
+            self.settings.memory_decisions_kept,
+            self.settings.memory_signals_kept,
+        )
+        memory = memory.add(
+            MemoryEntry(
+                kind="decision",
+                action="propose" if proposal else "none",
+                target=proposal.target_position if proposal else None,
+                reference_price=reference,
+                proposal_event_id=proposal.event_id if proposal else None,
+                rationale=(proposal.rationale if proposal else reason)[:500],
+                realized_before=realized,
+                **base,
+            ),
+            self.settings.memory_decisions_kept,
+            self.settings.memory_signals_kept,
+        )
+        await self._store(key, memory)
+
+    async def _store(self, key: tuple[str, str], memory: StrategyMemory) -> None:
+        self.memory[key] = memory
+        self.metrics.gauge("memory_entries").set(sum(len(m.entries) for m in self.memory.values()))
+        if self.memory_store is not None:
+            await self.memory_store.save(memory)
