@@ -22,6 +22,7 @@ from at_gateway.api.front_door import FrontDoor
 from at_gateway.api.pipeline import dead_letter
 from at_gateway.api.routes import health, ingest, orders, webhooks
 from at_gateway.api.status import REASON_OF_STATUS, status_for
+from at_gateway.bootstrap import Gateway
 from at_gateway.config import GatewaySettings
 from at_gateway.errors import Reason, Rejection
 from at_gateway.server import http_protocol
