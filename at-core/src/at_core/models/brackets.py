@@ -151,12 +151,19 @@ def _level_price(
 
 
 def resolve_bracket(
-    bracket: BracketSpec, *, side: OrderSide, entry_price: Decimal, tick_size: Decimal | None = None
+    bracket: BracketSpec,
+    *,
+    side: OrderSide,
+    entry_price: Decimal,
+    tick_size: Decimal | None = None,
+    check_sides: bool = True,
 ) -> ResolvedBracket:
     """The stop and target prices of ``bracket`` for an entry on ``side`` at ``entry_price``.
 
     Prices are rounded to ``tick_size`` when given: the stop away from the entry (never a
-    tighter stop than asked), the target to the nearest tick.
+    tighter stop than asked), the target to the nearest tick. ``check_sides`` False (a venue placing
+    the children after the fill) keeps an absolute level the fill already passed: a stop through
+    the market then triggers at once, as the trader's stop asks.
 
     Raises:
         BracketError: a level resolves at or below zero, or on the wrong side of the entry (a
@@ -182,15 +189,17 @@ def resolve_bracket(
         if trail is not None:
             trail = max(round_to_increment(trail, tick_size, Rounding.CEILING), tick_size)
     if stop is not None:
-        _check_side(stop, entry_price, side, field="stop_loss", adverse=True)
+        _check_side(stop, entry_price, side, field="stop_loss", adverse=True, sides=check_sides)
     if target is not None:
-        _check_side(target, entry_price, side, field="take_profit", adverse=False)
+        _check_side(target, entry_price, side, field="take_profit", adverse=False, sides=check_sides)
     return ResolvedBracket(stop_price=stop, take_profit_price=target, trail_distance=trail)
 
 
-def _check_side(price: Decimal, entry: Decimal, side: OrderSide, *, field: str, adverse: bool) -> None:
+def _check_side(price: Decimal, entry: Decimal, side: OrderSide, *, field: str, adverse: bool, sides: bool) -> None:
     if price <= 0:
         raise BracketError(f"{field} resolves to {price}, not a positive price", field=field)
+    if not sides:
+        return
     wrong = (price - entry) * side.sign * (-1 if adverse else 1) <= 0
     if wrong:
         where = ("below" if adverse else "above") if side is OrderSide.BUY else ("above" if adverse else "below")
