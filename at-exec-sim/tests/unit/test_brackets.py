@@ -215,12 +215,7 @@ def test_the_projected_loss_uses_the_brackets_actual_stop() -> None:
     """A wide bracket stop projects a loss past the daily limit; the same entry with a tight one passes."""
     eng, f = engine(), factory()
     eng.on_market_data(quote(f, MES, "5000.00", "5000.25"))
-    rt = eng.accounts["topstep-50k-1"] if "topstep-50k-1" in eng.accounts else None
-    account = (
-        rt.account.account_id
-        if rt
-        else next(a for a, r in eng.accounts.items() if r.config.profile.limits.daily_loss is not None)
-    )
+    account = "topstep-50k-1"  # the shipped Topstep 50K account: a daily loss limit
     limit = eng.accounts[account].config.profile.limits.daily_loss
     assert limit is not None
     points = limit.amount / 5 + 10  # MES: 5 USD a point; past the daily loss by 10 points a contract
