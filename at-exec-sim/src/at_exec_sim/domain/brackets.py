@@ -252,9 +252,12 @@ class Brackets:
         if resting is not None:
             resting.spec = child.spec
             resting.leaves = child.spec.quantity - child.filled
+        root = child.submitted
         return self.ctx.factory.make(
             OrderUpdated,
             cause=cause,
+            # a trailing move is caused by a market event but belongs to the trade's story
+            correlation_id=root.correlation_id if root is not None else None,
             derive_from=f"bracket:{child.client_order_id}:{purpose}",
             account_id=child.account_id,
             instrument_id=child.instrument_id,
