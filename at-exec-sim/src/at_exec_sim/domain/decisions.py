@@ -79,6 +79,7 @@ class PreTradeRisk:
             slippage_per_unit=self._slippage_per_unit(inst, last),
             rates=cache.rates,
             missing_rate=str(equity) if isinstance(equity, MissingRate) else None,
+            venue=rt.config.venue if rt else None,
         )
         try:
             rounded, reasons = risk.check(order, ctx)
