@@ -137,6 +137,10 @@ class RiskReasonCode(StrEnum):
     SCALING_PLAN = "scaling_plan"
     #: A dated futures contract past its last trade date (only a reducing order passes).
     CONTRACT_EXPIRED = "contract_expired"
+    #: The profile requires a stop on every entry and this entry has none.
+    STOP_REQUIRED = "stop_required"
+    #: The entry's bracket cannot work against the market price (a stop on the wrong side).
+    BRACKET_INVALID = "bracket_invalid"
     #: The risk check itself failed on this input (a bug or an input it cannot price): fail closed.
     INTERNAL_ERROR = "internal_error"
 

@@ -91,6 +91,7 @@ class PreTradeRisk:
             rates=cache.rates,
             missing_rate=str(equity) if isinstance(equity, MissingRate) else None,
             automated=automated(cause),
+            venue=rt.config.venue if rt else None,
         )
         try:
             rounded, reasons = risk.check(order, ctx)

@@ -246,6 +246,8 @@ class OrderLifecycle:
             signal_ts_event=record.signal_ts_event,
             # the alert's price priced only what filled on arrival; later fills are on market data
             price_source=record.submitted.price_source if record.submitted and purpose == "submit" else None,
+            parent_client_order_id=record.parent_client_order_id,
+            bracket_role=record.bracket_role,
         )
 
     def _progress(self, last_fill: Event, record: OrderRecord, purpose: str) -> Event:
@@ -310,4 +312,7 @@ def _ids(record: OrderRecord, with_venue_order_id: bool = True) -> dict[str, Any
     }
     if with_venue_order_id:
         ids["venue_order_id"] = record.venue_order_id
+    if record.parent_client_order_id is not None:  # a bracket child: its events name its entry and role
+        ids["parent_client_order_id"] = record.parent_client_order_id
+        ids["bracket_role"] = record.bracket_role
     return ids

@@ -26,6 +26,7 @@ from at_core.models.instruments import FutureContract
 from at_core.models.orders import OrderSpec
 from at_core.models.precision import Rounding
 from at_core.models.risk import LossBasis, RiskProfile
+from at_exec_sim.domain.bracket_risk import bracket_checks
 from at_exec_sim.domain.expiry import utc_date
 from at_exec_sim.domain.portfolio import Account
 from at_exec_sim.domain.records import pnl_currency
@@ -57,6 +58,7 @@ class RiskContext:
     rates: Mapping[str, Decimal] = field(default_factory=dict)  # "BASE/QUOTE" -> mid
     missing_rate: str | None = None  # the account cannot be valued: no rate for this conversion
     automated: bool | None = None  # the request came from automation (None: not known)
+    venue: str | None = None  # where the account's orders go (a bracket needs a venue that places it)
 
 
 def _r(code: Code, message: str, limit: Decimal | None = None, value: Decimal | None = None) -> RiskReason:
@@ -110,6 +112,9 @@ def check(order: OrderSpec, ctx: RiskContext) -> tuple[OrderSpec, list[RiskReaso
         reasons.append(_r(Code.NO_MARKET_PRICE, f"no market price known for {inst.instrument_id}"))
     order, grid = _round(order, inst)
     reasons.extend(grid)
+    # an entry's bracket: its actual stop prices the projected loss (not a proposal's hypothetical one)
+    ctx, bracket_reasons = bracket_checks(order, ctx, expected_fill(order, ctx), _reduces(order, ctx))
+    reasons.extend(bracket_reasons)
     qty = order.quantity
     if qty < inst.min_quantity:
         reasons.append(
