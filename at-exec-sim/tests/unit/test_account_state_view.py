@@ -39,7 +39,7 @@ def test_a_soft_breach_names_its_rule_and_the_time_it_lifts_by_itself() -> None:
 def test_a_hard_breach_halts_until_an_operator_resumes_and_says_the_firm_would_fail_it() -> None:
     eng, f = engine(), factory()
     eng.on_market_data(quote(f, "MES.CME", "5000.00", "5000.00"))
-    eng.on_proposal(proposal(f, "apex-50k-1", "MES.CME", OrderSide.BUY, "5"))
+    eng.on_proposal(proposal(f, "apex-50k-1", "MES.CME", OrderSide.BUY, "5", automated=False))  # Apex: a person's order
     eng.on_market_data(quote(f, "MES.CME", "4880.00", "4880.00"))  # -3,000: past the 2,500 trailing drawdown
     state = _state(eng, "apex-50k-1")
     assert (state["kind"], state["severity"]) == ("breach", "hard")
