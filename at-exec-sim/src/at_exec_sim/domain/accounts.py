@@ -17,6 +17,7 @@ class AccountConfig:
     account_id: str
     profile: RiskProfile
     venue: str = SIM_VENUE  # where its orders go: the simulated venue, or a configured adapter
+    live: bool = False  # may trade a real-money account at its venue (the venue's settings must allow it too)
 
 
 def load_profiles(directory: Path | None = None) -> dict[str, RiskProfile]:
@@ -45,5 +46,10 @@ def load_accounts(accounts_file: Path | None, profiles: dict[str, RiskProfile]) 
         profile_id = item["profile"]
         if profile_id not in profiles:
             raise ValueError(f"account {item['account_id']}: unknown profile {profile_id!r}")
-        out[item["account_id"]] = AccountConfig(item["account_id"], profiles[profile_id], item.get("venue", SIM_VENUE))
+        live = item.get("live", False)
+        if not isinstance(live, bool):
+            raise ValueError(f"account {item['account_id']}: live must be true or false, not {live!r}")
+        out[item["account_id"]] = AccountConfig(
+            item["account_id"], profiles[profile_id], item.get("venue", SIM_VENUE), live
+        )
     return out
