@@ -47,6 +47,7 @@ class Hub:
     async def _negotiate(self, request: Request) -> Response:
         if not self.authorized(self._token(request.headers)):
             self.refused += 1
+            self._changed()
             return Response(status_code=401)
         conn = uuid.uuid4().hex
         return JSONResponse(
@@ -61,6 +62,7 @@ class Hub:
     async def _ws(self, ws: WebSocket) -> None:
         if not self.authorized(self._token(ws.headers)):
             self.refused += 1
+            self._changed()
             await ws.close(code=1008)
             return
         await ws.accept()

@@ -142,7 +142,7 @@ class FakeTradovate:
                 self.throttle_next -= 1
                 return Response(status_code=429)
             body = dict(request.query_params) if method == "GET" else await request.json()
-            if method == "POST" and body.get("p-ticket"):
+            if body.get("p-ticket"):
                 self.tickets_seen += 1
             if self.penalize_next > 0:
                 self.penalize_next -= 1

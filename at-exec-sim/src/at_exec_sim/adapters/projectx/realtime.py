@@ -63,6 +63,12 @@ class UserHub:
             self._task = asyncio.create_task(self._run(), name="projectx-user-hub")
 
     async def stop(self) -> None:
+        """Close the socket (a cancelled pysignalr run leaves it open), then end the loop."""
+        transport = getattr(self._client, "_transport", None)
+        ws = getattr(transport, "_ws", None)  # pysignalr has no public close: its open socket, if any
+        if ws is not None:
+            with contextlib.suppress(Exception):
+                await ws.close()
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
