@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from at_core.catalog import Instrument
-from at_core.events import Event, RiskDecisionEvent, RiskReason, RiskReasonCode
+from at_core.constants import SIM_VENUE
+from at_core.events import Event, RiskDecisionEvent, RiskReason, RiskReasonCode, TradeProposalEvent
 from at_core.models.enums import LiquiditySide, TradingState
 from at_core.models.orders import OrderSpec
 from at_exec_sim.domain import risk
@@ -79,6 +80,10 @@ class PreTradeRisk:
             slippage_per_unit=self._slippage_per_unit(inst, last),
             rates=cache.rates,
             missing_rate=str(equity) if isinstance(equity, MissingRate) else None,
+            # A proposal comes from a strategy (an alert, the agents), a manual request from a person.
+            # Judged only for accounts routed to a broker: the firm's rule binds at the firm's platform,
+            # the simulated venue stays a place to practise any strategy.
+            automated=isinstance(cause, TradeProposalEvent) if rt and rt.config.venue != SIM_VENUE else None,
         )
         try:
             rounded, reasons = risk.check(order, ctx)
