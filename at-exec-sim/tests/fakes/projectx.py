@@ -41,11 +41,17 @@ class FakeProjectX:
     user_name: str = "trader@example.com"
     api_key: str = field(default_factory=lambda: "pxk-" + secrets.token_hex(12))
     account: dict[str, Any] = field(
-        default_factory=lambda: {"id": 7001, "name": "50KTC-V2-7001", "balance": 50000.0, "canTrade": True,
-                                 "isVisible": True, "simulated": True}  # fmt: skip
+        default_factory=lambda: {
+            "id": 7001,
+            "name": "50KTC-V2-7001",
+            "balance": 50000.0,
+            "canTrade": True,
+            "isVisible": True,
+            "simulated": True,
+        }
     )
-    price: Decimal = D("6000.25")
-    fee_per_contract: Decimal = D("0.37")
+    price: Decimal = field(default_factory=lambda: D("6000.25"))
+    fee_per_contract: Decimal = field(default_factory=lambda: D("0.37"))
     fill_parts: list[int] | None = None  # the next market order fills only these sizes (then stays open)
     reject_next: str | None = None  # the next Order/place is refused with this message (errorCode 2)
     lose_next_places: int = 0  # Order/place calls whose answers are lost (placed, then a 502)

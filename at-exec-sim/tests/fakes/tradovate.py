@@ -16,6 +16,7 @@ after every change, and :meth:`FakeTradovate.drop` closes every socket.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 import secrets
@@ -40,14 +41,27 @@ def _ts() -> str:
 @dataclass
 class FakeTradovate:
     credentials: dict[str, Any] = field(
-        default_factory=lambda: {"name": "apexdemo", "password": secrets.token_hex(8), "appId": "at-exec-sim",
-                                 "appVersion": "0.1", "cid": 8, "sec": secrets.token_hex(12), "deviceId": "test"}  # fmt: skip
+        default_factory=lambda: {
+            "name": "apexdemo",
+            "password": secrets.token_hex(8),
+            "appId": "at-exec-sim",
+            "appVersion": "0.1",
+            "cid": 8,
+            "sec": secrets.token_hex(12),
+            "deviceId": "test",
+        }
     )
     account: dict[str, Any] = field(
-        default_factory=lambda: {"id": 31001, "name": "APEX-25K-01", "userId": 4401, "accountType": "Customer",
-                                 "active": True, "legalStatus": "Individual"}  # fmt: skip
+        default_factory=lambda: {
+            "id": 31001,
+            "name": "APEX-25K-01",
+            "userId": 4401,
+            "accountType": "Customer",
+            "active": True,
+            "legalStatus": "Individual",
+        }
     )
-    price: Decimal = D("6000.25")
+    price: Decimal = field(default_factory=lambda: D("6000.25"))
     token_minutes: float = 85.0
     fill_parts: list[int] | None = None
     reject_next: str | None = None
@@ -61,7 +75,7 @@ class FakeTradovate:
     commands: list[dict[str, Any]] = field(default_factory=list)
     fills: list[dict[str, Any]] = field(default_factory=list)
     positions: dict[int, dict[str, Any]] = field(default_factory=dict)
-    cash: Decimal = D(25000)
+    cash: Decimal = field(default_factory=lambda: D(25000))
     places: int = 0
     logins: int = 0
     renewals: int = 0
@@ -225,12 +239,12 @@ class FakeTradovate:
         return {"commandId": order["id"] + 2}
 
     async def _props(self, entity_type: str, entity: dict[str, Any]) -> None:
-        frame = "a" + json.dumps([{"e": "props", "d": {"entityType": entity_type, "eventType": "Updated", "entity": entity}}])
+        frame = "a" + json.dumps(
+            [{"e": "props", "d": {"entityType": entity_type, "eventType": "Updated", "entity": entity}}]
+        )
         for ws in list(self.sockets):
-            try:
+            with contextlib.suppress(RuntimeError):
                 await ws.send_text(frame)
-            except RuntimeError:
-                pass
 
     async def _ws(self, ws: WebSocket) -> None:
         await ws.accept()
@@ -244,7 +258,7 @@ class FakeTradovate:
                     self.heartbeats += 1
                     self._changed()
                     continue
-                endpoint, rid, _query, body = (raw.split("\n", 3) + ["", "", ""])[:4]
+                endpoint, rid, _query, body = ([*raw.split("\n", 3), "", "", ""])[:4]
                 if endpoint == "authorize":
                     authorized = self._valid(body)
                     self.authorized += authorized
@@ -255,7 +269,12 @@ class FakeTradovate:
                     await ws.send_text("a" + json.dumps([{"i": int(rid), "s": 401, "d": "Access is denied"}]))
                 elif endpoint == "user/syncrequest":
                     self.synced += 1
-                    await ws.send_text("a" + json.dumps([{"i": int(rid), "s": 200, "d": {"users": [], "orders": list(self.orders.values())}}]))
+                    await ws.send_text(
+                        "a"
+                        + json.dumps(
+                            [{"i": int(rid), "s": 200, "d": {"users": [], "orders": list(self.orders.values())}}]
+                        )
+                    )
                 else:
                     await ws.send_text("a" + json.dumps([{"i": int(rid), "s": 404, "d": f"no {endpoint}"}]))
                 self._changed()

@@ -3,13 +3,13 @@ real httpx and pysignalr in the path, the broker faked at the wire."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from decimal import Decimal
 
 import httpx
 import pytest
 from tests.fakes.projectx import FakeProjectX
+from tests.integration.test_tradovate_adapter import Told
 from tests.wire import serve
 
 from at_core.models.enums import OrderSide, OrderType
@@ -49,12 +49,12 @@ def make(fake: FakeProjectX, url: str, clock: Clock | None = None, hub: bool = T
 
 
 @pytest.fixture
-async def px() -> AsyncIterator[tuple[FakeProjectX, ProjectXBroker, dict[str, FutureContract], list[str]]]:
+async def px() -> AsyncIterator[tuple[FakeProjectX, ProjectXBroker, dict[str, FutureContract], Told]]:
     fake = FakeProjectX()
     async with serve(fake.app()) as url:
         broker = make(fake, url)
-        told: list[str] = []
-        broker.set_listener(told.append)
+        told = Told()
+        broker.set_listener(told)
         try:
             instruments = {i.symbol: i for i in await broker.connect()}
             yield fake, broker, instruments, told  # type: ignore[misc]
@@ -211,14 +211,14 @@ async def test_the_hub_subscribes_pushes_wake_exec_sim_and_a_dropped_socket_resu
     }
     assert ("SubscribeOrders", [7001]) in fake.hub.invocations
     await broker.submit("P-01JPX8", inst["MESZ6"], buy())
-    await asyncio.wait_for(_until(lambda: "GatewayUserOrder" in told), 5)
+    await told.until("GatewayUserOrder")
     await fake.hub.drop()
     await fake.hub.until(lambda: fake.hub.connections == 2 and fake.hub.subscribed("SubscribeTrades") == 1)
-    await asyncio.wait_for(_until(lambda: "reconnected" in told), 5)  # reconcile by REST what was missed
+    await told.until("reconnected")  # reconcile by REST what was missed
 
 
 async def test_a_hub_that_refuses_the_token_is_retried_with_the_renewed_one(px) -> None:
-    fake, broker, _inst, told = px
+    fake, broker, _inst, _told = px
     await fake.hub.until(lambda: fake.hub.subscribed("SubscribeTrades") == 1)
     fake.expire_tokens()
     await fake.hub.drop()
@@ -226,8 +226,3 @@ async def test_a_hub_that_refuses_the_token_is_retried_with_the_renewed_one(px) 
     await broker.balances()  # a 401: a new login, a new token
     await fake.hub.until(lambda: fake.hub.subscribed("SubscribeTrades") == 1, timeout_s=15)
     assert broker.hub.connects >= 2
-
-
-async def _until(done) -> None:
-    while not done():
-        await asyncio.sleep(0.01)

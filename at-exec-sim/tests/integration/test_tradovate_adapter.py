@@ -116,7 +116,11 @@ async def test_a_rejection_carries_tradovates_reason_and_text(tv) -> None:
     fake, broker, inst, _told = tv
     fake.reject_next = "Exceeds max position"
     report = await broker.submit("P-01JTV3", inst["MESZ6"], buy())
-    assert (report.status, report.reason, report.message) == (ReportStatus.REJECTED, "RiskCheck", "Exceeds max position")
+    assert (report.status, report.reason, report.message) == (
+        ReportStatus.REJECTED,
+        "RiskCheck",
+        "Exceeds max position",
+    )
 
 
 async def test_a_lost_answer_is_found_by_cl_ord_id_and_never_placed_twice(tv) -> None:
@@ -135,7 +139,7 @@ async def test_a_lost_answer_is_found_by_cl_ord_id_and_never_placed_twice(tv) ->
 
 
 async def test_a_resting_limit_is_canceled(tv) -> None:
-    fake, broker, inst, _told = tv
+    _fake, broker, inst, _told = tv
     spec = buy("1", order_type=OrderType.LIMIT, limit_price=D("5900.00"))
     assert (await broker.submit("P-01JTV5", inst["MESZ6"], spec)).status is ReportStatus.ACCEPTED
     assert (await broker.cancel("P-01JTV5", inst["MESZ6"])).status is ReportStatus.CANCELED
@@ -152,7 +156,7 @@ async def test_a_penalty_ticket_is_waited_out_and_resent_with_the_ticket_once(tv
 
 
 async def test_a_429_is_a_long_wait_and_an_unknown_outcome(tv) -> None:
-    fake, broker, inst, _told = tv
+    fake, broker, _inst, _told = tv
     fake.throttle_next = 1
     with pytest.raises(VenueUnavailableError, match="429"):
         await broker.balances()

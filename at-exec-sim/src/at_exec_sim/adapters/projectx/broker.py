@@ -131,7 +131,9 @@ class ProjectXBroker:
                 found = await self.order_status(client_order_id, instrument)
                 if found.reason != UNKNOWN_ORDER:
                     return found
-                return ExecutionReport(client_order_id, ReportStatus.REJECTED, None, (), "DuplicateOrderId", _msg(answer))
+                return ExecutionReport(
+                    client_order_id, ReportStatus.REJECTED, None, (), "DuplicateOrderId", _msg(answer)
+                )
             reason = f"projectx_error_{answer.get('errorCode')}"
             return ExecutionReport(client_order_id, ReportStatus.REJECTED, None, (), reason, _msg(answer))
         order_id = int(answer["orderId"])
@@ -171,7 +173,9 @@ class ProjectXBroker:
             (t for t in trades.get("trades") or [] if t.get("orderId") == order["id"] and not t.get("voided")),
             key=lambda t: (str(t.get("creationTimestamp")), int(t["id"])),
         )
-        execs = tuple(Execution(d(t["size"]), d(t["price"]), abs(d(t.get("fees") or 0)), LiquiditySide.TAKER) for t in mine)
+        execs = tuple(
+            Execution(d(t["size"]), d(t["price"]), abs(d(t.get("fees") or 0)), LiquiditySide.TAKER) for t in mine
+        )
         ids = tuple(str(t["id"]) for t in mine)
         filled = sum((e.quantity for e in execs), Decimal(0))
         volume = d(order["fillVolume"]) if order.get("fillVolume") is not None else filled

@@ -133,7 +133,9 @@ class ProjectXClient:
                 self.budget.pause(limited.wait_s)
                 log.warning("projectx_rate_limited", venue=self.venue, path=path, wait_s=limited.wait_s)
                 if limited.wait_s > self.max_pause_s or attempt == 2:
-                    raise VenueUnavailableError(self.venue, f"{path}: HTTP 429, retry after {limited.wait_s} s") from None
+                    raise VenueUnavailableError(
+                        self.venue, f"{path}: HTTP 429, retry after {limited.wait_s} s"
+                    ) from None
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def _raw(self, path: str, payload: dict[str, Any], token: str | None) -> dict[str, Any]:

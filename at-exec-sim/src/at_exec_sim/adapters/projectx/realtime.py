@@ -106,7 +106,8 @@ class UserHub:
     async def _opened(self) -> None:
         assert self._client is not None and self._account_id is not None
         for method in SUBSCRIPTIONS:
-            await self._client.send(method, [] if method == "SubscribeAccounts" else [self._account_id])
+            arguments: list[Any] = [] if method == "SubscribeAccounts" else [self._account_id]
+            await self._client.send(method, arguments)
         self.connects += 1
         self.connected.set()
         log.info("projectx_hub_subscribed", connects=self.connects)

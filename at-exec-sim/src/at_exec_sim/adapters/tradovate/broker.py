@@ -50,7 +50,9 @@ def _d(value: Any) -> Decimal:
     return Decimal(str(value))
 
 
-def order_body(account: dict[str, Any], client_order_id: str, instrument: Instrument, spec: OrderSpec) -> dict[str, Any]:
+def order_body(
+    account: dict[str, Any], client_order_id: str, instrument: Instrument, spec: OrderSpec
+) -> dict[str, Any]:
     """The ``order/placeorder`` request (pure)."""
     if spec.quantity != spec.quantity.to_integral_value() or spec.quantity <= 0:
         raise ValueError(f"Tradovate takes whole contracts, not {spec.quantity}")
@@ -70,7 +72,11 @@ def order_body(account: dict[str, Any], client_order_id: str, instrument: Instru
     elif spec.order_type is OrderType.STOP_MARKET:
         body |= {"orderType": "Stop", "stopPrice": float(spec.stop_price or 0)}
     elif spec.order_type is OrderType.STOP_LIMIT:
-        body |= {"orderType": "StopLimit", "price": float(spec.limit_price or 0), "stopPrice": float(spec.stop_price or 0)}
+        body |= {
+            "orderType": "StopLimit",
+            "price": float(spec.limit_price or 0),
+            "stopPrice": float(spec.stop_price or 0),
+        }
     else:
         raise ValueError(f"Tradovate adapter has no {spec.order_type} order")
     if spec.order_type is not OrderType.MARKET and spec.time_in_force in _TIF:
@@ -202,7 +208,9 @@ class TradovateBroker:
         if not isinstance(answer, dict) or answer.get("failureReason"):
             answer = answer if isinstance(answer, dict) else {}
             reason = str(answer.get("failureReason") or "cancel_refused")
-            return ExecutionReport(client_order_id, ReportStatus.REJECTED, str(order_id), (), reason, str(answer.get("failureText") or ""))
+            return ExecutionReport(
+                client_order_id, ReportStatus.REJECTED, str(order_id), (), reason, str(answer.get("failureText") or "")
+            )
         return ExecutionReport(client_order_id, ReportStatus.CANCELED, str(order_id))
 
     async def balances(self) -> dict[str, Balance]:
