@@ -64,3 +64,20 @@ def test_the_default_rule_committee_proposes_for_every_account_and_asset_class(
     proposal = out[-1]
     assert proposal.event_type == "trade_proposal" and proposal.account_id == account
     assert proposal.order.side == "buy" and proposal.order.quantity > 0
+
+
+def test_the_alerts_bracket_rides_on_the_proposals_entry_and_its_stop_sizes_it() -> None:
+    from decimal import Decimal
+
+    from at_core.models.brackets import BracketLevel, BracketSpec, BracketUnit
+
+    bracket = BracketSpec(
+        stop_loss=BracketLevel(value=Decimal(20), unit=BracketUnit.TICKS),
+        take_profit=BracketLevel(value=Decimal(5010)),
+    )
+    svc = build(AgentsSettings(replay_mode=True), ManualClock(T0))
+    sig = signal(factory(), quantity=None, account="apex-50k-1").model_copy(update={"bracket": bracket})
+    proposal = asyncio.run(svc.on_signal(sig))[-1]
+    assert proposal.event_type == "trade_proposal"
+    assert proposal.order.bracket == bracket
+    assert proposal.stop_price == Decimal(4995)  # 20 MES ticks under 5000: the stop the size risks to

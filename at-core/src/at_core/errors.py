@@ -60,3 +60,14 @@ class SchemaCompatibilityError(AtCoreError):
     def __init__(self, problems: list[str]) -> None:
         self.problems = problems
         super().__init__("; ".join(problems))
+
+
+class BracketError(AtCoreError, ValueError):
+    """A bracket that cannot work for its entry: a stop on the wrong side, a level at or below zero.
+
+    ``field`` names the level (``stop_loss``, ``take_profit``).
+    """
+
+    def __init__(self, message: str, *, field: str) -> None:
+        self.field = field
+        super().__init__(message)

@@ -25,6 +25,7 @@ from at_core.events import (
     Heartbeat,
     MarketDataEvent,
     OrderEvent,
+    OrderUpdated,
     PositionEvent,
     RejectedInputEvent,
     RiskDecisionEvent,
@@ -180,6 +181,8 @@ def subject_for(event: Event) -> str:
             return execution_request(event.account_id, event.instrument_id)
         case RiskDecisionEvent():
             return risk_decision(event.account_id, event.instrument_id)
+        case OrderUpdated():
+            return order("updated", event.account_id, event.instrument_id)
         case OrderEvent():
             return order(event.status, event.account_id, event.instrument_id)
         case FillEvent():

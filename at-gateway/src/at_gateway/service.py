@@ -220,6 +220,7 @@ class GatewayService:
                     comment=text(alert.comment),
                     indicators={self.redactor.text(k): v for k, v in alert.indicators.items()},
                     raw_body=body,
+                    bracket=alert.bracket,
                     **(extra or {}),
                 )
             )

@@ -93,3 +93,23 @@ async def test_health_readiness_and_metrics(gateway: RunningGateway) -> None:
     ready = (await gateway.client.get("/readyz")).json()
     assert ready == {"ready": True, "nats_connected": True, "streams": True, "outbox_depth": 0}
     assert "at_gateway_outbox_depth 0.0" in (await gateway.client.get("/metrics")).text
+
+
+async def test_a_manual_order_carries_its_bracket_and_a_wrong_side_stop_is_a_422(gateway: RunningGateway, tap) -> None:
+    order = {
+        "account_id": "paper-1",
+        "symbol": "MES1!",
+        "side": "buy",
+        "quantity": "1",
+        "order_type": "limit",
+        "limit_price": "6000",
+        "bracket": {"stop_loss": {"value": "8", "unit": "ticks"}, "take_profit": {"value": "6012"}},
+    }
+    headers = {"x-api-key": "dev-api-key"}
+    assert (await gateway.client.post("/orders", json=order, headers=headers)).status_code == 202
+    events = await tap.wait_for(lambda es: any(e.event_type == "execution_request" for e in es))
+    request = next(e for e in events if e.event_type == "execution_request")
+    assert request.order.bracket.take_profit.value == 6012
+    wrong = {**order, "bracket": {"stop_loss": {"value": "6001"}}}
+    resp = await gateway.client.post("/orders", json=wrong, headers=headers)
+    assert resp.status_code == 422 and "below the entry" in resp.text

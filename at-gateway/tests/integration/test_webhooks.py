@@ -250,3 +250,30 @@ async def test_pinescript_json_carries_indicators_and_the_bar(gateway: RunningGa
     events = await tap.wait_for(lambda es: any(e.event_type == "signal" for e in es))
     signal = next(e for e in events if e.event_type == "signal")
     assert signal.origin is IngestSource.PINESCRIPT and signal.bar is not None and signal.indicators["atr"] == 6.25
+
+
+async def test_a_bracket_alert_carries_its_bracket_on_the_signal(gateway: RunningGateway, tap) -> None:
+    payload = {
+        "ticker": "MES1!",
+        "action": "buy",
+        "contracts": 1,
+        "price": 6000,
+        "passphrase": SECRET,
+        "stop_loss_ticks": 8,
+        "take_profit": 6010,
+        "trailing_stop_ticks": 12,
+    }
+    resp = await gateway.client.post("/webhooks/pinescript", json=payload)
+    assert resp.status_code == 202, resp.text
+    events = await tap.wait_for(lambda es: any(e.event_type == "signal" for e in es))
+    signal = next(e for e in events if isinstance(e, SignalEvent))
+    assert signal.bracket is not None
+    assert (signal.bracket.stop_loss.value, signal.bracket.stop_loss.unit) == (8, "ticks")
+    assert signal.bracket.take_profit.value == 6010 and signal.bracket.trailing_stop.distance == 12
+
+
+async def test_a_bracket_stop_on_the_wrong_side_is_a_422_naming_the_field(gateway: RunningGateway) -> None:
+    body = {"ticker": "MES1!", "action": "buy", "price": 6000, "stop_loss": 6005, "passphrase": SECRET}
+    resp = await gateway.client.post("/webhooks/tradingview", json=body)
+    assert resp.status_code == 422
+    assert "stop_loss" in resp.text and "below the entry" in resp.text

@@ -100,6 +100,8 @@ def decide(
         time_in_force=TimeInForce.GTC,
         reduce_only=reducing,
         client_order_id=f"P-{signal.event_id}",
+        # the alert's stop / target / trailing stop ride on the entry; a reducing order has no bracket
+        bracket=None if reducing else signal.bracket,
     )
     votes = [
         AgentVote(

@@ -25,6 +25,7 @@ from at_core.events.execution import (
     OrderPartiallyFilled,
     OrderRejected,
     OrderSubmitted,
+    OrderUpdated,
     PositionEvent,
     TradingStateChangedEvent,
 )
@@ -55,6 +56,7 @@ EVENT_CLASSES: tuple[type[Event], ...] = (
     OrderExpired,
     OrderPartiallyFilled,
     OrderFilled,
+    OrderUpdated,
     FillEvent,
     PositionEvent,
     AccountStateEvent,
@@ -89,6 +91,7 @@ __all__ = [
     "OrderPartiallyFilled",
     "OrderRejected",
     "OrderSubmitted",
+    "OrderUpdated",
     "PositionEvent",
     "QuoteData",
     "RejectedInputEvent",

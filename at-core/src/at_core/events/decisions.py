@@ -128,6 +128,10 @@ class RiskReasonCode(StrEnum):
     KILL_SWITCH = "kill_switch"
     CONVERSION_RATE_MISSING = "conversion_rate_missing"
     AUTOMATION_NOT_ALLOWED = "automation_not_allowed"
+    #: The profile requires a stop on every entry and this entry has none.
+    STOP_REQUIRED = "stop_required"
+    #: The entry's bracket cannot work against the market price (a stop on the wrong side).
+    BRACKET_INVALID = "bracket_invalid"
     #: The risk check itself failed on this input (a bug or an input it cannot price): fail closed.
     INTERNAL_ERROR = "internal_error"
 

@@ -4,19 +4,27 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field
 
 from at_core.events.envelope import Event, EventId
 from at_core.models.base import Identifier, NonNegativeDecimal, PositiveDecimal, TimestampNs
+from at_core.models.brackets import BracketRole
 from at_core.models.enums import LiquiditySide, OrderSide, OrderStatus, TradingState
-from at_core.models.orders import OrderSpec
+from at_core.models.orders import ClientOrderId, OrderSpec
 from at_core.models.portfolio import PositionSnapshot, RuleHeadroom
 
 
 class OrderEvent(Event):
-    """Fields every order lifecycle event carries."""
+    """Fields every order lifecycle event carries.
+
+    A bracket's child (its stop or target) carries ``parent_client_order_id`` (the entry's
+    client order id, which is also the OCO group) and ``bracket_role``; other orders leave both
+    unset, and they are then left out of the encoding.
+    """
+
+    OMIT_WHEN_DEFAULT: ClassVar[frozenset[str]] = frozenset({"parent_client_order_id", "bracket_role"})
 
     account_id: Identifier
     instrument_id: Identifier
@@ -24,6 +32,10 @@ class OrderEvent(Event):
     venue: Identifier
     venue_order_id: str | None = None
     status: OrderStatus
+    parent_client_order_id: ClientOrderId | None = Field(
+        default=None, description="A bracket child's entry order (its OCO group)"
+    )
+    bracket_role: BracketRole | None = Field(default=None, description="stop_loss or take_profit on a child")
 
 
 class OrderSubmitted(OrderEvent):
@@ -66,6 +78,20 @@ class OrderPartiallyFilled(OrderEvent):
     avg_price: PositiveDecimal
 
 
+class OrderUpdated(OrderEvent):
+    """A working order changed: a bracket child resized to its entry's fill, or a trailing stop moved.
+
+    ``status`` is the order's status after the change (accepted or partially filled). Published on
+    ``at.order.updated.<account>.<instrument>``.
+    """
+
+    event_type: Literal["order_updated"] = "order_updated"
+    quantity: PositiveDecimal = Field(description="The order's quantity now")
+    stop_price: PositiveDecimal | None = None
+    limit_price: PositiveDecimal | None = None
+    reason: Identifier = Field(description="'entry_fill' (resized), 'trailing' (stop moved), ...")
+
+
 class OrderFilled(OrderEvent):
     event_type: Literal["order_filled"] = "order_filled"
     status: Literal[OrderStatus.FILLED] = OrderStatus.FILLED
@@ -74,7 +100,9 @@ class OrderFilled(OrderEvent):
 
 
 class FillEvent(Event):
-    """One execution against an order."""
+    """One execution against an order (a bracket child's fill carries its parent and role)."""
+
+    OMIT_WHEN_DEFAULT: ClassVar[frozenset[str]] = frozenset({"parent_client_order_id", "bracket_role"})
 
     event_type: Literal["fill"] = "fill"
     account_id: Identifier
@@ -99,6 +127,8 @@ class FillEvent(Event):
     signal_ts_event: TimestampNs | None = Field(
         default=None, description="ts_event of the originating signal, for latency"
     )
+    parent_client_order_id: ClientOrderId | None = None
+    bracket_role: BracketRole | None = None
 
 
 class PositionEvent(Event):

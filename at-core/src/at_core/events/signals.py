@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field
 
 from at_core.events.envelope import Event
 from at_core.models.base import FrozenModel, Identifier, NonNegativeDecimal, PositiveDecimal, TimestampNs
+from at_core.models.brackets import BracketSpec
 from at_core.models.enums import (
     AssetClass,
     IngestSource,
@@ -55,7 +56,11 @@ class SignalEvent(Event):
 
     ``action`` is what the alert asked for; the target-position fields let consumers act
     on "be at X" (``position_size`` is signed, as TradingView's ``strategy.position_size``).
+    ``bracket`` is the stop loss / take profit / trailing stop the alert asked for, carried by
+    agents onto the proposal's order.
     """
+
+    OMIT_WHEN_DEFAULT: ClassVar[frozenset[str]] = frozenset({"bracket"})
 
     event_type: Literal["signal"] = "signal"
     origin: IngestSource
@@ -82,6 +87,7 @@ class SignalEvent(Event):
     indicators: dict[str, Decimal] = Field(default_factory=dict)
     bar: BarData | None = None
     raw_body: str = Field(default="", description="Body as received, secrets redacted, for audit")
+    bracket: BracketSpec | None = Field(default=None, description="Exits the alert asked for on its entry")
 
 
 class MarketDataEvent(Event):

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Annotated, Self
+from typing import Annotated, ClassVar, Self
 
 from pydantic import Field, model_validator
 
+from at_core.errors import BracketError
 from at_core.models.base import FrozenModel, PositiveDecimal, TimestampNs
+from at_core.models.brackets import BracketSpec, resolve_bracket
 from at_core.models.enums import OrderSide, OrderType, TimeInForce
 
 ClientOrderId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_\-:.]+$")]
@@ -17,8 +19,13 @@ class OrderSpec(FrozenModel):
     """What to trade: side, size, type, prices and time in force.
 
     Validation enforces the combinations: a limit price exactly for limit and stop-limit
-    orders, a stop price exactly for stop orders, an expiry exactly for GTD.
+    orders, a stop price exactly for stop orders, an expiry exactly for GTD. A ``bracket``
+    (stop loss, take profit, trailing stop; see :mod:`at_core.models.brackets`) belongs to an
+    entry: never on a reduce-only order; its absolute prices must sit on the right side of a
+    limit entry's price.
     """
+
+    OMIT_WHEN_DEFAULT: ClassVar[frozenset[str]] = frozenset({"bracket"})
 
     side: OrderSide
     quantity: PositiveDecimal
@@ -29,6 +36,9 @@ class OrderSpec(FrozenModel):
     expire_time_ns: TimestampNs | None = None
     reduce_only: bool = False
     client_order_id: ClientOrderId | None = None
+    bracket: BracketSpec | None = Field(
+        default=None, description="Exits to attach once the entry fills (reduce-only OCO children)"
+    )
 
     @model_validator(mode="after")
     def _check_combination(self) -> Self:
@@ -44,7 +54,20 @@ class OrderSpec(FrozenModel):
             )
         if (self.time_in_force is TimeInForce.GTD) != (self.expire_time_ns is not None):
             raise ValueError("expire_time_ns is required exactly when time_in_force is gtd")
+        if self.bracket is not None:
+            self._check_bracket(self.bracket)
         return self
+
+    def _check_bracket(self, bracket: BracketSpec) -> None:
+        if self.reduce_only:
+            raise ValueError("a bracket attaches to an entry, not to a reduce-only order")
+        entry = self.limit_price if self.limit_price is not None else self.stop_price
+        absolute = bracket.absolute_part()
+        if entry is not None and absolute is not None:  # a market entry: checked against its fill
+            try:
+                resolve_bracket(absolute, side=self.side, entry_price=entry)
+            except BracketError as exc:
+                raise ValueError(str(exc)) from exc
 
     @property
     def signed_quantity(self) -> Decimal:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import date, time
 from decimal import Decimal
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, ClassVar
 
 from pydantic import Field
 
@@ -110,6 +110,8 @@ class SessionWindow(FrozenModel):
 class RiskLimits(FrozenModel):
     """Every limit an account carries. A None limit is not enforced."""
 
+    OMIT_WHEN_DEFAULT: ClassVar[frozenset[str]] = frozenset({"require_stop"})
+
     max_order_quantity: PositiveDecimal | None = None
     max_position_per_instrument: PositiveDecimal | None = None
     max_total_position: PositiveDecimal | None = Field(default=None, description="In full-size (mini) equivalents")
@@ -127,6 +129,9 @@ class RiskLimits(FrozenModel):
     sessions: list[SessionWindow] = Field(default_factory=list)
     expiry_warning_days: Annotated[int, Field(ge=0)] = Field(
         default=3, description="Warn this many calendar days before a held futures contract's last trade date"
+    )
+    require_stop: bool = Field(
+        default=False, description="Every entry must carry a bracket with a stop loss or trailing stop"
     )
 
 

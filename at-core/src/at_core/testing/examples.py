@@ -33,6 +33,7 @@ from at_core.events import (
     OrderPartiallyFilled,
     OrderRejected,
     OrderSubmitted,
+    OrderUpdated,
     PositionEvent,
     QuoteData,
     RejectedInputEvent,
@@ -44,11 +45,13 @@ from at_core.events import (
     TradingStateChangedEvent,
 )
 from at_core.ids import IdGenerator
+from at_core.models.brackets import BracketLevel, BracketRole, BracketSpec, BracketUnit
 from at_core.models.enums import (
     AssetClass,
     IngestSource,
     LiquiditySide,
     OrderSide,
+    OrderStatus,
     OrderType,
     PositionSide,
     SignalAction,
@@ -335,6 +338,50 @@ def all_examples() -> list[Event]:
         quantity=d(2),
         message="MESZ2026.CME last trades on 2026-12-18: roll or close",
     )
+    # A bracket: an entry with a stop 8 ticks away and a target at a price; its stop child.
+    bracket_request = gw.make(
+        ExecutionRequest,
+        account_id=ACCOUNT,
+        instrument_id=MES,
+        requested_by="ops@desk",
+        order=OrderSpec(
+            side=OrderSide.BUY,
+            quantity=d(2),
+            bracket=BracketSpec(
+                stop_loss=BracketLevel(value=d(8), unit=BracketUnit.TICKS),
+                take_profit=BracketLevel(value=d("6030.00")),
+            ),
+        ),
+    )
+    child = {**common, "client_order_id": common["client_order_id"] + ":sl"}
+    child_submitted = ex.make(
+        OrderSubmitted,
+        cause=fill,
+        **child,
+        order=OrderSpec(
+            side=OrderSide.SELL,
+            quantity=d(1),
+            order_type=OrderType.STOP_MARKET,
+            stop_price=d("6010.50"),
+            reduce_only=True,
+            client_order_id=child["client_order_id"],
+        ),
+        strategy_id=STRATEGY,
+        decision_event_id=decision.event_id,
+        parent_client_order_id=common["client_order_id"],
+        bracket_role=BracketRole.STOP_LOSS,
+    )
+    child_updated = ex.make(
+        OrderUpdated,
+        cause=fill,
+        **child,
+        status=OrderStatus.ACCEPTED,
+        quantity=d(2),
+        stop_price=d("6010.50"),
+        reason="entry_fill",
+        parent_client_order_id=common["client_order_id"],
+        bracket_role=BracketRole.STOP_LOSS,
+    )
 
     return [
         signal,
@@ -361,6 +408,9 @@ def all_examples() -> list[Event]:
         denial,
         heartbeat,
         expiry,
+        bracket_request,
+        child_submitted,
+        child_updated,
     ]
 
 

@@ -13,7 +13,8 @@ components it calls through its constructor; none inherits another or reaches in
 * :class:`Ledger` (``ledger.py``): the portfolio: fills booked, accounts valued;
 * :class:`TradingControl` (``trading_state.py``): account state, breaches, halts and flattening;
 * :class:`Housekeeping` (``housekeeping.py``): day rolls, expiries, session cutoffs;
-* :class:`Recovery` (``recovery.py``): state rebuilt on restart, interrupted orders finished.
+* :class:`Recovery` (``recovery.py``): state rebuilt on restart, interrupted orders finished;
+* :class:`Brackets` (``brackets.py``): an entry's stop and target placed, resized, trailed, OCO.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from at_core.events import (
 )
 from at_core.models.orders import OrderSpec
 from at_exec_sim.domain.accounts import AccountConfig
+from at_exec_sim.domain.brackets import Brackets
 from at_exec_sim.domain.core import EngineCache, EngineContext
 from at_exec_sim.domain.decisions import PreTradeRisk
 from at_exec_sim.domain.housekeeping import Housekeeping
@@ -84,6 +86,7 @@ class ExecutionEngine:
         self.housekeeping = Housekeeping(self.cache, self.ctx, venue, self.ledger, self.lifecycle, self.trading)
         self.recovery = Recovery(self.cache, self.ctx, venue, self.ledger, self.lifecycle)
         self.query = EngineQuery(self.cache, self.ledger)
+        self.brackets = Brackets(self.cache, self.ctx, venue, self.lifecycle)
 
     # -- the injected services and the state, for the service layer and tests (read them, never assign)
 
@@ -137,6 +140,8 @@ class ExecutionEngine:
         now = self.ctx.clock.now_ns()
         out = self.housekeeping.session_changes(event)  # a cutoff first: nothing of a flattened account fills after it
         out += self.lifecycle.venue_updates(event, self.venue.on_market(event.instrument_id, market, now))
+        out += self.brackets.after(out)  # children placed, resized or canceled (OCO) on those fills
+        out += self.brackets.on_market(event, market)  # trailing stops follow the price
         mid = market.mid
         for rt in self.cache.holders(event.instrument_id):  # the accounts holding it, not every account
             pos = rt.account.positions[event.instrument_id]
@@ -170,7 +175,8 @@ class ExecutionEngine:
 
     def on_report(self, client_order_id: str, report: ExecutionReport, purpose: str = "submit") -> list[Event]:
         """Apply what an external venue reported for an order (its first answer, or a later fill)."""
-        return self.lifecycle.on_report(client_order_id, report, purpose)
+        out = self.lifecycle.on_report(client_order_id, report, purpose)
+        return out + self.brackets.after(out)
 
     def kill_switch(
         self, cause: Event | None, account_id: str | None, flatten: bool, reason: str = "kill_switch"
@@ -220,6 +226,7 @@ class ExecutionEngine:
     def recover(self, event: Event) -> None:
         """Rebuild state from a published event (on restart): nothing is emitted."""
         self.recovery.recover(event)
+        self.brackets.recover(event)
 
     def stale_in_flight(self, max_age_ns: int) -> list[tuple[OrderRecord, int]]:
         """Interrupted market orders for external venues too old to send again (see :class:`Recovery`)."""
@@ -227,7 +234,8 @@ class ExecutionEngine:
 
     def resume_unfinished(self, resend_max_age_ns: int | None = None) -> list[Event]:
         """After recovery: finish approved orders a crash interrupted (see :class:`Recovery`)."""
-        return self.recovery.resume_unfinished(resend_max_age_ns)
+        out = self.recovery.resume_unfinished(resend_max_age_ns)
+        return out + self.brackets.after(out)
 
     def _decide(
         self,
@@ -248,4 +256,4 @@ class ExecutionEngine:
         submitted = self.lifecycle.submit(
             decision, approval.rt, approval.instrument, strategy_id, approval.spec, approval.market
         )
-        return [*state_changes, decision, *submitted]
+        return [*state_changes, decision, *submitted, *self.brackets.after(submitted)]

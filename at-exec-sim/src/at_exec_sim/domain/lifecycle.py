@@ -243,6 +243,8 @@ class OrderLifecycle:
             slippage_amount=slip_amt,
             leaves_quantity=max(record.spec.quantity - record.filled, Decimal(0)),
             signal_ts_event=record.signal_ts_event,
+            parent_client_order_id=record.parent_client_order_id,
+            bracket_role=record.bracket_role,
         )
 
     def _progress(self, last_fill: Event, record: OrderRecord, purpose: str) -> Event:
@@ -307,4 +309,7 @@ def _ids(record: OrderRecord, with_venue_order_id: bool = True) -> dict[str, Any
     }
     if with_venue_order_id:
         ids["venue_order_id"] = record.venue_order_id
+    if record.parent_client_order_id is not None:  # a bracket child: its events name its entry and role
+        ids["parent_client_order_id"] = record.parent_client_order_id
+        ids["bracket_role"] = record.bracket_role
     return ids

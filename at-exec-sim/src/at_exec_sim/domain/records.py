@@ -11,6 +11,7 @@ from decimal import Decimal
 from at_core.catalog import Instrument
 from at_core.constants import SIM_VENUE
 from at_core.events import OrderSubmitted
+from at_core.models.brackets import BracketRole
 from at_core.models.enums import OrderStatus, TradingState
 from at_core.models.orders import OrderSpec
 from at_exec_sim.domain.accounts import AccountConfig
@@ -56,6 +57,8 @@ class OrderRecord:
     submitted: OrderSubmitted | None = None
     venue: str = VENUE
     venue_order_id: str | None = None
+    parent_client_order_id: str | None = None  # a bracket child's entry (domain/brackets.py)
+    bracket_role: BracketRole | None = None
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ from at_core.models.instruments import FutureContract
 from at_core.models.orders import OrderSpec
 from at_core.models.precision import Rounding
 from at_core.models.risk import LossBasis, RiskProfile
+from at_exec_sim.domain.bracket_risk import bracket_checks
 from at_exec_sim.domain.portfolio import Account
 from at_exec_sim.domain.records import pnl_currency
 from at_exec_sim.domain.rules import RuleState
@@ -106,6 +107,9 @@ def check(order: OrderSpec, ctx: RiskContext) -> tuple[OrderSpec, list[RiskReaso
         reasons.append(_r(Code.NO_MARKET_PRICE, f"no market price known for {inst.instrument_id}"))
     order, grid = _round(order, inst)
     reasons.extend(grid)
+    # an entry's bracket: its actual stop prices the projected loss (not a proposal's hypothetical one)
+    ctx, bracket_reasons = bracket_checks(order, ctx, expected_fill(order, ctx), _reduces(order, ctx))
+    reasons.extend(bracket_reasons)
     qty = order.quantity
     if qty < inst.min_quantity:
         reasons.append(

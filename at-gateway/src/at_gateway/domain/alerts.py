@@ -6,7 +6,9 @@ Accepted fields (flat, or nested as TradingView's ``strategy.order.*`` placehold
 ``close``, ``order_type``, ``limit_price``, ``stop_price``, ``position_size`` /
 ``strategy.position_size``, ``market_position``, ``prev_market_position``, ``alert_id``,
 ``strategy_id``, ``time`` / ``timenow`` (ISO-8601 or epoch ms), ``interval``, ``comment``,
-``passphrase``.
+``passphrase``; a bracket: ``stop_loss``, ``take_profit`` (prices) or ``stop_loss_ticks`` /
+``_points`` / ``_percent`` (and the same for ``take_profit``), ``trailing_stop_ticks`` /
+``_points`` / ``_percent`` (see :mod:`at_gateway.domain.brackets`).
 """
 
 from __future__ import annotations
@@ -20,8 +22,10 @@ from typing import Any
 
 from at_core.catalog import InstrumentCatalog
 from at_core.errors import SymbolError, UnknownInstrumentError
+from at_core.models.brackets import BracketSpec
 from at_core.models.enums import AssetClass, OrderType, PositionSide, SignalAction
 from at_gateway.domain.bounds import QuantityLimits, length_errors
+from at_gateway.domain.brackets import parse_bracket
 from at_gateway.domain.json_shape import MAX_DEPTH, JsonShapeError, bounded_decimal, check_json_shape
 from at_gateway.domain.redaction import SECRET_FIELDS
 from at_gateway.errors import Reason, Rejection
@@ -67,6 +71,7 @@ class Alert:
     passphrase: str | None = None
     indicators: dict[str, Decimal] = field(default_factory=dict)
     max_quantity: Decimal | None = None  # the largest quantity accepted for this instrument
+    bracket: BracketSpec | None = None  # stop loss / take profit / trailing stop on the entry
 
 
 def parse_body(raw: bytes, max_depth: int = MAX_DEPTH) -> dict[str, Any]:
@@ -205,6 +210,8 @@ def validate_alert(fields: dict[str, Any], rules: AlertRules) -> Alert:
     alert_time_ns = _alert_time(fields, errors)
     indicators = _indicators(fields, errors)
     prices = _prices(fields, errors)
+    reference = prices["limit_price"] or prices["stop_price"] or prices["price"]
+    bracket = parse_bracket(fields, action, reference, positions.get("market_position"), errors)
     if errors:
         raise Rejection(Reason.INVALID, "invalid alert fields", errors)
     if alert_time_ns is not None and (rules.now_ns - alert_time_ns) > rules.stale_after_s * 1_000_000_000:
@@ -232,6 +239,7 @@ def validate_alert(fields: dict[str, Any], rules: AlertRules) -> Alert:
         passphrase=_text(fields, *SECRET_FIELDS),
         indicators=indicators,
         max_quantity=bound,
+        bracket=bracket,
     )
 
 

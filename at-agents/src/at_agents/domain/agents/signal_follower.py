@@ -11,7 +11,8 @@ from at_agents.domain.sizing import risk_size
 from at_core.catalog import InstrumentCatalog
 from at_core.errors import UnknownInstrumentError
 from at_core.events import SignalEvent
-from at_core.models.enums import SignalAction, Stance
+from at_core.models.brackets import BracketSpec, resolve_bracket
+from at_core.models.enums import OrderSide, SignalAction, Stance
 
 
 @dataclass
@@ -19,7 +20,7 @@ class SignalFollower:
     """Target = the strategy's ``position_size`` when given, else current +/- quantity, or 0 on exit.
 
     Without a quantity, sizes by risk: ``risk_fraction`` of equity lost at the stop (the
-    signal's stop, else ``default_stop_ticks`` ticks away).
+    alert's bracket stop, else the signal's stop, else ``default_stop_ticks`` ticks away).
     """
 
     catalog: InstrumentCatalog
@@ -38,6 +39,8 @@ class SignalFollower:
         entry = signal.price or ctx.price_at(signal.instrument_id, now_ns)
         direction = {SignalAction.BUY: 1, SignalAction.SELL: -1}.get(signal.action, 0)
         stop = signal.stop_price
+        if signal.bracket is not None and entry is not None and direction:
+            stop = _bracket_stop(signal.bracket, direction, entry, inst.price_increment) or stop
         if stop is None and entry is not None and direction:
             stop = inst.round_price(entry - direction * self.default_stop_ticks * inst.price_increment)
         if signal.position_size is not None:
@@ -75,3 +78,12 @@ class SignalFollower:
             rationale=f"{why}; from {current} to {target}",
             evidence_ids=[signal.event_id],
         )
+
+
+def _bracket_stop(bracket: BracketSpec, direction: int, entry: Decimal, tick: Decimal) -> Decimal | None:
+    """The alert's own stop (a bracket's stop loss or trailing stop) at ``entry``: sizing risks to it."""
+    side = OrderSide.BUY if direction > 0 else OrderSide.SELL
+    try:
+        return resolve_bracket(bracket, side=side, entry_price=entry, tick_size=tick).stop_price
+    except ValueError:  # a stop on the wrong side: exec-sim's risk check denies it with bracket_invalid
+        return None

@@ -37,6 +37,8 @@ async def orders(
             "order": r.spec.model_dump(mode="json"),
             "filled_quantity": str(r.filled),
             "avg_price": str(r.avg_price) if r.avg_price is not None else None,
+            "parent_client_order_id": r.parent_client_order_id,
+            "bracket_role": r.bracket_role,
         }
         for r in reversed(rows)
     ][:limit]

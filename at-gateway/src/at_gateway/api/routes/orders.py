@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from at_core.errors import SymbolError, UnknownInstrumentError
 from at_core.events import ExecutionRequest
+from at_core.models.brackets import BracketSpec
 from at_core.models.enums import OrderSide, OrderType, TimeInForce
 from at_core.models.orders import OrderSpec
 from at_gateway.api.deps import GatewayDep
@@ -32,6 +33,11 @@ class OrderRequest(BaseModel):
     reduce_only: bool = False
     strategy_id: str = Field(default="manual", min_length=1, max_length=128)
     note: str = Field(default="", max_length=500)
+    bracket: BracketSpec | None = Field(
+        default=None,
+        description="Exits placed when the entry fills: stop_loss / take_profit as {value, unit: price|ticks|"
+        "points|percent}, trailing_stop as {distance, unit: ticks|points|percent}",
+    )
 
 
 @router.post("/orders", status_code=202)
@@ -52,6 +58,7 @@ async def submit_order(gw: GatewayDep, request: Request) -> JSONResponse:
             stop_price=req.stop_price,
             expire_time_ns=req.expire_time_ns,
             reduce_only=req.reduce_only,
+            bracket=req.bracket,
         )
     except ValidationError as exc:
         raise Rejection(Reason.INVALID, "invalid order", _errors(exc)) from exc
