@@ -20,6 +20,7 @@ from tests.wire import serve
 from at_core.clock import ManualClock
 from at_core.events import EventFactory
 from at_core.metrics import MetricCatalog
+from at_core.models.brackets import BracketLevel, BracketSpec, BracketUnit
 from at_core.models.enums import OrderSide
 from at_core.runtime.bus import EventBus
 from at_core.testing import NatsServer
@@ -167,4 +168,44 @@ async def test_a_position_the_broker_holds_differently_is_a_mismatch_on_account_
         (account,) = (await svc.client.get("/account", params={"account_id": "topstep-1"})).json()
         assert account["broker_mismatch"] == "MESZ6.TOPSTEPX: exec-sim 2, TOPSTEPX 3"
         assert account["trading_state"] == "halted"
+        await watch.close()
+
+
+BRACKET = BracketSpec(
+    stop_loss=BracketLevel(value=D(8), unit=BracketUnit.TICKS),  # 2.00 below the entry
+    take_profit=BracketLevel(value=D(16), unit=BracketUnit.TICKS),  # 4.00 above
+)
+
+
+@pytest.mark.parametrize("venue", ["TOPSTEPX", "TRADOVATE"])
+async def test_a_bracketed_alert_rests_its_children_at_the_broker_and_the_stop_cancels_the_target_there(
+    prop: Prop, venue: str
+) -> None:
+    account = "topstep-1" if venue == "TOPSTEPX" else "tradovate-1"
+    p = proposal(prop.f, account, f"MESZ6.{venue}", OrderSide.BUY, "2")
+    p = p.model_copy(update={"order": p.order.model_copy(update={"bracket": BRACKET})})
+    async with Service(prop.settings, ManualClock(T0)) as svc:
+        watch = await prop.send(p)
+        await watch.until(lambda got: sum(1 for e in got if e.event_type == "order_accepted" and e.bracket_role) == 2)
+        coid = watch.first("risk_decision").client_order_id
+        if venue == "TOPSTEPX":
+            sl, tp = prop.px.by_tag(f"{coid}:sl"), prop.px.by_tag(f"{coid}:tp")
+            assert (sl["type"], sl["side"], sl["size"], sl["stopPrice"]) == (4, 1, 2, 5998.25)  # reduce-only stop
+            assert (tp["type"], tp["side"], tp["size"], tp["limitPrice"]) == (1, 1, 2, 6004.25)
+            await prop.px.fill(sl["id"], 2, D("5998.25"))
+        else:
+            sl, tp = prop.tv.by_tag(f"{coid}:sl"), prop.tv.by_tag(f"{coid}:tp")
+            assert (prop.tv.versions[sl["id"]]["orderType"], prop.tv.versions[sl["id"]]["stopPrice"]) == ("Stop", 5998.25)
+            assert (prop.tv.versions[tp["id"]]["orderType"], prop.tv.versions[tp["id"]]["price"]) == ("Limit", 6004.25)
+            await prop.tv.fill(sl["id"], 2, D("5998.25"))
+        await svc.exec_sim.reconcile()  # what the poller does on the push: the stop's fill, then OCO
+        await watch.until(lambda got: any(e.event_type == "order_canceled" and e.bracket_role for e in got))
+        canceled = next(e for e in watch.events if e.event_type == "order_canceled")
+        assert (canceled.bracket_role, canceled.reason) == ("take_profit", "oco")
+        if venue == "TOPSTEPX":
+            assert prop.px.orders[tp["id"]]["status"] == 3  # canceled at the broker too: no orphan
+            assert "CON.F.US.MES.Z26" not in prop.px.positions
+        else:
+            assert prop.tv.orders[tp["id"]]["ordStatus"] == "Canceled"
+            assert prop.tv.positions[2665]["netPos"] == 0
         await watch.close()
