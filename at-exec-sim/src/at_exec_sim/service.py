@@ -116,6 +116,7 @@ class ExecSim:
             published.extend(events)
 
         await self.venues.drain(self.engine, publish)
+        await self.venues.follow_updates(self.engine, published)  # a child resized or a stop moved: at its broker too
 
     async def kill_switch(self, account_id: str | None, flatten: bool) -> list[Event]:
         """Halt new orders (one account, or all), cancel their orders resting at brokers, optionally flatten."""

@@ -104,6 +104,7 @@ class FakeProjectX:
             "Order/place": self._place,
             "Order/search": self._search,
             "Order/cancel": self._cancel,
+            "Order/modify": self._modify,
             "Trade/search": lambda b: {"trades": list(self.trades)},
             "Position/searchOpen": self._positions,
         }
@@ -126,7 +127,7 @@ class FakeProjectX:
                 self.lose_next_places -= 1
                 await self._push_all()
                 return Response("Bad Gateway", status_code=502)  # placed, the answer lost
-            if name in ("Order/place", "Order/cancel"):
+            if name in ("Order/place", "Order/cancel", "Order/modify"):
                 await self._push_all()
             return JSONResponse({"success": True, "errorCode": 0, "errorMessage": None} | answer)
 
@@ -198,6 +199,15 @@ class FakeProjectX:
         if order is None or order["status"] != 1:
             return {"success": False, "errorCode": 2, "errorMessage": "Order not found or not open"}
         order["status"] = 3
+        return {}
+
+    def _modify(self, b: dict[str, Any]) -> dict[str, Any]:
+        order = self.orders.get(b.get("orderId"))
+        if order is None or order["status"] != 1:
+            return {"success": False, "errorCode": 2, "errorMessage": "Order not found or not open"}
+        for key in ("size", "limitPrice", "stopPrice"):
+            if b.get(key) is not None:
+                order[key] = b[key]
         return {}
 
     def _positions(self, b: dict[str, Any]) -> dict[str, Any]:

@@ -140,6 +140,7 @@ class FakeTradovate:
             "auth/accesstokenrequest": self._login,
             "order/placeorder": self._place,
             "order/cancelorder": self._cancel,
+            "order/modifyorder": self._modify,
             "cashBalance/getcashbalancesnapshot": lambda b: {"accountId": b["accountId"],
                                                               "totalCashValue": float(self.cash), "initialMargin": 0},
         }  # fmt: skip
@@ -237,6 +238,15 @@ class FakeTradovate:
         order["ordStatus"] = "Canceled"
         asyncio.get_running_loop().create_task(self._props("order", order))
         return {"commandId": order["id"] + 2}
+
+    def _modify(self, b: dict[str, Any]) -> dict[str, Any]:
+        order = self.orders.get(int(b.get("orderId", 0)))
+        if order is None or order["ordStatus"] != "Working":
+            return {"failureReason": "UnknownReason", "failureText": "Order is not working"}
+        for key in ("orderQty", "price", "stopPrice"):
+            if b.get(key) is not None:
+                self.versions[order["id"]][key] = b[key]
+        return {"commandId": order["id"] + 3}
 
     async def _props(self, entity_type: str, entity: dict[str, Any]) -> None:
         frame = "a" + json.dumps(

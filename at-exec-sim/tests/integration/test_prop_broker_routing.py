@@ -195,7 +195,10 @@ async def test_a_bracketed_alert_rests_its_children_at_the_broker_and_the_stop_c
             await prop.px.fill(sl["id"], 2, D("5998.25"))
         else:
             sl, tp = prop.tv.by_tag(f"{coid}:sl"), prop.tv.by_tag(f"{coid}:tp")
-            assert (prop.tv.versions[sl["id"]]["orderType"], prop.tv.versions[sl["id"]]["stopPrice"]) == ("Stop", 5998.25)
+            assert (prop.tv.versions[sl["id"]]["orderType"], prop.tv.versions[sl["id"]]["stopPrice"]) == (
+                "Stop",
+                5998.25,
+            )
             assert (prop.tv.versions[tp["id"]]["orderType"], prop.tv.versions[tp["id"]]["price"]) == ("Limit", 6004.25)
             await prop.tv.fill(sl["id"], 2, D("5998.25"))
         await svc.exec_sim.reconcile()  # what the poller does on the push: the stop's fill, then OCO
@@ -208,4 +211,30 @@ async def test_a_bracketed_alert_rests_its_children_at_the_broker_and_the_stop_c
         else:
             assert prop.tv.orders[tp["id"]]["ordStatus"] == "Canceled"
             assert prop.tv.positions[2665]["netPos"] == 0
+        await watch.close()
+
+
+@pytest.mark.parametrize("venue", ["TOPSTEPX", "TRADOVATE"])
+async def test_a_partial_fill_resizes_the_bracket_children_at_the_broker(prop: Prop, venue: str) -> None:
+    account = "topstep-1" if venue == "TOPSTEPX" else "tradovate-1"
+    fake = prop.px if venue == "TOPSTEPX" else prop.tv
+    fake.fill_parts = [1]  # the entry of 3 fills 1 now, the rest later
+    p = proposal(prop.f, account, f"MESZ6.{venue}", OrderSide.BUY, "3")
+    p = p.model_copy(update={"order": p.order.model_copy(update={"bracket": BRACKET})})
+    async with Service(prop.settings, ManualClock(T0)) as svc:
+        watch = await prop.send(p)
+        await watch.until(lambda got: sum(1 for e in got if e.event_type == "order_accepted" and e.bracket_role) == 2)
+        coid = watch.first("risk_decision").client_order_id
+
+        def size(tag: str) -> int:
+            if venue == "TOPSTEPX":
+                return int(prop.px.by_tag(tag)["size"])
+            return int(prop.tv.by_tag(tag)["orderQty"])
+
+        assert (size(f"{coid}:sl"), size(f"{coid}:tp")) == (1, 1)
+        entry = prop.px.by_tag(coid)["id"] if venue == "TOPSTEPX" else prop.tv.by_tag(coid)["id"]
+        await fake.fill(entry, 2, D("6000.50"))
+        await svc.exec_sim.reconcile()
+        await watch.until(lambda got: sum(1 for e in got if e.event_type == "order_updated") == 2)
+        assert (size(f"{coid}:sl"), size(f"{coid}:tp")) == (3, 3)  # resized at the broker, not only in exec-sim
         await watch.close()

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from at_core.clock import Clock
-from at_core.events import Event, MarketDataEvent
+from at_core.events import Event, MarketDataEvent, OrderUpdated
 from at_core.metrics import Metrics
 from at_core.models.enums import OrderStatus, OrderType
 from at_core.runtime.logging import get_logger
@@ -252,6 +252,34 @@ class VenueRouter:
                 venue=link.name,
                 status=report.status.value,
                 reason=report.reason,
+            )
+
+    async def follow_updates(self, book: OrderBook, published: list[Event]) -> None:
+        """Carry to its broker every change exec-sim made to a working order there (``OrderUpdated``:
+        a bracket child resized after a partial fill, a trailing stop moved), with the adapter's
+        ``modify``. A venue without one, or a refusal, is logged: the child keeps its old size there."""
+        for event in published:
+            if not isinstance(event, OrderUpdated) or (link := self.links.get(event.venue)) is None:
+                continue
+            record = book.order(event.client_order_id)
+            if record is None or record.status not in OPEN_STATUSES:
+                continue
+            modify = getattr(link.adapter, "modify", None)
+            if modify is None:
+                log.warning("broker_modify_unsupported", venue=link.name, client_order_id=record.client_order_id)
+                continue
+            try:
+                report = await modify(record.client_order_id, book.instrument(record.instrument_id), record.spec)
+            except Exception as exc:  # the old size or price rests there: the poller and the position check see it
+                log.error("broker_modify_failed", venue=link.name, client_order_id=record.client_order_id,
+                          error=_describe(exc))  # fmt: skip
+                continue
+            log.info(
+                "broker_order_modified" if report.status is not ReportStatus.REJECTED else "broker_modify_refused",
+                client_order_id=record.client_order_id,
+                venue=link.name,
+                quantity=str(record.spec.quantity),
+                reason=report.reason or event.reason,
             )
 
     def _ended_there(self, coid: str, report: ExecutionReport) -> None:

@@ -3,6 +3,7 @@
 Calls used: ``Account/search`` (the account, its balance, whether it is simulated),
 ``Contract/available`` (instruments), ``Order/place`` (``customTag`` = our client order id),
 ``Order/search`` (an order by its ``customTag``: how a lost answer is found), ``Order/cancel``,
+``Order/modify`` (a bracket child resized, a trailing stop moved),
 ``Trade/search`` (an order's executions and fees), ``Position/searchOpen``.
 
 A lost answer is never re-placed: the router holds the order unknown and asks
@@ -199,6 +200,26 @@ class ProjectXBroker:
             reason = f"projectx_error_{answer.get('errorCode')}"
             return ExecutionReport(client_order_id, ReportStatus.REJECTED, str(order["id"]), (), reason, _msg(answer))
         return ExecutionReport(client_order_id, ReportStatus.CANCELED, str(order["id"]))
+
+    async def modify(self, client_order_id: str, instrument: Instrument, spec: OrderSpec) -> ExecutionReport:
+        """``Order/modify`` a working order to ``spec``'s size and prices (a bracket child resized or
+        a trailing stop moved); REJECTED when the gateway refuses or does not know it."""
+        order = await self._find(client_order_id)
+        if order is None:
+            return ExecutionReport(client_order_id, ReportStatus.REJECTED, None, (), UNKNOWN_ORDER, "no such customTag")
+        body = {
+            "accountId": self.account_id,
+            "orderId": order["id"],
+            "size": int(spec.quantity),
+            "limitPrice": float(spec.limit_price) if spec.limit_price is not None else None,
+            "stopPrice": float(spec.stop_price) if spec.stop_price is not None else None,
+            "trailPrice": None,
+        }
+        answer = await self.client.call("/api/Order/modify", body)
+        if not answer.get("success"):
+            reason = f"projectx_error_{answer.get('errorCode')}"
+            return ExecutionReport(client_order_id, ReportStatus.REJECTED, str(order["id"]), (), reason, _msg(answer))
+        return ExecutionReport(client_order_id, ReportStatus.ACCEPTED, str(order["id"]))
 
     async def balances(self) -> dict[str, Balance]:
         raw = await self._account()

@@ -5,7 +5,8 @@ Calls used: ``account/list``; ``contract/find``, ``contractMaturity/item`` and `
 our client order id and ``isAutomated: true``; ``command/list`` (the command that placed an
 order names its ``clOrdId``: how a lost answer is found); ``order/item``, ``orderVersion/deps``
 and ``fill/deps`` (an order's state, size and executions); ``order/cancelorder``;
-``position/list``; ``cashBalance/getcashbalancesnapshot``.
+``order/modifyorder`` (a bracket child resized, a trailing stop moved); ``position/list``;
+``cashBalance/getcashbalancesnapshot``.
 
 Tradovate does not document refusing a repeated ``clOrdId``, so :meth:`TradovateBroker.submit`
 looks the key up before placing: an order placed before (a lost answer, a restart of exec-sim
@@ -212,6 +213,24 @@ class TradovateBroker:
                 client_order_id, ReportStatus.REJECTED, str(order_id), (), reason, str(answer.get("failureText") or "")
             )
         return ExecutionReport(client_order_id, ReportStatus.CANCELED, str(order_id))
+
+    async def modify(self, client_order_id: str, instrument: Instrument, spec: OrderSpec) -> ExecutionReport:
+        """``order/modifyorder`` a working order to ``spec``'s size and prices."""
+        order_id = await self._find(client_order_id)
+        if order_id is None:
+            return ExecutionReport(client_order_id, ReportStatus.REJECTED, None, (), UNKNOWN_ORDER, "no such clOrdId")
+        assert self.raw_account is not None
+        placed = order_body(self.raw_account, client_order_id, instrument, spec)
+        body = {k: placed[k] for k in ("orderQty", "orderType", "price", "stopPrice", "timeInForce") if k in placed}
+        answer = await self.client.request(
+            "POST", "/order/modifyorder", {"orderId": order_id, **body, "isAutomated": True}
+        )
+        if not isinstance(answer, dict) or answer.get("failureReason"):
+            answer = answer if isinstance(answer, dict) else {}
+            reason = str(answer.get("failureReason") or "modify_refused")
+            text = str(answer.get("failureText") or "")[:300]
+            return ExecutionReport(client_order_id, ReportStatus.REJECTED, str(order_id), (), reason, text)
+        return ExecutionReport(client_order_id, ReportStatus.ACCEPTED, str(order_id))
 
     async def balances(self) -> dict[str, Balance]:
         assert self.raw_account is not None
