@@ -66,7 +66,7 @@ def test_half_a_platforms_settings_is_refused(partial: dict) -> None:
 def test_a_live_venue_needs_live_true_on_the_account(tmp_path: Path, switch: dict, venue: str) -> None:
     row = f"  - {{account_id: funded-1, profile: topstepx_50k, venue: {venue}}}\n"
     settings = ExecSimSettings(accounts_file=accounts(tmp_path, row), **PROJECTX, **TRADOVATE, **switch)
-    with pytest.raises(ConfigError, match="account funded-1: .*needs live: true"):
+    with pytest.raises(ConfigError, match=r"account funded-1: .*needs live: true"):
         bootstrap.build(settings)
     row = f"  - {{account_id: funded-1, profile: topstepx_50k, venue: {venue}, live: true}}\n"
     settings = ExecSimSettings(accounts_file=accounts(tmp_path, row), **PROJECTX, **TRADOVATE, **switch)
