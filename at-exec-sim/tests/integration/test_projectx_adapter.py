@@ -88,11 +88,15 @@ async def test_a_market_order_carries_our_key_in_custom_tag_and_fills_with_its_f
 
 
 async def test_a_partial_fill_is_partially_filled_and_the_rest_is_found_later(px) -> None:
-    fake, broker, inst, _told = px
+    fake, broker, inst, told = px
     fake.fill_parts = [1]
+    await fake.hub.until(lambda: fake.hub.subscribed("SubscribeTrades") == 1)
     report = await broker.submit("P-01JPX2", inst["MESZ6"], buy("3"))
     assert report.status is ReportStatus.PARTIALLY_FILLED and report.filled == D(1)
+    await told.until("GatewayUserOrder")
+    told.reasons.clear()
     await fake.fill(int(report.venue_order_id), 2, D("6001.00"))
+    await told.until("GatewayUserOrder")  # the push says the order changed: it is asked again
     later = await broker.order_status("P-01JPX2", inst["MESZ6"])
     assert later.status is ReportStatus.FILLED
     assert [(e.quantity, e.price) for e in later.executions] == [(D(1), D("6000.25")), (D(2), D("6001.00"))]
@@ -226,3 +230,19 @@ async def test_a_hub_that_refuses_the_token_is_retried_with_the_renewed_one(px) 
     await broker.balances()  # a 401: a new login, a new token
     await fake.hub.until(lambda: fake.hub.subscribed("SubscribeTrades") == 1, timeout_s=15)
     assert broker.hub.connects >= 2
+
+
+async def test_while_the_hub_is_up_a_resting_order_nothing_was_pushed_for_is_not_asked_again(px) -> None:
+    fake, broker, inst, told = px
+    await fake.hub.until(lambda: fake.hub.subscribed("SubscribeTrades") == 1)
+    spec = buy("1", order_type=OrderType.LIMIT, limit_price=D("5900.00"))
+    report = await broker.submit("P-01JPX9", inst["MESZ6"], spec)
+    await told.until("GatewayUserOrder")  # the placement's push came (and forgot what was known)
+    await broker.order_status("P-01JPX9", inst["MESZ6"])
+    calls = len(fake.calls)
+    assert (await broker.order_status("P-01JPX9", inst["MESZ6"])).status is ReportStatus.ACCEPTED
+    assert len(fake.calls) == calls  # the budget is not spent on an order nothing changed for
+    told.reasons.clear()
+    await fake.fill(int(report.venue_order_id), 1, D("5900.00"))  # the broker pushes the change
+    await told.until("GatewayUserOrder")
+    assert (await broker.order_status("P-01JPX9", inst["MESZ6"])).status is ReportStatus.FILLED

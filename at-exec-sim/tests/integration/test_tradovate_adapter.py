@@ -103,11 +103,15 @@ async def test_a_market_order_is_automated_carries_our_key_and_fills(tv) -> None
 
 
 async def test_a_partial_fill_then_the_rest(tv) -> None:
-    fake, broker, inst, _told = tv
+    fake, broker, inst, told = tv
     fake.fill_parts = [1]
+    await fake.until(lambda: fake.synced == 1)
     report = await broker.submit("P-01JTV2", inst["MESZ6"], buy("3"))
     assert report.status is ReportStatus.PARTIALLY_FILLED and report.filled == D(1)
+    await told.until("props")
+    told.reasons.clear()
     await fake.fill(int(report.venue_order_id), 2, D("6002.00"))
+    await told.until("props")  # the push says the order changed: it is asked again
     later = await broker.order_status("P-01JTV2", inst["MESZ6"])
     assert later.status is ReportStatus.FILLED and [e.quantity for e in later.executions] == [D(1), D(2)]
 

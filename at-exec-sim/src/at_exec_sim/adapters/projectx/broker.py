@@ -36,6 +36,7 @@ from at_exec_sim.adapters.projectx.mapping import (
     is_duplicate_tag,
     place_body,
 )
+from at_exec_sim.adapters.status_cache import StatusCache
 from at_exec_sim.domain.ports import UNKNOWN_ORDER, Balance, BrokerPosition, ExecutionReport, ReportStatus
 from at_exec_sim.domain.venue import Execution
 from at_exec_sim.errors import VenueUnavailableError
@@ -75,12 +76,20 @@ class ProjectXBroker:
         self._names: dict[str, str] = {}  # contractId -> our instrument id
         self._order_ids: dict[str, int] = {}  # client order id -> ProjectX order id
         self.listener: Listener | None = None
+        self.statuses = StatusCache(
+            lambda: self.listener is not None and self.hub is not None and self.hub.connected.is_set()
+        )
 
     def set_listener(self, listener: Listener) -> None:
         """Called with a reason whenever the broker may have changed something (a push, a reconnect)."""
         self.listener = listener
         if self.hub is not None:
-            self.hub.listener = listener
+
+            def told(reason: str) -> None:
+                self.statuses.forget(reason)  # something changed at the broker: ask again
+                listener(reason)
+
+            self.hub.listener = told
 
     async def connect(self) -> list[Instrument]:
         """Log in, find the account, list its contracts, start the user hub.
@@ -120,6 +129,7 @@ class ProjectXBroker:
         return body
 
     async def submit(self, client_order_id: str, instrument: Instrument, spec: OrderSpec) -> ExecutionReport:
+        self.statuses.forget()
         assert self.account_id is not None, "connect first"
         try:
             body = place_body(self.account_id, instrument_contract(instrument, self.contracts), client_order_id, spec)
@@ -158,6 +168,20 @@ class ProjectXBroker:
         return None
 
     async def order_status(self, client_order_id: str, instrument: Instrument) -> ExecutionReport:
+        """The order as the broker holds it: asked by REST, unless the real-time connection vouches
+        that nothing changed since the last answer (``StatusCache``).
+
+        Raises:
+            VenueUnavailableError: the broker could not be asked.
+        """
+        if (cached := self.statuses.get(client_order_id)) is not None:
+            return cached
+        report = await self._status(client_order_id, instrument)
+        if report.status in (ReportStatus.ACCEPTED, ReportStatus.PARTIALLY_FILLED):
+            self.statuses.put(report)  # only resting orders: an end or an absence is asked again
+        return report
+
+    async def _status(self, client_order_id: str, instrument: Instrument) -> ExecutionReport:
         """The order named by our ``customTag``, with its executions from ``Trade/search``.
 
         Raises:
@@ -192,6 +216,7 @@ class ProjectXBroker:
         return ExecutionReport(client_order_id, status, str(order["id"]), execs, reason, trade_ids=ids)
 
     async def cancel(self, client_order_id: str, instrument: Instrument) -> ExecutionReport:
+        self.statuses.forget()
         order = await self._find(client_order_id)
         if order is None:
             return ExecutionReport(client_order_id, ReportStatus.REJECTED, None, (), UNKNOWN_ORDER, "no such customTag")
@@ -204,6 +229,7 @@ class ProjectXBroker:
     async def modify(self, client_order_id: str, instrument: Instrument, spec: OrderSpec) -> ExecutionReport:
         """``Order/modify`` a working order to ``spec``'s size and prices (a bracket child resized or
         a trailing stop moved); REJECTED when the gateway refuses or does not know it."""
+        self.statuses.forget()
         order = await self._find(client_order_id)
         if order is None:
             return ExecutionReport(client_order_id, ReportStatus.REJECTED, None, (), UNKNOWN_ORDER, "no such customTag")

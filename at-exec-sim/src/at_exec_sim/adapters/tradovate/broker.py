@@ -24,6 +24,7 @@ from at_core.models.enums import LiquiditySide, OrderSide, OrderType, TimeInForc
 from at_core.models.instruments import FutureContract
 from at_core.models.orders import OrderSpec
 from at_core.runtime.logging import get_logger
+from at_exec_sim.adapters.status_cache import StatusCache
 from at_exec_sim.adapters.tradovate.client import TradovateClient
 from at_exec_sim.adapters.tradovate.socket import TradovateSocket
 from at_exec_sim.domain.ports import UNKNOWN_ORDER, Balance, BrokerPosition, ExecutionReport, ReportStatus
@@ -105,10 +106,20 @@ class TradovateBroker:
         self.raw_account: dict[str, Any] | None = None
         self._contracts: dict[int, str] = {}  # contract id -> our instrument id
         self._order_ids: dict[str, int] = {}
+        self._listening = False
+        self.statuses = StatusCache(
+            lambda: self._listening and self.socket is not None and self.socket.connected.is_set()
+        )
 
     def set_listener(self, listener: Any) -> None:
+        self._listening = True
         if self.socket is not None:
-            self.socket.listener = listener
+
+            def told(reason: str) -> None:
+                self.statuses.forget(reason)  # something changed at the broker: ask again
+                listener(reason)
+
+            self.socket.listener = told
 
     async def connect(self) -> list[Instrument]:
         await self.client.login()
@@ -157,6 +168,7 @@ class TradovateBroker:
         return None
 
     async def submit(self, client_order_id: str, instrument: Instrument, spec: OrderSpec) -> ExecutionReport:
+        self.statuses.forget()
         assert self.raw_account is not None, "connect first"
         try:
             body = order_body(self.raw_account, client_order_id, instrument, spec)
@@ -179,6 +191,20 @@ class TradovateBroker:
             return ExecutionReport(client_order_id, ReportStatus.ACCEPTED, str(answer["orderId"]))
 
     async def order_status(self, client_order_id: str, instrument: Instrument) -> ExecutionReport:
+        """The order as the broker holds it: asked by REST, unless the real-time connection vouches
+        that nothing changed since the last answer (``StatusCache``).
+
+        Raises:
+            VenueUnavailableError: the broker could not be asked.
+        """
+        if (cached := self.statuses.get(client_order_id)) is not None:
+            return cached
+        report = await self._status(client_order_id, instrument)
+        if report.status in (ReportStatus.ACCEPTED, ReportStatus.PARTIALLY_FILLED):
+            self.statuses.put(report)  # only resting orders: an end or an absence is asked again
+        return report
+
+    async def _status(self, client_order_id: str, instrument: Instrument) -> ExecutionReport:
         order_id = await self._find(client_order_id)
         if order_id is None:
             return ExecutionReport(client_order_id, ReportStatus.REJECTED, None, (), UNKNOWN_ORDER, "no such clOrdId")
@@ -202,6 +228,7 @@ class TradovateBroker:
         )
 
     async def cancel(self, client_order_id: str, instrument: Instrument) -> ExecutionReport:
+        self.statuses.forget()
         order_id = await self._find(client_order_id)
         if order_id is None:
             return ExecutionReport(client_order_id, ReportStatus.REJECTED, None, (), UNKNOWN_ORDER, "no such clOrdId")
@@ -216,6 +243,7 @@ class TradovateBroker:
 
     async def modify(self, client_order_id: str, instrument: Instrument, spec: OrderSpec) -> ExecutionReport:
         """``order/modifyorder`` a working order to ``spec``'s size and prices."""
+        self.statuses.forget()
         order_id = await self._find(client_order_id)
         if order_id is None:
             return ExecutionReport(client_order_id, ReportStatus.REJECTED, None, (), UNKNOWN_ORDER, "no such clOrdId")
