@@ -231,3 +231,26 @@ def test_the_projected_loss_uses_the_brackets_actual_stop() -> None:
     denied = decide(wide)
     assert "projected_daily_loss" in [r.code for r in denied.reasons]
     assert decide(sl_tp()).approved
+
+
+def test_two_brackets_on_one_position_never_protect_more_than_it_holds() -> None:
+    """Reduce-only: after a manual partial close, the children of two entries together cover only what is held."""
+    eng, f = engine(), factory()
+    eng.on_market_data(quote(f, MES, "5000.00", "5000.25"))
+    eng.on_proposal(bracketed(f, BUY, "1", sl_tp()))
+    eng.on_proposal(bracketed(f, BUY, "1", sl_tp(stop_ticks=12)))
+    eng.on_proposal(proposal(f, ACCOUNT, MES, SELL, "1"))  # one of the two closed by hand
+    stops = [leaves for kind, leaves, _ in working(eng).values() if kind == "stop_market"]
+    assert sum(stops) == 1
+    eng.on_market_data(quote(f, MES, "4990.00", "4990.25"))  # through both stops
+    assert eng.accounts[ACCOUNT].account.positions[MES].quantity == 0  # flat, never flipped short
+
+
+def test_a_bracket_for_a_venue_that_places_none_is_denied_not_sent_naked() -> None:
+    eng, f = engine(), factory()
+    rt = eng.accounts[ACCOUNT]
+    rt.config = dataclasses.replace(rt.config, venue="OANDA")
+    eng.on_market_data(quote(f, MES, "5000.00", "5000.25"))
+    decision = eng.on_proposal(bracketed(f, BUY, "1", sl_tp()))[0]
+    assert isinstance(decision, RiskDecisionEvent) and not decision.approved
+    assert [r.code for r in decision.reasons] == ["bracket_invalid"]

@@ -7,6 +7,7 @@ unwrapped only to hand them to the client library; they are never logged.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from decimal import Decimal
 
 import ccxt.async_support as ccxt_async
@@ -57,6 +58,19 @@ def check_accounts(accounts: Mapping[str, AccountConfig], settings: ExecSimSetti
             f"for a ccxt exchange set {_HOW['ccxt']}; for paper set {_HOW['paper']}; for ProjectX set "
             f"{_HOW['projectx']}; for Tradovate set {_HOW['tradovate']}",
         )
+
+
+#: Venue kinds whose adapters cancel and modify bracket children at the broker (``routing.py``).
+BRACKET_KINDS = frozenset({"projectx", "tradovate"})
+
+
+def with_bracket_venues(accounts: Mapping[str, AccountConfig], settings: ExecSimSettings) -> dict[str, AccountConfig]:
+    """The accounts, those at a venue of a :data:`BRACKET_KINDS` kind marked ``brackets_at_venue``."""
+    kinds = settings.venue_names()
+    return {
+        account_id: replace(cfg, brackets_at_venue=kinds.get(cfg.venue) in BRACKET_KINDS)
+        for account_id, cfg in accounts.items()
+    }
 
 
 def build_adapters(settings: ExecSimSettings, last_price: Callable[[str], Decimal | None]) -> dict[str, BrokerAdapter]:

@@ -18,6 +18,9 @@ class AccountConfig:
     profile: RiskProfile
     venue: str = SIM_VENUE  # where its orders go: the simulated venue, or a configured adapter
     live: bool = False  # may trade a real-money account at its venue (the venue's settings must allow it too)
+    #: exec-sim places and manages bracket children at this account's venue (set by bootstrap for
+    #: venues whose adapters cancel and modify them there: ProjectX, Tradovate)
+    brackets_at_venue: bool = False
 
 
 def load_profiles(directory: Path | None = None) -> dict[str, RiskProfile]:

@@ -7,6 +7,7 @@ from dataclasses import replace
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
+from at_core.constants import SIM_VENUE
 from at_core.errors import BracketError
 from at_core.events import RiskReason
 from at_core.events import RiskReasonCode as Code
@@ -15,6 +16,13 @@ from at_core.models.orders import OrderSpec
 
 if TYPE_CHECKING:
     from at_exec_sim.domain.risk import RiskContext
+
+#: Venues whose bracket children are placed and managed: the simulated venue (emulated OCO, see
+#: ``brackets.py``). A broker adapter that places native brackets adds its venue name here (the
+#: accounts at ProjectX and Tradovate pass by ``brackets_at_venue`` instead: exec-sim manages their
+#: children at the broker); an
+#: entry with a bracket for any other venue is denied rather than sent without its stop.
+BRACKET_VENUES: frozenset[str] = frozenset({SIM_VENUE})
 
 
 def bracket_checks(
@@ -44,7 +52,17 @@ def bracket_checks(
                 message=f"{ctx.profile.profile_id} requires a stop loss or trailing stop on every entry",
             )
         )
-    if bracket is None or entry is None:
+    if bracket is None:
+        return ctx, reasons
+    if ctx.venue is not None and ctx.venue not in BRACKET_VENUES and not ctx.brackets_at_venue:
+        reasons.append(
+            RiskReason(
+                code=Code.BRACKET_INVALID,
+                message=f"venue {ctx.venue} does not place brackets yet: the entry is not sent without its stop",
+            )
+        )
+        return ctx, reasons
+    if entry is None:
         return ctx, reasons
     try:
         resolved = resolve_bracket(

@@ -108,15 +108,23 @@ class Brackets:
                 record.client_order_id, record.spec.bracket, record.spec.side
             )
         out: list[Event] = []
+        # the position is shared by every bracket on it: each protects at most what the ones before left
+        budget: dict[tuple[str, str, OrderSide], Decimal] = {}
         for group in list(self.groups.values()):
             parent = self.cache.orders.get(group.parent_id)
-            if group.done or parent is None:
-                continue
+            if group.done or parent is None or (parent.venue != VENUE and not self._managed(parent)):
+                continue  # a broker's bracket is its own (risk denies a bracket for a venue that has none)
             if parent.account_id == fill.account_id and parent.instrument_id == fill.instrument_id:
-                out += self._sync(group, parent, fill)
+                out += self._sync(group, parent, fill, budget)
         return out
 
-    def _sync(self, group: BracketGroup, parent: OrderRecord, cause: FillEvent) -> list[Event]:
+    def _sync(
+        self,
+        group: BracketGroup,
+        parent: OrderRecord,
+        cause: FillEvent,
+        budget: dict[tuple[str, str, OrderSide], Decimal],
+    ) -> list[Event]:
         """Bring the children in line with what is left to protect (see the module's docstring)."""
         inst = self.ctx.instrument(parent.instrument_id)
         if inst is None or parent.filled <= 0 or parent.avg_price is None:
@@ -136,8 +144,10 @@ class Brackets:
         children = {role: self.cache.orders.get(coid) for role, coid in group.children.items()}
         exited = sum((c.filled for c in children.values() if c is not None), Decimal(0))
         rt = self.cache.accounts[parent.account_id]
-        held = rt.account.position(inst).quantity * group.side.sign  # in the entry's direction
+        key = (parent.account_id, parent.instrument_id, group.side)
+        held = budget.get(key, rt.account.position(inst).quantity * group.side.sign)  # in the entry's direction
         protect = max(min(parent.filled - exited, held), Decimal(0))
+        budget[key] = held - protect
         out: list[Event] = []
         if protect == 0:
             reason = OCO if exited > 0 and cause.client_order_id in group.children.values() else ORPHAN
@@ -224,6 +234,12 @@ class Brackets:
         day = trading_day(self.ctx.clock.now_ns(), reset, tz)
         return [submitted, *self.orders.place(record, rt, inst, market, day)]
 
+    def _managed(self, parent: OrderRecord) -> bool:
+        """The entry's account is at a broker where exec-sim manages the children (ProjectX, Tradovate:
+        the router cancels and modifies them there)."""
+        rt = self.cache.accounts.get(parent.account_id)
+        return rt is not None and rt.config.brackets_at_venue
+
     def _close(self, group: BracketGroup, parent: OrderRecord, reason: str) -> list[Event]:
         """Nothing left to protect: cancel the children still working, and the entry's unfilled rest."""
         group.done = True
@@ -252,9 +268,12 @@ class Brackets:
         if resting is not None:
             resting.spec = child.spec
             resting.leaves = child.spec.quantity - child.filled
+        root = child.submitted
         return self.ctx.factory.make(
             OrderUpdated,
             cause=cause,
+            # a trailing move is caused by a market event but belongs to the trade's story
+            correlation_id=root.correlation_id if root is not None else None,
             derive_from=f"bracket:{child.client_order_id}:{purpose}",
             account_id=child.account_id,
             instrument_id=child.instrument_id,

@@ -84,6 +84,8 @@ class PreTradeRisk:
             # Judged only for accounts routed to a broker: the firm's rule binds at the firm's platform,
             # the simulated venue stays a place to practise any strategy.
             automated=isinstance(cause, TradeProposalEvent) if rt and rt.config.venue != SIM_VENUE else None,
+            venue=rt.config.venue if rt else None,
+            brackets_at_venue=rt.config.brackets_at_venue if rt else False,
         )
         try:
             rounded, reasons = risk.check(order, ctx)

@@ -32,6 +32,7 @@ OUTPUT_TYPES = frozenset(
         "order_expired",
         "order_partially_filled",
         "order_filled",
+        "order_updated",
         "fill",
         "position",
         "account_state",

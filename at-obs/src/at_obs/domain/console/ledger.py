@@ -18,7 +18,7 @@ D = Decimal
 ZERO = Decimal(0)
 #: Order events that end an order (it leaves the open orders).
 ORDER_ENDED = {"order_filled", "order_canceled", "order_rejected", "order_expired"}
-ORDER_EVENTS = ORDER_ENDED | {"order_submitted", "order_accepted", "order_partially_filled"}
+ORDER_EVENTS = ORDER_ENDED | {"order_submitted", "order_accepted", "order_partially_filled", "order_updated"}
 #: Points kept per equity curve (the oldest are dropped past it).
 EQUITY_POINTS = 20_000
 TRADES_KEPT = 20_000
@@ -155,6 +155,10 @@ class Ledger:
         order["ts_event"] = int(e["ts_event"])
         if "order" in e:
             order["order"] = e["order"]
+        if e["event_type"] == "order_updated" and isinstance(order.get("order"), dict):
+            # a bracket child resized or its stop trailed: the open order shows what works now
+            changed = {k: e.get(k) for k in ("quantity", "stop_price", "limit_price")}
+            order["order"] = {**order["order"], **changed}
 
     def _fill(self, e: dict[str, Any]) -> None:
         self._fills[e["event_id"]] = e

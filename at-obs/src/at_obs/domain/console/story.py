@@ -32,6 +32,7 @@ LABELS = {
     "order_rejected": "Order rejected",
     "order_canceled": "Order canceled",
     "order_expired": "Order expired",
+    "order_updated": "Order updated",
     "fill": "Fill",
     "position": "Position",
     "account_state": "Account",
