@@ -24,7 +24,7 @@ from at_core.metrics import MetricCatalog
 from at_core.metrics.exec_sim import CATALOG
 from at_core.runtime.bus import EventBus
 from at_core.runtime.logging import get_logger
-from at_exec_sim.adapters.registry import build_adapters, check_accounts
+from at_exec_sim.adapters.registry import build_adapters, check_accounts, with_bracket_venues
 from at_exec_sim.adapters.routing import VenueRouter
 from at_exec_sim.adapters.state_stream import last_market_data, replay_execution
 from at_exec_sim.config import ExecSimSettings
@@ -52,6 +52,7 @@ def build(settings: ExecSimSettings, clock: Clock | None = None, metrics_catalog
     preload(profile_calendars(profiles.values()))  # seconds, once: not on the first event
     accounts = load_accounts(Path(settings.accounts_file) if settings.accounts_file else None, profiles)
     check_accounts(accounts, settings)
+    accounts = with_bracket_venues(accounts, settings)
     factory = EventFactory("exec_sim", clock, IdGenerator(clock, random.Random(settings.seed)))
     alert_marks = AlertMarkPolicy(max_age_ns=int(settings.alert_price_max_age_s * NS_PER_S))
     engine = ExecutionEngine(accounts, InstrumentCatalog(), factory, clock, build_venue(settings), alert_marks)

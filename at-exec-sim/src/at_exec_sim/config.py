@@ -13,6 +13,8 @@ from at_core.constants import DEFAULT_PORTS, SERVICE_EXEC_SIM, SIM_VENUE
 from at_core.runtime.settings import ServiceSettings, service_config
 
 OANDA_PRACTICE_URL = "https://api-fxpractice.oanda.com"  # fxTrade (live) is https://api-fxtrade.oanda.com
+PROJECTX_TOPSTEPX_URL = "https://api.topstepx.com"  # TopstepX's ProjectX Gateway (practice and funded accounts)
+PROJECTX_TOPSTEPX_HUB = "https://rtc.topstepx.com/hubs/user"
 
 
 class ExecSimSettings(ServiceSettings):
@@ -110,8 +112,41 @@ class ExecSimSettings(ServiceSettings):
     )
     ccxt_timeout_s: float = Field(default=10.0, gt=0, description="ccxt HTTP timeout per call")
     paper_enabled: bool = Field(default=False, description="Enable the PAPER venue (fills at the last price)")
+    projectx_user_name: str | None = Field(default=None, description="ProjectX (TopstepX) user name; set to enable")
+    projectx_api_key: SecretStr | None = Field(default=None, description="ProjectX API key (from the firm's dashboard)")
+    projectx_account: str | None = Field(default=None, description="ProjectX account to trade: its name or id")
+    projectx_base_url: str = Field(default=PROJECTX_TOPSTEPX_URL, description="ProjectX Gateway REST base URL")
+    projectx_hub_url: str = Field(default=PROJECTX_TOPSTEPX_HUB, description="ProjectX user hub URL (SignalR)")
+    projectx_venue: str = Field(default="TOPSTEPX", min_length=1, description="Venue name accounts use for ProjectX")
+    projectx_live: bool = Field(
+        default=False, description="Allow a funded (not simulated) ProjectX account; accounts need live: true too"
+    )
+    projectx_requests_per_minute: int = Field(
+        default=150, ge=1, le=200, description="Client-side budget, below the gateway's ~200 requests per 60 s"
+    )
+    tradovate_name: str | None = Field(default=None, description="Tradovate user name; set to enable the venue")
+    tradovate_password: SecretStr | None = Field(default=None, description="Tradovate password")
+    tradovate_app_id: str = Field(default="at-exec-sim", description="Tradovate API key's app id")
+    tradovate_app_version: str = Field(default="1.0", description="Tradovate app version sent at login")
+    tradovate_cid: int | None = Field(default=None, description="Tradovate API key's client id (cid)")
+    tradovate_sec: SecretStr | None = Field(default=None, description="Tradovate API key's secret (sec)")
+    tradovate_device_id: str = Field(default="at-exec-sim", description="A stable device id sent at login")
+    tradovate_account: str | None = Field(default=None, description="Tradovate account to trade: its name or id")
+    tradovate_symbols: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=(), description="Tradovate contracts to load, comma-separated (e.g. MESZ6,MNQZ6)"
+    )
+    tradovate_environment: Literal["demo", "live"] = Field(
+        default="demo", description="Tradovate environment (live needs live: true on each account too)"
+    )
+    tradovate_base_url: str | None = Field(default=None, description="Replaces the environment's REST URL")
+    tradovate_ws_url: str | None = Field(default=None, description="Replaces the environment's WebSocket URL")
+    tradovate_venue: str = Field(default="TRADOVATE", min_length=1, description="Venue name accounts use")
+    broker_mismatch_halt: bool = Field(
+        default=False, description="Halt an account whose positions differ from its broker's (seen twice in a row)"
+    )
+    tradovate_requests_per_minute: int = Field(default=60, ge=1, description="Client-side request budget")
 
-    @field_validator("ccxt_market_types", mode="before")
+    @field_validator("ccxt_market_types", "tradovate_symbols", mode="before")
     @classmethod
     def _split_types(cls, value: object) -> object:
         if isinstance(value, str):
@@ -128,21 +163,35 @@ class ExecSimSettings(ServiceSettings):
             raise ValueError("ccxt_api_key/ccxt_secret are set without ccxt_exchange: set it to enable the exchange")
         if self.ccxt_exchange and not (_secret(self.ccxt_api_key) and _secret(self.ccxt_secret)):
             raise ValueError(f"ccxt_exchange={self.ccxt_exchange} needs ccxt_api_key and ccxt_secret")
+        if self.projectx_user_name and not (_secret(self.projectx_api_key) and self.projectx_account):
+            raise ValueError("projectx_user_name needs projectx_api_key and projectx_account")
+        if self.tradovate_name and not (
+            _secret(self.tradovate_password) and _secret(self.tradovate_sec) and self.tradovate_cid is not None
+        ):
+            raise ValueError("tradovate_name needs tradovate_password, tradovate_cid and tradovate_sec")
+        if self.tradovate_name and not (self.tradovate_account and self.tradovate_symbols):
+            raise ValueError("tradovate_name needs tradovate_account and tradovate_symbols")
         ccxt_venue = (self.ccxt_venue or self.ccxt_exchange.upper()) if self.ccxt_exchange else None
         names = [n for n in (self.oanda_venue if self.oanda_account_id else None, ccxt_venue) if n]
         names += ["PAPER"] if self.paper_enabled else []
+        names += [self.projectx_venue] if self.projectx_user_name else []
+        names += [self.tradovate_venue] if self.tradovate_name else []
         if len(set(names)) != len(names) or SIM_VENUE in names:
             raise ValueError(f"external venue names must be distinct and not {SIM_VENUE}: {names}")
         if self.environment == "production":
             urls = {"oanda_base_url": self.oanda_base_url if self.oanda_account_id else None}
             urls["ccxt_base_url"] = self.ccxt_base_url if self.ccxt_exchange else None
+            if self.projectx_user_name:
+                urls |= {"projectx_base_url": self.projectx_base_url, "projectx_hub_url": self.projectx_hub_url}
+            if self.tradovate_name:
+                urls |= {"tradovate_base_url": self.tradovate_base_url, "tradovate_ws_url": self.tradovate_ws_url}
             for name, url in urls.items():
-                if url is not None and urlsplit(url).scheme != "https":
+                if url is not None and urlsplit(url).scheme not in ("https", "wss"):
                     raise ValueError(f"{name}={url}: production sends credentials only over https")
         return self
 
     def venue_names(self) -> dict[str, str]:
-        """The external venues these settings enable: venue name -> kind (oanda, ccxt, paper)."""
+        """The external venues these settings enable: venue name -> kind (oanda, ccxt, paper, projectx, tradovate)."""
         out: dict[str, str] = {}
         if self.oanda_account_id:
             out[self.oanda_venue] = "oanda"
@@ -150,7 +199,18 @@ class ExecSimSettings(ServiceSettings):
             out[self.ccxt_venue or self.ccxt_exchange.upper()] = "ccxt"
         if self.paper_enabled:
             out["PAPER"] = "paper"
+        if self.projectx_user_name:
+            out[self.projectx_venue] = "projectx"
+        if self.tradovate_name:
+            out[self.tradovate_venue] = "tradovate"
         return out
+
+    def live_venues(self) -> frozenset[str]:
+        """The venues set to route to real-money accounts (an account there must say ``live: true``)."""
+        out = {self.projectx_venue} if self.projectx_user_name and self.projectx_live else set()
+        if self.tradovate_name and self.tradovate_environment == "live":
+            out.add(self.tradovate_venue)
+        return frozenset(out)
 
     @model_validator(mode="after")
     def _one_slippage(self) -> Self:

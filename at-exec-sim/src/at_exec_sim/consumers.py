@@ -4,6 +4,7 @@ durable names), the live timer and the broker poller."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 from nats.js.api import DeliverPolicy
 
@@ -46,7 +47,11 @@ async def start(svc: ExecSim) -> None:
     if (interval := timer_interval(svc.settings)) is not None:
         svc.timer = asyncio.create_task(run_timer(svc, interval), name="exec-sim-timer")
     if svc.venues.links and (poll := poll_interval(svc.settings)) is not None:
-        svc.poller = asyncio.create_task(run_poller(svc, poll), name="exec-sim-broker-poller")
+        wake = asyncio.Event()
+        for link in svc.venues.links.values():  # a broker's push or reconnect: reconcile now, not at the next round
+            if (listen := getattr(link.adapter, "set_listener", None)) is not None:
+                listen(lambda _reason: wake.set())
+        svc.poller = asyncio.create_task(run_poller(svc, poll, wake), name="exec-sim-broker-poller")
     svc.ready = True
 
 
@@ -60,11 +65,16 @@ async def run_timer(svc: ExecSim, interval_s: float) -> None:
             log.warning("timer_tick_failed", error=repr(exc))
 
 
-async def run_poller(svc: ExecSim, interval_s: float) -> None:
-    """Live mode: reconcile broker orders every ``interval_s`` until cancelled; a failed round is logged."""
+async def run_poller(svc: ExecSim, interval_s: float, wake: asyncio.Event | None = None) -> None:
+    """Live mode: reconcile broker orders every ``interval_s``, or as soon as a broker's real-time
+    connection says something changed (``wake``), until cancelled; a failed round is logged."""
+    wake = wake or asyncio.Event()
     while True:
-        await asyncio.sleep(interval_s)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(wake.wait(), interval_s)
+        wake.clear()
         try:
             await svc.reconcile()
+            await svc.check_brokers()
         except Exception as exc:  # the next round asks again; nothing was booked twice
             log.warning("broker_poll_round_failed", error=repr(exc))

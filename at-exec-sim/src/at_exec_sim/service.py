@@ -35,6 +35,7 @@ from at_core.runtime.bus import Consumer, Delivery, EventBus, PublishError
 from at_core.runtime.logging import get_logger
 from at_exec_sim.adapters.routing import VenueRouter
 from at_exec_sim.config import ExecSimSettings
+from at_exec_sim.domain.broker_check import describe, differences
 from at_exec_sim.domain.engine import ExecutionEngine
 from at_exec_sim.domain.query import EngineQuery
 
@@ -62,6 +63,9 @@ class ExecSim:
     #: a leader, NATS down): published first, in order, before any later input is applied. The
     #: engine's state already holds them, so the input that caused them, redelivered, produces nothing new.
     outbox: deque[Event] = field(default_factory=deque)
+    #: Accounts whose positions differ from their broker's (seen twice in a row): account id -> what differs.
+    mismatches: dict[str, str] = field(default_factory=dict)
+    _last_diff: dict[str, str] = field(default_factory=dict)
     #: The wall clock (signal-to-fill latency, live mode only) and the stopwatch (seconds, monotonic).
     wall: Clock = field(default_factory=WallClock)
     stopwatch: Callable[[], float] = time.perf_counter
@@ -113,6 +117,7 @@ class ExecSim:
             published.extend(events)
 
         await self.venues.drain(self.engine, publish)
+        await self.venues.follow_updates(self.engine, published)  # a child resized or a stop moved: at its broker too
 
     async def kill_switch(self, account_id: str | None, flatten: bool) -> list[Event]:
         """Halt new orders (one account, or all), cancel their orders resting at brokers, optionally flatten."""
@@ -156,6 +161,44 @@ class ExecSim:
             grace_ns = int(self.settings.broker_absent_grace_s * 1e9)
             await self.venues.book(self.engine, answers, publish, grace_ns)
             await self.route(published)  # a fill that breaches a rule flattens the account
+        return published
+
+    async def check_brokers(self) -> list[Event]:
+        """Compare every broker account's positions with exec-sim's; a difference seen twice in a
+        row is a mismatch: logged, shown on ``/account``, and halts the account when
+        ``broker_mismatch_halt`` is set. Orders open or unknown at the venue postpone the check."""
+        published: list[Event] = []
+        for link in self.venues.links.values():
+            accounts = [a for a in self.engine.accounts.values() if a.config.venue == link.name]
+            if len(accounts) != 1 or not link.connected:
+                continue  # one broker account per exec-sim account: several cannot be told apart
+            rt = accounts[0]
+            account_id = rt.account.account_id
+            async with self.lock:
+                busy = bool(self.venues.to_poll(self.engine))
+            if busy:
+                continue
+            try:
+                theirs = {p.instrument_id: p.quantity for p in await link.adapter.positions()}
+            except Exception as exc:  # asked again next round
+                log.warning("broker_position_check_failed", venue=link.name, error=repr(exc)[:300])
+                continue
+            async with self.lock:
+                ours = {i: p.quantity for i, p in rt.account.positions.items() if p.quantity != 0}
+                diff = describe(differences(ours, theirs), link.name)
+                seen_before, self._last_diff[account_id] = self._last_diff.get(account_id), diff
+                if not diff:
+                    if self.mismatches.pop(account_id, None) is not None:
+                        log.info("broker_position_match_restored", account_id=account_id, venue=link.name)
+                    continue
+                if diff != seen_before or account_id in self.mismatches:
+                    continue
+                self.mismatches[account_id] = diff
+                log.error("broker_position_mismatch", account_id=account_id, venue=link.name, difference=diff)
+                if self.settings.broker_mismatch_halt:
+                    events = self.engine.kill_switch(None, account_id, False, "broker_position_mismatch")
+                    await self.publish(events)
+                    published += events
         return published
 
     async def resume_after_recovery(self) -> list[Event]:

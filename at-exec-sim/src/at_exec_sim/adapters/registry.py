@@ -7,6 +7,7 @@ unwrapped only to hand them to the client library; they are never logged.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from decimal import Decimal
 
 import ccxt.async_support as ccxt_async
@@ -15,6 +16,7 @@ from at_core.constants import SIM_VENUE
 from at_exec_sim.adapters.ccxt_broker import CcxtBroker
 from at_exec_sim.adapters.oanda_broker import OandaBroker
 from at_exec_sim.adapters.paper import PaperBroker
+from at_exec_sim.adapters.venues import projectx_broker, tradovate_broker
 from at_exec_sim.config import ExecSimSettings
 from at_exec_sim.domain.accounts import AccountConfig
 from at_exec_sim.domain.ports import BrokerAdapter
@@ -25,6 +27,10 @@ _HOW = {
     "ccxt": "AT_EXEC_SIM_CCXT_EXCHANGE, AT_EXEC_SIM_CCXT_API_KEY and AT_EXEC_SIM_CCXT_SECRET "
     "(venue name AT_EXEC_SIM_CCXT_VENUE, default the exchange id in upper case)",
     "paper": "AT_EXEC_SIM_PAPER_ENABLED=true (venue name PAPER)",
+    "projectx": "AT_EXEC_SIM_PROJECTX_USER_NAME, AT_EXEC_SIM_PROJECTX_API_KEY and AT_EXEC_SIM_PROJECTX_ACCOUNT "
+    "(venue name AT_EXEC_SIM_PROJECTX_VENUE, default TOPSTEPX)",
+    "tradovate": "AT_EXEC_SIM_TRADOVATE_NAME, _PASSWORD, _CID, _SEC, _ACCOUNT and _SYMBOLS "
+    "(venue name AT_EXEC_SIM_TRADOVATE_VENUE, default TRADOVATE)",
 }
 
 
@@ -35,15 +41,36 @@ def check_accounts(accounts: Mapping[str, AccountConfig], settings: ExecSimSetti
         ConfigError: an account names a venue nobody configured; the message says how to configure it.
     """
     configured = settings.venue_names()
+    live = settings.live_venues()
     for account_id, cfg in sorted(accounts.items()):
+        if cfg.venue in live and not cfg.live:
+            raise ConfigError(
+                f"account {account_id}",
+                f"venue {cfg.venue} is set to route to real-money accounts: the account needs live: true "
+                "(or keep the venue on its demo/practice environment)",
+            )
         if cfg.venue == SIM_VENUE or cfg.venue in configured:
             continue
         known = ", ".join([SIM_VENUE, *sorted(configured)])
         raise ConfigError(
             f"account {account_id}",
             f"venue {cfg.venue!r} is not configured (configured: {known}); for OANDA set {_HOW['oanda']}; "
-            f"for a ccxt exchange set {_HOW['ccxt']}; for paper set {_HOW['paper']}",
+            f"for a ccxt exchange set {_HOW['ccxt']}; for paper set {_HOW['paper']}; for ProjectX set "
+            f"{_HOW['projectx']}; for Tradovate set {_HOW['tradovate']}",
         )
+
+
+#: Venue kinds whose adapters cancel and modify bracket children at the broker (``routing.py``).
+BRACKET_KINDS = frozenset({"projectx", "tradovate"})
+
+
+def with_bracket_venues(accounts: Mapping[str, AccountConfig], settings: ExecSimSettings) -> dict[str, AccountConfig]:
+    """The accounts, those at a venue of a :data:`BRACKET_KINDS` kind marked ``brackets_at_venue``."""
+    kinds = settings.venue_names()
+    return {
+        account_id: replace(cfg, brackets_at_venue=kinds.get(cfg.venue) in BRACKET_KINDS)
+        for account_id, cfg in accounts.items()
+    }
 
 
 def build_adapters(settings: ExecSimSettings, last_price: Callable[[str], Decimal | None]) -> dict[str, BrokerAdapter]:
@@ -69,6 +96,10 @@ def build_adapters(settings: ExecSimSettings, last_price: Callable[[str], Decima
             )
         elif kind == "ccxt":
             out[venue] = _ccxt(settings, venue)
+        elif kind == "projectx":
+            out[venue] = projectx_broker(settings)
+        elif kind == "tradovate":
+            out[venue] = tradovate_broker(settings)
         else:
             out[venue] = PaperBroker(last_price, cash={})
     return out

@@ -9,6 +9,10 @@ resubmission (e.g. the engine finishing interrupted orders after a restart) is r
 broker rather than doubled. An order that provably was not sent (its venue could not even be
 connected) is rejected with ``venue_unavailable``.
 
+An order exec-sim ends on its own while it rests at a broker (a bracket child OCO-cancelled or
+orphaned by the position closing) is canceled there by :meth:`VenueRouter.cancel_ended`, so no
+stop or target is left resting after its position closed.
+
 Reconciliation (:meth:`VenueRouter.poll` then :meth:`VenueRouter.book`) asks each broker for
 the state of every open or unknown order and books only what is new (``adapters/reconcile.py``):
 a resting limit's later fill, the rest of a partial fill, the fate of an order whose answer was
@@ -23,7 +27,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from at_core.clock import Clock
-from at_core.events import Event, MarketDataEvent
+from at_core.events import Event, MarketDataEvent, OrderUpdated
 from at_core.metrics import Metrics
 from at_core.models.enums import OrderStatus, OrderType
 from at_core.runtime.logging import get_logger
@@ -95,6 +99,9 @@ class VenueRouter:
         self.clock = clock
         self.booked_trade_ids: dict[str, frozenset[str]] = {}  # broker trade ids booked per open order
         self.polls: int = 0
+        #: Orders whose end the broker knows (it reported the cancel, or a cancel sent there landed);
+        #: None until first seeded, so a restart never re-sends the cancels of history.
+        self.ended_at_broker: set[str] | None = None
 
     async def connect_all(self, book: OrderBook) -> None:
         """Connect every venue and add its instruments to the engine's; a venue that fails stays down."""
@@ -132,6 +139,7 @@ class VenueRouter:
         """
         while True:
             await publish(await self.cancel_stopped(book))
+            await self.cancel_ended(book)
             if not (routes := book.take_routes()):
                 return
             for route in routes:
@@ -161,6 +169,7 @@ class VenueRouter:
             return []
         self.unknown.pop(coid, None)
         self.booked_trade_ids[coid] = frozenset(report.trade_ids)
+        self._ended_there(coid, report)
         return book.on_report(coid, report)
 
     async def cancel_stopped(self, book: OrderBook) -> list[Event]:
@@ -206,6 +215,7 @@ class VenueRouter:
             self._unknown(coid, record.account_id, record.instrument_id, link.name, problem)
             return []
         self.unknown.pop(coid, None)
+        self._ended_there(coid, report)
         # Executions in a cancel's answer repeat earlier ones: book none here, flag a difference.
         out = book.on_report(
             coid, ExecutionReport(coid, ReportStatus.CANCELED, report.venue_order_id, (), reason), "cancel"
@@ -214,6 +224,67 @@ class VenueRouter:
             problem = f"the broker filled {report.filled}, exec-sim booked {record.filled}"
             self._unknown(coid, record.account_id, record.instrument_id, link.name, problem)
         return out
+
+    async def cancel_ended(self, book: OrderBook) -> None:
+        """Cancel at their brokers the orders exec-sim ended on its own while they rest there: a
+        bracket child OCO-cancelled or orphaned (its position closed), an entry's unfilled rest.
+        A refusal means the broker ended it already (filled, canceled): logged, nothing booked,
+        the poller and the position check show any difference."""
+        ended = [r for r in book.orders_at(self.links) if r.status == OrderStatus.CANCELED]
+        if self.ended_at_broker is None:  # first call after start: what ended before is history
+            self.ended_at_broker = {r.client_order_id for r in ended}
+            return
+        for record in ended:
+            coid = record.client_order_id
+            if coid in self.ended_at_broker:
+                continue
+            self.ended_at_broker.add(coid)
+            link = self.links[record.venue]
+            try:
+                report = await link.adapter.cancel(coid, book.instrument(record.instrument_id))
+            except Exception as exc:  # may still rest there: unknown until the poller or an operator ends it
+                problem = f"orphan cancel failed: {_describe(exc)}"
+                self._unknown(coid, record.account_id, record.instrument_id, link.name, problem, cancel_failed=True)
+                continue
+            log.info(
+                "broker_orphan_canceled" if report.status is ReportStatus.CANCELED else "broker_orphan_cancel_refused",
+                client_order_id=coid,
+                venue=link.name,
+                status=report.status.value,
+                reason=report.reason,
+            )
+
+    async def follow_updates(self, book: OrderBook, published: list[Event]) -> None:
+        """Carry to its broker every change exec-sim made to a working order there (``OrderUpdated``:
+        a bracket child resized after a partial fill, a trailing stop moved), with the adapter's
+        ``modify``. A venue without one, or a refusal, is logged: the child keeps its old size there."""
+        for event in published:
+            if not isinstance(event, OrderUpdated) or (link := self.links.get(event.venue)) is None:
+                continue
+            record = book.order(event.client_order_id)
+            if record is None or record.status not in OPEN_STATUSES:
+                continue
+            modify = getattr(link.adapter, "modify", None)
+            if modify is None:
+                log.warning("broker_modify_unsupported", venue=link.name, client_order_id=record.client_order_id)
+                continue
+            try:
+                report = await modify(record.client_order_id, book.instrument(record.instrument_id), record.spec)
+            except Exception as exc:  # the old size or price rests there: the poller and the position check see it
+                log.error("broker_modify_failed", venue=link.name, client_order_id=record.client_order_id,
+                          error=_describe(exc))  # fmt: skip
+                continue
+            log.info(
+                "broker_order_modified" if report.status is not ReportStatus.REJECTED else "broker_modify_refused",
+                client_order_id=record.client_order_id,
+                venue=link.name,
+                quantity=str(record.spec.quantity),
+                reason=report.reason or event.reason,
+            )
+
+    def _ended_there(self, coid: str, report: ExecutionReport) -> None:
+        if self.ended_at_broker is not None and report.status in (ReportStatus.CANCELED, ReportStatus.REJECTED):
+            self.ended_at_broker.add(coid)
 
     def hold_unresent(self, record: OrderRecord, age_ns: int) -> None:
         """An order in flight at a crash too long ago to send again: unknown, for the poller to find
@@ -285,6 +356,7 @@ class VenueRouter:
                 self._unknown(coid, record.account_id, record.instrument_id, target.venue, verdict.problem)
                 continue
             if verdict.report is not None:
+                self._ended_there(coid, verdict.report)
                 events = book.on_report(coid, verdict.report, verdict.purpose)
                 self.booked_trade_ids[coid] = frozenset(state.trade_ids)
                 log.info(

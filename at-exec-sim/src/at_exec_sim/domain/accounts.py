@@ -30,6 +30,10 @@ class AccountConfig:
     account_id: str
     profile: RiskProfile
     venue: str = SIM_VENUE  # where its orders go: the simulated venue, or a configured adapter
+    live: bool = False  # may trade a real-money account at its venue (the venue's settings must allow it too)
+    #: exec-sim places and manages bracket children at this account's venue (set by bootstrap for
+    #: venues whose adapters cancel and modify them there: ProjectX, Tradovate)
+    brackets_at_venue: bool = False
 
 
 class AccountEntry(BaseModel):
@@ -41,6 +45,10 @@ class AccountEntry(BaseModel):
     profile: Identifier = Field(description="The rule profile's profile_id (shipped or in profiles_dir)")
     venue: Identifier = Field(
         default=SIM_VENUE, description="SIM (the simulated venue), PAPER, or an external venue the settings enable"
+    )
+    live: bool = Field(
+        default=False,
+        description="May trade a real-money account at its venue (the venue's settings must allow live too)",
     )
 
 
@@ -154,5 +162,5 @@ def load_accounts(accounts_file: Path | None, profiles: dict[str, RiskProfile]) 
             raise ConfigError(
                 name, f"account {entry.account_id}, field profile: unknown profile {entry.profile!r} (known: {known})"
             )
-        out[entry.account_id] = AccountConfig(entry.account_id, profiles[entry.profile], entry.venue)
+        out[entry.account_id] = AccountConfig(entry.account_id, profiles[entry.profile], entry.venue, entry.live)
     return out

@@ -18,7 +18,9 @@ if TYPE_CHECKING:
     from at_exec_sim.domain.risk import RiskContext
 
 #: Venues whose bracket children are placed and managed: the simulated venue (emulated OCO, see
-#: ``brackets.py``). A broker adapter that places native brackets adds its venue name here; an
+#: ``brackets.py``). A broker adapter that places native brackets adds its venue name here (the
+#: accounts at ProjectX and Tradovate pass by ``brackets_at_venue`` instead: exec-sim manages their
+#: children at the broker); an
 #: entry with a bracket for any other venue is denied rather than sent without its stop.
 BRACKET_VENUES: frozenset[str] = frozenset({SIM_VENUE})
 
@@ -52,7 +54,7 @@ def bracket_checks(
         )
     if bracket is None:
         return ctx, reasons
-    if ctx.venue is not None and ctx.venue not in BRACKET_VENUES:
+    if ctx.venue is not None and ctx.venue not in BRACKET_VENUES and not ctx.brackets_at_venue:
         reasons.append(
             RiskReason(
                 code=Code.BRACKET_INVALID,

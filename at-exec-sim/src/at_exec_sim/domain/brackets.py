@@ -112,7 +112,7 @@ class Brackets:
         budget: dict[tuple[str, str, OrderSide], Decimal] = {}
         for group in list(self.groups.values()):
             parent = self.cache.orders.get(group.parent_id)
-            if group.done or parent is None or parent.venue != VENUE:
+            if group.done or parent is None or (parent.venue != VENUE and not self._managed(parent)):
                 continue  # a broker's bracket is its own (risk denies a bracket for a venue that has none)
             if parent.account_id == fill.account_id and parent.instrument_id == fill.instrument_id:
                 out += self._sync(group, parent, fill, budget)
@@ -233,6 +233,12 @@ class Brackets:
         reset, tz = rt.rules.reset_spec()
         day = trading_day(self.ctx.clock.now_ns(), reset, tz)
         return [submitted, *self.orders.place(record, rt, inst, market, day)]
+
+    def _managed(self, parent: OrderRecord) -> bool:
+        """The entry's account is at a broker where exec-sim manages the children (ProjectX, Tradovate:
+        the router cancels and modifies them there)."""
+        rt = self.cache.accounts.get(parent.account_id)
+        return rt is not None and rt.config.brackets_at_venue
 
     def _close(self, group: BracketGroup, parent: OrderRecord, reason: str) -> list[Event]:
         """Nothing left to protect: cancel the children still working, and the entry's unfilled rest."""

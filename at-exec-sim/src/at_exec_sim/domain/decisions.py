@@ -92,6 +92,7 @@ class PreTradeRisk:
             missing_rate=str(equity) if isinstance(equity, MissingRate) else None,
             automated=automated(cause),
             venue=rt.config.venue if rt else None,
+            brackets_at_venue=rt.config.brackets_at_venue if rt else False,
         )
         try:
             rounded, reasons = risk.check(order, ctx)

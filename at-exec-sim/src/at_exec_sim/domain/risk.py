@@ -59,6 +59,7 @@ class RiskContext:
     missing_rate: str | None = None  # the account cannot be valued: no rate for this conversion
     automated: bool | None = None  # the request came from automation (None: not known)
     venue: str | None = None  # where the account's orders go (a bracket needs a venue that places it)
+    brackets_at_venue: bool = False  # exec-sim manages bracket children at that (external) venue
 
 
 def _r(code: Code, message: str, limit: Decimal | None = None, value: Decimal | None = None) -> RiskReason:

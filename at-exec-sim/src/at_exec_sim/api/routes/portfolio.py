@@ -51,8 +51,8 @@ async def fills(query: QueryDep, account_id: str | None = None, limit: int = 200
 
 
 @router.get("/account")
-async def account(query: QueryDep, account_id: str | None = None) -> list[dict[str, Any]]:
-    """Balances, equity, P&L, trading state and the headroom left to each rule."""
+async def account(query: QueryDep, svc: ServiceDep, account_id: str | None = None) -> list[dict[str, Any]]:
+    """Balances, equity, P&L, trading state, the headroom left to each rule, and any broker mismatch."""
     out = [
         {
             "account_id": a.account_id,
@@ -69,6 +69,7 @@ async def account(query: QueryDep, account_id: str | None = None) -> list[dict[s
             "headroom": a.headroom,
             "unbooked_pnl": {ccy: str(v) for ccy, v in a.unbooked_pnl.items()},  # awaiting a rate
             "conversion_missing": a.conversion_missing,  # fail closed: no new risk until a rate is known
+            "broker_mismatch": svc.mismatches.get(a.account_id),  # positions differ from the broker's
         }
         for a in query.accounts(account_id)
     ]

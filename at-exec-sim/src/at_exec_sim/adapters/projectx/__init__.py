@@ -1,0 +1,1 @@
+"""The ProjectX Gateway API (TopstepX and the other firms on it): REST client, user hub, broker adapter."""
