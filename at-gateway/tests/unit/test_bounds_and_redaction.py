@@ -86,6 +86,7 @@ def test_a_secret_only_escaped_withholds_the_text_and_a_plain_one_is_masked() ->
 def test_a_secret_echoed_upper_cased_by_an_error_message_is_masked() -> None:
     # "cannot normalise ticker 'x': ... in 'X'": a message may echo the input in another case
     assert Redactor([SECRET]).text(f"in {SECRET.upper()!r} or {SECRET.title()}") == "in '***' or ***"
+    assert Redactor([SECRET]).text(f"é {SECRET.upper()} ß") == "é *** ß"  # non-ASCII text: the folded pattern
 
 
 def test_a_mebibyte_of_newlines_redacts_in_well_under_a_second() -> None:

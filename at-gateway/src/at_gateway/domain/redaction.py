@@ -50,16 +50,38 @@ class Redactor:
     """Replaces a fixed set of secrets (webhook secrets, API keys, passwords) and secret fields."""
 
     def __init__(self, secrets: Iterable[str]) -> None:
-        # longest first, so a secret that contains another is masked whole; in any case, because a
-        # message may echo an input upper-cased (a ticker: "cannot normalise 'E2E-SECRET'")
-        known = sorted({s for s in secrets if s}, key=len, reverse=True)
-        self._pattern = re.compile("|".join(re.escape(s) for s in known), re.IGNORECASE) if known else None
+        # Longest first, so a secret that contains another is masked whole; in any letter case,
+        # because a message may echo an input upper-cased (a ticker: "cannot normalise 'E2E-SECRET'").
+        # re.IGNORECASE over a thousand secrets is 15x slower than a plain alternation, so ASCII text
+        # (nearly all of it) is matched lower-cased against the lower-cased secrets instead.
+        known = sorted({s.lower() for s in secrets if s}, key=len, reverse=True)
+        alternation = "|".join(re.escape(s) for s in known)
+        self._lower = re.compile(alternation) if known else None
+        self._folded = re.compile(alternation, re.IGNORECASE) if known else None
+
+    def _mask(self, value: str) -> str:
+        """``value`` with every known secret, in any letter case, masked."""
+        assert self._lower is not None and self._folded is not None
+        if not value.isascii():  # lower() may change the length: no span mapping, the slow pattern
+            return self._folded.sub(MASK, value)
+        pieces, last = [], 0
+        for match in self._lower.finditer(value.lower()):
+            pieces += (value[last : match.start()], MASK)
+            last = match.end()
+        return "".join([*pieces, value[last:]]) if pieces else value
+
+    def _found(self, value: str) -> bool:
+        """Whether a known secret appears in ``value``, in any letter case."""
+        assert self._lower is not None and self._folded is not None
+        if value.isascii():
+            return self._lower.search(value.lower()) is not None
+        return self._folded.search(value) is not None
 
     def text(self, value: str) -> str:
         """``value`` with every known secret masked; withheld whole if one hides in an escaped form."""
-        if self._pattern is None:
+        if self._lower is None:
             return value
-        out = self._pattern.sub(MASK, value)
+        out = self._mask(value)
         return WITHHELD if self._hidden(out) else out
 
     def body(self, raw: bytes, limit: int = MAX_KEPT_CHARS) -> str:
@@ -71,8 +93,8 @@ class Redactor:
         """
         text = raw.decode("utf-8", errors="replace")
         out = self._secret_fields(text)
-        if self._pattern is not None:
-            out = self._pattern.sub(MASK, out)
+        if self._lower is not None:
+            out = self._mask(out)
         # a JSON text can hide a secret from the passes above only behind an escape (\u0073)
         parsed = _parse_json(out) if "\\" in out else _NOT_JSON
         if parsed is not _NOT_JSON and self._leaks(parsed):
@@ -91,17 +113,17 @@ class Redactor:
 
     def _hidden(self, text: str) -> bool:
         """A secret readable once JSON or URL escapes are undone."""
-        if self._pattern is None or ("\\" not in text and "%" not in text):
+        if self._lower is None or ("\\" not in text and "%" not in text):
             return False
         # unicode_escape undoes \uXXXX, \n, \" and the like in C (non-ASCII survives via backslashreplace)
         decoded = _decode_escapes(text.encode("latin-1", "backslashreplace"))
-        if self._pattern.search(decoded):
+        if self._found(decoded):
             return True
         if not _PERCENT.search(decoded):
             return False
         # %XX as \xXX, decoded in C too (unquote is a Python loop: seconds on a body of '%')
         percent = decoded.replace("\\", "\\\\").replace("%", "\\x").encode("latin-1", "backslashreplace")
-        return bool(self._pattern.search(_decode_escapes(percent)))
+        return bool(self._found(_decode_escapes(percent)))
 
     def _leaks(self, value: Any) -> bool:
         if isinstance(value, dict):
@@ -111,9 +133,9 @@ class Redactor:
             )
         if isinstance(value, list):
             return any(self._leaks(v) for v in value)
-        if self._pattern is None:
+        if self._lower is None:
             return False
-        return bool(self._pattern.search(str(value))) if value is not None else False
+        return bool(self._found(str(value))) if value is not None else False
 
     def _scrub(self, value: Any) -> Any:
         if isinstance(value, dict):
@@ -123,7 +145,7 @@ class Redactor:
             }
         if isinstance(value, list):
             return [self._scrub(v) for v in value]
-        if isinstance(value, str) or (self._pattern is not None and self._pattern.search(str(value))):
+        if isinstance(value, str) or (self._lower is not None and self._found(str(value))):
             return self.text(str(value))
         return value
 
