@@ -129,16 +129,19 @@ async def test_a_truncated_answer_abstains_never_crashes_and_its_tokens_are_coun
 
 
 async def test_an_out_of_range_answer_is_repaired_once_within_the_budget_then_abstains(
-    local_llm: LocalLlm, tmp_path: Path
+    fresh_local_llm: LocalLlm, tmp_path: Path
 ) -> None:
-    """Told the conviction is the price, SmolLM2 answers 5 (the grammar checks shape, not range):
-    validation refuses it, one repair shows it the error, it answers 5 again, the agent abstains."""
+    """Asked for a conviction of 2 + 3, SmolLM2 answers out of range (the grammar checks shape, not
+    range): validation refuses it, one repair shows it the error, it answers out of range again, the
+    agent abstains. (At temperature 0 the answer is fixed for one prompt and model; a prompt that
+    asked it to copy 5000 came back as 1 once the signal's fields changed, so the prompt asks for
+    arithmetic instead.)"""
     wire = Wire()
     prompt = Prompt(
         "price-as-conviction",
-        "Answer only with JSON. The conviction is the price of the signal: 5000. Write conviction: 5000.",
+        "You are a calculator. conviction = 2 + 3. Answer only with JSON.",
     )
-    runner = _runner(_cfg(local_llm), tmp_path, wire)
+    runner = _runner(_cfg(fresh_local_llm), tmp_path, wire)
     view = await _ask(runner, LlmAgentSpec("a", provider="local", prompt=prompt))
     convictions = [json.loads(r["choices"][0]["message"]["content"])["conviction"] for r in wire.responses]
     assert len(convictions) == 2 and all(abs(c) > 1 for c in convictions), convictions  # answer, then repair
