@@ -71,11 +71,15 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
 
 def sign_in(driver, stack: ConsoleStack, key: str) -> None:  # type: ignore[no-untyped-def]
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
 
     driver.delete_all_cookies()
     driver.get(stack.url + "/console/login")
     driver.find_element(By.ID, "key").send_keys(key)
     driver.find_element(By.ID, "sign-in").click()
+    # the click returns before the sign-in's answer sets the session cookie: await it, or the next
+    # page is asked for without a session (and shows the sign-in page instead)
+    WebDriverWait(driver, 15).until(lambda d: d.get_cookies() and not d.current_url.endswith("/console/login"))
 
 
 def shot(driver, name: str) -> Path:  # type: ignore[no-untyped-def]
@@ -96,7 +100,7 @@ def test_a_page_without_a_session_sends_the_browser_to_sign_in(browser, stack: C
     assert browser.current_url.endswith("/console/login")
     browser.find_element(By.ID, "key").send_keys("not-a-key")
     browser.find_element(By.ID, "sign-in").click()
-    assert "not valid" in browser.find_element(By.ID, "login-error").text
+    assert "not valid" in _await_element(browser, "login-error").text
     shot(browser, "login")
 
 
@@ -128,6 +132,14 @@ def test_the_accounts_page_shows_the_account_halted_after_the_daily_loss_breach(
     shot(browser, "accounts")
 
 
+def _await_element(browser, element_id: str, timeout_s: float = 15.0):  # type: ignore[no-untyped-def]
+    """The element of the page a form's POST led to (the click returns before that page loads)."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    return WebDriverWait(browser, timeout_s).until(lambda d: d.find_element(By.ID, element_id))
+
+
 def test_the_kill_switch_is_refused_without_the_operator_key(browser, stack: ConsoleStack) -> None:  # type: ignore[no-untyped-def]
     from selenium.webdriver.common.by import By
 
@@ -136,7 +148,7 @@ def test_the_kill_switch_is_refused_without_the_operator_key(browser, stack: Con
     browser.get(stack.url + "/console/accounts")
     browser.find_element(By.ID, f"kill-{ACCOUNT}").click()
     browser.find_element(By.ID, "confirm").click()
-    assert "operator needed" in browser.find_element(By.ID, "forbidden").text
+    assert "operator needed" in _await_element(browser, "forbidden").text
     assert stack.kill_switches() == halts, "exec-sim was never called"
 
 
@@ -149,7 +161,7 @@ def test_the_kill_switch_button_halts_the_account_with_the_operator_key(browser,
     assert "halts new orders" in browser.page_source
     shot(browser, "confirm_kill_switch")
     browser.find_element(By.ID, "confirm").click()
-    assert "kill_switch " + ACCOUNT + ": done" in browser.find_element(By.ID, "notice").text
+    assert "kill_switch " + ACCOUNT + ": done" in _await_element(browser, "notice").text
     # exec-sim answered only after JetStream took its halt: it is on the bus
     stack.wait_for(lambda: stack.kill_switches() == 1, 10, "exec-sim's halt on the bus")
 
