@@ -10,8 +10,6 @@ day rolls) every ``timer_interval_s``, and a poller reconciles orders at externa
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import random
 from pathlib import Path
 
@@ -24,6 +22,7 @@ from at_core.metrics import MetricCatalog
 from at_core.metrics.exec_sim import CATALOG
 from at_core.runtime.bus import EventBus
 from at_core.runtime.logging import get_logger
+from at_core.runtime.tasks import stop_task
 from at_exec_sim.adapters.registry import build_adapters, check_accounts, with_bracket_venues
 from at_exec_sim.adapters.routing import VenueRouter
 from at_exec_sim.adapters.state_stream import last_market_data, replay_execution
@@ -138,10 +137,7 @@ async def stop(svc: ExecSim) -> None:
     """Stop the timer and the poller, then close the bus and the venues."""
     svc.ready = False
     for task in (svc.timer, svc.poller):
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await stop_task(task)
     if svc.bus is not None:
         await svc.bus.close()
     await svc.venues.close_all()

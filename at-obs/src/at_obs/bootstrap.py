@@ -4,13 +4,10 @@ consumers and timers ``consumers.py``'s."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-
 from at_core.constants import SERVICE_OBS
 from at_core.metrics.obs import CATALOG
 from at_core.runtime.bus import EventBus
-from at_core.runtime.logging import get_logger
+from at_core.runtime.tasks import stop_task
 from at_obs.adapters.audit_store import open_audit_store
 from at_obs.config import ObsSettings
 from at_obs.service import Recorder
@@ -33,31 +30,11 @@ async def start(rec: Recorder) -> None:
     await rec.bus.ensure_streams(replicas=rec.settings.nats_stream_replicas)
 
 
-log = get_logger("at_obs")
-
-#: A timer task is cancelled this many times, this long apart, before the shutdown goes on without it.
-STOP_ATTEMPTS, STOP_STEP_S = 5, 2.0
-
-
-async def _stop_task(task: asyncio.Task[None]) -> None:
-    """Cancel ``task`` until it ends, bounded. A single cancel can be lost: nats-py's JetStream
-    requests wait in ``asyncio.wait_for``, which in Python 3.11 drops a cancel that arrives as the
-    answer does (CPython gh-86296), and the poller went on polling, so the shutdown waited forever."""
-    for _ in range(STOP_ATTEMPTS):
-        task.cancel()
-        done, _ = await asyncio.wait({task}, timeout=STOP_STEP_S)
-        if done:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                task.result()
-            return
-    log.error("task_did_not_stop", task=task.get_name())
-
-
 async def stop(rec: Recorder) -> None:
     """Stop the timers, close the bus (its consumers first), then the store."""
     rec.ready = False
     for task in rec.tasks:
-        await _stop_task(task)
+        await stop_task(task)
     if rec.bus is not None:
         await rec.bus.close()
     rec.store.close()

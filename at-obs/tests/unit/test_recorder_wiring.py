@@ -17,27 +17,3 @@ def test_the_recorder_binds_one_provisioned_durable_per_stream_reading_everythin
     for name, spec in ours.items():
         assert provisioned[name].stream == spec.name and provisioned[name].filter_subject == subjects.ALL
 
-
-async def test_a_timer_task_that_loses_a_cancel_still_stops() -> None:
-    """As nats-py's wait_for can in Python 3.11: the first cancel is swallowed, the loop goes on."""
-    import asyncio
-
-    from at_obs import bootstrap
-
-    turns = 0
-
-    async def poller() -> None:
-        nonlocal turns
-        while True:
-            turns += 1
-            try:
-                await asyncio.sleep(3600)
-            except asyncio.CancelledError:
-                if turns == 1:
-                    continue  # the lost cancel
-                raise
-
-    task = asyncio.create_task(poller())
-    await asyncio.sleep(0)
-    await asyncio.wait_for(bootstrap._stop_task(task), 30)
-    assert task.cancelled() and turns == 2

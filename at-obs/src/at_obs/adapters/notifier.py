@@ -10,7 +10,6 @@ succeeded is remembered per route, so a redelivery never sends it twice.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,6 +23,7 @@ from at_core.events import Event
 from at_core.metrics import Metrics
 from at_core.runtime.bus import Consumer, Delivery, EventBus
 from at_core.runtime.logging import get_logger
+from at_core.runtime.tasks import stop_task
 from at_obs.console_settings import ConsoleSettings, NotifyRoute
 from at_obs.domain.notify import Notice, Throttle, digest_text, notice_for
 
@@ -173,8 +173,6 @@ async def stop(notifier: Notifier) -> None:
     if notifier.metrics is not None:
         notifier.metrics.gauge("notifier_running").set(0)
     for task in notifier.tasks:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        await stop_task(task)
     if notifier.bus is not None:
         await notifier.bus.close()

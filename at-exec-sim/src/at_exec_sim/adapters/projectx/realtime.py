@@ -24,6 +24,7 @@ from typing import Any
 from pysignalr.client import SignalRClient
 
 from at_core.runtime.logging import get_logger
+from at_core.runtime.tasks import stop_task
 
 log = get_logger("at_exec_sim.projectx")
 
@@ -69,11 +70,8 @@ class UserHub:
         if ws is not None:
             with contextlib.suppress(Exception):
                 await ws.close()
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await stop_task(self._task)
+        self._task = None
 
     def _client_now(self) -> SignalRClient:
         token = self._token() or ""

@@ -18,7 +18,6 @@ exec-sim to reconcile, so what happened while it was down is booked.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -27,6 +26,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
 from at_core.runtime.logging import get_logger
+from at_core.runtime.tasks import stop_task
 
 log = get_logger("at_exec_sim.tradovate")
 
@@ -85,11 +85,8 @@ class TradovateSocket:
             self._task = asyncio.create_task(self._run(), name="tradovate-socket")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await stop_task(self._task)
+        self._task = None
 
     async def _run(self) -> None:
         delay = self.backoff_s

@@ -20,6 +20,7 @@ from nats.aio.client import Client
 
 from at_core.metrics import Metrics
 from at_core.runtime.logging import get_logger
+from at_core.runtime.tasks import stop_task
 from at_obs.adapters.audit_store import AuditStore
 from at_obs.adapters.console_feed import subscribe_all
 from at_obs.adapters.service_probes import HealthSnapshot, poll_health
@@ -132,9 +133,7 @@ async def _poll_health(state: ConsoleState) -> None:
 
 async def stop(state: ConsoleState) -> None:
     for task in state.tasks:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await task
+        await stop_task(task)
     if state.nc is not None:
         with contextlib.suppress(Exception):
             await state.nc.close()
