@@ -16,4 +16,3 @@ def test_the_recorder_binds_one_provisioned_durable_per_stream_reading_everythin
     assert set(ours) == set(provisioned)
     for name, spec in ours.items():
         assert provisioned[name].stream == spec.name and provisioned[name].filter_subject == subjects.ALL
-
