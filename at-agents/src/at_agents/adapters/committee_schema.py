@@ -57,7 +57,9 @@ class CommitteeDoc(_Strict):
     strategies: list[str] = Field(default_factory=lambda: ["*"])
     rule: str = "weighted_mean"
     threshold: Decimal = Decimal("0.2")
-    deadline_s: float = Field(default=5.0, gt=0)
+    #: 0 is a drill (every member misses it and the committee abstains: the deadline metrics and
+    #: alert fire on purpose); below 0 is refused
+    deadline_s: float = Field(default=5.0, ge=0)
     members: list[MemberDoc]
     max_quantity: dict[str, Decimal] = Field(default_factory=dict)
     debate: DebateDoc | None = None
