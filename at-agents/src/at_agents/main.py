@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 
-import typer
 import uvicorn
 from fastapi import Depends, FastAPI
-from pydantic import ValidationError
 
 from at_agents import __version__, bootstrap, consumers
 from at_agents.api.mcp_server import build_mcp
@@ -16,7 +13,7 @@ from at_agents.api.routes import agents, health
 from at_agents.config import AgentsSettings
 from at_agents.errors import ConfigError
 from at_core.clock import Clock
-from at_core.runtime.cli import service_cli, settings_error
+from at_core.runtime.cli import add_check_config, service_cli
 from at_core.runtime.logging import configure_logging
 from at_core.service_kit import Scope, ScopeGuard, ServiceSpec, create_service_app, read_access
 
@@ -50,20 +47,6 @@ def create_app(settings: AgentsSettings | None = None, clock: Clock | None = Non
     return app
 
 
-def check_config_command() -> int:
-    """``at-agents check-config``: validate settings and the committees file; 0 if usable, 2 if not."""
-    try:
-        lines = bootstrap.check_config(AgentsSettings())
-    except ValidationError as exc:
-        print(settings_error("at-agents check-config", exc), file=sys.stderr)
-        return 2
-    except ConfigError as exc:
-        print(f"at-agents: configuration refused: {exc}", file=sys.stderr)
-        return 2
-    print("\n".join([*lines, f"ok: {len(lines)} committees"]))
-    return 0
-
-
 def serve() -> None:
     """Read the settings (environment, .env) and run the app under uvicorn."""
     settings = AgentsSettings()
@@ -79,10 +62,7 @@ cli = service_cli(
 )
 
 
-@cli.command("check-config")
-def check_config() -> None:
-    """Validate the settings and the committees file without starting; exit 0 if usable, 2 if not."""
-    raise typer.Exit(check_config_command())
+add_check_config(cli, "at-agents", lambda: bootstrap.check_config(AgentsSettings()), "committees", (ConfigError,))
 
 
 def run() -> None:

@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import sys
-
-import typer
 import uvicorn
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
-from pydantic import ValidationError
 
 from at_core.clock import Clock
 from at_core.metrics import MetricCatalog
 from at_core.metrics.exec_sim import CATALOG
 from at_core.runtime.bus import PublishError
-from at_core.runtime.cli import service_cli, settings_error
+from at_core.runtime.cli import add_check_config, service_cli
 from at_core.runtime.logging import configure_logging
 from at_core.service_kit import ServiceSpec, create_service_app, problem_response, read_access
 from at_exec_sim import __version__, bootstrap, consumers
@@ -56,20 +52,6 @@ def create_app(
     return app
 
 
-def check_config_command() -> int:
-    """``at-exec-sim check-config``: validate settings, profiles and accounts; 0 if usable, 2 if not."""
-    try:
-        lines = bootstrap.check_config(ExecSimSettings())
-    except ValidationError as exc:
-        print(settings_error("at-exec-sim check-config", exc), file=sys.stderr)
-        return 2
-    except ConfigError as exc:
-        print(f"at-exec-sim: configuration refused: {exc}", file=sys.stderr)
-        return 2
-    print("\n".join([*lines, f"ok: {len(lines)} accounts"]))
-    return 0
-
-
 def serve() -> None:
     """Read the settings (environment, .env) and run the app under uvicorn."""
     settings = ExecSimSettings()
@@ -85,10 +67,7 @@ cli = service_cli(
 )
 
 
-@cli.command("check-config")
-def check_config() -> None:
-    """Validate the settings and the accounts file without starting; exit 0 if usable, 2 if not."""
-    raise typer.Exit(check_config_command())
+add_check_config(cli, "at-exec-sim", lambda: bootstrap.check_config(ExecSimSettings()), "accounts", (ConfigError,))
 
 
 def run() -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import typer
 from pydantic import ValidationError
@@ -83,3 +84,28 @@ def service_cli(command: str, help_text: str, env_prefix: str, serve: Callable[[
         start()
 
     return app
+
+
+def add_check_config(
+    app: typer.Typer, command: str, check: Callable[[], list[str]], what: str, refusals: tuple[type[Exception], ...]
+) -> None:
+    """Add ``<command> check-config`` to ``app``: ``check()`` builds the settings and validates the
+    service's files without starting (one line per item); exit 0 if usable, 2 with the reason if not.
+
+    Args:
+        what: what the lines count, for the last line (``ok: 5 accounts``).
+        refusals: the service's own configuration errors (a settings ValidationError always counts).
+    """
+
+    @app.command("check-config")
+    def check_config() -> None:
+        """Validate the settings and the service's files without starting; exit 0 if usable, 2 if not."""
+        try:
+            lines: list[Any] = check()
+        except ValidationError as exc:
+            print(settings_error(f"{command} check-config", exc), file=sys.stderr)
+            raise typer.Exit(2) from None
+        except refusals as exc:
+            print(f"{command}: configuration refused: {exc}", file=sys.stderr)
+            raise typer.Exit(2) from None
+        print("\n".join([*lines, f"ok: {len(lines)} {what}"]))

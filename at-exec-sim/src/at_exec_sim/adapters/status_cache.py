@@ -9,9 +9,12 @@ push, reconnect, placement, cancel or modification forgets every answer.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
-from at_exec_sim.domain.ports import ExecutionReport
+from at_exec_sim.domain.ports import ExecutionReport, ReportStatus
+
+#: Only a resting order's answer is kept: an end or an absence is asked again.
+RESTING = (ReportStatus.ACCEPTED, ReportStatus.PARTIALLY_FILLED)
 
 
 class StatusCache:
@@ -35,6 +38,15 @@ class StatusCache:
 
     def put(self, report: ExecutionReport) -> None:
         self._answers[report.client_order_id] = (self._now(), report)
+
+    async def status(self, client_order_id: str, ask: Callable[[str], Awaitable[ExecutionReport]]) -> ExecutionReport:
+        """The vouched-for answer, else ``ask(client_order_id)`` (kept when the order rests)."""
+        if (cached := self.get(client_order_id)) is not None:
+            return cached
+        report = await ask(client_order_id)
+        if report.status in RESTING:
+            self.put(report)
+        return report
 
     def forget(self, _reason: str = "") -> None:
         self._answers.clear()

@@ -197,12 +197,7 @@ class TradovateBroker:
         Raises:
             VenueUnavailableError: the broker could not be asked.
         """
-        if (cached := self.statuses.get(client_order_id)) is not None:
-            return cached
-        report = await self._status(client_order_id, instrument)
-        if report.status in (ReportStatus.ACCEPTED, ReportStatus.PARTIALLY_FILLED):
-            self.statuses.put(report)  # only resting orders: an end or an absence is asked again
-        return report
+        return await self.statuses.status(client_order_id, lambda coid: self._status(coid, instrument))
 
     async def _status(self, client_order_id: str, instrument: Instrument) -> ExecutionReport:
         order_id = await self._find(client_order_id)
