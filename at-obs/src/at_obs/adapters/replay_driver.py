@@ -20,6 +20,7 @@ from nats.errors import Error as NatsError
 from at_core import subjects
 from at_core.errors import DecodeError
 from at_core.events import Event
+from at_core.runtime.acks import AckWaiter
 from at_core.runtime.bus import event_headers
 from at_core.serialization import decode_event, encode_event
 from at_obs.adapters.nats_client import connect
@@ -92,18 +93,29 @@ class ReplayDriver:
 
             await nc.subscribe(subjects.ALL, cb=on)
             await nc.flush()
+            acks = AckWaiter(nc)
+            unacked: list[tuple[str, asyncio.Future[Any]]] = []
             for event in inputs:
                 self._known.add(event.event_id)
                 self._correlations.add(event.correlation_id)
                 since = len(self.captured)
                 subject = subjects.subject_for(event)
+                deadline = time.monotonic() + timeout_s
                 if subjects.stream_for_subject(subject) is None:
                     await nc.publish(subject, encode_event(event), headers=event_headers(event))
+                elif quiesce_after is not None and not quiesce_after(event) and settle_s <= 0:
+                    # Nothing waits on this input: sent back to back, its ack awaited at the next barrier.
+                    reply, future = await acks.reply_to()
+                    await nc.publish(subject, encode_event(event), reply=reply, headers=event_headers(event))
+                    unacked.append((event.event_id, future))
+                    if progress is not None:
+                        progress()
+                    continue
                 else:
-                    ack = await js.publish(subject, encode_event(event), headers=event_headers(event))
-                    if getattr(ack, "duplicate", False):
-                        self.duplicates.append(event.event_id)
-                deadline = time.monotonic() + timeout_s
+                    reply, future = await acks.reply_to()
+                    await nc.publish(subject, encode_event(event), reply=reply, headers=event_headers(event))
+                    unacked.append((event.event_id, future))
+                await self._stored(unacked, deadline)  # every earlier input is in its stream first
                 await self._expected(event.event_id, since, expected[event.event_id], deadline)
                 if quiesce_after is None or quiesce_after(event):
                     await self._quiesce(js, event.event_id, deadline)
@@ -114,6 +126,14 @@ class ReplayDriver:
         finally:
             await nc.drain()
         return self.captured
+
+    async def _stored(self, unacked: list[tuple[str, asyncio.Future[Any]]], deadline: float) -> None:
+        """Await the JetStream acks of the inputs sent so far, in order; raise the first refusal."""
+        for event_id, future in unacked:
+            ack = await asyncio.wait_for(future, max(0.001, deadline - time.monotonic()))
+            if getattr(ack, "duplicate", False):
+                self.duplicates.append(event_id)
+        unacked.clear()
 
     async def _expected(self, root: str, since: int, want: int, deadline: float) -> None:
         while self._count_caused_by(root, since) < want:
