@@ -9,7 +9,8 @@ from decimal import Decimal
 import pytest
 from tests.helpers import T0, proposal
 from tests.integration.test_broker_routing import Service
-from tests.integration.test_prop_broker_routing import BRACKET, Prop, prop  # noqa: F401 (the fixture)
+from tests.integration.test_prop_broker_routing import BRACKET, Prop
+from tests.integration.test_prop_broker_routing import prop as prop  # the fixture
 
 from at_core.clock import ManualClock
 from at_core.models.enums import OrderSide
