@@ -124,6 +124,11 @@ class ExecSimSettings(ServiceSettings):
     projectx_requests_per_minute: int = Field(
         default=150, ge=1, le=200, description="Client-side budget, below the gateway's ~200 requests per 60 s"
     )
+    projectx_native_brackets: bool = Field(
+        default=True,
+        description="Place an entry's stop and target as ProjectX's own bracket (stopLossBracket/takeProfitBracket) "
+        "in the same request; false: exec-sim places them as separate orders",
+    )
     tradovate_name: str | None = Field(default=None, description="Tradovate user name; set to enable the venue")
     tradovate_password: SecretStr | None = Field(default=None, description="Tradovate password")
     tradovate_app_id: str = Field(default="at-exec-sim", description="Tradovate API key's app id")
@@ -141,6 +146,11 @@ class ExecSimSettings(ServiceSettings):
     tradovate_base_url: str | None = Field(default=None, description="Replaces the environment's REST URL")
     tradovate_ws_url: str | None = Field(default=None, description="Replaces the environment's WebSocket URL")
     tradovate_venue: str = Field(default="TRADOVATE", min_length=1, description="Venue name accounts use")
+    tradovate_native_brackets: bool = Field(
+        default=True,
+        description="Place an entry's stop and target as one Tradovate OSO (order/placeoso, the two linked OCO); "
+        "false: exec-sim places them as separate orders",
+    )
     broker_mismatch_halt: bool = Field(
         default=False, description="Halt an account whose positions differ from its broker's (seen twice in a row)"
     )

@@ -6,6 +6,10 @@ with ``Retry-After``. Market orders fill at :attr:`FakeProjectX.price` (in the p
 :attr:`fill_parts` when set: a partial fill, the rest open); limits rest until
 :meth:`FakeProjectX.fill`. A ``customTag`` already used on the account is refused. Every
 change is pushed on the user hub to the connections that subscribed to it.
+
+``stopLossBracket``/``takeProfitBracket`` ``{ticks, type}`` on ``Order/place``: when the entry
+first fills, the gateway places the children itself (no ``customTag``, the entry's size, ``ticks``
+from the fill price) and when one of them fills it cancels the other (OCO).
 """
 
 from __future__ import annotations
@@ -71,6 +75,8 @@ class FakeProjectX:
         self._ids = itertools.count(9001)
         self._trade_ids = itertools.count(50001)
         self.hub = Hub("/hubs/user", lambda token: token in self.tokens)
+        self._brackets: dict[int, dict[str, Any]] = {}  # entry id -> its bracket fields, until it fills
+        self._children: dict[int, dict[str, int]] = {}  # entry id -> {"sl": id, "tp": id}
 
     # -- test switches ---------------------------------------------------------------------
     def expire_tokens(self) -> None:
@@ -79,6 +85,11 @@ class FakeProjectX:
 
     def by_tag(self, tag: str) -> dict[str, Any]:
         return next(o for o in self.orders.values() if o["customTag"] == tag)
+
+    def children(self, tag: str) -> dict[str, dict[str, Any]]:
+        """The gateway's bracket children of the entry with this tag: ``{"sl": ..., "tp": ...}``."""
+        parent = self.by_tag(tag)["id"]
+        return {role: self.orders[oid] for role, oid in self._children.get(parent, {}).items()}
 
     async def fill(self, order_id: int, size: int, price: Decimal | None = None) -> None:
         """Fill ``size`` more of an open order (a resting limit trading, the rest of a partial)."""
@@ -167,6 +178,9 @@ class FakeProjectX:
                  "side": b["side"], "size": b["size"], "limitPrice": b.get("limitPrice"),
                  "stopPrice": b.get("stopPrice"), "fillVolume": 0, "filledPrice": None, "customTag": tag}  # fmt: skip
         self.orders[oid] = order
+        brackets = {k: b[k] for k in ("stopLossBracket", "takeProfitBracket") if b.get(k)}
+        if brackets:
+            self._brackets[oid] = brackets
         if b["type"] == 2:
             parts, self.fill_parts = self.fill_parts or [b["size"]], None
             for part in parts:
@@ -190,6 +204,30 @@ class FakeProjectX:
         else:
             self.positions[order["contractId"]] = (new, avg)
         self.account["balance"] -= float(self.fee_per_contract * size)
+        if (brackets := self._brackets.pop(order["id"], None)) is not None:
+            self._open_children(order, brackets, price)
+        for siblings in self._children.values():  # a child filled: the gateway cancels the other (OCO)
+            if order["id"] in siblings.values():
+                for other in siblings.values():
+                    if other != order["id"] and self.orders[other]["status"] == 1:
+                        self.orders[other]["status"] = 3
+
+    def _open_children(self, entry: dict[str, Any], brackets: dict[str, Any], price: Decimal) -> None:
+        tick = D(str(next(c["tickSize"] for c in CONTRACTS if c["id"] == entry["contractId"])))
+        sign = 1 if entry["side"] == 0 else -1
+        for key, role, direction in (("stopLossBracket", "sl", -1), ("takeProfitBracket", "tp", 1)):
+            if key not in brackets:
+                continue
+            level = float(price + direction * sign * tick * brackets[key]["ticks"])
+            oid = next(self._ids)
+            kind = brackets[key]["type"]
+            self.orders[oid] = {"id": oid, "accountId": entry["accountId"], "contractId": entry["contractId"],
+                                "symbolId": entry["symbolId"], "creationTimestamp": _now(),
+                                "updateTimestamp": _now(), "status": 1, "type": kind, "side": 1 - entry["side"],
+                                "size": entry["size"], "limitPrice": level if kind == 1 else None,
+                                "stopPrice": level if kind in (4, 5) else None, "fillVolume": 0,
+                                "filledPrice": None, "customTag": None}  # fmt: skip
+            self._children.setdefault(entry["id"], {})[role] = oid
 
     def _search(self, b: dict[str, Any]) -> dict[str, Any]:
         return {"orders": [dict(o) for o in self.orders.values() if o["accountId"] == b["accountId"]]}
@@ -221,3 +259,10 @@ class FakeProjectX:
     async def _push_all(self) -> None:
         if self.orders:
             await self._push(max(self.orders))
+
+    async def fill_child(self, tag: str, role: str, size: int, price: Decimal) -> None:
+        """A bracket child of the entry tagged ``tag`` trades (the other is canceled by the gateway)."""
+        child = self.children(tag)[role]
+        self._fill(child, size, price)
+        for other in self.children(tag).values():
+            await self._push(other["id"])

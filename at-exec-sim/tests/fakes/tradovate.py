@@ -4,7 +4,10 @@ REST under ``/v1``: ``auth/accesstokenrequest`` (tokens with an ``expirationTime
 ``auth/renewaccesstoken``, entity reads (``account/list``, ``contract/find``, ``order/item``,
 ``fill/deps`` ...), ``order/placeorder`` (market orders fill at :attr:`FakeTradovate.price`,
 in :attr:`fill_parts` when set; limits work until :meth:`FakeTradovate.fill`),
-``order/cancelorder``. A missing or expired token is a 401; :attr:`penalize_next` answers the
+``order/cancelorder``, ``order/placeoso`` (the entry and ``bracket1``/``bracket2`` in one
+request, answered ``{orderId, oso1Id, oso2Id}``: the brackets are orders whose ``parentId`` is
+the entry, ``Suspended`` until it fills, then working at its size, linked OCO by an ``ocoId``: one
+filling cancels the other; canceling the entry cancels them), ``order/list``. A missing or expired token is a 401; :attr:`penalize_next` answers the
 next requests with a time penalty (``p-ticket``, ``p-time`` in an HTTP 200, the request not
 executed); :attr:`throttle_next` with an HTTP 429.
 
@@ -89,6 +92,7 @@ class FakeTradovate:
     def __post_init__(self) -> None:
         self._ids = itertools.count(700001)
         self._fill_ids = itertools.count(800001)
+        self._holding = False
         self.sockets: list[WebSocket] = []
         self.changed = asyncio.Event()
         self.contract = {"id": 2665, "name": "MESZ6", "contractMaturityId": 51001}
@@ -132,6 +136,7 @@ class FakeTradovate:
             "product/item": lambda q: dict(self.product),
             "command/list": lambda q: list(self.commands),
             "order/item": lambda q: self.orders.get(int(q["id"])),
+            "order/list": lambda q: list(self.orders.values()),
             "orderVersion/deps": lambda q: [self.versions[int(q["masterid"])]] if int(q["masterid"]) in self.versions else [],
             "fill/deps": lambda q: [f for f in self.fills if f["orderId"] == int(q["masterid"])],
             "position/list": lambda q: list(self.positions.values()),
@@ -139,6 +144,7 @@ class FakeTradovate:
         posts = {
             "auth/accesstokenrequest": self._login,
             "order/placeorder": self._place,
+            "order/placeoso": self._place_oso,
             "order/cancelorder": self._cancel,
             "order/modifyorder": self._modify,
             "cashBalance/getcashbalancesnapshot": lambda b: {"accountId": b["accountId"],
@@ -167,7 +173,7 @@ class FakeTradovate:
             if path != "auth/accesstokenrequest" and not self._valid(token):
                 return Response(status_code=401)
             answer = handler(body if method == "POST" else body | {"_token": token})
-            if path == "order/placeorder" and self.lose_next_places > 0:
+            if path in ("order/placeorder", "order/placeoso") and self.lose_next_places > 0:
                 self.lose_next_places -= 1
                 return Response("Bad Gateway", status_code=502)
             return JSONResponse(answer)
@@ -207,15 +213,58 @@ class FakeTradovate:
                               "price": b.get("price"), "stopPrice": b.get("stopPrice")}  # fmt: skip
         self.commands.append({"id": oid + 1, "orderId": oid, "timestamp": _ts(), "clOrdId": b.get("clOrdId"),
                               "commandType": "New", "commandStatus": "OK", "isAutomated": True})  # fmt: skip
-        if b["orderType"] == "Market":
+        if b["orderType"] == "Market" and not self._holding:
             parts, self.fill_parts = self.fill_parts or [b["orderQty"]], None
             for part in parts:
                 self._fill(oid, part, self.price)
         asyncio.get_running_loop().create_task(self._props("order", self.orders[oid]))
         return {"orderId": oid}
 
+    def _place_oso(self, b: dict[str, Any]) -> dict[str, Any]:
+        brackets = [b.pop(k) for k in ("bracket1", "bracket2") if b.get(k)]
+        self._holding = True  # the entry fills after its brackets exist
+        try:
+            answer = self._place(b)
+        finally:
+            self._holding = False
+        if "orderId" not in answer:
+            return answer
+        oid = answer["orderId"]
+        oco = next(self._ids) if len(brackets) == 2 else None
+        for i, item in enumerate(brackets, start=1):
+            cid = next(self._ids)
+            self.orders[cid] = {"id": cid, "accountId": b["accountId"], "contractId": self.contract["id"],
+                                "timestamp": _ts(), "action": item["action"], "ordStatus": "Suspended",
+                                "admin": False, "parentId": oid, "ocoId": oco}  # fmt: skip
+            self.versions[cid] = {"id": cid, "orderId": cid, "orderQty": b["orderQty"], "orderType": item["orderType"],
+                                  "price": item.get("price"), "stopPrice": item.get("stopPrice")}  # fmt: skip
+            answer[f"oso{i}Id"] = cid
+        self.commands[-1]["commandType"] = "PlaceOSO"
+        if b["orderType"] == "Market":
+            parts, self.fill_parts = self.fill_parts or [b["orderQty"]], None
+            for part in parts:
+                self._fill(oid, part, self.price)
+        return answer
+
+    def children(self, tag: str) -> dict[str, dict[str, Any]]:
+        """The OSO brackets of the entry with this ``clOrdId``: ``{"sl": ..., "tp": ...}`` (with ``orderQty``)."""
+        parent = self.by_tag(tag)["id"]
+        out = {}
+        for order in self.orders.values():
+            if order.get("parentId") == parent:
+                role = "sl" if self.versions[order["id"]]["orderType"] == "Stop" else "tp"
+                out[role] = order | {"orderQty": self.versions[order["id"]]["orderQty"]}
+        return out
+
     def _fill(self, oid: int, qty: int, price: Decimal) -> None:
         order = self.orders[oid]
+        for child in self.orders.values():  # the entry traded: its brackets start working
+            if child.get("parentId") == oid and child["ordStatus"] == "Suspended":
+                child["ordStatus"] = "Working"
+        if order.get("ocoId") is not None:  # a bracket traded: its OCO sibling is canceled
+            for other in self.orders.values():
+                if other.get("ocoId") == order["ocoId"] and other["id"] != oid and other["ordStatus"] == "Working":
+                    other["ordStatus"] = "Canceled"
         self.fills.append({"id": next(self._fill_ids), "orderId": oid, "contractId": order["contractId"],
                            "timestamp": _ts(), "tradeDate": {"year": 2026, "month": 12, "day": 2},
                            "action": order["action"], "qty": qty, "price": float(price), "active": True,
@@ -236,6 +285,9 @@ class FakeTradovate:
         if order is None or order["ordStatus"] != "Working":
             return {"failureReason": "UnknownReason", "failureText": "Order is not working"}
         order["ordStatus"] = "Canceled"
+        for child in self.orders.values():  # an entry canceled: its held brackets go with it
+            if child.get("parentId") == order["id"] and child["ordStatus"] == "Suspended":
+                child["ordStatus"] = "Canceled"
         asyncio.get_running_loop().create_task(self._props("order", order))
         return {"commandId": order["id"] + 2}
 

@@ -177,14 +177,19 @@ BRACKET = BracketSpec(
 )
 
 
+def MANAGED(settings: ExecSimSettings) -> ExecSimSettings:
+    """The settings with native brackets off at both venues: exec-sim places the children itself."""
+    return settings.model_copy(update={"projectx_native_brackets": False, "tradovate_native_brackets": False})
+
+
 @pytest.mark.parametrize("venue", ["TOPSTEPX", "TRADOVATE"])
-async def test_a_bracketed_alert_rests_its_children_at_the_broker_and_the_stop_cancels_the_target_there(
+async def test_without_native_brackets_exec_sim_places_the_children_and_the_stop_cancels_the_target_there(
     prop: Prop, venue: str
 ) -> None:
     account = "topstep-1" if venue == "TOPSTEPX" else "tradovate-1"
     p = proposal(prop.f, account, f"MESZ6.{venue}", OrderSide.BUY, "2")
     p = p.model_copy(update={"order": p.order.model_copy(update={"bracket": BRACKET})})
-    async with Service(prop.settings, ManualClock(T0)) as svc:
+    async with Service(MANAGED(prop.settings), ManualClock(T0)) as svc:
         watch = await prop.send(p)
         await watch.until(lambda got: sum(1 for e in got if e.event_type == "order_accepted" and e.bracket_role) == 2)
         coid = watch.first("risk_decision").client_order_id
@@ -215,13 +220,15 @@ async def test_a_bracketed_alert_rests_its_children_at_the_broker_and_the_stop_c
 
 
 @pytest.mark.parametrize("venue", ["TOPSTEPX", "TRADOVATE"])
-async def test_a_partial_fill_resizes_the_bracket_children_at_the_broker(prop: Prop, venue: str) -> None:
+async def test_without_native_brackets_a_partial_fill_resizes_the_children_at_the_broker(
+    prop: Prop, venue: str
+) -> None:
     account = "topstep-1" if venue == "TOPSTEPX" else "tradovate-1"
     fake = prop.px if venue == "TOPSTEPX" else prop.tv
     fake.fill_parts = [1]  # the entry of 3 fills 1 now, the rest later
     p = proposal(prop.f, account, f"MESZ6.{venue}", OrderSide.BUY, "3")
     p = p.model_copy(update={"order": p.order.model_copy(update={"bracket": BRACKET})})
-    async with Service(prop.settings, ManualClock(T0)) as svc:
+    async with Service(MANAGED(prop.settings), ManualClock(T0)) as svc:
         watch = await prop.send(p)
         await watch.until(lambda got: sum(1 for e in got if e.event_type == "order_accepted" and e.bracket_role) == 2)
         coid = watch.first("risk_decision").client_order_id

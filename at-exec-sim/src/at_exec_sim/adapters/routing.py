@@ -13,6 +13,12 @@ An order exec-sim ends on its own while it rests at a broker (a bracket child OC
 orphaned by the position closing) is canceled there by :meth:`VenueRouter.cancel_ended`, so no
 stop or target is left resting after its position closed.
 
+At a venue whose adapter places brackets natively (``adapters/native_brackets.py``), an entry
+with a bracket is sent with it in one request (``submit_bracketed``) and each bracket child the
+engine opens is adopted (``adopt``: the venue's own child found and brought to exec-sim's size
+and price) rather than placed; after a restart the adopted children's venue ids are handed back
+to the adapter (``remember``) when it connects.
+
 Reconciliation (:meth:`VenueRouter.poll` then :meth:`VenueRouter.book`) asks each broker for
 the state of every open or unknown order and books only what is new (``adapters/reconcile.py``):
 a resting limit's later fill, the rest of a partial fill, the fate of an order whose answer was
@@ -31,6 +37,7 @@ from at_core.events import Event, MarketDataEvent, OrderUpdated
 from at_core.metrics import Metrics
 from at_core.models.enums import OrderStatus, OrderType
 from at_core.runtime.logging import get_logger
+from at_exec_sim.adapters.native_brackets import native, reference_price
 from at_exec_sim.adapters.reconcile import judge
 from at_exec_sim.domain.ports import BrokerAdapter, ExecutionReport, OrderBook, ReportStatus
 from at_exec_sim.domain.records import OPEN_STATUSES, OrderRecord, Route
@@ -125,6 +132,10 @@ class VenueRouter:
             return False
         for inst in instruments:
             book.add_instrument(inst)  # the broker's precision and limits are what the risk check must use
+        if native(link.adapter):  # children adopted before a restart: their venue ids, as persisted
+            for record in book.orders_at([link.name]):
+                if record.parent_client_order_id is not None and record.venue_order_id is not None:
+                    link.adapter.remember(record.client_order_id, record.venue_order_id)
         link.connected, link.instruments, link.last_error = True, len(instruments), None
         log.info("venue_connected", venue=link.name, instruments=len(instruments))
         return True
@@ -154,7 +165,7 @@ class VenueRouter:
             message = f"{link.name} is not connected ({link.last_error}); the order was not sent"
             return book.on_report(coid, _not_sent(coid, "venue_unavailable", message))
         try:
-            report = await link.adapter.submit(coid, route.instrument, route.spec)
+            report = await self._send(book, link, route)
         except VenueUnavailableError as exc:
             link.last_error = exc.reason
             self._unknown(coid, submitted.account_id, submitted.instrument_id, link.name, exc.reason)
@@ -171,6 +182,18 @@ class VenueRouter:
         self.booked_trade_ids[coid] = frozenset(report.trade_ids)
         self._ended_there(coid, report)
         return book.on_report(coid, report)
+
+    async def _send(self, book: OrderBook, link: VenueLink, route: Route) -> ExecutionReport:
+        """Place the route's order: adopt the venue's own bracket child, send an entry with its native
+        bracket, or place the order as it is."""
+        adapter, submitted = link.adapter, route.submitted
+        if native(adapter) and submitted.parent_client_order_id is not None:
+            return await adapter.adopt(route.client_order_id, route.instrument, route.spec)
+        if native(adapter) and route.spec.bracket is not None:
+            arrival = submitted.arrival_price or book.last_price(route.instrument.instrument_id)
+            reference = reference_price(route.spec, arrival)
+            return await adapter.submit_bracketed(route.client_order_id, route.instrument, route.spec, reference)
+        return await adapter.submit(route.client_order_id, route.instrument, route.spec)
 
     async def cancel_stopped(self, book: OrderBook) -> list[Event]:
         """Cancel at their brokers the orders of the accounts the engine locked or halted since last time."""

@@ -28,7 +28,12 @@ def projectx_broker(settings: ExecSimSettings) -> ProjectXBroker:
     )
     hub = UserHub(settings.projectx_hub_url, lambda: client.token)
     return ProjectXBroker(
-        client, settings.projectx_account, venue=settings.projectx_venue, live=settings.projectx_live, hub=hub
+        client,
+        settings.projectx_account,
+        venue=settings.projectx_venue,
+        live=settings.projectx_live,
+        hub=hub,
+        native_brackets=settings.projectx_native_brackets,
     )
 
 
@@ -56,5 +61,10 @@ def tradovate_broker(settings: ExecSimSettings) -> TradovateBroker:
         settings.tradovate_ws_url or (LIVE_WS if live else DEMO_WS), lambda: client.token, lambda: client.user_id
     )
     return TradovateBroker(
-        client, settings.tradovate_account, settings.tradovate_symbols, venue=settings.tradovate_venue, socket=socket
+        client,
+        settings.tradovate_account,
+        settings.tradovate_symbols,
+        venue=settings.tradovate_venue,
+        socket=socket,
+        native_brackets=settings.tradovate_native_brackets,
     )

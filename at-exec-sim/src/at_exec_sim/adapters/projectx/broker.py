@@ -6,6 +6,11 @@ Calls used: ``Account/search`` (the account, its balance, whether it is simulate
 ``Order/modify`` (a bracket child resized, a trailing stop moved),
 ``Trade/search`` (an order's executions and fees), ``Position/searchOpen``.
 
+Native brackets (``native_brackets``, on unless ``AT_EXEC_SIM_PROJECTX_NATIVE_BRACKETS=false``):
+an entry with a bracket is placed with ``stopLossBracket``/``takeProfitBracket`` ``{ticks, type}``
+in the same ``Order/place``; the gateway creates the children when the entry fills and cancels one
+when the other fills. They are adopted (``native.py``) under exec-sim's child ids.
+
 A lost answer is never re-placed: the router holds the order unknown and asks
 :meth:`ProjectXBroker.order_status`, which finds it by ``customTag``; a resubmission after a
 restart is refused by the gateway (the tag is unique per account) and answered with the order
@@ -26,6 +31,7 @@ from at_core.clock import Clock, WallClock
 from at_core.models.enums import LiquiditySide
 from at_core.models.orders import OrderSpec
 from at_core.runtime.logging import get_logger
+from at_exec_sim.adapters.native_brackets import child_of, levels
 from at_exec_sim.adapters.projectx.client import ProjectXClient
 from at_exec_sim.adapters.projectx.mapping import (
     STATUS,
@@ -36,6 +42,7 @@ from at_exec_sim.adapters.projectx.mapping import (
     is_duplicate_tag,
     place_body,
 )
+from at_exec_sim.adapters.projectx.native import bracket_fields, differs, pick_child
 from at_exec_sim.adapters.status_cache import StatusCache
 from at_exec_sim.domain.ports import UNKNOWN_ORDER, Balance, BrokerPosition, ExecutionReport, ReportStatus
 from at_exec_sim.domain.venue import Execution
@@ -63,6 +70,7 @@ class ProjectXBroker:
         clock: Clock | None = None,
         lookback_s: float = 7 * 86400.0,
         hub: Any = None,
+        native_brackets: bool = True,
     ) -> None:
         self.client = client
         self.account = account  # its name or its id, as configured
@@ -76,6 +84,9 @@ class ProjectXBroker:
         self._names: dict[str, str] = {}  # contractId -> our instrument id
         self._order_ids: dict[str, int] = {}  # client order id -> ProjectX order id
         self.listener: Listener | None = None
+        self.native_brackets = native_brackets
+        self._managed: set[str] = set()  # entries placed without a native bracket: children go separately
+        self._adopting: dict[str, OrderSpec] = {}  # children not at the gateway yet, with the spec to bring them to
         self.statuses = StatusCache(
             lambda: self.listener is not None and self.hub is not None and self.hub.connected.is_set()
         )
@@ -129,10 +140,22 @@ class ProjectXBroker:
         return body
 
     async def submit(self, client_order_id: str, instrument: Instrument, spec: OrderSpec) -> ExecutionReport:
+        return await self._place(client_order_id, instrument, spec, None)
+
+    async def _place(
+        self, client_order_id: str, instrument: Instrument, spec: OrderSpec, reference: Decimal | bool | None
+    ) -> ExecutionReport:
+        """``Order/place``; with a bracket's fields when ``reference`` is not False (a native bracket)."""
         self.statuses.forget()
         assert self.account_id is not None, "connect first"
         try:
             body = place_body(self.account_id, instrument_contract(instrument, self.contracts), client_order_id, spec)
+            if spec.bracket is not None and reference is not False:
+                resolved = levels(spec, instrument, reference if isinstance(reference, Decimal) else None)
+                extra = bracket_fields(resolved, reference, instrument) if resolved is not None else {}
+                body |= extra
+                if not extra:  # its levels cannot be priced: exec-sim places the children itself
+                    self._managed.add(client_order_id)
         except UnsupportedOrderError as exc:
             return ExecutionReport(client_order_id, ReportStatus.REJECTED, None, (), "unsupported_order", str(exc))
         answer = await self.client.call("/api/Order/place", body)
@@ -161,10 +184,18 @@ class ProjectXBroker:
     async def _find(self, client_order_id: str) -> dict[str, Any] | None:
         body = await self._ok("/api/Order/search", {"accountId": self.account_id, "startTimestamp": self._since()})
         known = self._order_ids.get(client_order_id)
-        for order in body.get("orders") or []:
+        orders = body.get("orders") or []
+        for order in orders:
             if order.get("customTag") == client_order_id or (known is not None and order.get("id") == known):
                 self._order_ids[client_order_id] = int(order["id"])
                 return dict(order)
+        if known is None and (child := child_of(client_order_id)) is not None and child[0] not in self._managed:
+            parent = next((o for o in orders if o.get("customTag") == child[0]), None)
+            found = pick_child(orders, parent, child[1], set(self._order_ids.values())) if parent else None
+            if found is not None:  # the gateway's own child of our entry: adopted under our id
+                self._order_ids[client_order_id] = int(found["id"])
+                log.info("projectx_bracket_child_adopted", client_order_id=client_order_id, order_id=found["id"])
+                return dict(found)
         return None
 
     async def order_status(self, client_order_id: str, instrument: Instrument) -> ExecutionReport:
@@ -185,6 +216,9 @@ class ProjectXBroker:
         order = await self._find(client_order_id)
         if order is None:
             return ExecutionReport(client_order_id, ReportStatus.REJECTED, None, (), UNKNOWN_ORDER, "no such customTag")
+        if (wanted := self._adopting.pop(client_order_id, None)) is not None and differs(order, wanted):
+            await self.modify(client_order_id, instrument, wanted)  # found late: brought to exec-sim's size and price
+            order = await self._find(client_order_id) or order
         status = STATUS.get(int(order.get("status", 0)))
         if status is None:
             raise VenueUnavailableError(self.venue, f"order {order['id']} in an unknown status {order.get('status')}")
@@ -241,6 +275,33 @@ class ProjectXBroker:
             reason = f"projectx_error_{answer.get('errorCode')}"
             return ExecutionReport(client_order_id, ReportStatus.REJECTED, str(order["id"]), (), reason, _msg(answer))
         return ExecutionReport(client_order_id, ReportStatus.ACCEPTED, str(order["id"]))
+
+    async def submit_bracketed(
+        self, client_order_id: str, instrument: Instrument, spec: OrderSpec, reference: Decimal | None
+    ) -> ExecutionReport:
+        """The entry and its bracket in one ``Order/place`` (the levels in ticks from ``reference``)."""
+        return await self._place(client_order_id, instrument, spec, reference)
+
+    async def adopt(self, client_order_id: str, instrument: Instrument, spec: OrderSpec) -> ExecutionReport:
+        """The gateway's child of the entry, under exec-sim's child id, brought to ``spec``; PENDING
+        while the gateway shows none yet (the poller asks again); placed as a separate order when the
+        entry went without a native bracket."""
+        child = child_of(client_order_id)
+        if child is None or child[0] in self._managed:
+            return await self._place(client_order_id, instrument, spec, False)
+        self._adopting[client_order_id] = spec
+        self.statuses.forget()
+        report = await self.order_status(client_order_id, instrument)
+        if report.reason == UNKNOWN_ORDER:
+            return ExecutionReport(
+                client_order_id, ReportStatus.PENDING, None, (), "", "no bracket child at the gateway yet"
+            )
+        return report
+
+    def remember(self, client_order_id: str, venue_order_id: str) -> None:
+        """A child adopted before a restart (its id as exec-sim persisted it)."""
+        if venue_order_id.isdigit():
+            self._order_ids.setdefault(client_order_id, int(venue_order_id))
 
     async def balances(self) -> dict[str, Balance]:
         raw = await self._account()

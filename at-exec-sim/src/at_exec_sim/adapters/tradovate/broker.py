@@ -8,6 +8,11 @@ and ``fill/deps`` (an order's state, size and executions); ``order/cancelorder``
 ``order/modifyorder`` (a bracket child resized, a trailing stop moved); ``position/list``;
 ``cashBalance/getcashbalancesnapshot``.
 
+Native brackets (``native_brackets``, on unless ``AT_EXEC_SIM_TRADOVATE_NATIVE_BRACKETS=false``):
+an entry with a bracket goes as one ``order/placeoso`` (``native.py``); its children, found by the
+answer's ``oso1Id``/``oso2Id`` or by their ``parentId`` in ``order/list``, are adopted under
+exec-sim's child ids.
+
 Tradovate does not document refusing a repeated ``clOrdId``, so :meth:`TradovateBroker.submit`
 looks the key up before placing: an order placed before (a lost answer, a restart of exec-sim
 mid-order) is answered with its state and never placed twice. Fees are not read (Tradovate
@@ -20,13 +25,17 @@ from decimal import Decimal
 from typing import Any
 
 from at_core.catalog import Instrument
+from at_core.models.brackets import BracketRole
 from at_core.models.enums import LiquiditySide, OrderSide, OrderType, TimeInForce
 from at_core.models.instruments import FutureContract
 from at_core.models.orders import OrderSpec
 from at_core.runtime.logging import get_logger
+from at_exec_sim.adapters.native_brackets import child_of, levels
 from at_exec_sim.adapters.status_cache import StatusCache
 from at_exec_sim.adapters.tradovate.client import TradovateClient
+from at_exec_sim.adapters.tradovate.native import differs, oso_brackets, role_of
 from at_exec_sim.adapters.tradovate.socket import TradovateSocket
+from at_exec_sim.domain.brackets import SUFFIX
 from at_exec_sim.domain.ports import UNKNOWN_ORDER, Balance, BrokerPosition, ExecutionReport, ReportStatus
 from at_exec_sim.domain.venue import Execution
 from at_exec_sim.errors import VenueUnavailableError
@@ -97,6 +106,7 @@ class TradovateBroker:
         *,
         venue: str = "TRADOVATE",
         socket: TradovateSocket | None = None,
+        native_brackets: bool = True,
     ) -> None:
         self.client = client
         self.account = account
@@ -107,6 +117,9 @@ class TradovateBroker:
         self._contracts: dict[int, str] = {}  # contract id -> our instrument id
         self._order_ids: dict[str, int] = {}
         self._listening = False
+        self.native_brackets = native_brackets
+        self._managed: set[str] = set()  # entries placed without a native bracket: children go separately
+        self._adopting: dict[str, OrderSpec] = {}  # children not found yet, with the spec to bring them to
         self.statuses = StatusCache(
             lambda: self._listening and self.socket is not None and self.socket.connected.is_set()
         )
@@ -165,6 +178,8 @@ class TradovateBroker:
             if command.get("clOrdId") == client_order_id and command.get("orderId") is not None:
                 self._order_ids[client_order_id] = int(command["orderId"])
                 return self._order_ids[client_order_id]
+        if (child := child_of(client_order_id)) is not None and child[0] not in self._managed:
+            return await self._find_child(client_order_id, *child)
         return None
 
     async def submit(self, client_order_id: str, instrument: Instrument, spec: OrderSpec) -> ExecutionReport:
@@ -208,6 +223,10 @@ class TradovateBroker:
         if status is None:
             raise VenueUnavailableError(self.venue, f"order {order_id} in an unknown state {order.get('ordStatus')}")
         versions = await self.client.request("GET", "/orderVersion/deps", {"masterid": order_id})
+        wanted = self._adopting.pop(client_order_id, None)
+        if wanted is not None and versions and differs(order, versions[-1], wanted):
+            await self.modify(client_order_id, instrument, wanted)  # an adopted child brought to exec-sim's spec
+            versions = await self.client.request("GET", "/orderVersion/deps", {"masterid": order_id})
         size = _d(versions[-1]["orderQty"]) if versions else None
         fills = await self.client.request("GET", "/fill/deps", {"masterid": order_id})
         mine = sorted((f for f in fills or [] if f.get("active", True)), key=lambda f: (str(f["timestamp"]), f["id"]))
@@ -254,6 +273,77 @@ class TradovateBroker:
             text = str(answer.get("failureText") or "")[:300]
             return ExecutionReport(client_order_id, ReportStatus.REJECTED, str(order_id), (), reason, text)
         return ExecutionReport(client_order_id, ReportStatus.ACCEPTED, str(order_id))
+
+    async def submit_bracketed(
+        self, client_order_id: str, instrument: Instrument, spec: OrderSpec, reference: Decimal | None
+    ) -> ExecutionReport:
+        """The entry and its bracket in one ``order/placeoso`` (the levels' prices from ``reference``);
+        a plain order, its children placed by exec-sim, when the levels cannot be priced."""
+        resolved = levels(spec, instrument, reference)
+        brackets = oso_brackets(resolved, spec.side) if resolved is not None else []
+        if not brackets:
+            self._managed.add(client_order_id)
+            return await self.submit(client_order_id, instrument, spec)
+        self.statuses.forget()
+        assert self.raw_account is not None, "connect first"
+        try:
+            body = order_body(self.raw_account, client_order_id, instrument, spec)
+        except ValueError as exc:
+            return ExecutionReport(client_order_id, ReportStatus.REJECTED, None, (), "unsupported_order", str(exc))
+        if await self._find(client_order_id) is not None:  # placed before: never a second entry or bracket
+            log.warning("tradovate_order_exists", venue=self.venue, client_order_id=client_order_id)
+            return await self.order_status(client_order_id, instrument)
+        body |= {f"bracket{i}": item for i, (_, item) in enumerate(brackets, start=1)}
+        answer = await self.client.request("POST", "/order/placeoso", body)
+        if not isinstance(answer, dict) or answer.get("orderId") is None:
+            answer = answer if isinstance(answer, dict) else {}
+            reason = str(answer.get("failureReason") or "rejected")
+            return ExecutionReport(
+                client_order_id, ReportStatus.REJECTED, None, (), reason, str(answer.get("failureText") or "")[:300]
+            )
+        self._order_ids[client_order_id] = int(answer["orderId"])
+        for i, (role, _) in enumerate(brackets, start=1):
+            if answer.get(f"oso{i}Id") is not None:
+                self._order_ids[f"{client_order_id}{SUFFIX[role]}"] = int(answer[f"oso{i}Id"])
+        try:
+            return await self.order_status(client_order_id, instrument)
+        except VenueUnavailableError:
+            return ExecutionReport(client_order_id, ReportStatus.ACCEPTED, str(answer["orderId"]))
+
+    async def _find_child(self, client_order_id: str, parent: str, role: BracketRole) -> int | None:
+        """The entry's child of ``role`` by its ``parentId`` (after a lost answer or a restart)."""
+        parent_id = await self._find(parent)
+        if parent_id is None:
+            return None
+        for order in await self.client.request("GET", "/order/list") or []:
+            if order.get("parentId") != parent_id:
+                continue
+            versions = await self.client.request("GET", "/orderVersion/deps", {"masterid": order["id"]})
+            if versions and role_of(versions[-1]) is role:
+                self._order_ids[client_order_id] = int(order["id"])
+                log.info("tradovate_bracket_child_adopted", client_order_id=client_order_id, order_id=order["id"])
+                return int(order["id"])
+        return None
+
+    async def adopt(self, client_order_id: str, instrument: Instrument, spec: OrderSpec) -> ExecutionReport:
+        """Tradovate's child of the entry, under exec-sim's child id, brought to ``spec``; PENDING
+        while none shows yet; placed as a separate order when the entry went without a native bracket."""
+        child = child_of(client_order_id)
+        if child is None or child[0] in self._managed:
+            return await self.submit(client_order_id, instrument, spec)
+        self._adopting[client_order_id] = spec
+        self.statuses.forget()
+        report = await self.order_status(client_order_id, instrument)
+        if report.reason == UNKNOWN_ORDER:
+            return ExecutionReport(
+                client_order_id, ReportStatus.PENDING, None, (), "", "no bracket child at Tradovate yet"
+            )
+        return report
+
+    def remember(self, client_order_id: str, venue_order_id: str) -> None:
+        """A child adopted before a restart (its id as exec-sim persisted it)."""
+        if venue_order_id.isdigit():
+            self._order_ids.setdefault(client_order_id, int(venue_order_id))
 
     async def balances(self) -> dict[str, Balance]:
         assert self.raw_account is not None
