@@ -183,6 +183,17 @@ class TradovateBroker:
         return None
 
     async def submit(self, client_order_id: str, instrument: Instrument, spec: OrderSpec) -> ExecutionReport:
+        return await self._place(client_order_id, instrument, spec, [])
+
+    async def _place(
+        self,
+        client_order_id: str,
+        instrument: Instrument,
+        spec: OrderSpec,
+        brackets: list[tuple[BracketRole, dict[str, Any]]],
+    ) -> ExecutionReport:
+        """One ``order/placeorder``, or one ``order/placeoso`` when ``brackets`` are given; an order
+        found by its ``clOrdId`` (placed before an answer was lost) is never placed a second time."""
         self.statuses.forget()
         assert self.raw_account is not None, "connect first"
         try:
@@ -192,7 +203,8 @@ class TradovateBroker:
         if await self._find(client_order_id) is not None:  # placed before: its state, never a second order
             log.warning("tradovate_order_exists", venue=self.venue, client_order_id=client_order_id)
             return await self.order_status(client_order_id, instrument)
-        answer = await self.client.request("POST", "/order/placeorder", body)
+        body |= {f"bracket{i}": item for i, (_, item) in enumerate(brackets, start=1)}
+        answer = await self.client.request("POST", "/order/placeoso" if brackets else "/order/placeorder", body)
         if not isinstance(answer, dict) or answer.get("orderId") is None:
             answer = answer if isinstance(answer, dict) else {}
             reason = str(answer.get("failureReason") or "rejected")
@@ -200,6 +212,9 @@ class TradovateBroker:
                 client_order_id, ReportStatus.REJECTED, None, (), reason, str(answer.get("failureText") or "")[:300]
             )
         self._order_ids[client_order_id] = int(answer["orderId"])
+        for i, (role, _) in enumerate(brackets, start=1):
+            if answer.get(f"oso{i}Id") is not None:
+                self._order_ids[f"{client_order_id}{SUFFIX[role]}"] = int(answer[f"oso{i}Id"])
         try:
             return await self.order_status(client_order_id, instrument)
         except VenueUnavailableError:
@@ -283,32 +298,7 @@ class TradovateBroker:
         brackets = oso_brackets(resolved, spec.side) if resolved is not None else []
         if not brackets:
             self._managed.add(client_order_id)
-            return await self.submit(client_order_id, instrument, spec)
-        self.statuses.forget()
-        assert self.raw_account is not None, "connect first"
-        try:
-            body = order_body(self.raw_account, client_order_id, instrument, spec)
-        except ValueError as exc:
-            return ExecutionReport(client_order_id, ReportStatus.REJECTED, None, (), "unsupported_order", str(exc))
-        if await self._find(client_order_id) is not None:  # placed before: never a second entry or bracket
-            log.warning("tradovate_order_exists", venue=self.venue, client_order_id=client_order_id)
-            return await self.order_status(client_order_id, instrument)
-        body |= {f"bracket{i}": item for i, (_, item) in enumerate(brackets, start=1)}
-        answer = await self.client.request("POST", "/order/placeoso", body)
-        if not isinstance(answer, dict) or answer.get("orderId") is None:
-            answer = answer if isinstance(answer, dict) else {}
-            reason = str(answer.get("failureReason") or "rejected")
-            return ExecutionReport(
-                client_order_id, ReportStatus.REJECTED, None, (), reason, str(answer.get("failureText") or "")[:300]
-            )
-        self._order_ids[client_order_id] = int(answer["orderId"])
-        for i, (role, _) in enumerate(brackets, start=1):
-            if answer.get(f"oso{i}Id") is not None:
-                self._order_ids[f"{client_order_id}{SUFFIX[role]}"] = int(answer[f"oso{i}Id"])
-        try:
-            return await self.order_status(client_order_id, instrument)
-        except VenueUnavailableError:
-            return ExecutionReport(client_order_id, ReportStatus.ACCEPTED, str(answer["orderId"]))
+        return await self._place(client_order_id, instrument, spec, brackets)
 
     async def _find_child(self, client_order_id: str, parent: str, role: BracketRole) -> int | None:
         """The entry's child of ``role`` by its ``parentId`` (after a lost answer or a restart)."""
