@@ -17,6 +17,7 @@ from at_core.errors import SubjectTokenError
 from at_core.events import (
     AccountStateEvent,
     AgentAnalysisEvent,
+    BrokerMismatchEvent,
     ChartSnapshotEvent,
     ContractExpiryWarningEvent,
     Event,
@@ -157,6 +158,11 @@ def contract_expiry(account_id: str, instrument_id: str) -> str:
     return _subject("state", _t(account_id), "expiry", _t(instrument_id))
 
 
+def broker_mismatch(account_id: str, venue: str) -> str:
+    """``at.state.<account>.broker.<venue>`` (in the trading-state stream)"""
+    return _subject("state", _t(account_id), "broker", _t(venue))
+
+
 def heartbeat(service: str) -> str:
     """``at.heartbeat.<service>``"""
     return _subject("heartbeat", _t(service))
@@ -195,6 +201,8 @@ def subject_for(event: Event) -> str:
             return trading_state(event.account_id)
         case ContractExpiryWarningEvent():
             return contract_expiry(event.account_id, event.instrument_id)
+        case BrokerMismatchEvent():
+            return broker_mismatch(event.account_id, event.venue)
         case Heartbeat():
             return heartbeat(event.service)
     raise TypeError(f"no subject for {type(event).__name__}")
@@ -334,7 +342,11 @@ FAMILIES: tuple[Family, ...] = (
     Family(FILLS, _types(FillEvent), SERVICE_EXEC_SIM),
     Family(POSITIONS, _types(PositionEvent), SERVICE_EXEC_SIM),
     Family(ACCOUNTS, _types(AccountStateEvent), SERVICE_EXEC_SIM),
-    Family(TRADING_STATES, _types(TradingStateChangedEvent, ContractExpiryWarningEvent), SERVICE_EXEC_SIM),
+    Family(
+        TRADING_STATES,
+        _types(TradingStateChangedEvent, ContractExpiryWarningEvent, BrokerMismatchEvent),
+        SERVICE_EXEC_SIM,
+    ),
     Family(DEAD_LETTERS, _types(RejectedInputEvent), None),
     Family(HEARTBEATS, _types(Heartbeat), None),
 )

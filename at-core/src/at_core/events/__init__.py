@@ -14,6 +14,8 @@ from at_core.events.decisions import (
 from at_core.events.envelope import Event, EventFactory
 from at_core.events.execution import (
     AccountStateEvent,
+    BrokerDifference,
+    BrokerMismatchEvent,
     ContractExpiryWarningEvent,
     FillEvent,
     Heartbeat,
@@ -62,6 +64,7 @@ EVENT_CLASSES: tuple[type[Event], ...] = (
     AccountStateEvent,
     TradingStateChangedEvent,
     ContractExpiryWarningEvent,
+    BrokerMismatchEvent,
     Heartbeat,
 )
 
@@ -75,6 +78,8 @@ __all__ = [
     "AgentAnalysisEvent",
     "AgentVote",
     "BarData",
+    "BrokerDifference",
+    "BrokerMismatchEvent",
     "ChartSnapshotEvent",
     "ContractExpiryWarningEvent",
     "Event",

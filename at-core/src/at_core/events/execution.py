@@ -9,7 +9,7 @@ from typing import Annotated, ClassVar, Literal
 from pydantic import Field
 
 from at_core.events.envelope import Event, EventId
-from at_core.models.base import Identifier, NonNegativeDecimal, PositiveDecimal, TimestampNs
+from at_core.models.base import FrozenModel, Identifier, NonNegativeDecimal, PositiveDecimal, TimestampNs
 from at_core.models.brackets import BracketRole
 from at_core.models.enums import LiquiditySide, OrderSide, OrderStatus, PriceSource, TradingState
 from at_core.models.orders import ClientOrderId, OrderSpec
@@ -177,6 +177,31 @@ class ContractExpiryWarningEvent(Event):
     last_trade: date
     days_left: Annotated[int, Field(ge=0, description="Calendar days from today to the last trade date")]
     quantity: Decimal = Field(description="The signed position held")
+    message: str = ""
+
+
+class BrokerDifference(FrozenModel):
+    """One line where exec-sim's book and the broker's differ."""
+
+    kind: Literal["position", "balance"]
+    item: Identifier = Field(description="The instrument id (a position) or the currency (a balance)")
+    ours: Decimal = Field(
+        description="exec-sim's value: the signed quantity, or the balance change since the check began"
+    )
+    theirs: Decimal = Field(description="The broker's value, measured the same way")
+
+
+class BrokerMismatchEvent(Event):
+    """exec-sim's positions or balance for an account differ from its broker's on two checks in a
+    row (``status`` ``mismatch``), or agree again after that (``restored``). Orders in flight at the
+    venue postpone a check rather than count as a difference."""
+
+    event_type: Literal["broker_mismatch"] = "broker_mismatch"
+    account_id: Identifier
+    venue: Identifier
+    status: Literal["mismatch", "restored"]
+    differences: list[BrokerDifference] = Field(default_factory=list, description="Empty when restored")
+    halted: bool = Field(False, description="The account was halted for it (``broker_mismatch_halt``)")
     message: str = ""
 
 

@@ -18,6 +18,8 @@ from at_core.events import (
     AgentAnalysisEvent,
     AgentVote,
     BarData,
+    BrokerDifference,
+    BrokerMismatchEvent,
     ChartSnapshotEvent,
     ContractExpiryWarningEvent,
     Event,
@@ -338,6 +340,15 @@ def all_examples() -> list[Event]:
         quantity=d(2),
         message="MESZ2026.CME last trades on 2026-12-18: roll or close",
     )
+    mismatch = ex.make(
+        BrokerMismatchEvent,
+        account_id=ACCOUNT,
+        venue="topstepx",
+        status="mismatch",
+        differences=[BrokerDifference(kind="position", item="MESZ2026.CME", ours=d(2), theirs=d(1))],
+        halted=True,
+        message="topstepx holds MESZ2026.CME 1, exec-sim 2",
+    )
     # A bracket: an entry with a stop 8 ticks away and a target at a price; its stop child.
     bracket_request = gw.make(
         ExecutionRequest,
@@ -408,6 +419,7 @@ def all_examples() -> list[Event]:
         denial,
         heartbeat,
         expiry,
+        mismatch,
         bracket_request,
         child_submitted,
         child_updated,
