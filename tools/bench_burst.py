@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -25,33 +23,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from e2e.stack_harness import LiveStack, account_secret, alert
 from tools.bench_e2e import pct
+from tools.proc_cpu import cpu_seconds, process_groups
 
 console = Console(highlight=False)
-
-
-def _cpu_seconds(pids: dict[str, list[int]]) -> dict[str, float]:
-    """user + system CPU seconds of each process group so far (from /proc)."""
-    tick = os.sysconf("SC_CLK_TCK")
-    out = {}
-    for name, group in pids.items():
-        total = 0
-        for pid in group:
-            try:
-                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            except (FileNotFoundError, ProcessLookupError):
-                continue
-            total += int(fields[11]) + int(fields[12])
-        out[name] = total / tick
-    return out
-
-
-def _groups(live: LiveStack) -> dict[str, list[int]]:
-    """Every pid in each started process's group (bash and the service it runs)."""
-    out = {}
-    for name, proc in live.procs.procs.items():
-        found = subprocess.run(["pgrep", "-g", str(proc.pid)], capture_output=True, text=True, check=False)
-        out[name] = [int(p) for p in found.stdout.split()]
-    return out
 
 
 async def burst(run_dir: Path, n: int, rate: float) -> None:
@@ -70,13 +44,13 @@ async def burst(run_dir: Path, n: int, rate: float) -> None:
                 answers.append((time.perf_counter() - t0) * 1000)
                 return correlation
 
-            pids = _groups(live)
-            cpu0, wall0, own0 = _cpu_seconds(pids), time.monotonic(), time.process_time()
+            pids = process_groups({name: proc.pid for name, proc in live.procs.procs.items()})
+            cpu0, wall0, own0 = cpu_seconds(pids), time.monotonic(), time.process_time()
             start = loop.time()
             correlations = await asyncio.gather(*(post(i) for i in range(n)))
             posted = loop.time() - start
             wall = time.monotonic() - wall0
-            cpu1, own = _cpu_seconds(pids), time.process_time() - own0
+            cpu1, own = cpu_seconds(pids), time.process_time() - own0
         settle0 = time.monotonic()
         await live.ledger.wait_until(lambda ledger: ledger.settled(list(correlations)), timeout=300)
         settled = time.monotonic() - settle0
