@@ -181,3 +181,29 @@ async def test_at_the_paper_broker_the_children_rest_and_a_gap_through_the_stop_
         assert await paper.positions() == []
         await watch.close()
     await bus.close()
+
+
+async def test_at_oanda_a_restart_after_the_entry_filled_unseen_places_the_children_once(stack: Stack) -> None:
+    """exec-sim stops between the entry's fill at OANDA and its answer (lost on the way): no child
+    rests yet. The restarted service finds the fill by the entry's client id, then places the stop
+    and target; a second restart places nothing again."""
+    stack.oanda_wire.lose = 1
+    async with Service(stack.settings, ManualClock(T0)) as svc:
+        watch = await stack.send(bracketed(proposal(stack.f, "oanda-1", "EUR/USD.OANDA", OrderSide.BUY, "1000")))
+        await watch.until(has("order_submitted"))
+        coid = watch.first("risk_decision").client_order_id
+        await until(lambda: coid in stack.oanda.orders)
+        assert (await svc.orders("oanda-1"))[coid]["status"] == "unknown"
+    assert set(stack.oanda.orders) == {coid}  # filled at the broker, no stop resting: the window the runbook names
+    async with Service(stack.settings, ManualClock(T0 + 10 * 10**9)) as again:
+        await again.exec_sim.reconcile()
+        await watch.until(children_accepted())
+        assert set(stack.oanda.orders) == {coid, f"{coid}:sl", f"{coid}:tp"}
+        orders = await again.orders("oanda-1")
+        assert [orders[c]["status"] for c in (coid, f"{coid}:sl", f"{coid}:tp")] == ["filled", "accepted", "accepted"]
+    async with Service(stack.settings, ManualClock(T0 + 20 * 10**9)) as third:
+        await third.exec_sim.reconcile()
+        assert len(stack.oanda.orders) == 3
+    assert sum(1 for e in watch.events if e.event_type == "fill") == 1
+    assert sum(1 for e in watch.events if e.event_type == "order_submitted") == 3
+    await watch.close()
