@@ -13,7 +13,9 @@ an exchange locks the coins of each resting sell (Binance answers the second wit
 insufficient balance), so both cannot rest at once without the exchange's own OCO list; on a
 perpetual, a reduce-only stop (ccxt's ``triggerPrice`` with ``reduceOnly``) can rest, but a resize
 after a partial fill would be a cancel and a new order with nothing resting between them, which
-is not built. :meth:`CcxtBroker.bracket_unsupported` says so, and the router rejects such an entry
+is not built (and at Binance USD-M, ccxt 4.5 sends conditional orders to the separate algo-order
+endpoints, ``/fapi/v1/algoOrder``, queried and canceled by their own ids, which this adapter does
+not speak yet). :meth:`CcxtBroker.bracket_unsupported` says so, and the router rejects such an entry
 (``bracket_unsupported``) before it is sent rather than trade it without its stop.
 """
 
