@@ -12,7 +12,10 @@ and ``GET /v3/accounts/{id}/openPositions``, with a bearer token. Units are sign
 Bracket children (exec-sim's emulated brackets, ``domain/brackets.py``) are a reduce-only STOP
 and a reduce-only LIMIT (``positionFill: REDUCE_ONLY``) under the child's client id; a resize is a
 v20 *replace*, which cancels the old order and creates its replacement in one transaction batch
-(no moment without a stop at the broker), the replacement carrying the same client id.
+(no moment without a stop at the broker), the replacement carrying the same client id. That v20
+accepts the replaced order's client id on its replacement is read from the API's shape, not
+checked against a live account: if it refuses it, the replace is rejected as a whole, the old
+order keeps resting at its old size, and the router logs ``broker_modify_refused``.
 
 What the broker says maps to reports: an ``orderFillTransaction`` is an execution (its
 ``commission`` is in the account currency and is converted to the pair's quote currency at
