@@ -4,7 +4,13 @@ It checks the bearer token, prices at a configured bid/ask, fills market orders 
 at the touch, cancels a market order whose margin the account cannot carry with
 ``INSUFFICIENT_MARGIN`` (as OANDA does: 201 with an ``orderCancelTransaction``), rests
 limit orders that do not cross and fills them (in full, as v20 does, at the touch) when
-:meth:`FakeOanda.set_quote` moves the price across them, refuses a repeated client id, cancels by
+:meth:`FakeOanda.set_quote` moves the price across them, rests STOP orders and fills them at the
+touch once it reaches their price, fills a ``REDUCE_ONLY`` order only up to the position it
+reduces (and cancels it ``REDUCE_ONLY_NOTHING_TO_REDUCE`` when there is none, the fake's stand-in
+for v20's reduce-only refusals), replaces an order (``PUT /orders/{specifier}``: the old one
+cancelled ``CLIENT_REQUEST_REPLACED`` and the new one created in the same answer, as v20 does,
+the client id carried over when the replacement names it again), refuses a repeated client id
+among orders not cancelled, cancels by
 ``@clientID``, shows an order by ``@clientID`` (its ``state`` and the ``fillingTransactionID`` /
 ``cancellingTransactionID`` that ended it) and a transaction by id, and answers with v20's JSON
 shapes and error codes. Commission is charged per million units in the account currency.
@@ -72,6 +78,7 @@ class FakeOanda:
     positions: dict[str, list[tuple[Decimal, Decimal]]] = field(default_factory=dict)  # name -> [(units, price)]
     transactions: dict[str, dict] = field(default_factory=dict)  # id -> transaction
     down: bool = False  # answer every call with 503 (OANDA unreachable behind its load balancer)
+    replaced: list[str] = field(default_factory=list)  # client ids replaced, in order
     _txn: int = 1000
 
     def _next(self) -> str:
@@ -116,16 +123,33 @@ class FakeOanda:
         order.update(state="CANCELLED", cancellingTransactionID=txn["id"], cancelledTime="1795050000.000000000")
         return txn
 
+    def net(self, name: str) -> Decimal:
+        """The net position in units (long positive)."""
+        return sum((u for u, _ in self.positions.get(name, [])), D(0))
+
+    def _execute(self, name: str, units: Decimal, price: Decimal, order: dict) -> dict:
+        """Fill ``order``; a REDUCE_ONLY one only up to the position it reduces (none: cancelled)."""
+        if order.get("positionFill") == "REDUCE_ONLY":
+            held = self.net(name)
+            if held == 0 or (held > 0) == (units > 0):
+                return self._cancel(order, "REDUCE_ONLY_NOTHING_TO_REDUCE")
+            units = max(units, -held) if units < 0 else min(units, -held)
+        return self._fill(name, units, price, order)
+
     def set_quote(self, name: str, bid: str, ask: str) -> None:
-        """Move the price; pending limit orders it crosses fill (in full, at the touch)."""
+        """Move the price; pending limit orders it crosses and stop orders it reaches fill (in full, at the touch)."""
         self.quotes[name] = (D(bid), D(ask))
-        for order in self.orders.values():
-            if order["state"] != "PENDING" or order["instrument"] != name or order["type"] != "LIMIT":
+        for order in list(self.orders.values()):
+            if order["state"] != "PENDING" or order["instrument"] != name or order["type"] not in ("LIMIT", "STOP"):
                 continue
-            units, limit = D(order["units"]), D(order["price"])
+            units, level = D(order["units"]), D(order["price"])
             touch = D(ask) if units > 0 else D(bid)
-            if (units > 0 and touch <= limit) or (units < 0 and touch >= limit):
-                self._fill(name, units, touch, order)
+            if order["type"] == "LIMIT":
+                crossed = (units > 0 and touch <= level) or (units < 0 and touch >= level)
+            else:  # a stop: a buy stop at or above its price, a sell stop at or below
+                crossed = (units > 0 and touch >= level) or (units < 0 and touch <= level)
+            if crossed:
+                self._execute(name, units, touch, order)
 
     def app(self) -> FastAPI:
         app = FastAPI()
@@ -180,7 +204,7 @@ class FakeOanda:
         async def create_order(request: Request) -> JSONResponse:
             order = (await request.json())["order"]
             client_id = order.get("clientExtensions", {}).get("id")
-            if client_id in self.orders:
+            if client_id in self.orders and self.orders[client_id]["state"] != "CANCELLED":
                 return JSONResponse(
                     {
                         "orderRejectTransaction": {
@@ -215,15 +239,38 @@ class FakeOanda:
             }
             answer: dict = {"orderCreateTransaction": created}
             if order["type"] == "MARKET":
-                if self._margin(name, units, touch) > self.balance - self.margin_used:
+                if order.get("positionFill") != "REDUCE_ONLY" and (
+                    self._margin(name, units, touch) > self.balance - self.margin_used
+                ):
                     answer["orderCancelTransaction"] = self._cancel(held, "INSUFFICIENT_MARGIN")
                 else:
-                    answer["orderFillTransaction"] = self._fill(name, units, touch, held)
+                    done = self._execute(name, units, touch, held)
+                    answer["orderFillTransaction" if done["type"] == "ORDER_FILL" else "orderCancelTransaction"] = done
             elif order["type"] == "LIMIT":
                 limit = D(order["price"])
                 if (units > 0 and touch <= limit) or (units < 0 and touch >= limit):
                     answer["orderFillTransaction"] = self._fill(name, units, touch, held)
             answer["lastTransactionID"] = str(self._txn)
+            return JSONResponse(answer, 201)
+
+        @app.put(prefix + "/orders/{specifier}")
+        async def replace(specifier: str, request: Request) -> JSONResponse:
+            old = self.orders.get(specifier.removeprefix("@")) if specifier.startswith("@") else None
+            if old is None or old["state"] != "PENDING":
+                return JSONResponse(
+                    {"errorCode": "ORDER_DOESNT_EXIST", "errorMessage": "The Order specified does not exist"}, 404
+                )
+            order = (await request.json())["order"]
+            cancelled = self._cancel(old, "CLIENT_REQUEST_REPLACED")
+            order_id = self._next()
+            created = {"id": order_id, "type": f"{order['type']}_ORDER", "replacesOrderID": old["id"], **order}
+            self.transactions[order_id] = created
+            client_id = order.get("clientExtensions", {}).get("id") or specifier.removeprefix("@")
+            self.replaced.append(client_id)
+            self.orders[client_id] = {"id": order_id, "createTime": "1795050000.000000000", "state": "PENDING",
+                                      "replacesOrderID": old["id"], **order}  # fmt: skip
+            answer = {"orderCancelTransaction": cancelled, "orderCreateTransaction": created,
+                      "lastTransactionID": str(self._txn)}  # fmt: skip
             return JSONResponse(answer, 201)
 
         @app.get(prefix + "/orders/{specifier}")

@@ -14,6 +14,7 @@ from the fill price) and when one of them fills it cancels the other (OCO).
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import secrets
 from dataclasses import dataclass, field
@@ -59,6 +60,9 @@ class FakeProjectX:
     fill_parts: list[int] | None = None  # the next market order fills only these sizes (then stays open)
     reject_next: str | None = None  # the next Order/place is refused with this message (errorCode 2)
     lose_next_places: int = 0  # Order/place calls whose answers are lost (placed, then a 502)
+    hang_places: bool = False  # Order/place calls are placed, then their answers wait for ``release``
+    hung: asyncio.Event = field(default_factory=asyncio.Event)  # set when a place's answer started waiting
+    release: asyncio.Event = field(default_factory=asyncio.Event)
     throttle_next: int = 0  # the next requests answered with HTTP 429 (and Retry-After)
     retry_after_s: float = 0.0
     tokens: set[str] = field(default_factory=set)
@@ -134,6 +138,10 @@ class FakeProjectX:
                 return Response(status_code=401)
             body = await request.json()
             answer = handler(body)
+            if name == "Order/place" and self.hang_places:
+                await self._push_all()
+                self.hung.set()
+                await self.release.wait()  # the client is killed meanwhile: nobody reads this answer
             if name == "Order/place" and self.lose_next_places > 0:
                 self.lose_next_places -= 1
                 await self._push_all()

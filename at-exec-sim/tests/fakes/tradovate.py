@@ -69,6 +69,9 @@ class FakeTradovate:
     fill_parts: list[int] | None = None
     reject_next: str | None = None
     lose_next_places: int = 0
+    hang_places: bool = False  # place calls are placed, then their answers wait for ``release``
+    hung: asyncio.Event = field(default_factory=asyncio.Event)  # set when a place's answer started waiting
+    release: asyncio.Event = field(default_factory=asyncio.Event)
     penalize_next: int = 0
     penalty_s: float = 0.05
     throttle_next: int = 0
@@ -173,6 +176,9 @@ class FakeTradovate:
             if path != "auth/accesstokenrequest" and not self._valid(token):
                 return Response(status_code=401)
             answer = handler(body if method == "POST" else body | {"_token": token})
+            if path in ("order/placeorder", "order/placeoso") and self.hang_places:
+                self.hung.set()
+                await self.release.wait()  # the client is killed meanwhile: nobody reads this answer
             if path in ("order/placeorder", "order/placeoso") and self.lose_next_places > 0:
                 self.lose_next_places -= 1
                 return Response("Bad Gateway", status_code=502)

@@ -249,7 +249,7 @@ def test_two_brackets_on_one_position_never_protect_more_than_it_holds() -> None
 def test_a_bracket_for_a_venue_that_places_none_is_denied_not_sent_naked() -> None:
     eng, f = engine(), factory()
     rt = eng.accounts[ACCOUNT]
-    rt.config = dataclasses.replace(rt.config, venue="OANDA")
+    rt.config = dataclasses.replace(rt.config, venue="ACME")  # not marked brackets_at_venue (bootstrap marks brokers)
     eng.on_market_data(quote(f, MES, "5000.00", "5000.25"))
     decision = eng.on_proposal(bracketed(f, BUY, "1", sl_tp()))[0]
     assert isinstance(decision, RiskDecisionEvent) and not decision.approved

@@ -7,6 +7,16 @@ resubmission after a crash is refused by the exchange as a duplicate rather than
 an order's state is asked by it (``fetch_order`` with ``origClientOrderId``, the name Binance and
 ccxt's other unified exchanges read), with the order's trades (``fetch_order_trades``, else
 ``fetch_my_trades`` filtered by order id) as executions whose ids are the exchange's trade ids.
+
+Brackets: none yet. On a spot market the stop and the target are two sells of the same coins, and
+an exchange locks the coins of each resting sell (Binance answers the second with -2010,
+insufficient balance), so both cannot rest at once without the exchange's own OCO list; on a
+perpetual, a reduce-only stop (ccxt's ``triggerPrice`` with ``reduceOnly``) can rest, but a resize
+after a partial fill would be a cancel and a new order with nothing resting between them, which
+is not built (and at Binance USD-M, ccxt 4.5 sends conditional orders to the separate algo-order
+endpoints, ``/fapi/v1/algoOrder``, queried and canceled by their own ids, which this adapter does
+not speak yet). :meth:`CcxtBroker.bracket_unsupported` says so, and the router rejects such an entry
+(``bracket_unsupported``) before it is sent rather than trade it without its stop.
 """
 
 from __future__ import annotations
@@ -132,6 +142,19 @@ class CcxtBroker:
                 **common,
             )
         return None
+
+    def bracket_unsupported(self, instrument: Instrument) -> str | None:
+        """Why an entry with a bracket cannot go to this exchange for ``instrument`` (see the module)."""
+        if isinstance(instrument, CryptoSpot):
+            return (
+                f"{self.venue} spot: a resting stop and target would each lock the whole position's "
+                f"{instrument.base} (the exchange refuses the second), and exchange OCO lists are not "
+                "supported: the entry is not sent without its stop"
+            )
+        return (
+            f"{self.venue} {instrument.symbol}: resizing a resting reduce-only stop after a partial fill "
+            "needs a cancel and replace, which is not supported: the entry is not sent without a stop it can keep"
+        )
 
     async def submit(self, client_order_id: str, instrument: Instrument, spec: OrderSpec) -> ExecutionReport:
         if spec.order_type not in (OrderType.MARKET, OrderType.LIMIT):

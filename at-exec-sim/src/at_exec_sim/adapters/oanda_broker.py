@@ -2,11 +2,20 @@
 
 The calls used: ``GET /v3/accounts/{id}/instruments`` (precision and limits),
 ``POST /v3/accounts/{id}/orders``, ``PUT /v3/accounts/{id}/orders/@{client id}/cancel``,
+``PUT /v3/accounts/{id}/orders/@{client id}`` (replace: resize or re-price a resting order),
 ``GET /v3/accounts/{id}/orders/@{client id}`` with the ``GET /v3/accounts/{id}/transactions/{id}``
 that filled or cancelled it (an order's state for reconciliation), ``GET /v3/accounts/{id}/summary``
 and ``GET /v3/accounts/{id}/openPositions``, with a bearer token. Units are signed (a sell is negative). Our client order id travels as the order's
 ``clientExtensions.id``, so a resubmission after a crash is refused by the broker
 (``CLIENT_ORDER_ID_ALREADY_EXISTS``) rather than doubled, and a cancel names the order by it.
+
+Bracket children (exec-sim's emulated brackets, ``domain/brackets.py``) are a reduce-only STOP
+and a reduce-only LIMIT (``positionFill: REDUCE_ONLY``) under the child's client id; a resize is a
+v20 *replace*, which cancels the old order and creates its replacement in one transaction batch
+(no moment without a stop at the broker), the replacement carrying the same client id. That v20
+accepts the replaced order's client id on its replacement is read from the API's shape, not
+checked against a live account: if it refuses it, the replace is rejected as a whole, the old
+order keeps resting at its old size, and the router logs ``broker_modify_refused``.
 
 What the broker says maps to reports: an ``orderFillTransaction`` is an execution (its
 ``commission`` is in the account currency and is converted to the pair's quote currency at
@@ -245,6 +254,28 @@ class OandaBroker:
             return self._rejected(client_order_id, answer)
         order_id = answer.get("orderCancelTransaction", {}).get("orderID")
         return ExecutionReport(client_order_id, ReportStatus.CANCELED, str(order_id) if order_id else None)
+
+    async def modify(self, client_order_id: str, instrument: Instrument, spec: OrderSpec) -> ExecutionReport:
+        """Bring a resting order to ``spec`` (size, price) with v20's replace: the old order is
+        cancelled and the replacement, under the same client id, created in one batch.
+
+        ACCEPTED with the replacement's order id; REJECTED (``unknown_order`` when OANDA no longer
+        holds it pending: filled or cancelled meanwhile) with the broker's reason otherwise.
+        """
+        try:
+            body = order_body(client_order_id, instrument, spec)
+        except ValueError as exc:
+            return ExecutionReport(client_order_id, ReportStatus.REJECTED, None, (), "unsupported_instrument", str(exc))
+        status, answer = await self._call("PUT", f"/orders/@{client_order_id}", json=body)
+        if status == 404:
+            message = str(answer.get("errorMessage", ""))[:500]
+            return ExecutionReport(client_order_id, ReportStatus.REJECTED, None, (), UNKNOWN_ORDER, message)
+        if status != 201:
+            return self._rejected(client_order_id, answer)
+        created = answer.get("orderCreateTransaction", {})
+        return ExecutionReport(
+            client_order_id, ReportStatus.ACCEPTED, str(created["id"]) if created.get("id") is not None else None
+        )
 
     async def balances(self) -> dict[str, Balance]:
         account = (await self._get("/summary"))["account"]

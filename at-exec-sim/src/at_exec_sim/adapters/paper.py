@@ -2,7 +2,12 @@
 
 No order book, no queue: a market order fills in full at the last price plus a fixed
 slippage in ticks, a marketable limit at its limit; others rest until :meth:`on_price`
-crosses them. Useful as a stand-in for a broker account in demos and reconciliation drills.
+crosses them. A stop market rests until the last price reaches its stop and fills at that price
+(a gap fills at the price that passed it). A reduce-only order fills only up to the position it
+reduces, and is canceled (``nothing_to_reduce``) when there is none. :meth:`modify` changes a
+resting order in place (exec-sim's emulated bracket children are resized and trailed that way).
+Useful as a stand-in for a broker account in demos and reconciliation drills. Its state lives in
+memory: a restart of exec-sim forgets what rested here.
 """
 
 from __future__ import annotations
@@ -51,25 +56,53 @@ class PaperBroker:
         """It holds no connection."""
 
     async def submit(self, client_order_id: str, instrument: Instrument, spec: OrderSpec) -> ExecutionReport:
-        if spec.order_type in (OrderType.STOP_MARKET, OrderType.STOP_LIMIT):
+        if spec.order_type is OrderType.STOP_LIMIT:
             return ExecutionReport(client_order_id, ReportStatus.REJECTED, None, (), "unsupported_order_type")
         last = self._last(instrument.instrument_id)
         if last is None:
             return ExecutionReport(client_order_id, ReportStatus.REJECTED, None, (), "no_market_price")
+        if spec.reduce_only and self._reducible(instrument, spec) == 0:
+            return self._keep(self._nothing_to_reduce(client_order_id))
         ex = self._try(instrument, spec, last)
         if ex is None:
             self._resting[client_order_id] = _Resting(client_order_id, instrument, spec)
             return self._keep(ExecutionReport(client_order_id, ReportStatus.ACCEPTED, f"PAPER-{client_order_id}"))
-        return self._keep(self._filled(client_order_id, ex))
+        return self._keep(self._filled(client_order_id, ex, spec.quantity))
+
+    async def modify(self, client_order_id: str, instrument: Instrument, spec: OrderSpec) -> ExecutionReport:
+        """Change a resting order's size and prices in place; REJECTED ``unknown_order`` if none rests."""
+        order = self._resting.get(client_order_id)
+        if order is None:
+            return ExecutionReport(client_order_id, ReportStatus.REJECTED, None, (), UNKNOWN_ORDER)
+        order.spec = spec
+        return self._keep(ExecutionReport(client_order_id, ReportStatus.ACCEPTED, f"PAPER-{client_order_id}"))
+
+    def _reducible(self, inst: Instrument, spec: OrderSpec) -> Decimal:
+        """How much of a reduce-only ``spec`` the position lets fill."""
+        qty, _ = self._positions.get(inst.instrument_id, (Decimal(0), Decimal(0)))
+        if qty == 0 or (qty > 0) == (spec.side is OrderSide.BUY):
+            return Decimal(0)
+        return min(spec.quantity, abs(qty))
+
+    @staticmethod
+    def _nothing_to_reduce(client_order_id: str) -> ExecutionReport:
+        return ExecutionReport(
+            client_order_id, ReportStatus.CANCELED, f"PAPER-{client_order_id}", (), "nothing_to_reduce"
+        )
 
     def on_price(self, instrument_id: str, price: Decimal) -> list[ExecutionReport]:
         """Fill resting orders that ``price`` crosses."""
         out = []
         for order in [o for o in self._resting.values() if o.instrument.instrument_id == instrument_id]:
+            if order.spec.reduce_only and self._reducible(order.instrument, order.spec) == 0:
+                if self._crossed(order.spec, price):  # it would fill, but nothing is left to reduce
+                    del self._resting[order.client_order_id]
+                    out.append(self._keep(self._nothing_to_reduce(order.client_order_id)))
+                continue
             ex = self._try(order.instrument, order.spec, price)
             if ex is not None:
                 del self._resting[order.client_order_id]
-                out.append(self._keep(self._filled(order.client_order_id, ex)))
+                out.append(self._keep(self._filled(order.client_order_id, ex, order.spec.quantity)))
         return out
 
     async def order_status(self, client_order_id: str, instrument: Instrument) -> ExecutionReport:
@@ -78,8 +111,12 @@ class PaperBroker:
         return known or ExecutionReport(client_order_id, ReportStatus.REJECTED, None, (), UNKNOWN_ORDER)
 
     @staticmethod
-    def _filled(client_order_id: str, ex: Execution) -> ExecutionReport:
+    def _filled(client_order_id: str, ex: Execution, ordered: Decimal) -> ExecutionReport:
+        """Filled; a reduce-only order cut to the position it closed has its rest canceled."""
         venue_order_id = f"PAPER-{client_order_id}"
+        if ex.quantity < ordered:
+            return ExecutionReport(client_order_id, ReportStatus.CANCELED, venue_order_id, (ex,), "nothing_to_reduce",
+                                   trade_ids=(f"{venue_order_id}-1",))  # fmt: skip
         return ExecutionReport(
             client_order_id, ReportStatus.FILLED, venue_order_id, (ex,), trade_ids=(f"{venue_order_id}-1",)
         )
@@ -88,19 +125,30 @@ class PaperBroker:
         self._orders[report.client_order_id] = report
         return report
 
-    def _try(self, inst: Instrument, spec: OrderSpec, last: Decimal) -> Execution | None:
+    @staticmethod
+    def _crossed(spec: OrderSpec, last: Decimal) -> bool:
+        """The last price reaches the order: a market always, a limit through its limit, a stop at its stop."""
         if spec.order_type is OrderType.MARKET:
+            return True
+        if spec.order_type is OrderType.STOP_MARKET:
+            assert spec.stop_price is not None
+            return last >= spec.stop_price if spec.side is OrderSide.BUY else last <= spec.stop_price
+        assert spec.limit_price is not None
+        return last <= spec.limit_price if spec.side is OrderSide.BUY else last >= spec.limit_price
+
+    def _try(self, inst: Instrument, spec: OrderSpec, last: Decimal) -> Execution | None:
+        if not self._crossed(spec, last):
+            return None
+        if spec.order_type in (OrderType.MARKET, OrderType.STOP_MARKET):  # a triggered stop is a market order
             price, liq = (
                 inst.round_price(last + inst.price_increment * self._slip * spec.side.sign),
                 LiquiditySide.TAKER,
             )
         else:
             assert spec.limit_price is not None
-            crossed = last <= spec.limit_price if spec.side is OrderSide.BUY else last >= spec.limit_price
-            if not crossed:
-                return None
             price, liq = spec.limit_price, LiquiditySide.MAKER
-        ex = Execution(spec.quantity, price, self._fees.fee(inst, spec.quantity, price, liq), liq)
+        quantity = self._reducible(inst, spec) if spec.reduce_only else spec.quantity
+        ex = Execution(quantity, price, self._fees.fee(inst, quantity, price, liq), liq)
         self._book(inst, spec.side, ex)
         return ex
 

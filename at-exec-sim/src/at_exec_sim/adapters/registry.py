@@ -60,8 +60,12 @@ def check_accounts(accounts: Mapping[str, AccountConfig], settings: ExecSimSetti
         )
 
 
-#: Venue kinds whose adapters cancel and modify bracket children at the broker (``routing.py``).
-BRACKET_KINDS = frozenset({"projectx", "tradovate"})
+#: Venue kinds at which exec-sim manages bracket children at the broker (``routing.py`` places,
+#: modifies and cancels them; ``domain/brackets.py`` runs the OCO): every external kind. ProjectX
+#: and Tradovate place them natively where set to (``native_brackets.py``); at OANDA and the paper
+#: broker they are emulated (reduce-only stop and limit placed after the entry fills); at a ccxt
+#: exchange the adapter refuses a bracketed entry it cannot protect (``bracket_unsupported``).
+BRACKET_KINDS = frozenset({"projectx", "tradovate", "oanda", "paper", "ccxt"})
 
 
 def with_bracket_venues(accounts: Mapping[str, AccountConfig], settings: ExecSimSettings) -> dict[str, AccountConfig]:

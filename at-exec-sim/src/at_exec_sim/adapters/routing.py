@@ -19,6 +19,12 @@ engine opens is adopted (``adopt``: the venue's own child found and brought to e
 and price) rather than placed; after a restart the adopted children's venue ids are handed back
 to the adapter (``remember``) when it connects.
 
+At any other broker the bracket is *emulated*: the entry goes alone, and the children the engine
+opens when it fills are placed here as reduce-only orders, resized with the adapter's ``modify``
+and canceled by :meth:`VenueRouter.cancel_ended` after the OCO. An adapter that cannot rest and
+keep a stop for an instrument says why (``bracket_unsupported``); its bracketed entries are
+rejected ``bracket_unsupported`` before anything is sent, never traded without their stop.
+
 Reconciliation (:meth:`VenueRouter.poll` then :meth:`VenueRouter.book`) asks each broker for
 the state of every open or unknown order and books only what is new (``adapters/reconcile.py``):
 a resting limit's later fill, the rest of a partial fill, the fate of an order whose answer was
@@ -46,6 +52,8 @@ from at_exec_sim.errors import VenueUnavailableError
 log = get_logger("at_exec_sim.routing")
 
 UNKNOWN_ORDERS_METRIC = "broker_orders_unknown_total"
+#: The reason of an entry rejected before it was sent: its venue cannot keep its bracket's stop.
+BRACKET_UNSUPPORTED = "bracket_unsupported"
 #: How brokers say "that client order id exists already": the order was sent before.
 DUPLICATE_REASONS = frozenset({"CLIENT_ORDER_ID_ALREADY_EXISTS", "DuplicateOrderId"})
 
@@ -189,6 +197,12 @@ class VenueRouter:
         adapter, submitted = link.adapter, route.submitted
         if native(adapter) and submitted.parent_client_order_id is not None:
             return await adapter.adopt(route.client_order_id, route.instrument, route.spec)
+        if route.spec.bracket is not None and not native(adapter):
+            unsupported = getattr(adapter, "bracket_unsupported", None)
+            if unsupported is not None and (why := unsupported(route.instrument)) is not None:
+                log.warning("broker_bracket_unsupported", venue=link.name, client_order_id=route.client_order_id,
+                            reason=why)  # fmt: skip
+                return _not_sent(route.client_order_id, BRACKET_UNSUPPORTED, why)
         if native(adapter) and route.spec.bracket is not None:
             arrival = submitted.arrival_price or book.last_price(route.instrument.instrument_id)
             reference = reference_price(route.spec, arrival)

@@ -17,11 +17,12 @@ from at_core.models.orders import OrderSpec
 if TYPE_CHECKING:
     from at_exec_sim.domain.risk import RiskContext
 
-#: Venues whose bracket children are placed and managed: the simulated venue (emulated OCO, see
-#: ``brackets.py``). A broker adapter that places native brackets adds its venue name here (the
-#: accounts at ProjectX and Tradovate pass by ``brackets_at_venue`` instead: exec-sim manages their
-#: children at the broker); an
-#: entry with a bracket for any other venue is denied rather than sent without its stop.
+#: Venues whose bracket children are placed and managed here: the simulated venue (emulated OCO,
+#: see ``brackets.py``). Accounts at an external broker pass by ``brackets_at_venue`` instead
+#: (bootstrap marks every account at a configured broker: exec-sim manages the children there,
+#: natively at ProjectX and Tradovate, emulated at OANDA and paper; a ccxt exchange's adapter
+#: refuses what it cannot protect before it is sent); an entry with a bracket for any other venue
+#: is denied rather than sent without its stop.
 BRACKET_VENUES: frozenset[str] = frozenset({SIM_VENUE})
 
 

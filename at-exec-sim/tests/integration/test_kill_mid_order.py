@@ -1,0 +1,251 @@
+"""kill -9 of exec-sim mid-order, as a real process over a real nats-server, against the ProjectX
+and Tradovate wire fakes on loopback: the entry with its native bracket reached the broker, and
+exec-sim dies before it reads the answer (the fake holds it). The restarted exec-sim finds the
+entry by its idempotency key (customTag / clOrdId) instead of placing it again, adopts the venue's
+children once, books the stop's fill once and sees the target canceled; JetStream holds each fill
+once."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import httpx
+import nats
+import pytest
+from tests.fakes.projectx import FakeProjectX
+from tests.fakes.tradovate import FakeTradovate
+from tests.helpers import factory, proposal, quote
+from tests.integration.test_broker_routing import Watch
+from tests.integration.test_prop_broker_routing import ACCOUNTS, BRACKET
+from tests.wire import serve
+
+from at_core.events import Event, EventFactory
+from at_core.metrics import MetricCatalog
+from at_core.models.enums import OrderSide
+from at_core.runtime.bus import EventBus
+from at_core.serialization import decode_event
+from at_core.service_kit import Scope, dev_headers
+from at_core.testing import NatsServer, free_port
+
+pytestmark = pytest.mark.integration
+D = Decimal
+DEADLINE_S = 30
+EXEC_SIM = Path(sys.executable).parent / "at-exec-sim"  # the console script the stack's Procfile runs
+
+
+@dataclass
+class Brokers:
+    nats: NatsServer
+    bus: EventBus
+    f: EventFactory
+    px: FakeProjectX
+    tv: FakeTradovate
+    env: dict[str, str]
+    run_dir: Path
+
+
+@pytest.fixture
+async def brokers(nats_server: NatsServer, tmp_path: Path) -> AsyncIterator[Brokers]:
+    accounts = tmp_path / "accounts.yaml"
+    accounts.write_text(ACCOUNTS)
+    px, tv = FakeProjectX(), FakeTradovate()
+    async with AsyncExitStack() as stack:
+        px_url = await stack.enter_async_context(serve(px.app()))
+        tv_url = await stack.enter_async_context(serve(tv.app()))
+        stack.callback(px.release.set)  # unblock a held answer before the fakes stop
+        stack.callback(tv.release.set)
+        bus = await EventBus.connect(nats_server.url, service="test", metrics=MetricCatalog("test").build())
+        stack.push_async_callback(bus.close)
+        await bus.ensure_streams()
+        f = factory()
+        for inst in ("MESZ6.TOPSTEPX", "MESZ6.TRADOVATE"):
+            await bus.publish(quote(f, inst, "6000.00", "6000.25"))
+        settings = {
+            "nats_url": nats_server.url,
+            "accounts_file": str(accounts),
+            "projectx_user_name": px.user_name,
+            "projectx_api_key": px.api_key,
+            "projectx_account": px.account["name"],
+            "projectx_base_url": px_url,
+            "projectx_hub_url": f"{px_url}/hubs/user",
+            "tradovate_name": tv.credentials["name"],
+            "tradovate_password": tv.credentials["password"],
+            "tradovate_app_id": tv.credentials["appId"],
+            "tradovate_app_version": tv.credentials["appVersion"],
+            "tradovate_cid": str(tv.credentials["cid"]),
+            "tradovate_sec": tv.credentials["sec"],
+            "tradovate_device_id": tv.credentials["deviceId"],
+            "tradovate_account": tv.account["name"],
+            "tradovate_symbols": "MESZ6",
+            "tradovate_base_url": f"{tv_url}/v1",
+            "tradovate_ws_url": tv_url.replace("http://", "ws://") + "/v1/websocket",
+            "broker_poll_interval_s": "0.2",  # the poller books the stop's fill and the OCO
+            "log_level": "INFO",
+        }
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AT_")}
+        env |= {f"AT_EXEC_SIM_{k.upper()}": str(v) for k, v in settings.items()}
+        yield Brokers(nats_server, bus, f, px, tv, env, tmp_path)
+
+
+class ExecSimProcess:
+    """exec-sim as the stack runs it: its console script in a session of its own, on a free port."""
+
+    def __init__(self, brokers: Brokers, name: str) -> None:
+        self.port = free_port()
+        self.log = brokers.run_dir / f"{name}.log"
+        env = brokers.env | {"AT_EXEC_SIM_PORT": str(self.port)}
+        with self.log.open("w") as out:
+            self.proc = subprocess.Popen(
+                [str(EXEC_SIM)], env=env, cwd=brokers.run_dir, stdout=out, stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )  # fmt: skip
+        self.client = httpx.AsyncClient(
+            base_url=f"http://127.0.0.1:{self.port}", timeout=10, headers=dev_headers(Scope.OPERATOR)
+        )
+
+    async def ready(self) -> ExecSimProcess:
+        for _ in range(600):  # readiness, polled with a bound (a process start, not a message)
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"exec-sim exited {self.proc.returncode}: {self.log.read_text()[-3000:]}")
+            try:
+                if (await self.client.get("/readyz")).status_code == 200:
+                    return self
+            except httpx.TransportError:
+                pass
+            await asyncio.sleep(0.05)
+        raise RuntimeError(f"exec-sim not ready: {self.log.read_text()[-3000:]}")
+
+    def kill9(self) -> None:
+        os.killpg(self.proc.pid, signal.SIGKILL)
+        assert self.proc.wait(10) == -signal.SIGKILL
+
+    async def stop(self) -> None:
+        """Ended with SIGKILL too: its graceful shutdown (~12 s here, in closing the broker links) is
+        not what these tests are about, and a kill is what they show it survives."""
+        await self.client.aclose()
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(10)
+
+    async def orders(self, account_id: str) -> dict[str, dict[str, Any]]:
+        rows = (await self.client.get("/orders", params={"account_id": account_id})).json()
+        return {r["client_order_id"]: r for r in rows}
+
+
+@asynccontextmanager
+async def exec_sim(brokers: Brokers, name: str) -> AsyncIterator[ExecSimProcess]:
+    proc = ExecSimProcess(brokers, name)
+    try:
+        yield await proc.ready()
+    finally:
+        await proc.stop()
+
+
+async def until(check: Callable[[], bool], what: str) -> None:
+    """A fake broker's state reaches ``check`` (it changes on requests from exec-sim), with a deadline."""
+    for _ in range(DEADLINE_S * 50):
+        if check():
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+async def on_jetstream(url: str, event_type: str, coids: set[str]) -> list[Event]:
+    """Every ``event_type`` event of these orders that the execution stream holds, in order."""
+    nc = await nats.connect(url)
+    try:
+        js = nc.jetstream()
+        info = await js.stream_info("AT_EXECUTION")
+        out = []
+        for seq in range(info.state.first_seq, info.state.last_seq + 1):
+            event = decode_event((await js.get_msg("AT_EXECUTION", seq)).data)
+            if event.event_type == event_type and getattr(event, "client_order_id", None) in coids:
+                out.append(event)
+        return out
+    finally:
+        await nc.close()
+
+
+def bracketed(f: EventFactory, account: str, venue: str) -> Event:
+    p = proposal(f, account, f"MESZ6.{venue}", OrderSide.BUY, "2")
+    return p.model_copy(update={"order": p.order.model_copy(update={"bracket": BRACKET})})
+
+
+@pytest.mark.parametrize("venue", ["TOPSTEPX", "TRADOVATE"])
+@pytest.mark.parametrize("age", ["resent", "held"])
+async def test_a_kill_9_after_the_entry_reached_the_broker_and_before_its_answer_doubles_nothing(
+    brokers: Brokers, venue: str, age: str
+) -> None:
+    """``resent``: the restart comes within AT_EXEC_SIM_RESUBMIT_MAX_AGE_S of the submission, so the
+    entry is sent again with the same key and the adapter finds it at the broker; ``held``: the
+    submission is older, the entry is held unknown and the poller finds it there by its key."""
+    account = "topstep-1" if venue == "TOPSTEPX" else "tradovate-1"
+    fake: Any = brokers.px if venue == "TOPSTEPX" else brokers.tv
+    fake.hang_places = True
+    # the service's clock is the wall clock; the proposal's time decides the age of the submission
+    p = bracketed(factory(clock_ns=time.time_ns()) if age == "resent" else brokers.f, account, venue)
+    watch = await Watch(p.correlation_id).start(brokers.nats.url)
+    first = ExecSimProcess(brokers, "exec-sim-1")
+    try:
+        await first.ready()
+        await brokers.bus.publish(p)
+        await asyncio.wait_for(fake.hung.wait(), DEADLINE_S)  # placed at the broker, the answer held
+        first.kill9()
+    finally:
+        await first.stop()
+    coid = watch.first("risk_decision").client_order_id
+    assert [e.event_type for e in watch.events if e.event_type.startswith("order_")] == ["order_submitted"]
+    # the entry is at the broker, exec-sim never read the answer: nothing but its submission was published
+    fake.hang_places = False
+    fake.release.set()
+
+    def entries() -> list[dict[str, Any]]:
+        if venue == "TOPSTEPX":
+            return [o for o in brokers.px.orders.values() if o["customTag"] == coid]
+        return [c for c in brokers.tv.commands if c.get("clOrdId") == coid]
+
+    assert len(entries()) == 1
+    async with exec_sim(brokers, "exec-sim-2") as again:
+        await asyncio.wait_for(
+            watch.until(lambda got: sum(1 for e in got if e.event_type == "order_accepted" and e.bracket_role) == 2),
+            DEADLINE_S,
+        )
+        orders = await again.orders(account)
+        assert (orders[coid]["status"], orders[f"{coid}:sl"]["status"], orders[f"{coid}:tp"]["status"]) == (
+            "filled", "accepted", "accepted",
+        )  # fmt: skip
+        assert len(entries()) == 1  # found by its key at the broker, never placed twice
+        kids = fake.children(coid)
+        assert set(kids) == {"sl", "tp"}
+        assert len(fake.orders) == 3  # one entry, its two children: nothing doubled
+        if venue == "TOPSTEPX":
+            await brokers.px.fill_child(coid, "sl", 2, D("5998.25"))
+        else:
+            await brokers.tv.fill(kids["sl"]["id"], 2, D("5998.25"))
+        await watch.until(lambda got: any(e.event_type == "order_canceled" and e.bracket_role for e in got))
+        canceled = [e for e in watch.events if e.event_type == "order_canceled"]
+        assert [c.client_order_id for c in canceled] == [f"{coid}:tp"]
+        orders = await again.orders(account)
+        assert (orders[f"{coid}:sl"]["status"], orders[f"{coid}:tp"]["status"]) == ("filled", "canceled")
+    if venue == "TOPSTEPX":
+        assert brokers.px.children(coid)["tp"]["status"] == 3 and "CON.F.US.MES.Z26" not in brokers.px.positions
+    else:
+        assert brokers.tv.orders[kids["tp"]["id"]]["ordStatus"] == "Canceled"
+        assert brokers.tv.positions[2665]["netPos"] == 0
+    fills = await on_jetstream(brokers.nats.url, "fill", {coid, f"{coid}:sl", f"{coid}:tp"})
+    assert sorted((f.client_order_id, f.quantity) for f in fills) == [(coid, D(2)), (f"{coid}:sl", D(2))]
+    assert len({f.event_id for f in fills}) == len(fills)
+    await watch.close()
+    restarted = (brokers.run_dir / "exec-sim-2.log").read_text()
+    assert ("in flight at a crash: not resent" in restarted) is (age == "held")
