@@ -16,7 +16,18 @@ DEV_KEYS = {"operator": "dev-operator-key", "trader": "dev-trader-key", "viewer"
 DEV_SESSION_SECRET = "dev-console-session-secret-not-for-production"  # noqa: S105 - refused in production
 MIN_SECRET_CHARS = 16
 #: What a notification route can ask for.
-NOTIFY_KINDS = ("fill", "denied", "rejected", "halt", "reducing", "lock", "resume", "kill_switch")
+NOTIFY_KINDS = (
+    "fill",
+    "denied",
+    "rejected",
+    "halt",
+    "reducing",
+    "lock",
+    "resume",
+    "kill_switch",
+    "broker_mismatch",  # exec-sim's positions or balance differ from the broker's
+    "broker_restored",  # ... and agree again
+)
 
 
 def _default_health() -> dict[str, str]:

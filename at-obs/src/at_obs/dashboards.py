@@ -10,6 +10,46 @@ import json
 import sys
 from pathlib import Path
 
+#: "0 when none": a venue that never had a failure has no series (prometheus_client exposes a
+#: labelled counter once it moved), and a paper-only stack has no broker venue at all.
+NONE_IS_ZERO = " or on() vector(0)"
+
+#: The broker-health row of the trading overview (exec-sim's external venues: ProjectX, Tradovate).
+BROKER_HEALTH: list[tuple[str, str]] = [
+    (
+        "Broker mismatch (1 = positions or balance differ)",
+        "max by (account_id, venue, kind) (at_exec_sim_broker_mismatch)" + NONE_IS_ZERO,
+    ),
+    (
+        "Broker checks that could not be made /min",
+        "sum by (venue) (rate(at_exec_sim_broker_checks_failed_total[5m])) * 60" + NONE_IS_ZERO,
+    ),
+    (
+        "Broker rate limits /min (HTTP 429, penalty)",
+        "sum by (venue, answer) (rate(at_exec_sim_broker_rate_limited_total[5m])) * 60" + NONE_IS_ZERO,
+    ),
+    (
+        "Requests held by the client-side budget /min",
+        "sum by (venue) (rate(at_exec_sim_broker_budget_waits_total[5m])) * 60" + NONE_IS_ZERO,
+    ),
+    (
+        "Broker request errors /min",
+        "sum by (venue, kind) (rate(at_exec_sim_broker_request_errors_total[5m])) * 60" + NONE_IS_ZERO,
+    ),
+    (
+        "Broker real-time connects (10m)",
+        "sum by (venue) (increase(at_exec_sim_broker_realtime_connects_total[10m]))" + NONE_IS_ZERO,
+    ),
+    (
+        "Broker token renewals (1h)",
+        "sum by (venue) (increase(at_exec_sim_broker_token_renewals_total[1h]))" + NONE_IS_ZERO,
+    ),
+    (
+        "Broker token failures (1h)",
+        "sum by (venue) (increase(at_exec_sim_broker_token_failures_total[1h]))" + NONE_IS_ZERO,
+    ),
+]
+
 DASHBOARDS: dict[str, tuple[str, list[tuple[str, str]]]] = {
     "trading-overview": (
         "Trading overview",
@@ -26,6 +66,7 @@ DASHBOARDS: dict[str, tuple[str, list[tuple[str, str]]]] = {
             ),
             ("Trading halted", "at_exec_sim_trading_halted"),
             ("Denials by reason /min", "sum by (reason) (rate(at_exec_sim_denials_total[5m])) * 60"),
+            *BROKER_HEALTH,
         ],
     ),
     "latency-slippage": (

@@ -16,7 +16,9 @@ from tests.conftest import OBS, _missing
 from tests.console_stack import ConsoleStack
 from tests.paper_stack import ACCOUNT, session_inputs
 
-from at_core.events import SignalEvent
+from at_core.events import BrokerMismatchEvent, SignalEvent
+from at_core.ids import derive_id
+from at_core.testing import example_events
 from at_obs.console_settings import DEV_KEYS
 
 pytestmark = pytest.mark.integration
@@ -130,6 +132,33 @@ def test_the_accounts_page_shows_the_account_halted_after_the_daily_loss_breach(
     assert "daily_loss_limit" in card.find_element(By.CSS_SELECTOR, ".halt-reason").text
     assert "daily_loss" in card.find_element(By.CSS_SELECTOR, ".headroom").text
     shot(browser, "accounts")
+
+
+def test_the_accounts_page_shows_a_brokers_mismatch_until_the_broker_agrees_again(browser, stack: ConsoleStack) -> None:  # type: ignore[no-untyped-def]
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    example = example_events()["broker_mismatch"]
+    assert isinstance(example, BrokerMismatchEvent)
+    mismatch = example.model_copy(update={"account_id": ACCOUNT})
+    restored = mismatch.model_copy(
+        update={"event_id": derive_id(mismatch.event_id, "restored"), "status": "restored", "differences": []}
+    )
+    box = f"broker-mismatch-{ACCOUNT}-{mismatch.venue}"
+
+    def shown() -> list:  # type: ignore[type-arg]
+        browser.get(stack.url + "/console/accounts")  # a page of its time: load it again
+        return browser.find_elements(By.ID, box)
+
+    sign_in(browser, stack, DEV_KEYS["viewer"])
+    stack.publish([mismatch])
+    found = WebDriverWait(browser, 15, poll_frequency=0.1).until(lambda _: shown())
+    text = found[0].text
+    assert f"Broker mismatch at {mismatch.venue}" in text and "halted for it" in text
+    assert "position MESZ2026.CME 2 1" in " ".join(text.split()), "kind, item, ours, theirs"
+    shot(browser, "accounts_broker_mismatch")
+    stack.publish([restored])
+    WebDriverWait(browser, 15, poll_frequency=0.1).until(lambda _: not shown())
 
 
 def _await_element(browser, element_id: str, timeout_s: float = 15.0):  # type: ignore[no-untyped-def]

@@ -124,6 +124,15 @@ def alerting(tmp_path: Path) -> Iterator[tuple[Webhook, int]]:
       - alert: SlippageHigh
         expr: vector(1)
         labels: {severity: warning, job: agents}
+      - alert: BrokerTokenFailures
+        expr: vector(1)
+        labels: {severity: critical, job: exec_sim_live, venue: topstepx}
+      - alert: BrokerRequestErrors
+        expr: vector(1)
+        labels: {severity: warning, job: exec_sim_live, venue: topstepx, kind: http_5xx}
+      - alert: BrokerChecksFailing
+        expr: vector(1)
+        labels: {severity: warning, job: exec_sim_live, venue: tradovate}
 """
     )
     (tmp_path / "prometheus.yml").write_text(
@@ -168,7 +177,7 @@ rule_files: [rules.yml]
 def test_the_shipped_alertmanager_config_passes_amtool(amtool: str) -> None:
     out = subprocess.run([amtool, "check-config", str(SHIPPED)], capture_output=True, text=True, check=False)
     assert out.returncode == 0, out.stdout + out.stderr
-    assert "3 inhibit rules" in out.stdout
+    assert "4 inhibit rules" in out.stdout
 
 
 def test_the_shipped_config_is_what_the_renderer_writes_with_no_receivers() -> None:
@@ -211,3 +220,20 @@ def test_a_service_that_is_down_inhibits_its_lesser_alerts(alerting: tuple[Webho
     assert lag["status"]["state"] == "suppressed"
     assert lag["status"]["inhibitedBy"], "inhibited by ServiceDown of the same job"
     assert alerts["SlippageHigh"]["status"]["state"] == "active", "another job's alert is not inhibited"
+
+
+def test_a_venue_refusing_its_token_inhibits_that_venues_request_alerts_only(alerting: tuple[Webhook, int]) -> None:
+    _, port = alerting
+    wanted = {"BrokerTokenFailures", "BrokerRequestErrors", "BrokerChecksFailing"}
+    deadline = time.monotonic() + 60
+    while True:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v2/alerts", timeout=2) as resp:
+            alerts = {a["labels"]["alertname"]: a for a in json.loads(resp.read())}
+        if wanted <= set(alerts):
+            break
+        assert time.monotonic() < deadline, f"alerts never arrived: {sorted(alerts)}"
+        time.sleep(0.2)
+    errors = alerts["BrokerRequestErrors"]["status"]
+    assert errors["state"] == "suppressed" and errors["inhibitedBy"], "topstepx's errors follow from its token"
+    assert alerts["BrokerChecksFailing"]["status"]["state"] == "active", "another venue's alert is not inhibited"
+    assert alerts["BrokerTokenFailures"]["status"]["state"] == "active"

@@ -17,11 +17,13 @@ import uvicorn
 from fastapi import FastAPI, Request, Response
 from tests.paper_stack import recorded_session, serve, session_inputs
 
-from at_core.events import FillEvent
+from at_core.constants import SERVICE_EXEC_SIM
+from at_core.events import BrokerMismatchEvent, Event, FillEvent
+from at_core.ids import derive_id
 from at_core.metrics import MetricCatalog
 from at_core.metrics.obs import CATALOG
 from at_core.runtime.bus import EventBus
-from at_core.testing import NatsServer, free_port
+from at_core.testing import NatsServer, example_events, free_port
 from at_obs.adapters.notifier import STREAM, Notifier, start, stop
 from at_obs.console_settings import ConsoleSettings
 
@@ -62,9 +64,10 @@ class Receiver:
 
 
 @asynccontextmanager
-async def running(receiver: Receiver, settings: ConsoleSettings) -> AsyncIterator[Notifier]:
-    task = asyncio.create_task(receiver.server.serve())
-    while not receiver.server.started:  # noqa: ASYNC110 - uvicorn has no started event to await
+async def running(receiver: Receiver, settings: ConsoleSettings, *more: Receiver) -> AsyncIterator[Notifier]:
+    receivers = (receiver, *more)
+    tasks = [asyncio.create_task(r.server.serve()) for r in receivers]
+    while not all(r.server.started for r in receivers):  # noqa: ASYNC110 - uvicorn has no started event to await
         await asyncio.sleep(0.01)
     notifier = Notifier(settings)
     await start(notifier, CATALOG.build())  # the recorder's metrics, as the console passes them
@@ -74,8 +77,24 @@ async def running(receiver: Receiver, settings: ConsoleSettings) -> AsyncIterato
     finally:
         await paper.close()
         await stop(notifier)
-        receiver.server.should_exit = True
-        await task
+        for r in receivers:
+            r.server.should_exit = True
+        await asyncio.gather(*tasks)
+
+
+async def publish(url: str, *events: Event) -> None:
+    """Publish as exec-sim does (JetStream, ``Nats-Msg-Id`` the event id)."""
+    bus = await EventBus.connect(url, service=SERVICE_EXEC_SIM, metrics=MetricCatalog("test").build())
+    for event in events:
+        await bus.publish(event)
+    await bus.close()
+
+
+def broker_mismatch() -> BrokerMismatchEvent:
+    """at-core's example: topstepx holds MESZ2026.CME 1 where exec-sim holds 2, and the account was halted."""
+    event = example_events()["broker_mismatch"]
+    assert isinstance(event, BrokerMismatchEvent) and event.status == "mismatch" and event.halted
+    return event
 
 
 async def play_session(url: str) -> None:
@@ -168,3 +187,62 @@ async def test_past_the_rate_limit_notifications_arrive_as_one_digest(nats_serve
     assert sample(notifier, "notifications_sent_total", route="0", kind="fill") == 1
     assert sample(notifier, "notifications_held_total", route="0") == filled - 1
     assert sample(notifier, "notification_digests_total", route="0") == 1
+
+
+async def test_a_broker_mismatch_produces_exactly_one_notification_through_a_redelivery(
+    nats_server: NatsServer,
+) -> None:
+    """Route 1 refuses twice, so JetStream redelivers the event twice: route 0, which took it the
+    first time, is not sent it again; exec-sim publishing the same event again adds nothing."""
+    sent, flaky = Receiver(), Receiver(refuse_first=2)
+    settings = ConsoleSettings(
+        nats_url=nats_server.url,
+        notify_routes=[
+            {"urls": [sent.url], "kinds": ["broker_mismatch"]},
+            {"urls": [flaky.url], "kinds": ["broker_mismatch"], "accounts": [broker_mismatch().account_id]},
+        ],
+        notify_retry_delay_s=0.2,
+    )
+    event = broker_mismatch()
+    async with running(sent, settings, flaky) as notifier:
+        await publish(nats_server.url, event)
+        await flaky.wait_posts(1)
+        await publish(nats_server.url, event)  # the same event id again (a publish retried after a lost ack)
+        await settled(nats_server.url, f"notifier-{STREAM}")
+    assert flaky.refused == 2 == sample(notifier, "notification_failures_total", route="1")
+    assert len(sent.posts) == 1 and len(flaky.posts) == 1
+    assert sample(notifier, "notifications_sent_total", route="0", kind="broker_mismatch") == 1
+    post = sent.posts[0]
+    assert post["title"] == f"Broker mismatch {event.account_id} at topstepx: 1 difference, account HALTED"
+    assert "position MESZ2026.CME: ours 2, theirs 1" in post["message"]
+
+
+async def test_a_broker_agreeing_again_goes_only_to_routes_that_ask_for_it(nats_server: NatsServer) -> None:
+    both, mismatches_only = Receiver(), Receiver()
+    settings = ConsoleSettings(
+        nats_url=nats_server.url,
+        notify_routes=[
+            {"urls": [both.url], "kinds": ["broker_mismatch", "broker_restored"]},
+            {"urls": [mismatches_only.url], "kinds": ["broker_mismatch"]},
+        ],
+    )
+    mismatch = broker_mismatch()
+    restored = mismatch.model_copy(
+        update={
+            "event_id": derive_id(mismatch.event_id, "restored"),
+            "status": "restored",
+            "differences": [],
+            "halted": False,
+            "message": "",
+        }
+    )
+    async with running(both, settings, mismatches_only) as notifier:
+        await publish(nats_server.url, mismatch, restored)
+        await both.wait_posts(2)
+        await settled(nats_server.url, f"notifier-{STREAM}")
+    assert [p["title"].split(" ")[:3] for p in both.posts] == [
+        ["Broker", "mismatch", mismatch.account_id],
+        ["Broker", "agrees", "again"],
+    ]
+    assert len(mismatches_only.posts) == 1
+    assert sample(notifier, "notifications_sent_total", route="0", kind="broker_restored") == 1

@@ -229,3 +229,22 @@ async def test_an_event_forged_on_a_subject_it_may_not_come_from_is_recorded_and
     pg = settings.audit_postgres_url
     location = pg.get_secret_value() if pg is not None else settings.audit_db_path
     assert verify_main([location]) == 1  # the chain is intact, the forged record is reported
+
+
+async def test_a_broker_mismatch_is_recorded_on_its_subject_and_verifies(settings: ObsSettings) -> None:
+    from at_core.testing import example_events
+
+    mismatch = example_events()["broker_mismatch"]
+    async with recorder(settings) as client:
+        await _publish(settings.nats_url, [mismatch])
+
+        async def recorded() -> bool:
+            return await _head(client) == 1
+
+        await eventually(recorded)
+        story = (await client.get("/audit", params={"correlation_id": mismatch.correlation_id})).json()
+        assert [(r["event_type"], r["subject"]) for r in story] == [
+            ("broker_mismatch", subjects.broker_mismatch(mismatch.account_id, "topstepx"))
+        ]
+        verified = (await client.get("/audit/verify")).json()
+        assert verified["ok"] and verified["problems"] == [], "at.state.<account>.broker.<venue> is its family"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 
 from tests.paper_stack import ACCOUNT, MES, recorded_session
@@ -123,3 +124,44 @@ def test_the_ledger_keeps_the_bars_of_each_instrument_for_the_candle_chart() -> 
     assert len(bars) == 11
     assert bars[0][4] == Decimal("6012.25")  # the first close of the session
     assert [b[0] for b in bars] == sorted(b[0] for b in bars)
+
+
+def test_an_account_shows_a_brokers_mismatch_until_the_broker_agrees_again() -> None:
+    from at_core.events import BrokerMismatchEvent
+    from at_core.ids import derive_id
+    from at_core.testing import example_events
+
+    mismatch = example_events()["broker_mismatch"]
+    assert isinstance(mismatch, BrokerMismatchEvent) and mismatch.status == "mismatch"
+    restored = mismatch.model_copy(
+        update={"event_id": derive_id(mismatch.event_id, "restored"), "status": "restored", "differences": []}
+    )
+    ledger = Ledger()
+    ledger.apply(json.loads(encode_event(mismatch)))
+    shown = ledger.accounts[mismatch.account_id].broker_mismatches[mismatch.venue]
+    assert shown["differences"] == [{"kind": "position", "item": "MESZ2026.CME", "ours": "2", "theirs": "1"}]
+    assert shown["halted"] is True
+    ledger.apply(json.loads(encode_event(restored)))
+    assert ledger.accounts[mismatch.account_id].broker_mismatches == {}
+
+
+def test_a_broker_mismatch_is_folded_from_the_store_and_labelled_in_a_story() -> None:
+    from at_core.testing import example_events
+
+    mismatch = example_events()["broker_mismatch"]
+    record = seal(
+        ChainHead(),
+        event_id=mismatch.event_id,
+        event_type=mismatch.event_type,
+        correlation_id=mismatch.correlation_id,
+        causation_id=mismatch.causation_id,
+        subject="at.state.x.broker.topstepx",
+        ts_event=mismatch.ts_event,
+        payload=encode_event(mismatch),
+    )
+    ledger, tail = fold_records([record])
+    assert mismatch.venue in ledger.accounts[mismatch.account_id].broker_mismatches
+    assert tail.latest(TailFilter(account_id=mismatch.account_id, event_type="broker_mismatch"))
+    step = build_story(mismatch.correlation_id, [record]).steps[0]
+    assert step.label == "Broker check"
+    assert ("position MESZ2026.CME", "ours 2, theirs 1") in step.facts and ("halted", "True") in step.facts

@@ -57,3 +57,62 @@ def test_a_digest_names_how_many_of_each_kind() -> None:
     title, body = digest_text([_notice(0), _notice(1), Notice("halt", "a", "halted", "", "h", "c")])
     assert title == "3 notifications: 2 fill, 1 halt"
     assert body.splitlines() == ["fill 0", "fill 1", "halted"]
+
+
+def _broker(status: str, **extra: object) -> dict[str, object]:
+    return {
+        "event_type": "broker_mismatch",
+        "account_id": "topstep-50k-1",
+        "venue": "topstepx",
+        "status": status,
+        "event_id": "e",
+        "correlation_id": "c",
+        **extra,
+    }
+
+
+def test_a_broker_mismatch_names_the_venue_each_difference_ours_and_theirs_and_the_halt() -> None:
+    notice = notice_for(
+        _broker(
+            "mismatch",
+            differences=[
+                {"kind": "position", "item": "MESZ2026.CME", "ours": "2", "theirs": "1"},
+                {"kind": "balance", "item": "USD", "ours": "-120.50", "theirs": "-95.50"},
+            ],
+            halted=True,
+            message="topstepx holds MESZ2026.CME 1, exec-sim 2",
+        )
+    )
+    assert notice is not None and notice.kind == "broker_mismatch"
+    assert notice.title == "Broker mismatch topstep-50k-1 at topstepx: 2 differences, account HALTED"
+    assert notice.body.splitlines() == [
+        "position MESZ2026.CME: ours 2, theirs 1",
+        "balance USD: ours -120.50, theirs -95.50",
+        "topstepx holds MESZ2026.CME 1, exec-sim 2",
+    ]
+
+
+def test_a_broker_mismatch_that_did_not_halt_says_so() -> None:
+    notice = notice_for(
+        _broker("mismatch", differences=[{"kind": "position", "item": "X", "ours": "0", "theirs": "1"}], halted=False)
+    )
+    assert notice is not None and notice.title.endswith(": 1 difference, account not halted")
+
+
+def test_a_broker_that_agrees_again_is_its_own_kind_so_a_route_can_leave_it_out() -> None:
+    notice = notice_for(_broker("restored", message="positions agree again"))
+    assert notice is not None and notice.kind == "broker_restored"
+    assert notice.title == "Broker agrees again topstep-50k-1 at topstepx" and notice.body == "positions agree again"
+
+
+def test_a_route_can_subscribe_to_broker_mismatches_and_an_unknown_kind_is_refused() -> None:
+    import pytest
+    from pydantic import ValidationError
+
+    from at_obs.console_settings import NotifyRoute
+
+    route = NotifyRoute(urls=["json://127.0.0.1/hook"], kinds=["broker_mismatch"])
+    assert route.kinds == ["broker_mismatch"]
+    assert {"broker_mismatch", "broker_restored"} <= set(NotifyRoute(urls=["json://x/"]).kinds)
+    with pytest.raises(ValidationError, match="unknown notification kinds"):
+        NotifyRoute(urls=["json://x/"], kinds=["broker_mismatches"])

@@ -36,6 +36,7 @@ PROMQL_FUNCS = {
     "count",
     "deriv",
     "abs",
+    "vector",
 }
 
 
@@ -134,3 +135,19 @@ def test_no_query_reads_a_sum_prometheus_client_does_not_expose() -> None:
             assert not metric_names(expr) & hidden, (uid, title)
     for rule in yaml.safe_load((PROMETHEUS / "rules" / "recording.yml").read_text())["groups"][0]["rules"]:
         assert not metric_names(rule["expr"]) & hidden, rule["record"]
+
+
+def test_the_trading_overview_has_a_broker_health_row_on_every_broker_metric_of_exec_sim() -> None:
+    broker = {
+        spec.full_name(catalog.service)
+        for catalog in all_catalogs().values()
+        for spec in catalog.specs
+        if catalog.service == "exec_sim"
+        and spec.name.startswith("broker_")
+        and spec.name != "broker_orders_unknown_total"
+    }
+    _, panels = DASHBOARDS["trading-overview"]
+    shown = set().union(*(metric_names(expr) for _, expr in panels))
+    assert broker <= shown, broker - shown
+    # a venue that never failed, or a paper-only stack, shows 0 rather than an empty panel
+    assert all(expr.endswith("or on() vector(0)") for title, expr in panels if title.startswith("Broker"))

@@ -3,7 +3,8 @@
 Grouping by alert and job; critical alerts repeat hourly, the rest every four hours;
 ``ServiceDown`` inhibits every other alert of the same job (a dead service's lag, errors
 and latency are one problem, not ten) and ``NatsDisconnected`` the consumer-side alerts of
-its job; a critical alert inhibits the warning of the same name and job.
+its job; ``BrokerTokenFailures`` inhibits the request, check and socket alerts of the same
+venue (no token: every call fails); a critical alert inhibits the warning of the same name and job.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ import yaml
 
 #: Alerts that are a consequence of a service losing NATS.
 NATS_CONSEQUENCES = ("JetStreamConsumerLag", "EventHandlerFailing", "ExecSimEventsUnpublished", "GatewayOutboxGrowing")
+#: Alerts of a venue that follow from exec-sim holding no token for it.
+TOKEN_CONSEQUENCES = ("BrokerRequestErrors", "BrokerChecksFailing", "BrokerRealtimeFlapping")
 
 
 def _webhooks(urls: Sequence[str]) -> dict[str, Any]:
@@ -51,6 +54,11 @@ def render_alertmanager_config(
                 "source_matchers": ['alertname="NatsDisconnected"'],
                 "target_matchers": [f'alertname=~"{"|".join(NATS_CONSEQUENCES)}"'],
                 "equal": ["job"],
+            },
+            {
+                "source_matchers": ['alertname="BrokerTokenFailures"'],
+                "target_matchers": [f'alertname=~"{"|".join(TOKEN_CONSEQUENCES)}"'],
+                "equal": ["job", "venue"],
             },
             {
                 "source_matchers": ['severity="critical"'],

@@ -31,6 +31,35 @@ def _state_kind(e: dict[str, Any]) -> str:
     return {"halted": "halt", "locked_until": "lock", "reducing": "reducing", "active": "resume"}.get(str(state), "")
 
 
+def _difference_line(d: dict[str, Any]) -> str:
+    return f"{d.get('kind')} {d.get('item')}: ours {d.get('ours')}, theirs {d.get('theirs')}"
+
+
+def _broker_notice(e: dict[str, Any], common: dict[str, str]) -> Notice:
+    """A broker check: ``mismatch`` (each difference, halted or not) or ``restored``."""
+    account, venue = common["account_id"], e.get("venue")
+    message = str(e.get("message") or "")
+    if e.get("status") == "restored":
+        return Notice(
+            "broker_restored",
+            title=f"Broker agrees again {account} at {venue}",
+            body=message or f"positions and balance at {venue} match exec-sim's again",
+            **common,
+        )
+    differences = e.get("differences") or []
+    halted = "account HALTED" if e.get("halted") else "account not halted"
+    plural = "difference" if len(differences) == 1 else "differences"
+    lines = [_difference_line(d) for d in differences] or ["(no difference listed)"]
+    if message:
+        lines.append(message)
+    return Notice(
+        "broker_mismatch",
+        title=f"Broker mismatch {account} at {venue}: {len(differences)} {plural}, {halted}",
+        body="\n".join(lines),
+        **common,
+    )
+
+
 def notice_for(e: dict[str, Any]) -> Notice | None:
     """The notification an event (decoded JSON) calls for, or None."""
     t = e.get("event_type")
@@ -73,6 +102,8 @@ def notice_for(e: dict[str, Any]) -> Notice | None:
             body=str(e.get("message") or ""),
             **common,
         )
+    if t == "broker_mismatch":
+        return _broker_notice(e, common)
     return None
 
 

@@ -13,7 +13,9 @@ from at_obs.domain.console.tail import TAIL_KEPT, Tail
 #: Records read per query when the console folds the store.
 READ_BATCH = 10_000
 #: Only these records are decoded for the ledger (market data and heartbeats are most of a log).
-LEDGER_TYPES = frozenset({"account_state", "trading_state_changed", "fill", "position", "market_data", *ORDER_EVENTS})
+LEDGER_TYPES = frozenset(
+    {"account_state", "trading_state_changed", "broker_mismatch", "fill", "position", "market_data", *ORDER_EVENTS}
+)
 
 
 def fold_records(

@@ -1,7 +1,7 @@
 """What the console shows about accounts, built from events as they were recorded. Pure.
 
 :class:`Ledger` folds events (the decoded JSON of at-core events) into the latest account
-state, positions, open orders, the trading state, an equity curve, round-trip trades and P&L
+state, positions, open orders, the trading state, a broker's mismatch, an equity curve, round-trip trades and P&L
 per day. It reads no clock and does no I/O: the same events give the same ledger, whether
 read back from the audit store at startup or received live from the bus.
 """
@@ -84,6 +84,8 @@ class AccountView:
     equity: deque[tuple[int, Decimal]] = field(default_factory=lambda: deque(maxlen=EQUITY_POINTS))
     trades: deque[Trade] = field(default_factory=lambda: deque(maxlen=TRADES_KEPT))
     daily: dict[str, dict[str, Decimal]] = field(default_factory=dict)
+    #: The latest ``broker_mismatch`` event per venue while that venue disagrees (gone once restored).
+    broker_mismatches: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 @dataclass
@@ -142,6 +144,13 @@ class Ledger:
         view.state_message = e.get("message", "")
         view.locked_until_ns = e.get("locked_until_ns")
         view.state_changed_ts = int(e["ts_event"])
+
+    def _broker_check(self, e: dict[str, Any]) -> None:
+        view = self.account(e["account_id"])
+        if e.get("status") == "restored":
+            view.broker_mismatches.pop(e["venue"], None)
+        else:
+            view.broker_mismatches[e["venue"]] = e
 
     def _order(self, e: dict[str, Any]) -> None:
         view = self.account(e["account_id"])
@@ -240,6 +249,7 @@ _HANDLERS = {
     "account_state": Ledger._account_state,
     "market_data": Ledger._market_data,
     "trading_state_changed": Ledger._state_changed,
+    "broker_mismatch": Ledger._broker_check,
     "fill": Ledger._fill,
     "position": Ledger._position,
     **dict.fromkeys(ORDER_EVENTS, Ledger._order),

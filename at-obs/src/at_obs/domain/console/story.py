@@ -37,6 +37,7 @@ LABELS = {
     "position": "Position",
     "account_state": "Account",
     "trading_state_changed": "Trading state",
+    "broker_mismatch": "Broker check",
     "rejected_input": "Rejected input",
 }
 
@@ -109,11 +110,18 @@ def _facts(e: dict[str, Any]) -> list[tuple[str, str]]:
         keys = ["balance", "equity", "realized_pnl_today", "unrealized_pnl", "trading_state"]
     elif t == "trading_state_changed":
         keys = ["previous_state", "state", "reason", "message"]
+    elif t == "broker_mismatch":
+        keys = ["venue", "status", "halted", "message"]
     else:
         keys = ["client_order_id", "venue", "venue_order_id", "status", "reason", "filled_quantity", "avg_price"]
     out = [(k, str(e[k])) for k in keys if e.get(k) not in (None, "", [])]
     if order:
         out.append(("order", f"{order.get('side')} {order.get('quantity')} {order.get('order_type')}"))
+    if t == "broker_mismatch":
+        out += [
+            (f"{d.get('kind')} {d.get('item')}", f"ours {d.get('ours')}, theirs {d.get('theirs')}")
+            for d in e.get("differences") or []
+        ]
     if t == "position":
         p = e.get("position") or {}
         out += [(k, str(p[k])) for k in ("side", "quantity", "avg_price", "realized_pnl") if k in p]
