@@ -87,6 +87,7 @@ async def prop(nats_server: NatsServer, tmp_path: Path) -> AsyncIterator[Prop]:
             tradovate_ws_url=tv_url.replace("http://", "ws://") + "/v1/websocket",
             timer_interval_s=0,
             broker_poll_interval_s=0,  # rounds are driven by the tests
+            broker_check_interval_s=0,  # and so are the checks against the brokers
         )
         yield Prop(nats_server, bus, f, px, tv, settings)
 
