@@ -116,6 +116,7 @@ async def test_an_alert_ends_in_a_fill_at_tradovate_and_the_apex_no_automation_r
         await watch.until(has("order_filled"))
         fill = watch.first("fill")
         assert (fill.venue, fill.quantity, fill.price) == ("TRADOVATE", D(1), D("6000.25"))
+        assert fill.fee == D("0.50")  # Tradovate's fillFee for it, not the profile's estimate
         assert prop.tv.by_tag(watch.first("risk_decision").client_order_id)["orderQty"] == 1
         await watch.close()
 
