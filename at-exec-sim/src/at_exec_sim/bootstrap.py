@@ -26,6 +26,7 @@ from at_core.runtime.bus import EventBus
 from at_core.runtime.logging import get_logger
 from at_core.runtime.tasks import stop_task
 from at_exec_sim.adapters.broker_checks import BrokerChecks
+from at_exec_sim.adapters.health import MetricsHealth
 from at_exec_sim.adapters.registry import build_adapters, check_accounts, with_bracket_venues
 from at_exec_sim.adapters.routing import VenueRouter
 from at_exec_sim.adapters.state_stream import last_market_data, replay_execution
@@ -72,6 +73,9 @@ def build(settings: ExecSimSettings, clock: Clock | None = None, metrics_catalog
     for account_id in accounts:
         metrics.gauge("trading_halted").labels(account_id).set(0)
     venues = VenueRouter(build_adapters(settings, engine.paper_price), metrics, clock)
+    for name, link in venues.links.items():  # rate limits, tokens, reconnects: counted per venue
+        if (set_health := getattr(link.adapter, "set_health", None)) is not None:
+            set_health(MetricsHealth(metrics, name))
     for account_id, cfg in accounts.items():
         if cfg.venue in venues.links:
             for kind in ("position", "balance"):

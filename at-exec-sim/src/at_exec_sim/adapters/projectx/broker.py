@@ -31,6 +31,7 @@ from at_core.clock import Clock, WallClock
 from at_core.models.enums import LiquiditySide
 from at_core.models.orders import OrderSpec
 from at_core.runtime.logging import get_logger
+from at_exec_sim.adapters.health import BrokerHealth
 from at_exec_sim.adapters.native_brackets import child_of, levels
 from at_exec_sim.adapters.projectx.client import ProjectXClient
 from at_exec_sim.adapters.projectx.mapping import (
@@ -101,6 +102,13 @@ class ProjectXBroker:
                 listener(reason)
 
             self.hub.listener = told
+
+    def set_health(self, health: BrokerHealth) -> None:
+        """Where this connection tells its rate limits, budget waits, tokens, connects and failed requests."""
+        self.client.health = health
+        self.client.budget.on_wait = health.budget_waited
+        if self.hub is not None:
+            self.hub.health = health
 
     async def connect(self) -> list[Instrument]:
         """Log in, find the account, list its contracts, start the user hub.

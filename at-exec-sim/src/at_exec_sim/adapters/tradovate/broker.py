@@ -31,6 +31,7 @@ from at_core.models.enums import LiquiditySide, OrderSide, OrderType, TimeInForc
 from at_core.models.instruments import FutureContract
 from at_core.models.orders import OrderSpec
 from at_core.runtime.logging import get_logger
+from at_exec_sim.adapters.health import BrokerHealth
 from at_exec_sim.adapters.native_brackets import child_of, levels
 from at_exec_sim.adapters.status_cache import StatusCache
 from at_exec_sim.adapters.tradovate.client import TradovateClient
@@ -137,6 +138,13 @@ class TradovateBroker:
                 listener(reason)
 
             self.socket.listener = told
+
+    def set_health(self, health: BrokerHealth) -> None:
+        """Where this connection tells its rate limits, budget waits, tokens, connects and failed requests."""
+        self.client.health = health
+        self.client.budget.on_wait = health.budget_waited
+        if self.socket is not None:
+            self.socket.health = health
 
     async def connect(self) -> list[Instrument]:
         await self.client.login()
