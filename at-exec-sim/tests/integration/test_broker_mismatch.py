@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from tests.helpers import T0, proposal
-from tests.integration.test_broker_routing import Service, has
+from tests.integration.test_broker_routing import Service, broker_stack, has
 from tests.integration.test_prop_broker_routing import Prop
 from tests.integration.test_prop_broker_routing import prop as prop  # the fixture
 
@@ -190,3 +190,22 @@ async def test_a_mismatch_published_before_a_restart_still_stands_and_is_restore
         (restored,) = await again.exec_sim.check_brokers()
         assert restored.status == "restored" and restored.correlation_id == event.event_id
     assert [e.status for e in await published(prop, "topstep-1", "TOPSTEPX")] == ["mismatch", "restored"]
+
+
+async def test_a_balance_oanda_moved_without_exec_sim_is_a_mismatch_there_too(nats_server, tmp_path: Path) -> None:
+    async with broker_stack(nats_server, tmp_path) as stack:
+        clock = ManualClock(T0)
+        async with Service(stack.settings, clock) as svc:
+            assert await svc.exec_sim.check_brokers() == []  # the check begins at both venues
+            watch = await stack.send(proposal(stack.f, "oanda-1", "EUR/USD.OANDA", OrderSide.BUY, "10000"))
+            await watch.until(has("order_filled"))  # OANDA's commission on both sides
+            await watch.close()
+            clock.advance(30 * S)
+            assert await svc.exec_sim.check_brokers() == []
+            stack.oanda.balance -= D(30)  # financing, a fee: money moved at OANDA only
+            clock.advance(30 * S)
+            assert await svc.exec_sim.check_brokers() == []
+            clock.advance(30 * S)
+            (event,) = [e for e in await svc.exec_sim.check_brokers() if e.event_type == "broker_mismatch"]
+            assert (event.venue, [d.kind for d in event.differences]) == ("OANDA", ["balance"])
+            assert event.differences[0].ours - event.differences[0].theirs == D(30)
