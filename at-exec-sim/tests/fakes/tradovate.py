@@ -92,6 +92,7 @@ class FakeTradovate:
     )
     fees_reported: bool = True  # False: fillFee/deps answers [] (not reported yet)
     fill_fees: dict[int, dict[str, Any]] = field(default_factory=dict)
+    snapshot_error: str | None = None  # cashBalance/getcashbalancesnapshot answers this errorText
     places: int = 0
     logins: int = 0
     renewals: int = 0
@@ -162,13 +163,17 @@ class FakeTradovate:
             "order/placeoso": self._place_oso,
             "order/cancelorder": self._cancel,
             "order/modifyorder": self._modify,
-            "cashBalance/getcashbalancesnapshot": lambda b: {"accountId": b["accountId"],
-                                                              "totalCashValue": float(self.cash), "initialMargin": 0,
-                                                              "realizedPnL": 0, "openPnL": 0, "errorText": None},
+            "cashBalance/getcashbalancesnapshot": self._snapshot,
         }  # fmt: skip
         routes = [Route(f"/v1/{p}", self._endpoint(p, h, "GET"), methods=["GET"]) for p, h in gets.items()]
         routes += [Route(f"/v1/{p}", self._endpoint(p, h, "POST"), methods=["POST"]) for p, h in posts.items()]
         return Starlette(routes=[*routes, WebSocketRoute("/v1/websocket", self._ws)])
+
+    def _snapshot(self, b: dict[str, Any]) -> dict[str, Any]:
+        if self.snapshot_error is not None:
+            return {"errorText": self.snapshot_error}
+        return {"accountId": b["accountId"], "totalCashValue": float(self.cash), "initialMargin": 0,
+                "realizedPnL": 0, "openPnL": 0, "errorText": None}  # fmt: skip
 
     def _valid(self, token: str | None) -> bool:
         return token is not None and token in self.tokens and self.tokens[token] > datetime.now(UTC)

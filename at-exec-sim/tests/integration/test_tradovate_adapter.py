@@ -220,3 +220,12 @@ async def test_a_fill_whose_fees_tradovate_has_not_reported_is_booked_without_a_
     fake.fees_reported = False
     report = await broker.submit("P-01JTVG", inst["MESZ6"], buy("1"))
     assert [e.fee for e in report.executions] == [D(0)]  # the balance check shows what was charged
+
+
+async def test_the_cash_balance_snapshot_is_read_and_an_error_text_is_no_balance(tv) -> None:
+    fake, broker, _inst, _told = tv
+    balance = (await broker.balances())["USD"]
+    assert (balance.total, balance.used) == (D(25000), D(0))
+    fake.snapshot_error = "Access is denied"
+    with pytest.raises(VenueUnavailableError, match="Access is denied"):
+        await broker.balances()  # never a zero balance that a check would read as money gone

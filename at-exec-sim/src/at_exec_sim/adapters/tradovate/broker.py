@@ -365,11 +365,21 @@ class TradovateBroker:
             self._order_ids.setdefault(client_order_id, int(venue_order_id))
 
     async def balances(self) -> dict[str, Balance]:
+        """The account's cash (``totalCashValue``: realized P&L and fees in, open P&L not) and margin.
+
+        Raises:
+            VenueUnavailableError: the snapshot came back with an ``errorText`` or without a cash value.
+        """
         assert self.raw_account is not None
         snap = await self.client.request(
             "POST", "/cashBalance/getcashbalancesnapshot", {"accountId": self.raw_account["id"]}
         )
-        total = _d(snap.get("totalCashValue") or 0)
+        if not isinstance(snap, dict) or snap.get("errorText") or snap.get("totalCashValue") is None:
+            text = str(snap.get("errorText") if isinstance(snap, dict) else snap)[:200]
+            raise VenueUnavailableError(
+                self.venue, f"cashBalance/getcashbalancesnapshot: {text or 'no totalCashValue'}"
+            )
+        total = _d(snap["totalCashValue"])
         used = _d(snap.get("initialMargin") or 0)
         return {"USD": Balance("USD", total - used, used, total)}
 
