@@ -31,7 +31,7 @@ from at_core.events import (
     TradingStateChangedEvent,
 )
 from at_core.metrics import Metrics
-from at_core.models.enums import TradingState
+from at_core.models.enums import OrderStatus, TradingState
 from at_core.runtime.bus import Consumer, Delivery, EventBus, PublishError
 from at_core.runtime.logging import get_logger
 from at_exec_sim.adapters.broker_checks import BrokerChecks, read_broker
@@ -173,7 +173,7 @@ class ExecSim:
         """Compare every broker account's positions (and balance, ``broker_balance_check``) with
         exec-sim's; a difference seen twice in a row is a mismatch: a :class:`BrokerMismatchEvent`
         (once), shown on ``/account``, and a halt when ``broker_mismatch_halt`` is set; a check that
-        agrees again publishes a ``restored`` one. Orders open or unknown at the venue postpone it."""
+        agrees again publishes a ``restored`` one. An order in flight or unknown at the venue postpones it."""
         published: list[Event] = []
         for link in self.venues.links.values():
             accounts = [a for a in self.engine.accounts.values() if a.config.venue == link.name]
@@ -181,7 +181,7 @@ class ExecSim:
                 continue  # one broker account per exec-sim account: several cannot be told apart
             rt = accounts[0]
             async with self.lock:
-                busy = bool(self.venues.to_poll(self.engine))
+                busy = self._in_flight(link.name)
             if busy:
                 continue
             try:
@@ -191,7 +191,7 @@ class ExecSim:
                 log.warning("broker_check_failed", venue=link.name, error=repr(exc)[:300])
                 continue
             async with self.lock:
-                if self.venues.to_poll(self.engine):
+                if self._in_flight(link.name):
                     continue  # an order went out meanwhile: its fill may be on one side only
                 halts = self.settings.broker_mismatch_halt
                 event = self.checks.judge(self.engine.factory, rt, link.name, seen, self.clock.now_ns(), halts)
@@ -208,6 +208,15 @@ class ExecSim:
                 await self.publish(events)
                 published += events
         return published
+
+    def _in_flight(self, venue: str) -> bool:
+        """An order at ``venue`` sent and not yet answered, or unknown there: its fill may be on one
+        side only, so the check waits. A resting order (a bracket's stop) does not: a fill it gets
+        between the two reads is booked before the next check, and one check is not a mismatch."""
+        return any(
+            t.venue == venue and (t.unknown or t.status is OrderStatus.SUBMITTED)
+            for t in self.venues.to_poll(self.engine)
+        )
 
     def recover(self, event: Event) -> None:
         """Rebuild state from a published event (on restart): the engine's, and standing mismatches."""

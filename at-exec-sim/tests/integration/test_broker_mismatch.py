@@ -18,7 +18,7 @@ from tests.integration.test_prop_broker_routing import prop as prop  # the fixtu
 from at_core import subjects
 from at_core.clock import ManualClock
 from at_core.events import BrokerMismatchEvent
-from at_core.models.enums import OrderSide
+from at_core.models.enums import OrderSide, OrderType
 from at_exec_sim.config import ExecSimSettings
 
 pytestmark = pytest.mark.integration
@@ -209,3 +209,20 @@ async def test_a_balance_oanda_moved_without_exec_sim_is_a_mismatch_there_too(na
             (event,) = [e for e in await svc.exec_sim.check_brokers() if e.event_type == "broker_mismatch"]
             assert (event.venue, [d.kind for d in event.differences]) == ("OANDA", ["balance"])
             assert event.differences[0].ours - event.differences[0].theirs == D(30)
+
+
+async def test_a_resting_order_at_the_broker_does_not_postpone_the_check(prop: Prop) -> None:
+    clock = ManualClock(T0)
+    async with Service(prop.settings, clock) as svc:
+        await filled(prop, "topstep-1", "TOPSTEPX")
+        stop = proposal(
+            prop.f, "topstep-1", "MESZ6.TOPSTEPX", OrderSide.SELL, "2", order_type=OrderType.STOP_MARKET, stop="5990.00"
+        )
+        watch = await prop.send(stop)  # a protective stop rests at TopstepX for as long as the position is on
+        await watch.until(has("order_accepted"))
+        await watch.close()
+        hand_trade(prop, "TOPSTEPX")
+        assert await svc.exec_sim.check_brokers() == []
+        clock.advance(30 * S)
+        (event, *_) = await svc.exec_sim.check_brokers()
+        assert event.event_type == "broker_mismatch" and event.status == "mismatch"

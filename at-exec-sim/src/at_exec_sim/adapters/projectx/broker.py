@@ -313,7 +313,9 @@ class ProjectXBroker:
 
     async def balances(self) -> dict[str, Balance]:
         raw = await self._account()
-        balance = d(raw.get("balance") or 0)
+        if raw.get("balance") is None:  # never a zero balance that a check would read as money gone
+            raise VenueUnavailableError(self.venue, f"Account/search: no balance for {raw.get('name')}")
+        balance = d(raw["balance"])
         return {"USD": Balance("USD", balance, Decimal(0), balance)}
 
     async def positions(self) -> list[BrokerPosition]:
