@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from tests.helpers import T0, proposal
+from tests.integration.test_broker_reconciliation import until
 from tests.integration.test_broker_routing import Service, broker_stack, has
 from tests.integration.test_prop_broker_routing import Prop
 from tests.integration.test_prop_broker_routing import prop as prop  # the fixture
@@ -226,3 +227,13 @@ async def test_a_resting_order_at_the_broker_does_not_postpone_the_check(prop: P
         clock.advance(30 * S)
         (event, *_) = await svc.exec_sim.check_brokers()
         assert event.event_type == "broker_mismatch" and event.status == "mismatch"
+
+
+async def test_the_checks_run_on_their_own_on_start_and_every_interval(prop: Prop) -> None:
+    hand_trade(prop, "TOPSTEPX")  # before exec-sim starts: it has no position, TopstepX has 3
+    settings = prop.settings.model_copy(update={"broker_check_interval_s": 0.05})
+    async with Service(settings) as svc:
+        await until(lambda: "topstep-1" in svc.exec_sim.mismatches)
+        (event,) = await published(prop, "topstep-1", "TOPSTEPX")
+        assert [(d.item, d.ours, d.theirs) for d in event.differences] == [("MESZ6.TOPSTEPX", D(0), D(3))]
+        assert not svc.exec_sim.checker.done()
