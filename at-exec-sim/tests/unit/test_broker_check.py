@@ -4,6 +4,12 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from tests.helpers import engine, factory
+
+from at_core.events import BrokerMismatchEvent
+from at_exec_sim import bootstrap
+from at_exec_sim.adapters.broker_checks import BrokerChecks, BrokerSeen
+from at_exec_sim.config import ExecSimSettings
 from at_exec_sim.domain.broker_check import (
     BalanceBaseline,
     BrokerWatch,
@@ -12,6 +18,7 @@ from at_exec_sim.domain.broker_check import (
     episode_root,
     position_differences,
 )
+from at_exec_sim.domain.ports import Balance
 
 D = Decimal
 T = 1_795_050_000_000_000_000
@@ -61,3 +68,35 @@ def test_a_balance_beyond_the_tolerance_twice_is_a_mismatch_though_its_amount_mo
     assert first is not None and second is not None
     assert watch.observe([first], T) is None
     assert watch.observe([second], T + 1) == "mismatch"
+
+
+def _checks_over_a_mismatch(seed: int) -> list[BrokerMismatchEvent | None]:
+    """One account's readings: agreeing, then one contract more at the broker twice, then agreeing."""
+    eng = engine(seed=seed)
+    rt = eng.accounts["topstep-50k-1"]
+    f = factory(seed=seed)
+    checks = BrokerChecks("change", D("1.00"))
+    cash = {"USD": Balance("USD", D(48000), D(0), D(48000))}
+    readings = [{}, {"MESZ6.X": D(1)}, {"MESZ6.X": D(1)}, {"MESZ6.X": D(1)}, {}]
+    out = []
+    for i, positions in enumerate(readings):
+        event = checks.judge(f, rt, "X", BrokerSeen(positions, cash), T + i * 30 * 10**9, halts=True)
+        out.append(event)
+    return out
+
+
+def test_the_events_of_one_mismatch_have_ids_derived_from_it_the_same_on_every_run() -> None:
+    first, again = _checks_over_a_mismatch(1), _checks_over_a_mismatch(2)  # other seeds: other random ids
+    assert [e and e.status for e in first] == [None, None, "mismatch", None, "restored"]
+    mismatch, restored = first[2], first[4]
+    assert (mismatch.event_id, restored.event_id) == (again[2].event_id, again[4].event_id)
+    assert mismatch.halted and not restored.halted and restored.correlation_id == mismatch.event_id
+    assert mismatch.event_id != restored.event_id
+
+
+def test_checks_run_live_every_interval_and_never_in_replay_or_at_zero() -> None:
+    assert bootstrap.check_interval(ExecSimSettings()) == 30.0
+    assert bootstrap.check_interval(ExecSimSettings(broker_check_interval_s=0)) is None
+    assert bootstrap.check_interval(ExecSimSettings(replay_mode=True)) is None
+    settings = ExecSimSettings(broker_balance_check="absolute", broker_balance_tolerance="2.50")
+    assert (settings.broker_balance_check, settings.broker_balance_tolerance) == ("absolute", D("2.50"))
