@@ -4,8 +4,10 @@ recovered from JetStream (``start``); and the shutdown (``stop``). The handlers 
 ``service.py``'s, the consumers, timer and poller ``consumers.py``'s.
 
 In live mode a timer applies time passing without market data (DAY/GTD expiries, due cancels,
-day rolls) every ``timer_interval_s``, and a poller reconciles orders at external brokers every
-``broker_poll_interval_s``; in replay mode time moves only with the events and nothing polls.
+day rolls) every ``timer_interval_s``, a poller reconciles orders at external brokers every
+``broker_poll_interval_s``, and positions and balances are compared with each broker's on start
+and every ``broker_check_interval_s``; in replay mode time moves only with the events and nothing
+polls or checks.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ from at_core.metrics.exec_sim import CATALOG
 from at_core.runtime.bus import EventBus
 from at_core.runtime.logging import get_logger
 from at_core.runtime.tasks import stop_task
+from at_exec_sim.adapters.broker_checks import BrokerChecks
+from at_exec_sim.adapters.health import MetricsHealth
 from at_exec_sim.adapters.registry import build_adapters, check_accounts, with_bracket_venues
 from at_exec_sim.adapters.routing import VenueRouter
 from at_exec_sim.adapters.state_stream import last_market_data, replay_execution
@@ -35,7 +39,17 @@ from at_exec_sim.domain.venue import SimVenue
 from at_exec_sim.domain.venue_models import FeeModel, LatencyModel, slippage_model
 from at_exec_sim.service import ExecSim
 
-__all__ = ["ExecSim", "build", "build_venue", "check_config", "poll_interval", "start", "stop", "timer_interval"]
+__all__ = [
+    "ExecSim",
+    "build",
+    "build_venue",
+    "check_config",
+    "check_interval",
+    "poll_interval",
+    "start",
+    "stop",
+    "timer_interval",
+]
 
 log = get_logger("at_exec_sim")
 
@@ -59,7 +73,15 @@ def build(settings: ExecSimSettings, clock: Clock | None = None, metrics_catalog
     for account_id in accounts:
         metrics.gauge("trading_halted").labels(account_id).set(0)
     venues = VenueRouter(build_adapters(settings, engine.paper_price), metrics, clock)
-    return ExecSim(settings, clock, engine, metrics, venues)
+    for name, link in venues.links.items():  # rate limits, tokens, reconnects: counted per venue
+        if (set_health := getattr(link.adapter, "set_health", None)) is not None:
+            set_health(MetricsHealth(metrics, name))
+    for account_id, cfg in accounts.items():
+        if cfg.venue in venues.links:
+            for kind in ("position", "balance"):
+                metrics.gauge("broker_mismatch").labels(account_id, cfg.venue, kind).set(0)
+    checks = BrokerChecks(settings.broker_balance_check, settings.broker_balance_tolerance)
+    return ExecSim(settings, clock, engine, metrics, venues, checks=checks)
 
 
 def check_config(settings: ExecSimSettings) -> list[str]:
@@ -113,6 +135,13 @@ def timer_interval(settings: ExecSimSettings) -> float | None:
     return settings.timer_interval_s
 
 
+def check_interval(settings: ExecSimSettings) -> float | None:
+    """Live mode's interval between position and balance checks against brokers, or None (replay mode)."""
+    if settings.replay_mode or settings.broker_check_interval_s <= 0:
+        return None
+    return settings.broker_check_interval_s
+
+
 def poll_interval(settings: ExecSimSettings) -> float | None:
     """Live mode's broker poll interval, or None: replay mode never polls."""
     if settings.replay_mode or settings.broker_poll_interval_s <= 0:
@@ -127,7 +156,7 @@ async def start(svc: ExecSim) -> None:
     await svc.venues.connect_all(svc.engine)  # before recovery: fills are booked on the broker's instruments
     if not svc.settings.recover_on_start:
         return
-    svc.recovered = await replay_execution(svc.bus, svc.engine.recover)
+    svc.recovered = await replay_execution(svc.bus, svc.recover)  # the engine's state, standing mismatches
     primed = await last_market_data(svc.bus, svc.engine.prime_market)
     resumed = await svc.resume_after_recovery()
     log.info("state_recovered", events=svc.recovered, fills=len(svc.engine.fills), prices=primed, resumed=len(resumed))
@@ -136,7 +165,7 @@ async def start(svc: ExecSim) -> None:
 async def stop(svc: ExecSim) -> None:
     """Stop the timer and the poller, then close the bus and the venues."""
     svc.ready = False
-    for task in (svc.timer, svc.poller):
+    for task in (svc.timer, svc.poller, svc.checker):
         await stop_task(task)
     if svc.bus is not None:
         await svc.bus.close()

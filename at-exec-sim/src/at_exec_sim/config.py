@@ -152,7 +152,23 @@ class ExecSimSettings(ServiceSettings):
         "false: exec-sim places them as separate orders",
     )
     broker_mismatch_halt: bool = Field(
-        default=False, description="Halt an account whose positions differ from its broker's (seen twice in a row)"
+        default=False,
+        description="Halt an account whose positions or balance differ from its broker's (seen twice in a row)",
+    )
+    broker_balance_check: Literal["change", "absolute", "off"] = Field(
+        default="change",
+        description="Compare the broker's balance too: change = its change since the check began against exec-sim's "
+        "realized P&L less fees over the same span (a prop account's starting balance rarely equals the profile's); "
+        "absolute = the balances themselves; off = positions only",
+    )
+    broker_balance_tolerance: Decimal = Field(
+        default=Decimal("1.00"), ge=0, description="A balance difference up to this (account currency) is none"
+    )
+    broker_check_interval_s: float = Field(
+        default=30.0,
+        ge=0,
+        description="Compare positions and balances with each broker on start and every N seconds (0: never; "
+        "replay mode never checks)",
     )
     tradovate_requests_per_minute: int = Field(default=60, ge=1, description="Client-side request budget")
 

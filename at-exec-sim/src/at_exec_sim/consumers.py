@@ -1,5 +1,5 @@
 """exec-sim's inputs wired to its handlers (``service.py``): the durable consumers (subjects and
-durable names), the live timer and the broker poller."""
+durable names), the live timer, the broker poller and the broker checks."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from at_core import subjects
 from at_core.events import Event
 from at_core.runtime.bus import Delivery
 from at_core.runtime.logging import get_logger
-from at_exec_sim.bootstrap import poll_interval, timer_interval
+from at_exec_sim.bootstrap import check_interval, poll_interval, timer_interval
 from at_exec_sim.bootstrap import start as start_service
 from at_exec_sim.service import ExecSim
 
@@ -52,6 +52,8 @@ async def start(svc: ExecSim) -> None:
             if (listen := getattr(link.adapter, "set_listener", None)) is not None:
                 listen(lambda _reason: wake.set())
         svc.poller = asyncio.create_task(run_poller(svc, poll, wake), name="exec-sim-broker-poller")
+    if svc.venues.links and (every := check_interval(svc.settings)) is not None:
+        svc.checker = asyncio.create_task(run_checks(svc, every), name="exec-sim-broker-checks")
     svc.ready = True
 
 
@@ -75,6 +77,16 @@ async def run_poller(svc: ExecSim, interval_s: float, wake: asyncio.Event | None
         wake.clear()
         try:
             await svc.reconcile()
-            await svc.check_brokers()
         except Exception as exc:  # the next round asks again; nothing was booked twice
             log.warning("broker_poll_round_failed", error=repr(exc))
+
+
+async def run_checks(svc: ExecSim, interval_s: float) -> None:
+    """Live mode: compare positions and balances with each broker now (on start), then every
+    ``interval_s``, until cancelled; a failed round is logged (and counted per venue)."""
+    while True:
+        try:
+            await svc.check_brokers()
+        except Exception as exc:  # a publish refused: the event waits in the outbox, the next round goes on
+            log.warning("broker_check_round_failed", error=repr(exc))
+        await asyncio.sleep(interval_s)

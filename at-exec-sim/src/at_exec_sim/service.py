@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from at_core.clock import Clock, ManualClock, WallClock
 from at_core.events import (
     AccountStateEvent,
+    BrokerMismatchEvent,
     ContractExpiryWarningEvent,
     Event,
     ExecutionRequest,
@@ -30,12 +31,12 @@ from at_core.events import (
     TradingStateChangedEvent,
 )
 from at_core.metrics import Metrics
-from at_core.models.enums import TradingState
+from at_core.models.enums import OrderStatus, TradingState
 from at_core.runtime.bus import Consumer, Delivery, EventBus, PublishError
 from at_core.runtime.logging import get_logger
+from at_exec_sim.adapters.broker_checks import BrokerChecks, read_broker
 from at_exec_sim.adapters.routing import VenueRouter
 from at_exec_sim.config import ExecSimSettings
-from at_exec_sim.domain.broker_check import describe, differences
 from at_exec_sim.domain.engine import ExecutionEngine
 from at_exec_sim.domain.query import EngineQuery
 
@@ -63,12 +64,17 @@ class ExecSim:
     #: a leader, NATS down): published first, in order, before any later input is applied. The
     #: engine's state already holds them, so the input that caused them, redelivered, produces nothing new.
     outbox: deque[Event] = field(default_factory=deque)
-    #: Accounts whose positions differ from their broker's (seen twice in a row): account id -> what differs.
-    mismatches: dict[str, str] = field(default_factory=dict)
-    _last_diff: dict[str, str] = field(default_factory=dict)
+    #: Positions and balances compared with each broker's: the watches and the standing mismatches.
+    checks: BrokerChecks = field(default_factory=BrokerChecks)
+    checker: asyncio.Task[None] | None = None
     #: The wall clock (signal-to-fill latency, live mode only) and the stopwatch (seconds, monotonic).
     wall: Clock = field(default_factory=WallClock)
     stopwatch: Callable[[], float] = time.perf_counter
+
+    @property
+    def mismatches(self) -> dict[str, str]:
+        """Accounts whose book differs from their broker's (seen twice in a row): account id -> what differs."""
+        return self.checks.mismatches
 
     @property
     def query(self) -> EngineQuery:
@@ -164,42 +170,60 @@ class ExecSim:
         return published
 
     async def check_brokers(self) -> list[Event]:
-        """Compare every broker account's positions with exec-sim's; a difference seen twice in a
-        row is a mismatch: logged, shown on ``/account``, and halts the account when
-        ``broker_mismatch_halt`` is set. Orders open or unknown at the venue postpone the check."""
+        """Compare every broker account's positions (and balance, ``broker_balance_check``) with
+        exec-sim's; a difference seen twice in a row is a mismatch: a :class:`BrokerMismatchEvent`
+        (once), shown on ``/account``, and a halt when ``broker_mismatch_halt`` is set; a check that
+        agrees again publishes a ``restored`` one. An order in flight or unknown at the venue postpones it."""
         published: list[Event] = []
         for link in self.venues.links.values():
             accounts = [a for a in self.engine.accounts.values() if a.config.venue == link.name]
             if len(accounts) != 1 or not link.connected:
                 continue  # one broker account per exec-sim account: several cannot be told apart
             rt = accounts[0]
-            account_id = rt.account.account_id
             async with self.lock:
-                busy = bool(self.venues.to_poll(self.engine))
+                busy = self._in_flight(link.name)
             if busy:
                 continue
             try:
-                theirs = {p.instrument_id: p.quantity for p in await link.adapter.positions()}
+                seen = await read_broker(link, self.settings.broker_balance_check != "off")  # network: no lock
             except Exception as exc:  # asked again next round
-                log.warning("broker_position_check_failed", venue=link.name, error=repr(exc)[:300])
+                self.metrics.counter("broker_checks_failed_total").labels(link.name).inc()
+                log.warning("broker_check_failed", venue=link.name, error=repr(exc)[:300])
                 continue
             async with self.lock:
-                ours = {i: p.quantity for i, p in rt.account.positions.items() if p.quantity != 0}
-                diff = describe(differences(ours, theirs), link.name)
-                seen_before, self._last_diff[account_id] = self._last_diff.get(account_id), diff
-                if not diff:
-                    if self.mismatches.pop(account_id, None) is not None:
-                        log.info("broker_position_match_restored", account_id=account_id, venue=link.name)
+                if self._in_flight(link.name):
+                    continue  # an order went out meanwhile: its fill may be on one side only
+                halts = self.settings.broker_mismatch_halt
+                event = self.checks.judge(self.engine.factory, rt, link.name, seen, self.clock.now_ns(), halts)
+                if event is None:
                     continue
-                if diff != seen_before or account_id in self.mismatches:
-                    continue
-                self.mismatches[account_id] = diff
-                log.error("broker_position_mismatch", account_id=account_id, venue=link.name, difference=diff)
-                if self.settings.broker_mismatch_halt:
-                    events = self.engine.kill_switch(None, account_id, False, "broker_position_mismatch")
-                    await self.publish(events)
-                    published += events
+                events: list[Event] = [event]
+                if event.status == "mismatch":
+                    log.error("broker_mismatch", account_id=event.account_id, venue=link.name, difference=event.message)
+                    if halts:
+                        kind = "position" if any(d.kind == "position" for d in event.differences) else "balance"
+                        events += self.engine.kill_switch(event, event.account_id, False, f"broker_{kind}_mismatch")
+                else:
+                    log.info("broker_match_restored", account_id=event.account_id, venue=link.name)
+                await self.publish(events)
+                published += events
         return published
+
+    def _in_flight(self, venue: str) -> bool:
+        """An order at ``venue`` sent and not yet answered, or unknown there: its fill may be on one
+        side only, so the check waits. A resting order (a bracket's stop) does not: a fill it gets
+        between the two reads is booked before the next check, and one check is not a mismatch."""
+        return any(
+            t.venue == venue and (t.unknown or t.status is OrderStatus.SUBMITTED)
+            for t in self.venues.to_poll(self.engine)
+        )
+
+    def recover(self, event: Event) -> None:
+        """Rebuild state from a published event (on restart): the engine's, and standing mismatches."""
+        self.engine.recover(event)
+        if isinstance(event, BrokerMismatchEvent):
+            self.checks.recover(event)
+            self.observe(event, None)  # the gauge as it stood
 
     async def resume_after_recovery(self) -> list[Event]:
         """After recovery: hold what is too old to resend as unknown, finish the rest, publish it."""
@@ -273,6 +297,11 @@ class ExecSim:
             self.metrics.gauge("trading_halted").labels(event.account_id).set(halted)
         elif isinstance(event, AccountStateEvent):
             self._observe_account(event)
+        elif isinstance(event, BrokerMismatchEvent):
+            kinds = {d.kind for d in event.differences}
+            for kind in ("position", "balance"):
+                standing = 1 if event.status == "mismatch" and kind in kinds else 0
+                self.metrics.gauge("broker_mismatch").labels(event.account_id, event.venue, kind).set(standing)
 
     def _observe_fill(self, event: FillEvent, started: float | None) -> None:
         m, labels = self.metrics, (event.venue, event.instrument_id)

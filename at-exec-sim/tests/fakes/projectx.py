@@ -206,12 +206,19 @@ class FakeProjectX:
         order["status"] = 2 if order["fillVolume"] >= order["size"] else 1
         qty, avg = self.positions.get(order["contractId"], (0, D(0)))
         new = qty + sign * size
+        if qty and (qty > 0) != (sign > 0):  # a reducing trade realizes P&L into the balance
+            contract = next(c for c in CONTRACTS if c["id"] == order["contractId"])
+            per_point = D(str(contract["tickValue"])) / D(str(contract["tickSize"]))
+            closed = min(abs(qty), size)
+            self.account["balance"] = round(
+                self.account["balance"] + float((price - avg) * closed * (1 if qty > 0 else -1) * per_point), 2
+            )
         avg = price if qty == 0 or (qty > 0) != (sign > 0) else (avg * abs(qty) + price * size) / abs(new)
         if new == 0:
             self.positions.pop(order["contractId"], None)
         else:
             self.positions[order["contractId"]] = (new, avg)
-        self.account["balance"] -= float(self.fee_per_contract * size)
+        self.account["balance"] = round(self.account["balance"] - float(self.fee_per_contract * size), 2)  # cents
         if (brackets := self._brackets.pop(order["id"], None)) is not None:
             self._open_children(order, brackets, price)
         for siblings in self._children.values():  # a child filled: the gateway cancels the other (OCO)

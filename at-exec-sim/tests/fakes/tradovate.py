@@ -4,6 +4,7 @@ REST under ``/v1``: ``auth/accesstokenrequest`` (tokens with an ``expirationTime
 ``auth/renewaccesstoken``, entity reads (``account/list``, ``contract/find``, ``order/item``,
 ``fill/deps`` ...), ``order/placeorder`` (market orders fill at :attr:`FakeTradovate.price`,
 in :attr:`fill_parts` when set; limits work until :meth:`FakeTradovate.fill`),
+``fillFee/deps`` (each fill's fees, charged to the cash balance: :attr:`fee_parts` per contract),
 ``order/cancelorder``, ``order/placeoso`` (the entry and ``bracket1``/``bracket2`` in one
 request, answered ``{orderId, oso1Id, oso2Id}``: the brackets are orders whose ``parentId`` is
 the entry, ``Suspended`` until it fills, then working at its size, linked OCO by an ``ocoId``: one
@@ -82,6 +83,19 @@ class FakeTradovate:
     fills: list[dict[str, Any]] = field(default_factory=list)
     positions: dict[int, dict[str, Any]] = field(default_factory=dict)
     cash: Decimal = field(default_factory=lambda: D(25000))
+    #: Per contract, by FillFee field: what Tradovate charges on each fill (the balance pays it).
+    fee_parts: dict[str, Decimal] = field(
+        default_factory=lambda: {
+            "commission": D("0.09"),
+            "clearingFee": D("0.19"),
+            "exchangeFee": D("0.20"),
+            "nfaFee": D("0.02"),
+            "orderRoutingFee": D("0.00"),
+        }
+    )
+    fees_reported: bool = True  # False: fillFee/deps answers [] (not reported yet)
+    fill_fees: dict[int, dict[str, Any]] = field(default_factory=dict)
+    snapshot_error: str | None = None  # cashBalance/getcashbalancesnapshot answers this errorText
     places: int = 0
     logins: int = 0
     renewals: int = 0
@@ -143,6 +157,8 @@ class FakeTradovate:
             "orderVersion/deps": lambda q: [self.versions[int(q["masterid"])]] if int(q["masterid"]) in self.versions else [],
             "fill/deps": lambda q: [f for f in self.fills if f["orderId"] == int(q["masterid"])],
             "position/list": lambda q: list(self.positions.values()),
+            "fillFee/deps": lambda q: [self.fill_fees[int(q["masterid"])]]
+            if self.fees_reported and int(q["masterid"]) in self.fill_fees else [],
         }  # fmt: skip
         posts = {
             "auth/accesstokenrequest": self._login,
@@ -150,12 +166,17 @@ class FakeTradovate:
             "order/placeoso": self._place_oso,
             "order/cancelorder": self._cancel,
             "order/modifyorder": self._modify,
-            "cashBalance/getcashbalancesnapshot": lambda b: {"accountId": b["accountId"],
-                                                              "totalCashValue": float(self.cash), "initialMargin": 0},
+            "cashBalance/getcashbalancesnapshot": self._snapshot,
         }  # fmt: skip
         routes = [Route(f"/v1/{p}", self._endpoint(p, h, "GET"), methods=["GET"]) for p, h in gets.items()]
         routes += [Route(f"/v1/{p}", self._endpoint(p, h, "POST"), methods=["POST"]) for p, h in posts.items()]
         return Starlette(routes=[*routes, WebSocketRoute("/v1/websocket", self._ws)])
+
+    def _snapshot(self, b: dict[str, Any]) -> dict[str, Any]:
+        if self.snapshot_error is not None:
+            return {"errorText": self.snapshot_error}
+        return {"accountId": b["accountId"], "totalCashValue": float(self.cash), "initialMargin": 0,
+                "realizedPnL": 0, "openPnL": 0, "errorText": None}  # fmt: skip
 
     def _valid(self, token: str | None) -> bool:
         return token is not None and token in self.tokens and self.tokens[token] > datetime.now(UTC)
@@ -271,7 +292,11 @@ class FakeTradovate:
             for other in self.orders.values():
                 if other.get("ocoId") == order["ocoId"] and other["id"] != oid and other["ordStatus"] == "Working":
                     other["ordStatus"] = "Canceled"
-        self.fills.append({"id": next(self._fill_ids), "orderId": oid, "contractId": order["contractId"],
+        fill_id = next(self._fill_ids)
+        parts = {k: float(v * qty) for k, v in self.fee_parts.items()}
+        self.fill_fees[fill_id] = {"id": fill_id, **parts, "clearingCurrencyId": 1, "commissionCurrencyId": 1}
+        self.cash -= sum((v * qty for v in self.fee_parts.values()), D(0))
+        self.fills.append({"id": fill_id, "orderId": oid, "contractId": order["contractId"],
                            "timestamp": _ts(), "tradeDate": {"year": 2026, "month": 12, "day": 2},
                            "action": order["action"], "qty": qty, "price": float(price), "active": True,
                            "finallyPaired": 0})  # fmt: skip
@@ -281,6 +306,10 @@ class FakeTradovate:
         pos = self.positions.setdefault(order["contractId"], {"id": 1, "accountId": order["accountId"],
                                         "contractId": order["contractId"], "netPos": 0, "netPrice": None})  # fmt: skip
         net = pos["netPos"] + sign * qty
+        if pos["netPos"] and (pos["netPos"] > 0) != (sign > 0):  # a reducing fill realizes P&L into the cash
+            closed = min(abs(pos["netPos"]), qty)
+            side = 1 if pos["netPos"] > 0 else -1
+            self.cash += (price - D(str(pos["netPrice"]))) * closed * side * D(str(self.product["valuePerPoint"]))
         if pos["netPos"] == 0 or (pos["netPos"] > 0) == (sign > 0):
             old = D(str(pos["netPrice"] or 0)) * abs(pos["netPos"])
             pos["netPrice"] = float((old + price * qty) / abs(net)) if net else None

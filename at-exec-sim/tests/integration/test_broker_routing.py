@@ -207,6 +207,7 @@ async def broker_stack(nats_server: NatsServer, tmp_path: Path) -> AsyncIterator
             ccxt_base_url=binance_url,
             timer_interval_s=0,
             broker_poll_interval_s=0,  # these tests show what happens without reconciliation
+            broker_check_interval_s=0,  # nor checks against the brokers (driven by the tests)
         )
         yield Stack(nats_server, bus, f, oanda, oanda_wire, binance, binance_server, settings)
 

@@ -87,6 +87,7 @@ async def prop(nats_server: NatsServer, tmp_path: Path) -> AsyncIterator[Prop]:
             tradovate_ws_url=tv_url.replace("http://", "ws://") + "/v1/websocket",
             timer_interval_s=0,
             broker_poll_interval_s=0,  # rounds are driven by the tests
+            broker_check_interval_s=0,  # and so are the checks against the brokers
         )
         yield Prop(nats_server, bus, f, px, tv, settings)
 
@@ -115,6 +116,7 @@ async def test_an_alert_ends_in_a_fill_at_tradovate_and_the_apex_no_automation_r
         await watch.until(has("order_filled"))
         fill = watch.first("fill")
         assert (fill.venue, fill.quantity, fill.price) == ("TRADOVATE", D(1), D("6000.25"))
+        assert fill.fee == D("0.50")  # Tradovate's fillFee for it, not the profile's estimate
         assert prop.tv.by_tag(watch.first("risk_decision").client_order_id)["orderQty"] == 1
         await watch.close()
 

@@ -198,3 +198,34 @@ async def test_the_socket_authorizes_first_syncs_beats_and_resyncs_after_a_drop(
     await fake.until(lambda: fake.synced == 2)
     await told.until("reconnected")  # reconcile by REST what happened meanwhile
     assert fake.authorized == 2 and broker.socket.connects == 2
+
+
+async def test_a_fill_carries_the_fees_tradovate_charged_for_it_read_once_per_fill(tv) -> None:
+    fake, broker, inst, told = tv
+    fake.fill_parts = [1]
+    await fake.until(lambda: fake.synced >= 1)
+    report = await broker.submit("P-01JTVF", inst["MESZ6"], buy("3"))
+    assert [e.fee for e in report.executions] == [D("0.50")]  # commission + clearing + exchange + NFA, 1 contract
+    fake.fee_parts["commission"] = D("0.59")  # a later fill at another rate: its own FillFee
+    told.reasons.clear()
+    await fake.fill(int(report.venue_order_id), 2)
+    await told.until("props")  # the push: asked again
+    later = await broker.order_status("P-01JTVF", inst["MESZ6"])
+    assert [e.fee for e in later.executions] == [D("0.50"), D("2.00")]  # the first one's not changed
+    assert fake.cash == D(25000) - D("2.50")  # what the balance paid
+
+
+async def test_a_fill_whose_fees_tradovate_has_not_reported_is_booked_without_a_guess(tv) -> None:
+    fake, broker, inst, _told = tv
+    fake.fees_reported = False
+    report = await broker.submit("P-01JTVG", inst["MESZ6"], buy("1"))
+    assert [e.fee for e in report.executions] == [D(0)]  # the balance check shows what was charged
+
+
+async def test_the_cash_balance_snapshot_is_read_and_an_error_text_is_no_balance(tv) -> None:
+    fake, broker, _inst, _told = tv
+    balance = (await broker.balances())["USD"]
+    assert (balance.total, balance.used) == (D(25000), D(0))
+    fake.snapshot_error = "Access is denied"
+    with pytest.raises(VenueUnavailableError, match="Access is denied"):
+        await broker.balances()  # never a zero balance that a check would read as money gone

@@ -33,6 +33,9 @@ class RequestBudget:
         self._paused_until = 0.0
         self._lock = asyncio.Lock()
         self.waited_s = 0.0  # total time spent waiting for the budget or a pause (a metric's source)
+        self.waits = 0  # requests held before they left
+        #: Told once per request the budget holds (the broker-health sink's ``budget_waited``).
+        self.on_wait: Callable[[], None] | None = None
 
     def pause(self, seconds: float) -> None:
         """The broker asked us to wait (429, penalty): no request leaves before ``seconds`` from now."""
@@ -46,6 +49,7 @@ class RequestBudget:
     async def acquire(self) -> None:
         """Wait until one more request fits the budget and no pause holds, then count it."""
         async with self._lock:  # requests leave one at a time, in order
+            held = False
             while True:
                 now = self._now()
                 while self._sent and self._sent[0] <= now - self.window_s:
@@ -57,4 +61,8 @@ class RequestBudget:
                     self._sent.append(now)
                     return
                 self.waited_s += wait
+                if not held:
+                    held, self.waits = True, self.waits + 1
+                    if self.on_wait is not None:
+                        self.on_wait()
                 await self._sleep(wait)

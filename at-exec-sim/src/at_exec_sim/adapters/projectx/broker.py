@@ -31,6 +31,7 @@ from at_core.clock import Clock, WallClock
 from at_core.models.enums import LiquiditySide
 from at_core.models.orders import OrderSpec
 from at_core.runtime.logging import get_logger
+from at_exec_sim.adapters.health import BrokerHealth
 from at_exec_sim.adapters.native_brackets import child_of, levels
 from at_exec_sim.adapters.projectx.client import ProjectXClient
 from at_exec_sim.adapters.projectx.mapping import (
@@ -101,6 +102,13 @@ class ProjectXBroker:
                 listener(reason)
 
             self.hub.listener = told
+
+    def set_health(self, health: BrokerHealth) -> None:
+        """Where this connection tells its rate limits, budget waits, tokens, connects and failed requests."""
+        self.client.health = health
+        self.client.budget.on_wait = health.budget_waited
+        if self.hub is not None:
+            self.hub.health = health
 
     async def connect(self) -> list[Instrument]:
         """Log in, find the account, list its contracts, start the user hub.
@@ -305,7 +313,9 @@ class ProjectXBroker:
 
     async def balances(self) -> dict[str, Balance]:
         raw = await self._account()
-        balance = d(raw.get("balance") or 0)
+        if raw.get("balance") is None:  # never a zero balance that a check would read as money gone
+            raise VenueUnavailableError(self.venue, f"Account/search: no balance for {raw.get('name')}")
+        balance = d(raw["balance"])
         return {"USD": Balance("USD", balance, Decimal(0), balance)}
 
     async def positions(self) -> list[BrokerPosition]:

@@ -24,6 +24,7 @@ from typing import Any
 import httpx
 
 from at_core.runtime.logging import get_logger
+from at_exec_sim.adapters.health import NO_HEALTH, BrokerHealth
 from at_exec_sim.adapters.ratelimit import RequestBudget
 from at_exec_sim.errors import VenueUnavailableError
 
@@ -69,6 +70,7 @@ class ProjectXClient:
         self.logins = 0
         self.renewals = 0
         self.rate_limited = 0
+        self.health: BrokerHealth = NO_HEALTH  # rate limits, renewals, failures: the broker-health metrics
 
     @property
     def token(self) -> str | None:
@@ -82,8 +84,13 @@ class ProjectXClient:
             ProjectXAuthError: the gateway refused them.
             VenueUnavailableError: the gateway could not be reached.
         """
-        body = await self._raw("/api/Auth/loginKey", {"userName": self._user_name, "apiKey": self._api_key}, None)
+        try:
+            body = await self._raw("/api/Auth/loginKey", {"userName": self._user_name, "apiKey": self._api_key}, None)
+        except VenueUnavailableError:
+            self.health.token_failed()
+            raise
         if not body.get("success") or not body.get("token"):
+            self.health.token_failed()
             raise ProjectXAuthError(self.venue, f"login refused (errorCode {body.get('errorCode')}): {_msg(body)}")
         self._token, self._token_at = str(body["token"]), self._now()
         self.logins += 1
@@ -98,8 +105,10 @@ class ProjectXClient:
         if body.get("success") and body.get("newToken"):
             self._token, self._token_at = str(body["newToken"]), self._now()
             self.renewals += 1
+            self.health.token_renewed()
             log.info("projectx_token_renewed", venue=self.venue, renewals=self.renewals)
             return
+        self.health.token_failed()
         log.warning("projectx_token_renewal_refused", venue=self.venue, error=_msg(body))
         await self.login()
 
@@ -130,6 +139,7 @@ class ProjectXClient:
                 token = await self._fresh_token(stale=token)
             except _RateLimited as limited:
                 self.rate_limited += 1
+                self.health.rate_limited("http_429")
                 self.budget.pause(limited.wait_s)
                 log.warning("projectx_rate_limited", venue=self.venue, path=path, wait_s=limited.wait_s)
                 if limited.wait_s > self.max_pause_s or attempt == 2:
@@ -144,18 +154,22 @@ class ProjectXClient:
         try:
             resp = await self.http.post(path, json=payload, headers=headers)
         except httpx.TransportError as exc:
+            self.health.request_failed("transport")
             raise VenueUnavailableError(self.venue, f"{path}: {type(exc).__name__}") from exc
         if resp.status_code == 401:
             raise _Unauthorized
         if resp.status_code == 429:
             raise _RateLimited(_retry_after(resp, self.default_backoff_s))
         if resp.status_code >= 500:
+            self.health.request_failed("http_5xx")
             raise VenueUnavailableError(self.venue, f"{path}: HTTP {resp.status_code}")
         try:
             body = resp.json()
         except ValueError:
+            self.health.request_failed("bad_answer")
             raise VenueUnavailableError(self.venue, f"{path}: HTTP {resp.status_code}, not JSON") from None
         if resp.status_code != 200 or not isinstance(body, dict):
+            self.health.request_failed("bad_answer")
             raise VenueUnavailableError(self.venue, f"{path}: HTTP {resp.status_code}: {str(body)[:200]}")
         return body
 

@@ -25,6 +25,7 @@ from pysignalr.client import SignalRClient
 
 from at_core.runtime.logging import get_logger
 from at_core.runtime.tasks import stop_task
+from at_exec_sim.adapters.health import NO_HEALTH, BrokerHealth
 
 log = get_logger("at_exec_sim.projectx")
 
@@ -51,6 +52,7 @@ class UserHub:
         self._sleep = sleep
         self.listener: Callable[[str], None] | None = None
         self.connects = 0
+        self.health: BrokerHealth = NO_HEALTH  # every connect counted (broker_realtime_connects_total)
         self.pushes = 0
         self.connected = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -107,6 +109,7 @@ class UserHub:
             arguments: list[Any] = [] if method == "SubscribeAccounts" else [self._account_id]
             await self._client.send(method, arguments)
         self.connects += 1
+        self.health.realtime_connected()
         self.connected.set()
         log.info("projectx_hub_subscribed", connects=self.connects)
         if self.connects > 1:

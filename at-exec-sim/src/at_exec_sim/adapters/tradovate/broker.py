@@ -4,7 +4,7 @@ Calls used: ``account/list``; ``contract/find``, ``contractMaturity/item`` and `
 (each configured symbol's tick size and point value); ``order/placeorder`` with ``clOrdId`` =
 our client order id and ``isAutomated: true``; ``command/list`` (the command that placed an
 order names its ``clOrdId``: how a lost answer is found); ``order/item``, ``orderVersion/deps``
-and ``fill/deps`` (an order's state, size and executions); ``order/cancelorder``;
+``fill/deps`` and ``fillFee/deps`` (an order's state, size, executions and their fees); ``order/cancelorder``;
 ``order/modifyorder`` (a bracket child resized, a trailing stop moved); ``position/list``;
 ``cashBalance/getcashbalancesnapshot``.
 
@@ -15,8 +15,9 @@ exec-sim's child ids.
 
 Tradovate does not document refusing a repeated ``clOrdId``, so :meth:`TradovateBroker.submit`
 looks the key up before placing: an order placed before (a lost answer, a restart of exec-sim
-mid-order) is answered with its state and never placed twice. Fees are not read (Tradovate
-keeps them in ``fillFee``): executions are booked with a zero fee, a known gap.
+mid-order) is answered with its state and never placed twice. Each execution carries the fees
+Tradovate charged for it (``fillFee/deps`` of the fill: commission plus clearing, exchange, NFA,
+brokerage, IP and routing fees), not the profile's estimate.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from at_core.models.enums import LiquiditySide, OrderSide, OrderType, TimeInForc
 from at_core.models.instruments import FutureContract
 from at_core.models.orders import OrderSpec
 from at_core.runtime.logging import get_logger
+from at_exec_sim.adapters.health import BrokerHealth
 from at_exec_sim.adapters.native_brackets import child_of, levels
 from at_exec_sim.adapters.status_cache import StatusCache
 from at_exec_sim.adapters.tradovate.client import TradovateClient
@@ -54,6 +56,8 @@ STATUS = {
     "Expired": ReportStatus.CANCELED,
     "Rejected": ReportStatus.REJECTED,
 }
+#: The FillFee fields that add up to what a fill cost (each with its own currency id: USD here).
+FEE_FIELDS = ("commission", "clearingFee", "exchangeFee", "nfaFee", "brokerageFee", "ipFee", "orderRoutingFee")
 _TIF = {TimeInForce.GTC: "GTC", TimeInForce.DAY: "Day", TimeInForce.IOC: "IOC", TimeInForce.FOK: "FOK"}
 
 
@@ -116,6 +120,7 @@ class TradovateBroker:
         self.raw_account: dict[str, Any] | None = None
         self._contracts: dict[int, str] = {}  # contract id -> our instrument id
         self._order_ids: dict[str, int] = {}
+        self._fees: dict[int, Decimal] = {}  # fill id -> what Tradovate charged for it (reported once)
         self._listening = False
         self.native_brackets = native_brackets
         self._managed: set[str] = set()  # entries placed without a native bracket: children go separately
@@ -133,6 +138,13 @@ class TradovateBroker:
                 listener(reason)
 
             self.socket.listener = told
+
+    def set_health(self, health: BrokerHealth) -> None:
+        """Where this connection tells its rate limits, budget waits, tokens, connects and failed requests."""
+        self.client.health = health
+        self.client.budget.on_wait = health.budget_waited
+        if self.socket is not None:
+            self.socket.health = health
 
     async def connect(self) -> list[Instrument]:
         await self.client.login()
@@ -245,7 +257,10 @@ class TradovateBroker:
         size = _d(versions[-1]["orderQty"]) if versions else None
         fills = await self.client.request("GET", "/fill/deps", {"masterid": order_id})
         mine = sorted((f for f in fills or [] if f.get("active", True)), key=lambda f: (str(f["timestamp"]), f["id"]))
-        execs = tuple(Execution(_d(f["qty"]), _d(f["price"]), Decimal(0), LiquiditySide.TAKER) for f in mine)
+        fees = [await self._fill_fee(int(f["id"])) for f in mine]  # the venue's, not the profile's estimate
+        execs = tuple(
+            Execution(_d(f["qty"]), _d(f["price"]), fee, LiquiditySide.TAKER) for f, fee in zip(mine, fees, strict=True)
+        )
         filled = sum((e.quantity for e in execs), Decimal(0))
         if status is ReportStatus.FILLED and size is not None and filled < size:
             status = ReportStatus.PARTIALLY_FILLED  # its fills are not all listed yet
@@ -255,6 +270,20 @@ class TradovateBroker:
         return ExecutionReport(
             client_order_id, status, str(order_id), execs, reason, trade_ids=tuple(str(f["id"]) for f in mine)
         )
+
+    async def _fill_fee(self, fill_id: int) -> Decimal:
+        """What Tradovate charged for one fill (``fillFee/deps``: its commission and clearing,
+        exchange, NFA, brokerage, IP and routing fees), asked once per fill; zero, logged, while
+        Tradovate reports none for it (the balance check then shows what was charged)."""
+        if fill_id in self._fees:
+            return self._fees[fill_id]
+        rows = await self.client.request("GET", "/fillFee/deps", {"masterid": fill_id}) or []
+        if not rows:
+            log.warning("tradovate_fill_fee_missing", venue=self.venue, fill_id=fill_id)
+            return Decimal(0)
+        fee = sum((_d(row.get(k) or 0) for row in rows for k in FEE_FIELDS), Decimal(0))
+        self._fees[fill_id] = abs(fee)
+        return self._fees[fill_id]
 
     async def cancel(self, client_order_id: str, instrument: Instrument) -> ExecutionReport:
         self.statuses.forget()
@@ -336,11 +365,21 @@ class TradovateBroker:
             self._order_ids.setdefault(client_order_id, int(venue_order_id))
 
     async def balances(self) -> dict[str, Balance]:
+        """The account's cash (``totalCashValue``: realized P&L and fees in, open P&L not) and margin.
+
+        Raises:
+            VenueUnavailableError: the snapshot came back with an ``errorText`` or without a cash value.
+        """
         assert self.raw_account is not None
         snap = await self.client.request(
             "POST", "/cashBalance/getcashbalancesnapshot", {"accountId": self.raw_account["id"]}
         )
-        total = _d(snap.get("totalCashValue") or 0)
+        if not isinstance(snap, dict) or snap.get("errorText") or snap.get("totalCashValue") is None:
+            text = str(snap.get("errorText") if isinstance(snap, dict) else snap)[:200]
+            raise VenueUnavailableError(
+                self.venue, f"cashBalance/getcashbalancesnapshot: {text or 'no totalCashValue'}"
+            )
+        total = _d(snap["totalCashValue"])
         used = _d(snap.get("initialMargin") or 0)
         return {"USD": Balance("USD", total - used, used, total)}
 

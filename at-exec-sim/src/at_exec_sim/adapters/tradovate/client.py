@@ -25,6 +25,7 @@ import httpx
 
 from at_core.clock import Clock, WallClock
 from at_core.runtime.logging import get_logger
+from at_exec_sim.adapters.health import NO_HEALTH, BrokerHealth
 from at_exec_sim.adapters.ratelimit import RequestBudget
 from at_exec_sim.errors import VenueUnavailableError
 
@@ -73,6 +74,7 @@ class TradovateClient:
         self.renewals = 0
         self.penalties = 0
         self.rate_limited = 0
+        self.health: BrokerHealth = NO_HEALTH  # penalties, 429s, renewals, failures: the broker-health metrics
 
     @property
     def token(self) -> str | None:
@@ -91,8 +93,13 @@ class TradovateClient:
             TradovateAuthError: refused credentials, or a captcha.
             VenueUnavailableError: Tradovate could not be reached.
         """
-        body = await self._send("POST", "/auth/accesstokenrequest", dict(self._credentials), None)
+        try:
+            body = await self._send("POST", "/auth/accesstokenrequest", dict(self._credentials), None)
+        except VenueUnavailableError:  # a captcha (TradovateAuthError) too
+            self.health.token_failed()
+            raise
         if body.get("errorText") or not body.get("accessToken"):
+            self.health.token_failed()
             raise TradovateAuthError(self.venue, f"login refused: {str(body.get('errorText', ''))[:200]}")
         self._took(body)
         self.logins += 1
@@ -106,8 +113,10 @@ class TradovateClient:
         if body.get("accessToken"):
             self._took(body)
             self.renewals += 1
+            self.health.token_renewed()
             log.info("tradovate_token_renewed", venue=self.venue, renewals=self.renewals)
             return
+        self.health.token_failed()
         log.warning("tradovate_token_renewal_refused", venue=self.venue)
         await self.login()
 
@@ -148,11 +157,13 @@ class TradovateClient:
                 else:
                     resp = await self.http.post(path, json=payload, headers=headers)
             except httpx.TransportError as exc:
+                self.health.request_failed("transport")
                 raise VenueUnavailableError(self.venue, f"{path}: {type(exc).__name__}") from exc
             if resp.status_code == 401:
                 raise _Unauthorized
             if resp.status_code == 429:
                 self.rate_limited += 1
+                self.health.rate_limited("http_429")
                 wait = _seconds(resp.headers.get("Retry-After"), self.long_backoff_s)
                 self.budget.pause(wait)
                 log.warning("tradovate_rate_limited", venue=self.venue, path=path, wait_s=wait)
@@ -160,13 +171,16 @@ class TradovateClient:
                     raise VenueUnavailableError(self.venue, f"{path}: HTTP 429, retry after {wait} s")
                 continue
             if resp.status_code >= 500:
+                self.health.request_failed("http_5xx")
                 raise VenueUnavailableError(self.venue, f"{path}: HTTP {resp.status_code}")
             try:
                 answer = resp.json()
             except ValueError:
+                self.health.request_failed("bad_answer")
                 raise VenueUnavailableError(self.venue, f"{path}: HTTP {resp.status_code}, not JSON") from None
             if isinstance(answer, dict) and answer.get("p-ticket"):
                 self.penalties += 1
+                self.health.rate_limited("penalty")
                 if answer.get("p-captcha"):
                     raise TradovateAuthError(self.venue, "Tradovate asks for a captcha: log in once on the web")
                 wait = _seconds(answer.get("p-time"), self.max_pause_s)
@@ -177,6 +191,7 @@ class TradovateClient:
                 payload = (payload or {}) | {"p-ticket": answer["p-ticket"]}  # not executed: send it again
                 continue
             if resp.status_code != 200:
+                self.health.request_failed("bad_answer")
                 raise VenueUnavailableError(self.venue, f"{path}: HTTP {resp.status_code}: {str(answer)[:200]}")
             return answer
         raise VenueUnavailableError(self.venue, f"{path}: still penalized after repeated tickets")

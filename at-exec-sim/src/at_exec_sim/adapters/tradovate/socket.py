@@ -27,6 +27,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
 from at_core.runtime.logging import get_logger
 from at_core.runtime.tasks import stop_task
+from at_exec_sim.adapters.health import NO_HEALTH, BrokerHealth
 
 log = get_logger("at_exec_sim.tradovate")
 
@@ -75,6 +76,7 @@ class TradovateSocket:
         self._sleep = sleep
         self.listener: Callable[[str], None] | None = None
         self.connects = 0
+        self.health: BrokerHealth = NO_HEALTH  # every connect counted (broker_realtime_connects_total)
         self.pushes = 0
         self.heartbeats = 0
         self.connected = asyncio.Event()
@@ -112,6 +114,7 @@ class TradovateSocket:
         await ws.send(request_frame("user/syncrequest", 1, {"users": [self._user_id()]}))
         await self._answer(ws, 1)
         self.connects += 1
+        self.health.realtime_connected()
         self.connected.set()
         log.info("tradovate_socket_synced", connects=self.connects)
         if self.connects > 1:
