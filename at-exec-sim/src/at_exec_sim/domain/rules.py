@@ -21,8 +21,11 @@ from zoneinfo import ZoneInfo
 from at_core.markets.calendars import get_calendar
 from at_core.models.portfolio import RuleHeadroom
 from at_core.models.risk import BreachKind, LossBasis, RiskProfile, TrailingBasis
+from at_exec_sim.domain.trusted import check_trusted, trusted
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_ZERO = Decimal(0)
+check_trusted(RuleHeadroom)
 
 
 #: The last trading day seen per (reset, zone), as [start, end) in ns: every mark of every holder
@@ -71,6 +74,11 @@ class RuleState:
     day_start_balance: Decimal = Decimal(0)
     day_start_equity: Decimal = Decimal(0)
     peak: Decimal = field(default=Decimal(0))
+    #: the profile's daily amount, whether the daily rule measures the balance, the trailing and
+    #: static amounts: read once (the profile does not change)
+    _static: tuple[Decimal | None, bool, Decimal | None, Decimal | None] | None = field(
+        default=None, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         start = self.profile.starting_balance
@@ -128,23 +136,41 @@ class RuleState:
         return out
 
     def headroom(self, balance: Decimal, equity: Decimal) -> list[RuleHeadroom]:
-        out = []
-        limits = self.profile.limits
-        amounts = {
-            "daily_loss": limits.daily_loss.amount if limits.daily_loss else None,
-            "trailing_drawdown": limits.trailing_drawdown.amount if limits.trailing_drawdown else None,
-            "static_max_loss": limits.static_max_loss.amount if limits.static_max_loss else None,
-        }
-        for rule, floor in self.floors().items():
-            value = (
-                balance
-                if rule == "daily_loss" and limits.daily_loss and limits.daily_loss.basis is LossBasis.BALANCE
-                else equity
+        """Each rule's room left at ``balance`` and ``equity`` (made for every mark of every holder:
+        the rules' static parts are read once, the models built without re-validating Decimals the
+        rules computed themselves)."""
+        if self._static is None:
+            limits = self.profile.limits
+            dl = limits.daily_loss
+            self._static = (
+                dl.amount if dl else None,
+                bool(dl and dl.basis is LossBasis.BALANCE),
+                limits.trailing_drawdown.amount if limits.trailing_drawdown else None,
+                limits.static_max_loss.amount if limits.static_max_loss else None,
             )
+        daily_amount, daily_on_balance, trailing_amount, static_amount = self._static
+        out = []
+        for rule, floor, limit, value in (
+            ("daily_loss", self.daily_floor(), daily_amount, balance if daily_on_balance else equity),
+            ("trailing_drawdown", self.trailing_floor(), trailing_amount, equity),
+            ("static_max_loss", self.static_floor(), static_amount, equity),
+        ):
+            if floor is None:
+                continue
             room = value - floor
-            limit = amounts[rule] or Decimal(0)
+            limit = limit or _ZERO
+            used = limit - room
             out.append(
-                RuleHeadroom(rule=rule, limit=limit, used=max(limit - room, Decimal(0)), headroom=room, floor=floor)
+                trusted(
+                    RuleHeadroom,
+                    {
+                        "rule": rule,
+                        "limit": limit,
+                        "used": used if used >= _ZERO else _ZERO,  # as max(used, 0): a zero keeps its digits
+                        "headroom": room,
+                        "floor": floor,
+                    },
+                )
             )
         return out
 
