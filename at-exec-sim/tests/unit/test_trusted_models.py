@@ -69,3 +69,16 @@ def test_a_model_trusted_cannot_build_is_refused() -> None:
     check_trusted(AccountStateEvent)
     built = trusted(RuleHeadroom, {"rule": "daily_loss", "limit": D(1), "used": D(0), "headroom": D(1), "floor": None})
     assert built == RuleHeadroom(rule="daily_loss", limit=D(1), used=D(0), headroom=D(1))
+
+
+def test_a_copy_of_a_trusted_event_leaves_the_shared_field_names_alone() -> None:
+    from at_exec_sim.domain import ledger
+
+    eng, f = engine(), factory()
+    eng.on_market_data(quote(f, ES, "5000.00", "5000.25"))
+    eng.on_proposal(proposal(f, "paper-1", ES, OrderSide.BUY, "1"))
+    state = _states(eng.on_market_data(quote(f, ES, "5001.00", "5001.25")))[0]
+    before = set(ledger._ACCOUNT_STATE_FIELDS)
+    copied = state.model_copy(update={"balance": D(1)})
+    assert copied.balance == D(1) and state.balance != D(1)
+    assert ledger._ACCOUNT_STATE_FIELDS == before == set(AccountStateEvent.model_fields)

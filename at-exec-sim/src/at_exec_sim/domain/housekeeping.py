@@ -20,6 +20,7 @@ from at_exec_sim.domain.trading_state import TradingControl
 from at_exec_sim.domain.venue import RestingOrder, SimVenue
 
 NEVER = 2**63
+NS_PER_DAY = 86_400 * 10**9
 
 
 class Housekeeping:
@@ -55,6 +56,7 @@ class Housekeeping:
         # what the last walk for expiring contracts saw (the day, the accounts, positions opened and
         # fills applied): while none of it moves, every position it could warn about has been warned
         self._expiry_seen: tuple[date, int, int, int] | None = None
+        self._utc_day: tuple[int, int, date] = (0, 0, date(1970, 1, 1))  # [start, end) ns of the UTC day, and the day
 
     def roll_days(self) -> None:
         """Start a new trading day for each account whose day ended: today's P&L and fees restart,
@@ -86,7 +88,11 @@ class Housekeeping:
         return out + self._expiry_warnings(cause)
 
     def _expiry_warnings(self, cause: Event) -> list[Event]:
-        today = utc_date(self.ctx.clock.now_ns())
+        now = self.ctx.clock.now_ns()
+        if not self._utc_day[0] <= now < self._utc_day[1]:  # the UTC day, computed once a day
+            start = now - now % NS_PER_DAY
+            self._utc_day = (start, start + NS_PER_DAY, utc_date(now))
+        today = self._utc_day[2]
         if self._expiry_warned is None or self._expiry_warned[0] != today:
             self._expiry_warned = (today, set())
         seen = (today, len(self.cache.accounts), Account.opened, Position.applied)

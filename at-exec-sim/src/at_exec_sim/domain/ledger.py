@@ -28,6 +28,7 @@ from at_exec_sim.domain.trusted import check_trusted, trusted
 _ACCOUNT_STATE = AccountStateEvent.type_name()
 _ACCOUNT_STATE_VERSION = AccountStateEvent.SCHEMA_VERSION
 check_trusted(AccountStateEvent)
+_ACCOUNT_STATE_FIELDS = set(AccountStateEvent.model_fields)  # every field is given: shared by each event made
 
 
 class Ledger:
@@ -128,4 +129,5 @@ class Ledger:
                 "profile_id": rt.config.profile.profile_id,
                 "headroom": headroom,
             },
+            _ACCOUNT_STATE_FIELDS,
         )

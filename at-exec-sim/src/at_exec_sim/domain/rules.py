@@ -26,6 +26,7 @@ from at_exec_sim.domain.trusted import check_trusted, trusted
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _ZERO = Decimal(0)
 check_trusted(RuleHeadroom)
+_HEADROOM_FIELDS = set(RuleHeadroom.model_fields)
 
 
 #: The last trading day seen per (reset, zone), as [start, end) in ns: every mark of every holder
@@ -170,6 +171,7 @@ class RuleState:
                         "headroom": room,
                         "floor": floor,
                     },
+                    _HEADROOM_FIELDS,
                 )
             )
         return out

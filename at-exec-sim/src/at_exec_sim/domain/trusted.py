@@ -19,12 +19,15 @@ M = TypeVar("M", bound=BaseModel)
 _set = object.__setattr__
 
 
-def trusted(cls: type[M], values: dict[str, Any]) -> M:
+def trusted(cls: type[M], values: dict[str, Any], fields_set: set[str] | None = None) -> M:
     """An instance of ``cls`` holding ``values`` (every field of ``cls``, already of its type),
-    unvalidated: what ``cls.model_construct(**values)`` makes, without its per-field walk."""
+    unvalidated: what ``cls.model_construct(**values)`` makes, without its per-field walk.
+
+    ``fields_set``: the names of ``values``, given by a caller that makes many (one set shared by
+    the instances of a frozen model: none can change it, and a copy copies it)."""
     m = cls.__new__(cls)
     _set(m, "__dict__", values)
-    _set(m, "__pydantic_fields_set__", set(values))
+    _set(m, "__pydantic_fields_set__", set(values) if fields_set is None else fields_set)
     _set(m, "__pydantic_extra__", None)
     _set(m, "__pydantic_private__", None)
     return m
