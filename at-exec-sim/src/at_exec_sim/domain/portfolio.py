@@ -90,7 +90,9 @@ class Account:
         total = ZERO
         for p in self.positions.values():
             if p.quantity != 0 and p.last_price is not None:  # else Position.unrealized is zero
-                total += to_account(p.unrealized(), p.instrument.currency, self.currency, rates)
+                inst = p.instrument
+                pnl = inst.pnl(p.quantity, p.avg_price, p.last_price)
+                total += pnl if inst.currency == self.currency else to_account(pnl, inst.currency, self.currency, rates)
         return total
 
     def equity(self, rates: dict[str, Decimal]) -> Decimal:

@@ -80,6 +80,8 @@ class RuleState:
     _static: tuple[Decimal | None, bool, Decimal | None, Decimal | None] | None = field(
         default=None, repr=False, compare=False
     )
+    #: [start, end) ns of ``day``: a mark inside it is on the same day, no zone lookup (0, 0: none kept)
+    _day_window: tuple[int, int] = field(default=(0, 0), repr=False, compare=False)
 
     def __post_init__(self) -> None:
         start = self.profile.starting_balance
@@ -91,15 +93,19 @@ class RuleState:
 
     def update(self, ts_ns: int, balance: Decimal, equity: Decimal) -> None:
         """Roll the day if needed and move the trailing peak."""
-        reset, tz = self.reset_spec()
-        today = trading_day(ts_ns, reset, tz)
         trailing = self.profile.limits.trailing_drawdown
-        if self.day is None:
-            self.day = today
-        elif today != self.day:
-            if trailing and trailing.basis is TrailingBasis.END_OF_DAY_BALANCE:
-                self.peak = max(self.peak, balance)
-            self.day, self.day_start_balance, self.day_start_equity = today, balance, equity
+        if self.day is None or not self._day_window[0] <= ts_ns < self._day_window[1]:
+            reset, tz = self.reset_spec()
+            today = trading_day(ts_ns, reset, tz)
+            known = _DAYS.get((reset, tz))  # the window trading_day keeps, if it keeps one for this day
+            inside = known is not None and known[2] == today and known[0] <= ts_ns < known[1]
+            self._day_window = (known[0], known[1]) if known is not None and inside else (0, 0)
+            if self.day is None:
+                self.day = today
+            elif today != self.day:
+                if trailing and trailing.basis is TrailingBasis.END_OF_DAY_BALANCE:
+                    self.peak = max(self.peak, balance)
+                self.day, self.day_start_balance, self.day_start_equity = today, balance, equity
         if trailing and trailing.basis is TrailingBasis.INTRADAY_REALIZED:
             self.peak = max(self.peak, balance)
         elif trailing and trailing.basis is TrailingBasis.INTRADAY_UNREALIZED:
