@@ -59,3 +59,12 @@ def test_an_instrument_a_venue_adds_replaces_the_one_looked_up_before() -> None:
     eng.add_instrument(replaced)
     assert eng.instrument(ES).min_quantity == D(2)
     assert eng.ctx.instrument(ES) is replaced
+
+
+def test_a_quotes_market_is_the_one_the_dataclass_builds() -> None:
+    from at_exec_sim.domain.venue import Market
+
+    fast = Market.of_quote(D("1.5"), D("1.75"), D(3), D(4), D("1.6"))
+    assert fast == Market(bid=D("1.5"), ask=D("1.75"), bid_size=D(3), ask_size=D(4), last=D("1.6"))
+    assert repr(fast) == repr(Market(bid=D("1.5"), ask=D("1.75"), bid_size=D(3), ask_size=D(4), last=D("1.6")))
+    assert fast.mid == D("1.625") and hash(fast) == hash(Market(D("1.5"), D("1.75"), D(3), D(4), D("1.6")))

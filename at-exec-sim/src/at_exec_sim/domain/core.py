@@ -96,7 +96,7 @@ class EngineCache:
         data = event.data
         prev = self.markets.get(event.instrument_id) or _NO_MARKET  # no Market built per event for the default
         if data.kind == "quote":
-            market = Market(bid=data.bid, ask=data.ask, bid_size=data.bid_size, ask_size=data.ask_size, last=prev.last)
+            market = Market.of_quote(data.bid, data.ask, data.bid_size, data.ask_size, prev.last)
         elif data.kind == "trade":
             market = Market(
                 bid=prev.bid,

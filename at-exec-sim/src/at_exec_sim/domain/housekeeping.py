@@ -13,12 +13,14 @@ from at_exec_sim.domain.core import EngineCache, EngineContext
 from at_exec_sim.domain.expiry import expiring, utc_date, warning_message
 from at_exec_sim.domain.ledger import Ledger
 from at_exec_sim.domain.lifecycle import OrderLifecycle
+from at_exec_sim.domain.portfolio import Account, Position
 from at_exec_sim.domain.records import SESSION_CUTOFF, SESSION_OPEN, AccountRuntime
 from at_exec_sim.domain.rules import day_end_ns, trading_day
 from at_exec_sim.domain.trading_state import TradingControl
 from at_exec_sim.domain.venue import RestingOrder, SimVenue
 
 NEVER = 2**63
+NS_PER_DAY = 86_400 * 10**9
 
 
 class Housekeeping:
@@ -51,6 +53,10 @@ class Housekeeping:
         self._days_due_ns = 0  # no account's trading day ends before this
         self._sessions_due_ns = 0  # no account's session opens or closes before this
         self._expiry_warned: tuple[date, set[tuple[str, str]]] | None = None  # today's warnings, once a day each
+        # what the last walk for expiring contracts saw (the day, the accounts, positions opened and
+        # fills applied): while none of it moves, every position it could warn about has been warned
+        self._expiry_seen: tuple[date, int, int, int] | None = None
+        self._utc_day: tuple[int, int, date] = (0, 0, date(1970, 1, 1))  # [start, end) ns of the UTC day, and the day
 
     def roll_days(self) -> None:
         """Start a new trading day for each account whose day ended: today's P&L and fees restart,
@@ -82,9 +88,17 @@ class Housekeeping:
         return out + self._expiry_warnings(cause)
 
     def _expiry_warnings(self, cause: Event) -> list[Event]:
-        today = utc_date(self.ctx.clock.now_ns())
+        now = self.ctx.clock.now_ns()
+        if not self._utc_day[0] <= now < self._utc_day[1]:  # the UTC day, computed once a day
+            start = now - now % NS_PER_DAY
+            self._utc_day = (start, start + NS_PER_DAY, utc_date(now))
+        today = self._utc_day[2]
         if self._expiry_warned is None or self._expiry_warned[0] != today:
             self._expiry_warned = (today, set())
+        seen = (today, len(self.cache.accounts), Account.opened, Position.applied)
+        if seen == self._expiry_seen:
+            return []  # nothing held changed since the last walk, nor the day: it would warn about nothing new
+        self._expiry_seen = seen
         warned, out = self._expiry_warned[1], []
         for rt in self.cache.accounts.values():
             for e in expiring(rt.account, today, rt.config.profile.limits.expiry_warning_days):

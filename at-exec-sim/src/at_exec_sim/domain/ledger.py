@@ -1,5 +1,11 @@
 """The portfolio component: fills booked into accounts, accounts valued (equity in the account's
-currency, fail closed without a rate), and an account's state as an event. Pure."""
+currency, fail closed without a rate), and an account's state as an event. Pure.
+
+The account-state event is the one made per holder per quote: it is built from values the
+engine made itself (validated where they came in) by :func:`trusted`, with the envelope
+:meth:`EventFactory.make` would stamp (``tests/unit/test_trusted_models.py`` holds the two to the
+same bytes); a balance or equity that is not finite goes through ``make`` and fails as before.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +13,9 @@ from datetime import date
 from decimal import Decimal
 
 from at_core.catalog import Instrument
+from at_core.clock import NANOS_PER_MILLI
 from at_core.events import AccountStateEvent, Event
+from at_core.ids import derive_id, ulid_timestamp_ms
 from at_core.models.enums import OrderSide
 from at_core.models.portfolio import RuleHeadroom
 from at_exec_sim.domain.core import EngineCache, EngineContext
@@ -15,6 +23,12 @@ from at_exec_sim.domain.held_pnl import hold
 from at_exec_sim.domain.portfolio import MissingRate, to_account
 from at_exec_sim.domain.records import AccountRuntime, pnl_currency
 from at_exec_sim.domain.rules import trading_day
+from at_exec_sim.domain.trusted import check_trusted, trusted
+
+_ACCOUNT_STATE = AccountStateEvent.type_name()
+_ACCOUNT_STATE_VERSION = AccountStateEvent.SCHEMA_VERSION
+check_trusted(AccountStateEvent)
+_ACCOUNT_STATE_FIELDS = set(AccountStateEvent.model_fields)  # every field is given: shared by each event made
 
 
 class Ledger:
@@ -27,6 +41,7 @@ class Ledger:
 
     def __init__(self, cache: EngineCache, ctx: EngineContext) -> None:
         self.cache, self.ctx = cache, ctx
+        self._cause_ms: tuple[str, int] = ("", 0)  # the last cause's id and its ULID time (ms): many holders share it
 
     def equity(self, rt: AccountRuntime) -> Decimal | MissingRate:
         """The account's equity at the last marks, or the missing FX rate that prevents it."""
@@ -69,19 +84,50 @@ class Ledger:
     ) -> AccountStateEvent:
         """The account's balances, P&L, trading state and rule headroom (computed here unless
         given), caused by ``cause``."""
-        unrealized = equity - rt.account.balance
-        return self.ctx.factory.make(
+        acc = rt.account
+        if headroom is None:
+            headroom = rt.rules.headroom(acc.balance, equity)
+        purpose = f"account:{acc.account_id}"  # one market event marks many accounts
+        if not (equity.is_finite() and acc.balance.is_finite()):
+            return self.ctx.factory.make(
+                AccountStateEvent,
+                cause=cause,
+                derive_from=purpose,
+                account_id=acc.account_id,
+                currency=acc.currency,
+                balance=acc.balance,
+                equity=equity,
+                realized_pnl_today=acc.realized_today,
+                unrealized_pnl=equity - acc.balance,
+                fees_today=acc.fees_today,
+                trading_state=rt.state,
+                profile_id=rt.config.profile.profile_id,
+                headroom=headroom,
+            )
+        factory, cause_id = self.ctx.factory, cause.event_id
+        if self._cause_ms[0] != cause_id:
+            self._cause_ms = (cause_id, ulid_timestamp_ms(cause_id))
+        return trusted(  # the fields in their declared order, as EventFactory.make stamps them
             AccountStateEvent,
-            cause=cause,
-            derive_from=f"account:{rt.account.account_id}",  # one market event marks many accounts
-            account_id=rt.account.account_id,
-            currency=rt.account.currency,
-            balance=rt.account.balance,
-            equity=equity,
-            realized_pnl_today=rt.account.realized_today,
-            unrealized_pnl=unrealized,
-            fees_today=rt.account.fees_today,
-            trading_state=rt.state,
-            profile_id=rt.config.profile.profile_id,
-            headroom=rt.rules.headroom(rt.account.balance, equity) if headroom is None else headroom,
+            {
+                "event_id": derive_id(cause_id, purpose, self._cause_ms[1] * NANOS_PER_MILLI),
+                "event_type": _ACCOUNT_STATE,
+                "schema_version": _ACCOUNT_STATE_VERSION,
+                "ts_event": cause.ts_event,
+                "ts_init": factory.clock.now_ns(),
+                "source": factory.source,
+                "correlation_id": cause.correlation_id,
+                "causation_id": cause_id,
+                "account_id": acc.account_id,
+                "currency": acc.currency,
+                "balance": acc.balance,
+                "equity": equity,
+                "realized_pnl_today": acc.realized_today,
+                "unrealized_pnl": equity - acc.balance,
+                "fees_today": acc.fees_today,
+                "trading_state": rt.state,
+                "profile_id": rt.config.profile.profile_id,
+                "headroom": headroom,
+            },
+            _ACCOUNT_STATE_FIELDS,
         )

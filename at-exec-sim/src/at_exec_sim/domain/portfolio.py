@@ -25,6 +25,9 @@ class Position:
     realized: Decimal = ZERO  # instrument currency
     fees: Decimal = ZERO  # account currency
     last_price: Decimal | None = None
+    #: fills applied to any position so far: what is held near its expiry is looked for again
+    #: only when this (or the day, or the accounts) moved
+    applied: ClassVar[int] = 0
 
     @property
     def side(self) -> PositionSide:
@@ -39,6 +42,7 @@ class Position:
 
     def apply(self, side: OrderSide, qty: Decimal, price: Decimal) -> Decimal:
         """Apply a fill; return the P&L it realised (instrument currency)."""
+        Position.applied += 1
         signed = qty * side.sign
         realized = ZERO
         if self.quantity == 0 or (self.quantity > 0) == (signed > 0):
@@ -83,10 +87,13 @@ class Account:
         return pos
 
     def unrealized(self, rates: dict[str, Decimal]) -> Decimal:
-        return sum(
-            (to_account(p.unrealized(), p.instrument.currency, self.currency, rates) for p in self.positions.values()),
-            ZERO,
-        )
+        total = ZERO
+        for p in self.positions.values():
+            if p.quantity != 0 and p.last_price is not None:  # else Position.unrealized is zero
+                inst = p.instrument
+                pnl = inst.pnl(p.quantity, p.avg_price, p.last_price)
+                total += pnl if inst.currency == self.currency else to_account(pnl, inst.currency, self.currency, rates)
+        return total
 
     def equity(self, rates: dict[str, Decimal]) -> Decimal:
         """Balance, open P&L and realised P&L not yet booked, in the account's currency.
@@ -94,6 +101,8 @@ class Account:
         Raises:
             MissingRate: any of it cannot be converted (the caller fails closed).
         """
+        if not self.unbooked:
+            return self.balance + self.unrealized(rates)
         held = sum((to_account(v, ccy, self.currency, rates) for ccy, v in self.unbooked.items()), ZERO)
         return self.balance + self.unrealized(rates) + held
 

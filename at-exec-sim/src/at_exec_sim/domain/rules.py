@@ -21,8 +21,12 @@ from zoneinfo import ZoneInfo
 from at_core.markets.calendars import get_calendar
 from at_core.models.portfolio import RuleHeadroom
 from at_core.models.risk import BreachKind, LossBasis, RiskProfile, TrailingBasis
+from at_exec_sim.domain.trusted import check_trusted, trusted
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_ZERO = Decimal(0)
+check_trusted(RuleHeadroom)
+_HEADROOM_FIELDS = set(RuleHeadroom.model_fields)
 
 
 #: The last trading day seen per (reset, zone), as [start, end) in ns: every mark of every holder
@@ -71,6 +75,13 @@ class RuleState:
     day_start_balance: Decimal = Decimal(0)
     day_start_equity: Decimal = Decimal(0)
     peak: Decimal = field(default=Decimal(0))
+    #: the profile's daily amount, whether the daily rule measures the balance, the trailing and
+    #: static amounts: read once (the profile does not change)
+    _static: tuple[Decimal | None, bool, Decimal | None, Decimal | None] | None = field(
+        default=None, repr=False, compare=False
+    )
+    #: [start, end) ns of ``day``: a mark inside it is on the same day, no zone lookup (0, 0: none kept)
+    _day_window: tuple[int, int] = field(default=(0, 0), repr=False, compare=False)
 
     def __post_init__(self) -> None:
         start = self.profile.starting_balance
@@ -82,15 +93,19 @@ class RuleState:
 
     def update(self, ts_ns: int, balance: Decimal, equity: Decimal) -> None:
         """Roll the day if needed and move the trailing peak."""
-        reset, tz = self.reset_spec()
-        today = trading_day(ts_ns, reset, tz)
         trailing = self.profile.limits.trailing_drawdown
-        if self.day is None:
-            self.day = today
-        elif today != self.day:
-            if trailing and trailing.basis is TrailingBasis.END_OF_DAY_BALANCE:
-                self.peak = max(self.peak, balance)
-            self.day, self.day_start_balance, self.day_start_equity = today, balance, equity
+        if self.day is None or not self._day_window[0] <= ts_ns < self._day_window[1]:
+            reset, tz = self.reset_spec()
+            today = trading_day(ts_ns, reset, tz)
+            known = _DAYS.get((reset, tz))  # the window trading_day keeps, if it keeps one for this day
+            inside = known is not None and known[2] == today and known[0] <= ts_ns < known[1]
+            self._day_window = (known[0], known[1]) if known is not None and inside else (0, 0)
+            if self.day is None:
+                self.day = today
+            elif today != self.day:
+                if trailing and trailing.basis is TrailingBasis.END_OF_DAY_BALANCE:
+                    self.peak = max(self.peak, balance)
+                self.day, self.day_start_balance, self.day_start_equity = today, balance, equity
         if trailing and trailing.basis is TrailingBasis.INTRADAY_REALIZED:
             self.peak = max(self.peak, balance)
         elif trailing and trailing.basis is TrailingBasis.INTRADAY_UNREALIZED:
@@ -128,23 +143,42 @@ class RuleState:
         return out
 
     def headroom(self, balance: Decimal, equity: Decimal) -> list[RuleHeadroom]:
-        out = []
-        limits = self.profile.limits
-        amounts = {
-            "daily_loss": limits.daily_loss.amount if limits.daily_loss else None,
-            "trailing_drawdown": limits.trailing_drawdown.amount if limits.trailing_drawdown else None,
-            "static_max_loss": limits.static_max_loss.amount if limits.static_max_loss else None,
-        }
-        for rule, floor in self.floors().items():
-            value = (
-                balance
-                if rule == "daily_loss" and limits.daily_loss and limits.daily_loss.basis is LossBasis.BALANCE
-                else equity
+        """Each rule's room left at ``balance`` and ``equity`` (made for every mark of every holder:
+        the rules' static parts are read once, the models built without re-validating Decimals the
+        rules computed themselves)."""
+        if self._static is None:
+            limits = self.profile.limits
+            dl = limits.daily_loss
+            self._static = (
+                dl.amount if dl else None,
+                bool(dl and dl.basis is LossBasis.BALANCE),
+                limits.trailing_drawdown.amount if limits.trailing_drawdown else None,
+                limits.static_max_loss.amount if limits.static_max_loss else None,
             )
+        daily_amount, daily_on_balance, trailing_amount, static_amount = self._static
+        out = []
+        for rule, floor, limit, value in (
+            ("daily_loss", self.daily_floor(), daily_amount, balance if daily_on_balance else equity),
+            ("trailing_drawdown", self.trailing_floor(), trailing_amount, equity),
+            ("static_max_loss", self.static_floor(), static_amount, equity),
+        ):
+            if floor is None:
+                continue
             room = value - floor
-            limit = amounts[rule] or Decimal(0)
+            limit = limit or _ZERO
+            used = limit - room
             out.append(
-                RuleHeadroom(rule=rule, limit=limit, used=max(limit - room, Decimal(0)), headroom=room, floor=floor)
+                trusted(
+                    RuleHeadroom,
+                    {
+                        "rule": rule,
+                        "limit": limit,
+                        "used": used if used >= _ZERO else _ZERO,  # as max(used, 0): a zero keeps its digits
+                        "headroom": room,
+                        "floor": floor,
+                    },
+                    _HEADROOM_FIELDS,
+                )
             )
         return out
 

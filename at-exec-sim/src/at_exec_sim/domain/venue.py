@@ -32,6 +32,7 @@ from at_exec_sim.domain.venue_models import FeeModel, LatencyModel, NoSlippage, 
 #: The most ticks one order walks through the displayed size in one market event (an order of a
 #: million against a displayed 3 must neither stall the engine nor fill at a price of 0).
 MAX_WALK_LEVELS = 1_000
+_ZERO_VOLUME = Decimal(0)
 
 __all__ = ["Execution", "FeeModel", "Market", "RestingOrder", "SimVenue", "VenueUpdate"]
 
@@ -49,6 +50,24 @@ class Market:
     bar_high: Decimal | None = None
     bar_low: Decimal | None = None
     volume: Decimal = Decimal(0)  # bar volume or trade size
+
+    @classmethod
+    def of_quote(cls, bid: Decimal, ask: Decimal, bid_size: Decimal, ask_size: Decimal, last: Decimal | None) -> Market:
+        """A quote's market (the last trade kept), as ``Market(bid=..., ...)`` makes it: one per
+        quote, so its fields go into the instance's dict at once, not one frozen setattr each."""
+        market = object.__new__(cls)
+        market.__dict__.update(
+            bid=bid,
+            ask=ask,
+            bid_size=bid_size,
+            ask_size=ask_size,
+            last=last,
+            bar_open=None,
+            bar_high=None,
+            bar_low=None,
+            volume=_ZERO_VOLUME,
+        )
+        return market
 
     @property
     def mid(self) -> Decimal | None:
