@@ -80,6 +80,8 @@ class FakeBinance:
     requests: list[tuple[str, str]] = field(default_factory=list)
     trades: list[dict] = field(default_factory=list)
     down: bool = False  # answer every call with 503 (the exchange is unreachable behind its gateway)
+    #: Per path ("orderList/oco"): how many of its next calls are done but answered 504 (the answer is lost).
+    lose: dict[str, int] = field(default_factory=dict)
     _next_id: int = 1000
     _next_trade: int = 5000
 
@@ -205,7 +207,13 @@ class FakeBinance:
             if path == "order" and request.method == "POST":
                 return self._new_order(params)
             if path == "orderList/oco" and request.method == "POST":
-                return self._new_oco(params)
+                answer = self._new_oco(params)
+                if self.lose.get(path, 0) > 0:
+                    self.lose[path] -= 1
+                    return JSONResponse(
+                        {"code": -1007, "msg": "Timeout waiting for response from backend server."}, 504
+                    )
+                return answer
             if path == "orderList" and request.method == "DELETE":
                 return self._cancel_list(params)
             if path == "order" and request.method == "DELETE":

@@ -12,7 +12,7 @@ import pytest
 from tests.helpers import T0, proposal
 from tests.integration.test_broker_routing import Service, Stack, has
 from tests.integration.test_broker_routing import stack as stack  # the fixture
-from tests.integration.test_emulated_brackets import child_canceled, children_accepted
+from tests.integration.test_emulated_brackets import child_canceled, children_accepted, until
 
 from at_core.clock import ManualClock
 from at_core.events import Event
@@ -144,4 +144,44 @@ async def test_an_entry_an_oco_cannot_protect_is_rejected_before_it_is_sent(
         rejected = watch.first("order_rejected")
         assert rejected.reason == "bracket_unsupported" and why in rejected.message
         assert stack.binance.orders == {}
+        await watch.close()
+
+
+async def test_a_lost_answer_to_the_list_leaves_both_legs_unknown_until_found_by_their_client_ids_never_resent(
+    stack: Stack,
+) -> None:
+    stack.binance.commission = D(0)
+    stack.binance.lose["orderList/oco"] = 1  # the list rests at the exchange; its answer is lost (504, -1007)
+    async with Service(stack.settings, ManualClock(T0)) as svc:
+        watch = await stack.send(btc_entry(stack))
+        await watch.until(lambda got: sum(1 for e in got if e.event_type == "order_submitted") == 3)
+        coid = watch.first("risk_decision").client_order_id
+        await until(lambda: f"{coid}:tp" in stack.binance.orders)
+        orders = await svc.orders("binance-1")
+        assert (orders[f"{coid}:sl"]["status"], orders[f"{coid}:tp"]["status"]) == ("unknown", "unknown")
+        await svc.exec_sim.reconcile()  # each leg asked by its own client id
+        await watch.until(children_accepted())
+        orders = await svc.orders("binance-1")
+        assert (orders[f"{coid}:sl"]["status"], orders[f"{coid}:tp"]["status"]) == ("accepted", "accepted")
+    async with Service(stack.settings, ManualClock(T0 + 10 * 10**9)) as again:
+        await again.exec_sim.reconcile()
+    assert len(stack.binance.open_lists()) == 1 and len(stack.binance.orders) == 3  # one list, never sent again
+    await watch.close()
+
+
+async def test_the_kill_switch_cancels_the_list_then_flattens_the_coins_it_freed(stack: Stack) -> None:
+    stack.binance.commission = D(0)
+    async with Service(stack.settings, ManualClock(T0)) as svc:
+        watch = await stack.send(btc_entry(stack))
+        await watch.until(children_accepted())
+        coid = watch.first("risk_decision").client_order_id
+        r = await svc.client.post("/kill-switch", json={"account_id": "binance-1", "flatten": True})
+        assert r.status_code == 200
+        await watch.until(lambda got: sum(1 for e in got if e.event_type == "order_canceled") == 2)
+        orders = await svc.orders("binance-1")
+        assert (orders[f"{coid}:sl"]["status"], orders[f"{coid}:tp"]["status"]) == ("canceled", "canceled")
+        assert not any(o["status"] == "unknown" for o in orders.values())  # the second leg went with the list
+        assert stack.binance.open_lists() == [] and stack.binance.balances["BTC"] == 0  # the flatten sold them
+        positions = (await svc.client.get("/positions", params={"account_id": "binance-1"})).json()
+        assert [D(p["quantity"]) for p in positions] == [0]
         await watch.close()

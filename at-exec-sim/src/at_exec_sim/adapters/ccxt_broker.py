@@ -322,11 +322,23 @@ class CcxtBroker:
                 None, instrument.symbol, {"origClientOrderId": exchange_client_id(client_order_id)}
             )
         except ccxt_async.OrderNotFound as exc:
-            return ExecutionReport(client_order_id, ReportStatus.REJECTED, None, (), UNKNOWN_ORDER, str(exc)[:500])
+            return await self._not_resting(client_order_id, instrument, exc)
         except ccxt_async.OperationFailed as exc:  # it may still rest there
             raise VenueUnavailableError(self.venue, str(exc)) from exc
         report = self._report(client_order_id, instrument, order)
         return ExecutionReport(client_order_id, ReportStatus.CANCELED, report.venue_order_id, report.executions)
+
+    async def _not_resting(self, client_order_id: str, instrument: Instrument, exc: Exception) -> ExecutionReport:
+        """A cancel the exchange refused as unknown: canceled already (an OCO leg goes with its list's
+        other leg, or expired when that leg executed) is a cancel; anything else is the refusal."""
+        refused = ExecutionReport(client_order_id, ReportStatus.REJECTED, None, (), UNKNOWN_ORDER, str(exc)[:500])
+        try:
+            state = await self.order_status(client_order_id, instrument)
+        except VenueUnavailableError:
+            return refused
+        if state.status is ReportStatus.CANCELED:
+            return ExecutionReport(client_order_id, ReportStatus.CANCELED, state.venue_order_id, state.executions)
+        return refused
 
     async def balances(self) -> dict[str, Balance]:
         raw = await self.exchange.fetch_balance()
