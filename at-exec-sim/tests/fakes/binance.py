@@ -82,6 +82,7 @@ class FakeBinance:
     down: bool = False  # answer every call with 503 (the exchange is unreachable behind its gateway)
     #: Per path ("orderList/oco"): how many of its next calls are done but answered 504 (the answer is lost).
     lose: dict[str, int] = field(default_factory=dict)
+    market_fills: int = 1  # a market order fills in this many equal trades (it walks the book)
     _next_id: int = 1000
     _next_trade: int = 5000
 
@@ -275,9 +276,11 @@ class FakeBinance:
                 return JSONResponse(
                     {"code": -2010, "msg": "Account has insufficient balance for requested action."}, 400
                 )
-            trade = self._execute(order, qty, market, maker=False)
+            parts = self.market_fills if p["type"] == "MARKET" else 1
+            trades = [self._execute(order, qty / parts, market, maker=False) for _ in range(parts)]
             order["fills"] = [
                 {k: trade[k] for k in ("price", "qty", "commission", "commissionAsset")} | {"tradeId": trade["id"]}
+                for trade in trades
             ]
         self.orders[cid] = order
         return JSONResponse(order)

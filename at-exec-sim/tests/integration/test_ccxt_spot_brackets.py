@@ -196,3 +196,22 @@ async def test_the_kill_switch_cancels_the_list_then_flattens_the_coins_it_freed
         positions = (await svc.client.get("/positions", params={"account_id": "binance-1"})).json()
         assert [D(p["quantity"]) for p in positions] == [0]
         await watch.close()
+
+
+async def test_a_market_entry_filled_in_two_trades_rests_one_list_for_the_whole_position(stack: Stack) -> None:
+    """The entry's answer holds two fills: the engine opens the children at the first and resizes
+    them at the second before they are sent; the list goes at the resized size, once."""
+    stack.binance.commission, stack.binance.market_fills = D(0), 2
+    async with Service(stack.settings, ManualClock(T0)):
+        watch = await stack.send(btc_entry(stack))
+        await watch.until(children_accepted())
+        coid = watch.first("risk_decision").client_order_id
+        assert len(stack.binance.orders[coid]["fills"]) == 2
+        assert sum(1 for e in watch.events if e.event_type == "fill") == 2
+        (legs,) = stack.binance.open_lists()
+        assert sorted((leg["clientOrderId"], D(leg["origQty"])) for leg in legs) == [
+            (f"{coid}:sl", D("0.01")),
+            (f"{coid}:tp", D("0.01")),
+        ]
+        assert len(stack.binance.open_lists()) == 1 and stack.binance.free("BTC") == 0
+        await watch.close()
