@@ -7,6 +7,14 @@ their limit (in part when the volume traded there is smaller) when :meth:`FakeBi
 trades across them, refuses a repeated client order id, shows an order by
 ``origClientOrderId`` (``GET /api/v3/order``) and its trades (``GET /api/v3/myTrades?orderId=``),
 and answers with Binance's JSON shapes and error codes.
+
+OCO order lists (``POST /api/v3/orderList/oco``): a sell pair of a ``LIMIT_MAKER`` leg above the
+last price and a ``STOP_LOSS`` leg below it, checked as Binance does (prices either side of the
+last trade, the coins free), sharing one lock of the coins; a trade through the stop fills it at
+the trade's price (a market order once triggered), a trade at the limit fills it as a maker, and
+either execution expires the other leg (``EXPIRED``); canceling one leg (``DELETE order``)
+cancels the whole list, as does ``DELETE orderList``. Resting sells lock their coins: a sell
+larger than the coins free is refused (-2010).
 """
 
 from __future__ import annotations
@@ -40,7 +48,15 @@ def _symbol(base: str, quote: str, filters: list[dict]) -> dict:
         "quoteAsset": quote,
         "quotePrecision": 8,
         "quoteAssetPrecision": 8,
-        "orderTypes": ["LIMIT", "LIMIT_MAKER", "MARKET", "STOP_LOSS_LIMIT", "TAKE_PROFIT_LIMIT"],
+        "orderTypes": [
+            "LIMIT",
+            "LIMIT_MAKER",
+            "MARKET",
+            "STOP_LOSS",
+            "STOP_LOSS_LIMIT",
+            "TAKE_PROFIT",
+            "TAKE_PROFIT_LIMIT",
+        ],
         "icebergAllowed": True,
         "ocoAllowed": True,
         "isSpotTradingAllowed": True,
@@ -64,6 +80,9 @@ class FakeBinance:
     requests: list[tuple[str, str]] = field(default_factory=list)
     trades: list[dict] = field(default_factory=list)
     down: bool = False  # answer every call with 503 (the exchange is unreachable behind its gateway)
+    #: Per path ("orderList/oco"): how many of its next calls are done but answered 504 (the answer is lost).
+    lose: dict[str, int] = field(default_factory=dict)
+    market_fills: int = 1  # a market order fills in this many equal trades (it walks the book)
     _next_id: int = 1000
     _next_trade: int = 5000
 
@@ -74,6 +93,11 @@ class FakeBinance:
         for order in self.orders.values():
             if order["symbol"] != symbol or order["status"] not in ("NEW", "PARTIALLY_FILLED"):
                 continue
+            if order["type"] == "STOP_LOSS":  # triggered: a market order, filled at the price that passed
+                if D(price) <= D(order["stopPrice"]):
+                    self._execute(order, D(order["origQty"]) - D(order["executedQty"]), D(price), maker=False)
+                    self._expire_siblings(order)
+                continue
             limit = D(order["price"])
             if not (D(price) <= limit if order["side"] == "BUY" else D(price) >= limit):
                 continue
@@ -82,8 +106,36 @@ class FakeBinance:
             if qty <= 0:
                 break
             self._execute(order, qty, limit, maker=True)
+            self._expire_siblings(order)
             if left is not None:
                 left -= qty
+
+    def _expire_siblings(self, order: dict) -> None:
+        """One leg of an OCO executed: the other expires."""
+        if order["orderListId"] == -1:
+            return
+        for other in self.orders.values():
+            if other["orderListId"] == order["orderListId"] and other is not order and other["status"] == "NEW":
+                other["status"] = "EXPIRED"
+
+    def free(self, asset: str) -> Decimal:
+        """The asset's balance less what resting sells lock (an OCO's legs lock it once)."""
+        locked, lists = D(0), set()
+        for o in self.orders.values():
+            if o["side"] != "SELL" or o["status"] not in ("NEW", "PARTIALLY_FILLED") or o["symbol"][:-4] != asset:
+                continue
+            if o["orderListId"] != -1:
+                if o["orderListId"] in lists:
+                    continue
+                lists.add(o["orderListId"])
+            locked += D(o["origQty"]) - D(o["executedQty"])
+        return self.balances.get(asset, D(0)) - locked
+
+    def open_lists(self) -> list[list[dict]]:
+        """The OCO lists with a leg still resting, each as its legs."""
+        ids = sorted({o["orderListId"] for o in self.orders.values() if o["orderListId"] != -1
+                      and o["status"] in ("NEW", "PARTIALLY_FILLED")})  # fmt: skip
+        return [[o for o in self.orders.values() if o["orderListId"] == i] for i in ids]
 
     def _execute(self, order: dict, qty: Decimal, price: Decimal, maker: bool) -> dict:
         symbol, side = order["symbol"], order["side"]
@@ -155,6 +207,16 @@ class FakeBinance:
                 return JSONResponse(self._account())
             if path == "order" and request.method == "POST":
                 return self._new_order(params)
+            if path == "orderList/oco" and request.method == "POST":
+                answer = self._new_oco(params)
+                if self.lose.get(path, 0) > 0:
+                    self.lose[path] -= 1
+                    return JSONResponse(
+                        {"code": -1007, "msg": "Timeout waiting for response from backend server."}, 504
+                    )
+                return answer
+            if path == "orderList" and request.method == "DELETE":
+                return self._cancel_list(params)
             if path == "order" and request.method == "DELETE":
                 return self._cancel(params)
             if path == "order" and request.method == "GET":
@@ -174,7 +236,10 @@ class FakeBinance:
             "canTrade": True,
             "accountType": "SPOT",
             "updateTime": 1795050000000,
-            "balances": [{"asset": a, "free": str(v), "locked": "0.00000000"} for a, v in self.balances.items()],
+            "balances": [
+                {"asset": a, "free": str(self.free(a)), "locked": str(v - self.free(a))}
+                for a, v in self.balances.items()
+            ],
             "permissions": ["SPOT"],
         }
 
@@ -202,6 +267,8 @@ class FakeBinance:
             "side": side,
             "fills": [],
         }
+        if side == "SELL" and qty > self.free(base):
+            return JSONResponse({"code": -2010, "msg": "Account has insufficient balance for requested action."}, 400)
         crosses = p["type"] == "MARKET" or (D(p["price"]) >= market if side == "BUY" else D(p["price"]) <= market)
         if crosses:
             cost = qty * market
@@ -209,9 +276,11 @@ class FakeBinance:
                 return JSONResponse(
                     {"code": -2010, "msg": "Account has insufficient balance for requested action."}, 400
                 )
-            trade = self._execute(order, qty, market, maker=False)
+            parts = self.market_fills if p["type"] == "MARKET" else 1
+            trades = [self._execute(order, qty / parts, market, maker=False) for _ in range(parts)]
             order["fills"] = [
                 {k: trade[k] for k in ("price", "qty", "commission", "commissionAsset")} | {"tradeId": trade["id"]}
+                for trade in trades
             ]
         self.orders[cid] = order
         return JSONResponse(order)
@@ -223,11 +292,11 @@ class FakeBinance:
             order = next((o for o in self.orders.values() if str(o["orderId"]) == p.get("orderId")), None)
         if order is None or order["symbol"] != p.get("symbol"):
             return JSONResponse({"code": -2013, "msg": "Order does not exist."}, 400)
-        shown = {k: v for k, v in order.items() if k not in ("fills", "transactTime")}
+        shown = {k: v for k, v in order.items() if k not in ("fills", "transactTime", "stopPrice")}
         return JSONResponse(
             shown
             | {
-                "stopPrice": "0.00000000",
+                "stopPrice": order.get("stopPrice", "0.00000000"),
                 "icebergQty": "0.00000000",
                 "time": order["transactTime"],
                 "updateTime": order["transactTime"],
@@ -238,10 +307,70 @@ class FakeBinance:
             }
         )
 
+    def _new_oco(self, p: dict) -> JSONResponse:
+        ids = (p["listClientOrderId"], p["aboveClientOrderId"], p["belowClientOrderId"])
+        if any(o["clientOrderId"] in ids and o["status"] in ("NEW", "PARTIALLY_FILLED") for o in self.orders.values()):
+            return JSONResponse({"code": -2010, "msg": "Duplicate order sent."}, 400)
+        symbol, qty, last = p["symbol"], D(p["quantity"]), self.prices[p["symbol"]]
+        if (p["side"], p["aboveType"], p["belowType"]) != ("SELL", "LIMIT_MAKER", "STOP_LOSS"):
+            return JSONResponse({"code": -1100, "msg": "the fake speaks sell LIMIT_MAKER/STOP_LOSS lists only"}, 400)
+        if not D(p["abovePrice"]) > last > D(p["belowStopPrice"]):
+            return JSONResponse(
+                {"code": -2010, "msg": "The relationship of the prices for the orders is not correct."}, 400
+            )
+        if qty > self.free(symbol[:-4]):
+            return JSONResponse({"code": -2010, "msg": "Account has insufficient balance for requested action."}, 400)
+        self._next_id += 1
+        list_id = self._next_id
+        legs = []
+        for cid, kind, price, stop in (
+            (p["belowClientOrderId"], "STOP_LOSS", "0.00000000", p["belowStopPrice"]),
+            (p["aboveClientOrderId"], "LIMIT_MAKER", p["abovePrice"], None),
+        ):
+            self._next_id += 1
+            leg = {
+                "symbol": symbol, "orderId": self._next_id, "orderListId": list_id, "clientOrderId": cid,
+                "transactTime": 1795050000000, "price": price, "origQty": str(qty), "executedQty": "0.00000000",
+                "cummulativeQuoteQty": "0.00000000", "status": "NEW", "timeInForce": "GTC", "type": kind,
+                "side": "SELL", "fills": [],
+            }  # fmt: skip
+            if stop is not None:
+                leg["stopPrice"] = stop
+            self.orders[cid] = leg
+            legs.append(leg)
+        return JSONResponse(self._list_answer(list_id, p["listClientOrderId"], legs, "EXEC_STARTED", "EXECUTING"))
+
+    def _list_answer(self, list_id: int, list_cid: str, legs: list[dict], status: str, order_status: str) -> dict:
+        return {
+            "orderListId": list_id,
+            "contingencyType": "OCO",
+            "listStatusType": status,
+            "listOrderStatus": order_status,
+            "listClientOrderId": list_cid,
+            "transactionTime": 1795050000000,
+            "symbol": legs[0]["symbol"],
+            "orders": [{k: leg[k] for k in ("symbol", "orderId", "clientOrderId")} for leg in legs],
+            "orderReports": [{k: v for k, v in leg.items() if k != "fills"} for leg in legs],
+        }
+
+    def _cancel_list(self, p: dict) -> JSONResponse:
+        legs = [
+            o for o in self.orders.values() if o["orderListId"] != -1 and str(o["orderListId"]) == p.get("orderListId")
+        ]
+        if not legs or all(o["status"] not in ("NEW", "PARTIALLY_FILLED") for o in legs):
+            return JSONResponse({"code": -2011, "msg": "Unknown order list sent."}, 400)
+        for leg in legs:
+            leg["status"] = "CANCELED" if leg["status"] in ("NEW", "PARTIALLY_FILLED") else leg["status"]
+        return JSONResponse(self._list_answer(legs[0]["orderListId"], "", legs, "ALL_DONE", "ALL_DONE"))
+
     def _cancel(self, p: dict) -> JSONResponse:
         order = self.orders.get(p.get("origClientOrderId", ""))
         if order is None or order["status"] not in ("NEW", "PARTIALLY_FILLED"):
             return JSONResponse({"code": -2011, "msg": "Unknown order sent."}, 400)
+        if order["orderListId"] != -1:  # a leg canceled takes its list with it
+            for leg in self.orders.values():
+                if leg["orderListId"] == order["orderListId"] and leg["status"] in ("NEW", "PARTIALLY_FILLED"):
+                    leg["status"] = "CANCELED"
         order["status"] = "CANCELED"
         return JSONResponse(
             {**{k: v for k, v in order.items() if k != "fills"}, "origClientOrderId": order["clientOrderId"]}

@@ -1,5 +1,6 @@
 """Emulated brackets at brokers without native ones: exec-sim over a real nats-server, the real
-adapters against OANDA v20 and Binance on loopback, and the paper broker. After the entry fills,
+adapter against OANDA v20 on loopback, and the paper broker (Binance spot brackets, an exchange
+OCO list: ``test_ccxt_spot_brackets.py``). After the entry fills,
 exec-sim places the reduce-only stop and target at the broker itself, runs their one-cancels-other,
 resizes them there when the position changes, and keeps managing them across a restart."""
 
@@ -136,17 +137,6 @@ async def test_at_oanda_a_restart_between_the_childrens_placement_and_the_stops_
     assert sum(1 for e in watch.events if e.event_type == "fill") == 2  # the entry and the stop, once each
     assert sum(1 for e in watch.events if e.event_type == "order_canceled") == 1
     await watch.close()
-
-
-async def test_at_a_ccxt_spot_market_a_bracketed_entry_is_rejected_before_it_is_sent(stack: Stack) -> None:
-    async with Service(stack.settings, ManualClock(T0)):
-        watch = await stack.send(bracketed(proposal(stack.f, "binance-1", "BTC/USDT.BINANCE", OrderSide.BUY, "0.01")))
-        await watch.until(has("order_rejected"))
-        rejected = watch.first("order_rejected")
-        assert rejected.reason == "bracket_unsupported"
-        assert "not sent without its stop" in rejected.message
-        assert stack.binance.orders == {}  # nothing reached the exchange
-        await watch.close()
 
 
 async def test_at_the_paper_broker_the_children_rest_and_a_gap_through_the_stop_cancels_the_target(

@@ -8,15 +8,20 @@ an order's state is asked by it (``fetch_order`` with ``origClientOrderId``, the
 ccxt's other unified exchanges read), with the order's trades (``fetch_order_trades``, else
 ``fetch_my_trades`` filtered by order id) as executions whose ids are the exchange's trade ids.
 
-Brackets: none yet. On a spot market the stop and the target are two sells of the same coins, and
-an exchange locks the coins of each resting sell (Binance answers the second with -2010,
-insufficient balance), so both cannot rest at once without the exchange's own OCO list; on a
-perpetual, a reduce-only stop (ccxt's ``triggerPrice`` with ``reduceOnly``) can rest, but a resize
-after a partial fill would be a cancel and a new order with nothing resting between them, which
-is not built (and at Binance USD-M, ccxt 4.5 sends conditional orders to the separate algo-order
-endpoints, ``/fapi/v1/algoOrder``, queried and canceled by their own ids, which this adapter does
-not speak yet). :meth:`CcxtBroker.bracket_unsupported` says so, and the router rejects such an entry
-(``bracket_unsupported``) before it is sent rather than trade it without its stop.
+Brackets, on a spot market: the stop and the target are two sells of the same coins, and an
+exchange locks the coins of each resting sell (Binance answers the second with -2010), so they are
+sent together as one exchange OCO list (:meth:`CcxtBroker.submit_oco`, ``adapters/ccxt_oco.py``:
+a STOP_LOSS leg and a LIMIT_MAKER leg sharing one lock; the exchange runs the one-cancels-other).
+A list cannot be amended and cancel-then-new-list leaves nothing resting between, so
+:meth:`CcxtBroker.modify` refuses a resize, and :meth:`CcxtBroker.bracket_unsupported` refuses,
+before it is sent, every entry that could need one (a limit entry, which fills in parts) or that
+an OCO cannot protect (a sell, a symbol without OCO lists). On a perpetual, a reduce-only stop
+(ccxt's ``triggerPrice`` with ``reduceOnly``) can rest, but a resize after a partial fill would be
+a cancel and a new order with nothing resting between them, which is not built (and at Binance
+USD-M, ccxt 4.5 sends conditional orders to the separate algo-order endpoints,
+``/fapi/v1/algoOrder``, queried and canceled by their own ids, which this adapter does not speak
+yet): every bracketed perpetual entry is refused ``bracket_unsupported``, never traded without its
+stop.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from at_core.catalog import Instrument
 from at_core.models.enums import LiquiditySide, OrderType, TimeInForce
 from at_core.models.instruments import CryptoPerpetual, CryptoSpot
 from at_core.models.orders import OrderSpec
+from at_exec_sim.adapters.ccxt_oco import floor_step, leg_reports, oco_request, spot_oco_refusal
 from at_exec_sim.domain.ports import UNKNOWN_ORDER, Balance, BrokerPosition, ExecutionReport, ReportStatus
 from at_exec_sim.domain.venue import Execution
 from at_exec_sim.errors import VenueUnavailableError
@@ -143,17 +149,74 @@ class CcxtBroker:
             )
         return None
 
-    def bracket_unsupported(self, instrument: Instrument) -> str | None:
+    def bracket_unsupported(self, instrument: Instrument, spec: OrderSpec | None = None) -> str | None:
         """Why an entry with a bracket cannot go to this exchange for ``instrument`` (see the module)."""
         if isinstance(instrument, CryptoSpot):
-            return (
-                f"{self.venue} spot: a resting stop and target would each lock the whole position's "
-                f"{instrument.base} (the exchange refuses the second), and exchange OCO lists are not "
-                "supported: the entry is not sent without its stop"
-            )
+            market = self.exchange.markets.get(instrument.symbol) if self.exchange.markets else None
+            why = spot_oco_refusal(market.get("info") if market else None, instrument, spec)
+            if why is None:
+                return None
+            return f"{self.venue} spot: {why}; the entry is not sent without its stop"
         return (
             f"{self.venue} {instrument.symbol}: resizing a resting reduce-only stop after a partial fill "
             "needs a cancel and replace, which is not supported: the entry is not sent without a stop it can keep"
+        )
+
+    async def submit_oco(
+        self, stop: tuple[str, OrderSpec], target: tuple[str, OrderSpec], instrument: Instrument
+    ) -> tuple[ExecutionReport, ExecutionReport]:
+        """Place a bracket's stop and target as one exchange OCO list (``adapters/ccxt_oco.py``).
+
+        Returns:
+            The stop's report and the target's, each under its own client order id.
+
+        Raises:
+            VenueUnavailableError: the answer was lost or ambiguous: the list may rest there.
+        """
+        (stop_coid, stop_spec), (target_coid, target_spec) = stop, target
+        try:
+            free = (await self.balances()).get(getattr(instrument, "base", ""))
+        except ccxt_async.BaseError as exc:
+            raise VenueUnavailableError(self.venue, f"balance before the OCO: {exc}"[:500]) from exc
+        quantity = stop_spec.quantity
+        if free is not None and free.free < quantity:  # the buy's fee was taken in the coin bought
+            quantity = floor_step(free.free, instrument.size_increment)
+        ids = (exchange_client_id(stop_coid), exchange_client_id(target_coid))
+        request = oco_request(
+            self.exchange,
+            instrument.symbol,
+            quantity=quantity,
+            stop=(ids[0], stop_spec),
+            target=(ids[1], target_spec),
+            list_id=exchange_client_id(stop_coid + ":oco"),
+        )
+        try:
+            answer = await self.exchange.privatePostOrderListOco(request)
+        except ccxt_async.OperationFailed as exc:
+            raise VenueUnavailableError(self.venue, str(exc)) from exc
+        except ccxt_async.BaseError as exc:
+            refused = (type(exc).__name__, str(exc)[:500])
+            return tuple(  # type: ignore[return-value]
+                ExecutionReport(coid, ReportStatus.REJECTED, None, (), *refused) for coid in (stop_coid, target_coid)
+            )
+        legs = leg_reports(self.exchange, instrument.symbol, answer)
+        reports = []
+        for coid, exchange_id in zip((stop_coid, target_coid), ids, strict=True):
+            leg = legs.get(exchange_id)
+            if leg is None:  # a list answered without this leg: nothing is known of it
+                raise VenueUnavailableError(self.venue, f"OCO answer without the leg {exchange_id}")
+            reports.append(self._report(coid, instrument, leg))
+        return reports[0], reports[1]
+
+    async def modify(self, client_order_id: str, instrument: Instrument, spec: OrderSpec) -> ExecutionReport:
+        """Refused: an OCO leg cannot be amended, and a cancel and new list leaves no stop between them."""
+        return ExecutionReport(
+            client_order_id,
+            ReportStatus.REJECTED,
+            None,
+            (),
+            "resize_unsupported",
+            f"{self.venue}: an OCO list is not resized (nothing would rest between cancel and new list)",
         )
 
     async def submit(self, client_order_id: str, instrument: Instrument, spec: OrderSpec) -> ExecutionReport:
@@ -259,11 +322,23 @@ class CcxtBroker:
                 None, instrument.symbol, {"origClientOrderId": exchange_client_id(client_order_id)}
             )
         except ccxt_async.OrderNotFound as exc:
-            return ExecutionReport(client_order_id, ReportStatus.REJECTED, None, (), UNKNOWN_ORDER, str(exc)[:500])
+            return await self._not_resting(client_order_id, instrument, exc)
         except ccxt_async.OperationFailed as exc:  # it may still rest there
             raise VenueUnavailableError(self.venue, str(exc)) from exc
         report = self._report(client_order_id, instrument, order)
         return ExecutionReport(client_order_id, ReportStatus.CANCELED, report.venue_order_id, report.executions)
+
+    async def _not_resting(self, client_order_id: str, instrument: Instrument, exc: Exception) -> ExecutionReport:
+        """A cancel the exchange refused as unknown: canceled already (an OCO leg goes with its list's
+        other leg, or expired when that leg executed) is a cancel; anything else is the refusal."""
+        refused = ExecutionReport(client_order_id, ReportStatus.REJECTED, None, (), UNKNOWN_ORDER, str(exc)[:500])
+        try:
+            state = await self.order_status(client_order_id, instrument)
+        except VenueUnavailableError:
+            return refused
+        if state.status is ReportStatus.CANCELED:
+            return ExecutionReport(client_order_id, ReportStatus.CANCELED, state.venue_order_id, state.executions)
+        return refused
 
     async def balances(self) -> dict[str, Balance]:
         raw = await self.exchange.fetch_balance()

@@ -64,7 +64,8 @@ def check_accounts(accounts: Mapping[str, AccountConfig], settings: ExecSimSetti
 #: modifies and cancels them; ``domain/brackets.py`` runs the OCO): every external kind. ProjectX
 #: and Tradovate place them natively where set to (``native_brackets.py``); at OANDA and the paper
 #: broker they are emulated (reduce-only stop and limit placed after the entry fills); at a ccxt
-#: exchange the adapter refuses a bracketed entry it cannot protect (``bracket_unsupported``).
+#: spot market the two go as one exchange OCO list (``ccxt_oco.py``), and the adapter refuses a
+#: bracketed entry it cannot protect (``bracket_unsupported``: perpetuals, limit and sell entries).
 BRACKET_KINDS = frozenset({"projectx", "tradovate", "oanda", "paper", "ccxt"})
 
 

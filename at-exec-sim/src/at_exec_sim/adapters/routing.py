@@ -41,10 +41,12 @@ from decimal import Decimal
 from at_core.clock import Clock
 from at_core.events import Event, MarketDataEvent, OrderUpdated
 from at_core.metrics import Metrics
+from at_core.models.brackets import BracketRole
 from at_core.models.enums import OrderStatus, OrderType
 from at_core.runtime.logging import get_logger
 from at_exec_sim.adapters.native_brackets import native, reference_price
 from at_exec_sim.adapters.reconcile import judge
+from at_exec_sim.domain.brackets import SUFFIX
 from at_exec_sim.domain.ports import BrokerAdapter, ExecutionReport, OrderBook, ReportStatus
 from at_exec_sim.domain.records import OPEN_STATUSES, OrderRecord, Route
 from at_exec_sim.errors import VenueUnavailableError
@@ -117,6 +119,9 @@ class VenueRouter:
         #: Orders whose end the broker knows (it reported the cancel, or a cancel sent there landed);
         #: None until first seeded, so a restart never re-sends the cancels of history.
         self.ended_at_broker: set[str] | None = None
+        self._batch: dict[str, Route] = {}  # the routes being sent (a bracket child finds its sibling)
+        #: A child sent with its sibling as one OCO list: its report (or the error that lost it), until its route comes.
+        self._paired: dict[str, ExecutionReport | VenueUnavailableError] = {}
 
     async def connect_all(self, book: OrderBook) -> None:
         """Connect every venue and add its instruments to the engine's; a venue that fails stays down."""
@@ -161,6 +166,7 @@ class VenueRouter:
             await self.cancel_ended(book)
             if not (routes := book.take_routes()):
                 return
+            self._batch = {route.client_order_id: route for route in routes}
             for route in routes:
                 await publish(await self._submit(book, route))
 
@@ -197,9 +203,13 @@ class VenueRouter:
         adapter, submitted = link.adapter, route.submitted
         if native(adapter) and submitted.parent_client_order_id is not None:
             return await adapter.adopt(route.client_order_id, route.instrument, route.spec)
+        if submitted.parent_client_order_id is not None and hasattr(adapter, "submit_oco"):
+            paired = await self._send_oco(book, adapter, route)
+            if paired is not None:
+                return paired
         if route.spec.bracket is not None and not native(adapter):
             unsupported = getattr(adapter, "bracket_unsupported", None)
-            if unsupported is not None and (why := unsupported(route.instrument)) is not None:
+            if unsupported is not None and (why := unsupported(route.instrument, route.spec)) is not None:
                 log.warning("broker_bracket_unsupported", venue=link.name, client_order_id=route.client_order_id,
                             reason=why)  # fmt: skip
                 return _not_sent(route.client_order_id, BRACKET_UNSUPPORTED, why)
@@ -208,6 +218,38 @@ class VenueRouter:
             reference = reference_price(route.spec, arrival)
             return await adapter.submit_bracketed(route.client_order_id, route.instrument, route.spec, reference)
         return await adapter.submit(route.client_order_id, route.instrument, route.spec)
+
+    async def _send_oco(self, book: OrderBook, adapter: BrokerAdapter, route: Route) -> ExecutionReport | None:
+        """A bracket child at an adapter that rests stop and target as one OCO list (a ccxt spot
+        market): the pair goes in one request when the stop's route comes, and the target's route
+        takes the answer kept for it. A child whose sibling is not in this batch goes alone."""
+        coid = route.client_order_id
+        if (kept := self._paired.pop(coid, None)) is not None:
+            if isinstance(kept, VenueUnavailableError):
+                raise kept
+            return kept
+        parent = route.submitted.parent_client_order_id
+        assert parent is not None
+        stop_id, target_id = parent + SUFFIX[BracketRole.STOP_LOSS], parent + SUFFIX[BracketRole.TAKE_PROFIT]
+        if coid != stop_id or target_id not in self._batch:  # after a restart, say: never one leg alone
+            why = f"{coid}: its sibling is not being sent with it, and one leg alone would lock the coins"
+            log.error("broker_oco_leg_alone", client_order_id=coid, reason=why)
+            return _not_sent(coid, "oco_leg_alone", why)
+        stop, target = book.order(stop_id), book.order(target_id)
+        assert stop is not None and target is not None  # routes come from the book's orders
+        # the records' specs, not the routes': a later fill in the same report may have resized them
+        try:
+            stop_report, target_report = await adapter.submit_oco(  # type: ignore[attr-defined]
+                (stop_id, stop.spec), (target_id, target.spec), route.instrument
+            )
+        except VenueUnavailableError as exc:
+            self._paired[target_id] = exc
+            raise
+        except Exception as exc:  # the request may have left: both legs as ambiguous as a lost answer
+            self._paired[target_id] = VenueUnavailableError(route.submitted.venue, _describe(exc))
+            raise
+        self._paired[target_id] = target_report
+        return stop_report
 
     async def cancel_stopped(self, book: OrderBook) -> list[Event]:
         """Cancel at their brokers the orders of the accounts the engine locked or halted since last time."""
