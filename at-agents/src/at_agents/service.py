@@ -24,6 +24,8 @@ from at_agents.adapters.llm.runner import LlmRunner
 from at_agents.adapters.memory_store import MemoryStore
 from at_agents.config import AgentsSettings
 from at_agents.domain.analysis import Agent, Analysis
+from at_agents.domain.bar_signal_event import SignalTarget, bar_signal
+from at_agents.domain.bar_signals import BarSignalGenerator, ClosedBar
 from at_agents.domain.committee import CommitteeConfig, Member
 from at_agents.domain.context import Bar, MarketContext
 from at_agents.domain.debate import Turn
@@ -34,6 +36,7 @@ from at_core.clock import Clock, ManualClock
 from at_core.events import (
     AccountStateEvent,
     AgentAnalysisEvent,
+    BarData,
     ChartSnapshotEvent,
     Event,
     EventFactory,
@@ -59,6 +62,15 @@ class Votes:
 
 
 @dataclass
+class BarSource:
+    """One configured bar strategy (``AT_AGENTS_BAR_SIGNALS``): which bars it reads, its state, its target."""
+
+    interval: str | None
+    generator: BarSignalGenerator
+    target: SignalTarget
+
+
+@dataclass
 class AgentsService:
     """The running service: agents, committees, the context and memory they read, the bus."""
 
@@ -71,6 +83,7 @@ class AgentsService:
     llm_agents: dict[str, LlmAgentSpec] = field(default_factory=dict)
     llm: LlmRunner | None = None
     ctx: MarketContext = field(default_factory=MarketContext)
+    bar_sources: dict[str, list[BarSource]] = field(default_factory=dict)  # by instrument id
     memory: dict[tuple[str, str], StrategyMemory] = field(default_factory=dict)
     memory_store: MemoryStore | None = None
     charts: dict[str, tuple[int, bytes, str]] = field(default_factory=dict)
@@ -127,9 +140,29 @@ class AgentsService:
             return out
 
     async def on_market_data(self, event: MarketDataEvent) -> list[Event]:
-        """Context update: the instrument's last price (and bar)."""
+        """Context update (the instrument's last price and bar); a bar also feeds the bar strategies,
+        whose direction changes are published as signals (before the bar is acked: a crash redelivers
+        the bar, and its signal's derived id makes the second publish a duplicate)."""
         self.ctx.on_market_data(event)
-        return []
+        sources = self.bar_sources.get(event.instrument_id)
+        if not sources or not isinstance(event.data, BarData):
+            return []
+        data = event.data
+        if isinstance(self.clock, ManualClock):
+            self.clock.advance_to(event.ts_event)
+        bar = ClosedBar(data.ts_open if data.ts_open is not None else event.ts_event, data.high, data.low, data.close)
+        out: list[Event] = []
+        for source in sources:
+            if source.interval is not None and source.interval != data.interval:
+                continue
+            change = source.generator.on_bar(bar)
+            if change is not None:
+                out.append(bar_signal(self.factory, event, change, source.target))
+                self.metrics.counter("bar_signals_total").labels(source.target.name).inc()
+                log.info("bar_signal", bar_id=event.event_id, generator=source.target.name, direction=change.direction)
+        if out and self.bus is not None:
+            await self.bus.publish_many(out)
+        return out
 
     async def on_account(self, event: AccountStateEvent) -> list[Event]:
         """Context update: the account's equity."""

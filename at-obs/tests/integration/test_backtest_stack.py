@@ -106,3 +106,43 @@ def test_without_fees_the_net_pnl_is_tradingviews_to_the_cent_and_with_slippage_
     assert profiles == {"rules": "passed", "far": "running", "tight": "running"}, "one day, 277.50 up: no daily loss"
     assert slipped["profiles"][1]["passed"]["probability"] == 0.0  # 5 days of 277.50 never make 3,000
     assert "far: running" in printed and "tight: running" in printed
+
+
+def bars_only(out: Path, *extra: str) -> tuple[dict[str, Any], str]:
+    """A backtest of the bars alone: the signals come from the agents' moving-average crossover."""
+    out.mkdir(parents=True, exist_ok=True)
+    args = [EXE, str(BARS), "--symbol", "CME_MINI:MES1!", *RULES, "--runs", "200"]
+    args += [
+        "--signals",
+        "agents:ma_cross:fast=3,slow=8",
+        "--committees",
+        str(DATA / "committees_signal_follower.yaml"),
+    ]
+    args += ["--json", str(out / "r.json"), "--recording", str(out / "rec.jsonl"), *extra]
+    done = subprocess.run(args, capture_output=True, text=True, timeout=240, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return json.loads((out / "r.json").read_text()), done.stdout
+
+
+def test_bars_alone_trade_through_the_agents_crossover_with_one_output_hash_in_two_processes(tmp_path: Path) -> None:
+    from at_core.events import FillEvent, SignalEvent
+    from at_core.models.enums import IngestSource
+
+    first, printed = bars_only(tmp_path / "a")
+    second, _ = bars_only(tmp_path / "b")
+    assert first["run"]["output_sha256"] == second["run"]["output_sha256"]
+    assert (tmp_path / "a" / "r.json").read_bytes() == (tmp_path / "b" / "r.json").read_bytes()
+    assert first["run"]["warnings"] == [] and f"output sha256: {first['run']['output_sha256']}" in printed
+    assert first["inputs"]["trades_file"] is None and first["run"]["inputs"] == 48, "bars only"
+
+    _, outputs = split(load_jsonl(str(tmp_path / "a" / "rec.jsonl")))
+    generated = [e for e in outputs if isinstance(e, SignalEvent)]
+    assert generated and {e.origin for e in generated} == {IngestSource.AGENT}
+    assert first["inputs"]["agent_signals_generated"] == len(generated)
+    # a sine of closes: fast 3 / slow 8 crosses back and forth, each crossing a reversal to +-1
+    assert {e.position_size for e in generated} == {Decimal(1), Decimal(-1)}
+    closes = {e.price for e in generated}
+    fills = [e for e in outputs if isinstance(e, FillEvent)]
+    assert fills and {f.price for f in fills} <= closes, "each signal filled at its own bar's close (no slippage)"
+    trades = first["trades"]
+    assert len(trades) >= 2 and all(t["entry_alert"].startswith("ma_cross.topstep-50k-1.backtest-") for t in trades)

@@ -2,7 +2,8 @@
 
 BARS is a chart-data export (or any OHLCV CSV / Parquet), TRADES the Strategy Tester's "List
 of trades" export, or --alerts a recorded alert log (the audit trail, or a JSONL recording):
-its signals on the symbol are sent again at their times. Every trade becomes a
+its signals on the symbol are sent again at their times; or --signals agents:KIND:... has the
+agents' bar strategy generate the signals from the bars (no signal file). Every trade becomes a
 TradingView-shaped alert at its bar's time, every bar market data, and both run through at-agents and at-exec-sim in replay mode on a private
 nats-server. The fills become a trade list, the trade list a day-by-day challenge verdict and a
 bootstrap Monte Carlo of its odds. Exit codes: 0 done, 2 bad input or the stack failed.
@@ -28,9 +29,12 @@ from rich.table import Table
 
 from at_core.catalog import InstrumentCatalog
 from at_core.errors import AtCoreError
+from at_core.events import SignalEvent
+from at_core.models.enums import IngestSource
 from at_core.serialization import stream_sha256
 from at_core.symbols import normalize_ticker
 from at_obs.adapters.recordings import load_audit, load_jsonl, source_kind
+from at_obs.backtest.agent_signals import AgentSignals, parse_signal_source
 from at_obs.backtest.bars import load_bars
 from at_obs.backtest.challenge import ChallengeRules, DayState, cents, run_challenge
 from at_obs.backtest.daily import by_day
@@ -149,6 +153,12 @@ def run(
     alerts: str = typer.Option(
         None, help="Recorded alerts: an audit store (SQLite file, postgresql://...) or a JSONL recording"
     ),
+    signals: str = typer.Option(
+        None,
+        "--signals",
+        help="Signals from at-agents' bar strategies instead of (or besides) TRADES, e.g. "
+        "agents:ma_cross:fast=10,slow=30 or agents:breakout:lookback=20 (qty=N, long_only=1)",
+    ),
     symbol: str = typer.Option(..., "--symbol", help="TradingView ticker of the chart, e.g. CME_MINI:MES1!"),
     tz: str = typer.Option("UTC", "--tz", help="The chart's time zone (the trade list's times are in it)"),
     account: str = typer.Option("topstep-50k-1", help="exec-sim account (its rule profile applies)"),
@@ -191,8 +201,10 @@ def run(
     recording: Path = typer.Option(None, help="Write inputs and outputs (JSONL, at-replay can replay it) here"),
 ) -> None:
     """Backtest BARS with TRADES through the live stack and print the verdict and the odds."""
-    if trades_path is None and alerts is None:
-        raise _fail("give TRADES (a List of trades export), --alerts (a recorded alert log), or both")
+    if trades_path is None and alerts is None and signals is None:
+        raise _fail(
+            "give TRADES (a List of trades export), --alerts (a recorded alert log), --signals agents:..., or several"
+        )
     if mc_method not in ("daily", "trades"):
         raise _fail(f"--mc-method {mc_method!r}: expected daily or trades")
     zone, day_zone = _zone(tz), _zone(day_tz)
@@ -206,6 +218,7 @@ def run(
         "min_days": min_days, "max_days": max_days, "daily_loss_soft": daily_loss_soft,
     }  # fmt: skip
     try:
+        agent_signals = parse_signal_source(signals) if signals is not None else None
         rules = _rules(rules_file, profile, overrides)
         bars = load_bars(bars_path, zone)
         listed = load_tv_trades(trades_path, zone) if trades_path is not None else TradeList((), 0)
@@ -216,12 +229,15 @@ def run(
             if not llm_cache.is_dir():
                 raise _fail(f"--llm-cache {llm_cache}: no such directory")
             set_ = [f"AT_AGENTS_LLM_CACHE_DIR={llm_cache.resolve()}", *set_]
+        if agent_signals is not None:
+            setting = agent_signals.setting(account, strategy, ref.instrument_id, bars.interval)
+            set_ = [*(f"{k}={v}" for k, v in setting.items()), *set_]
         settings = _settings(seed, fee_per_contract, slippage_ticks, committees, accounts, set_, ready_timeout)
         others = [(path.stem, ChallengeRules.from_mapping(_yaml(path))) for path in compare]
     except (BacktestError, AtCoreError, InvalidOperation, RecordingError) as exc:
         raise _fail(str(exc)) from None
     inputs = build_inputs(bars, listed.trades, Target(ref, symbol, account, strategy), replayed)
-    stack_run = _run_stack(inputs, settings, timeout)
+    stack_run = _run_stack(inputs, settings, timeout, batch_bars=agent_signals is None)
     closed = trade_list(inputs + stack_run.outputs, multiplier)
     days = by_day(closed, day_zone, roll)
     trace: list[DayState] = []
@@ -237,7 +253,8 @@ def run(
             "interval": bars.interval,
             "trades_file": trades_path.name if trades_path else None,
             "trades_sha256": _sha256(trades_path) if trades_path else None,
-            "recorded_alerts": len(replayed), "alerts_source": Path(alerts).name if alerts else None,
+            "recorded_alerts": len(replayed), "agent_signals": signals,
+            "agent_signals_generated": _generated(stack_run.outputs, agent_signals), "alerts_source": Path(alerts).name if alerts else None,
             "tradingview_trades": len(listed.trades), "open_trades_left_out": listed.open_trades,
             "instrument_id": ref.instrument_id, "ticker": symbol, "account_id": account, "strategy_id": strategy,
             "tradingview_net_pnl": str(sum((t.reported_pnl or Decimal(0) for t in listed.trades), Decimal(0)).quantize(CENT)),
@@ -270,12 +287,21 @@ def _alerts(source: str, instrument_id: str) -> tuple[Any, ...]:
     return found
 
 
-def _run_stack(inputs: list[Any], settings: StackSettings, timeout: float) -> StackRun:
+def _generated(outputs: list[Any], agent_signals: AgentSignals | None) -> int | None:
+    """How many signals the agents' bar strategy generated (None: no bar strategy ran)."""
+    if agent_signals is None:
+        return None
+    return sum(1 for e in outputs if isinstance(e, SignalEvent) and e.origin is IngestSource.AGENT)
+
+
+def _run_stack(inputs: list[Any], settings: StackSettings, timeout: float, *, batch_bars: bool = True) -> StackRun:
     try:
         with Progress(*COLUMNS, console=console, transient=True) as progress:
             task = progress.add_task("through the stack", total=len(inputs))
             return asyncio.run(
-                run_through_stack(inputs, settings, timeout_s=timeout, progress=lambda: progress.advance(task))
+                run_through_stack(
+                    inputs, settings, timeout_s=timeout, progress=lambda: progress.advance(task), batch_bars=batch_bars
+                )
             )
     except BacktestError as exc:
         raise _fail(str(exc)) from None
