@@ -44,6 +44,7 @@ from at_obs.backtest.pipeline import StackRun, run_through_stack
 from at_obs.backtest.recording import Target, build_inputs, recorded_alerts
 from at_obs.backtest.report import to_html, to_json
 from at_obs.backtest.result import build_report, llm_dependence, profile_entry
+from at_obs.backtest.sessions import NONE, calendar_name, screen
 from at_obs.backtest.stack import StackSettings
 from at_obs.backtest.trades import CENT, trade_list
 from at_obs.backtest.tv_trades import TradeList, load_tv_trades
@@ -141,6 +142,14 @@ def _summary(report: dict[str, Any]) -> None:
         odds_text = f", odds of passing {passed['probability']:.1%}" if passed else ""
         day_text = f" on day {v['day']} ({v['date']})" if v["date"] else ""
         console.print(f"{p['name']}: [bold]{v['status']}[/bold]{day_text}{odds_text}")
+    i = report["inputs"]
+    if i["bars_outside_session"] or i["bars_on_holidays"] or i["trades_outside_session"] or i["alerts_outside_session"]:
+        holidays = f" ({', '.join(i['holidays'])})" if i["holidays"] else ""
+        console.print(
+            f"calendar {i['calendar']}: {i['bars_outside_session']} bar(s) outside its sessions and "
+            f"{i['bars_on_holidays']} on holidays{holidays} not traded; "
+            f"{len(i['trades_outside_session'])} trade(s) and {i['alerts_outside_session']} alert(s) left out with them"
+        )
     console.print(f"output sha256: {report['run']['output_sha256']}")
     for warning in report["run"]["warnings"]:
         console.print(f"[yellow]warning[/yellow]: {warning}", soft_wrap=True)
@@ -189,6 +198,11 @@ def run(
     ),
     min_days: int = typer.Option(None, help="Minimum trading days"),
     max_days: int = typer.Option(None, help="Maximum trading days"),
+    calendar: str = typer.Option(
+        None,
+        help="Trading calendar bars and signals are screened against (at_core.markets.calendars; "
+        "default: the instrument's, e.g. CME_Equity for MES; 'none': every bar trades)",
+    ),
     day_tz: str = typer.Option("America/Chicago", help="Time zone of the trading day's roll"),
     day_roll: str = typer.Option("17:00", help="Local time the trading day rolls (HH:MM)"),
     runs: int = typer.Option(10_000, min=0, help="Monte Carlo runs (0: none)"),
@@ -224,7 +238,12 @@ def run(
         listed = load_tv_trades(trades_path, zone) if trades_path is not None else TradeList((), 0)
         ref = normalize_ticker(symbol)
         replayed = _alerts(alerts, ref.instrument_id) if alerts is not None else ()
-        multiplier = InstrumentCatalog().get(ref.instrument_id).multiplier
+        instrument = InstrumentCatalog().get(ref.instrument_id)
+        multiplier = instrument.multiplier
+        cal = None if calendar == NONE else calendar or calendar_name(instrument)
+        screened = screen(bars, cal, day_zone, roll)
+        if not screened.bars.bars:
+            raise _fail(f"no bar of {bars_path.name} is in a {cal} session (--calendar none trades every bar)")
         if llm_cache is not None:
             if not llm_cache.is_dir():
                 raise _fail(f"--llm-cache {llm_cache}: no such directory")
@@ -236,7 +255,9 @@ def run(
         others = [(path.stem, ChallengeRules.from_mapping(_yaml(path))) for path in compare]
     except (BacktestError, AtCoreError, InvalidOperation, RecordingError) as exc:
         raise _fail(str(exc)) from None
-    inputs = build_inputs(bars, listed.trades, Target(ref, symbol, account, strategy), replayed)
+    traded = tuple(t for t in listed.trades if screened.tradable(t.entry_ns) and screened.tradable(t.exit_ns))
+    alerts_kept = tuple(a for a in replayed if screened.tradable(a.ts_event))
+    inputs = build_inputs(screened.bars, traded, Target(ref, symbol, account, strategy), alerts_kept)
     stack_run = _run_stack(inputs, settings, timeout, batch_bars=agent_signals is None)
     closed = trade_list(inputs + stack_run.outputs, multiplier)
     days = by_day(closed, day_zone, roll)
@@ -254,6 +275,7 @@ def run(
             "trades_file": trades_path.name if trades_path else None,
             "trades_sha256": _sha256(trades_path) if trades_path else None,
             "recorded_alerts": len(replayed), "agent_signals": signals,
+            **screened.report(listed.trades, traded, len(replayed) - len(alerts_kept)),
             "agent_signals_generated": _generated(stack_run.outputs, agent_signals), "alerts_source": Path(alerts).name if alerts else None,
             "tradingview_trades": len(listed.trades), "open_trades_left_out": listed.open_trades,
             "instrument_id": ref.instrument_id, "ticker": symbol, "account_id": account, "strategy_id": strategy,
