@@ -22,8 +22,6 @@ from at_agents.domain.agents.signal_follower import SignalFollower
 from at_agents.domain.agents.trend_filter import TrendFilter
 from at_agents.domain.agents.volatility_sizer import VolatilitySizer
 from at_agents.domain.analysis import Agent
-from at_agents.domain.bar_signal_event import SignalTarget
-from at_agents.domain.bar_signals import BarSignalGenerator, make_strategy
 from at_agents.errors import ConfigError
 from at_agents.service import AgentsService, BarSource
 from at_core.catalog import InstrumentCatalog
@@ -34,6 +32,8 @@ from at_core.ids import IdGenerator
 from at_core.markets.calendars import preload
 from at_core.metrics.agents import CATALOG
 from at_core.runtime.bus import EventBus
+from at_core.strategies.bar_signal_event import SignalTarget, generator_name
+from at_core.strategies.bar_signals import BarSignalGenerator, make_strategy
 
 __all__ = ["AgentsService", "bar_sources", "build", "rule_agents", "start", "stop"]
 
@@ -67,7 +67,7 @@ def bar_sources(configs: list[BarSignalConfig], catalog: InstrumentCatalog) -> d
             asset_class = catalog.get(cfg.instrument_id).asset_class
         except AtCoreError as exc:
             raise ConfigError(f"bar_signals[{i}].instrument_id", str(exc)) from exc
-        name = f"{cfg.kind}.{cfg.account_id}.{cfg.strategy_id}"
+        name = generator_name(cfg.kind, cfg.account_id, cfg.strategy_id)
         generator = BarSignalGenerator(make_strategy(cfg.kind, cfg.params), long_only=cfg.long_only)
         target = SignalTarget(name, cfg.account_id, cfg.strategy_id, cfg.quantity, asset_class)
         out.setdefault(cfg.instrument_id, []).append(BarSource(cfg.interval, generator, target))

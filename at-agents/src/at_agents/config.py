@@ -27,7 +27,7 @@ class BarSignalConfig(BaseModel):
 
     @model_validator(mode="after")
     def _known_strategy(self) -> Self:
-        from at_agents.domain.bar_signals import make_strategy
+        from at_core.strategies.bar_signals import make_strategy
 
         make_strategy(self.kind, self.params)  # raises BarSignalConfigError (a ValueError) naming the problem
         return self

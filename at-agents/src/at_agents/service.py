@@ -24,8 +24,6 @@ from at_agents.adapters.llm.runner import LlmRunner
 from at_agents.adapters.memory_store import MemoryStore
 from at_agents.config import AgentsSettings
 from at_agents.domain.analysis import Agent, Analysis
-from at_agents.domain.bar_signal_event import SignalTarget, bar_signal
-from at_agents.domain.bar_signals import BarSignalGenerator, ClosedBar
 from at_agents.domain.committee import CommitteeConfig, Member
 from at_agents.domain.context import Bar, MarketContext
 from at_agents.domain.debate import Turn
@@ -48,6 +46,8 @@ from at_core.events import (
 from at_core.metrics import Metrics
 from at_core.runtime.bus import Consumer, EventBus
 from at_core.runtime.logging import get_logger
+from at_core.strategies.bar_signal_event import SignalTarget, bar_signal
+from at_core.strategies.bar_signals import BarSignalGenerator, closed_bar
 
 log = get_logger("at_agents")
 
@@ -147,13 +147,12 @@ class AgentsService:
         sources = self.bar_sources.get(event.instrument_id)
         if not sources or not isinstance(event.data, BarData):
             return []
-        data = event.data
         if isinstance(self.clock, ManualClock):
             self.clock.advance_to(event.ts_event)
-        bar = ClosedBar(data.ts_open if data.ts_open is not None else event.ts_event, data.high, data.low, data.close)
         out: list[Event] = []
         for source in sources:
-            if source.interval is not None and source.interval != data.interval:
+            bar = closed_bar(event, source.interval)
+            if bar is None:
                 continue
             change = source.generator.on_bar(bar)
             if change is not None:

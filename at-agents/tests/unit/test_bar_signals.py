@@ -10,8 +10,14 @@ from pydantic import ValidationError
 
 from at_agents.bootstrap import bar_sources
 from at_agents.config import AgentsSettings, BarSignalConfig
-from at_agents.domain.bar_signal_event import SignalTarget, bar_signal
-from at_agents.domain.bar_signals import (
+from at_agents.errors import ConfigError
+from at_core.catalog import InstrumentCatalog
+from at_core.clock import ManualClock
+from at_core.events import BarData, EventFactory, MarketDataEvent
+from at_core.ids import IdGenerator, derive_id
+from at_core.models.enums import AssetClass, IngestSource, PositionSide, SignalAction
+from at_core.strategies.bar_signal_event import SignalTarget, bar_signal
+from at_core.strategies.bar_signals import (
     BarSignalConfigError,
     BarSignalGenerator,
     Breakout,
@@ -20,12 +26,6 @@ from at_agents.domain.bar_signals import (
     MaCross,
     make_strategy,
 )
-from at_agents.errors import ConfigError
-from at_core.catalog import InstrumentCatalog
-from at_core.clock import ManualClock
-from at_core.events import BarData, EventFactory, MarketDataEvent
-from at_core.ids import IdGenerator, derive_id
-from at_core.models.enums import AssetClass, IngestSource, PositionSide, SignalAction
 
 MIN = 60 * 10**9
 

@@ -133,12 +133,11 @@ def test_bars_alone_trade_through_the_agents_crossover_with_one_output_hash_in_t
     assert first["run"]["output_sha256"] == second["run"]["output_sha256"]
     assert (tmp_path / "a" / "r.json").read_bytes() == (tmp_path / "b" / "r.json").read_bytes()
     assert first["run"]["warnings"] == [] and f"output sha256: {first['run']['output_sha256']}" in printed
-    assert first["inputs"]["trades_file"] is None and first["run"]["inputs"] == 48, "bars only"
-
-    _, outputs = split(load_jsonl(str(tmp_path / "a" / "rec.jsonl")))
-    generated = [e for e in outputs if isinstance(e, SignalEvent)]
-    assert generated and {e.origin for e in generated} == {IngestSource.AGENT}
-    assert first["inputs"]["agent_signals_generated"] == len(generated)
+    inputs, outputs = split(load_jsonl(str(tmp_path / "a" / "rec.jsonl")))
+    generated = [e for e in inputs if isinstance(e, SignalEvent)]
+    assert generated and {(e.origin, e.source) for e in generated} == {(IngestSource.AGENT, "agents")}
+    assert first["inputs"]["trades_file"] is None and first["inputs"]["agent_signals_generated"] == len(generated)
+    assert first["run"]["inputs"] == 48 + len(generated), "the bars and the signals made from them, nothing else"
     # a sine of closes: fast 3 / slow 8 crosses back and forth, each crossing a reversal to +-1
     assert {e.position_size for e in generated} == {Decimal(1), Decimal(-1)}
     closes = {e.price for e in generated}
@@ -170,8 +169,8 @@ def test_bars_on_the_christmas_holiday_and_outside_the_sessions_are_counted_and_
     assert (i["calendar"], i["bars"], i["bars_traded"]) == ("CME_Equity", 144, 65)
     assert (i["bars_on_holidays"], i["holidays"], i["bars_outside_session"]) == (24, ["2026-12-25"], 55)
     assert "24 on holidays (2026-12-25) not traded" in " ".join(done.stdout.split())
-    assert report["run"]["inputs"] == 65, "only the bars in session were published"
-    _, outputs = split(load_jsonl(str(tmp_path / "rec.jsonl")))
+    inputs, outputs = split(load_jsonl(str(tmp_path / "rec.jsonl")))
+    assert sum(e.event_type == "market_data" for e in inputs) == 65, "only the bars in session were published"
     fills = [e for e in outputs if isinstance(e, FillEvent)]
     closed_from, open_again = datetime(2026, 12, 24, 18, tzinfo=UTC), datetime(2026, 12, 27, 23, tzinfo=UTC)
     assert fills and not [

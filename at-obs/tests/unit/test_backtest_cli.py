@@ -88,18 +88,11 @@ def test_a_compared_profile_with_a_bad_rule_is_named_before_any_service_starts(t
     assert "unknown challenge rule(s): trailing" in result.output
 
 
-def test_agent_signals_become_the_agents_setting_for_the_backtests_account_strategy_and_bars() -> None:
-    import json
-
-    from at_obs.backtest.agent_signals import AGENT_SETTING, AgentSignals, parse_signal_source
+def test_an_agent_signals_option_is_read_into_the_strategy_and_the_generators_own_keys() -> None:
+    from at_obs.backtest.agent_signals import AgentSignals, parse_signal_source
 
     spec = parse_signal_source("agents:ma_cross:fast=10, slow=30,qty=2,long_only=1")
     assert spec == AgentSignals("ma_cross", {"fast": 10, "slow": 30}, Decimal(2), long_only=True)
-    (entry,) = json.loads(spec.setting("acct", "strat", "MES.CME", "5")[AGENT_SETTING])
-    assert entry == {
-        "account_id": "acct", "strategy_id": "strat", "instrument_id": "MES.CME", "interval": "5",
-        "kind": "ma_cross", "params": {"fast": 10, "slow": 30}, "quantity": "2", "long_only": True,
-    }  # fmt: skip
     assert parse_signal_source("agents:breakout:lookback=20") == AgentSignals("breakout", {"lookback": 20})
 
 
@@ -112,6 +105,8 @@ def test_agent_signals_become_the_agents_setting_for_the_backtests_account_strat
         ("agents:ma_cross:fast=ten", "fast='ten' is not an integer"),
         ("agents:ma_cross:qty=-1", "qty='-1' is not a positive number"),
         ("agents:ma_cross:long_only=yes", "is not 0 or 1"),
+        ("agents:ma_cross:fast=30,slow=10", "ma_cross needs 1 <= fast < slow"),
+        ("agents:rsi:length=14", "unknown bar strategy 'rsi'"),
     ],
 )
 def test_a_bad_signals_option_is_refused_before_any_service_starts(value: str, message: str) -> None:

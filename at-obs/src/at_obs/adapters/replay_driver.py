@@ -25,7 +25,7 @@ from at_core.runtime.bus import event_headers
 from at_core.serialization import decode_event, encode_event
 from at_obs.adapters.nats_client import connect
 from at_obs.adapters.quiescence import wait_quiescent
-from at_obs.domain.replay import is_output
+from at_obs.domain.replay import OUTPUT_TYPES
 
 
 class ReplayDriver:
@@ -47,7 +47,7 @@ class ReplayDriver:
 
     def _on_output(self, event: Event) -> None:
         caused_here = event.causation_id in self._known or event.correlation_id in self._correlations
-        if not is_output(event) or not caused_here or event.event_id in self._known:
+        if event.event_type not in OUTPUT_TYPES or not caused_here or event.event_id in self._known:
             return
         self.captured.append(event)
         self._known.add(event.event_id)

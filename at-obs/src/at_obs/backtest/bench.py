@@ -6,7 +6,7 @@ account), weekdays only; every hour an alert enters or exits a one-lot long. Pri
 alerts and events in and out, the stack's start-up time, the replay's events/s and what a year
 (252 days) would take at that rate. ``--days`` sets the length (the target is a year: 252).
 ``--signals agents:ma_cross:fast=10,slow=30`` runs the bars alone with the agents' bar strategy
-as the signal source instead of the hourly alerts (every bar is then a barrier): its cost per bar.
+as the signal source instead of the hourly alerts.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from at_core.symbols import normalize_ticker
-from at_obs.backtest.agent_signals import parse_signal_source
+from at_obs.backtest.agent_signals import parse_signal_source, with_agent_signals
 from at_obs.backtest.bars import Bar, BarSeries
 from at_obs.backtest.pipeline import run_through_stack
 from at_obs.backtest.recording import Target, build_inputs
@@ -61,11 +61,11 @@ def synthetic(days: int, seed: int = 1) -> tuple[BarSeries, tuple[TvTrade, ...]]
 async def _run(days: int, signals: str | None = None) -> None:
     series, trades = synthetic(days)
     target = Target(normalize_ticker("CME_MINI:MES1!"), "CME_MINI:MES1!", "paper-1", "bench")
-    env: dict[str, str] = {}
     if signals is not None:
-        env = parse_signal_source(signals).setting("paper-1", "bench", target.symbol.instrument_id, series.interval)
         trades = ()
     inputs = build_inputs(series, trades, target)
+    if signals is not None:
+        inputs = with_agent_signals(inputs, parse_signal_source(signals), target, series.interval)
     first: list[float] = []
     started = time.perf_counter()
 
@@ -73,14 +73,13 @@ async def _run(days: int, signals: str | None = None) -> None:
         if not first:
             first.append(time.perf_counter())
 
-    run = await run_through_stack(
-        inputs, StackSettings(env=env), timeout_s=60, progress=progress, batch_bars=signals is None
-    )
+    run = await run_through_stack(inputs, StackSettings(), timeout_s=60, progress=progress)
     done = time.perf_counter()
     replay_s = done - (first[0] if first else started)
     rate = (len(inputs) + len(run.outputs)) / max(replay_s, 1e-9)
     year = 252 * (len(inputs) + len(run.outputs)) / days / rate
-    source = f"signals from {signals}" if signals else f"{2 * len(trades)} alerts"
+    made = sum(1 for e in inputs if e.event_type == "signal")
+    source = f"{made} signals from {signals}" if signals else f"{2 * len(trades)} alerts"
     print(f"days {days}: {len(series.bars)} one-minute bars, {source}")
     print(
         f"events in {len(inputs)}, out {len(run.outputs)}; stack start and first input {(first[0] if first else done) - started:.1f} s"

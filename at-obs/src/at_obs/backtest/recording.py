@@ -74,16 +74,8 @@ def _signal(factory: EventFactory, trade: TvTrade, leg: str, target: Target, int
 
 
 def recorded_alerts(events: list[Event], instrument_id: str) -> tuple[SignalEvent, ...]:
-    """The recorded signals on ``instrument_id``, in recorded order (the audit trail's alert log).
-
-    Signals the agents' bar strategies generated (origin ``agent``) are left out: they are the
-    agents' output, made again from the bars with ``--signals agents:...``, not alerts to resend.
-    """
-    return tuple(
-        e
-        for e in events
-        if isinstance(e, SignalEvent) and e.instrument_id == instrument_id and e.origin is not IngestSource.AGENT
-    )
+    """The recorded signals on ``instrument_id``, in recorded order (the audit trail's alert log)."""
+    return tuple(e for e in events if isinstance(e, SignalEvent) and e.instrument_id == instrument_id)
 
 
 def _replayed(factory: EventFactory, alert: SignalEvent, target: Target) -> SignalEvent:

@@ -2,8 +2,8 @@
 
 BARS is a chart-data export (or any OHLCV CSV / Parquet), TRADES the Strategy Tester's "List
 of trades" export, or --alerts a recorded alert log (the audit trail, or a JSONL recording):
-its signals on the symbol are sent again at their times; or --signals agents:KIND:... has the
-agents' bar strategy generate the signals from the bars (no signal file). Every trade becomes a
+its signals on the symbol are sent again at their times; or --signals agents:KIND:... makes the
+signals from the bars with the agents' bar strategy (at-core's code; no signal file). Every trade becomes a
 TradingView-shaped alert at its bar's time, every bar market data, and both run through at-agents and at-exec-sim in replay mode on a private
 nats-server. The fills become a trade list, the trade list a day-by-day challenge verdict and a
 bootstrap Monte Carlo of its odds. Exit codes: 0 done, 2 bad input or the stack failed.
@@ -34,7 +34,7 @@ from at_core.models.enums import IngestSource
 from at_core.serialization import stream_sha256
 from at_core.symbols import normalize_ticker
 from at_obs.adapters.recordings import load_audit, load_jsonl, source_kind
-from at_obs.backtest.agent_signals import AgentSignals, parse_signal_source
+from at_obs.backtest.agent_signals import AgentSignals, parse_signal_source, with_agent_signals
 from at_obs.backtest.bars import load_bars
 from at_obs.backtest.challenge import ChallengeRules, DayState, cents, run_challenge
 from at_obs.backtest.daily import by_day
@@ -248,17 +248,17 @@ def run(
             if not llm_cache.is_dir():
                 raise _fail(f"--llm-cache {llm_cache}: no such directory")
             set_ = [f"AT_AGENTS_LLM_CACHE_DIR={llm_cache.resolve()}", *set_]
-        if agent_signals is not None:
-            setting = agent_signals.setting(account, strategy, ref.instrument_id, bars.interval)
-            set_ = [*(f"{k}={v}" for k, v in setting.items()), *set_]
         settings = _settings(seed, fee_per_contract, slippage_ticks, committees, accounts, set_, ready_timeout)
         others = [(path.stem, ChallengeRules.from_mapping(_yaml(path))) for path in compare]
     except (BacktestError, AtCoreError, InvalidOperation, RecordingError) as exc:
         raise _fail(str(exc)) from None
     traded = tuple(t for t in listed.trades if screened.tradable(t.entry_ns) and screened.tradable(t.exit_ns))
     alerts_kept = tuple(a for a in replayed if screened.tradable(a.ts_event))
-    inputs = build_inputs(screened.bars, traded, Target(ref, symbol, account, strategy), alerts_kept)
-    stack_run = _run_stack(inputs, settings, timeout, batch_bars=agent_signals is None)
+    target = Target(ref, symbol, account, strategy)
+    inputs = build_inputs(screened.bars, traded, target, alerts_kept)
+    if agent_signals is not None:
+        inputs = with_agent_signals(inputs, agent_signals, target, bars.interval)
+    stack_run = _run_stack(inputs, settings, timeout)
     closed = trade_list(inputs + stack_run.outputs, multiplier)
     days = by_day(closed, day_zone, roll)
     trace: list[DayState] = []
@@ -276,7 +276,7 @@ def run(
             "trades_sha256": _sha256(trades_path) if trades_path else None,
             "recorded_alerts": len(replayed), "agent_signals": signals,
             **screened.report(listed.trades, traded, len(replayed) - len(alerts_kept)),
-            "agent_signals_generated": _generated(stack_run.outputs, agent_signals), "alerts_source": Path(alerts).name if alerts else None,
+            "agent_signals_generated": _generated(inputs, agent_signals), "alerts_source": Path(alerts).name if alerts else None,
             "tradingview_trades": len(listed.trades), "open_trades_left_out": listed.open_trades,
             "instrument_id": ref.instrument_id, "ticker": symbol, "account_id": account, "strategy_id": strategy,
             "tradingview_net_pnl": str(sum((t.reported_pnl or Decimal(0) for t in listed.trades), Decimal(0)).quantize(CENT)),
@@ -309,20 +309,23 @@ def _alerts(source: str, instrument_id: str) -> tuple[Any, ...]:
     return found
 
 
-def _generated(outputs: list[Any], agent_signals: AgentSignals | None) -> int | None:
+def _generated(inputs: list[Any], agent_signals: AgentSignals | None) -> int | None:
     """How many signals the agents' bar strategy generated (None: no bar strategy ran)."""
     if agent_signals is None:
         return None
-    return sum(1 for e in outputs if isinstance(e, SignalEvent) and e.origin is IngestSource.AGENT)
+    return sum(1 for e in inputs if isinstance(e, SignalEvent) and e.origin is IngestSource.AGENT)
 
 
-def _run_stack(inputs: list[Any], settings: StackSettings, timeout: float, *, batch_bars: bool = True) -> StackRun:
+def _run_stack(inputs: list[Any], settings: StackSettings, timeout: float) -> StackRun:
     try:
         with Progress(*COLUMNS, console=console, transient=True) as progress:
             task = progress.add_task("through the stack", total=len(inputs))
             return asyncio.run(
                 run_through_stack(
-                    inputs, settings, timeout_s=timeout, progress=lambda: progress.advance(task), batch_bars=batch_bars
+                    inputs,
+                    settings,
+                    timeout_s=timeout,
+                    progress=lambda: progress.advance(task),
                 )
             )
     except BacktestError as exc:

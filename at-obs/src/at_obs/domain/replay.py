@@ -16,15 +16,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Literal
 
-from at_core.events import (
-    AccountStateEvent,
-    Event,
-    FillEvent,
-    RiskDecisionEvent,
-    SignalEvent,
-    TradingStateChangedEvent,
-)
-from at_core.models.enums import IngestSource
+from at_core.events import AccountStateEvent, Event, FillEvent, RiskDecisionEvent, TradingStateChangedEvent
 from at_core.serialization import decode_event, encode_event, stream_sha256
 
 INPUT_TYPES = frozenset({"signal", "market_data", "execution_request", "chart_snapshot"})
@@ -49,21 +41,6 @@ OUTPUT_TYPES = frozenset(
 )
 MAX_DEPTH = 64
 
-
-def is_output(event: Event) -> bool:
-    """What the services under replay produce: the decision and execution types, and the signals
-    at-agents' bar strategies generate (origin ``agent``: made from market data, so an output of
-    the stack, replayed by regenerating them, never by publishing them again)."""
-    if event.event_type in OUTPUT_TYPES:
-        return True
-    return isinstance(event, SignalEvent) and event.origin is IngestSource.AGENT
-
-
-def is_input(event: Event) -> bool:
-    """What a replay publishes: signals from outside (not the agents' own), market data, commands, charts."""
-    return event.event_type in INPUT_TYPES and not is_output(event)
-
-
 Lineage = tuple[str, str, int]  # (root id, "type/type/...", ordinal)
 
 
@@ -78,13 +55,13 @@ def write_jsonl(events: list[Event]) -> str:
 
 def split(events: list[Event]) -> tuple[list[Event], list[Event]]:
     """(inputs in replay order, outputs). Inputs go in event-time order, ties in recorded order."""
-    inputs = sorted((e for e in events if is_input(e)), key=lambda e: e.ts_event)
-    return inputs, [e for e in events if is_output(e)]
+    inputs = sorted((e for e in events if e.event_type in INPUT_TYPES), key=lambda e: e.ts_event)
+    return inputs, [e for e in events if e.event_type in OUTPUT_TYPES]
 
 
 def canonical_outputs(events: list[Event]) -> list[Event]:
     """Outputs in a stable order: by event time, then id (ids are derived, so stable across runs)."""
-    return sorted((e for e in events if is_output(e)), key=lambda e: (e.ts_event, e.event_id))
+    return sorted((e for e in events if e.event_type in OUTPUT_TYPES), key=lambda e: (e.ts_event, e.event_id))
 
 
 def output_hash(events: list[Event]) -> str:
@@ -173,8 +150,8 @@ def diff(recorded: list[Event], replayed: list[Event]) -> list[Difference]:
     Siblings (outputs with the same root and type path, e.g. several agents' analyses of one
     signal) are matched by event id before position, so one changed sibling is one difference.
     """
-    a = lineage_groups([e for e in recorded if is_output(e)])
-    b = lineage_groups([e for e in replayed if is_output(e)])
+    a = lineage_groups([e for e in recorded if e.event_type in OUTPUT_TYPES])
+    b = lineage_groups([e for e in replayed if e.event_type in OUTPUT_TYPES])
     out: list[Difference] = []
     for key in sorted(set(a) | set(b)):
         left, right = a.get(key, []), b.get(key, [])

@@ -3,8 +3,11 @@
 Each strategy turns a stream of closed bars into a *desired direction* (+1 long, -1 short,
 0 flat, ``None``: no view yet). A :class:`BarSignalGenerator` wraps one strategy for one
 account, strategy id and instrument, and says when that direction changes: that change is the
-signal (``service.py`` makes it the same :class:`~at_core.events.SignalEvent` the gateway
-publishes for a TradingView alert, a target-position "be long / short / flat qty").
+signal (at-agents' ``service.py`` makes it the same :class:`~at_core.events.SignalEvent` the
+gateway publishes for a TradingView alert, a target-position "be long / short / flat qty").
+It lives in at-core because two services run it: at-agents generates the signals, and
+at-obs's backtest runs it on the same bars to know, before publishing them, which bars will
+signal (and so where the driver must wait): the same code, so the same answer.
 
 * ``ma_cross`` (``fast``, ``slow``): the simple moving averages of the last ``fast`` and ``slow``
   closes. Once both are full, the side the fast average is on is recorded without a signal
@@ -26,6 +29,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Protocol
 
+from at_core.events import BarData, MarketDataEvent
+
 KINDS = ("ma_cross", "breakout")
 
 
@@ -43,6 +48,14 @@ class ClosedBar:
     close: Decimal
 
 
+def closed_bar(event: MarketDataEvent, interval: str | None = None) -> ClosedBar | None:
+    """What a strategy reads of a market-data event: a bar (of ``interval`` when given), else None."""
+    data = event.data
+    if not isinstance(data, BarData) or (interval is not None and data.interval != interval):
+        return None
+    return ClosedBar(data.ts_open if data.ts_open is not None else event.ts_event, data.high, data.low, data.close)
+
+
 class BarStrategy(Protocol):
     """One strategy's state machine: a closed bar in, the desired direction out."""
 
@@ -57,9 +70,9 @@ class MaCross:
 
     fast: int
     slow: int
-    _closes: deque[Decimal] = field(default_factory=deque)
-    _side: int = 0
-    _crossed: bool = False
+    _closes: deque[Decimal] = field(default_factory=deque, init=False)
+    _side: int = field(default=0, init=False)
+    _crossed: bool = field(default=False, init=False)
 
     def __post_init__(self) -> None:
         if not 1 <= self.fast < self.slow:
@@ -95,8 +108,8 @@ class Breakout:
     """Close beyond the range of the ``lookback`` bars before it."""
 
     lookback: int
-    _bars: deque[ClosedBar] = field(default_factory=deque)
-    _direction: int | None = None
+    _bars: deque[ClosedBar] = field(default_factory=deque, init=False)
+    _direction: int | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
         if self.lookback < 1:
@@ -137,8 +150,9 @@ def make_strategy(kind: str, params: Mapping[str, int]) -> BarStrategy:
             f"{kind} takes {', '.join(wanted)}" + (f"; missing {', '.join(missing)}" if missing else "")
             + (f"; unknown {', '.join(unknown)}" if unknown else "")
         )  # fmt: skip
-    values = {p: int(params[p]) for p in wanted}
-    return MaCross(**values) if kind == "ma_cross" else Breakout(**values)
+    if kind == "ma_cross":
+        return MaCross(fast=int(params["fast"]), slow=int(params["slow"]))
+    return Breakout(lookback=int(params["lookback"]))
 
 
 @dataclass(frozen=True, slots=True)

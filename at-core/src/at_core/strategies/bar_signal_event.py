@@ -5,6 +5,9 @@ the committee, the risk engine and the venue treat it exactly as a TradingView s
 is stamped at the bar event's time and its id is *derived* from the bar event's id and the
 generator's name: the same bars give the same signal ids (replay hashes hold), and a bar
 redelivered after a crash gives the same id again (a JetStream duplicate, not a second trade).
+at-agents publishes it live; at-obs's backtest builds the very same event from the same bars
+(with an ``agents`` factory on the bars' clock) and publishes it after its bar, as it does a
+trade list's alert, so the venue always fills it against that bar.
 """
 
 from __future__ import annotations
@@ -12,11 +15,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from at_agents.domain.bar_signals import DirectionChange
 from at_core.events import BarData, EventFactory, MarketDataEvent, SignalEvent
 from at_core.models.enums import AssetClass, IngestSource, PositionSide, SignalAction
+from at_core.strategies.bar_signals import DirectionChange
 
 _SIDE = {1: PositionSide.LONG, -1: PositionSide.SHORT, 0: PositionSide.FLAT}
+
+
+def generator_name(kind: str, account_id: str, strategy_id: str) -> str:
+    """A generator's name (in its signals' ids and ``alert_id``): one per kind, account and strategy."""
+    return f"{kind}.{account_id}.{strategy_id}"
 
 
 @dataclass(frozen=True, slots=True)
