@@ -11,6 +11,7 @@ in its analysis), never blocking the others.
 from __future__ import annotations
 
 import asyncio
+import copy
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
@@ -149,18 +150,27 @@ class AgentsService:
             return []
         if isinstance(self.clock, ManualClock):
             self.clock.advance_to(event.ts_event)
-        out: list[Event] = []
+        saved = [copy.deepcopy(source.generator) for source in sources]
+        try:
+            return await self._bar_signals(event, sources)
+        except BaseException:  # not published: the bar is nak'd and comes again, to the state before it
+            for source, generator in zip(sources, saved, strict=True):
+                source.generator = generator
+            raise
+
+    async def _bar_signals(self, event: MarketDataEvent, sources: list[BarSource]) -> list[Event]:
+        made: list[tuple[str, SignalEvent]] = []
         for source in sources:
             bar = closed_bar(event, source.interval)
-            if bar is None:
-                continue
-            change = source.generator.on_bar(bar)
+            change = source.generator.on_bar(bar) if bar is not None else None
             if change is not None:
-                out.append(bar_signal(self.factory, event, change, source.target))
-                self.metrics.counter("bar_signals_total").labels(source.target.name).inc()
-                log.info("bar_signal", bar_id=event.event_id, generator=source.target.name, direction=change.direction)
+                made.append((source.target.name, bar_signal(self.factory, event, change, source.target)))
+        out: list[Event] = [signal for _, signal in made]
         if out and self.bus is not None:
             await self.bus.publish_many(out)
+        for name, signal in made:  # counted once published (a refused publish comes again with the bar)
+            self.metrics.counter("bar_signals_total").labels(name).inc()
+            log.info("bar_signal", bar_id=event.event_id, generator=name, signal_id=signal.event_id)
         return out
 
     async def on_account(self, event: AccountStateEvent) -> list[Event]:

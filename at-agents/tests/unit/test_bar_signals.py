@@ -175,3 +175,33 @@ async def test_the_service_turns_a_crossing_bar_into_one_published_signal_and_ot
     assert svc.metrics.counter("bar_signals_total").labels("ma_cross.paper-1.ma")._value.get() == 1
     off = build(AgentsSettings(replay_mode=True))
     assert [await off.handle(_bar_event((i + 1) * MIN, c)) for i, c in enumerate(["10", "11", "12", "10"])] == [[]] * 4
+
+
+async def test_a_signal_the_bus_refused_comes_again_with_the_redelivered_bar_not_lost() -> None:
+    from at_agents.bootstrap import build
+
+    class RefusingOnce:
+        def __init__(self) -> None:
+            self.published: list[object] = []
+            self.refused = False
+
+        async def publish_many(self, events: list[object]) -> None:
+            if not self.refused:
+                self.refused = True
+                raise ConnectionError("JetStream unavailable")
+            self.published.extend(events)
+
+    cfg = BarSignalConfig(
+        account_id="paper-1", strategy_id="ma", instrument_id="MES.CME", kind="ma_cross", params={"fast": 1, "slow": 2}
+    )
+    svc = build(AgentsSettings(replay_mode=True, bar_signals=[cfg]))
+    bus = RefusingOnce()
+    svc.bus = bus  # type: ignore[assignment]
+    bars = [_bar_event((i + 1) * MIN, c) for i, c in enumerate(["10", "11", "12", "10"])]
+    for bar in bars[:3]:
+        assert await svc.handle(bar) == []
+    with pytest.raises(ConnectionError):
+        await svc.handle(bars[3])  # the consumer naks the bar: it comes again
+    (again,) = await svc.handle(bars[3])
+    assert bus.published == [again] and again.position_size == -1
+    assert svc.metrics.counter("bar_signals_total").labels("ma_cross.paper-1.ma")._value.get() == 1
