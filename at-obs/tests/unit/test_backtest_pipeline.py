@@ -282,3 +282,15 @@ def test_the_agents_strategy_puts_each_signal_right_after_its_bar_where_the_driv
     waits = [i for i, e in enumerate(inputs) for w, g in segments(inputs) if w and e in g]
     assert waits == [4, 5, 7, 8, 9], "each signal's bar (the venue has it), the signal, and the last bar"
     assert with_agent_signals(plain, parse_signal_source("agents:ma_cross:fast=2,slow=3"), target, "5") == plain
+
+
+def test_the_html_report_says_what_the_calendar_left_out_and_nothing_when_nothing_was() -> None:
+    report = _report()
+    assert 'class="calendar"' not in to_html(report)
+    report["inputs"] |= {
+        "calendar": "CME_Equity", "bars_outside_session": 55, "bars_on_holidays": 24, "holidays": ["2026-12-25"],
+        "trades_outside_session": [2], "alerts_outside_session": 0,
+    }  # fmt: skip
+    page = to_html(report)
+    assert "Calendar CME_Equity: 55 bar(s) outside its sessions and 24 on holidays (2026-12-25) not traded" in page
+    assert "1 TradingView trade(s) and 0 alert(s) left out" in page
