@@ -16,23 +16,26 @@ from at_agents.adapters.llm.providers import api_key, build_model
 from at_agents.adapters.llm.recorder import LlmCache
 from at_agents.adapters.llm.runner import LlmRunner
 from at_agents.adapters.memory_store import MemoryStore
-from at_agents.config import AgentsSettings
+from at_agents.config import AgentsSettings, BarSignalConfig
 from at_agents.domain.agents.session_guard import SessionGuard
 from at_agents.domain.agents.signal_follower import SignalFollower
 from at_agents.domain.agents.trend_filter import TrendFilter
 from at_agents.domain.agents.volatility_sizer import VolatilitySizer
 from at_agents.domain.analysis import Agent
 from at_agents.errors import ConfigError
-from at_agents.service import AgentsService
+from at_agents.service import AgentsService, BarSource
 from at_core.catalog import InstrumentCatalog
 from at_core.clock import Clock, ManualClock, WallClock
+from at_core.errors import AtCoreError
 from at_core.events import EventFactory
 from at_core.ids import IdGenerator
 from at_core.markets.calendars import preload
 from at_core.metrics.agents import CATALOG
 from at_core.runtime.bus import EventBus
+from at_core.strategies.bar_signal_event import SignalTarget, generator_name
+from at_core.strategies.bar_signals import BarSignalGenerator, make_strategy
 
-__all__ = ["AgentsService", "build", "rule_agents", "start", "stop"]
+__all__ = ["AgentsService", "bar_sources", "build", "rule_agents", "start", "stop"]
 
 
 def rule_agents(settings: AgentsSettings, catalog: InstrumentCatalog) -> dict[str, Agent]:
@@ -50,6 +53,25 @@ def rule_agents(settings: AgentsSettings, catalog: InstrumentCatalog) -> dict[st
         ),
         "session_guard": SessionGuard(calendars=dict(settings.session_calendars)),
     }
+
+
+def bar_sources(configs: list[BarSignalConfig], catalog: InstrumentCatalog) -> dict[str, list[BarSource]]:
+    """A fresh generator per configured bar strategy, grouped by the instrument whose bars it reads.
+
+    Raises:
+        ConfigError: an instrument the catalog does not know.
+    """
+    out: dict[str, list[BarSource]] = {}
+    for i, cfg in enumerate(configs):
+        try:
+            asset_class = catalog.get(cfg.instrument_id).asset_class
+        except AtCoreError as exc:
+            raise ConfigError(f"bar_signals[{i}].instrument_id", str(exc)) from exc
+        name = generator_name(cfg.kind, cfg.account_id, cfg.strategy_id)
+        generator = BarSignalGenerator(make_strategy(cfg.kind, cfg.params), long_only=cfg.long_only)
+        target = SignalTarget(name, cfg.account_id, cfg.strategy_id, cfg.quantity, asset_class)
+        out.setdefault(cfg.instrument_id, []).append(BarSource(cfg.interval, generator, target))
+    return out
 
 
 def check_config(settings: AgentsSettings) -> list[str]:
@@ -72,6 +94,8 @@ def check_config(settings: AgentsSettings) -> list[str]:
         lines.append(
             f"{committee.name}: {committee.rule}, {len(committee.members)} members, strategies {', '.join(strategies)}"
         )
+    for instrument_id, sources in bar_sources(settings.bar_signals, InstrumentCatalog()).items():
+        lines.append(f"bar signals on {instrument_id}: {', '.join(s.target.name for s in sources)}")
     return lines
 
 
@@ -118,6 +142,7 @@ def build(
     service = AgentsService(
         settings, clock, factory, agents, file.committees, metrics, llm_agents=llm_specs, llm=runner
     )
+    service.bar_sources = bar_sources(settings.bar_signals, InstrumentCatalog())
     service.health = dict.fromkeys([*agents, *llm_specs], "ok")
     return service
 

@@ -5,10 +5,32 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Self
 
-from pydantic import Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from at_core.constants import DEFAULT_PORTS, SERVICE_AGENTS
 from at_core.runtime.settings import ServiceSettings, service_config
+
+
+class BarSignalConfig(BaseModel):
+    """One bar-driven strategy (``domain/bar_signals.py``) trading one account and strategy id on one instrument."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    account_id: str = Field(min_length=1, description="The account its signals are for")
+    strategy_id: str = Field(min_length=1, description="The strategy id its signals carry (selects the committee)")
+    instrument_id: str = Field(min_length=1, description="Canonical instrument whose bars it reads, e.g. MES.CME")
+    kind: str = Field(description="ma_cross | breakout")
+    params: dict[str, int] = Field(default_factory=dict, description="ma_cross: fast, slow; breakout: lookback")
+    quantity: Decimal = Field(default=Decimal(1), gt=0, description="Target position size when long or short")
+    long_only: bool = Field(default=False, description="A short signal goes flat instead")
+    interval: str | None = Field(default=None, description="Only bars of this interval ('1', '5', 'D'); None: any")
+
+    @model_validator(mode="after")
+    def _known_strategy(self) -> Self:
+        from at_core.strategies.bar_signals import make_strategy
+
+        make_strategy(self.kind, self.params)  # raises BarSignalConfigError (a ValueError) naming the problem
+        return self
 
 
 class AgentsSettings(ServiceSettings):
@@ -41,6 +63,12 @@ class AgentsSettings(ServiceSettings):
         default_factory=lambda: {"future": "CME_Equity", "fx": "FX", "crypto_spot": "CRYPTO", "crypto_perp": "CRYPTO"},
         description="session_guard: market calendar per asset class (at_core.markets.calendars); "
         "an entry outside its sessions is vetoed. {} disables the guard's hours",
+    )
+    bar_signals: list[BarSignalConfig] = Field(
+        default_factory=list,
+        description="Bar-driven strategies that generate signals from market data, per account and strategy "
+        '(JSON list, e.g. [{"account_id":"paper-1","strategy_id":"ma","instrument_id":"MES.CME",'
+        '"kind":"ma_cross","params":{"fast":10,"slow":30}}]); [] (the default): none, signals come only from the gateway',
     )
     mcp_enabled: bool = Field(default=True, description="Mount the MCP server at /mcp")
     mcp_symbols: list[str] = Field(

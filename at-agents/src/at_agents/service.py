@@ -11,6 +11,7 @@ in its analysis), never blocking the others.
 from __future__ import annotations
 
 import asyncio
+import copy
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
@@ -34,6 +35,7 @@ from at_core.clock import Clock, ManualClock
 from at_core.events import (
     AccountStateEvent,
     AgentAnalysisEvent,
+    BarData,
     ChartSnapshotEvent,
     Event,
     EventFactory,
@@ -45,6 +47,8 @@ from at_core.events import (
 from at_core.metrics import Metrics
 from at_core.runtime.bus import Consumer, EventBus
 from at_core.runtime.logging import get_logger
+from at_core.strategies.bar_signal_event import SignalTarget, bar_signal
+from at_core.strategies.bar_signals import BarSignalGenerator, closed_bar
 
 log = get_logger("at_agents")
 
@@ -56,6 +60,15 @@ class Votes:
     views: dict[str, Analysis] = field(default_factory=dict)
     analyses: dict[str, AgentAnalysisEvent] = field(default_factory=dict)
     dropped: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class BarSource:
+    """One configured bar strategy (``AT_AGENTS_BAR_SIGNALS``): which bars it reads, its state, its target."""
+
+    interval: str | None
+    generator: BarSignalGenerator
+    target: SignalTarget
 
 
 @dataclass
@@ -71,6 +84,7 @@ class AgentsService:
     llm_agents: dict[str, LlmAgentSpec] = field(default_factory=dict)
     llm: LlmRunner | None = None
     ctx: MarketContext = field(default_factory=MarketContext)
+    bar_sources: dict[str, list[BarSource]] = field(default_factory=dict)  # by instrument id
     memory: dict[tuple[str, str], StrategyMemory] = field(default_factory=dict)
     memory_store: MemoryStore | None = None
     charts: dict[str, tuple[int, bytes, str]] = field(default_factory=dict)
@@ -127,9 +141,37 @@ class AgentsService:
             return out
 
     async def on_market_data(self, event: MarketDataEvent) -> list[Event]:
-        """Context update: the instrument's last price (and bar)."""
+        """Context update (the instrument's last price and bar); a bar also feeds the bar strategies,
+        whose direction changes are published as signals (before the bar is acked: a crash redelivers
+        the bar, and its signal's derived id makes the second publish a duplicate)."""
         self.ctx.on_market_data(event)
-        return []
+        sources = self.bar_sources.get(event.instrument_id)
+        if not sources or not isinstance(event.data, BarData):
+            return []
+        if isinstance(self.clock, ManualClock):
+            self.clock.advance_to(event.ts_event)
+        saved = [copy.deepcopy(source.generator) for source in sources]
+        try:
+            return await self._bar_signals(event, sources)
+        except BaseException:  # not published: the bar is nak'd and comes again, to the state before it
+            for source, generator in zip(sources, saved, strict=True):
+                source.generator = generator
+            raise
+
+    async def _bar_signals(self, event: MarketDataEvent, sources: list[BarSource]) -> list[Event]:
+        made: list[tuple[str, SignalEvent]] = []
+        for source in sources:
+            bar = closed_bar(event, source.interval)
+            change = source.generator.on_bar(bar) if bar is not None else None
+            if change is not None:
+                made.append((source.target.name, bar_signal(self.factory, event, change, source.target)))
+        out: list[Event] = [signal for _, signal in made]
+        if out and self.bus is not None:
+            await self.bus.publish_many(out)
+        for name, signal in made:  # counted once published (a refused publish comes again with the bar)
+            self.metrics.counter("bar_signals_total").labels(name).inc()
+            log.info("bar_signal", bar_id=event.event_id, generator=name, signal_id=signal.event_id)
+        return out
 
     async def on_account(self, event: AccountStateEvent) -> list[Event]:
         """Context update: the account's equity."""

@@ -154,6 +154,7 @@ def grants(prefixes: dict[str, str] | None = None) -> dict[str, Grant]:
             SERVICE_AGENTS,
             publish=(
                 *_families_of(SERVICE_AGENTS),
+                subjects.AGENT_SIGNALS,  # bar-driven strategies (off by default); never another origin's
                 _dlq(SERVICE_AGENTS),
                 _heartbeat(SERVICE_AGENTS),
                 *_stream_info(*_ALL_STREAMS),

@@ -212,6 +212,8 @@ def subject_for(event: Event) -> str:
 
 ALL = f"{ROOT}.>"
 SIGNALS = f"{ROOT}.signal.>"
+#: The signals at-agents' bar-driven strategies publish (origin ``agent``): the only signals agents may publish.
+AGENT_SIGNALS = f"{ROOT}.signal.agent.>"
 MARKET_DATA = f"{ROOT}.md.>"
 CHART_SNAPSHOTS = f"{ROOT}.chart.>"
 DEAD_LETTERS = f"{ROOT}.dlq.>"

@@ -8,6 +8,7 @@ import nats
 import pytest
 
 from at_core.metrics import MetricCatalog
+from at_core.models.enums import IngestSource
 from at_core.permissions import GRANTS, nats_server_config
 from at_core.runtime.bus import EventBus, PublishError
 from at_core.runtime.provision import provision_url
@@ -40,6 +41,17 @@ async def test_the_gateway_may_publish_signals(secured_server: NatsServer) -> No
     ack = await gateway.publish(example_events()["signal"])
     assert ack is not None and ack.stream == "AT_SIGNALS"
     await gateway.close()
+
+
+async def test_agents_may_publish_their_own_bar_signals_but_never_a_tradingview_one(secured_server: NatsServer) -> None:
+    await _admin_setup(secured_server)
+    agents = await _bus(secured_server, "agents")
+    alert = example_events()["signal"]
+    ack = await agents.publish(alert.model_copy(update={"origin": IngestSource.AGENT}))
+    assert ack is not None and ack.stream == "AT_SIGNALS"
+    with pytest.raises(PublishError):
+        await agents.publish(alert, timeout=1.0)  # origin tradingview: the gateway's subjects only
+    await agents.close()
 
 
 @pytest.mark.parametrize(

@@ -106,3 +106,74 @@ def test_without_fees_the_net_pnl_is_tradingviews_to_the_cent_and_with_slippage_
     assert profiles == {"rules": "passed", "far": "running", "tight": "running"}, "one day, 277.50 up: no daily loss"
     assert slipped["profiles"][1]["passed"]["probability"] == 0.0  # 5 days of 277.50 never make 3,000
     assert "far: running" in printed and "tight: running" in printed
+
+
+def bars_only(out: Path, *extra: str) -> tuple[dict[str, Any], str]:
+    """A backtest of the bars alone: the signals come from the agents' moving-average crossover."""
+    out.mkdir(parents=True, exist_ok=True)
+    args = [EXE, str(BARS), "--symbol", "CME_MINI:MES1!", *RULES, "--runs", "200"]
+    args += [
+        "--signals",
+        "agents:ma_cross:fast=3,slow=8",
+        "--committees",
+        str(DATA / "committees_signal_follower.yaml"),
+    ]
+    args += ["--json", str(out / "r.json"), "--recording", str(out / "rec.jsonl"), *extra]
+    done = subprocess.run(args, capture_output=True, text=True, timeout=240, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return json.loads((out / "r.json").read_text()), done.stdout
+
+
+def test_bars_alone_trade_through_the_agents_crossover_with_one_output_hash_in_two_processes(tmp_path: Path) -> None:
+    from at_core.events import FillEvent, SignalEvent
+    from at_core.models.enums import IngestSource
+
+    first, printed = bars_only(tmp_path / "a")
+    second, _ = bars_only(tmp_path / "b")
+    assert first["run"]["output_sha256"] == second["run"]["output_sha256"]
+    assert (tmp_path / "a" / "r.json").read_bytes() == (tmp_path / "b" / "r.json").read_bytes()
+    assert first["run"]["warnings"] == [] and f"output sha256: {first['run']['output_sha256']}" in printed
+    inputs, outputs = split(load_jsonl(str(tmp_path / "a" / "rec.jsonl")))
+    generated = [e for e in inputs if isinstance(e, SignalEvent)]
+    assert generated and {(e.origin, e.source) for e in generated} == {(IngestSource.AGENT, "agents")}
+    assert first["inputs"]["trades_file"] is None and first["inputs"]["agent_signals_generated"] == len(generated)
+    assert first["run"]["inputs"] == 48 + len(generated), "the bars and the signals made from them, nothing else"
+    # a sine of closes: fast 3 / slow 8 crosses back and forth, each crossing a reversal to +-1
+    assert {e.position_size for e in generated} == {Decimal(1), Decimal(-1)}
+    closes = {e.price for e in generated}
+    fills = [e for e in outputs if isinstance(e, FillEvent)]
+    assert fills and {f.price for f in fills} <= closes, "each signal filled at its own bar's close (no slippage)"
+    trades = first["trades"]
+    assert len(trades) >= 2 and all(t["entry_alert"].startswith("ma_cross.topstep-50k-1.backtest-") for t in trades)
+
+
+def test_bars_on_the_christmas_holiday_and_outside_the_sessions_are_counted_and_never_traded(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from at_core.events import FillEvent
+
+    bars = DATA / "mes_60m_christmas_2026.csv"  # hourly, Wed 23rd 00:00 UTC to Mon 28th 23:00 (CME_Equity)
+    args = [EXE, str(bars), "--symbol", "CME_MINI:MES1!", *RULES, "--runs", "0", "--json", str(tmp_path / "r.json")]
+    args += [
+        "--signals",
+        "agents:ma_cross:fast=2,slow=5",
+        "--committees",
+        str(DATA / "committees_signal_follower.yaml"),
+    ]
+    args += ["--recording", str(tmp_path / "rec.jsonl"), "--account", "paper-1"]
+    done = subprocess.run(args, capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    report = json.loads((tmp_path / "r.json").read_text())
+    i = report["inputs"]
+    # the 24th closes early (18:00 UTC), the 25th is a holiday, the market reopens on the 27th at 23:00 UTC
+    assert (i["calendar"], i["bars"], i["bars_traded"]) == ("CME_Equity", 144, 65)
+    assert (i["bars_on_holidays"], i["holidays"], i["bars_outside_session"]) == (24, ["2026-12-25"], 55)
+    assert "24 on holidays (2026-12-25) not traded" in " ".join(done.stdout.split())
+    inputs, outputs = split(load_jsonl(str(tmp_path / "rec.jsonl")))
+    assert sum(e.event_type == "market_data" for e in inputs) == 65, "only the bars in session were published"
+    fills = [e for e in outputs if isinstance(e, FillEvent)]
+    closed_from, open_again = datetime(2026, 12, 24, 18, tzinfo=UTC), datetime(2026, 12, 27, 23, tzinfo=UTC)
+    assert fills and not [
+        f for f in fills if closed_from.timestamp() * 1e9 < f.ts_event <= open_again.timestamp() * 1e9
+    ]
+    assert {d["date"] for d in report["daily"]}.isdisjoint({"2026-12-25", "2026-12-26", "2026-12-27"})

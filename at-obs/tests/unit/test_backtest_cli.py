@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from at_obs.cli.backtest import app
@@ -84,3 +86,30 @@ def test_a_compared_profile_with_a_bad_rule_is_named_before_any_service_starts(t
     result = runner.invoke(app, [BARS, TRADES, *RULES, "--compare", str(other)])
     assert result.exit_code == 2
     assert "unknown challenge rule(s): trailing" in result.output
+
+
+def test_an_agent_signals_option_is_read_into_the_strategy_and_the_generators_own_keys() -> None:
+    from at_obs.backtest.agent_signals import AgentSignals, parse_signal_source
+
+    spec = parse_signal_source("agents:ma_cross:fast=10, slow=30,qty=2,long_only=1")
+    assert spec == AgentSignals("ma_cross", {"fast": 10, "slow": 30}, Decimal(2), long_only=True)
+    assert parse_signal_source("agents:breakout:lookback=20") == AgentSignals("breakout", {"lookback": 20})
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("ma_cross:fast=1", "expected agents:KIND"),
+        ("agents:", "no strategy kind"),
+        ("agents:ma_cross:fast", "'fast' is not name=value"),
+        ("agents:ma_cross:fast=ten", "fast='ten' is not an integer"),
+        ("agents:ma_cross:qty=-1", "qty='-1' is not a positive number"),
+        ("agents:ma_cross:long_only=yes", "is not 0 or 1"),
+        ("agents:ma_cross:fast=30,slow=10", "ma_cross needs 1 <= fast < slow"),
+        ("agents:rsi:length=14", "unknown bar strategy 'rsi'"),
+    ],
+)
+def test_a_bad_signals_option_is_refused_before_any_service_starts(value: str, message: str) -> None:
+    result = runner.invoke(app, [BARS, *RULES, "--signals", value])
+    assert result.exit_code == 2
+    assert message in " ".join(result.output.split())

@@ -251,3 +251,46 @@ def test_the_report_names_the_decisions_an_llm_had_a_view_in() -> None:
     assert llm["alerts_with_an_llm_view"] == ["tv-trade-1-entry"] and llm["trades_with_an_llm_view"] == 1
     assert llm_dependence(signals, trades)["analyses"] == 0
     assert "LLM agents" in to_html({**_report(), "llm": llm}) and "LLM agents" not in to_html(_report())
+
+
+def test_the_agents_strategy_puts_each_signal_right_after_its_bar_where_the_driver_waits() -> None:
+    from at_core.ids import derive_id
+    from at_core.models.enums import IngestSource
+    from at_core.symbols import normalize_ticker
+    from at_obs.backtest.agent_signals import parse_signal_source, with_agent_signals
+    from at_obs.backtest.bars import Bar, BarSeries
+    from at_obs.backtest.pipeline import segments
+    from at_obs.backtest.recording import Target, build_inputs
+
+    minute = 60 * 10**9
+    closes = ["10", "11", "12", "10", "8", "12", "14", "15"]  # fast 2 / slow 3: down on bar 4, up on bar 6
+    bars = tuple(
+        Bar(i * minute, Decimal(c), Decimal(c), Decimal(c), Decimal(c), Decimal(1)) for i, c in enumerate(closes)
+    )
+    target = Target(normalize_ticker("CME_MINI:MES1!"), "CME_MINI:MES1!", "acct", "strat")
+    plain = build_inputs(BarSeries(bars, "1", minute), (), target)
+    inputs = with_agent_signals(plain, parse_signal_source("agents:ma_cross:fast=2,slow=3"), target, "1")
+    signals = [(i, e) for i, e in enumerate(inputs) if isinstance(e, SignalEvent)]
+    assert [i for i, _ in signals] == [5, 8], "right after bars 4 and 6"
+    for i, s in signals:
+        bar = inputs[i - 1]
+        assert s.event_id == derive_id(bar.event_id, "bar-signal:ma_cross.acct.strat")
+        assert (s.source, s.origin, s.ts_event, s.ts_init, s.causation_id) == (
+            "agents", IngestSource.AGENT, bar.ts_event, bar.ts_event, bar.event_id,
+        )  # fmt: skip
+    assert [s.position_size for _, s in signals] == [Decimal(-1), Decimal(1)]
+    waits = [i for i, e in enumerate(inputs) for w, g in segments(inputs) if w and e in g]
+    assert waits == [4, 5, 7, 8, 9], "each signal's bar (the venue has it), the signal, and the last bar"
+    assert with_agent_signals(plain, parse_signal_source("agents:ma_cross:fast=2,slow=3"), target, "5") == plain
+
+
+def test_the_html_report_says_what_the_calendar_left_out_and_nothing_when_nothing_was() -> None:
+    report = _report()
+    assert 'class="calendar"' not in to_html(report)
+    report["inputs"] |= {
+        "calendar": "CME_Equity", "bars_outside_session": 55, "bars_on_holidays": 24, "holidays": ["2026-12-25"],
+        "trades_outside_session": [2], "alerts_outside_session": 0,
+    }  # fmt: skip
+    page = to_html(report)
+    assert "Calendar CME_Equity: 55 bar(s) outside its sessions and 24 on holidays (2026-12-25) not traded" in page
+    assert "1 TradingView trade(s) and 0 alert(s) left out" in page

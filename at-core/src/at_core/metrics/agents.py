@@ -21,6 +21,12 @@ CATALOG = MetricCatalog(
             ("agent_id", "reason"),
         ),
         MetricSpec("proposals_total", "counter", "Trade proposals emitted, by committee", ("committee",)),
+        MetricSpec(
+            "bar_signals_total",
+            "counter",
+            "Signals a bar-driven strategy generated from market data (AT_AGENTS_BAR_SIGNALS), by generator",
+            ("generator",),
+        ),
         MetricSpec("no_proposal_total", "counter", "Signals that produced no proposal, by committee", ("committee",)),
         MetricSpec(
             "signal_to_proposal_seconds",

@@ -91,6 +91,8 @@ class IngestSource(StrEnum):
     API = "api"
     MCP = "mcp"
     REPLAY = "replay"
+    #: a bar-driven rule strategy inside at-agents (``AT_AGENTS_BAR_SIGNALS``), not an outside sender
+    AGENT = "agent"
 
 
 class PriceSource(StrEnum):

@@ -5,6 +5,8 @@ Synthetic MES one-minute bars (a seeded random walk on the tick grid), 23 hours 
 account), weekdays only; every hour an alert enters or exits a one-lot long. Prints the bars,
 alerts and events in and out, the stack's start-up time, the replay's events/s and what a year
 (252 days) would take at that rate. ``--days`` sets the length (the target is a year: 252).
+``--signals agents:ma_cross:fast=10,slow=30`` runs the bars alone with the agents' bar strategy
+as the signal source instead of the hourly alerts.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from at_core.symbols import normalize_ticker
+from at_obs.backtest.agent_signals import parse_signal_source, with_agent_signals
 from at_obs.backtest.bars import Bar, BarSeries
 from at_obs.backtest.pipeline import run_through_stack
 from at_obs.backtest.recording import Target, build_inputs
@@ -55,10 +58,14 @@ def synthetic(days: int, seed: int = 1) -> tuple[BarSeries, tuple[TvTrade, ...]]
     return BarSeries(tuple(bars), "1", MINUTE), tuple(trades)
 
 
-async def _run(days: int) -> None:
+async def _run(days: int, signals: str | None = None) -> None:
     series, trades = synthetic(days)
     target = Target(normalize_ticker("CME_MINI:MES1!"), "CME_MINI:MES1!", "paper-1", "bench")
+    if signals is not None:
+        trades = ()
     inputs = build_inputs(series, trades, target)
+    if signals is not None:
+        inputs = with_agent_signals(inputs, parse_signal_source(signals), target, series.interval)
     first: list[float] = []
     started = time.perf_counter()
 
@@ -71,7 +78,9 @@ async def _run(days: int) -> None:
     replay_s = done - (first[0] if first else started)
     rate = (len(inputs) + len(run.outputs)) / max(replay_s, 1e-9)
     year = 252 * (len(inputs) + len(run.outputs)) / days / rate
-    print(f"days {days}: {len(series.bars)} one-minute bars, {2 * len(trades)} alerts")
+    made = sum(1 for e in inputs if e.event_type == "signal")
+    source = f"{made} signals from {signals}" if signals else f"{2 * len(trades)} alerts"
+    print(f"days {days}: {len(series.bars)} one-minute bars, {source}")
     print(
         f"events in {len(inputs)}, out {len(run.outputs)}; stack start and first input {(first[0] if first else done) - started:.1f} s"
     )
@@ -84,7 +93,9 @@ async def _run(days: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--days", type=int, default=1, help="trading days of one-minute bars (a year: 252)")
-    asyncio.run(_run(parser.parse_args().days))
+    parser.add_argument("--signals", default=None, help="agents:KIND:k=v,... (the agents' bar strategy, no alerts)")
+    args = parser.parse_args()
+    asyncio.run(_run(args.days, args.signals))
 
 
 if __name__ == "__main__":

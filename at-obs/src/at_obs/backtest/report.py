@@ -119,6 +119,20 @@ def _profile_rows(profiles: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return rows
 
 
+def _calendar_note(inputs: dict[str, Any]) -> list[str]:
+    """One line saying what the trading calendar left out (nothing when nothing was)."""
+    outside, holiday = inputs.get("bars_outside_session") or 0, inputs.get("bars_on_holidays") or 0
+    trades, alerts = inputs.get("trades_outside_session") or [], inputs.get("alerts_outside_session") or 0
+    if not (outside or holiday or trades or alerts):
+        return []
+    days = f" ({', '.join(inputs.get('holidays') or [])})" if inputs.get("holidays") else ""
+    text = (
+        f"Calendar {inputs.get('calendar')}: {outside} bar(s) outside its sessions and {holiday} on holidays{days} "
+        f"not traded; {len(trades)} TradingView trade(s) and {alerts} alert(s) left out with them."
+    )
+    return [f'<p class="calendar">{html.escape(text)}</p>']
+
+
 def to_html(report: dict[str, Any]) -> str:
     """The report as one HTML page with everything inline."""
     verdict = report["verdict"]
@@ -128,6 +142,7 @@ def to_html(report: dict[str, Any]) -> str:
     sections = [
         f"<h1>Backtest: {html.escape(report['inputs']['instrument_id'])}</h1>",
         f'<p class="verdict">Verdict: {html.escape(verdict["status"])}{html.escape(day_word)}</p>',
+        *_calendar_note(report["inputs"]),
         "<h2>Balance, trailing floor and drawdown</h2>",
         '<p class="legend"><span style="color:#1a73e8">&#9644; balance at day end</span>'
         '<span style="color:#d93025">- - trailing floor</span><span style="color:#188038">.. target</span>'

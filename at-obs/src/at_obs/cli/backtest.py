@@ -2,7 +2,8 @@
 
 BARS is a chart-data export (or any OHLCV CSV / Parquet), TRADES the Strategy Tester's "List
 of trades" export, or --alerts a recorded alert log (the audit trail, or a JSONL recording):
-its signals on the symbol are sent again at their times. Every trade becomes a
+its signals on the symbol are sent again at their times; or --signals agents:KIND:... makes the
+signals from the bars with the agents' bar strategy (at-core's code; no signal file). Every trade becomes a
 TradingView-shaped alert at its bar's time, every bar market data, and both run through at-agents and at-exec-sim in replay mode on a private
 nats-server. The fills become a trade list, the trade list a day-by-day challenge verdict and a
 bootstrap Monte Carlo of its odds. Exit codes: 0 done, 2 bad input or the stack failed.
@@ -28,9 +29,12 @@ from rich.table import Table
 
 from at_core.catalog import InstrumentCatalog
 from at_core.errors import AtCoreError
+from at_core.events import SignalEvent
+from at_core.models.enums import IngestSource
 from at_core.serialization import stream_sha256
 from at_core.symbols import normalize_ticker
 from at_obs.adapters.recordings import load_audit, load_jsonl, source_kind
+from at_obs.backtest.agent_signals import AgentSignals, parse_signal_source, with_agent_signals
 from at_obs.backtest.bars import load_bars
 from at_obs.backtest.challenge import ChallengeRules, DayState, cents, run_challenge
 from at_obs.backtest.daily import by_day
@@ -40,6 +44,7 @@ from at_obs.backtest.pipeline import StackRun, run_through_stack
 from at_obs.backtest.recording import Target, build_inputs, recorded_alerts
 from at_obs.backtest.report import to_html, to_json
 from at_obs.backtest.result import build_report, llm_dependence, profile_entry
+from at_obs.backtest.sessions import NONE, calendar_name, screen
 from at_obs.backtest.stack import StackSettings
 from at_obs.backtest.trades import CENT, trade_list
 from at_obs.backtest.tv_trades import TradeList, load_tv_trades
@@ -137,6 +142,14 @@ def _summary(report: dict[str, Any]) -> None:
         odds_text = f", odds of passing {passed['probability']:.1%}" if passed else ""
         day_text = f" on day {v['day']} ({v['date']})" if v["date"] else ""
         console.print(f"{p['name']}: [bold]{v['status']}[/bold]{day_text}{odds_text}")
+    i = report["inputs"]
+    if i["bars_outside_session"] or i["bars_on_holidays"] or i["trades_outside_session"] or i["alerts_outside_session"]:
+        holidays = f" ({', '.join(i['holidays'])})" if i["holidays"] else ""
+        console.print(
+            f"calendar {i['calendar']}: {i['bars_outside_session']} bar(s) outside its sessions and "
+            f"{i['bars_on_holidays']} on holidays{holidays} not traded; "
+            f"{len(i['trades_outside_session'])} trade(s) and {i['alerts_outside_session']} alert(s) left out with them"
+        )
     console.print(f"output sha256: {report['run']['output_sha256']}")
     for warning in report["run"]["warnings"]:
         console.print(f"[yellow]warning[/yellow]: {warning}", soft_wrap=True)
@@ -148,6 +161,12 @@ def run(
     trades_path: Path = typer.Argument(None, metavar="[TRADES]", help="Strategy Tester 'List of trades' CSV"),
     alerts: str = typer.Option(
         None, help="Recorded alerts: an audit store (SQLite file, postgresql://...) or a JSONL recording"
+    ),
+    signals: str = typer.Option(
+        None,
+        "--signals",
+        help="Signals from at-agents' bar strategies instead of (or besides) TRADES, e.g. "
+        "agents:ma_cross:fast=10,slow=30 or agents:breakout:lookback=20 (qty=N, long_only=1)",
     ),
     symbol: str = typer.Option(..., "--symbol", help="TradingView ticker of the chart, e.g. CME_MINI:MES1!"),
     tz: str = typer.Option("UTC", "--tz", help="The chart's time zone (the trade list's times are in it)"),
@@ -179,6 +198,11 @@ def run(
     ),
     min_days: int = typer.Option(None, help="Minimum trading days"),
     max_days: int = typer.Option(None, help="Maximum trading days"),
+    calendar: str = typer.Option(
+        None,
+        help="Trading calendar bars and signals are screened against (at_core.markets.calendars; "
+        "default: the instrument's, e.g. CME_Equity for MES; 'none': every bar trades)",
+    ),
     day_tz: str = typer.Option("America/Chicago", help="Time zone of the trading day's roll"),
     day_roll: str = typer.Option("17:00", help="Local time the trading day rolls (HH:MM)"),
     runs: int = typer.Option(10_000, min=0, help="Monte Carlo runs (0: none)"),
@@ -191,8 +215,10 @@ def run(
     recording: Path = typer.Option(None, help="Write inputs and outputs (JSONL, at-replay can replay it) here"),
 ) -> None:
     """Backtest BARS with TRADES through the live stack and print the verdict and the odds."""
-    if trades_path is None and alerts is None:
-        raise _fail("give TRADES (a List of trades export), --alerts (a recorded alert log), or both")
+    if trades_path is None and alerts is None and signals is None:
+        raise _fail(
+            "give TRADES (a List of trades export), --alerts (a recorded alert log), --signals agents:..., or several"
+        )
     if mc_method not in ("daily", "trades"):
         raise _fail(f"--mc-method {mc_method!r}: expected daily or trades")
     zone, day_zone = _zone(tz), _zone(day_tz)
@@ -206,12 +232,18 @@ def run(
         "min_days": min_days, "max_days": max_days, "daily_loss_soft": daily_loss_soft,
     }  # fmt: skip
     try:
+        agent_signals = parse_signal_source(signals) if signals is not None else None
         rules = _rules(rules_file, profile, overrides)
         bars = load_bars(bars_path, zone)
         listed = load_tv_trades(trades_path, zone) if trades_path is not None else TradeList((), 0)
         ref = normalize_ticker(symbol)
         replayed = _alerts(alerts, ref.instrument_id) if alerts is not None else ()
-        multiplier = InstrumentCatalog().get(ref.instrument_id).multiplier
+        instrument = InstrumentCatalog().get(ref.instrument_id)
+        multiplier = instrument.multiplier
+        cal = None if calendar == NONE else calendar or calendar_name(instrument)
+        screened = screen(bars, cal, day_zone, roll)
+        if not screened.bars.bars:
+            raise _fail(f"no bar of {bars_path.name} is in a {cal} session (--calendar none trades every bar)")
         if llm_cache is not None:
             if not llm_cache.is_dir():
                 raise _fail(f"--llm-cache {llm_cache}: no such directory")
@@ -220,7 +252,12 @@ def run(
         others = [(path.stem, ChallengeRules.from_mapping(_yaml(path))) for path in compare]
     except (BacktestError, AtCoreError, InvalidOperation, RecordingError) as exc:
         raise _fail(str(exc)) from None
-    inputs = build_inputs(bars, listed.trades, Target(ref, symbol, account, strategy), replayed)
+    traded = tuple(t for t in listed.trades if screened.tradable(t.entry_ns) and screened.tradable(t.exit_ns))
+    alerts_kept = tuple(a for a in replayed if screened.tradable(a.ts_event))
+    target = Target(ref, symbol, account, strategy)
+    inputs = build_inputs(screened.bars, traded, target, alerts_kept)
+    if agent_signals is not None:
+        inputs = with_agent_signals(inputs, agent_signals, target, bars.interval)
     stack_run = _run_stack(inputs, settings, timeout)
     closed = trade_list(inputs + stack_run.outputs, multiplier)
     days = by_day(closed, day_zone, roll)
@@ -237,7 +274,9 @@ def run(
             "interval": bars.interval,
             "trades_file": trades_path.name if trades_path else None,
             "trades_sha256": _sha256(trades_path) if trades_path else None,
-            "recorded_alerts": len(replayed), "alerts_source": Path(alerts).name if alerts else None,
+            "recorded_alerts": len(replayed), "agent_signals": signals,
+            **screened.report(listed.trades, traded, len(replayed) - len(alerts_kept)),
+            "agent_signals_generated": _generated(inputs, agent_signals), "alerts_source": Path(alerts).name if alerts else None,
             "tradingview_trades": len(listed.trades), "open_trades_left_out": listed.open_trades,
             "instrument_id": ref.instrument_id, "ticker": symbol, "account_id": account, "strategy_id": strategy,
             "tradingview_net_pnl": str(sum((t.reported_pnl or Decimal(0) for t in listed.trades), Decimal(0)).quantize(CENT)),
@@ -270,12 +309,24 @@ def _alerts(source: str, instrument_id: str) -> tuple[Any, ...]:
     return found
 
 
+def _generated(inputs: list[Any], agent_signals: AgentSignals | None) -> int | None:
+    """How many signals the agents' bar strategy generated (None: no bar strategy ran)."""
+    if agent_signals is None:
+        return None
+    return sum(1 for e in inputs if isinstance(e, SignalEvent) and e.origin is IngestSource.AGENT)
+
+
 def _run_stack(inputs: list[Any], settings: StackSettings, timeout: float) -> StackRun:
     try:
         with Progress(*COLUMNS, console=console, transient=True) as progress:
             task = progress.add_task("through the stack", total=len(inputs))
             return asyncio.run(
-                run_through_stack(inputs, settings, timeout_s=timeout, progress=lambda: progress.advance(task))
+                run_through_stack(
+                    inputs,
+                    settings,
+                    timeout_s=timeout,
+                    progress=lambda: progress.advance(task),
+                )
             )
     except BacktestError as exc:
         raise _fail(str(exc)) from None
