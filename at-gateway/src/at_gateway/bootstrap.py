@@ -25,7 +25,7 @@ from at_core.metrics.gateway import CATALOG
 from at_core.runtime.bus import BusError, EventBus
 from at_core.runtime.logging import get_logger
 from at_gateway.adapters import log_redaction
-from at_gateway.adapters.dedup import Deduplicator, dedup_key
+from at_gateway.adapters.dedup import Deduplicator, dedup_key, signal_msg_id
 from at_gateway.adapters.outbox import Outbox
 from at_gateway.adapters.publisher import DurablePublisher
 from at_gateway.config import GatewaySettings
@@ -96,6 +96,7 @@ def build(settings: GatewaySettings, clock: Clock | None = None) -> Gateway:
         dedup=dedup,
         sink=publisher,
         key_of=dedup_key,
+        msg_id_of=signal_msg_id,
         redactor=redactor,
         limits=Limits(
             per_source=settings.rate_limit_per_minute,
@@ -152,7 +153,9 @@ async def start(gw: Gateway) -> None:
         log.info("nats_ready")
     while True:
         gw.outbox.prune_claims(gw.clock.now_ns())
-        if gw.bus.connected:
+        # Claims are shared once the outbox drained: by then JetStream holds their signals' ids, so
+        # a replica that finds the claim in the KV also finds JetStream dropping its repeat.
+        if gw.bus.connected and gw.outbox.depth() == 0:
             try:
                 await gw.dedup.share_claims()
             except Exception as exc:  # try again on the next tick
@@ -163,6 +166,7 @@ async def start(gw: Gateway) -> None:
 async def stop(gw: Gateway) -> None:
     """Stop the publisher, close the bus and the outbox."""
     await gw.publisher.stop()
+    await gw.dedup.flush()
     if gw.bus is not None:
         await gw.bus.close()
     gw.outbox.close()

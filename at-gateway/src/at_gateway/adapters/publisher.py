@@ -27,8 +27,12 @@ class DurablePublisher:
         self._drainer: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
 
-    async def publish(self, event: Event, budget_s: float | None = None) -> str:
-        """Return ``"jetstream"`` or ``"outbox"``; JetStream is waited for at most ``budget_s``.
+    async def publish(self, event: Event, budget_s: float | None = None, msg_id: str | None = None) -> str:
+        """Return ``"jetstream"``, ``"duplicate"`` or ``"outbox"``; JetStream is waited for at most ``budget_s``.
+
+        ``msg_id`` is the ``Nats-Msg-Id`` (default: the event id). ``"duplicate"``: JetStream already
+        held a message with that ``msg_id`` within its duplicate window and dropped this one
+        (only said when ``msg_id`` is given: an event id is never repeated but on a retry).
 
         Raises:
             NotDurable: neither JetStream nor the outbox took it.
@@ -36,12 +40,13 @@ class DurablePublisher:
         timeout = self.timeout_s if budget_s is None else min(self.timeout_s, budget_s)
         if self.bus is not None and self.outbox.depth() == 0 and self.bus.connected and timeout > 0:
             try:
-                await self.bus.publish(event, timeout=timeout)  # bounded by the ack timeout
-                return "jetstream"
+                ack = await self.bus.publish(event, timeout=timeout, msg_id=msg_id)  # bounded by the ack timeout
             except (PublishError, TimeoutError):
                 self.metrics.counter("publish_errors_total").inc()
+            else:
+                return "duplicate" if msg_id is not None and ack is not None and ack.duplicate else "jetstream"
         try:
-            self.outbox.put(event.event_id, encode_event(event))
+            self.outbox.put(event.event_id, encode_event(event), msg_id)
         except Exception as exc:
             raise NotDurable(str(exc)) from exc
         self.metrics.gauge("outbox_depth").set(self.outbox.depth())
@@ -71,9 +76,9 @@ class DurablePublisher:
         if self.bus is None or not self.bus.connected:
             return 0
         sent = 0
-        for seq, _event_id, data in self.outbox.peek(200):
+        for seq, _event_id, data, msg_id in self.outbox.peek(200):
             try:
-                await self.bus.publish(decode_event(data), timeout=max(self.timeout_s, 2.0))
+                await self.bus.publish(decode_event(data), timeout=max(self.timeout_s, 2.0), msg_id=msg_id)
             except PublishError:
                 break
             self.outbox.delete(seq)
