@@ -20,8 +20,10 @@ from at_core.catalog import InstrumentCatalog
 from at_core.clock import Clock, WallClock
 from at_core.events import EventFactory
 from at_core.ids import IdGenerator
+from at_core.markets.calendars import preload
 from at_core.metrics import Metrics
 from at_core.metrics.gateway import CATALOG
+from at_core.models.futures_specs import FUTURE_SPECS
 from at_core.runtime.bus import BusError, EventBus
 from at_core.runtime.logging import get_logger
 from at_gateway.adapters import log_redaction
@@ -77,6 +79,10 @@ def _rng(settings: GatewaySettings) -> random.Random:
 def build(settings: GatewaySettings, clock: Clock | None = None) -> Gateway:
     """Wire real adapters; installs the log redactor (call after logging is configured)."""
     clock = clock or WallClock()
+    # Every continuous future an alert names resolves through its exchange calendar: built now
+    # (seconds: pandas), not on the first alert (which then missed its answer deadline and sent
+    # every alert queued behind it to the outbox).
+    preload(sorted({spec.calendar for spec in FUTURE_SPECS.values()}))
     metrics = CATALOG.build()
     outbox = Outbox(settings.outbox_path)
     metrics.gauge("outbox_depth").set(outbox.depth())
@@ -166,7 +172,6 @@ async def start(gw: Gateway) -> None:
 async def stop(gw: Gateway) -> None:
     """Stop the publisher, close the bus and the outbox."""
     await gw.publisher.stop()
-    await gw.dedup.flush()
     if gw.bus is not None:
         await gw.bus.close()
     gw.outbox.close()

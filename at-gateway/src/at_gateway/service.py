@@ -25,7 +25,7 @@ from at_gateway.domain.limits import RateLimiter, SlidingWindow
 from at_gateway.domain.pinescript import pinescript_extras
 from at_gateway.domain.redaction import Redactor
 from at_gateway.domain.routing import Route, RouteTable
-from at_gateway.errors import NotDurable, Reason, Rejection
+from at_gateway.errors import NotDurable, Reason, Rejection, Stored
 
 log = get_logger("at_gateway.service")
 
@@ -36,14 +36,14 @@ class Dedup(Protocol):
 
     async def seen(self, key: str, timeout_s: float) -> str | None: ...
     def reserve(self, key: str, event_id: str) -> None: ...
-    async def first_of(self, key: str, timeout_s: float) -> str | None: ...
-    def record(self, key: str, event_id: str) -> None: ...
+    async def first_of(self, key: str, seq: int, timeout_s: float) -> str | None: ...
+    async def record(self, key: str, event_id: str) -> None: ...
     def record_on_disk(self, key: str, event_id: str) -> str: ...
     async def release(self, key: str, timeout_s: float = ...) -> None: ...
 
 
 class Sink(Protocol):
-    async def publish(self, event: Event, budget_s: float | None = None, msg_id: str | None = None) -> str: ...
+    async def publish(self, event: Event, budget_s: float | None = None, msg_id: str | None = None) -> Stored: ...
     async def publish_best_effort(self, event: Event, budget_s: float | None = None) -> None: ...
 
 
@@ -186,19 +186,21 @@ class GatewayService:
         except Exception:
             await self.dedup.release(key, self._left(request.deadline))
             raise
-        stored = [s for s, how in zip(signals, sinks, strict=True) if how != "duplicate"]
+        stored = [s for s, how in zip(signals, sinks, strict=True) if how.duplicate_of is None]
         if not stored:  # JetStream held every signal's id already: a repeat (of this or another replica's)
             self.metrics.counter("duplicates_total").labels(request.route_name).inc()
-            return Duplicate(await self.dedup.first_of(key, self._left(request.deadline, reserve=0.05)))
+            seq = sinks[0].duplicate_of or 0
+            return Duplicate(await self.dedup.first_of(key, seq, self._left(request.deadline, reserve=0.05)))
         # A repeat of an alert whose first attempt stored only some signals stores the rest: its first
         # stored signal's id is the one a later repeat is answered with.
-        if "outbox" in sinks:
+        outbox = any(how.sink == "outbox" for how in sinks)
+        if outbox:
             self.dedup.record_on_disk(key, stored[0].event_id)
         else:
-            self.dedup.record(key, stored[0].event_id)
+            await self.dedup.record(key, stored[0].event_id)
         for s in stored:
             self.metrics.counter("signals_accepted_total").labels(s.account_id, s.strategy_id).inc()
-        return Accepted(tuple(stored), "outbox" if "outbox" in sinks else "jetstream")
+        return Accepted(tuple(stored), "outbox" if outbox else "jetstream")
 
     def build_signals(
         self, alert: Alert, route: Route, origin: IngestSource, raw: bytes, extra: dict[str, Any] | None = None
@@ -260,7 +262,7 @@ class GatewayService:
         sink = "jetstream"
         for event in events:
             try:
-                if await self.sink.publish(event, self._left(deadline, reserve=0.1)) == "outbox":
+                if (await self.sink.publish(event, self._left(deadline, reserve=0.1))).sink == "outbox":
                     sink = "outbox"
             except NotDurable as exc:
                 raise Rejection(Reason.NOT_DURABLE, "the event could not be stored") from exc
@@ -271,11 +273,11 @@ class GatewayService:
 
     async def store_signals(
         self, signals: Sequence[SignalEvent], msg_ids: Sequence[str], route_name: str, deadline: float
-    ) -> list[str]:
+    ) -> list[Stored]:
         """Publish an alert's signals, each under its own message id: one JetStream round trip each.
 
         Returns:
-            Per signal, ``jetstream``, ``duplicate`` (JetStream already held that id) or ``outbox``.
+            Per signal, where it went (``duplicate_of`` set: JetStream already held that id).
 
         Raises:
             Rejection: ``not_durable`` if a signal can be stored nowhere.
@@ -287,7 +289,7 @@ class GatewayService:
                 sinks.append(await self.sink.publish(signal, self._left(deadline, reserve=0.1), msg_id))
             except NotDurable as exc:
                 raise Rejection(Reason.NOT_DURABLE, "the event could not be stored") from exc
-        sink = "outbox" if "outbox" in sinks else "jetstream"
+        sink = "outbox" if any(how.sink == "outbox" for how in sinks) else "jetstream"
         self.metrics.histogram("receive_to_durable_seconds").labels(route_name, sink).observe(
             self.monotonic() - started
         )

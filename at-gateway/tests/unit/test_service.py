@@ -17,7 +17,7 @@ from at_gateway.adapters.dedup import dedup_key, signal_msg_id
 from at_gateway.domain.bounds import QuantityLimits
 from at_gateway.domain.redaction import Redactor
 from at_gateway.domain.routing import Route, RouteTable, Target
-from at_gateway.errors import NotDurable, Reason, Rejection
+from at_gateway.errors import NotDurable, Reason, Rejection, Stored
 from at_gateway.service import Accepted, AlertRequest, Duplicate, GatewayService, Limits
 
 NOW = 1_795_000_000_000_000_000
@@ -26,11 +26,11 @@ ALERT = b'{"ticker": "MES1!", "exchange": "CME_MINI", "action": "buy", "contract
 
 
 class FakeDedup:
-    """The dedup port in memory: ``claims`` is this process's memory, ``shared`` the KV record."""
+    """The dedup port in memory: ``claims`` is this process's memory, ``stream`` the sink's messages."""
 
-    def __init__(self, shared: dict[str, str] | None = None) -> None:
+    def __init__(self, stream: list[Event] | None = None) -> None:
         self.claims: dict[str, str] = {}
-        self.shared = {} if shared is None else shared
+        self.stream = stream  # what JetStream holds, read by sequence
         self.released: list[str] = []
         self.timeouts: list[float] = []
 
@@ -41,13 +41,12 @@ class FakeDedup:
     def reserve(self, key: str, event_id: str) -> None:
         self.claims[key] = event_id
 
-    async def first_of(self, key: str, timeout_s: float) -> str | None:
+    async def first_of(self, key: str, seq: int, timeout_s: float) -> str | None:
         self.claims.pop(key, None)  # this request's own reservation
-        return self.shared.get(key)
+        return self.stream[seq - 1].event_id if self.stream else None
 
-    def record(self, key: str, event_id: str) -> None:
+    async def record(self, key: str, event_id: str) -> None:
         self.claims[key] = event_id
-        self.shared.setdefault(key, event_id)
 
     def record_on_disk(self, key: str, event_id: str) -> str:
         self.claims[key] = event_id
@@ -68,14 +67,14 @@ class FakeSink:
         self.fail = fail
         self.fail_after = fail_after  # refuse every publish after this many stored
 
-    async def publish(self, event: Event, budget_s: float | None = None, msg_id: str | None = None) -> str:
+    async def publish(self, event: Event, budget_s: float | None = None, msg_id: str | None = None) -> Stored:
         if self.fail or (self.fail_after is not None and len(self.published) >= self.fail_after):
             raise NotDurable("disk full")
         if msg_id is not None and msg_id in self.msg_ids:
-            return "duplicate"
+            return Stored("jetstream", duplicate_of=self.msg_ids.index(msg_id) + 1)
         self.published.append(event)
         self.msg_ids.append(msg_id)
-        return "jetstream"
+        return Stored("jetstream")
 
     async def publish_best_effort(self, event: Event, budget_s: float | None = None) -> None:
         self.dead_letters.append(event)
@@ -136,9 +135,9 @@ async def test_a_repeated_alert_returns_the_first_event_id_and_publishes_nothing
 
 
 async def test_a_repeat_only_jetstream_knows_is_answered_with_the_first_event_id_and_not_stored() -> None:
-    sink, shared = FakeSink(), {}
-    one, _, _ = make_service(sink=sink, dedup=FakeDedup(shared))
-    other, _, _ = make_service(sink=sink, dedup=FakeDedup(shared), seed=8)  # another replica, empty memory
+    sink = FakeSink()
+    one, _, _ = make_service(sink=sink, dedup=FakeDedup(sink.published))
+    other, _, _ = make_service(sink=sink, dedup=FakeDedup(sink.published), seed=8)  # another replica, empty memory
     first = await one.accept_alert(request(), "1.2.3.4")
     repeat = await other.accept_alert(request(), "1.2.3.4")
     assert isinstance(first, Accepted)

@@ -1,4 +1,4 @@
-"""De-duplication of alerts: JetStream's own ``Nats-Msg-Id`` check, a KV record, a local record.
+"""De-duplication of alerts: JetStream's own ``Nats-Msg-Id`` check, a local record, a KV record.
 
 The check that stops a repeat is JetStream's: every signal of an alert is published with a
 message id derived from the alert's key (:func:`signal_msg_id`), and within ``AT_SIGNALS``'
@@ -6,13 +6,14 @@ message id derived from the alert's key (:func:`signal_msg_id`), and within ``AT
 JetStream stores the first and acknowledges a repeat as ``duplicate``, atomically across
 replicas, in the one round trip that publishes. No claim is made before the publish.
 
-What JetStream's ack does not say is the first event id (the gateway may not read the stream
-by sequence). It comes from, in order: this process's memory; the on-disk claims (the outbox's
-``claims`` table, written when an alert went to the outbox); the shared KV bucket, written after
-each accepted alert **off the answer path** (a background create) and read only for a repeat
-(or, when ``dedup_window_s`` is longer than the stream's window, before publishing: then the KV
-is the check beyond the stream's window, one more round trip per alert). Every await is bounded
-by the caller's time budget.
+A repeat is answered with the first event id: from this process's memory; else the on-disk
+claims (the outbox's ``claims`` table, written when an alert went to the outbox, so a restart
+still knows it); else the first message itself, read by the sequence JetStream's duplicate ack
+names. The KV bucket stays for what JetStream cannot hold: claims made on disk while NATS was
+down (shared once it is back, conflicts between replicas counted), and, only when
+``dedup_window_s`` is longer than the stream's window, the check beyond it (read before each
+publish: one more round trip; written after the ack, off the answer path). Every await is
+bounded by the caller's time budget.
 """
 
 from __future__ import annotations
@@ -20,9 +21,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import json
 import time
 from collections import OrderedDict
 
+from nats.aio.client import Client as NatsClient
+from nats.js import JetStreamContext
 from nats.js.api import KeyValueConfig
 from nats.js.errors import KeyWrongLastSequenceError, NotFoundError
 from nats.js.kv import KeyValue
@@ -74,9 +78,11 @@ class Deduplicator:
         self._kv_timeout_s = kv_timeout_s
         self._local: OrderedDict[str, tuple[str, float]] = OrderedDict()
         self._kv: KeyValue | None = None
-        self._writes: set[asyncio.Task[None]] = set()
+        self._nc: NatsClient | None = None
+        self._js: JetStreamContext | None = None
 
     async def attach(self, bus: EventBus) -> None:
+        self._nc, self._js = bus.nc, bus.js
         info = await bus.js.stream_info(_signals_stream())
         self.stream_window_s = float(info.config.duplicate_window or 0.0)
         try:
@@ -141,42 +147,46 @@ class Deduplicator:
             return first
         return None
 
-    async def first_of(self, key: str, timeout_s: float) -> str | None:
-        """JetStream acknowledged ``key``'s signal as a duplicate: the first event id.
+    async def first_of(self, key: str, seq: int, timeout_s: float) -> str | None:
+        """JetStream acknowledged ``key``'s signal as a duplicate of its message ``seq``: the first event id.
 
-        The KV record is written just after the first was stored (by whichever replica): it is
-        polled until ``timeout_s``. None if it never shows (that replica died in between).
+        This process's own reservation aside, the disk, then that message itself (read by
+        sequence from ``AT_SIGNALS``, the stream the gateway writes). None if it cannot be read
+        in time (the repeat is still dropped: only its answer lacks the id).
         """
         self._local.pop(key, None)  # this request's own reservation: the first is someone else's
         if (first := self._store.claimed(key, self._clock.now_ns())) is not None:
             return first
-        kv = self._kv
-        if kv is None:
+        js = self._js
+        if js is None or seq <= 0 or timeout_s <= 0:
             return None
-        deadline = time.monotonic() + timeout_s
-        while True:
-            with contextlib.suppress(Exception):
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    break
-                first = await asyncio.wait_for(self._kv_get(kv, key), left)
-                if first is not None:
-                    self.reserve(key, first)
-                    return first
-            if time.monotonic() + 0.01 >= deadline:
-                break
-            await asyncio.sleep(0.01)  # polling a record another replica is writing, not a message
-        log.warning("dedup_first_event_id_unknown", key=key)
-        return None
+        try:
+            msg = await asyncio.wait_for(js.get_msg(_signals_stream(), seq), timeout_s)
+            first = str(json.loads(msg.data or b"{}")["event_id"])
+        except Exception as exc:
+            log.warning("dedup_first_event_id_unknown", key=key, seq=seq, error=repr(exc)[:200])
+            return None
+        self.reserve(key, first)
+        return first
 
-    def record(self, key: str, event_id: str) -> None:
-        """JetStream stored ``key``'s first signal: remember it, and write the KV record off the answer path."""
+    async def record(self, key: str, event_id: str) -> None:
+        """JetStream stored ``key``'s first signal: remember it in this process; and, only when the
+        dedup window is longer than the stream's, write the KV record, off the answer path.
+
+        Within the stream's window the record is JetStream's own (the message id, the message
+        holding the event id). The KV write is a plain core-NATS publish into the bucket's
+        subject, no reply awaited: no round trip. Measured: a KV write per alert, even unawaited,
+        doubled the server's stores and delayed signal acks past the answer deadline under load,
+        so it is made only where it is the check.
+        """
         self.reserve(key, event_id)
-        if self._kv is None:
+        nc = self._nc
+        if not self.kv_on_path or nc is None or not nc.is_connected:
             return
-        task = asyncio.get_running_loop().create_task(self._record_kv(key, event_id))
-        self._writes.add(task)
-        task.add_done_callback(self._writes.discard)
+        try:
+            await nc.publish(f"$KV.{subjects.KV_BUCKET_DEDUP}.{key}", event_id.encode())  # the KV's own subject
+        except Exception as exc:
+            log.warning("dedup_record_failed", key=key, event_id=event_id, error=repr(exc)[:200])
 
     def record_on_disk(self, key: str, event_id: str) -> str:
         """An alert went to the outbox: its claim on disk (a restart still answers the repeat). Returns the holder."""
@@ -195,24 +205,7 @@ class Deduplicator:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._kv.delete(key), timeout_s)
 
-    async def flush(self) -> None:
-        """Wait for the KV records being written (at stop)."""
-        if self._writes:
-            await asyncio.gather(*self._writes, return_exceptions=True)
-
     # --- the KV record ----------------------------------------------------------------------
-
-    async def _record_kv(self, key: str, event_id: str) -> None:
-        kv = self._kv
-        assert kv is not None  # checked by the caller
-        try:
-            holder = await asyncio.wait_for(self._kv_claim(kv, key, event_id), self._kv_timeout_s)
-        except Exception as exc:  # the signal is stored: only another replica's answer to a repeat lacks the id
-            log.warning("dedup_record_failed", key=key, event_id=event_id, error=repr(exc)[:200])
-            return
-        if holder is not None and holder != event_id:
-            log.error("dedup_conflict", key=key, event_id=event_id, other_event_id=holder)
-            self._count("dedup_conflicts_total")
 
     @staticmethod
     async def _kv_get(kv: KeyValue, key: str) -> str | None:

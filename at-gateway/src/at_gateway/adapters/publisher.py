@@ -11,7 +11,7 @@ from at_core.runtime.bus import EventBus, PublishError
 from at_core.runtime.logging import get_logger
 from at_core.serialization import decode_event, encode_event
 from at_gateway.adapters.outbox import Outbox
-from at_gateway.errors import NotDurable
+from at_gateway.errors import NotDurable, Stored
 
 log = get_logger("at_gateway.publisher")
 
@@ -27,12 +27,12 @@ class DurablePublisher:
         self._drainer: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
 
-    async def publish(self, event: Event, budget_s: float | None = None, msg_id: str | None = None) -> str:
-        """Return ``"jetstream"``, ``"duplicate"`` or ``"outbox"``; JetStream is waited for at most ``budget_s``.
+    async def publish(self, event: Event, budget_s: float | None = None, msg_id: str | None = None) -> Stored:
+        """Where the event went (``jetstream`` or ``outbox``); JetStream is waited for at most ``budget_s``.
 
-        ``msg_id`` is the ``Nats-Msg-Id`` (default: the event id). ``"duplicate"``: JetStream already
-        held a message with that ``msg_id`` within its duplicate window and dropped this one
-        (only said when ``msg_id`` is given: an event id is never repeated but on a retry).
+        ``msg_id`` is the ``Nats-Msg-Id`` (default: the event id). With one, ``duplicate_of`` is the
+        stream sequence of the message JetStream already held under it (within its duplicate
+        window): this one was dropped.
 
         Raises:
             NotDurable: neither JetStream nor the outbox took it.
@@ -44,7 +44,8 @@ class DurablePublisher:
             except (PublishError, TimeoutError):
                 self.metrics.counter("publish_errors_total").inc()
             else:
-                return "duplicate" if msg_id is not None and ack is not None and ack.duplicate else "jetstream"
+                dup = msg_id is not None and ack is not None and ack.duplicate
+                return Stored("jetstream", ack.seq if dup and ack is not None else None)
         try:
             self.outbox.put(event.event_id, encode_event(event), msg_id)
         except Exception as exc:
@@ -52,7 +53,7 @@ class DurablePublisher:
         self.metrics.gauge("outbox_depth").set(self.outbox.depth())
         log.warning("event_queued_in_outbox", event_id=event.event_id, depth=self.outbox.depth())
         self._wake.set()
-        return "outbox"
+        return Stored("outbox")
 
     async def publish_best_effort(self, event: Event, budget_s: float | None = None) -> None:
         """For dead letters: publish if the bus is up, within ``budget_s``; never fail the request."""
