@@ -37,6 +37,8 @@ class Outbox:
         )
         # Kept in memory: the hot path asks "is anything waiting?" on every publish.
         self._depth = int(self._db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0])
+        # Likewise "is any claim kept?" (nearly always no: claims are made only while NATS is out of reach).
+        self._claims = int(self._db.execute("SELECT COUNT(*) FROM claims").fetchone()[0])
 
     def put(self, event_id: str, data: bytes, msg_id: str | None = None) -> None:
         """Keep an event; ``msg_id`` is its ``Nats-Msg-Id`` when it is not the event id."""
@@ -68,6 +70,7 @@ class Outbox:
                 "INSERT OR REPLACE INTO claims (key, event_id, expires_ns) VALUES (?, ?, ?)",
                 (key, event_id, expires_ns),
             )
+            self._claims += row is None
             return event_id
 
     def unshared_claims(self, now_ns: int, limit: int = 200) -> list[tuple[str, str]]:
@@ -94,6 +97,8 @@ class Outbox:
 
     def claimed(self, key: str, now_ns: int) -> str | None:
         """The event id an unexpired local claim holds for ``key``."""
+        if not self._claims:
+            return None
         with self._lock:
             row = self._db.execute(
                 "SELECT event_id FROM claims WHERE key = ? AND expires_ns > ?", (key, now_ns)
@@ -102,11 +107,13 @@ class Outbox:
 
     def unclaim(self, key: str) -> None:
         with self._lock:
-            self._db.execute("DELETE FROM claims WHERE key = ?", (key,))
+            self._claims -= self._db.execute("DELETE FROM claims WHERE key = ?", (key,)).rowcount
 
     def prune_claims(self, now_ns: int) -> int:
         with self._lock:
-            return self._db.execute("DELETE FROM claims WHERE expires_ns <= ?", (now_ns,)).rowcount
+            pruned = self._db.execute("DELETE FROM claims WHERE expires_ns <= ?", (now_ns,)).rowcount
+            self._claims -= pruned
+            return pruned
 
     def depth(self) -> int:
         """Events waiting (this process is the outbox's only writer)."""
