@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import random
 from dataclasses import dataclass
 from decimal import Decimal
@@ -79,6 +80,10 @@ def _rng(settings: GatewaySettings) -> random.Random:
 def build(settings: GatewaySettings, clock: Clock | None = None) -> Gateway:
     """Wire real adapters; installs the log redactor (call after logging is configured)."""
     clock = clock or WallClock()
+    # No access line per request (serve() asks uvicorn for none, but the app's logging setup at
+    # start re-enables the library loggers): it was a JSON line per alert, 5% of the CPU, and
+    # http_requests_total counts every request by route and status anyway.
+    logging.getLogger("uvicorn.access").disabled = True
     # Every continuous future an alert names resolves through its exchange calendar: built now
     # (seconds: pandas), not on the first alert (which then missed its answer deadline and sent
     # every alert queued behind it to the outbox).
