@@ -6,6 +6,7 @@ import contextlib
 import os
 import signal
 import socket
+import time
 from typing import Any
 
 import uvicorn
@@ -155,6 +156,9 @@ def _serve_uvicorn(settings: GatewaySettings, sockets: list[socket.socket] | Non
     uvicorn.Server(_uvicorn_config(settings)).run(sockets=sockets)
 
 
+_WORKER_STOP_S = 15.0  # from SIGTERM to SIGKILL of a worker still running
+
+
 def _serve_uvicorn_workers(settings: GatewaySettings) -> None:
     """``workers`` forked processes accepting on one listening socket, each its own app, bus
     connection and outbox (worker N > 0: ``outbox_path.wN``); the parent forwards SIGTERM/SIGINT.
@@ -172,16 +176,31 @@ def _serve_uvicorn_workers(settings: GatewaySettings) -> None:
             os._exit(0)
         children.append(pid)
 
+    stopping: list[float] = []
+
     def forward(signum: int, _frame: object) -> None:
+        stopping.append(time.monotonic())
         for child in children:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(child, signum)
 
     signal.signal(signal.SIGTERM, forward)
     signal.signal(signal.SIGINT, forward)
-    for child in children:
-        with contextlib.suppress(ChildProcessError):
-            os.waitpid(child, 0)
+    alive = set(children)
+    while alive:
+        for child in list(alive):
+            with contextlib.suppress(ChildProcessError):
+                if os.waitpid(child, os.WNOHANG)[0] == 0:
+                    continue
+            alive.discard(child)
+        if alive and stopping and time.monotonic() - stopping[0] > _WORKER_STOP_S:
+            # a worker that has not stopped by now is stuck (seen once in its shutdown): what it
+            # answered 202 is already durable (JetStream or the outbox), so it is killed, not waited for
+            log.error("worker_stop_timeout", workers=sorted(alive), waited_s=_WORKER_STOP_S)
+            for child in alive:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(child, signal.SIGKILL)
+        time.sleep(0.1)
 
 
 def _serve_granian(settings: GatewaySettings) -> None:
