@@ -139,6 +139,8 @@ async def test_no_service_but_the_recorder_can_get_a_stored_message_by_sequence(
     for stream in ("AT_SIGNALS", "AT_DECISIONS"):
         with pytest.raises(REFUSED):
             await js.get_msg(stream, 1, direct=True)
+        if stream == "AT_SIGNALS" and service == "gateway":
+            continue  # its own stream: it reads the first of a repeated alert by sequence (at_core.permissions)
         with pytest.raises(REFUSED):
             await js.get_msg(stream, 1)
     await attacker.close()

@@ -1,16 +1,20 @@
-"""`make bench-gateway`: the full webhook path against the HTTP ceiling, in the same run.
+"""`make bench-gateway`: the full webhook path against two baselines, in the same run.
 
-Starts a real nats-server and, each in its own process with one uvicorn worker:
-  * ``ceiling``: a minimal FastAPI app whose only route reads the body and answers 202;
+Starts a real nats-server and, each in its own process:
+  * ``body-only``: a minimal FastAPI app whose only route reads the body and answers 202;
+  * ``minimal JetStream``: a minimal FastAPI app that validates the body with one Pydantic model
+    and publishes it with one JetStream-acknowledged publish (the floor of "durable on NATS");
   * ``gateway``: the real gateway (auth, validation, de-duplication, JetStream-acknowledged
-    publish, metrics, JSON logs to a file) on a fresh outbox.
-Then drives both on loopback with ``--connections`` keep-alive connections for ``--seconds``
-each (wrk when installed, else the asyncio HTTP/1.1 client below), every alert with its own
-``alert_id`` so none is a duplicate, and prints requests/s and p50/p99 latency side by side.
-Then prints the redaction cost per KB of 1 MiB bodies, ordinary and hostile (the patterns are
-linear: target well under a second per MiB). Asserts nothing: targets live here, never in tests.
+    publish, metrics, JSON logs to a file) on a fresh outbox, one uvicorn worker; with
+    ``--granian`` also under granian, with ``--workers N`` also N processes.
+Then drives each on loopback with ``--connections`` keep-alive connections for ``--seconds``
+(wrk when installed, its Lua script giving every alert its own ``alert_id``, else the asyncio
+HTTP/1.1 client below), and prints requests/s and p50/p99 latency, each gateway figure next to
+its same-run minimal-JetStream baseline and the ratio. Then prints the redaction cost per KB of
+1 MiB bodies, ordinary and hostile. Asserts nothing: targets live here, never in tests.
 
     .venv/bin/python at-gateway/bench/bench_gateway.py [--seconds 10] [--connections 32]
+        [--client wrk|asyncio] [--granian] [--workers 2]
 """
 
 from __future__ import annotations
@@ -91,7 +95,7 @@ def redaction_cost() -> list[tuple[str, int, float]]:
 
 
 def ceiling_app():
-    """The minimal endpoint: read the body, answer 202."""
+    """The body-only endpoint: read the body, answer 202."""
     app = FastAPI()
 
     @app.post("/webhooks/tradingview/{token}")
@@ -100,6 +104,74 @@ def ceiling_app():
         return JSONResponse({"status": "accepted", "bytes": len(body)}, status_code=202)
 
     return app
+
+
+def minimal_jetstream_app(nats_url: str):
+    """The minimal durable endpoint: one Pydantic model, one JetStream-acknowledged publish."""
+    import contextlib
+    import uuid
+
+    import nats
+    from nats.js.api import StreamConfig
+    from pydantic import BaseModel
+
+    class Order(BaseModel):
+        action: str
+        contracts: str
+        price: str | None = None
+        comment: str | None = None
+
+    class Strategy(BaseModel):
+        order: Order
+        position_size: str | None = None
+        market_position: str | None = None
+        prev_market_position: str | None = None
+
+    class Alert(BaseModel):
+        ticker: str
+        exchange: str | None = None
+        interval: str | None = None
+        close: str | None = None
+        time: str | None = None
+        alert_id: str | None = None
+        strategy: Strategy
+
+    class Signal(BaseModel):
+        event_id: str
+        alert: Alert
+
+    state: dict = {}
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app):
+        nc = await nats.connect(nats_url)
+        js = nc.jetstream()
+        with contextlib.suppress(Exception):
+            await js.add_stream(StreamConfig(name="BENCH_MIN", subjects=["bench.min.>"]))
+        state["js"] = js
+        yield
+        await nc.close()
+
+    app = FastAPI(lifespan=lifespan)
+
+    @app.post("/webhooks/tradingview/{token}")
+    async def durable(token: str, request: Request) -> JSONResponse:
+        alert = Alert.model_validate_json(await request.body())
+        signal = Signal(event_id=uuid.uuid4().hex, alert=alert)
+        ack = await state["js"].publish(
+            "bench.min.signal", signal.model_dump_json().encode(), timeout=1.0, headers={"Nats-Msg-Id": signal.event_id}
+        )
+        return JSONResponse({"status": "accepted", "event_id": signal.event_id, "seq": ack.seq}, status_code=202)
+
+    @app.get("/readyz")
+    async def ready() -> JSONResponse:
+        return JSONResponse({"ready": "js" in state}, status_code=200 if "js" in state else 503)
+
+    return app
+
+
+def _serve_minimal_jetstream(port: int, nats_url: str) -> None:
+    uvicorn.run(minimal_jetstream_app(nats_url), host="127.0.0.1", port=port, log_level="warning", access_log=False)
 
 
 def _serve_gateway_profiled(out: str) -> None:
@@ -123,6 +195,76 @@ def _serve_gateway_profiled(out: str) -> None:
 
 def _serve_ceiling(port: int) -> None:
     uvicorn.run(ceiling_app(), host="127.0.0.1", port=port, log_level="warning", access_log=False)
+
+
+# wrk: every request its own alert_id (thread id and a counter), the report as one JSON line.
+WRK_SCRIPT = r"""
+local template = [[TEMPLATE]]
+local n = 0
+local threads = {}
+function setup(thread)
+  thread:set("tid", #threads)
+  table.insert(threads, thread)
+end
+function init(args)
+  prefix = args[1] .. "-" .. tid .. "-"
+end
+function request()
+  n = n + 1
+  local body = string.gsub(template, "ALERT_ID", prefix .. n)
+  return wrk.format("POST", "PATH", {["Content-Type"] = "application/json"}, body)
+end
+function done(summary, latency, requests)
+  local non2xx = summary.errors.status
+  io.write(string.format(
+    'WRK_JSON {"requests": %d, "duration_us": %d, "p50_us": %d, "p99_us": %d, "non2xx": %d, "socket_errors": %d}\n',
+    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99), non2xx,
+    summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout))
+end
+"""
+
+
+def _wrk_script(workdir: Path) -> Path:
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    template = _alert(0, now).decode().replace(f"bench-{os.getpid()}-0", "ALERT_ID")
+    path = workdir / "alerts.lua"
+    path.write_text(WRK_SCRIPT.replace("TEMPLATE", template).replace("PATH", PATH))
+    return path
+
+
+_RUN = itertools.count()
+
+
+def _drive_wrk(port: int, seconds: float, connections: int, script: Path) -> dict:
+    """wrk with two threads; ``statuses`` counts 2xx and the rest (wrk does not tell them apart)."""
+    prefix = f"wrk{os.getpid()}x{next(_RUN)}"
+    out = subprocess.run(
+        [
+            shutil.which("wrk") or "wrk",
+            "-t2",
+            f"-c{connections}",
+            f"-d{max(1, round(seconds))}s",
+            "--timeout",
+            "5s",
+            "-s",
+            str(script),
+            f"http://127.0.0.1:{port}",
+            "--",
+            prefix,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    line = next(ln for ln in out.splitlines() if ln.startswith("WRK_JSON "))
+    r = json.loads(line.removeprefix("WRK_JSON "))
+    return {
+        "requests": r["requests"],
+        "rps": r["requests"] / (r["duration_us"] / 1e6),
+        "p50_ms": r["p50_us"] / 1000,
+        "p99_ms": r["p99_us"] / 1000,
+        "statuses": {"2xx": r["requests"] - r["non2xx"], "other": r["non2xx"], "socket_errors": r["socket_errors"]},
+    }
 
 
 class _Conn:
@@ -203,75 +345,121 @@ def _stop(proc: subprocess.Popen) -> None:
         proc.wait()
 
 
-def _measure(name: str, cmd: list[str], env: dict[str, str], port: int, ready: str, args, log) -> dict:
+def _measure(name: str, cmd: list[str], env: dict[str, str], port: int, ready: str, args, log, script) -> dict:
     proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
         _wait_http(port, ready)
-        asyncio.run(_drive(port, min(2.0, args.seconds), args.connections))  # warm-up
-        result = asyncio.run(_drive(port, args.seconds, args.connections))
+        if script is not None:
+            _drive_wrk(port, min(2.0, args.seconds), args.connections, script)  # warm-up
+            result = _drive_wrk(port, args.seconds, args.connections, script)
+        else:
+            asyncio.run(_drive(port, min(2.0, args.seconds), args.connections))  # warm-up
+            result = asyncio.run(_drive(port, args.seconds, args.connections))
     finally:
         _stop(proc)
     result["name"] = name
     return result
 
 
+def _gateway_env(port: int, nats_url: str, outbox: Path) -> dict[str, str]:
+    return dict(os.environ) | {
+        "AT_GATEWAY_PORT": str(port),
+        "AT_GATEWAY_NATS_URL": nats_url,
+        "AT_GATEWAY_WEBHOOK_SECRETS": SECRET,
+        "AT_GATEWAY_OUTBOX_PATH": str(outbox),
+        "AT_GATEWAY_RATE_LIMIT_PER_MINUTE": "100000000",
+        "AT_GATEWAY_ROUTE_RATE_LIMIT_PER_MINUTE": "100000000",
+        "AT_GATEWAY_LOG_LEVEL": "INFO",
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--client", choices=("wrk", "asyncio"), default="wrk" if shutil.which("wrk") else "asyncio")
+    parser.add_argument("--workers", type=int, default=0, help="also measure the gateway with N uvicorn workers")
+    parser.add_argument("--granian", action="store_true", help="also measure the gateway under granian")
     args = parser.parse_args()
-    if shutil.which("wrk"):
-        print("note: wrk is installed, but every alert needs its own alert_id; using the asyncio client")
     workdir = Path(tempfile.mkdtemp(prefix="at-bench-gateway-"))
+    script = _wrk_script(workdir) if args.client == "wrk" else None
     nats_server = NatsServer().start()
+    bin_dir = Path(sys.executable).parent
     results = []
     try:
         with (workdir / "servers.log").open("ab") as log:
+
+            def run(name: str, cmd: list[str], env: dict[str, str], port: int, ready: str) -> dict:
+                results.append(_measure(name, cmd, env, port, ready, args, log, script))
+                return results[-1]
+
             port = free_port()
-            results.append(
-                _measure(
-                    "ceiling (FastAPI, reads body)",
-                    [sys.executable, __file__, "--serve-ceiling", str(port)],
-                    dict(os.environ),
-                    port,
-                    "/openapi.json",
-                    args,
-                    log,
-                )
+            run(
+                "body-only FastAPI",
+                [sys.executable, __file__, "--serve-ceiling", str(port)],
+                dict(os.environ),
+                port,
+                "/openapi.json",
             )
             port = free_port()
-            env = dict(os.environ) | {
-                "AT_GATEWAY_PORT": str(port),
-                "AT_GATEWAY_NATS_URL": nats_server.url,
-                "AT_GATEWAY_WEBHOOK_SECRETS": SECRET,
-                "AT_GATEWAY_OUTBOX_PATH": str(workdir / "outbox.sqlite3"),
-                "AT_GATEWAY_RATE_LIMIT_PER_MINUTE": "100000000",
-                "AT_GATEWAY_ROUTE_RATE_LIMIT_PER_MINUTE": "100000000",
-                "AT_GATEWAY_LOG_LEVEL": "INFO",
-            }
-            gateway_bin = [str(Path(sys.executable).parent / "at-gateway")]
+            minimal = run(
+                "minimal FastAPI+Pydantic+JetStream",
+                [sys.executable, __file__, "--serve-minimal-js", str(port), nats_server.url],
+                dict(os.environ),
+                port,
+                "/readyz",
+            )
+            minimal["baseline"] = None
+            port = free_port()
+            gateway_bin = [str(bin_dir / "at-gateway")]
             if os.environ.get("BENCH_PROFILE"):  # a cProfile dump of the gateway process, for tuning
                 gateway_bin = [sys.executable, __file__, "--serve-gateway-profiled", os.environ["BENCH_PROFILE"]]
-            results.append(_measure("gateway (full path, JetStream ack)", gateway_bin, env, port, "/readyz", args, log))
+            env = _gateway_env(port, nats_server.url, workdir / "outbox.sqlite3")
+            run("gateway, uvicorn, 1 worker", gateway_bin, env, port, "/readyz")["baseline"] = minimal
+            if args.granian:
+                port = free_port()
+                env = _gateway_env(port, nats_server.url, workdir / "outbox-granian.sqlite3")
+                env["AT_GATEWAY_SERVER"] = "granian"
+                run("gateway, granian, 1 worker", gateway_bin, env, port, "/readyz")["baseline"] = minimal
+            if args.workers > 1:
+                port = free_port()
+                env = _gateway_env(port, nats_server.url, workdir / "outbox-workers.sqlite3")
+                env["AT_GATEWAY_WORKERS"] = str(args.workers)
+                run(f"gateway, uvicorn, {args.workers} workers", gateway_bin, env, port, "/readyz")["baseline"] = (
+                    minimal
+                )
     finally:
         nats_server.close()
         shutil.rmtree(workdir, ignore_errors=True)
-    print(f"\n{args.connections} connections, {args.seconds:.0f}s each, one uvicorn worker, {os.cpu_count()} cores")
-    print(f"{'target':<38} {'requests':>9} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8}  statuses")
+    load = os.getloadavg()
+    print(
+        f"\n{args.connections} connections, {args.seconds:.0f}s each, client {args.client}, {os.cpu_count()} cores,"
+        f" load average before the last run {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}"
+    )
+    print(f"{'target':<36} {'requests':>9} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8}  {'vs minimal JS':>13}  statuses")
     for r in results:
+        base = r.get("baseline")
+        ratio = f"{r['rps'] / base['rps']:.2f}x" if base else ""
         print(
-            f"{r['name']:<38} {r['requests']:>9} {r['rps']:>9.0f} {r['p50_ms']:>8.2f} {r['p99_ms']:>8.2f}  {r['statuses']}"
+            f"{r['name']:<36} {r['requests']:>9} {r['rps']:>9.0f} {r['p50_ms']:>8.2f} {r['p99_ms']:>8.2f}"
+            f"  {ratio:>13}  {r['statuses']}"
         )
     print(f"\n{'redaction of a 1 MiB body':<38} {'total ms':>9} {'us per KB':>10}")
     for name, size, seconds in redaction_cost():
         print(f"{name:<38} {seconds * 1000:>9.1f} {seconds * 1e6 / (size / 1024):>10.1f}")
-    ratio = results[1]["rps"] / results[0]["rps"]
-    print(f"\ngateway / ceiling: {ratio:.0%} (target >= 60%); gateway p99 {results[1]['p99_ms']:.1f} ms (target < 50)")
+    gw = results[2]
+    print(
+        f"\ngateway (1 worker) / minimal JetStream endpoint, same run: {gw['rps'] / minimal['rps']:.2f}x"
+        f" (target >= 0.60x); gateway p99 {gw['p99_ms']:.1f} ms (target < 50);"
+        f" minimal JetStream / body-only: {minimal['rps'] / results[0]['rps']:.2f}x"
+    )
 
 
 if __name__ == "__main__":
     if len(sys.argv) == 3 and sys.argv[1] == "--serve-ceiling":
         _serve_ceiling(int(sys.argv[2]))
+    elif len(sys.argv) == 4 and sys.argv[1] == "--serve-minimal-js":
+        _serve_minimal_jetstream(int(sys.argv[2]), sys.argv[3])
     elif len(sys.argv) == 3 and sys.argv[1] == "--serve-gateway-profiled":
         _serve_gateway_profiled(sys.argv[2])
     else:

@@ -11,7 +11,10 @@ configuration used by the local stack, docker compose and the tests alike.
   those names) and use **its own** KV buckets and object store. No user but ``admin`` may
   create, update, delete or purge a stream, create or delete a consumer on a stream it does not
   own, or read a message by sequence (``STREAM.MSG.GET`` / ``DIRECT.GET``) from a stream it does
-  not own. Exceptions, each a read of what the service may already subscribe to: exec-sim reads
+  not own. The gateway owns ``AT_SIGNALS`` (it alone publishes there) and reads a message of it by
+  sequence: the first of a repeated alert, whose event id the repeat is answered with (JetStream's
+  duplicate ack names only its sequence). Exceptions, each a read of what the service may already
+  subscribe to: exec-sim reads
   its own ``AT_EXECUTION`` and the last price per subject of ``AT_MARKET_DATA`` at start through
   ephemeral consumers filtered to those subjects; agents read chart images from the gateway's
   object store; the recorder (obs) reads every stream.
@@ -111,6 +114,12 @@ def _ephemeral_read(stream: str, subject_filter: str) -> tuple[str, ...]:
 
 
 _ALL_STREAMS = tuple(spec.name for spec in subjects.STREAMS)
+_SIGNALS_STREAM = subjects.stream_for_subject(subjects.signal("x", "x", "x", "x")).name  # type: ignore[union-attr]
+
+
+def _read_by_sequence(stream: str) -> tuple[str, ...]:
+    """Read one message by sequence (``STREAM.MSG.GET``, not the direct get) from a stream the service owns."""
+    return (f"{API}.STREAM.MSG.GET.{stream}",)
 
 
 def _dlq(service: str) -> str:
@@ -145,6 +154,7 @@ def grants(prefixes: dict[str, str] | None = None) -> dict[str, Grant]:
                 _dlq(SERVICE_GATEWAY),
                 _heartbeat(SERVICE_GATEWAY),
                 *_stream_info(*_ALL_STREAMS),
+                *_read_by_sequence(_SIGNALS_STREAM),
                 *_kv(subjects.KV_BUCKET_DEDUP),
                 *_obj_write(subjects.OBJECT_STORE_CHARTS),
             ),

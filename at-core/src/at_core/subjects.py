@@ -243,8 +243,24 @@ class StreamSpec:
     max_msgs: int = -1
 
 
+#: ``AT_SIGNALS``' de-duplication window: the gateway publishes each alert's signals with a
+#: ``Nats-Msg-Id`` derived from the alert, so within this window a repeated alert (TradingView
+#: firing again, a retry) is dropped by JetStream in the same round trip that stores the first
+#: (no KV claim on the answer path). As long as the gateway's default ``dedup_window_s``; a
+#: longer gateway window adds a KV read. JetStream keeps each id of the window in memory (about
+#: 150 bytes): a day of alerts at the gateway's route limit (100/s) is about 1.3 GB, at a
+#: realistic few thousand a day, nothing. One value for every service: provisioning
+#: (``at-core-provision``) migrates the stream to it; services only check it exists.
+SIGNALS_DUPLICATE_WINDOW_S = 86_400
+
 STREAMS: tuple[StreamSpec, ...] = (
-    StreamSpec("AT_SIGNALS", (SIGNALS, CHART_SNAPSHOTS), 30 * 86_400, "Ingested signals and chart snapshots"),
+    StreamSpec(
+        "AT_SIGNALS",
+        (SIGNALS, CHART_SNAPSHOTS),
+        30 * 86_400,
+        "Ingested signals and chart snapshots",
+        duplicate_window_s=SIGNALS_DUPLICATE_WINDOW_S,
+    ),
     StreamSpec("AT_MARKET_DATA", (MARKET_DATA,), 7 * 86_400, "Bars, quotes and trades"),
     StreamSpec(
         "AT_DECISIONS",

@@ -100,6 +100,21 @@ async def test_no_service_but_the_recorder_may_get_a_message_by_sequence(server:
     await nc.close()
 
 
+async def test_the_gateway_may_read_its_own_signals_stream_by_sequence_only(server: NatsServer) -> None:
+    """The first of a repeated alert, read by the sequence JetStream's duplicate ack names."""
+    gateway = await _bus(server, "gateway")
+    signal = example_events()["signal"]
+    await gateway.publish(signal)
+    await gateway.close()
+    nc = await _nc(server, "gateway")
+    js = nc.jetstream(timeout=1.0)
+    stored = await js.get_msg("AT_SIGNALS", 1)
+    with pytest.raises(REFUSED):
+        await js.get_msg("AT_SIGNALS", 1, direct=True)
+    await nc.close()
+    assert signal.event_id.encode() in (stored.data or b"")
+
+
 async def test_a_service_cannot_read_another_services_inbox(server: NatsServer) -> None:
     errors: asyncio.Queue[Exception] = asyncio.Queue()
 

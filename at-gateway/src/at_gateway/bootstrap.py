@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import random
 from dataclasses import dataclass
 from decimal import Decimal
@@ -20,12 +21,14 @@ from at_core.catalog import InstrumentCatalog
 from at_core.clock import Clock, WallClock
 from at_core.events import EventFactory
 from at_core.ids import IdGenerator
+from at_core.markets.calendars import preload
 from at_core.metrics import Metrics
 from at_core.metrics.gateway import CATALOG
+from at_core.models.futures_specs import FUTURE_SPECS
 from at_core.runtime.bus import BusError, EventBus
 from at_core.runtime.logging import get_logger
 from at_gateway.adapters import log_redaction
-from at_gateway.adapters.dedup import Deduplicator, dedup_key
+from at_gateway.adapters.dedup import Deduplicator, dedup_key, signal_msg_id
 from at_gateway.adapters.outbox import Outbox
 from at_gateway.adapters.publisher import DurablePublisher
 from at_gateway.config import GatewaySettings
@@ -77,6 +80,14 @@ def _rng(settings: GatewaySettings) -> random.Random:
 def build(settings: GatewaySettings, clock: Clock | None = None) -> Gateway:
     """Wire real adapters; installs the log redactor (call after logging is configured)."""
     clock = clock or WallClock()
+    # No access line per request (serve() asks uvicorn for none, but the app's logging setup at
+    # start re-enables the library loggers): it was a JSON line per alert, 5% of the CPU, and
+    # http_requests_total counts every request by route and status anyway.
+    logging.getLogger("uvicorn.access").disabled = True
+    # Every continuous future an alert names resolves through its exchange calendar: built now
+    # (seconds: pandas), not on the first alert (which then missed its answer deadline and sent
+    # every alert queued behind it to the outbox).
+    preload(sorted({spec.calendar for spec in FUTURE_SPECS.values()}))
     metrics = CATALOG.build()
     outbox = Outbox(settings.outbox_path)
     metrics.gauge("outbox_depth").set(outbox.depth())
@@ -96,6 +107,7 @@ def build(settings: GatewaySettings, clock: Clock | None = None) -> Gateway:
         dedup=dedup,
         sink=publisher,
         key_of=dedup_key,
+        msg_id_of=signal_msg_id,
         redactor=redactor,
         limits=Limits(
             per_source=settings.rate_limit_per_minute,
@@ -152,7 +164,9 @@ async def start(gw: Gateway) -> None:
         log.info("nats_ready")
     while True:
         gw.outbox.prune_claims(gw.clock.now_ns())
-        if gw.bus.connected:
+        # Claims are shared once the outbox drained: by then JetStream holds their signals' ids, so
+        # a replica that finds the claim in the KV also finds JetStream dropping its repeat.
+        if gw.bus.connected and gw.outbox.depth() == 0:
             try:
                 await gw.dedup.share_claims()
             except Exception as exc:  # try again on the next tick

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any, Self
+from typing import Any, Literal, Self
 
 from pydantic import Field, SecretStr, model_validator
 
@@ -95,6 +95,16 @@ class GatewaySettings(ServiceSettings):
     )
     http_keep_alive_timeout_s: float = Field(
         default=5.0, gt=0, description="An idle keep-alive connection is closed after this"
+    )
+    server: Literal["uvicorn", "granian"] = Field(
+        default="uvicorn",
+        description="HTTP server: uvicorn (httptools, the slow-client guard of at_gateway.server) or granian (Rust)",
+    )
+    workers: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description="Worker processes on the one port; each has its own outbox (outbox_path, then outbox_path.wN)",
     )
     http_limit_concurrency: int = Field(
         default=1000, gt=0, description="Connections and requests at once; beyond, uvicorn answers 503"

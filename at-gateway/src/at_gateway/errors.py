@@ -6,6 +6,7 @@ reason into a status code.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
@@ -49,3 +50,12 @@ class Rejection(GatewayError):
 
 class NotDurable(GatewayError):
     """The event could be stored neither in JetStream nor in the outbox."""
+
+
+@dataclass(frozen=True, slots=True)
+class Stored:
+    """Where a publish went: ``jetstream`` or ``outbox``; ``duplicate_of``, the stream sequence of the
+    message JetStream already held under the same message id (this one was dropped)."""
+
+    sink: str
+    duplicate_of: int | None = None

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
+import socket
+import time
 from typing import Any
 
 import uvicorn
@@ -122,11 +127,20 @@ def create_app(settings: GatewaySettings | None = None, clock: Clock | None = No
 
 
 def serve() -> None:
-    """Read the settings (environment, .env) and run the app under uvicorn."""
+    """Read the settings (environment, .env) and run the app: uvicorn or granian, one or more workers."""
     settings = GatewaySettings()
     configure_logging("gateway", settings.log_level)  # uvicorn's first lines are JSON too
+    if settings.server == "granian":
+        _serve_granian(settings)
+    elif settings.workers > 1:
+        _serve_uvicorn_workers(settings)
+    else:
+        _serve_uvicorn(settings)
+
+
+def _uvicorn_config(settings: GatewaySettings) -> uvicorn.Config:
     # proxy_headers off: the gateway decides itself which proxies to believe (AT_GATEWAY_TRUSTED_PROXIES).
-    uvicorn.run(
+    return uvicorn.Config(
         create_app(settings),
         host=settings.host,
         port=settings.port,
@@ -136,6 +150,83 @@ def serve() -> None:
         http=http_protocol(settings),
         **settings.server_options(),
     )
+
+
+def _serve_uvicorn(settings: GatewaySettings, sockets: list[socket.socket] | None = None) -> None:
+    uvicorn.Server(_uvicorn_config(settings)).run(sockets=sockets)
+
+
+_WORKER_STOP_S = 15.0  # from SIGTERM to SIGKILL of a worker still running
+
+
+def _serve_uvicorn_workers(settings: GatewaySettings) -> None:
+    """``workers`` forked processes accepting on one listening socket, each its own app, bus
+    connection and outbox (worker N > 0: ``outbox_path.wN``); the parent forwards SIGTERM/SIGINT.
+
+    Each worker drains only its own outbox: lowering ``workers`` leaves the removed workers'
+    outboxes undrained (RUNBOOK: drain before lowering).
+    """
+    sock = socket.create_server((settings.host, settings.port), backlog=2048)
+    children = []
+    for n in range(settings.workers):
+        pid = os.fork()
+        if pid == 0:  # the worker
+            own = settings if n == 0 else settings.model_copy(update={"outbox_path": f"{settings.outbox_path}.w{n}"})
+            _serve_uvicorn(own, [sock])
+            os._exit(0)
+        children.append(pid)
+
+    stopping: list[float] = []
+
+    def forward(signum: int, _frame: object) -> None:
+        stopping.append(time.monotonic())
+        for child in children:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(child, signum)
+
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
+    alive = set(children)
+    while alive:
+        for child in list(alive):
+            with contextlib.suppress(ChildProcessError):
+                if os.waitpid(child, os.WNOHANG)[0] == 0:
+                    continue
+            alive.discard(child)
+        if alive and stopping and time.monotonic() - stopping[0] > _WORKER_STOP_S:
+            # a worker that has not stopped by now is stuck (seen once in its shutdown): what it
+            # answered 202 is already durable (JetStream or the outbox), so it is killed, not waited for
+            log.error("worker_stop_timeout", workers=sorted(alive), waited_s=_WORKER_STOP_S)
+            for child in alive:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(child, signal.SIGKILL)
+        time.sleep(0.1)
+
+
+def _serve_granian(settings: GatewaySettings) -> None:
+    """granian (Rust HTTP/1.1, its own header read timeout as the slow-client bound); one worker
+    only (``workers`` > 1 would share one outbox file: refused)."""
+    try:
+        from granian import Granian
+        from granian.constants import Interfaces
+        from granian.http import HTTP1Settings
+    except ImportError as exc:
+        raise SystemExit("AT_GATEWAY_SERVER=granian needs granian: pip install 'at-gateway[granian]'") from exc
+
+    if settings.workers > 1:
+        raise SystemExit("AT_GATEWAY_SERVER=granian runs one worker (AT_GATEWAY_WORKERS=1)")
+    Granian(
+        "at_gateway.main:create_app",
+        factory=True,
+        address=settings.host,
+        port=settings.port,
+        interface=Interfaces.ASGI,
+        workers=1,
+        backlog=2048,
+        backpressure=settings.http_limit_concurrency,  # beyond, granian holds new requests back
+        http1_settings=HTTP1Settings(header_read_timeout=int(settings.http_read_timeout_s * 1000)),
+        log_enabled=False,
+    ).serve()
 
 
 cli = service_cli(

@@ -25,22 +25,30 @@ from at_gateway.domain.limits import RateLimiter, SlidingWindow
 from at_gateway.domain.pinescript import pinescript_extras
 from at_gateway.domain.redaction import Redactor
 from at_gateway.domain.routing import Route, RouteTable
-from at_gateway.errors import NotDurable, Reason, Rejection
+from at_gateway.errors import NotDurable, Reason, Rejection, Stored
 
 log = get_logger("at_gateway.service")
 
 
 class Dedup(Protocol):
-    async def claim(self, key: str, event_id: str, timeout_s: float) -> str | None: ...
+    """Where a repeat's first event id is found and an accepted alert's recorded (the check itself
+    is JetStream's, on the signals' message ids)."""
+
+    async def seen(self, key: str, timeout_s: float) -> str | None: ...
+    def reserve(self, key: str, event_id: str) -> None: ...
+    async def first_of(self, key: str, seq: int, timeout_s: float) -> str | None: ...
+    async def record(self, key: str, event_id: str) -> None: ...
+    def record_on_disk(self, key: str, event_id: str) -> str: ...
     async def release(self, key: str, timeout_s: float = ...) -> None: ...
 
 
 class Sink(Protocol):
-    async def publish(self, event: Event, budget_s: float | None = None) -> str: ...
+    async def publish(self, event: Event, budget_s: float | None = None, msg_id: str | None = None) -> Stored: ...
     async def publish_best_effort(self, event: Event, budget_s: float | None = None) -> None: ...
 
 
 KeyOf = Callable[[str, str | None, bytes], str]
+MsgIdOf = Callable[[str, str, str], str]  # (alert key, account id, strategy id) -> the signal's Nats-Msg-Id
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +81,7 @@ class Accepted:
 
 @dataclass(frozen=True, slots=True)
 class Duplicate:
-    first_event_id: str
+    first_event_id: str | None  # None only if the replica that stored the first died before recording its id
 
 
 @dataclass
@@ -88,6 +96,7 @@ class GatewayService:
     dedup: Dedup
     sink: Sink
     key_of: KeyOf
+    msg_id_of: MsgIdOf
     redactor: Redactor
     limits: Limits
     quantity: QuantityLimits
@@ -166,18 +175,32 @@ class GatewayService:
         self.metrics.gauge("alerts_last_3m").labels(label).set(self.recent_alerts.add(label, self.clock.now_ns()))
         signals = self.build_signals(alert, route, request.origin, request.raw, extra)
         key = self.key_of(f"{request.origin}:{label}", alert.alert_id, request.raw)
-        first = await self.dedup.claim(key, signals[0].event_id, self._left(request.deadline, reserve=0.2))
+        first = await self.dedup.seen(key, self._left(request.deadline, reserve=0.2))
         if first is not None:
             self.metrics.counter("duplicates_total").labels(request.route_name).inc()
             return Duplicate(first)
+        self.dedup.reserve(key, signals[0].event_id)  # before any await: a concurrent repeat is answered at once
+        msg_ids = [self.msg_id_of(key, t.account_id, t.strategy_id) for t in route.targets]
         try:
-            sink = await self.make_durable(signals, request.route_name, request.deadline)
+            sinks = await self.store_signals(signals, msg_ids, request.route_name, request.deadline)
         except Exception:
             await self.dedup.release(key, self._left(request.deadline))
             raise
-        for s in signals:
+        stored = [s for s, how in zip(signals, sinks, strict=True) if how.duplicate_of is None]
+        if not stored:  # JetStream held every signal's id already: a repeat (of this or another replica's)
+            self.metrics.counter("duplicates_total").labels(request.route_name).inc()
+            seq = sinks[0].duplicate_of or 0
+            return Duplicate(await self.dedup.first_of(key, seq, self._left(request.deadline, reserve=0.05)))
+        # A repeat of an alert whose first attempt stored only some signals stores the rest: its first
+        # stored signal's id is the one a later repeat is answered with.
+        outbox = any(how.sink == "outbox" for how in sinks)
+        if outbox:
+            self.dedup.record_on_disk(key, stored[0].event_id)
+        else:
+            await self.dedup.record(key, stored[0].event_id)
+        for s in stored:
             self.metrics.counter("signals_accepted_total").labels(s.account_id, s.strategy_id).inc()
-        return Accepted(tuple(signals), sink)
+        return Accepted(tuple(stored), "outbox" if outbox else "jetstream")
 
     def build_signals(
         self, alert: Alert, route: Route, origin: IngestSource, raw: bytes, extra: dict[str, Any] | None = None
@@ -239,7 +262,7 @@ class GatewayService:
         sink = "jetstream"
         for event in events:
             try:
-                if await self.sink.publish(event, self._left(deadline, reserve=0.1)) == "outbox":
+                if (await self.sink.publish(event, self._left(deadline, reserve=0.1))).sink == "outbox":
                     sink = "outbox"
             except NotDurable as exc:
                 raise Rejection(Reason.NOT_DURABLE, "the event could not be stored") from exc
@@ -247,6 +270,30 @@ class GatewayService:
             self.monotonic() - started
         )
         return sink
+
+    async def store_signals(
+        self, signals: Sequence[SignalEvent], msg_ids: Sequence[str], route_name: str, deadline: float
+    ) -> list[Stored]:
+        """Publish an alert's signals, each under its own message id: one JetStream round trip each.
+
+        Returns:
+            Per signal, where it went (``duplicate_of`` set: JetStream already held that id).
+
+        Raises:
+            Rejection: ``not_durable`` if a signal can be stored nowhere.
+        """
+        started = self.monotonic()
+        sinks = []
+        for signal, msg_id in zip(signals, msg_ids, strict=True):
+            try:
+                sinks.append(await self.sink.publish(signal, self._left(deadline, reserve=0.1), msg_id))
+            except NotDurable as exc:
+                raise Rejection(Reason.NOT_DURABLE, "the event could not be stored") from exc
+        sink = "outbox" if any(how.sink == "outbox" for how in sinks) else "jetstream"
+        self.metrics.histogram("receive_to_durable_seconds").labels(route_name, sink).observe(
+            self.monotonic() - started
+        )
+        return sinks
 
     async def keep_refusal(
         self,

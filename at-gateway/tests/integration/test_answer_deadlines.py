@@ -4,6 +4,7 @@ restarting, and an alert accepted into the outbox stays a duplicate across gatew
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import signal
 
@@ -194,3 +195,35 @@ async def test_two_replicas_that_both_accepted_one_alert_while_nats_was_down_cou
             await gw.stop()
     assert [a.status_code for a in answers] == [202, 202]  # neither could see the other's claim
     assert sorted(conflicts) == [0.0, 1.0]  # the second to share finds the first's: counted, alerted on
+
+
+async def test_beyond_the_stream_window_a_repeat_is_stopped_by_the_kv_record(
+    make_settings, nats_server: NatsServer, tmp_path
+) -> None:
+    """dedup_window_s longer than AT_SIGNALS' duplicate window: the KV record is read before publishing."""
+    from at_core.runtime.bus.streams import stream_config
+
+    spec = subjects.stream_for_subject(subjects.signal("tradingview", "paper-1", "default", "MES"))
+    assert spec is not None
+    nc = await nats.connect(nats_server.url)
+    try:  # re-provisioned with a 1 s window (a gateway only checks the stream exists: it keeps it)
+        await nc.jetstream().update_stream(dataclasses.replace(stream_config(spec), duplicate_window=1.0))
+    finally:
+        await nc.close()
+    body = fixture_body("strategy_alert.json", alert_id="repeated-after-the-stream-window")
+    key = dedup_key("tradingview:paper-1/default", "repeated-after-the-stream-window", body.encode())
+    one = RunningGateway(make_settings(outbox_path=str(tmp_path / "one.sqlite3")))
+    other = RunningGateway(make_settings(outbox_path=str(tmp_path / "other.sqlite3")))
+    await one.start()
+    await other.start()
+    try:
+        first = await _post(one, body)
+        recorded = await _kv_holds(nats_server.url, key)
+        await asyncio.sleep(1.5)  # the stream's window passes: JetStream alone would store the repeat now
+        repeat = await _post(other, body)
+    finally:
+        await one.stop()
+        await other.stop()
+    assert first.status_code == 202 and recorded == first.json()["event_id"]
+    assert repeat.json() == {"status": "duplicate", "event_id": first.json()["event_id"]}
+    assert await _signals(nats_server.url) == 1

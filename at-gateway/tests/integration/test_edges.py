@@ -24,7 +24,7 @@ async def test_either_of_two_rotated_secrets_is_accepted_and_a_third_is_not(make
     assert codes == [202, 202, 401]
 
 
-async def test_a_second_gateway_recognises_a_duplicate_through_the_kv_record(make_settings, tmp_path) -> None:
+async def test_a_second_gateway_recognises_a_duplicate_through_jetstreams_message_id(make_settings, tmp_path) -> None:
     first = RunningGateway(make_settings(outbox_path=str(tmp_path / "a.sqlite3")))
     second = RunningGateway(make_settings(outbox_path=str(tmp_path / "b.sqlite3")))
     await first.start()

@@ -13,11 +13,11 @@ from at_core.events import Event, EventFactory
 from at_core.ids import IdGenerator
 from at_core.metrics.gateway import CATALOG
 from at_core.models.enums import IngestSource
-from at_gateway.adapters.dedup import dedup_key
+from at_gateway.adapters.dedup import dedup_key, signal_msg_id
 from at_gateway.domain.bounds import QuantityLimits
 from at_gateway.domain.redaction import Redactor
 from at_gateway.domain.routing import Route, RouteTable, Target
-from at_gateway.errors import NotDurable, Reason, Rejection
+from at_gateway.errors import NotDurable, Reason, Rejection, Stored
 from at_gateway.service import Accepted, AlertRequest, Duplicate, GatewayService, Limits
 
 NOW = 1_795_000_000_000_000_000
@@ -26,17 +26,31 @@ ALERT = b'{"ticker": "MES1!", "exchange": "CME_MINI", "action": "buy", "contract
 
 
 class FakeDedup:
-    def __init__(self) -> None:
+    """The dedup port in memory: ``claims`` is this process's memory, ``stream`` the sink's messages."""
+
+    def __init__(self, stream: list[Event] | None = None) -> None:
         self.claims: dict[str, str] = {}
+        self.stream = stream  # what JetStream holds, read by sequence
         self.released: list[str] = []
         self.timeouts: list[float] = []
 
-    async def claim(self, key: str, event_id: str, timeout_s: float) -> str | None:
+    async def seen(self, key: str, timeout_s: float) -> str | None:
         self.timeouts.append(timeout_s)
-        if key in self.claims:
-            return self.claims[key]
+        return self.claims.get(key)
+
+    def reserve(self, key: str, event_id: str) -> None:
         self.claims[key] = event_id
-        return None
+
+    async def first_of(self, key: str, seq: int, timeout_s: float) -> str | None:
+        self.claims.pop(key, None)  # this request's own reservation
+        return self.stream[seq - 1].event_id if self.stream else None
+
+    async def record(self, key: str, event_id: str) -> None:
+        self.claims[key] = event_id
+
+    def record_on_disk(self, key: str, event_id: str) -> str:
+        self.claims[key] = event_id
+        return event_id
 
     async def release(self, key: str, timeout_s: float = 0.2) -> None:
         self.released.append(key)
@@ -44,36 +58,48 @@ class FakeDedup:
 
 
 class FakeSink:
-    def __init__(self, fail: bool = False) -> None:
+    """JetStream as far as the service sees it: a message id stored once, a repeat acknowledged ``duplicate``."""
+
+    def __init__(self, fail: bool = False, fail_after: int | None = None) -> None:
         self.published: list[Event] = []
+        self.msg_ids: list[str | None] = []
         self.dead_letters: list[Event] = []
         self.fail = fail
+        self.fail_after = fail_after  # refuse every publish after this many stored
 
-    async def publish(self, event: Event, budget_s: float | None = None) -> str:
-        if self.fail:
+    async def publish(self, event: Event, budget_s: float | None = None, msg_id: str | None = None) -> Stored:
+        if self.fail or (self.fail_after is not None and len(self.published) >= self.fail_after):
             raise NotDurable("disk full")
+        if msg_id is not None and msg_id in self.msg_ids:
+            return Stored("jetstream", duplicate_of=self.msg_ids.index(msg_id) + 1)
         self.published.append(event)
-        return "jetstream"
+        self.msg_ids.append(msg_id)
+        return Stored("jetstream")
 
     async def publish_best_effort(self, event: Event, budget_s: float | None = None) -> None:
         self.dead_letters.append(event)
 
 
 def make_service(
-    sink: FakeSink | None = None, routes: list[Route] | None = None, **limits: int
+    sink: FakeSink | None = None,
+    routes: list[Route] | None = None,
+    dedup: FakeDedup | None = None,
+    seed: int = 7,
+    **limits: int,
 ) -> tuple[GatewayService, FakeDedup, FakeSink]:
     clock = ManualClock(NOW)
-    dedup, sink = FakeDedup(), sink or FakeSink()
+    dedup, sink = dedup or FakeDedup(), sink or FakeSink()
     bounds = {"per_source": 100, "per_route": 100, "refusals_per_source": 100, "dead_letters": 100} | limits
     service = GatewayService(
         clock=clock,
-        factory=EventFactory("gateway", clock, IdGenerator(clock, random.Random(7))),
+        factory=EventFactory("gateway", clock, IdGenerator(clock, random.Random(seed))),
         catalog=InstrumentCatalog(),
         routes=RouteTable(routes or [], [SECRET], Target("paper-1", "default")),
         metrics=CATALOG.build(),
         dedup=dedup,
         sink=sink,
         key_of=dedup_key,
+        msg_id_of=signal_msg_id,
         redactor=Redactor([SECRET]),
         limits=Limits(**bounds),
         quantity=QuantityLimits(),
@@ -108,7 +134,42 @@ async def test_a_repeated_alert_returns_the_first_event_id_and_publishes_nothing
     assert second == Duplicate(first.signals[0].event_id) and len(sink.published) == 1
 
 
-async def test_the_dedup_claim_gets_the_answer_budget_minus_a_reserve_for_the_outbox() -> None:
+async def test_a_repeat_only_jetstream_knows_is_answered_with_the_first_event_id_and_not_stored() -> None:
+    sink = FakeSink()
+    one, _, _ = make_service(sink=sink, dedup=FakeDedup(sink.published))
+    other, _, _ = make_service(sink=sink, dedup=FakeDedup(sink.published), seed=8)  # another replica, empty memory
+    first = await one.accept_alert(request(), "1.2.3.4")
+    repeat = await other.accept_alert(request(), "1.2.3.4")
+    assert isinstance(first, Accepted)
+    assert repeat == Duplicate(first.signals[0].event_id) and len(sink.published) == 1
+
+
+async def test_each_signal_of_a_fanned_out_alert_has_its_own_message_id_derived_from_the_alert() -> None:
+    route = Route("fan", (Target("a", "s"), Target("b", "s")))
+    service, _, sink = make_service(routes=[route])
+    outcome = await service.accept_alert(request(token="fan"), "1.2.3.4")
+    key = dedup_key("tradingview:a/s", "a-1", ALERT)
+    assert isinstance(outcome, Accepted) and len(outcome.signals) == 2
+    assert sink.msg_ids == [signal_msg_id(key, "a", "s"), signal_msg_id(key, "b", "s")]
+    assert len(set(sink.msg_ids)) == 2
+
+
+async def test_a_repeat_of_a_fanned_out_alert_that_failed_half_way_stores_only_the_missing_signal() -> None:
+    route = Route("fan", (Target("a", "s"), Target("b", "s")))
+    sink = FakeSink(fail_after=1)  # the first signal stored, the second refused: the alert is refused
+    service, dedup, _ = make_service(sink=sink, routes=[route])
+    with pytest.raises(Rejection) as refused:
+        await service.accept_alert(request(token="fan"), "1.2.3.4")
+    sink.fail_after = None
+    retry = await service.accept_alert(request(token="fan"), "1.2.3.4")
+    again = await service.accept_alert(request(token="fan"), "1.2.3.4")
+    assert refused.value.reason == Reason.NOT_DURABLE and dedup.released
+    assert isinstance(retry, Accepted) and [s.account_id for s in retry.signals] == ["b"]
+    assert [s.account_id for s in sink.published] == ["a", "b"]  # neither twice
+    assert again == Duplicate(retry.signals[0].event_id)
+
+
+async def test_the_dedup_check_gets_the_answer_budget_minus_a_reserve_for_the_outbox() -> None:
     service, dedup, _ = make_service()
     await service.accept_alert(request(), "1.2.3.4")
     assert dedup.timeouts == [pytest.approx(0.6)]

@@ -2,8 +2,9 @@
 
 ``put`` commits before the gateway answers 202, so a ``kill -9`` after the answer loses
 nothing; ``drain`` publishes in insertion order and deletes each row only once JetStream
-acknowledged it (the event id is the Nats-Msg-Id, so a crash between publish and delete
-is de-duplicated by JetStream).
+acknowledged it, with the row's ``Nats-Msg-Id`` (the event id, or for an alert's signal the id
+derived from the alert), so a crash between publish and delete, or the same alert stored by
+another replica meanwhile, is de-duplicated by JetStream.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ class Outbox:
         self._db.execute(
             "CREATE TABLE IF NOT EXISTS outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, event_id TEXT UNIQUE, data BLOB NOT NULL)"
         )
+        if "msg_id" not in {row[1] for row in self._db.execute("PRAGMA table_info(outbox)")}:
+            self._db.execute("ALTER TABLE outbox ADD COLUMN msg_id TEXT")  # an outbox from before the column
         # Dedup claims made while the shared KV record could not be written (NATS down or slow):
         # kept here, on disk, so a restarted gateway still answers the repeat as a duplicate.
         self._db.execute(
@@ -34,15 +37,23 @@ class Outbox:
         )
         # Kept in memory: the hot path asks "is anything waiting?" on every publish.
         self._depth = int(self._db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0])
+        # Likewise "is any claim kept?" (nearly always no: claims are made only while NATS is out of reach).
+        self._claims = int(self._db.execute("SELECT COUNT(*) FROM claims").fetchone()[0])
 
-    def put(self, event_id: str, data: bytes) -> None:
+    def put(self, event_id: str, data: bytes, msg_id: str | None = None) -> None:
+        """Keep an event; ``msg_id`` is its ``Nats-Msg-Id`` when it is not the event id."""
         with self._lock:
-            cur = self._db.execute("INSERT OR IGNORE INTO outbox (event_id, data) VALUES (?, ?)", (event_id, data))
+            cur = self._db.execute(
+                "INSERT OR IGNORE INTO outbox (event_id, data, msg_id) VALUES (?, ?, ?)", (event_id, data, msg_id)
+            )
             self._depth += cur.rowcount
 
-    def peek(self, limit: int = 100) -> list[tuple[int, str, bytes]]:
+    def peek(self, limit: int = 100) -> list[tuple[int, str, bytes, str | None]]:
+        """The oldest events: sequence, event id, bytes and ``Nats-Msg-Id`` (None: the event id)."""
         with self._lock:
-            return list(self._db.execute("SELECT seq, event_id, data FROM outbox ORDER BY seq LIMIT ?", (limit,)))
+            return list(
+                self._db.execute("SELECT seq, event_id, data, msg_id FROM outbox ORDER BY seq LIMIT ?", (limit,))
+            )
 
     def delete(self, seq: int) -> None:
         with self._lock:
@@ -59,6 +70,7 @@ class Outbox:
                 "INSERT OR REPLACE INTO claims (key, event_id, expires_ns) VALUES (?, ?, ?)",
                 (key, event_id, expires_ns),
             )
+            self._claims += row is None
             return event_id
 
     def unshared_claims(self, now_ns: int, limit: int = 200) -> list[tuple[str, str]]:
@@ -85,6 +97,8 @@ class Outbox:
 
     def claimed(self, key: str, now_ns: int) -> str | None:
         """The event id an unexpired local claim holds for ``key``."""
+        if not self._claims:
+            return None
         with self._lock:
             row = self._db.execute(
                 "SELECT event_id FROM claims WHERE key = ? AND expires_ns > ?", (key, now_ns)
@@ -93,11 +107,13 @@ class Outbox:
 
     def unclaim(self, key: str) -> None:
         with self._lock:
-            self._db.execute("DELETE FROM claims WHERE key = ?", (key,))
+            self._claims -= self._db.execute("DELETE FROM claims WHERE key = ?", (key,)).rowcount
 
     def prune_claims(self, now_ns: int) -> int:
         with self._lock:
-            return self._db.execute("DELETE FROM claims WHERE expires_ns <= ?", (now_ns,)).rowcount
+            pruned = self._db.execute("DELETE FROM claims WHERE expires_ns <= ?", (now_ns,)).rowcount
+            self._claims -= pruned
+            return pruned
 
     def depth(self) -> int:
         """Events waiting (this process is the outbox's only writer)."""

@@ -11,7 +11,7 @@ from at_core.runtime.bus import EventBus, PublishError
 from at_core.runtime.logging import get_logger
 from at_core.serialization import decode_event, encode_event
 from at_gateway.adapters.outbox import Outbox
-from at_gateway.errors import NotDurable
+from at_gateway.errors import NotDurable, Stored
 
 log = get_logger("at_gateway.publisher")
 
@@ -27,8 +27,12 @@ class DurablePublisher:
         self._drainer: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
 
-    async def publish(self, event: Event, budget_s: float | None = None) -> str:
-        """Return ``"jetstream"`` or ``"outbox"``; JetStream is waited for at most ``budget_s``.
+    async def publish(self, event: Event, budget_s: float | None = None, msg_id: str | None = None) -> Stored:
+        """Where the event went (``jetstream`` or ``outbox``); JetStream is waited for at most ``budget_s``.
+
+        ``msg_id`` is the ``Nats-Msg-Id`` (default: the event id). With one, ``duplicate_of`` is the
+        stream sequence of the message JetStream already held under it (within its duplicate
+        window): this one was dropped.
 
         Raises:
             NotDurable: neither JetStream nor the outbox took it.
@@ -36,18 +40,20 @@ class DurablePublisher:
         timeout = self.timeout_s if budget_s is None else min(self.timeout_s, budget_s)
         if self.bus is not None and self.outbox.depth() == 0 and self.bus.connected and timeout > 0:
             try:
-                await self.bus.publish(event, timeout=timeout)  # bounded by the ack timeout
-                return "jetstream"
+                ack = await self.bus.publish(event, timeout=timeout, msg_id=msg_id)  # bounded by the ack timeout
             except (PublishError, TimeoutError):
                 self.metrics.counter("publish_errors_total").inc()
+            else:
+                dup = msg_id is not None and ack is not None and ack.duplicate
+                return Stored("jetstream", ack.seq if dup and ack is not None else None)
         try:
-            self.outbox.put(event.event_id, encode_event(event))
+            self.outbox.put(event.event_id, encode_event(event), msg_id)
         except Exception as exc:
             raise NotDurable(str(exc)) from exc
         self.metrics.gauge("outbox_depth").set(self.outbox.depth())
         log.warning("event_queued_in_outbox", event_id=event.event_id, depth=self.outbox.depth())
         self._wake.set()
-        return "outbox"
+        return Stored("outbox")
 
     async def publish_best_effort(self, event: Event, budget_s: float | None = None) -> None:
         """For dead letters: publish if the bus is up, within ``budget_s``; never fail the request."""
@@ -71,9 +77,9 @@ class DurablePublisher:
         if self.bus is None or not self.bus.connected:
             return 0
         sent = 0
-        for seq, _event_id, data in self.outbox.peek(200):
+        for seq, _event_id, data, msg_id in self.outbox.peek(200):
             try:
-                await self.bus.publish(decode_event(data), timeout=max(self.timeout_s, 2.0))
+                await self.bus.publish(decode_event(data), timeout=max(self.timeout_s, 2.0), msg_id=msg_id)
             except PublishError:
                 break
             self.outbox.delete(seq)

@@ -58,6 +58,9 @@ class Redactor:
         alternation = "|".join(re.escape(s) for s in known)
         self._lower = re.compile(alternation) if known else None
         self._folded = re.compile(alternation, re.IGNORECASE) if known else None
+        # A text shorter than every secret holds none, plain or escaped (an escape only lengthens it):
+        # most fields and log values (a ticker, an interval, an id) are, and skip the patterns.
+        self._shortest = min((len(k) for k in known), default=0)
 
     def _mask(self, value: str) -> str:
         """``value`` with every known secret, in any letter case, masked."""
@@ -79,7 +82,7 @@ class Redactor:
 
     def text(self, value: str) -> str:
         """``value`` with every known secret masked; withheld whole if one hides in an escaped form."""
-        if self._lower is None:
+        if self._lower is None or len(value) < self._shortest:
             return value
         out = self._mask(value)
         return WITHHELD if self._hidden(out) else out

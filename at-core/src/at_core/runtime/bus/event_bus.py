@@ -120,8 +120,14 @@ class EventBus:
         """
         await streams.ensure_streams(self.js, specs, replicas, migrate=migrate)
 
-    async def publish(self, event: Event, *, subject: str | None = None, timeout: float = 5.0) -> PubAck | None:
+    async def publish(
+        self, event: Event, *, subject: str | None = None, timeout: float = 5.0, msg_id: str | None = None
+    ) -> PubAck | None:
         """Publish an event; JetStream-acknowledged when a stream captures its subject.
+
+        ``msg_id`` is the ``Nats-Msg-Id`` (JetStream's de-duplication key within the stream's
+        ``duplicate_window``); by default the event id. The gateway passes one derived from the
+        alert, so a repeated alert is dropped by JetStream itself.
 
         Returns:
             The JetStream ack (``duplicate`` is True when JetStream dropped a repeat), or
@@ -130,7 +136,7 @@ class EventBus:
         Raises:
             PublishError: not acknowledged within ``timeout`` or refused.
         """
-        return await self._publisher.publish(event, subject=subject, timeout=timeout)
+        return await self._publisher.publish(event, subject=subject, timeout=timeout, msg_id=msg_id)
 
     async def publish_many(self, events: Sequence[Event], *, timeout: float = 5.0) -> list[PubAck | None]:
         """Publish ``events`` in order, sent back to back with their JetStream acks awaited together.

@@ -23,10 +23,11 @@ from at_core.serialization import encode_event
 log = get_logger("at_core.bus")
 
 
-def event_headers(event: Event) -> dict[str, str]:
-    """The NATS headers of ``event``: its id (JetStream's de-duplication key), type, ids, schema."""
+def event_headers(event: Event, msg_id: str | None = None) -> dict[str, str]:
+    """The NATS headers of ``event``: its id (JetStream's de-duplication key, unless ``msg_id``
+    names another, such as the gateway's alert key), type, ids, schema."""
     headers = {
-        subjects.HEADER_MSG_ID: event.event_id,
+        subjects.HEADER_MSG_ID: msg_id or event.event_id,
         subjects.HEADER_EVENT_TYPE: event.event_type,
         subjects.HEADER_CORRELATION_ID: event.correlation_id,
         subjects.HEADER_SCHEMA_VERSION: str(event.schema_version),
@@ -45,11 +46,13 @@ class Publisher:
         self._metrics = metrics
         self._acks = AckWaiter(nc)
 
-    async def publish(self, event: Event, *, subject: str | None = None, timeout: float = 5.0) -> PubAck | None:
+    async def publish(
+        self, event: Event, *, subject: str | None = None, timeout: float = 5.0, msg_id: str | None = None
+    ) -> PubAck | None:
         """See :meth:`at_core.runtime.bus.EventBus.publish`."""
         subject = subject or subjects.subject_for(event)
         payload = encode_event(event)
-        headers = event_headers(event)
+        headers = event_headers(event, msg_id)
         try:
             if subjects.stream_for_subject(subject) is None:
                 await self._nc.publish(subject, payload, headers=headers)
