@@ -231,8 +231,10 @@ class ExecSim:
             max_age_ns = int(self.settings.resubmit_max_age_s * 1e9)
             for record, age_ns in self.engine.stale_in_flight(max_age_ns):
                 self.venues.hold_unresent(record, age_ns)  # a market order hours late is not the trade asked for
-            # the broker refuses a client order id it already has: never doubled
-            return await self._applied(self.engine.resume_unfinished(max_age_ns))
+            # each is asked for at its broker first, and the broker refuses a client order id it
+            # already has: never doubled
+            with self.venues.resending():
+                return await self._applied(self.engine.resume_unfinished(max_age_ns))
 
     async def publish(self, outputs: list[Event], started: float | None = None) -> None:
         """Publish ``outputs`` after whatever the outbox still holds, in order (call under the lock).

@@ -77,6 +77,8 @@ class FakeBinance:
     balances: dict[str, Decimal] = field(default_factory=lambda: {"USDT": D("100000"), "BTC": D(0), "ETH": D(0)})
     commission: Decimal = Decimal("0.001")
     orders: dict[str, dict] = field(default_factory=dict)
+    #: Every order the exchange took, in order (``orders`` holds the latest per client id).
+    placed: list[dict] = field(default_factory=list)
     requests: list[tuple[str, str]] = field(default_factory=list)
     trades: list[dict] = field(default_factory=list)
     down: bool = False  # answer every call with 503 (the exchange is unreachable behind its gateway)
@@ -206,7 +208,13 @@ class FakeBinance:
             if path == "account" and request.method == "GET":
                 return JSONResponse(self._account())
             if path == "order" and request.method == "POST":
-                return self._new_order(params)
+                answer = self._new_order(params)
+                if self.lose.get(path, 0) > 0:  # done, but the answer never arrives
+                    self.lose[path] -= 1
+                    return JSONResponse(
+                        {"code": -1007, "msg": "Timeout waiting for response from backend server."}, 504
+                    )
+                return answer
             if path == "orderList/oco" and request.method == "POST":
                 answer = self._new_oco(params)
                 if self.lose.get(path, 0) > 0:
@@ -245,7 +253,9 @@ class FakeBinance:
 
     def _new_order(self, p: dict) -> JSONResponse:
         cid = p.get("newClientOrderId", "")
-        if any(o["clientOrderId"] == cid for o in self.orders.values()):
+        # Binance: newClientOrderId is unique among OPEN orders only; once the first has filled or
+        # ended, the same id is accepted again as a new order (the API docs' wording).
+        if any(o["clientOrderId"] == cid and o["status"] in ("NEW", "PARTIALLY_FILLED") for o in self.orders.values()):
             return JSONResponse({"code": -2010, "msg": "Duplicate order sent."}, 400)
         symbol, side, qty = p["symbol"], p["side"], D(p["quantity"])
         base, quote = symbol[:-4], symbol[-4:]
@@ -283,6 +293,7 @@ class FakeBinance:
                 for trade in trades
             ]
         self.orders[cid] = order
+        self.placed.append(order)
         return JSONResponse(order)
 
     def _query(self, p: dict) -> JSONResponse:

@@ -264,3 +264,24 @@ async def test_a_market_order_decided_but_never_sent_before_a_crash_is_sent_at_r
             rejected = (await watch.until(has("order_rejected")))[-1]
             assert rejected.reason == "stale_after_restart" and "never sent" in rejected.message
     await watch.close()
+
+
+async def test_a_binance_market_order_filled_with_its_answer_lost_is_found_not_placed_again_by_a_prompt_restart(
+    stack: Stack,
+) -> None:
+    # Binance takes a client order id again once the first order has filled (unique among open
+    # orders only): a resend after the crash would be a second order, so it is asked for first.
+    async with Service(stack.settings, ManualClock(T0)) as svc:
+        stack.binance.lose["order"] = 1  # it fills at Binance; the answer is lost; then exec-sim goes down
+        watch = await stack.send(proposal(stack.f, "binance-1", "BTC/USDT.BINANCE", OrderSide.BUY, "0.01"))
+        await watch.until(has("order_submitted"))
+        coid = watch.first("risk_decision").client_order_id
+        await until(lambda: coid in svc.exec_sim.venues.unknown)
+    assert [o["clientOrderId"] for o in stack.binance.placed] == [coid]
+    async with Service(stack.settings, ManualClock(T0)) as again:  # back at once: within the resend window
+        await watch.until(has("order_filled"))  # found at Binance, filled, and booked as its answer
+        assert await again.exec_sim.reconcile() == []
+        assert count(watch, "fill") == 1 and watch.first("fill").quantity == D("0.01")
+        assert (await again.orders("binance-1"))[coid]["status"] == "filled"
+    assert [o["clientOrderId"] for o in stack.binance.placed] == [coid]  # one order at the exchange, never two
+    await watch.close()

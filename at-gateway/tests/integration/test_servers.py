@@ -15,7 +15,6 @@ from pathlib import Path
 
 import httpx
 import nats
-import pytest
 from tests.conftest import SECRET, fixture_body
 
 from at_core.testing import NatsServer, free_port
@@ -92,6 +91,5 @@ async def test_two_uvicorn_workers_accept_each_alert_once_and_answer_repeats_wit
 async def test_under_granian_each_alert_is_accepted_once_and_a_repeat_answered_with_the_first_id(
     nats_server: NatsServer, tmp_path: Path
 ) -> None:
-    pytest.importorskip("granian")
     answers, stored = await _run({"AT_GATEWAY_SERVER": "granian"}, nats_server, tmp_path)
     _check(answers, stored)

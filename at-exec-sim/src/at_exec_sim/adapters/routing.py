@@ -34,7 +34,8 @@ not change meanwhile, so an answer racing a fill from elsewhere is dropped (and 
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+import contextlib
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -47,7 +48,7 @@ from at_core.runtime.logging import get_logger
 from at_exec_sim.adapters.native_brackets import native, reference_price
 from at_exec_sim.adapters.reconcile import judge
 from at_exec_sim.domain.brackets import SUFFIX
-from at_exec_sim.domain.ports import BrokerAdapter, ExecutionReport, OrderBook, ReportStatus
+from at_exec_sim.domain.ports import UNKNOWN_ORDER, BrokerAdapter, ExecutionReport, OrderBook, ReportStatus
 from at_exec_sim.domain.records import OPEN_STATUSES, OrderRecord, Route
 from at_exec_sim.errors import VenueUnavailableError
 
@@ -122,6 +123,37 @@ class VenueRouter:
         self._batch: dict[str, Route] = {}  # the routes being sent (a bracket child finds its sibling)
         #: A child sent with its sibling as one OCO list: its report (or the error that lost it), until its route comes.
         self._paired: dict[str, ExecutionReport | VenueUnavailableError] = {}
+        #: Sending what a crash interrupted: each order is looked up at its broker before it is sent.
+        self._resending = False
+
+    @contextlib.contextmanager
+    def resending(self) -> Iterator[None]:
+        """Within: every order is first asked for at its broker by its client order id, and sent only
+        if the broker does not know it. After a crash an order may have reached the broker with its
+        answer lost, and not every broker refuses a client id it has seen: Binance takes one again
+        once the first order has filled (it is unique among open orders only)."""
+        self._resending = True
+        try:
+            yield
+        finally:
+            self._resending = False
+
+    async def _found_there(self, link: VenueLink, route: Route) -> ExecutionReport | None:
+        """The broker's report of the route's order if it has it already (see :meth:`resending`):
+        booked as its answer, the order not sent again. Raises what the adapter raises (the caller
+        leaves the order in doubt, unsent, for the poller)."""
+        if native(link.adapter) and route.submitted.parent_client_order_id is not None:
+            return None  # a native child is adopted (found), never placed
+        state = await link.adapter.order_status(route.client_order_id, route.instrument)
+        if state.status is ReportStatus.REJECTED and state.reason == UNKNOWN_ORDER:
+            return None
+        log.warning(
+            "broker_order_found_before_resend",
+            client_order_id=route.client_order_id,
+            venue=link.name,
+            status=state.status.value,
+        )
+        return state
 
     async def connect_all(self, book: OrderBook) -> None:
         """Connect every venue and add its instruments to the engine's; a venue that fails stays down."""
@@ -179,7 +211,8 @@ class VenueRouter:
             message = f"{link.name} is not connected ({link.last_error}); the order was not sent"
             return book.on_report(coid, _not_sent(coid, "venue_unavailable", message))
         try:
-            report = await self._send(book, link, route)
+            found = await self._found_there(link, route) if self._resending else None
+            report = found if found is not None else await self._send(book, link, route)
         except VenueUnavailableError as exc:
             link.last_error = exc.reason
             self._unknown(coid, submitted.account_id, submitted.instrument_id, link.name, exc.reason)
