@@ -37,6 +37,14 @@ BROKER_HEALTH: list[tuple[str, str]] = [
         "sum by (venue, kind) (rate(at_exec_sim_broker_request_errors_total[5m])) * 60" + NONE_IS_ZERO,
     ),
     (
+        "Broker orphan cancels /min",
+        "sum by (venue, outcome) (rate(at_exec_sim_broker_orphan_cancels_total[5m])) * 60" + NONE_IS_ZERO,
+    ),
+    (
+        "Broker bracket child modifies /min",
+        "sum by (venue, outcome) (rate(at_exec_sim_broker_child_modifies_total[5m])) * 60" + NONE_IS_ZERO,
+    ),
+    (
         "Broker real-time connects (10m)",
         "sum by (venue) (increase(at_exec_sim_broker_realtime_connects_total[10m]))" + NONE_IS_ZERO,
     ),

@@ -111,6 +111,20 @@ CATALOG = MetricCatalog(
             ("venue", "kind"),
         ),
         MetricSpec(
+            "broker_orphan_cancels_total",
+            "counter",
+            "Cancels sent to a broker for orders exec-sim ended (an OCO sibling, an orphaned bracket child, "
+            "an entry's unfilled rest), by outcome: canceled, refused (ended there already), failed (may still rest)",
+            ("venue", "outcome"),
+        ),
+        MetricSpec(
+            "broker_child_modifies_total",
+            "counter",
+            "Resizes and trailing moves of bracket children carried to a broker, by outcome: modified, "
+            "refused, failed, unsupported (the child keeps its old size or price there)",
+            ("venue", "outcome"),
+        ),
+        MetricSpec(
             "broker_orders_unknown_total",
             "counter",
             "Orders whose state at an external broker is unknown until reconciled",

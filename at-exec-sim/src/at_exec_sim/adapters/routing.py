@@ -55,6 +55,8 @@ from at_exec_sim.errors import VenueUnavailableError
 log = get_logger("at_exec_sim.routing")
 
 UNKNOWN_ORDERS_METRIC = "broker_orders_unknown_total"
+ORPHAN_CANCELS_METRIC = "broker_orphan_cancels_total"
+CHILD_MODIFIES_METRIC = "broker_child_modifies_total"
 #: The reason of an entry rejected before it was sent: its venue cannot keep its bracket's stop.
 BRACKET_UNSUPPORTED = "bracket_unsupported"
 #: How brokers say "that client order id exists already": the order was sent before.
@@ -357,7 +359,10 @@ class VenueRouter:
             except Exception as exc:  # may still rest there: unknown until the poller or an operator ends it
                 problem = f"orphan cancel failed: {_describe(exc)}"
                 self._unknown(coid, record.account_id, record.instrument_id, link.name, problem, cancel_failed=True)
+                self.metrics.counter(ORPHAN_CANCELS_METRIC).labels(link.name, "failed").inc()
                 continue
+            outcome = "canceled" if report.status is ReportStatus.CANCELED else "refused"
+            self.metrics.counter(ORPHAN_CANCELS_METRIC).labels(link.name, outcome).inc()
             log.info(
                 "broker_orphan_canceled" if report.status is ReportStatus.CANCELED else "broker_orphan_cancel_refused",
                 client_order_id=coid,
@@ -377,15 +382,19 @@ class VenueRouter:
             if record is None or record.status not in OPEN_STATUSES:
                 continue
             modify = getattr(link.adapter, "modify", None)
+            modifies = self.metrics.counter(CHILD_MODIFIES_METRIC)
             if modify is None:
                 log.warning("broker_modify_unsupported", venue=link.name, client_order_id=record.client_order_id)
+                modifies.labels(link.name, "unsupported").inc()
                 continue
             try:
                 report = await modify(record.client_order_id, book.instrument(record.instrument_id), record.spec)
             except Exception as exc:  # the old size or price rests there: the poller and the position check see it
                 log.error("broker_modify_failed", venue=link.name, client_order_id=record.client_order_id,
                           error=_describe(exc))  # fmt: skip
+                modifies.labels(link.name, "failed").inc()
                 continue
+            modifies.labels(link.name, "refused" if report.status is ReportStatus.REJECTED else "modified").inc()
             log.info(
                 "broker_order_modified" if report.status is not ReportStatus.REJECTED else "broker_modify_refused",
                 client_order_id=record.client_order_id,
