@@ -107,3 +107,34 @@ async def test_exec_sim_shows_its_brokers_health_on_metrics(prop: Prop) -> None:
         text = (await svc.client.get("/metrics")).text
         assert 'at_exec_sim_broker_rate_limited_total{answer="http_429",venue="TOPSTEPX"} 1.0' in text
         assert 'at_exec_sim_broker_checks_failed_total{venue="TOPSTEPX"} 1.0' in text
+
+
+async def test_oanda_and_a_ccxt_exchange_count_their_failed_requests_too() -> None:
+    from tests.fakes.binance import FakeBinance
+    from tests.fakes.oanda import FakeOanda
+
+    from at_exec_sim.adapters.ccxt_broker import CcxtBroker
+    from at_exec_sim.adapters.oanda_broker import OandaBroker
+
+    metrics = CATALOG.build()
+    oanda_fake, binance_fake = FakeOanda(), FakeBinance()
+    async with serve(oanda_fake.app()) as oanda_url, serve(binance_fake.app()) as binance_url:
+        oanda = OandaBroker.create(account_id=oanda_fake.account_id, token=oanda_fake.token, base_url=oanda_url)
+        oanda.set_health(MetricsHealth(metrics, "OANDA"))
+        binance = CcxtBroker.create(
+            "binance", venue="BINANCE", api_key=binance_fake.api_key, secret=binance_fake.secret, base_url=binance_url
+        )
+        binance.set_health(MetricsHealth(metrics, "BINANCE"))
+        try:
+            eur = {i.symbol: i for i in await oanda.connect()}["EUR/USD"]
+            btc = {i.instrument_id: i for i in await binance.connect()}["BTC/USDT.BINANCE"]
+            oanda_fake.down = binance_fake.down = True  # each answers 503
+            with pytest.raises(VenueUnavailableError):
+                await oanda.order_status("P-01JANY", eur)
+            with pytest.raises(VenueUnavailableError):
+                await binance.order_status("O-ANY", btc)
+        finally:
+            await oanda.close()
+            await binance.close()
+    assert value(metrics, "broker_request_errors_total", venue="OANDA", kind="http_5xx") == 1
+    assert value(metrics, "broker_request_errors_total", venue="BINANCE", kind="http_5xx") == 1

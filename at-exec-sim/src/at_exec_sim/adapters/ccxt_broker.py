@@ -38,6 +38,7 @@ from at_core.models.enums import LiquiditySide, OrderType, TimeInForce
 from at_core.models.instruments import CryptoPerpetual, CryptoSpot
 from at_core.models.orders import OrderSpec
 from at_exec_sim.adapters.ccxt_oco import floor_step, leg_reports, oco_request, spot_oco_refusal
+from at_exec_sim.adapters.health import NO_HEALTH, BrokerHealth
 from at_exec_sim.domain.ports import UNKNOWN_ORDER, Balance, BrokerPosition, ExecutionReport, ReportStatus
 from at_exec_sim.domain.venue import Execution
 from at_exec_sim.errors import VenueUnavailableError
@@ -78,6 +79,23 @@ class CcxtBroker:
         self.exchange = exchange
         self.venue = venue
         self._by_id: dict[str, Instrument] = {}
+        self.health: BrokerHealth = NO_HEALTH
+
+    def set_health(self, health: BrokerHealth) -> None:
+        """Where this connection reports rate limits and failed requests (bootstrap wires the metrics)."""
+        self.health = health
+
+    def _unavailable(self, exc: Exception) -> VenueUnavailableError:
+        """The exchange gave no usable answer: counted (a rate limit, or a failed request), and raised
+        as unavailable (the caller leaves what it asked in doubt)."""
+        if isinstance(exc, ccxt_async.DDoSProtection):  # RateLimitExceeded is one: HTTP 429/418
+            self.health.rate_limited("http_429")
+        else:
+            unanswered = isinstance(exc, ccxt_async.NetworkError) and not isinstance(
+                exc, ccxt_async.ExchangeNotAvailable
+            )
+            self.health.request_failed("transport" if unanswered else "http_5xx")
+        return VenueUnavailableError(self.venue, str(exc)[:500])
 
     @classmethod
     def create(
@@ -109,7 +127,7 @@ class CcxtBroker:
         try:
             markets = await self.exchange.load_markets()
         except ccxt_async.OperationFailed as exc:
-            raise VenueUnavailableError(self.venue, str(exc)) from exc
+            raise self._unavailable(exc) from exc
         out: list[Instrument] = []
         for market in markets.values():
             inst = self.instrument_from_market(market)
@@ -193,7 +211,7 @@ class CcxtBroker:
         try:
             answer = await self.exchange.privatePostOrderListOco(request)
         except ccxt_async.OperationFailed as exc:
-            raise VenueUnavailableError(self.venue, str(exc)) from exc
+            raise self._unavailable(exc) from exc
         except ccxt_async.BaseError as exc:
             refused = (type(exc).__name__, str(exc)[:500])
             return tuple(  # type: ignore[return-value]
@@ -241,7 +259,7 @@ class CcxtBroker:
         except ccxt_async.OperationFailed as exc:
             # Ambiguous (network, 5xx, Binance's -1001 "unable to process"): the order may or may not
             # be at the exchange. ccxt files these under OperationFailed, rejections under ExchangeError.
-            raise VenueUnavailableError(self.venue, str(exc)) from exc
+            raise self._unavailable(exc) from exc
         except ccxt_async.BaseError as exc:
             return ExecutionReport(client_order_id, ReportStatus.REJECTED, None, (), type(exc).__name__, str(exc)[:500])
         return self._report(client_order_id, instrument, order)
@@ -272,7 +290,9 @@ class CcxtBroker:
                     order = {**order, "trades": trades}  # else the aggregate: the trade list lags the order
         except ccxt_async.OrderNotFound as exc:
             return ExecutionReport(client_order_id, ReportStatus.REJECTED, None, (), UNKNOWN_ORDER, str(exc)[:500])
-        except ccxt_async.BaseError as exc:  # network, auth, rate limit: nothing is known
+        except ccxt_async.OperationFailed as exc:  # network, 5xx, rate limit: nothing is known
+            raise self._unavailable(exc) from exc
+        except ccxt_async.BaseError as exc:  # auth and the like: nothing is known either
             raise VenueUnavailableError(self.venue, f"{type(exc).__name__}: {exc}"[:500]) from exc
         return self._report(client_order_id, instrument, order)
 
@@ -324,7 +344,7 @@ class CcxtBroker:
         except ccxt_async.OrderNotFound as exc:
             return await self._not_resting(client_order_id, instrument, exc)
         except ccxt_async.OperationFailed as exc:  # it may still rest there
-            raise VenueUnavailableError(self.venue, str(exc)) from exc
+            raise self._unavailable(exc) from exc
         report = self._report(client_order_id, instrument, order)
         return ExecutionReport(client_order_id, ReportStatus.CANCELED, report.venue_order_id, report.executions)
 

@@ -37,6 +37,7 @@ from at_core.catalog import Instrument
 from at_core.models.enums import LiquiditySide, OrderSide, OrderType, TimeInForce
 from at_core.models.instruments import FxPair
 from at_core.models.orders import OrderSpec
+from at_exec_sim.adapters.health import NO_HEALTH, BrokerHealth
 from at_exec_sim.domain.ports import UNKNOWN_ORDER, Balance, BrokerPosition, ExecutionReport, ReportStatus
 from at_exec_sim.domain.venue import Execution
 from at_exec_sim.errors import VenueUnavailableError
@@ -100,6 +101,7 @@ class OandaBroker:
         self.venue = venue
         self.account_currency: str | None = None
         self._by_name: dict[str, FxPair] = {}
+        self.health: BrokerHealth = NO_HEALTH
 
     @classmethod
     def create(
@@ -117,14 +119,23 @@ class OandaBroker:
         try:
             resp = await self.client.request(method, f"/v3/accounts/{self.account_id}{path}", json=json)
         except httpx.TransportError as exc:
+            self.health.request_failed("transport")
             raise VenueUnavailableError(self.venue, f"{type(exc).__name__}: {exc}") from exc
         if resp.status_code >= 500:
+            self.health.request_failed("http_5xx")
             raise VenueUnavailableError(self.venue, f"HTTP {resp.status_code}: {resp.text[:300]}")
+        if resp.status_code == 429:  # OANDA's per-connection rate limit (answered as any other refusal)
+            self.health.rate_limited("http_429")
         try:
             body = resp.json()
         except ValueError:
+            self.health.request_failed("bad_answer")
             body = {"errorMessage": resp.text[:300]}
         return resp.status_code, body
+
+    def set_health(self, health: BrokerHealth) -> None:
+        """Where this connection reports rate limits and failed requests (bootstrap wires the metrics)."""
+        self.health = health
 
     async def _get(self, path: str) -> dict[str, Any]:
         status, body = await self._call("GET", path)
