@@ -21,6 +21,8 @@ ULID_LENGTH = 26
 #: event on the hot path; encoding was a tenth of exec-sim's time per mark).
 _PAIRS = tuple(a + b for a in _ALPHABET for b in _ALPHABET)
 _PAIR_SHIFTS = tuple(range(120, -1, -10))
+#: The shifts of the random half's 8 pairs (the last 80 bits).
+_RAND_SHIFTS = _PAIR_SHIFTS[5:]
 #: Crockford base32 digits (either case) -> the digits ``int(s, 32)`` reads.
 _TO_INT32 = str.maketrans(
     {c: "0123456789abcdefghijklmnopqrstuv"[i] for c, i in _DECODE.items()}
@@ -35,11 +37,30 @@ def _encode(value: int) -> str:
     return "".join([_PAIRS[(value >> shift) & 1023] for shift in _PAIR_SHIFTS])
 
 
+#: The last timestamp's 10 digits (the ULID's time half): every id derived for one input (an
+#: account state per holder of a quote's instrument) has the same time, so it is encoded once.
+#: One tuple, replaced whole: a reader sees a matching (ts_ms, digits) pair.
+_last_time_digits: tuple[int, str] = (-1, "")
+
+
+def _time_digits(ts_ms: int) -> str:
+    """``ts_ms`` (< 2**48) as the ULID's first 10 digits (the top 5 pairs of ``_encode``)."""
+    global _last_time_digits
+    last = _last_time_digits
+    if last[0] == ts_ms:
+        return last[1]
+    digits = _PAIRS[ts_ms >> 40] + _PAIRS[(ts_ms >> 30) & 1023] + _PAIRS[(ts_ms >> 20) & 1023]
+    digits += _PAIRS[(ts_ms >> 10) & 1023] + _PAIRS[ts_ms & 1023]
+    _last_time_digits = (ts_ms, digits)
+    return digits
+
+
 def ulid_from_parts(ts_ms: int, randomness: int) -> str:
     """Build a ULID from a millisecond timestamp (48 bits) and 80 random bits."""
     if not 0 <= ts_ms < 2**48:
         raise ValueError("ULID timestamp out of range")
-    return _encode((ts_ms << 80) | (randomness & (2**80 - 1)))
+    r = randomness & (2**80 - 1)
+    return _time_digits(ts_ms) + "".join([_PAIRS[(r >> shift) & 1023] for shift in _RAND_SHIFTS])
 
 
 def ulid_timestamp_ms(ulid: str) -> int:
