@@ -79,6 +79,15 @@ def test_ulids_encode_and_decode_as_plain_crockford_base32(ts_ms: int, randomnes
     assert ulid_timestamp_ms(ulid) == ulid_timestamp_ms(ulid.lower()) == _reference_timestamp(ulid) == ts_ms
 
 
+@given(st.lists(st.tuples(st.integers(0, 2**48 - 1), st.integers(0, 2**80 - 1)), min_size=1, max_size=8))
+def test_a_repeated_timestamp_encodes_as_it_did_the_first_time(parts: list[tuple[int, int]]) -> None:
+    """The time half is encoded once per timestamp (every holder of one quote shares it): ids
+    made with the same, then another, then the first timestamp again are the plain encoding."""
+    for ts_ms, randomness in [*parts, *parts[::-1], *parts]:
+        assert ulid_from_parts(ts_ms, randomness) == _reference_encode((ts_ms << 80) | randomness)
+        assert ulid_from_parts(ts_ms, randomness ^ 1) == _reference_encode((ts_ms << 80) | (randomness ^ 1))
+
+
 @pytest.mark.parametrize(
     "bad",
     [
