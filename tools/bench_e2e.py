@@ -213,9 +213,11 @@ async def bench(stk: stack_mod.Stack, rate: float, seconds: float, ramp: list[fl
         idle0, idle_wall0 = cpu_seconds(groups), time.monotonic()
         await asyncio.sleep(IDLE_S)  # what the stack burns with no alert (fetch loops, heartbeats)
         idle1, idle_wall = cpu_seconds(groups), time.monotonic() - idle_wall0
+        msgs0 = await nats_messages(http, stk)
         cpu0, wall0 = cpu_seconds(groups), time.monotonic()
         fixed = await drive(http, clock, rate, seconds, drain_s=120)  # late fills count, with their latency
         cpu1, wall = cpu_seconds(groups), time.monotonic() - wall0
+        msgs1 = await nats_messages(http, stk)
         table = Table(title=f"webhook -> FillEvent at {rate:.0f} alerts/s for {seconds:.0f}s (same-run baselines)")
         for col in ("path", "p50 ms", "p99 ms", "n"):
             table.add_column(col)
@@ -254,12 +256,43 @@ async def bench(stk: stack_mod.Stack, rate: float, seconds: float, ramp: list[fl
             row(name, cpu1[name] - cpu0[name], idle1[name] - idle0[name])
         row("all", sum(cpu1[k] - cpu0[k] for k in groups), sum(idle1[k] - idle0[k] for k in groups))
         console.print(cpu)
+        console.print(messages_table(msgs0, msgs1, per, rate))
         if fixed["unfilled"]:
             console.print(f"not filled at {rate:.0f}/s: {fixed['unfilled']}")
         console.print(
             f"highest sustained rate: {best:.0f} alerts/s (targets: p50 <= 5 ms at 50 alerts/s; >= 150/s sustained)"
         )
     await nc.close()
+
+
+async def nats_messages(http: httpx.AsyncClient, stk: stack_mod.Stack) -> dict[str, tuple[int, int]]:
+    """Messages each client connection has sent to and received from nats-server so far, by
+    connection name (the server's /connz; every publish, ack, pull request and delivery counts)."""
+    resp = await http.get(f"http://127.0.0.1:{stk.monitor_port}/connz", params={"limit": 1024})
+    out: dict[str, tuple[int, int]] = {}
+    for conn in resp.json().get("connections", []):
+        name = conn.get("name") or conn.get("authorized_user") or "unnamed"
+        sent, received = out.get(name, (0, 0))
+        out[name] = (sent + conn.get("in_msgs", 0), received + conn.get("out_msgs", 0))
+    return out
+
+
+def messages_table(
+    before: dict[str, tuple[int, int]], after: dict[str, tuple[int, int]], per: int, rate: float
+) -> Table:
+    """NATS messages per filled alert, by connection: the work nats-server does for each alert."""
+    table = Table(title=f"NATS messages per alert at {rate:.0f} alerts/s (by client connection, from /connz)")
+    for col in ("connection", "sent / alert", "received / alert"):
+        table.add_column(col)
+    total_in = total_out = 0
+    for name in sorted(after):
+        sent = after[name][0] - before.get(name, (0, 0))[0]
+        received = after[name][1] - before.get(name, (0, 0))[1]
+        if sent or received:
+            total_in, total_out = total_in + sent, total_out + received
+            table.add_row(name, f"{sent / per:.1f}", f"{received / per:.1f}")
+    table.add_row("all", f"{total_in / per:.1f}", f"{total_out / per:.1f}")
+    return table
 
 
 def main() -> int:
