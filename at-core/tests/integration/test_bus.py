@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 
 import pytest
@@ -331,17 +332,18 @@ async def test_stopping_a_consumer_ends_it_even_when_a_cancel_is_swallowed(nats_
     consumer = await bus.consume(subjects.FILLS, handler, durable=f"t-{unique_token}")
     swallowed: list[bool] = []
 
-    async def fetch_that_swallows_a_cancel(batch: int, timeout: float) -> list[Msg]:
-        # What Python 3.11's asyncio.wait_for inside nats-py's fetch does when a message arrives
-        # with the cancel (CPython gh-86296): the fetch returns, the cancel is gone.
+    async def wait_that_swallows_a_cancel(timeout: float) -> list[Msg]:
+        # What Python 3.11's asyncio.wait_for inside the pull window does when a message arrives
+        # with the cancel (CPython gh-86296): the wait returns, the cancel is gone.
         try:
             await asyncio.sleep(timeout)
         except asyncio.CancelledError:
             swallowed.append(True)
         return []
 
-    consumer._sub.fetch = fetch_that_swallows_a_cancel  # type: ignore[method-assign]
-    await asyncio.sleep(0.05)  # the loop is in the patched fetch
+    assert consumer._window is not None
+    consumer._window.next_batch = wait_that_swallows_a_cancel  # type: ignore[method-assign]
+    await asyncio.sleep(1.2)  # the loop's wait in the real window ends (1 s); it is in the patched one
     await asyncio.wait_for(consumer.stop(), 10)
     assert swallowed and not consumer.running
     await bus.close()
@@ -426,3 +428,54 @@ async def test_consumer_health_is_red_when_work_waits_and_nothing_is_acknowledge
 
 async def _nothing(event: Event, delivery: Delivery) -> None:
     return None
+
+
+async def test_a_consumer_asks_for_its_messages_ahead_not_once_per_message(nats_url: str, unique_token: str) -> None:
+    bus = await _bus(nats_url)
+    durable = f"t-{unique_token}"
+    requests: list[bytes] = []
+    spy = await bus.nc.subscribe(f"$JS.API.CONSUMER.MSG.NEXT.AT_EXECUTION.{durable}", cb=_append_to(requests))
+    got: asyncio.Queue[Event] = asyncio.Queue()
+
+    async def handler(event: Event, delivery: Delivery) -> None:
+        await got.put(event)
+
+    await bus.consume(subjects.FILLS, handler, durable=durable, batch=64)
+    fills = _fills(20)
+    for fill in fills:  # one at a time, each handled before the next is published: a live rate
+        await bus.publish(fill)
+        assert await asyncio.wait_for(got.get(), 5) == fill
+    await spy.unsubscribe()
+    # One request opened the window (a renewal may follow if the run is slow); a fetch per message would be 20+.
+    assert 1 <= len(requests) <= 3
+    assert await _settled(bus, durable) == (0, 0)
+    await bus.close()
+
+
+async def test_a_consumer_asks_again_when_its_durable_is_deleted_and_made_again(
+    nats_url: str, unique_token: str
+) -> None:
+    bus = await _bus(nats_url)
+    durable = f"t-{unique_token}"
+    got: asyncio.Queue[Event] = asyncio.Queue()
+
+    async def handler(event: Event, delivery: Delivery) -> None:
+        await got.put(event)
+
+    consumer = await bus.consume(subjects.FILLS, handler, durable=durable)
+    await asyncio.sleep(0.1)  # the window's request waits on the server
+    info = await bus.js.consumer_info("AT_EXECUTION", durable)
+    await bus.js.delete_consumer("AT_EXECUTION", durable)  # the server ends the waiting request (409)
+    await bus.js.add_consumer("AT_EXECUTION", info.config)
+    fill = _fills(1)[0]
+    await bus.publish(fill)
+    assert await asyncio.wait_for(got.get(), 10) == fill
+    assert consumer.running
+    await bus.close()
+
+
+def _append_to(items: list[bytes]) -> Callable[[Msg], Awaitable[None]]:
+    async def on_msg(msg: Msg) -> None:
+        items.append(msg.data)
+
+    return on_msg

@@ -23,6 +23,7 @@ from at_core.metrics.catalog import Metrics
 from at_core.runtime.bus.delivery import BatchHandler, Delivery, Handler, subject_family
 from at_core.runtime.bus.errors import BusError, PublishError
 from at_core.runtime.bus.origin import OriginCheck
+from at_core.runtime.bus.pipeline import PullWindow
 from at_core.runtime.bus.pull import Consumer, OnMessages, pull_loop
 from at_core.runtime.logging import bind_event_context, get_logger
 
@@ -159,8 +160,9 @@ class Consuming:
         self, sub: JetStreamContext.PullSubscription, on_msgs: OnMessages, batch: int, durable: str, stream: str
     ) -> Consumer:
         stopping = asyncio.Event()
-        task = asyncio.create_task(pull_loop(sub, on_msgs, batch, stopping), name=f"consumer:{durable}")
-        consumer = Consumer(task, sub, stopping, durable, stream)
+        window = PullWindow(sub, batch)
+        task = asyncio.create_task(pull_loop(window, on_msgs, stopping), name=f"consumer:{durable}")
+        consumer = Consumer(task, sub, stopping, durable, stream, window)
         self.consumers.append(consumer)
         return consumer
 

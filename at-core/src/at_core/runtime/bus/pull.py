@@ -1,5 +1,5 @@
-"""A running durable consumer: its pull loop (fetch, hand over, never end on a failure) and its
-bounded stop."""
+"""A running durable consumer: its pull loop (take what the pull window delivered, hand it over,
+never end on a failure) and its bounded stop."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
 
 from at_core.runtime.bus.connection import CLOSE_STEP_TIMEOUT_S
+from at_core.runtime.bus.pipeline import PullWindow
 from at_core.runtime.logging import get_logger
 
 log = get_logger("at_core.bus")
@@ -33,9 +34,11 @@ class Consumer:
         stopping: asyncio.Event,
         durable: str = "",
         stream: str = "",
+        window: PullWindow | None = None,
     ) -> None:
         self._task = task
         self._sub = sub
+        self._window = window
         self._stopping = stopping
         self.durable = durable
         self.stream = stream
@@ -43,9 +46,9 @@ class Consumer:
     async def stop(self) -> None:
         """End the loop (bounded), then unsubscribe (bounded)."""
         self._stopping.set()
-        # A cancel can be swallowed: nats-py's fetch waits in asyncio.wait_for, which in Python 3.11
+        # A cancel can be swallowed: the window waits in asyncio.wait_for, which in Python 3.11
         # returns a message that arrived as the cancel did and drops the cancel (CPython
-        # gh-86296); the loop then fetches again. The flag ends it at its next turn; the cancel
+        # gh-86296); the loop then waits again. The flag ends it at its next turn; the cancel
         # is sent again until it lands.
         for _ in range(STOP_ATTEMPTS):
             self._task.cancel()
@@ -64,20 +67,21 @@ class Consumer:
         return not self._task.done()
 
 
-async def pull_loop(
-    sub: JetStreamContext.PullSubscription, on_msgs: OnMessages, batch: int, stopping: asyncio.Event
-) -> None:
-    """Fetch and hand over batches until ``stopping``; a failed fetch or batch never ends the loop."""
+async def pull_loop(window: PullWindow, on_msgs: OnMessages, stopping: asyncio.Event) -> None:
+    """Hand over what ``window`` delivers, batch by batch, until ``stopping``; a failed pull or
+    batch never ends the loop."""
     while not stopping.is_set():
         try:
-            msgs = await sub.fetch(batch, timeout=1.0)
+            msgs = await window.next_batch(timeout=1.0)
         except (TimeoutError, NatsTimeoutError):
             continue
         except asyncio.CancelledError:
             raise
-        except Exception as exc:  # disconnected, consumer deleted: wait and retry
+        except Exception as exc:  # disconnected while asking: wait and retry
             log.warning("consumer_fetch_failed", error=repr(exc))
             await asyncio.sleep(0.5)
+            continue
+        if not msgs:
             continue
         try:
             await on_msgs(msgs)
