@@ -66,7 +66,9 @@ class Figure:
 
 def execution_events(n: int, ids: IdGenerator) -> list[Event]:
     """``n`` events cycling through every execution-stream example, each with a fresh id."""
-    kinds = [e for e in all_examples() if (s := subjects.stream_for_subject(subjects.subject_for(e))) and s.name == STREAM]
+    kinds = [
+        e for e in all_examples() if (s := subjects.stream_for_subject(subjects.subject_for(e))) and s.name == STREAM
+    ]
     return [kinds[i % len(kinds)].model_copy(update={"event_id": ids.new()}) for i in range(n)]
 
 
@@ -90,7 +92,9 @@ def codec(events: list[Event]) -> tuple[Figure, Figure]:
 
 
 async def one_run(url: str, n: int, batch: int, ids: IdGenerator) -> dict[str, Figure]:
-    bus = await EventBus.connect(url, service="exec_sim", metrics=MetricCatalog("exec_sim").build(), create_consumers=True)
+    bus = await EventBus.connect(
+        url, service="exec_sim", metrics=MetricCatalog("exec_sim").build(), create_consumers=True
+    )
     await bus.ensure_streams()
     await bus.js.purge_stream(STREAM)
     figures: dict[str, Figure] = {}
@@ -131,7 +135,6 @@ async def one_run(url: str, n: int, batch: int, ids: IdGenerator) -> dict[str, F
 
 
 async def main_async(args: argparse.Namespace) -> None:
-    configure_logging("exec_sim", "INFO", open(os.devnull, "w"))  # noqa: SIM115 (lives as long as the process)
     ids = IdGenerator(ManualClock(1_700_000_000_000_000_000), random.Random(11))
     best: dict[str, Figure] = {}
     with NatsServer() as server:
@@ -149,7 +152,10 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=20_000)
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--repeat", type=int, default=3)
-    asyncio.run(main_async(parser.parse_args()))
+    args = parser.parse_args()
+    with open(os.devnull, "w") as sink:  # a service's log lines, rendered and written, not shown
+        configure_logging("exec_sim", "INFO", sink)
+        asyncio.run(main_async(args))
 
 
 if __name__ == "__main__":

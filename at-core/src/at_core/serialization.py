@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 import types
 from collections.abc import Iterable
 from datetime import date, datetime, time
@@ -145,32 +144,12 @@ def encode_event(event: Event) -> bytes:
     return fast_canonical_dumps(data) if orjson_safe(type(event)) else canonical_dumps(data)
 
 
-#: A number orjson would not read exactly (it reads integers beyond 64 bits as floats): any run
-#: of 20 digits, or 19 after a minus; such a document (rare: event numbers are ns timestamps and
-#: Decimal strings) is read by the reference parser.
-_WIDE_NUMBER = re.compile(rb"-[0-9]{19}|[0-9]{20}")
-
-
-def _loads(data: bytes | str) -> Any:
-    """``json.loads``, through orjson where it reads the same; the reference reads everything else.
-
-    orjson refuses what json accepts (NaN, a BOM, UTF-16, lone surrogates): those, and wide
-    numbers, go to ``json.loads``, which reads them or raises its own error.
-    """
-    try:
-        raw = data.encode() if isinstance(data, str) else data
-    except UnicodeEncodeError:  # a str with a lone surrogate, which json reads
-        return json.loads(data)
-    if not _WIDE_NUMBER.search(raw):
-        try:
-            return orjson.loads(raw)
-        except orjson.JSONDecodeError:
-            pass
-    return json.loads(data)
-
-
 def decode_event(data: bytes | str) -> Event:
     """Decode bytes into the event class named by their ``event_type``.
+
+    Read by ``json.loads``, not orjson: orjson parses faster, but pydantic validates what it
+    returns more slowly (measured: 12.7 µs an execution event against 10.1), and it reads
+    integers beyond 64 bits as floats.
 
     Unknown top-level fields are refused, except from a producer with a newer
     ``schema_version`` of the same major line, whose added optional fields are dropped.
@@ -179,7 +158,7 @@ def decode_event(data: bytes | str) -> Event:
         DecodeError: not JSON, no or unknown ``event_type``, or invalid fields.
     """
     try:
-        raw = _loads(data)
+        raw = json.loads(data)
     except (ValueError, UnicodeDecodeError) as exc:
         raise DecodeError(f"not JSON: {exc}") from exc
     if not isinstance(raw, dict):

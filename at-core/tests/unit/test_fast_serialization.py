@@ -1,10 +1,9 @@
-"""orjson encodes and reads events exactly as the reference (json) path does: same bytes, same values."""
+"""orjson encodes events exactly as the reference (json) path does: the same bytes, or the same error."""
 
 from __future__ import annotations
 
-import json
 import math
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
@@ -12,12 +11,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from at_core.errors import DecodeError
 from at_core.events import EVENT_CLASSES
 from at_core.models.base import FrozenModel
 from at_core.models.enums import OrderSide, OrderStatus, OrderType, SignalAction
 from at_core.serialization import (
-    _loads,
     canonical_dumps,
     decode_event,
     encode_event,
@@ -37,7 +34,7 @@ leaves = (
     | st.decimals()
     | st.dates()
     | st.times()
-    | st.datetimes(timezones=st.none() | st.just(timezone.utc) | st.just(timezone(timedelta(hours=-5))))
+    | st.datetimes(timezones=st.none() | st.just(UTC) | st.just(timezone(timedelta(hours=-5))))
     | st.sampled_from([*OrderSide, *OrderStatus, *OrderType, *SignalAction])
 )
 keys = st.text() | st.integers() | st.sampled_from([*OrderSide])  # non-str keys: orjson refuses, the reference converts
@@ -85,7 +82,10 @@ def test_a_model_that_can_hold_floats_or_anything_takes_the_reference_path() -> 
 
 
 def test_integers_beyond_64_bits_fall_back_to_the_reference() -> None:
-    assert fast_canonical_dumps({"n": 2**64 + 1, "m": -(2**63) - 1}) == b'{"m":-9223372036854775809,"n":18446744073709551617}'
+    assert (
+        fast_canonical_dumps({"n": 2**64 + 1, "m": -(2**63) - 1})
+        == b'{"m":-9223372036854775809,"n":18446744073709551617}'
+    )
 
 
 def test_a_lone_surrogate_is_refused_as_the_reference_refuses_it() -> None:
@@ -93,65 +93,12 @@ def test_a_lone_surrogate_is_refused_as_the_reference_refuses_it() -> None:
         fast_canonical_dumps({"s": "\ud800"})
 
 
-def _same(a: Any, b: Any) -> bool:
-    """Equal and of the same types all the way down (1 and 1.0 differ; NaN equals NaN)."""
-    if type(a) is not type(b):
-        return False
-    if isinstance(a, dict):
-        return list(a) == list(b) and all(_same(a[k], b[k]) for k in a)
-    if isinstance(a, list):
-        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
-    if isinstance(a, float) and math.isnan(a):
-        return math.isnan(b)
-    return bool(a == b)
-
-
-json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
-    lambda inner: st.lists(inner) | st.dictionaries(st.text(), inner),
-    max_leaves=30,
-)
-
-
-@settings(max_examples=500)
-@given(json_values, st.booleans())
-def test_reading_json_gives_what_json_loads_gives(value: Any, as_text: bool) -> None:
-    text = json.dumps(value, ensure_ascii=False)
-    data: bytes | str = text if as_text else text.encode("utf-8", "surrogatepass")
-    assert _outcome(_loads, data)[0] == _outcome(json.loads, data)[0]
-    if _outcome(json.loads, data)[0] == "ok":
-        assert _same(_loads(data), json.loads(data))
-
-
-@settings(max_examples=300)
-@given(st.binary(max_size=64))
-def test_reading_arbitrary_bytes_succeeds_or_fails_as_json_loads_does(data: bytes) -> None:
-    ours, reference = _outcome(_loads, data), _outcome(json.loads, data)
-    assert ours[0] == reference[0]
-    if ours[0] == "ok":
-        assert _same(ours[1], reference[1])
-
-
 @pytest.mark.parametrize("event", all_examples(), ids=lambda e: e.event_type)
 def test_every_event_example_decodes_to_itself(event: Any) -> None:
     assert decode_event(encode_event(event)) == event
 
 
-def test_an_event_with_a_wide_integer_is_read_exactly_and_refused_by_validation() -> None:
-    raw = json.loads(encode_event(all_examples()[0]))
-    raw["ts_event"] = 2**64 + 3  # read by the reference parser: an exact int, never a rounded float
-    with pytest.raises(DecodeError):  # TimestampNs has no upper bound, but the id pattern still checks
-        decode_event(json.dumps({**raw, "event_id": "not-an-id"}))
-    assert decode_event(json.dumps(raw)).ts_event == 2**64 + 3
-
-
-def test_undecodable_documents_are_still_decode_errors() -> None:
-    for data in (b"\xff", b"NaN", b"[1]", b"{", "\ufeff{}".encode()):
-        with pytest.raises(DecodeError):
-            decode_event(data)
-
-
 def test_dates_times_and_datetimes_are_spelt_by_isoformat() -> None:
-    value = {"d": date(2026, 1, 2), "t": time(1, 2, 3, 4), "dt": datetime(2026, 1, 2, 3, 4, 5, 6, timezone.utc)}
+    value = {"d": date(2026, 1, 2), "t": time(1, 2, 3, 4), "dt": datetime(2026, 1, 2, 3, 4, 5, 6, UTC)}
     assert fast_canonical_dumps(value) == canonical_dumps(value)
     assert fast_canonical_dumps({"x": Decimal("1.500")}) == b'{"x":"1.5"}'
