@@ -11,8 +11,8 @@ import functools
 import logging
 import re
 import sys
-from collections.abc import Iterator, MutableMapping
-from contextlib import contextmanager
+from collections.abc import MutableMapping
+from contextlib import AbstractContextManager
 from typing import Any, TextIO
 
 import orjson
@@ -168,15 +168,35 @@ def get_logger(name: str | None = None) -> Any:
     return _Logger(name)
 
 
-@contextmanager
+class _EventContext:
+    """structlog's ``bound_contextvars`` as a class rather than a generator (it is entered for every
+    consumed event): binds the ids on entry; on exit unbinds them and rebinds what they were."""
+
+    __slots__ = ("_ids", "_saved")
+
+    def __init__(self, ids: dict[str, str]) -> None:
+        self._ids = ids
+        self._saved: dict[str, Any] = {}
+
+    def __enter__(self) -> None:
+        context = structlog.contextvars.get_contextvars()
+        self._saved = {k: context[k] for k in self._ids if k in context}
+        structlog.contextvars.bind_contextvars(**self._ids)
+
+    def __exit__(self, *_: object) -> None:
+        structlog.contextvars.unbind_contextvars(*self._ids)
+        structlog.contextvars.bind_contextvars(**self._saved)
+
+
 def bind_event_context(
     event_id: str | None = None, correlation_id: str | None = None, causation_id: str | None = None
-) -> Iterator[None]:
+) -> AbstractContextManager[None]:
     """Bind event ids to every log line inside the block (async-safe: contextvars)."""
-    ids = {
-        k: v
-        for k, v in (("event_id", event_id), ("correlation_id", correlation_id), ("causation_id", causation_id))
-        if v
-    }
-    with structlog.contextvars.bound_contextvars(**ids):
-        yield
+    ids = {}
+    if event_id:
+        ids["event_id"] = event_id
+    if correlation_id:
+        ids["correlation_id"] = correlation_id
+    if causation_id:
+        ids["causation_id"] = causation_id
+    return _EventContext(ids)

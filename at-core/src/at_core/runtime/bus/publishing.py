@@ -11,12 +11,12 @@ from dataclasses import dataclass
 from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
 from nats.js.api import PubAck
-from prometheus_client import Counter
 
 from at_core import subjects
 from at_core.events import Event
 from at_core.metrics.catalog import Metrics
 from at_core.runtime.acks import AckWaiter
+from at_core.runtime.bus.children import Children
 from at_core.runtime.bus.delivery import subject_family
 from at_core.runtime.bus.errors import PublishError
 from at_core.runtime.logging import get_logger
@@ -60,7 +60,7 @@ class Publisher:
         self._metrics = metrics
         self._acks = AckWaiter(nc)
         self._routes: dict[str, _Route] = {}
-        self._counted: dict[tuple[str, str, str], Counter] = {}
+        self._published_total = Children(metrics.counter("events_published_total"))
 
     async def publish(
         self, event: Event, *, subject: str | None = None, timeout: float = 5.0, msg_id: str | None = None
@@ -173,9 +173,4 @@ class Publisher:
 
     def _count(self, event_type: str, subject: str, outcome: str) -> None:
         """``events_published_total`` += 1, its labelled child looked up once per label set."""
-        family = self._route(subject).family
-        key = (event_type, family, outcome)
-        child = self._counted.get(key)
-        if child is None:
-            child = self._counted[key] = self._metrics.counter("events_published_total").labels(*key)
-        child.inc()
+        self._published_total(event_type, self._route(subject).family, outcome).inc()
