@@ -160,6 +160,8 @@ class _Logger:
         return self._bound
 
     def __getattr__(self, attr: str) -> Any:
+        if attr in _Logger.__slots__:  # not set yet (a copy being made): never recurse into _current
+            raise AttributeError(attr)
         return getattr(self._current(), attr)
 
 
