@@ -36,9 +36,13 @@ from at_core.events import (
 )
 
 ROOT = "at"
-_SAFE = re.compile(r"[A-Za-z0-9_\-]")
+_UNSAFE = re.compile(r"[^A-Za-z0-9_\-]")
 _ESCAPED = re.compile(r"~([0-9A-F]{2})")
 MAX_TOKEN_BYTES = 256
+
+
+def _escaped(unsafe: re.Match[str]) -> str:
+    return "".join(f"~{b:02X}" for b in unsafe.group().encode())
 
 
 def escape_token(value: str) -> str:
@@ -49,13 +53,8 @@ def escape_token(value: str) -> str:
     """
     if not value:
         raise SubjectTokenError(value, "empty token")
-    out = []
-    for ch in value:
-        if _SAFE.fullmatch(ch):
-            out.append(ch)
-        else:
-            out.extend(f"~{b:02X}" for b in ch.encode())
-    token = "".join(out)
+    # One substitution over the value rather than a match per character: it runs on every publish.
+    token = _UNSAFE.sub(_escaped, value)
     if len(token) > MAX_TOKEN_BYTES:
         raise SubjectTokenError(value, f"longer than {MAX_TOKEN_BYTES} bytes once escaped")
     return token

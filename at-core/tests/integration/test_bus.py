@@ -89,6 +89,21 @@ async def test_publish_many_reports_the_acknowledged_prefix_when_the_stream_refu
         await bus.close()
 
 
+async def test_publish_many_past_its_deadline_fails_on_the_first_unacknowledged_event_and_a_retry_stores_all(
+    nats_url: str,
+) -> None:
+    events = _execution_events()[:4]
+    bus = await _bus(nats_url)
+    await bus.js.purge_stream("AT_EXECUTION")
+    with pytest.raises(PublishError) as late:
+        await bus.publish_many(events, timeout=1e-9)  # over before any ack can be read
+    assert late.value.published == 0 and late.value.event_id == events[0].event_id
+    assert "TimeoutError" in late.value.reason
+    acks = await bus.publish_many(events)  # the late acks of the first try found nothing waiting
+    assert [a.seq for a in acks if a] == [1, 2, 3, 4] and all(a and a.duplicate for a in acks)
+    await bus.close()
+
+
 async def test_a_failing_handler_gets_the_event_again(nats_url: str, unique_token: str) -> None:
     bus = await _bus(nats_url)
     seen: list[int] = []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 
 import pytest
@@ -32,6 +33,22 @@ def test_subject_escaping_round_trips_and_yields_one_safe_token(value: str) -> N
     token = subjects.escape_token(value)
     assert subjects.unescape_token(token) == value
     assert "." not in token and "*" not in token and ">" not in token and not any(c.isspace() for c in token)
+
+
+def _escape_char_by_char(value: str) -> str:
+    """The spelling subjects had before escaping became one substitution: it must not change."""
+    out = []
+    for ch in value:
+        if re.fullmatch(r"[A-Za-z0-9_\-]", ch):
+            out.append(ch)
+        else:
+            out.extend(f"~{b:02X}" for b in ch.encode())
+    return "".join(out)
+
+
+@given(st.text(min_size=1, max_size=21))
+def test_subject_escaping_spells_tokens_as_it_always_has(value: str) -> None:
+    assert subjects.escape_token(value) == _escape_char_by_char(value)
 
 
 def test_a_token_too_long_once_escaped_is_refused() -> None:

@@ -9,6 +9,7 @@ reply resolves its future, with the ack or with the server's error.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 
 from nats.aio.client import Client as NatsClient
@@ -27,6 +28,9 @@ class AckWaiter:
         self._nc = nc
         self._prefix: str | None = None
         self._pending: dict[str, asyncio.Future[PubAck]] = {}
+        # Tokens only need to be unique under this waiter's own random inbox prefix: a counter
+        # is, and costs less than a fresh inbox per publish.
+        self._tokens = itertools.count(1)
 
     async def reply_to(self) -> tuple[str, asyncio.Future[PubAck]]:
         """A fresh reply subject for one publish, and the future its ack (or error) resolves."""
@@ -34,7 +38,7 @@ class AckWaiter:
             prefix = f"{self._nc.new_inbox()}."
             await self._nc.subscribe(prefix + "*", cb=self._on_reply)
             self._prefix = prefix
-        token = self._nc.new_inbox().rsplit(".", 1)[-1]
+        token = str(next(self._tokens))
         future: asyncio.Future[PubAck] = asyncio.get_running_loop().create_future()
         self._pending[token] = future
         future.add_done_callback(lambda done: self._settled(token, done))

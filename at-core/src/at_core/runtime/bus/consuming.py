@@ -20,6 +20,7 @@ from nats.js.errors import BadRequestError, NotFoundError
 from at_core import subjects
 from at_core.events import Event
 from at_core.metrics.catalog import Metrics
+from at_core.runtime.bus.children import Children
 from at_core.runtime.bus.delivery import BatchHandler, Delivery, Handler, subject_family
 from at_core.runtime.bus.errors import BusError, PublishError
 from at_core.runtime.bus.origin import OriginCheck
@@ -77,6 +78,8 @@ class Consuming:
         #: Create a missing durable instead of refusing (provisioning and tests only).
         self.create = create
         self.consumers: list[Consumer] = []
+        self._handle_seconds = Children(metrics.histogram("event_handle_seconds"))
+        self._consumed_total = Children(metrics.counter("events_consumed_total"))
 
     async def consume(
         self, options: DurableOptions, stream: str | None, handler: Handler, batch: int, nak_delay_s: float
@@ -177,10 +180,9 @@ class Consuming:
         quiet: bool = False,
     ) -> None:
         """Count, time and log one event's handling (inside its event context); ``quiet`` logs no failure."""
-        self._metrics.histogram("event_handle_seconds").labels(event.event_type).observe(seconds)
-        counter = self._metrics.counter("events_consumed_total")
+        self._handle_seconds(event.event_type).observe(seconds)
         if error is not None:
-            counter.labels(event.event_type, subject_family(subject), "error").inc()
+            self._consumed_total(event.event_type, subject_family(subject), "error").inc()
             if quiet:
                 return
             log.error(
@@ -192,7 +194,7 @@ class Consuming:
                 exc_info=error,
             )
             return
-        counter.labels(event.event_type, subject_family(subject), "ok").inc()
+        self._consumed_total(event.event_type, subject_family(subject), "ok").inc()
         # debug: one line per consumed event doubled every service's log volume and cost the
         # recorder a fifth of its CPU; handlers log what they did, the audit trail has every event.
         log.debug("event_consumed", event_type=event.event_type, subject=subject)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
@@ -27,6 +28,7 @@ Handler = Callable[[Event, Delivery], Awaitable[None]]
 BatchHandler = Callable[[Sequence[tuple[Event, Delivery]]], Awaitable[None]]
 
 
+@functools.lru_cache(maxsize=4096)  # subjects name accounts and instruments: as many as are traded
 def subject_family(subject: str) -> str:
     """First two tokens (``at.signal``): a bounded label value for metrics."""
     return ".".join(subject.split(".")[:2])

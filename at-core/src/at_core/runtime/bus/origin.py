@@ -5,6 +5,7 @@ handler unless the consumer asked for misrouted events (the recorder keeps them 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -15,11 +16,16 @@ from at_core.errors import DecodeError
 from at_core.events import Event, RejectedInputEvent
 from at_core.ids import derive_id
 from at_core.metrics.catalog import Metrics
+from at_core.runtime.bus.children import Children
 from at_core.runtime.bus.delivery import Delivery, subject_family
 from at_core.runtime.logging import bind_event_context, get_logger
 from at_core.serialization import decode_event
 
 log = get_logger("at_core.bus")
+
+#: ``subjects.origin_violation`` remembered: a pure function of the type and the subject, asked
+#: for every consumed message (its family lookup matches the subject against every pattern).
+_origin_violation = functools.lru_cache(maxsize=4096)(subjects.origin_violation)
 
 #: How much of a misrouted message's bytes its dead letter keeps.
 DEAD_LETTER_BODY_CHARS = 4096
@@ -68,6 +74,7 @@ class OriginCheck:
         self._service = service
         self._metrics = metrics
         self._publish = publish
+        self._redeliveries = Children(metrics.counter("event_redeliveries_total"))
 
     async def open(self, msg: Msg, deliver_misrouted: bool = False) -> tuple[Event, Delivery] | None:
         """Decode and check a consumed message; None when it must not reach the handler.
@@ -83,7 +90,7 @@ class OriginCheck:
         if event is None:
             await msg.term()
             return None
-        violation = subjects.origin_violation(event.event_type, msg.subject)
+        violation = _origin_violation(event.event_type, msg.subject)
         delivery = delivery_of(msg, violation)
         if violation is not None:
             await self.misrouted(event, msg.subject, msg.data, violation, dead_letter=not deliver_misrouted)
@@ -91,7 +98,7 @@ class OriginCheck:
                 await msg.term()
                 return None
         if delivery.num_delivered > 1:
-            self._metrics.counter("event_redeliveries_total").labels(event.event_type).inc()
+            self._redeliveries(event.event_type).inc()
         return event, delivery
 
     async def open_for_read(self, msg: Msg) -> tuple[Event, Delivery] | None:
@@ -99,7 +106,7 @@ class OriginCheck:
         event = self._decode(msg)
         if event is None:
             return None
-        violation = subjects.origin_violation(event.event_type, msg.subject)
+        violation = _origin_violation(event.event_type, msg.subject)
         if violation is not None:
             await self.misrouted(event, msg.subject, msg.data, violation)
             return None
