@@ -21,6 +21,7 @@ from at_core.models.enums import IngestSource
 from at_core.runtime.logging import get_logger
 from at_gateway.domain.alerts import Alert, AlertRules, parse_body, validate_alert
 from at_gateway.domain.bounds import QuantityLimits
+from at_gateway.domain.instruments import InstrumentResolver
 from at_gateway.domain.limits import RateLimiter, SlidingWindow
 from at_gateway.domain.pinescript import pinescript_extras
 from at_gateway.domain.redaction import Redactor
@@ -107,6 +108,7 @@ class GatewayService:
     route_limiter: RateLimiter = field(init=False)
     refusals: RateLimiter = field(init=False)
     dead_letter_budget: RateLimiter = field(init=False)
+    instruments: InstrumentResolver = field(init=False)
     recent_alerts: SlidingWindow = field(default_factory=lambda: SlidingWindow(180.0))
     _suppressed: int = 0
 
@@ -115,6 +117,7 @@ class GatewayService:
         self.route_limiter = RateLimiter(self.limits.per_route)
         self.refusals = RateLimiter(self.limits.refusals_per_source)
         self.dead_letter_budget = RateLimiter(self.limits.dead_letters)
+        self.instruments = InstrumentResolver(self.catalog)
 
     # --- admission: before anything is read or stored --------------------------------------
 
@@ -168,7 +171,7 @@ class GatewayService:
         if route is None:
             route = self.authenticate(str(fields.get("passphrase") or "") or None, source)
         self.count_route(request.route_name)
-        rules = AlertRules(self.catalog, self.clock.now_ns(), self.stale_after_s, self.quantity)
+        rules = AlertRules(self.catalog, self.clock.now_ns(), self.stale_after_s, self.quantity, self.instruments)
         alert = validate_alert(fields, rules)
         extra = pinescript_extras(fields) if request.origin is IngestSource.PINESCRIPT else None
         label = route_label(route)

@@ -1,25 +1,48 @@
-"""The first thing every request meets (pure ASGI): its client address, its deadline, and a refusal
-budget for unknown paths, enforced before anything is routed, read, logged or stored."""
+"""The gateway's one middleware (pure ASGI): the first thing every request meets.
+
+Per request, before anything is routed, read, logged or stored: its client address and deadline,
+a refusal budget for unknown paths, and its count by route template and status when it is answered.
+A webhook POST is then served here directly (:meth:`FrontDoor._webhook`): matched against the four
+webhook routes only and handed to their handler, without the router's walk over every route,
+FastAPI's dependency solving, or the inner exception and exit-stack layers. The routes stay
+declared on their router (``/docs``, ``/openapi.json``, and every other method or path go
+through FastAPI as before); a refusal raised on the fast path is answered by the same exception
+handler the app registered for it, so the error shape is the same either way.
+"""
 
 from __future__ import annotations
 
 import json
 import time
+from collections.abc import Awaitable, Callable
+from typing import Any
 
-from starlette.routing import Match
-from starlette.types import ASGIApp, Receive, Scope, Send
+from fastapi import Request
+from starlette.exceptions import HTTPException
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Match
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from at_core.models.enums import IngestSource
 from at_core.service_kit.problems import PROBLEM_JSON, problem_body
+from at_gateway.api.routes import webhooks
 from at_gateway.domain.limits import client_address
 from at_gateway.errors import Reason
+
+Handler = Callable[[Request, Exception], Awaitable[Response]]
 
 
 class FrontDoor:
     """Sets ``request.state.source`` and ``.deadline``; answers 429 to a source that keeps asking for
-    paths that do not exist once it has used up its refusal budget (nothing is kept for those)."""
+    paths that do not exist once it has used up its refusal budget (nothing is kept for those);
+    counts every answered request (``http_requests_total``); serves webhook POSTs directly."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
+        self._webhooks: list[tuple[BaseRoute, IngestSource]] = [
+            (route, webhooks.ORIGIN_OF[getattr(route, "endpoint", None)])  # type: ignore[index]
+            for route in webhooks.router.routes
+        ]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         gw = getattr(scope["app"].state, "service", None) if "app" in scope else None
@@ -36,7 +59,59 @@ class FrontDoor:
             gw.metrics.counter("rejected_total").labels("unmatched", Reason.RATE_LIMITED).inc()
             await _answer_429(send, source)
             return
-        await self.app(scope, receive, send)
+        status = 500
+
+        async def send_and_note(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            if scope["method"] == "POST" and (found := self._webhook_route(scope)) is not None:
+                await self._webhook(scope, receive, send_and_note, *found)
+            else:
+                await self.app(scope, receive, send_and_note)
+        finally:
+            route = getattr(scope.get("route"), "path", "unmatched")
+            gw.metrics.counter("http_requests_total").labels(route, str(status)).inc()
+
+    def _webhook_route(self, scope: Scope) -> tuple[dict[str, Any], IngestSource] | None:
+        """The webhook route this POST fully matches (its child scope), else None (FastAPI decides)."""
+        if not scope["path"].startswith("/webhooks/"):
+            return None
+        for route, origin in self._webhooks:
+            match, child = route.matches(scope)
+            if match is Match.FULL:
+                return child, origin
+        return None
+
+    async def _webhook(
+        self, scope: Scope, receive: Receive, send: Send, child: dict[str, Any], origin: IngestSource
+    ) -> None:
+        scope.update(child)  # route, endpoint, path_params: what the router would have set
+        request = Request(scope, receive, send)
+        try:
+            response = await webhooks.handle(request, child["path_params"].get("token"), origin)
+        except Exception as exc:
+            handler = _handler_for(scope["app"].exception_handlers, exc)
+            if handler is None:
+                raise  # a bug: the outer error middleware answers it 500 (logged), as for any route
+            response = await handler(request, exc)
+        await response(scope, receive, send)
+
+
+def _handler_for(handlers: dict[Any, Handler], exc: Exception) -> Handler | None:
+    """The app's handler for ``exc``, looked up as starlette's ExceptionMiddleware does (by status for
+    an HTTPException, then by class); the catch-all ``Exception`` handler is the outer layer's."""
+    if isinstance(exc, HTTPException) and exc.status_code in handlers:
+        return handlers[exc.status_code]
+    for cls in type(exc).__mro__:
+        if cls is Exception:
+            return None
+        if cls in handlers:
+            return handlers[cls]
+    return None
 
 
 def _known(scope: Scope) -> bool:
