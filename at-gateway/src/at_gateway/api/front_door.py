@@ -77,12 +77,16 @@ class FrontDoor:
             gw.metrics.counter("http_requests_total").labels(route, str(status)).inc()
 
     def _webhook_route(self, scope: Scope) -> tuple[dict[str, Any], IngestSource] | None:
-        """The webhook route this POST fully matches (its child scope), else None (FastAPI decides)."""
-        if not scope["path"].startswith("/webhooks/"):
+        """The webhook route this POST matches (its child scope, as the router would set it), else
+        None: FastAPI decides (a mounted app with a root path included)."""
+        path = scope["path"]
+        if not path.startswith("/webhooks/") or scope.get("root_path"):
             return None
         for route, origin in self._webhooks:
-            match, child = route.matches(scope)
-            if match is Match.FULL:
+            if (found := route.path_regex.match(path)) is not None:  # type: ignore[attr-defined]
+                convert = route.param_convertors  # type: ignore[attr-defined]
+                params = {k: convert[k].convert(v) for k, v in found.groupdict().items()}
+                child = {"endpoint": route.endpoint, "path_params": params, "route": route}  # type: ignore[attr-defined]
                 return child, origin
         return None
 

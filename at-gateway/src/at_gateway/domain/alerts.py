@@ -90,7 +90,7 @@ def parse_body(raw: bytes, max_depth: int = MAX_DEPTH) -> dict[str, Any]:
     if not stripped:
         raise Rejection(Reason.MALFORMED, "empty body")
     if stripped.startswith("{"):
-        return _flatten(_parse_json_object(stripped, max_depth))
+        return _flatten(_parse_json_object(stripped, max_depth, raw))
     pairs: dict[str, Any] = {}
     for number, line in enumerate(re.split(r"[\n;]+", stripped), start=1):
         if not line.strip():
@@ -103,9 +103,9 @@ def parse_body(raw: bytes, max_depth: int = MAX_DEPTH) -> dict[str, Any]:
     return pairs
 
 
-def _parse_json_object(text: str, max_depth: int) -> dict[str, Any]:
+def _parse_json_object(text: str, max_depth: int, raw: bytes) -> dict[str, Any]:
     try:
-        check_json_shape(text.encode(), max_depth=max_depth)
+        check_json_shape(raw, max_depth=max_depth)  # the bytes ``text`` was decoded from: not encoded again
     except JsonShapeError as exc:
         raise Rejection(Reason(exc.kind), exc.detail) from exc
     try:
