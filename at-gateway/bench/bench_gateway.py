@@ -325,7 +325,7 @@ async def _drive(port: int, seconds: float, connections: int) -> dict[str, float
     }
 
 
-def _wait_http(port: int, path: str, timeout: float = 30.0) -> None:
+def _wait_http(port: int, path: str, timeout: float = 120.0) -> None:  # a loaded machine starts slowly
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
