@@ -23,6 +23,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from at_core.metrics import Metrics
 from at_core.models.enums import IngestSource
 from at_core.service_kit.problems import PROBLEM_JSON, problem_body
 from at_gateway.api.routes import webhooks
@@ -39,6 +40,8 @@ class FrontDoor:
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
+        self._metrics: Metrics | None = None
+        self._children: dict[tuple[str, int], Any] = {}
         self._webhooks: list[tuple[BaseRoute, IngestSource]] = [
             (route, webhooks.ORIGIN_OF[getattr(route, "endpoint", None)])  # type: ignore[index]
             for route in webhooks.router.routes
@@ -59,7 +62,7 @@ class FrontDoor:
             gw.metrics.counter("rejected_total").labels("unmatched", Reason.RATE_LIMITED).inc()
             await _answer_429(send, source)
             return
-        status = 500
+        status = 500  # what a request that raises is answered (by the outer error layer)
 
         async def send_and_note(message: Message) -> None:
             nonlocal status
@@ -69,12 +72,24 @@ class FrontDoor:
 
         try:
             if scope["method"] == "POST" and (found := self._webhook_route(scope)) is not None:
-                await self._webhook(scope, receive, send_and_note, *found)
+                status = await self._webhook(scope, receive, send, *found)  # its own answer: no send wrapper
             else:
                 await self.app(scope, receive, send_and_note)
         finally:
             route = getattr(scope.get("route"), "path", "unmatched")
-            gw.metrics.counter("http_requests_total").labels(route, str(status)).inc()
+            self._counter(gw.metrics, route, status).inc()
+
+    def _counter(self, metrics: Metrics, route: str, status: int) -> Any:
+        """``http_requests_total`` for (route template, status): the label child looked up once
+        (prometheus_client's ``labels`` validates and locks on every call); bounded like the labels."""
+        if metrics is not self._metrics:  # a new lifespan, a new registry
+            self._metrics, self._children = metrics, {}
+        child = self._children.get((route, status))
+        if child is None:
+            if len(self._children) >= 1024:
+                self._children.clear()
+            child = self._children[(route, status)] = metrics.counter("http_requests_total").labels(route, str(status))
+        return child
 
     def _webhook_route(self, scope: Scope) -> tuple[dict[str, Any], IngestSource] | None:
         """The webhook route this POST matches (its child scope, as the router would set it), else
@@ -92,7 +107,8 @@ class FrontDoor:
 
     async def _webhook(
         self, scope: Scope, receive: Receive, send: Send, child: dict[str, Any], origin: IngestSource
-    ) -> None:
+    ) -> int:
+        """Serve one webhook POST; returns the status it was answered."""
         scope.update(child)  # route, endpoint, path_params: what the router would have set
         request = Request(scope, receive, send)
         try:
@@ -103,6 +119,7 @@ class FrontDoor:
                 raise  # a bug: the outer error middleware answers it 500 (logged), as for any route
             response = await handler(request, exc)
         await response(scope, receive, send)
+        return response.status_code
 
 
 def _handler_for(handlers: dict[Any, Handler], exc: Exception) -> Handler | None:
