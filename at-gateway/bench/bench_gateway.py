@@ -9,8 +9,9 @@ Starts a real nats-server and, each in its own process:
     ``--granian`` also under granian, with ``--workers N`` also N processes.
 Then drives each on loopback with ``--connections`` keep-alive connections for ``--seconds``
 (wrk when installed, its Lua script giving every alert its own ``alert_id``, else the asyncio
-HTTP/1.1 client below), and prints requests/s and p50/p99 latency, each gateway figure next to
-its same-run minimal-JetStream baseline and the ratio. Then prints the redaction cost per KB of
+HTTP/1.1 client below), and prints requests/s, p50/p99 latency and the server process's own CPU
+per request (user + system, from /proc: less sensitive to the shared machine's load than
+requests/s), each gateway figure next to its same-run minimal-JetStream baseline and the ratio. Then prints the redaction cost per KB of
 1 MiB bodies, ordinary and hostile. Asserts nothing: targets live here, never in tests.
 
     .venv/bin/python at-gateway/bench/bench_gateway.py [--seconds 10] [--connections 32]
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import itertools
 import json
 import os
@@ -108,7 +110,6 @@ def ceiling_app():
 
 def minimal_jetstream_app(nats_url: str):
     """The minimal durable endpoint: one Pydantic model, one JetStream-acknowledged publish."""
-    import contextlib
     import uuid
 
     import nats
@@ -324,7 +325,7 @@ async def _drive(port: int, seconds: float, connections: int) -> dict[str, float
     }
 
 
-def _wait_http(port: int, path: str, timeout: float = 30.0) -> None:
+def _wait_http(port: int, path: str, timeout: float = 120.0) -> None:  # a loaded machine starts slowly
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
@@ -345,16 +346,43 @@ def _stop(proc: subprocess.Popen) -> None:
         proc.wait()
 
 
+def _tree(pid: int) -> list[int]:
+    """``pid`` and its descendants (the uvicorn workers of ``--workers``)."""
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        with contextlib.suppress(OSError):  # it ended meanwhile
+            todo += [int(c) for c in Path(f"/proc/{p}/task/{p}/children").read_text().split()]
+    return out
+
+
+def _cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) used so far by ``pid`` and its descendants (Linux /proc)."""
+    total = 0
+    for p in _tree(pid):
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime (clock ticks)
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def _measure(name: str, cmd: list[str], env: dict[str, str], port: int, ready: str, args, log, script) -> dict:
     proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
         _wait_http(port, ready)
         if script is not None:
             _drive_wrk(port, min(2.0, args.seconds), args.connections, script)  # warm-up
+            cpu0 = _cpu_s(proc.pid)
             result = _drive_wrk(port, args.seconds, args.connections, script)
         else:
             asyncio.run(_drive(port, min(2.0, args.seconds), args.connections))  # warm-up
+            cpu0 = _cpu_s(proc.pid)
             result = asyncio.run(_drive(port, args.seconds, args.connections))
+        # the server's own CPU per request: what the shared machine's load does not change much
+        result["cpu_us"] = (_cpu_s(proc.pid) - cpu0) * 1e6 / max(1, result["requests"])
     finally:
         _stop(proc)
     result["name"] = name
@@ -436,13 +464,17 @@ def main() -> None:
         f"\n{args.connections} connections, {args.seconds:.0f}s each, client {args.client}, {os.cpu_count()} cores,"
         f" load average before the last run {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}"
     )
-    print(f"{'target':<36} {'requests':>9} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8}  {'vs minimal JS':>13}  statuses")
+    print(
+        f"{'target':<36} {'requests':>9} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8}  {'vs minimal JS':>13}"
+        f" {'CPU us/req':>10} {'CPU vs min':>10}  statuses"
+    )
     for r in results:
         base = r.get("baseline")
         ratio = f"{r['rps'] / base['rps']:.2f}x" if base else ""
+        cpu_ratio = f"{r['cpu_us'] / base['cpu_us']:.2f}x" if base else ""
         print(
             f"{r['name']:<36} {r['requests']:>9} {r['rps']:>9.0f} {r['p50_ms']:>8.2f} {r['p99_ms']:>8.2f}"
-            f"  {ratio:>13}  {r['statuses']}"
+            f"  {ratio:>13} {r['cpu_us']:>10.0f} {cpu_ratio:>10}  {r['statuses']}"
         )
     print(f"\n{'redaction of a 1 MiB body':<38} {'total ms':>9} {'us per KB':>10}")
     for name, size, seconds in redaction_cost():
@@ -452,6 +484,12 @@ def main() -> None:
         f"\ngateway (1 worker) / minimal JetStream endpoint, same run: {gw['rps'] / minimal['rps']:.2f}x"
         f" (target >= 0.60x); gateway p99 {gw['p99_ms']:.1f} ms (target < 50);"
         f" minimal JetStream / body-only: {minimal['rps'] / results[0]['rps']:.2f}x"
+    )
+    print(
+        f"CPU per request, same run: gateway {gw['cpu_us']:.0f} us, minimal JetStream {minimal['cpu_us']:.0f} us,"
+        f" body-only {results[0]['cpu_us']:.0f} us: the minimal endpoint's CPU / the gateway's"
+        f" {minimal['cpu_us'] / gw['cpu_us']:.2f}x (the throughput ratio the gateway would reach were the"
+        " cores its own)"
     )
 
 

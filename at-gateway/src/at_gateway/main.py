@@ -14,7 +14,6 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from at_core.clock import Clock
 from at_core.runtime.cli import service_cli
@@ -33,33 +32,6 @@ from at_gateway.errors import Reason, Rejection
 from at_gateway.server import http_protocol
 
 log = get_logger("at_gateway")
-
-
-class RequestCounter:
-    """Counts requests by route template and status (pure ASGI: no per-request task or stream)."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        status = 500
-
-        async def send_and_note(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_and_note)
-        finally:
-            gw = getattr(scope["app"].state, "service", None)
-            route = getattr(scope.get("route"), "path", "unmatched")
-            if gw is not None:
-                gw.metrics.counter("http_requests_total").labels(route, str(status)).inc()
 
 
 def _redacted(gw: Gateway, error: dict[str, Any]) -> dict[str, Any]:
@@ -87,8 +59,7 @@ def create_app(settings: GatewaySettings | None = None, clock: Clock | None = No
     app = create_service_app(spec, settings)
     for module in (webhooks, ingest, orders):
         app.include_router(module.router)
-    app.add_middleware(RequestCounter)
-    app.add_middleware(FrontDoor)
+    app.add_middleware(FrontDoor)  # the one middleware of the gateway's own: see api/front_door.py
 
     # Every refusal is dead-lettered (best effort) and answered as problem details.
     @app.exception_handler(Rejection)

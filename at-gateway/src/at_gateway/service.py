@@ -21,6 +21,7 @@ from at_core.models.enums import IngestSource
 from at_core.runtime.logging import get_logger
 from at_gateway.domain.alerts import Alert, AlertRules, parse_body, validate_alert
 from at_gateway.domain.bounds import QuantityLimits
+from at_gateway.domain.instruments import InstrumentResolver
 from at_gateway.domain.limits import RateLimiter, SlidingWindow
 from at_gateway.domain.pinescript import pinescript_extras
 from at_gateway.domain.redaction import Redactor
@@ -107,6 +108,8 @@ class GatewayService:
     route_limiter: RateLimiter = field(init=False)
     refusals: RateLimiter = field(init=False)
     dead_letter_budget: RateLimiter = field(init=False)
+    instruments: InstrumentResolver = field(init=False)
+    _children: dict[tuple[str, ...], Any] = field(default_factory=dict, init=False)
     recent_alerts: SlidingWindow = field(default_factory=lambda: SlidingWindow(180.0))
     _suppressed: int = 0
 
@@ -115,6 +118,7 @@ class GatewayService:
         self.route_limiter = RateLimiter(self.limits.per_route)
         self.refusals = RateLimiter(self.limits.refusals_per_source)
         self.dead_letter_budget = RateLimiter(self.limits.dead_letters)
+        self.instruments = InstrumentResolver(self.catalog)
 
     # --- admission: before anything is read or stored --------------------------------------
 
@@ -168,11 +172,11 @@ class GatewayService:
         if route is None:
             route = self.authenticate(str(fields.get("passphrase") or "") or None, source)
         self.count_route(request.route_name)
-        rules = AlertRules(self.catalog, self.clock.now_ns(), self.stale_after_s, self.quantity)
+        rules = AlertRules(self.catalog, self.clock.now_ns(), self.stale_after_s, self.quantity, self.instruments)
         alert = validate_alert(fields, rules)
         extra = pinescript_extras(fields) if request.origin is IngestSource.PINESCRIPT else None
         label = route_label(route)
-        self.metrics.gauge("alerts_last_3m").labels(label).set(self.recent_alerts.add(label, self.clock.now_ns()))
+        self._labelled("alerts_last_3m", label).set(self.recent_alerts.add(label, self.clock.now_ns()))
         signals = self.build_signals(alert, route, request.origin, request.raw, extra)
         key = self.key_of(f"{request.origin}:{label}", alert.alert_id, request.raw)
         first = await self.dedup.seen(key, self._left(request.deadline, reserve=0.2))
@@ -199,7 +203,7 @@ class GatewayService:
         else:
             await self.dedup.record(key, stored[0].event_id)
         for s in stored:
-            self.metrics.counter("signals_accepted_total").labels(s.account_id, s.strategy_id).inc()
+            self._labelled("signals_accepted_total", s.account_id, s.strategy_id).inc()
         return Accepted(tuple(stored), "outbox" if outbox else "jetstream")
 
     def build_signals(
@@ -290,9 +294,7 @@ class GatewayService:
             except NotDurable as exc:
                 raise Rejection(Reason.NOT_DURABLE, "the event could not be stored") from exc
         sink = "outbox" if any(how.sink == "outbox" for how in sinks) else "jetstream"
-        self.metrics.histogram("receive_to_durable_seconds").labels(route_name, sink).observe(
-            self.monotonic() - started
-        )
+        self._labelled("receive_to_durable_seconds", route_name, sink).observe(self.monotonic() - started)
         return sinks
 
     async def keep_refusal(
@@ -348,6 +350,17 @@ class GatewayService:
         )
         await self.sink.publish_best_effort(event, self._left(deadline))
         return True
+
+    def _labelled(self, metric: str, *labels: str) -> Any:
+        """A metric's child for ``labels``, looked up once (prometheus_client's ``labels`` validates
+        and takes a lock on every call); bounded, like the label values themselves."""
+        key = (metric, *labels)
+        child = self._children.get(key)
+        if child is None:
+            if len(self._children) >= 4096:
+                self._children.clear()
+            child = self._children[key] = self.metrics[metric].labels(*labels)
+        return child
 
     def _redacted_text(self, value: str | None) -> str | None:
         """A text field copied from the alert into an event: secrets masked (the body is not alone)."""

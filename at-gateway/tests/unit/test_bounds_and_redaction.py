@@ -95,3 +95,26 @@ def test_a_mebibyte_of_newlines_redacts_in_well_under_a_second() -> None:
     started = time.perf_counter()
     Redactor([SECRET]).body(b"\n" * (1024 * 1024))
     assert time.perf_counter() - started < 1.0  # generous: linear, ~0.05 s; the old regex took hours
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        ["event_published", "2026-12-03T10:00:00.000000Z", f"x {SECRET.upper()} y"],
+        ["signal", ESCAPED],
+        ["signal", PERCENT],
+        [f"{SECRET[:5]}\n{SECRET[5:]}"],  # split by the join's own separator: text() still judges it
+    ],
+)
+def test_a_log_line_holding_a_secret_in_any_form_is_never_waved_through(values: list[str]) -> None:
+    redactor = Redactor([SECRET])
+    holds_none = redactor.holds_none(values)
+    assert not holds_none or all(redactor.text(v) == v for v in values)
+    if any(SECRET in v.lower() or v in (ESCAPED, PERCENT) for v in values):
+        assert not holds_none
+
+
+def test_a_log_line_without_secrets_is_cleared_in_one_pass() -> None:
+    redactor = Redactor([SECRET])
+    assert redactor.holds_none(["event_published", "01JF2Y7Q4W8N3M5K6P9R0S1T2V", "signals.paper-1.tradingview"])
+    assert Redactor([]).holds_none([SECRET])

@@ -20,22 +20,34 @@ from at_gateway.domain.redaction import Redactor
 _REDACTORS: weakref.WeakSet[Redactor] = weakref.WeakSet()
 
 
-def _scrub(value: Any) -> Any:
+def _scrub(value: Any, redactors: tuple[Redactor, ...] | None = None) -> Any:
+    if redactors is None:
+        redactors = tuple(_REDACTORS)
     if isinstance(value, str):
-        for redactor in list(_REDACTORS):
+        for redactor in redactors:
             value = redactor.text(value)
         return value
     if isinstance(value, dict):
-        return {k: _scrub(v) for k, v in value.items()}
+        return {k: _scrub(v, redactors) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_scrub(v) for v in value]
+        return [_scrub(v, redactors) for v in value]
     return value
 
 
+_PLAIN = (int, float, bool, type(None))  # nothing to mask: the common non-text values, skipped at once
+
+
 def redact_values(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
-    """structlog processor: mask every registered secret in every value."""
-    for key in list(event_dict):
-        event_dict[key] = _scrub(event_dict[key])
+    """structlog processor: mask every registered secret in every value (the registry read once a line)."""
+    redactors = tuple(_REDACTORS)
+    if not redactors:
+        return event_dict
+    values = [v for v in event_dict.values() if not isinstance(v, _PLAIN)]
+    if all(isinstance(v, str) for v in values) and all(r.holds_none(values) for r in redactors):
+        return event_dict  # the common line: flat, no secret in any value (one pass, not one per value)
+    for key, value in event_dict.items():
+        if not isinstance(value, _PLAIN):
+            event_dict[key] = _scrub(value, redactors)
     return event_dict
 
 

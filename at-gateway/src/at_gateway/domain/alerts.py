@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -26,6 +26,7 @@ from at_core.models.brackets import BracketSpec
 from at_core.models.enums import AssetClass, OrderType, PositionSide, SignalAction
 from at_gateway.domain.bounds import QuantityLimits, length_errors
 from at_gateway.domain.brackets import parse_bracket
+from at_gateway.domain.instruments import InstrumentResolver
 from at_gateway.domain.json_shape import MAX_DEPTH, JsonShapeError, bounded_decimal, check_json_shape
 from at_gateway.domain.redaction import SECRET_FIELDS
 from at_gateway.errors import Reason, Rejection
@@ -89,7 +90,7 @@ def parse_body(raw: bytes, max_depth: int = MAX_DEPTH) -> dict[str, Any]:
     if not stripped:
         raise Rejection(Reason.MALFORMED, "empty body")
     if stripped.startswith("{"):
-        return _flatten(_parse_json_object(stripped, max_depth))
+        return _flatten(_parse_json_object(stripped, max_depth, raw))
     pairs: dict[str, Any] = {}
     for number, line in enumerate(re.split(r"[\n;]+", stripped), start=1):
         if not line.strip():
@@ -102,9 +103,9 @@ def parse_body(raw: bytes, max_depth: int = MAX_DEPTH) -> dict[str, Any]:
     return pairs
 
 
-def _parse_json_object(text: str, max_depth: int) -> dict[str, Any]:
+def _parse_json_object(text: str, max_depth: int, raw: bytes) -> dict[str, Any]:
     try:
-        check_json_shape(text.encode(), max_depth=max_depth)
+        check_json_shape(raw, max_depth=max_depth)  # the bytes ``text`` was decoded from: not encoded again
     except JsonShapeError as exc:
         raise Rejection(Reason(exc.kind), exc.detail) from exc
     try:
@@ -173,11 +174,6 @@ def parse_time_ns(value: Any) -> int:
     return int(dt.timestamp() * 1_000_000) * 1_000
 
 
-def utc_datetime(ts_ns: int) -> datetime:
-    """A UTC timestamp in ns as an aware datetime (exact to the microsecond)."""
-    return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=ts_ns // 1_000)
-
-
 @dataclass(frozen=True, slots=True)
 class AlertRules:
     """What an alert is checked against: the instruments, the time, staleness and size bounds."""
@@ -186,6 +182,7 @@ class AlertRules:
     now_ns: int
     stale_after_s: float
     limits: QuantityLimits = field(default_factory=QuantityLimits)
+    instruments: InstrumentResolver | None = None  # the catalog's answers kept per day (the service's)
 
 
 def validate_alert(fields: dict[str, Any], rules: AlertRules) -> Alert:
@@ -201,7 +198,7 @@ def validate_alert(fields: dict[str, Any], rules: AlertRules) -> Alert:
     if errors := length_errors(fields):
         raise Rejection(Reason.INVALID, "invalid alert fields", errors)
     errors = []
-    instrument_id, asset_class, catalog_max = _instrument(fields, rules.catalog, rules.now_ns, errors)
+    instrument_id, asset_class, catalog_max = _instrument(fields, rules, errors)
     position_size = _decimal(fields, errors, "position_size", "strategy.position_size")
     action = _action(fields, position_size, errors)
     quantity = _decimal(fields, errors, "contracts", "quantity", "qty", "strategy.order.contracts")
@@ -249,7 +246,7 @@ def validate_alert(fields: dict[str, Any], rules: AlertRules) -> Alert:
 
 
 def _instrument(
-    fields: dict[str, Any], catalog: InstrumentCatalog, now_ns: int, errors: list[dict[str, Any]]
+    fields: dict[str, Any], rules: AlertRules, errors: list[dict[str, Any]]
 ) -> tuple[str, AssetClass, Decimal | None]:
     """The instrument the alert names; a continuous future (``MES1!``) is the contract it means at
     ``now_ns`` (the gateway's clock), and an expired contract is refused."""
@@ -260,7 +257,7 @@ def _instrument(
         return "", AssetClass.FUTURE, None
     full = f"{exchange}:{ticker}" if exchange and ":" not in str(ticker) else str(ticker)
     try:
-        inst = catalog.resolve(full, now=utc_datetime(now_ns))
+        inst = (rules.instruments or InstrumentResolver(rules.catalog)).resolve(full, rules.now_ns)
     except (SymbolError, UnknownInstrumentError) as exc:
         errors.append({"loc": ["ticker"], "msg": str(exc)[:200]})
         return "", AssetClass.FUTURE, None

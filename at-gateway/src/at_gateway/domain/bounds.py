@@ -6,6 +6,7 @@ capped or replaced silently (an order for more than the maximum is refused, not 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -100,7 +101,7 @@ class QuantityLimits:
         self, instrument_id: str, catalog_max: Decimal | None = None, asset_class: str | None = None
     ) -> Decimal:
         configured = self.per_instrument.get(instrument_id)
-        if configured is None:
+        if configured is None and self.per_instrument:
             configured = self.per_instrument.get(_product_id(instrument_id) or "")
         if configured is None:
             configured = self.per_asset_class.get(str(asset_class), self.default_max)
@@ -116,6 +117,7 @@ class QuantityLimits:
         return None
 
 
+@functools.lru_cache(maxsize=1024)
 def _product_id(instrument_id: str) -> str | None:
     """A dated future's product id (``MESZ2026.CME`` -> ``MES.CME``): a limit set for the product
     covers every month the continuous symbol resolves to."""

@@ -105,15 +105,27 @@ class TrustedProxies:
 
     def __init__(self, entries: Iterable[str]) -> None:
         self._networks = []
+        self._answers: dict[str, bool] = {}
         for entry in entries:
             try:
                 self._networks.append(ipaddress.ip_network(entry.strip(), strict=False))
             except ValueError as exc:
                 raise ValueError(f"not an address or network: {entry!r}") from exc
 
+    _KEEP = 1024  # answers kept per address (peers are few; forged hops cannot grow it past this)
+
     def contains(self, address: str) -> bool:
-        try:
-            ip = ipaddress.ip_address(address)
-        except ValueError:
+        if not self._networks:  # the default: no proxy is trusted, nothing to parse
             return False
-        return any(ip in net for net in self._networks)
+        known = self._answers.get(address)
+        if known is None:
+            try:
+                ip = ipaddress.ip_address(address)
+            except ValueError:
+                known = False
+            else:
+                known = any(ip in net for net in self._networks)
+            if len(self._answers) >= self._KEEP:
+                self._answers.clear()
+            self._answers[address] = known
+        return known

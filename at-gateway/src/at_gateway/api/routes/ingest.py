@@ -21,7 +21,7 @@ from at_gateway.api.deps import GatewayDep
 from at_gateway.api.openapi_bodies import MARKET_DATA_EXAMPLES, model_body
 from at_gateway.api.pipeline import deadline_of, read_body, source_address
 from at_gateway.bootstrap import Gateway
-from at_gateway.domain.alerts import utc_datetime
+from at_gateway.domain.instruments import utc_datetime
 from at_gateway.domain.json_shape import JsonShapeError, bounded_decimal, check_json_shape
 from at_gateway.errors import Reason, Rejection
 

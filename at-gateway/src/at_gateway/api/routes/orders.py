@@ -16,7 +16,7 @@ from at_gateway.api.deps import GatewayDep
 from at_gateway.api.openapi_bodies import ORDER_EXAMPLES, model_body
 from at_gateway.api.pipeline import deadline_of, read_body, source_address
 from at_gateway.api.routes.ingest import BoundedDecimal, _errors, check_shape, require_api_key
-from at_gateway.domain.alerts import utc_datetime
+from at_gateway.domain.instruments import utc_datetime
 from at_gateway.errors import Reason, Rejection
 
 router = APIRouter(tags=["orders"])

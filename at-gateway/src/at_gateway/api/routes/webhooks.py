@@ -1,4 +1,9 @@
-"""TradingView and PineScript webhooks: read the request, hand it to the service, answer."""
+"""TradingView and PineScript webhooks: read the request, hand it to the service, answer.
+
+The routes are declared here (their docs, their paths); a POST to one is served by
+:func:`handle` straight from the front door (``api/front_door.py``), past the router and
+dependency solving: nothing here needs either.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +19,8 @@ from at_gateway.service import AlertRequest, Duplicate
 router = APIRouter(tags=["webhooks"])
 
 
-async def _handle(request: Request, token: str | None, origin: IngestSource) -> JSONResponse:
+async def handle(request: Request, token: str | None, origin: IngestSource) -> JSONResponse:
+    """Admit, read, accept and answer one alert (refusals raise :class:`~at_gateway.errors.Rejection`)."""
     gw = gateway_of(request)
     route_name = request.scope["route"].path  # the template: a path token (a secret) never becomes a label
     source = source_address(gw, request)
@@ -35,22 +41,31 @@ async def _handle(request: Request, token: str | None, origin: IngestSource) -> 
 @router.post("/webhooks/tradingview", status_code=202, openapi_extra=alert_body(with_passphrase=True))
 async def tradingview(request: Request) -> JSONResponse:
     """A TradingView alert; the secret is the body's ``passphrase``."""
-    return await _handle(request, None, IngestSource.TRADINGVIEW)
+    return await handle(request, None, IngestSource.TRADINGVIEW)
 
 
 @router.post("/webhooks/tradingview/{token}", status_code=202, openapi_extra=alert_body(with_passphrase=False))
 async def tradingview_token(request: Request, token: str) -> JSONResponse:
     """A TradingView alert; the secret is the last path segment."""
-    return await _handle(request, token, IngestSource.TRADINGVIEW)
+    return await handle(request, token, IngestSource.TRADINGVIEW)
 
 
 @router.post("/webhooks/pinescript", status_code=202, openapi_extra=alert_body(with_passphrase=True))
 async def pinescript(request: Request) -> JSONResponse:
     """Structured PineScript JSON (indicators, bar OHLCV, strategy state); secret in ``passphrase``."""
-    return await _handle(request, None, IngestSource.PINESCRIPT)
+    return await handle(request, None, IngestSource.PINESCRIPT)
 
 
 @router.post("/webhooks/pinescript/{token}", status_code=202, openapi_extra=alert_body(with_passphrase=False))
 async def pinescript_token(request: Request, token: str) -> JSONResponse:
     """Structured PineScript JSON; the secret is the last path segment."""
-    return await _handle(request, token, IngestSource.PINESCRIPT)
+    return await handle(request, token, IngestSource.PINESCRIPT)
+
+
+#: Each webhook endpoint's origin: the front door serves their POSTs with :func:`handle`.
+ORIGIN_OF = {
+    tradingview: IngestSource.TRADINGVIEW,
+    tradingview_token: IngestSource.TRADINGVIEW,
+    pinescript: IngestSource.PINESCRIPT,
+    pinescript_token: IngestSource.PINESCRIPT,
+}
