@@ -41,7 +41,8 @@ class Ledger:
 
     def __init__(self, cache: EngineCache, ctx: EngineContext) -> None:
         self.cache, self.ctx = cache, ctx
-        self._cause_ms: tuple[str, int] = ("", 0)  # the last cause's id and its ULID time (ms): many holders share it
+        self._cause_ms: tuple[str, int] = ("", 0)  # the last cause's id and its ULID time (as ns): its holders share it
+        self._purposes: dict[str, str] = {}  # "account:<id>" per account: made once, not per mark
 
     def equity(self, rt: AccountRuntime) -> Decimal | MissingRate:
         """The account's equity at the last marks, or the missing FX rate that prevents it."""
@@ -87,7 +88,9 @@ class Ledger:
         acc = rt.account
         if headroom is None:
             headroom = rt.rules.headroom(acc.balance, equity)
-        purpose = f"account:{acc.account_id}"  # one market event marks many accounts
+        purpose = self._purposes.get(acc.account_id)  # one market event marks many accounts
+        if purpose is None:
+            purpose = self._purposes[acc.account_id] = f"account:{acc.account_id}"
         if not (equity.is_finite() and acc.balance.is_finite()):
             return self.ctx.factory.make(
                 AccountStateEvent,
@@ -105,12 +108,13 @@ class Ledger:
                 headroom=headroom,
             )
         factory, cause_id = self.ctx.factory, cause.event_id
-        if self._cause_ms[0] != cause_id:
-            self._cause_ms = (cause_id, ulid_timestamp_ms(cause_id))
+        cause_ms = self._cause_ms
+        if cause_ms[0] != cause_id:
+            cause_ms = self._cause_ms = (cause_id, ulid_timestamp_ms(cause_id) * NANOS_PER_MILLI)
         return trusted(  # the fields in their declared order, as EventFactory.make stamps them
             AccountStateEvent,
             {
-                "event_id": derive_id(cause_id, purpose, self._cause_ms[1] * NANOS_PER_MILLI),
+                "event_id": derive_id(cause_id, purpose, cause_ms[1]),
                 "event_type": _ACCOUNT_STATE,
                 "schema_version": _ACCOUNT_STATE_VERSION,
                 "ts_event": cause.ts_event,
