@@ -81,17 +81,23 @@ class Ledger:
         return trading_day(now_ns, reset, tz)
 
     def account_event(
-        self, cause: Event, rt: AccountRuntime, equity: Decimal, headroom: list[RuleHeadroom] | None = None
+        self,
+        cause: Event,
+        rt: AccountRuntime,
+        equity: Decimal,
+        headroom: list[RuleHeadroom] | None = None,
+        now_ns: int | None = None,
     ) -> AccountStateEvent:
         """The account's balances, P&L, trading state and rule headroom (computed here unless
-        given), caused by ``cause``."""
+        given), caused by ``cause``; ``now_ns``: the clock's time, when the caller read it already."""
         acc = rt.account
+        account_id, balance = acc.account_id, acc.balance
         if headroom is None:
-            headroom = rt.rules.headroom(acc.balance, equity)
-        purpose = self._purposes.get(acc.account_id)  # one market event marks many accounts
+            headroom = rt.rules.headroom(balance, equity)
+        purpose = self._purposes.get(account_id)  # one market event marks many accounts
         if purpose is None:
-            purpose = self._purposes[acc.account_id] = f"account:{acc.account_id}"
-        if not (equity.is_finite() and acc.balance.is_finite()):
+            purpose = self._purposes[account_id] = f"account:{account_id}"
+        if not (equity.is_finite() and balance.is_finite()):
             return self.ctx.factory.make(
                 AccountStateEvent,
                 cause=cause,
@@ -118,16 +124,16 @@ class Ledger:
                 "event_type": _ACCOUNT_STATE,
                 "schema_version": _ACCOUNT_STATE_VERSION,
                 "ts_event": cause.ts_event,
-                "ts_init": factory.clock.now_ns(),
+                "ts_init": factory.clock.now_ns() if now_ns is None else now_ns,
                 "source": factory.source,
                 "correlation_id": cause.correlation_id,
                 "causation_id": cause_id,
-                "account_id": acc.account_id,
+                "account_id": account_id,
                 "currency": acc.currency,
-                "balance": acc.balance,
+                "balance": balance,
                 "equity": equity,
                 "realized_pnl_today": acc.realized_today,
-                "unrealized_pnl": equity - acc.balance,
+                "unrealized_pnl": equity - balance,
                 "fees_today": acc.fees_today,
                 "trading_state": rt.state,
                 "profile_id": rt.config.profile.profile_id,

@@ -84,10 +84,10 @@ class TradingControl:
         equity = self.ledger.equity(rt)
         if isinstance(equity, MissingRate):
             return []
-        balance, rules = rt.account.balance, rt.rules
-        rules.update(self.ctx.clock.now_ns(), balance, equity)
+        balance, rules, now = rt.account.balance, rt.rules, self.ctx.clock.now_ns()
+        rules.update(now, balance, equity)
         headroom = rules.headroom(balance, equity)  # once: the event and the breaches read it
-        out: list[Event] = [self.ledger.account_event(cause, rt, equity, headroom)]
+        out: list[Event] = [self.ledger.account_event(cause, rt, equity, headroom, now)]
         if not headroom or rt.state is not TradingState.ACTIVE:
             return out  # no rule to breach, or not trading: most marks
         breaches = [h.rule for h in headroom if h.headroom <= 0]  # as RuleState.breaches, without recomputing
