@@ -300,6 +300,9 @@ class FakeBook:
     def orders_at(self, venues: object) -> list[OrderRecord]:
         return []
 
+    def canceled_from(self, start: int) -> list[OrderRecord]:
+        return []
+
     def on_report(self, client_order_id: str, report: ExecutionReport, purpose: str = "submit") -> list[Event]:
         self.reports.append((client_order_id, report.status, purpose))
         return []

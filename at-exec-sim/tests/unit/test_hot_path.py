@@ -68,3 +68,37 @@ def test_a_quotes_market_is_the_one_the_dataclass_builds() -> None:
     assert fast == Market(bid=D("1.5"), ask=D("1.75"), bid_size=D(3), ask_size=D(4), last=D("1.6"))
     assert repr(fast) == repr(Market(bid=D("1.5"), ask=D("1.75"), bid_size=D(3), ask_size=D(4), last=D("1.6")))
     assert fast.mid == D("1.625") and hash(fast) == hash(Market(D("1.5"), D("1.75"), D(3), D(4), D("1.6")))
+
+
+def test_every_cancel_is_in_the_engines_cancel_feed_once_in_the_order_canceled() -> None:
+    """The venue router reads the cancels since it last looked (``canceled_from``), not every order."""
+    from at_core.models.enums import OrderStatus, OrderType
+
+    eng, f = engine(), factory()
+    eng.on_market_data(quote(f, ES, "5000.00", "5000.25"))
+    for price in ("4990.00", "4980.00"):  # two buy limits below the market: both rest
+        eng.on_proposal(proposal(f, "paper-1", ES, OrderSide.BUY, "1", order_type=OrderType.LIMIT, limit=price))
+    resting = [r.client_order_id for r in eng.orders.values() if r.status is OrderStatus.ACCEPTED]
+    assert len(resting) == 2 and eng.canceled_from(0) == []
+
+    eng.kill_switch(None, "paper-1", flatten=True)  # the flatten cancels both at the simulated venue
+    assert [r.client_order_id for r in eng.canceled_from(0)] == resting
+    assert eng.canceled_from(2) == [] and all(r.status is OrderStatus.CANCELED for r in eng.canceled_from(0))
+
+
+def test_rule_floors_kept_between_marks_follow_a_new_peak_or_day_start_even_of_equal_value() -> None:
+    """The floors are computed again when the peak or the day's start is another Decimal, even an
+    equal one: 50000 and 50000.00 are equal, but the floors they give print differently."""
+    from at_exec_sim.domain.accounts import load_profiles
+
+    profile = next(p for p in load_profiles().values() if p.limits.trailing_drawdown and p.limits.daily_loss)
+    rules = RuleState(profile)
+    start = profile.starting_balance
+    first = {h.rule: h.floor for h in rules.headroom(start, start)}
+    assert {h.rule: h.floor for h in rules.headroom(start, start - 10)} == first  # a mark: the same floors
+    rules.peak = start + 100
+    moved = {h.rule: h.floor for h in rules.headroom(start, start)}
+    assert moved["trailing_drawdown"] == rules.trailing_floor() != first["trailing_drawdown"]
+    rules.day_start_balance = rules.day_start_equity = D(str(start)).quantize(D("0.001"))
+    floors = {h.rule: str(h.floor) for h in rules.headroom(start, start)}
+    assert floors["daily_loss"] == str(rules.daily_floor())  # the new start's digits, not the kept floor's

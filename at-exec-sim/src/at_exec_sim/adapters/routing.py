@@ -122,6 +122,7 @@ class VenueRouter:
         #: Orders whose end the broker knows (it reported the cancel, or a cancel sent there landed);
         #: None until first seeded, so a restart never re-sends the cancels of history.
         self.ended_at_broker: set[str] | None = None
+        self._canceled_seen = 0  # the engine's cancels looked at so far (``OrderBook.canceled_from``)
         self._batch: dict[str, Route] = {}  # the routes being sent (a bracket child finds its sibling)
         #: A child sent with its sibling as one OCO list: its report (or the error that lost it), until its route comes.
         self._paired: dict[str, ExecutionReport | VenueUnavailableError] = {}
@@ -344,10 +345,18 @@ class VenueRouter:
         bracket child OCO-cancelled or orphaned (its position closed), an entry's unfilled rest.
         A refusal means the broker ended it already (filled, canceled): logged, nothing booked,
         the poller and the position check show any difference."""
-        ended = [r for r in book.orders_at(self.links) if r.status == OrderStatus.CANCELED]
+        # only the cancels since the last call: every input calls this, and scanning every order
+        # the service ever placed was most of a quiet input's routing cost
+        since = book.canceled_from(self._canceled_seen)
+        self._canceled_seen += len(since)
         if self.ended_at_broker is None:  # first call after start: what ended before is history
+            ended = [r for r in book.orders_at(self.links) if r.status == OrderStatus.CANCELED]
             self.ended_at_broker = {r.client_order_id for r in ended}
             return
+        ended = [r for r in since if r.venue in self.links and r.status == OrderStatus.CANCELED]
+        if len(ended) > 1:  # in submission order, as the scan over every order went
+            rank = {r.client_order_id: i for i, r in enumerate(book.orders_at(self.links))}
+            ended.sort(key=lambda r: rank.get(r.client_order_id, len(rank)))
         for record in ended:
             coid = record.client_order_id
             if coid in self.ended_at_broker:

@@ -19,7 +19,7 @@ from at_core.catalog import Instrument, InstrumentCatalog
 from at_core.clock import Clock
 from at_core.errors import UnknownInstrumentError
 from at_core.events import EventFactory, FillEvent, MarketDataEvent, RiskDecisionEvent
-from at_core.models.enums import AssetClass
+from at_core.models.enums import AssetClass, OrderStatus
 from at_exec_sim.domain.accounts import AccountConfig
 from at_exec_sim.domain.held_pnl import book_held
 from at_exec_sim.domain.portfolio import Account
@@ -73,6 +73,9 @@ class EngineCache:
     orders: dict[str, OrderRecord] = field(default_factory=dict)  # by client order id (lifecycle)
     fills: list[FillEvent] = field(default_factory=list)  # (lifecycle, recovery)
     routes: list[Route] = field(default_factory=list)  # orders for external venues, not yet sent (lifecycle)
+    # every order as it was canceled, oldest first (lifecycle, recovery): the venue router reads
+    # what was added since it last looked, instead of scanning every order on every input
+    canceled: list[OrderRecord] = field(default_factory=list)
     stops: dict[str, str] = field(default_factory=dict)  # accounts locked or halted, with why (trading)
     recovered_until_ns: int | None = None  # the last recovered event's time: the service ran until then
     # accounts with a position (open or flat) in each instrument, in account order; rebuilt when an
@@ -93,8 +96,8 @@ class EngineCache:
 
     def store_market(self, event: MarketDataEvent, inst: Instrument | None) -> Market:
         """Remember the instrument's market after ``event`` (and an FX pair's rate)."""
-        data = event.data
-        prev = self.markets.get(event.instrument_id) or _NO_MARKET  # no Market built per event for the default
+        data, instrument_id = event.data, event.instrument_id
+        prev = self.markets.get(instrument_id) or _NO_MARKET  # no Market built per event for the default
         if data.kind == "quote":
             market = Market.of_quote(data.bid, data.ask, data.bid_size, data.ask_size, prev.last)
         elif data.kind == "trade":
@@ -110,9 +113,10 @@ class EngineCache:
             market = Market(
                 last=data.close, bar_open=data.open, bar_high=data.high, bar_low=data.low, volume=data.volume
             )
-        self.markets[event.instrument_id] = market
-        self.market_ts[event.instrument_id] = event.ts_event
-        self.alert_marks.pop(event.instrument_id, None)  # market data supersedes an alert's price
+        self.markets[instrument_id] = market
+        self.market_ts[instrument_id] = event.ts_event
+        if self.alert_marks:
+            self.alert_marks.pop(instrument_id, None)  # market data supersedes an alert's price
         if inst is not None and inst.asset_class is AssetClass.FX and market.mid is not None:
             self.rates[inst.symbol] = market.mid
             for rt in self.accounts.values():
@@ -135,6 +139,11 @@ class EngineCache:
         """The instrument's mid, else its last trade; None before any market data."""
         market = self.markets.get(instrument_id)
         return None if market is None else (market.mid if market.mid is not None else market.last)
+
+    def cancel(self, record: OrderRecord) -> None:
+        """``record`` is canceled (its end is also told to the venue router: ``canceled``)."""
+        record.status = OrderStatus.CANCELED
+        self.canceled.append(record)
 
     def open_orders(self, account_id: str) -> Iterator[OrderRecord]:
         """The account's orders that may still fill, in submission order."""

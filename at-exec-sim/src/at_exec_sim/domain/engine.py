@@ -139,21 +139,28 @@ class ExecutionEngine:
     def on_market_data(self, event: MarketDataEvent) -> list[Event]:
         """A quote, trade or bar: day rolls and session cutoffs, the venue's arrivals, cancels and
         fills on it, marks of the accounts holding the instrument, expiries."""
-        self.housekeeping.roll_days()
-        market = self.cache.store_market(event, self.ctx.instrument(event.instrument_id))
-        now = self.ctx.clock.now_ns()
-        out = self.housekeeping.session_changes(event)  # a cutoff first: nothing of a flattened account fills after it
-        out += self.lifecycle.venue_updates(event, self.venue.on_market(event.instrument_id, market, now))
-        out += self.brackets.after(out)  # children placed, resized or canceled (OCO) on those fills
-        out += self.brackets.on_market(event, market)  # trailing stops follow the price
-        mid = market.mid
-        for rt in self.cache.holders(event.instrument_id):  # the accounts holding it, not every account
-            pos = rt.account.positions[event.instrument_id]
-            if mid is not None:
-                pos.last_price = mid
-            if pos.quantity != 0:
-                out += self.trading.evaluate_rules(event, rt)
-        out += self.housekeeping.expire(event)
+        # most quotes find nothing working and no bracket: each step below is skipped when it has
+        # nothing to look at (the same outputs, in the same order, as when every step runs)
+        housekeeping, venue, instrument_id = self.housekeeping, self.venue, event.instrument_id
+        housekeeping.roll_days()
+        market = self.cache.store_market(event, self.ctx.instrument(instrument_id))
+        out = housekeeping.session_changes(event)  # a cutoff first: nothing of a flattened account fills after it
+        if venue.resting or venue.inflight:
+            out += self.lifecycle.venue_updates(event, venue.on_market(instrument_id, market, self.ctx.clock.now_ns()))
+        if out:
+            out += self.brackets.after(out)  # children placed, resized or canceled (OCO) on those fills
+        if self.brackets.groups:
+            out += self.brackets.on_market(event, market)  # trailing stops follow the price
+        holders = self.cache.holders(instrument_id)  # the accounts holding it, not every account
+        if holders:
+            mid, evaluate = market.mid, self.trading.evaluate_rules
+            for rt in holders:
+                pos = rt.account.positions[instrument_id]
+                if mid is not None:
+                    pos.last_price = mid
+                if pos.quantity != 0:
+                    out += evaluate(event, rt)
+        out += housekeeping.expire(event)
         return out
 
     def on_timer(self, cause: Event) -> list[Event]:
@@ -209,6 +216,10 @@ class ExecutionEngine:
     def orders_at(self, venues: Collection[str]) -> list[OrderRecord]:
         """The orders placed at these venues, in submission order."""
         return [r for r in self.cache.orders.values() if r.venue in venues]
+
+    def canceled_from(self, start: int) -> list[OrderRecord]:
+        """The orders canceled since the ``start``-th cancel (0: all), in the order they were canceled."""
+        return self.cache.canceled[start:]
 
     def instrument(self, instrument_id: str) -> Instrument:
         """The instrument (raises ``UnknownInstrumentError``)."""

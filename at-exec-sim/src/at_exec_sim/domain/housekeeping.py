@@ -84,7 +84,18 @@ class Housekeeping:
         """Expire DAY orders whose trading day ended and GTD orders past their expiry; apply due cancels;
         warn about held contracts near their last trade date."""
         now = self.ctx.clock.now_ns()
-        out = self.orders.venue_updates(cause, self.venue.expire(now, lambda order: self._order_day(order, now)))
+        out: list[Event] = []
+        if self.venue.resting:  # else nothing can expire nor be canceled (most inputs)
+            out = self.orders.venue_updates(cause, self.venue.expire(now, lambda order: self._order_day(order, now)))
+        if (
+            self._utc_day[0] <= now < self._utc_day[1]
+            and self._expiry_seen is not None
+            and self._expiry_seen[0] == self._utc_day[2]
+            and self._expiry_seen[1] == len(self.cache.accounts)
+            and self._expiry_seen[2] == Account.opened
+            and self._expiry_seen[3] == Position.applied
+        ):
+            return out  # the same UTC day, and nothing held changed since the last walk: nothing new to warn about
         return out + self._expiry_warnings(cause)
 
     def _expiry_warnings(self, cause: Event) -> list[Event]:

@@ -41,7 +41,8 @@ class Ledger:
 
     def __init__(self, cache: EngineCache, ctx: EngineContext) -> None:
         self.cache, self.ctx = cache, ctx
-        self._cause_ms: tuple[str, int] = ("", 0)  # the last cause's id and its ULID time (ms): many holders share it
+        self._cause_ms: tuple[str, int] = ("", 0)  # the last cause's id and its ULID time (as ns): its holders share it
+        self._purposes: dict[str, str] = {}  # "account:<id>" per account: made once, not per mark
 
     def equity(self, rt: AccountRuntime) -> Decimal | MissingRate:
         """The account's equity at the last marks, or the missing FX rate that prevents it."""
@@ -80,15 +81,23 @@ class Ledger:
         return trading_day(now_ns, reset, tz)
 
     def account_event(
-        self, cause: Event, rt: AccountRuntime, equity: Decimal, headroom: list[RuleHeadroom] | None = None
+        self,
+        cause: Event,
+        rt: AccountRuntime,
+        equity: Decimal,
+        headroom: list[RuleHeadroom] | None = None,
+        now_ns: int | None = None,
     ) -> AccountStateEvent:
         """The account's balances, P&L, trading state and rule headroom (computed here unless
-        given), caused by ``cause``."""
+        given), caused by ``cause``; ``now_ns``: the clock's time, when the caller read it already."""
         acc = rt.account
+        account_id, balance = acc.account_id, acc.balance
         if headroom is None:
-            headroom = rt.rules.headroom(acc.balance, equity)
-        purpose = f"account:{acc.account_id}"  # one market event marks many accounts
-        if not (equity.is_finite() and acc.balance.is_finite()):
+            headroom = rt.rules.headroom(balance, equity)
+        purpose = self._purposes.get(account_id)  # one market event marks many accounts
+        if purpose is None:
+            purpose = self._purposes[account_id] = f"account:{account_id}"
+        if not (equity.is_finite() and balance.is_finite()):
             return self.ctx.factory.make(
                 AccountStateEvent,
                 cause=cause,
@@ -105,25 +114,26 @@ class Ledger:
                 headroom=headroom,
             )
         factory, cause_id = self.ctx.factory, cause.event_id
-        if self._cause_ms[0] != cause_id:
-            self._cause_ms = (cause_id, ulid_timestamp_ms(cause_id))
+        cause_ms = self._cause_ms
+        if cause_ms[0] != cause_id:
+            cause_ms = self._cause_ms = (cause_id, ulid_timestamp_ms(cause_id) * NANOS_PER_MILLI)
         return trusted(  # the fields in their declared order, as EventFactory.make stamps them
             AccountStateEvent,
             {
-                "event_id": derive_id(cause_id, purpose, self._cause_ms[1] * NANOS_PER_MILLI),
+                "event_id": derive_id(cause_id, purpose, cause_ms[1]),
                 "event_type": _ACCOUNT_STATE,
                 "schema_version": _ACCOUNT_STATE_VERSION,
                 "ts_event": cause.ts_event,
-                "ts_init": factory.clock.now_ns(),
+                "ts_init": factory.clock.now_ns() if now_ns is None else now_ns,
                 "source": factory.source,
                 "correlation_id": cause.correlation_id,
                 "causation_id": cause_id,
-                "account_id": acc.account_id,
+                "account_id": account_id,
                 "currency": acc.currency,
-                "balance": acc.balance,
+                "balance": balance,
                 "equity": equity,
                 "realized_pnl_today": acc.realized_today,
-                "unrealized_pnl": equity - acc.balance,
+                "unrealized_pnl": equity - balance,
                 "fees_today": acc.fees_today,
                 "trading_state": rt.state,
                 "profile_id": rt.config.profile.profile_id,

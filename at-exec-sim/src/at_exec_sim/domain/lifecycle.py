@@ -155,7 +155,7 @@ class OrderLifecycle:
                 )
             ]
         if report.status is ReportStatus.CANCELED and not report.executions and purpose == "submit":
-            record.status = OrderStatus.CANCELED
+            self.cache.cancel(record)
             reason = report.reason or "fok_not_fillable"
             return [make(OrderCanceled, cause=submitted, derive_from="canceled", **common, reason=reason)]
         out: list[Event] = []
@@ -166,7 +166,7 @@ class OrderLifecycle:
         if report.executions:
             out += self.executions(submitted, record, list(report.executions), purpose)
         if report.status is ReportStatus.CANCELED and record.filled < record.spec.quantity:
-            record.status = OrderStatus.CANCELED
+            self.cache.cancel(record)
             reason = report.reason or "unfilled remainder (IOC/market)"
             vid = record.venue_order_id
             out.append(
@@ -295,7 +295,10 @@ class OrderLifecycle:
         self, submitted: OrderSubmitted, record: OrderRecord, kind: OrderStatus, reason: str = "canceled"
     ) -> Event:
         """An order's end at the venue without a fill: a due cancel, a DAY/GTD expiry, a flatten's cancel."""
-        record.status = kind
+        if kind is OrderStatus.CANCELED:
+            self.cache.cancel(record)
+        else:
+            record.status = kind
         common = {**_ids(record), "ts_event": self.ctx.clock.now_ns()}
         if kind is OrderStatus.EXPIRED:
             return self.ctx.factory.make(OrderExpired, cause=submitted, derive_from="expired", **common)

@@ -101,8 +101,14 @@ class Account:
         Raises:
             MissingRate: any of it cannot be converted (the caller fails closed).
         """
-        if not self.unbooked:
-            return self.balance + self.unrealized(rates)
+        if not self.unbooked:  # every holder's mark asks: ``unrealized`` inlined, the same sums in the same order
+            total, currency = ZERO, self.currency
+            for p in self.positions.values():
+                if p.quantity != 0 and p.last_price is not None:
+                    inst = p.instrument
+                    pnl = inst.pnl(p.quantity, p.avg_price, p.last_price)
+                    total += pnl if inst.currency == currency else to_account(pnl, inst.currency, currency, rates)
+            return self.balance + total
         held = sum((to_account(v, ccy, self.currency, rates) for ccy, v in self.unbooked.items()), ZERO)
         return self.balance + self.unrealized(rates) + held
 

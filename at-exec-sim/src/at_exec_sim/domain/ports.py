@@ -140,6 +140,10 @@ class OrderBook(Protocol):
         """The orders placed at these venues, in submission order."""
         ...
 
+    def canceled_from(self, start: int) -> list[OrderRecord]:
+        """The orders canceled since the ``start``-th cancel (0: all), in the order they were canceled."""
+        ...
+
     def on_report(self, client_order_id: str, report: ExecutionReport, purpose: str = "submit") -> list[Event]:
         """Book what a venue reported for an order; the events to publish."""
         ...

@@ -74,7 +74,9 @@ class Route:
 
 
 def multiplier(inst: Instrument) -> Decimal:
-    return getattr(inst, "contract_size", None) or inst.multiplier
+    # a field of some instrument models only: ``getattr``'s miss on a pydantic model raises and
+    # catches an AttributeError inside, which cost a tenth of a fill
+    return inst.__dict__.get("contract_size") or inst.multiplier
 
 
 def pnl_currency(inst: Instrument) -> str:

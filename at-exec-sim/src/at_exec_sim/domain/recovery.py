@@ -80,7 +80,10 @@ class Recovery:
             isinstance(event, OrderRejected | OrderCanceled | OrderExpired | OrderFilled)
             and (rec := cache.orders.get(event.client_order_id)) is not None
         ):
-            rec.status = event.status
+            if event.status == OrderStatus.CANCELED:
+                cache.cancel(rec)
+            else:
+                rec.status = event.status
             self.venue.remove(event.client_order_id)  # ended: never fills again
         elif isinstance(event, FillEvent):
             self._recover_fill(event)

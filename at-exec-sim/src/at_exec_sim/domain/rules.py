@@ -80,6 +80,11 @@ class RuleState:
     _static: tuple[Decimal | None, bool, Decimal | None, Decimal | None] | None = field(
         default=None, repr=False, compare=False
     )
+    #: the floors at the last (peak, day's starting balance, day's starting equity): a mark moves
+    #: equity, rarely these, so each mark reads the floors instead of computing them again
+    _floors: tuple[tuple[Decimal, Decimal, Decimal], tuple[Decimal | None, Decimal | None, Decimal | None]] | None = (
+        field(default=None, repr=False, compare=False)
+    )
     #: [start, end) ns of ``day``: a mark inside it is on the same day, no zone lookup (0, 0: none kept)
     _day_window: tuple[int, int] = field(default=(0, 0), repr=False, compare=False)
 
@@ -156,11 +161,22 @@ class RuleState:
                 limits.static_max_loss.amount if limits.static_max_loss else None,
             )
         daily_amount, daily_on_balance, trailing_amount, static_amount = self._static
-        out = []
+        out: list[RuleHeadroom] = []
+        if daily_amount is None and trailing_amount is None and static_amount is None:
+            return out  # a profile without loss rules (retail): no floors to compute
+        peak, start_balance, start_equity = self.peak, self.day_start_balance, self.day_start_equity
+        kept = self._floors
+        # by identity, not value: 50000 and 50000.00 are equal, but their floors print differently
+        if kept is None or not (kept[0][0] is peak and kept[0][1] is start_balance and kept[0][2] is start_equity):
+            kept = self._floors = (
+                (peak, start_balance, start_equity),
+                (self.daily_floor(), self.trailing_floor(), self.static_floor()),
+            )
+        daily, trailing, static = kept[1]
         for rule, floor, limit, value in (
-            ("daily_loss", self.daily_floor(), daily_amount, balance if daily_on_balance else equity),
-            ("trailing_drawdown", self.trailing_floor(), trailing_amount, equity),
-            ("static_max_loss", self.static_floor(), static_amount, equity),
+            ("daily_loss", daily, daily_amount, balance if daily_on_balance else equity),
+            ("trailing_drawdown", trailing, trailing_amount, equity),
+            ("static_max_loss", static, static_amount, equity),
         ):
             if floor is None:
                 continue

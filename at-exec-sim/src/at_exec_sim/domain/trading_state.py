@@ -84,11 +84,14 @@ class TradingControl:
         equity = self.ledger.equity(rt)
         if isinstance(equity, MissingRate):
             return []
-        rt.rules.update(self.ctx.clock.now_ns(), rt.account.balance, equity)
-        headroom = rt.rules.headroom(rt.account.balance, equity)  # once: the event and the breaches read it
-        out: list[Event] = [self.ledger.account_event(cause, rt, equity, headroom)]
+        balance, rules, now = rt.account.balance, rt.rules, self.ctx.clock.now_ns()
+        rules.update(now, balance, equity)
+        headroom = rules.headroom(balance, equity)  # once: the event and the breaches read it
+        out: list[Event] = [self.ledger.account_event(cause, rt, equity, headroom, now)]
+        if not headroom or rt.state is not TradingState.ACTIVE:
+            return out  # no rule to breach, or not trading: most marks
         breaches = [h.rule for h in headroom if h.headroom <= 0]  # as RuleState.breaches, without recomputing
-        if breaches and rt.state is TradingState.ACTIVE:
+        if breaches:
             rule = breaches[0]
             message = f"{rule.replace('_', ' ')} breached at equity {equity}"
             if rt.rules.breach_kind(rule) is BreachKind.SOFT:  # locked until the next trading day opens

@@ -54,18 +54,21 @@ class Market:
     @classmethod
     def of_quote(cls, bid: Decimal, ask: Decimal, bid_size: Decimal, ask_size: Decimal, last: Decimal | None) -> Market:
         """A quote's market (the last trade kept), as ``Market(bid=..., ...)`` makes it: one per
-        quote, so its fields go into the instance's dict at once, not one frozen setattr each."""
+        quote, so its fields go into the instance as one dict, not one frozen setattr each."""
         market = object.__new__(cls)
-        market.__dict__.update(
-            bid=bid,
-            ask=ask,
-            bid_size=bid_size,
-            ask_size=ask_size,
-            last=last,
-            bar_open=None,
-            bar_high=None,
-            bar_low=None,
-            volume=_ZERO_VOLUME,
+        _set_dict(
+            market,
+            {
+                "bid": bid,
+                "ask": ask,
+                "bid_size": bid_size,
+                "ask_size": ask_size,
+                "last": last,
+                "bar_open": None,
+                "bar_high": None,
+                "bar_low": None,
+                "volume": _ZERO_VOLUME,
+            },
         )
         return market
 
@@ -82,6 +85,10 @@ class Market:
     def displayed(self, side: OrderSide) -> Decimal:
         size = self.ask_size if side is OrderSide.BUY else self.bid_size
         return size if size > 0 else self.volume
+
+
+#: sets a Market's dict whole (a third cheaper than ``__dict__.update`` with keywords)
+_set_dict = Market.__dict__["__dict__"].__set__
 
 
 @dataclass(frozen=True)
