@@ -28,6 +28,10 @@ from nats.js.client import JetStreamContext
 
 from at_core.durables import optional_durable_names
 
+#: The wait between two polls: from ``POLL_MIN_S``, doubled after each busy poll, up to ``POLL_S``.
+#: Most barriers of a backtest settle within a few milliseconds; a fixed 20 ms wait cost each
+#: of them 20 ms (a year of hourly alerts has about 11,000 barriers).
+POLL_MIN_S = 0.001
 POLL_S = 0.02
 
 
@@ -64,8 +68,10 @@ async def wait_quiescent(js: JetStreamContext, timeout_s: float) -> list[str]:
         nats.errors.Error: the JetStream API is not reachable with these credentials.
     """
     deadline = time.monotonic() + timeout_s
+    pause = POLL_MIN_S
     while True:
         busy = await busy_consumers(js)
         if not busy or time.monotonic() >= deadline:
             return busy
-        await asyncio.sleep(POLL_S)  # JetStream state has no message to await
+        await asyncio.sleep(pause)  # JetStream state has no message to await
+        pause = min(POLL_S, pause * 2)
