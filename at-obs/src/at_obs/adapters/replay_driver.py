@@ -86,6 +86,9 @@ class ReplayDriver:
             js = nc.jetstream()
 
             async def on(msg: Any) -> None:
+                kind = (msg.headers or {}).get(subjects.HEADER_EVENT_TYPE)
+                if kind is not None and kind not in OUTPUT_TYPES:
+                    return  # an input (its own, or a batch of bars): not decoded, never an output
                 try:
                     self._on_output(decode_event(msg.data))
                 except DecodeError:

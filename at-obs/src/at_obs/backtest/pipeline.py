@@ -118,6 +118,7 @@ async def run_through_stack(
     run_dir: Path | None = None,
     progress: Callable[[], Any] | None = None,
     batch_bars: bool = True,
+    done: Callable[[], Any] | None = None,
 ) -> StackRun:
     """Start the stack, replay ``inputs`` through it, stop it.
 
@@ -144,6 +145,8 @@ async def run_through_stack(
             progress=advance,
             quiesce_after=lambda event: event.event_id in waits,
         )
+        if done is not None:  # the replay is over, the stack still up (the bench reads its CPU here)
+            done()
     warnings = [
         f"still busy {timeout_s:g} s after input {root}: {', '.join(b)}" for root, b in driver.still_busy.items()
     ]
