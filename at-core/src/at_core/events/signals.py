@@ -102,7 +102,7 @@ class MarketDataEvent(Event):
     data: MarketData
 
 
-#: Most members one batch may carry (a day of one-minute bars is 1,380; a message stays well under 1 MB).
+#: Most members one batch may carry (a message stays well under nats-server's 1 MB payload limit).
 MAX_BATCH_EVENTS = 1_000
 
 
