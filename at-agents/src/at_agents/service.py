@@ -39,6 +39,7 @@ from at_core.events import (
     ChartSnapshotEvent,
     Event,
     EventFactory,
+    MarketDataBatchEvent,
     MarketDataEvent,
     PositionEvent,
     SignalEvent,
@@ -104,6 +105,7 @@ class AgentsService:
         return {
             SignalEvent: self.on_signal,
             MarketDataEvent: self.on_market_data,
+            MarketDataBatchEvent: self.on_market_data_batch,
             PositionEvent: self.on_position,
             AccountStateEvent: self.on_account,
             ChartSnapshotEvent: self.on_chart_snapshot,
@@ -157,6 +159,13 @@ class AgentsService:
             for source, generator in zip(sources, saved, strict=True):
                 source.generator = generator
             raise
+
+    async def on_market_data_batch(self, batch: MarketDataBatchEvent) -> list[Event]:
+        """Each member in order, as if it had come alone (a backtest's bars between two barriers)."""
+        out: list[Event] = []
+        for event in batch.events:
+            out += await self.on_market_data(event)
+        return out
 
     async def _bar_signals(self, event: MarketDataEvent, sources: list[BarSource]) -> list[Event]:
         made: list[tuple[str, SignalEvent]] = []

@@ -205,3 +205,25 @@ async def test_a_signal_the_bus_refused_comes_again_with_the_redelivered_bar_not
     (again,) = await svc.handle(bars[3])
     assert bus.published == [again] and again.position_size == -1
     assert svc.metrics.counter("bar_signals_total").labels("ma_cross.paper-1.ma")._value.get() == 1
+
+
+async def test_a_batch_of_bars_is_its_members_one_by_one_the_same_signals_and_context() -> None:
+    from at_agents.bootstrap import build
+    from at_core.events import MarketDataBatchEvent
+    from at_core.serialization import encode_event
+
+    cfg = BarSignalConfig(
+        account_id="paper-1", strategy_id="ma", instrument_id="MES.CME", kind="ma_cross", params={"fast": 1, "slow": 2}
+    )
+    members = [_bar_event((i + 1) * MIN, c) for i, c in enumerate(["10", "11", "12", "10", "13"])]
+    alone, together = (build(AgentsSettings(replay_mode=True, bar_signals=[cfg])) for _ in range(2))
+    one_by_one = [e for bar in members for e in await alone.handle(bar)]
+    batch = MarketDataBatchEvent(
+        event_id=derive_id(members[0].event_id, "md-batch"), ts_event=members[-1].ts_event,
+        ts_init=members[-1].ts_init, source="gateway", correlation_id="batch", instrument_id="MES.CME", venue="CME",
+        events=members,
+    )  # fmt: skip
+    batched = await together.handle(batch)
+    assert len(one_by_one) == 2 and [encode_event(e) for e in batched] == [encode_event(e) for e in one_by_one]
+    assert {e.causation_id for e in batched} <= {bar.event_id for bar in members}, "caused by a member, never the batch"
+    assert list(together.ctx.bars["MES.CME"]) == list(alone.ctx.bars["MES.CME"]) and together.clock.now_ns() == 5 * MIN

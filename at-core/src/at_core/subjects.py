@@ -24,6 +24,7 @@ from at_core.events import (
     ExecutionRequest,
     FillEvent,
     Heartbeat,
+    MarketDataBatchEvent,
     MarketDataEvent,
     OrderEvent,
     OrderUpdated,
@@ -90,6 +91,10 @@ def _t(value: str) -> str:
 def signal(origin: str, account_id: str, strategy_id: str, instrument_id: str) -> str:
     """``at.signal.<origin>.<account>.<strategy>.<instrument>``"""
     return _subject("signal", _t(origin), _t(account_id), _t(strategy_id), _t(instrument_id))
+
+
+#: The ``<kind>`` token of a :class:`~at_core.events.MarketDataBatchEvent`'s subject.
+MARKET_DATA_BATCH_KIND = "batch"
 
 
 def market_data(kind: str, venue: str, instrument_id: str) -> str:
@@ -174,6 +179,8 @@ def subject_for(event: Event) -> str:
             return signal(event.origin, event.account_id, event.strategy_id, event.instrument_id)
         case MarketDataEvent():
             return market_data(event.data.kind, event.venue, event.instrument_id)
+        case MarketDataBatchEvent():
+            return market_data(MARKET_DATA_BATCH_KIND, event.venue, event.instrument_id)
         case ChartSnapshotEvent():
             return chart_snapshot(event.instrument_id)
         case RejectedInputEvent():
@@ -349,7 +356,7 @@ def _types(*classes: type[Event]) -> frozenset[str]:
 
 FAMILIES: tuple[Family, ...] = (
     Family(SIGNALS, _types(SignalEvent), SERVICE_GATEWAY),
-    Family(MARKET_DATA, _types(MarketDataEvent), SERVICE_GATEWAY),
+    Family(MARKET_DATA, _types(MarketDataEvent, MarketDataBatchEvent), SERVICE_GATEWAY),
     Family(CHART_SNAPSHOTS, _types(ChartSnapshotEvent), SERVICE_GATEWAY),
     Family(EXECUTION_REQUESTS, _types(ExecutionRequest), SERVICE_GATEWAY),
     Family(AGENT_ANALYSES, _types(AgentAnalysisEvent), SERVICE_AGENTS),

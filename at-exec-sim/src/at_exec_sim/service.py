@@ -10,6 +10,7 @@ published (through the outbox, in order) before the next input is applied.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from collections import deque
 from collections.abc import Callable
@@ -24,6 +25,7 @@ from at_core.events import (
     ExecutionRequest,
     FillEvent,
     Heartbeat,
+    MarketDataBatchEvent,
     MarketDataEvent,
     OrderRejected,
     RiskDecisionEvent,
@@ -64,6 +66,11 @@ class ExecSim:
     #: a leader, NATS down): published first, in order, before any later input is applied. The
     #: engine's state already holds them, so the input that caused them, redelivered, produces nothing new.
     outbox: deque[Event] = field(default_factory=deque)
+    #: While a market-data batch is applied (:meth:`handle_batch`): account marks wait in the outbox
+    #: and go with the next event that is not one, or at the batch's end, in order, before its ack.
+    batching: bool = False
+    #: How many events at the head of the outbox are known to be account marks (not scanned again).
+    marks_waiting: int = 0
     #: Positions and balances compared with each broker's: the watches and the standing mismatches.
     checks: BrokerChecks = field(default_factory=BrokerChecks)
     checker: asyncio.Task[None] | None = None
@@ -83,6 +90,8 @@ class ExecSim:
 
     async def handle(self, event: Event, delivery: Delivery | None = None) -> list[Event]:
         """Run one input through the engine and publish what it produced, in order."""
+        if isinstance(event, MarketDataBatchEvent):
+            return await self.handle_batch(event, delivery)
         async with self.lock:
             await self.flush()  # raises while the bus refuses: this input is nak'd, not applied
             if isinstance(self.clock, ManualClock):
@@ -95,6 +104,23 @@ class ExecSim:
             if isinstance(event, ExecutionRequest):
                 return await self._applied(self.engine.on_execution_request(event), started)
             return []  # not an input of exec-sim's (its consumers' filters make this rare)
+
+    async def handle_batch(self, batch: MarketDataBatchEvent, delivery: Delivery | None = None) -> list[Event]:
+        """Each member in order, as if it had come alone (a backtest's bars between two barriers).
+
+        A failure part-way raises: the batch is nak'd and comes again, its members each as a
+        redelivered bar would (outputs' ids derive from the member, so JetStream drops repeats).
+        """
+        out: list[Event] = []
+        self.batching = True
+        try:
+            for event in batch.events:
+                out += await self.handle(event, delivery)
+        finally:
+            self.batching = False
+        async with self.lock:
+            await self.flush()
+        return out
 
     async def _on_market_data(self, event: MarketDataEvent, started: float) -> list[Event]:
         """A price: the engine's outputs, then what the venues that fill on it (paper) filled."""
@@ -249,7 +275,7 @@ class ExecSim:
     async def flush(self, started: float | None = None) -> None:
         """Publish the outbox, oldest first, in one pipelined batch; keep what was not acknowledged."""
         waiting = self.metrics.gauge("unpublished_events")
-        if not self.outbox:
+        if not self.outbox or (self.batching and self._only_marks_waiting()):
             return
         waiting.set(len(self.outbox))
         batch = list(self.outbox)
@@ -263,6 +289,7 @@ class ExecSim:
         for out in batch[:done]:
             self.outbox.popleft()
             self.observe(out, started)
+        self.marks_waiting = 0
         waiting.set(len(self.outbox))
         if error is not None:
             log.warning(
@@ -272,6 +299,15 @@ class ExecSim:
                 error=error.reason,
             )
             raise error
+
+    def _only_marks_waiting(self) -> bool:
+        # Marks only move equity: nothing is sent to a broker on them, so they may wait for the
+        # next real publish. Anything else (a fill, an order, a state change) flushes everything.
+        for event in itertools.islice(self.outbox, self.marks_waiting, None):
+            if not isinstance(event, AccountStateEvent):
+                return False
+            self.marks_waiting += 1
+        return True
 
     def observe(self, event: Event, started: float | None) -> None:
         """Count a published event in the metrics."""

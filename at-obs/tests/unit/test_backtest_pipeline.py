@@ -183,6 +183,29 @@ def test_bars_between_signals_go_without_waiting_and_every_signal_and_the_bar_be
     assert all(wait for wait, _ in segments(events, batch_bars=False))  # type: ignore[arg-type]
 
 
+def test_bars_between_signals_travel_as_one_batch_message_keeping_every_bar_and_signal_as_it_was() -> None:
+    from at_core.events import MarketDataBatchEvent
+    from at_obs.backtest.pipeline import batched
+
+    events = _inputs()
+    sent = batched(events)  # type: ignore[arg-type]
+    unpacked = [m for e in sent for m in (e.events if isinstance(e, MarketDataBatchEvent) else [e])]
+    assert [encode_event(e) for e in unpacked] == [encode_event(e) for e in events]  # type: ignore[arg-type]
+    assert not any(isinstance(a, MarketDataBatchEvent) and isinstance(b, MarketDataBatchEvent)
+                   for a, b in itertools.pairwise(sent)), "a run of bars is one message"  # fmt: skip
+    assert [encode_event(e) for e in sent] == [encode_event(e) for e in batched(_inputs())]  # type: ignore[arg-type]
+    waiting = {e.event_id for wait, group in segments(sent) if wait for e in group}
+    for i, event in enumerate(sent):
+        if isinstance(event, SignalEvent):
+            assert event.event_id in waiting and sent[i - 1].event_id in waiting, "the batch before a signal waits"
+    capped = batched(events, most=5)  # type: ignore[arg-type]
+    assert max(len(e.events) for e in capped if isinstance(e, MarketDataBatchEvent)) == 5
+    assert not {e.event_id for wait, g in segments(capped) if wait for e in g} - {
+        e.event_id for e in capped if isinstance(e, SignalEvent)} - {
+        capped[i - 1].event_id for i, e in enumerate(capped) if isinstance(e, SignalEvent)} - {capped[-1].event_id
+    }, "a batch followed by a batch does not wait"  # fmt: skip
+
+
 def test_recorded_alerts_come_again_at_their_times_as_the_backtests_account_with_what_tradingview_sent() -> None:
     from at_obs.backtest.recording import recorded_alerts
 

@@ -34,6 +34,7 @@ from at_core.events.execution import (
 from at_core.events.signals import (
     BarData,
     ChartSnapshotEvent,
+    MarketDataBatchEvent,
     MarketDataEvent,
     QuoteData,
     RejectedInputEvent,
@@ -45,6 +46,7 @@ from at_core.events.signals import (
 EVENT_CLASSES: tuple[type[Event], ...] = (
     SignalEvent,
     MarketDataEvent,
+    MarketDataBatchEvent,
     ChartSnapshotEvent,
     RejectedInputEvent,
     AgentAnalysisEvent,
@@ -87,6 +89,7 @@ __all__ = [
     "ExecutionRequest",
     "FillEvent",
     "Heartbeat",
+    "MarketDataBatchEvent",
     "MarketDataEvent",
     "OrderAccepted",
     "OrderCanceled",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated, ClassVar, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from at_core.events.envelope import Event
 from at_core.models.base import FrozenModel, Identifier, NonNegativeDecimal, PositiveDecimal, TimestampNs
@@ -100,6 +100,36 @@ class MarketDataEvent(Event):
     instrument_id: Identifier
     venue: Identifier
     data: MarketData
+
+
+#: Most members one batch may carry (a message stays well under nats-server's 1 MB payload limit).
+MAX_BATCH_EVENTS = 1_000
+
+
+class MarketDataBatchEvent(Event):
+    """Consecutive market data of one instrument in one message: a backtest's bars between two barriers.
+
+    Each member is a whole :class:`MarketDataEvent` with its own id, time and correlation;
+    consumers handle the members in order exactly as if each had come alone (their outputs
+    are caused by the member, never by the batch), so a batch changes how many messages
+    cross the bus, not what the stack does. ``ts_event`` is the last member's.
+    """
+
+    event_type: Literal["market_data_batch"] = "market_data_batch"
+    instrument_id: Identifier
+    venue: Identifier
+    events: Annotated[list[MarketDataEvent], Field(min_length=1, max_length=MAX_BATCH_EVENTS)]
+
+    @model_validator(mode="after")
+    def _one_instrument_in_order(self) -> MarketDataBatchEvent:
+        last = None
+        for member in self.events:
+            if (member.instrument_id, member.venue) != (self.instrument_id, self.venue):
+                raise ValueError(f"member {member.event_id} is {member.venue}/{member.instrument_id}, not the batch's")
+            if last is not None and member.ts_event < last:
+                raise ValueError(f"member {member.event_id} is earlier than the one before it")
+            last = member.ts_event
+        return self
 
 
 class ChartSnapshotEvent(Event):

@@ -27,6 +27,7 @@ from at_core.events import (
     ExecutionRequest,
     FillEvent,
     Heartbeat,
+    MarketDataBatchEvent,
     MarketDataEvent,
     OrderAccepted,
     OrderCanceled,
@@ -423,6 +424,7 @@ def all_examples() -> list[Event]:
         bracket_request,
         child_submitted,
         child_updated,
+        gw.make(MarketDataBatchEvent, ts_event=bar.ts_event, instrument_id=MES, venue="CME", events=[bar]),
     ]
 
 

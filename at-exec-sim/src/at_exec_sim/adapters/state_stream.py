@@ -14,7 +14,7 @@ from collections.abc import Callable
 from nats.js.api import DeliverPolicy
 
 from at_core import subjects
-from at_core.events import Event, MarketDataEvent
+from at_core.events import Event, MarketDataBatchEvent, MarketDataEvent
 from at_core.runtime.bus import BusError, EventBus
 from at_core.runtime.logging import get_logger
 
@@ -55,6 +55,9 @@ async def last_market_data(bus: EventBus, prime: Callable[[MarketDataEvent], Non
         ):
             if isinstance(event, MarketDataEvent):
                 prime(event)
+                count += 1
+            elif isinstance(event, MarketDataBatchEvent):  # a backtest's bars: the last one is the price
+                prime(event.events[-1])
                 count += 1
     except BusError as exc:
         log.warning("price_priming_failed", error=str(exc))

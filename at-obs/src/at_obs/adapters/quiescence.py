@@ -28,11 +28,16 @@ from nats.js.client import JetStreamContext
 
 from at_core.durables import optional_durable_names
 
+#: The wait between two polls: from ``POLL_MIN_S``, doubled after each busy poll, up to ``POLL_S``.
+#: Most barriers of a backtest settle within a few milliseconds; a fixed 20 ms wait cost each
+#: of them 20 ms (a year of hourly alerts has about 11,000 barriers).
+POLL_MIN_S = 0.002
 POLL_S = 0.02
 
 
-async def _last_sequences(js: JetStreamContext) -> dict[str, int]:
-    return {stream.config.name: stream.state.last_seq for stream in await js.streams_info()}
+async def _last_sequences(js: JetStreamContext) -> dict[str, tuple[int, int]]:
+    """Each stream's last sequence and how many consumers it has."""
+    return {s.config.name: (s.state.last_seq, s.state.consumer_count) for s in await js.streams_info()}
 
 
 async def busy_consumers(js: JetStreamContext) -> list[str]:
@@ -46,14 +51,18 @@ async def busy_consumers(js: JetStreamContext) -> list[str]:
     optional = optional_durable_names()
     before = await _last_sequences(js)
     busy = []
-    for stream in sorted(before):
+    for stream in sorted(name for name, (_, consumers) in before.items() if consumers):  # none: nobody's work
         for consumer in await js.consumers_info(stream):
             if not consumer.config.durable_name or consumer.name in optional:
                 continue
             if consumer.num_pending or consumer.num_ack_pending:
                 busy.append(f"{stream}/{consumer.name}")
     after = await _last_sequences(js)
-    busy += [f"{name} (written during the check)" for name in sorted(after) if after[name] != before.get(name)]
+    busy += [
+        f"{name} (written during the check)"
+        for name in sorted(after)
+        if after[name][0] != before.get(name, (None, 0))[0]
+    ]
     return busy
 
 
@@ -64,8 +73,10 @@ async def wait_quiescent(js: JetStreamContext, timeout_s: float) -> list[str]:
         nats.errors.Error: the JetStream API is not reachable with these credentials.
     """
     deadline = time.monotonic() + timeout_s
+    pause = POLL_MIN_S
     while True:
         busy = await busy_consumers(js)
         if not busy or time.monotonic() >= deadline:
             return busy
-        await asyncio.sleep(POLL_S)  # JetStream state has no message to await
+        await asyncio.sleep(pause)  # JetStream state has no message to await
+        pause = min(POLL_S, pause * 2)

@@ -19,7 +19,7 @@ from nats.errors import Error as NatsError
 
 from at_core import subjects
 from at_core.errors import DecodeError
-from at_core.events import Event
+from at_core.events import Event, MarketDataBatchEvent
 from at_core.runtime.acks import AckWaiter
 from at_core.runtime.bus import event_headers
 from at_core.serialization import decode_event, encode_event
@@ -86,6 +86,9 @@ class ReplayDriver:
             js = nc.jetstream()
 
             async def on(msg: Any) -> None:
+                kind = (msg.headers or {}).get(subjects.HEADER_EVENT_TYPE)
+                if kind is not None and kind not in OUTPUT_TYPES:
+                    return  # an input (its own, or a batch of bars): not decoded, never an output
                 try:
                     self._on_output(decode_event(msg.data))
                 except DecodeError:
@@ -98,6 +101,9 @@ class ReplayDriver:
             for event in inputs:
                 self._known.add(event.event_id)
                 self._correlations.add(event.correlation_id)
+                for member in event.events if isinstance(event, MarketDataBatchEvent) else ():
+                    self._known.add(member.event_id)  # what a member causes names the member
+                    self._correlations.add(member.correlation_id)
                 since = len(self.captured)
                 subject = subjects.subject_for(event)
                 deadline = time.monotonic() + timeout_s

@@ -3,8 +3,9 @@
 Synthetic MES one-minute bars (a seeded random walk on the tick grid), 23 hours a day from
 17:00 CT (18:00 New York; the 15:10-17:00 CT Topstep lock is avoided by trading the paper
 account), weekdays only; every hour an alert enters or exits a one-lot long. Prints the bars,
-alerts and events in and out, the stack's start-up time, the replay's events/s and what a year
-(252 days) would take at that rate. ``--days`` sets the length (the target is a year: 252).
+alerts and events in and out, the stack's start-up time, the replay's events/s, the CPU seconds
+each process spent on the replay (a shared machine's wall time is noisy; CPU is not) and what a
+year (252 days) would take at that rate. ``--days`` sets the length (the target is a year: 252).
 ``--signals agents:ma_cross:fast=10,slow=30`` runs the bars alone with the agents' bar strategy
 as the signal source instead of the hourly alerts.
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import random
 import time
 from datetime import UTC, datetime, timedelta
@@ -58,6 +60,38 @@ def synthetic(days: int, seed: int = 1) -> tuple[BarSeries, tuple[TvTrade, ...]]
     return BarSeries(tuple(bars), "1", MINUTE), tuple(trades)
 
 
+def _cpu_by_process() -> dict[str, float]:
+    """CPU seconds of this process and of every process under it, by name (Linux ``/proc``; else empty)."""
+    try:
+        parents: dict[int, int] = {}
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                with open(f"/proc/{entry}/stat") as f:
+                    stat = f.read()
+                parents[int(entry)] = int(stat[stat.rfind(")") + 2 :].split()[1])
+        tick = os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError):
+        return {}
+    out: dict[str, float] = {}
+    todo = [os.getpid()]
+    while todo:
+        pid = todo.pop()
+        todo += [child for child, parent in parents.items() if parent == pid]
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            with open(f"/proc/{pid}/cmdline") as f:
+                argv = f.read().split("\0")
+        except OSError:  # ended in between
+            continue
+        name = "driver" if pid == os.getpid() else next(
+            (os.path.basename(a) for a in argv if a.startswith(("at-", "nats-server")) or "/at-" in a or "nats-server" in a),
+            "other",
+        )  # fmt: skip
+        out[name] = out.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / tick
+    return out
+
+
 async def _run(days: int, signals: str | None = None) -> None:
     series, trades = synthetic(days)
     target = Target(normalize_ticker("CME_MINI:MES1!"), "CME_MINI:MES1!", "paper-1", "bench")
@@ -67,13 +101,18 @@ async def _run(days: int, signals: str | None = None) -> None:
     if signals is not None:
         inputs = with_agent_signals(inputs, parse_signal_source(signals), target, series.interval)
     first: list[float] = []
+    cpu: list[dict[str, float]] = []
     started = time.perf_counter()
 
     def progress() -> None:
         if not first:
             first.append(time.perf_counter())
+            cpu.append(_cpu_by_process())
 
-    run = await run_through_stack(inputs, StackSettings(), timeout_s=60, progress=progress)
+    def stopping() -> None:
+        cpu.append(_cpu_by_process())
+
+    run = await run_through_stack(inputs, StackSettings(), timeout_s=60, progress=progress, done=stopping)
     done = time.perf_counter()
     replay_s = done - (first[0] if first else started)
     rate = (len(inputs) + len(run.outputs)) / max(replay_s, 1e-9)
@@ -85,6 +124,10 @@ async def _run(days: int, signals: str | None = None) -> None:
         f"events in {len(inputs)}, out {len(run.outputs)}; stack start and first input {(first[0] if first else done) - started:.1f} s"
     )
     print(f"replay {replay_s:.1f} s: {len(inputs) / replay_s:,.0f} inputs/s, {rate:,.0f} events/s (in + out)")
+    if len(cpu) == 2 and cpu[0] and cpu[1]:
+        spent = {name: cpu[1][name] - cpu[0].get(name, 0.0) for name in sorted(cpu[1])}
+        parts = ", ".join(f"{name} {s:.1f}" for name, s in spent.items())
+        print(f"replay CPU s: {parts}; total {sum(spent.values()):.1f}")
     print(f"a year (252 days) at this rate: {year / 60:,.1f} min (target: under 5 min)")
     for warning in run.warnings[:5]:
         print(f"warning: {warning}")
