@@ -144,6 +144,8 @@ def build(
     )
     service.bar_sources = bar_sources(settings.bar_signals, InstrumentCatalog())
     service.health = dict.fromkeys([*agents, *llm_specs], "ok")
+    # counted when /metrics is read, not on every memory write (a sum over every key each signal)
+    metrics.gauge("memory_entries").set_function(lambda: sum(len(m.entries) for m in list(service.memory.values())))
     return service
 
 

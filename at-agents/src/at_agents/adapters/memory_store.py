@@ -2,21 +2,29 @@
 
 A restart, or another replica, reloads it. Keys are a hash (KV keys allow few characters);
 the strategy and instrument travel inside the value.
+
+Every decision rewrites its key's whole log (up to the decision and signal bounds, ~100
+entries), so the value is assembled from each entry's JSON, encoded once when the entry is first
+saved and reused while it stays in the log (entries are frozen; a resolved one is a new
+object). Fields that are None are left out: they load back as None.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import json
 
 from nats.js import JetStreamContext
 from nats.js.api import KeyValueConfig, StorageType
 from nats.js.errors import BucketNotFoundError
 from nats.js.kv import KeyValue
 
-from at_agents.domain.memory import StrategyMemory
+from at_agents.domain.memory import MemoryEntry, StrategyMemory
 from at_core import subjects
 
 
+@functools.lru_cache(maxsize=4096)
 def memory_key(strategy_id: str, instrument_id: str) -> str:
     return "m" + hashlib.sha256(f"{strategy_id}\x00{instrument_id}".encode()).hexdigest()[:40]
 
@@ -26,6 +34,9 @@ class MemoryStore:
 
     def __init__(self, kv: KeyValue) -> None:
         self.kv = kv
+        #: key -> the entries last saved there and their JSON; holding the entries keeps their
+        #: ids from being reused, so an id found here is that very (frozen) entry.
+        self._encoded: dict[str, tuple[tuple[MemoryEntry, ...], list[bytes]]] = {}
 
     @classmethod
     async def open(cls, js: JetStreamContext, replicas: int = 1) -> MemoryStore:
@@ -44,7 +55,18 @@ class MemoryStore:
         return cls(kv)
 
     async def save(self, memory: StrategyMemory) -> None:
-        await self.kv.put(memory_key(memory.strategy_id, memory.instrument_id), memory.model_dump_json().encode())
+        await self.kv.put(memory_key(memory.strategy_id, memory.instrument_id), self.encode(memory))
+
+    def encode(self, memory: StrategyMemory) -> bytes:
+        """The value stored for ``memory``: ``StrategyMemory`` JSON without None fields, loadable
+        by :meth:`StrategyMemory.model_validate_json`; only entries not saved before are dumped."""
+        key = memory_key(memory.strategy_id, memory.instrument_id)
+        last = self._encoded.get(key)
+        known = {id(e): b for e, b in zip(*last, strict=True)} if last is not None else {}
+        parts = [known.get(id(e)) or e.model_dump_json(exclude_none=True).encode() for e in memory.entries]
+        self._encoded[key] = (memory.entries, parts)
+        head = json.dumps({"strategy_id": memory.strategy_id, "instrument_id": memory.instrument_id})
+        return head[:-1].encode() + b',"entries":[' + b",".join(parts) + b"]}"
 
     async def load_all(self) -> list[StrategyMemory]:
         try:
