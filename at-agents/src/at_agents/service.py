@@ -94,6 +94,7 @@ class AgentsService:
     charts: dict[str, tuple[int, bytes, str]] = field(default_factory=dict)
     decisions: deque[DecisionRecord] = field(default_factory=deque)
     health: dict[str, str] = field(default_factory=dict)
+    labelled: dict[tuple[str, ...], Any] = field(default_factory=dict)  # metric children per labels
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     bus: EventBus | None = None
     consumers: list[Consumer] = field(default_factory=list)
@@ -300,12 +301,12 @@ class AgentsService:
         else:
             view = result
         self.health[agent_id] = "ok" if agent_id not in votes.dropped else "degraded"
-        self.metrics.histogram("agent_latency_seconds").labels(agent_id).observe(elapsed)
+        self._labelled("histogram", "agent_latency_seconds", agent_id).observe(elapsed)
         votes.views[agent_id] = view
         latency = None if self.settings.replay_mode else Decimal(str(round(elapsed * 1000, 3)))
         votes.analyses[agent_id] = analysis_event(self.factory, signal, agent_id, self.kind_of(agent_id), view, latency)
         stance = "abstained" if view.abstained else str(view.stance)
-        self.metrics.counter("decisions_total").labels(agent_id, stance).inc()
+        self._labelled("counter", "decisions_total", agent_id, stance).inc()
 
     def _turn_view(self, votes: Votes, turn: Turn, signal: SignalEvent) -> None:
         """One debate turn's view and analysis event, counted."""
@@ -343,12 +344,21 @@ class AgentsService:
 
     def _count_outcome(self, config: CommitteeConfig, proposal: TradeProposalEvent | None, started: float) -> None:
         if proposal is not None:
-            self.metrics.counter("proposals_total").labels(config.name).inc()
-            self.metrics.histogram("signal_to_proposal_seconds").labels(config.name).observe(
+            self._labelled("counter", "proposals_total", config.name).inc()
+            self._labelled("histogram", "signal_to_proposal_seconds", config.name).observe(
                 time.perf_counter() - started
             )
         else:
-            self.metrics.counter("no_proposal_total").labels(config.name).inc()
+            self._labelled("counter", "no_proposal_total", config.name).inc()
+
+    def _labelled(self, kind: str, name: str, *labels: str) -> Any:
+        """A metric's child for these labels, looked up once (agents, stances and committees are few)."""
+        key = (name, *labels)
+        child = self.labelled.get(key)
+        if child is None:
+            metric = self.metrics.counter(name) if kind == "counter" else self.metrics.histogram(name)
+            child = self.labelled[key] = metric.labels(*labels)
+        return child
 
     def _record(
         self,

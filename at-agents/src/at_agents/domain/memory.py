@@ -61,8 +61,8 @@ class StrategyMemory(BaseModel):
     def extend(self, new: tuple[MemoryEntry, ...], max_decisions: int, max_signals: int) -> StrategyMemory:
         """A copy with ``new`` appended in order; the oldest of each kind are dropped past its bound
         (the same log as adding them one by one, in one pass). Entries of a signal already in the
-        log are replaced (kind by kind), not repeated: a redelivered signal (its first memory save failed) is
-        remembered once, as last decided."""
+        log are replaced (kind by kind), not repeated: a redelivered signal (its first memory save
+        failed) is remembered once, as last decided."""
         ids = {e.signal_event_id for e in new}
         entries = list(self.entries)
         if any(e.signal_event_id in ids for e in entries):  # rare: only a redelivery pays the exact check
