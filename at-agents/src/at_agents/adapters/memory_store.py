@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+from typing import cast
 
 from nats.js import JetStreamContext
 from nats.js.api import KeyValueConfig, StorageType
@@ -34,9 +35,9 @@ class MemoryStore:
 
     def __init__(self, kv: KeyValue) -> None:
         self.kv = kv
-        #: key -> the entries last saved there and their JSON; holding the entries keeps their
-        #: ids from being reused, so an id found here is that very (frozen) entry.
-        self._encoded: dict[str, tuple[tuple[MemoryEntry, ...], list[bytes]]] = {}
+        #: key -> the value's head, the entries last saved there and their JSON by ``id``; holding
+        #: the entries keeps their ids from being reused, so an id found here is that very entry.
+        self._encoded: dict[str, tuple[bytes, tuple[MemoryEntry, ...], dict[int, bytes]]] = {}
 
     @classmethod
     async def open(cls, js: JetStreamContext, replicas: int = 1) -> MemoryStore:
@@ -62,11 +63,17 @@ class MemoryStore:
         by :meth:`StrategyMemory.model_validate_json`; only entries not saved before are dumped."""
         key = memory_key(memory.strategy_id, memory.instrument_id)
         last = self._encoded.get(key)
-        known = {id(e): b for e, b in zip(*last, strict=True)} if last is not None else {}
-        parts = [known.get(id(e)) or e.model_dump_json(exclude_none=True).encode() for e in memory.entries]
-        self._encoded[key] = (memory.entries, parts)
-        head = json.dumps({"strategy_id": memory.strategy_id, "instrument_id": memory.instrument_id})
-        return head[:-1].encode() + b',"entries":[' + b",".join(parts) + b"]}"
+        if last is None:
+            head = json.dumps({"strategy_id": memory.strategy_id, "instrument_id": memory.instrument_id})
+            last = (head[:-1].encode() + b',"entries":[', (), {})
+        entries, ids = memory.entries, list(map(id, memory.entries))
+        found = list(map(last[2].get, ids))  # C-level lookups: this runs on every decision
+        for i, part in enumerate(found):
+            if part is None:
+                found[i] = entries[i].model_dump_json(exclude_none=True).encode()
+        parts = cast(list[bytes], found)  # every None was filled
+        self._encoded[key] = (last[0], entries, dict(zip(ids, parts, strict=True)))
+        return last[0] + b",".join(parts) + b"]}"
 
     async def load_all(self) -> list[StrategyMemory]:
         try:
