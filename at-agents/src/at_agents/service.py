@@ -242,7 +242,7 @@ class AgentsService:
             for m in waiting
         ]
         for m in members:  # before the tasks' first step: bounded pure work, microseconds each
-            if m not in waiting:
+            if m.agent_id not in results and self._runs_inline(m.agent_id):
                 results[m.agent_id], elapsed[m.agent_id] = self._run_inline(m.agent_id, signal, ctx, now, config)
         if tasks:
             done = await asyncio.gather(*tasks, return_exceptions=True)
