@@ -22,6 +22,7 @@ from at_agents.domain.agents.signal_follower import SignalFollower
 from at_agents.domain.agents.trend_filter import TrendFilter
 from at_agents.domain.agents.volatility_sizer import VolatilitySizer
 from at_agents.domain.analysis import Agent
+from at_agents.domain.instruments import CachedCatalog
 from at_agents.errors import ConfigError
 from at_agents.service import AgentsService, BarSource
 from at_core.catalog import InstrumentCatalog
@@ -117,7 +118,7 @@ def build(
     """
     clock = clock or (ManualClock() if settings.replay_mode else WallClock())
     file = committee_file or load_committee_file(settings.committees_file)
-    agents = rule_agents(settings, InstrumentCatalog())
+    agents = rule_agents(settings, CachedCatalog())
     llm_specs = {a.agent_id: a for a in file.llm_agents}
     for _, committee in file.committees:
         for m in committee.members:
@@ -144,6 +145,8 @@ def build(
     )
     service.bar_sources = bar_sources(settings.bar_signals, InstrumentCatalog())
     service.health = dict.fromkeys([*agents, *llm_specs], "ok")
+    # counted when /metrics is read, not on every memory write (a sum over every key each signal)
+    metrics.gauge("memory_entries").set_function(lambda: sum(len(m.entries) for m in list(service.memory.values())))
     return service
 
 

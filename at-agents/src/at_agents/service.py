@@ -2,10 +2,13 @@
 
 Inputs (``consumers.py``): signals (run the committee: an analysis per agent, at most one
 proposal), market data, positions and account states (the context agents decide on), and chart
-snapshots (shown to LLM agents). Agents never publish or do I/O: this does. Rule agents run in
-a worker thread, LLM agents through the :class:`LlmRunner`; each under the committee's
-deadline, so a slow or failing agent is dropped from that decision (counted, logged, and said
-in its analysis), never blocking the others.
+snapshots (shown to LLM agents). Agents never publish or do I/O: this does. Rule agents that
+declare themselves ``inline`` (the shipped four: pure, bounded work, microseconds) run on the
+event loop, since a thread hop each cost more than they do; other rule agents run in a worker
+thread, LLM agents through the :class:`LlmRunner`. Each is held to the committee's deadline, so
+a slow or failing agent is dropped from that decision (counted, logged, and said in its
+analysis): a threaded or LLM agent at the deadline, never blocking the others; an inline agent
+when it returns (it cannot be interrupted) and its view is then discarded.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from at_agents.adapters.debate import Debate
 from at_agents.adapters.llm.runner import LlmRunner
 from at_agents.adapters.memory_store import MemoryStore
 from at_agents.config import AgentsSettings
+from at_agents.decision_log import DecisionRecord
 from at_agents.domain.analysis import Agent, Analysis
 from at_agents.domain.committee import CommitteeConfig, Member
 from at_agents.domain.context import Bar, MarketContext
@@ -89,8 +93,9 @@ class AgentsService:
     memory: dict[tuple[str, str], StrategyMemory] = field(default_factory=dict)
     memory_store: MemoryStore | None = None
     charts: dict[str, tuple[int, bytes, str]] = field(default_factory=dict)
-    decisions: deque[dict[str, Any]] = field(default_factory=deque)
+    decisions: deque[DecisionRecord] = field(default_factory=deque)
     health: dict[str, str] = field(default_factory=dict)
+    labelled: dict[tuple[str, ...], Any] = field(default_factory=dict)  # metric children per labels
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     bus: EventBus | None = None
     consumers: list[Consumer] = field(default_factory=list)
@@ -236,20 +241,50 @@ class AgentsService:
         votes = Votes(
             dropped={m.agent_id: "not configured" for m in config.members if m not in members and m.agent_id != judge}
         )
-        t0 = time.perf_counter()
         debate = asyncio.create_task(self._debate(config, signal, ctx, now)) if config.debate else None
+        results: dict[str, Analysis | BaseException] = {}
+        elapsed: dict[str, float] = {}
+        waiting = [m for m in members if not self._runs_inline(m.agent_id)]
+        t0 = time.perf_counter()
         tasks = [
             asyncio.create_task(asyncio.wait_for(self._run_agent(m.agent_id, signal, ctx, now), config.deadline_s))
-            for m in members
+            for m in waiting
         ]
-        results = await asyncio.gather(*tasks, return_exceptions=True)
-        elapsed = time.perf_counter() - t0
-        for member, result in zip(members, results, strict=True):
-            self._member_view(votes, member, result, signal, config, elapsed)
+        for m in members:  # before the tasks' first step: bounded pure work, microseconds each
+            if m.agent_id not in results and self._runs_inline(m.agent_id):
+                results[m.agent_id], elapsed[m.agent_id] = self._run_inline(m.agent_id, signal, ctx, now, config)
+        if tasks:
+            done = await asyncio.gather(*tasks, return_exceptions=True)
+            took = time.perf_counter() - t0
+            for m, result in zip(waiting, done, strict=True):
+                results[m.agent_id], elapsed[m.agent_id] = result, took
+        for member in members:  # in the committee's order, whichever way each ran
+            self._member_view(votes, member, results[member.agent_id], signal, config, elapsed[member.agent_id])
         if debate is not None:
             for turn in await debate:  # the debate bounds itself (deadline, budget): it always returns
                 self._turn_view(votes, turn, signal)
         return votes
+
+    def _runs_inline(self, agent_id: str) -> bool:
+        """A rule agent that declares itself ``inline`` (pure, bounded work) runs on the loop, no thread."""
+        agent = self.agents.get(agent_id)
+        return agent is not None and agent_id not in self.llm_agents and getattr(agent, "inline", False) is True
+
+    def _run_inline(
+        self, agent_id: str, signal: SignalEvent, ctx: MarketContext, now: int, config: CommitteeConfig
+    ) -> tuple[Analysis | BaseException, float]:
+        """One inline agent's view, or its error; a view later than the deadline is dropped like a
+        threaded agent's (it cannot be interrupted, so the deadline is checked when it returns)."""
+        started = time.perf_counter()
+        try:
+            result: Analysis | BaseException = self.agents[agent_id].analyze(signal, ctx, now)
+        except Exception as exc:  # a failing agent is dropped from this decision, never the signal
+            result = exc
+        took = time.perf_counter() - started
+        if took > config.deadline_s:
+            log.warning("inline_agent_overran", agent_id=agent_id, seconds=round(took, 3))
+            result = TimeoutError()
+        return result, took
 
     def _member_view(
         self,
@@ -275,12 +310,12 @@ class AgentsService:
         else:
             view = result
         self.health[agent_id] = "ok" if agent_id not in votes.dropped else "degraded"
-        self.metrics.histogram("agent_latency_seconds").labels(agent_id).observe(elapsed)
+        self._labelled("histogram", "agent_latency_seconds", agent_id).observe(elapsed)
         votes.views[agent_id] = view
         latency = None if self.settings.replay_mode else Decimal(str(round(elapsed * 1000, 3)))
         votes.analyses[agent_id] = analysis_event(self.factory, signal, agent_id, self.kind_of(agent_id), view, latency)
         stance = "abstained" if view.abstained else str(view.stance)
-        self.metrics.counter("decisions_total").labels(agent_id, stance).inc()
+        self._labelled("counter", "decisions_total", agent_id, stance).inc()
 
     def _turn_view(self, votes: Votes, turn: Turn, signal: SignalEvent) -> None:
         """One debate turn's view and analysis event, counted."""
@@ -318,12 +353,21 @@ class AgentsService:
 
     def _count_outcome(self, config: CommitteeConfig, proposal: TradeProposalEvent | None, started: float) -> None:
         if proposal is not None:
-            self.metrics.counter("proposals_total").labels(config.name).inc()
-            self.metrics.histogram("signal_to_proposal_seconds").labels(config.name).observe(
+            self._labelled("counter", "proposals_total", config.name).inc()
+            self._labelled("histogram", "signal_to_proposal_seconds", config.name).observe(
                 time.perf_counter() - started
             )
         else:
-            self.metrics.counter("no_proposal_total").labels(config.name).inc()
+            self._labelled("counter", "no_proposal_total", config.name).inc()
+
+    def _labelled(self, kind: str, name: str, *labels: str) -> Any:
+        """A metric's child for these labels, looked up once (agents, stances and committees are few)."""
+        key = (name, *labels)
+        child = self.labelled.get(key)
+        if child is None:
+            metric = self.metrics.counter(name) if kind == "counter" else self.metrics.histogram(name)
+            child = self.labelled[key] = metric.labels(*labels)
+        return child
 
     def _record(
         self,
@@ -334,21 +378,18 @@ class AgentsService:
         reason: str,
         reference: Decimal | None,
     ) -> None:
-        self.decisions.append(
-            {
-                "signal_event_id": signal.event_id,
-                "correlation_id": signal.correlation_id,
-                "ts_event": signal.ts_event,
-                "instrument_id": signal.instrument_id,
-                "account_id": signal.account_id,
-                "strategy_id": signal.strategy_id,
-                "committee": config.name,
-                "rule": config.rule,
-                "reason": reason,
-                "proposal": proposal.model_dump(mode="json") if proposal else None,
-                "analyses": [a.model_dump(mode="json") for a in analyses.values()],
-            }
-        )
+        fields = {
+            "signal_event_id": signal.event_id,
+            "correlation_id": signal.correlation_id,
+            "ts_event": signal.ts_event,
+            "instrument_id": signal.instrument_id,
+            "account_id": signal.account_id,
+            "strategy_id": signal.strategy_id,
+            "committee": config.name,
+            "rule": config.rule,
+            "reason": reason,
+        }
+        self.decisions.append(DecisionRecord(fields, proposal, tuple(analyses.values())))  # dumped when read
         while len(self.decisions) > self.settings.decisions_kept:
             self.decisions.popleft()
 
@@ -358,30 +399,23 @@ class AgentsService:
         key = (signal.strategy_id, signal.instrument_id)
         realized = self.ctx.realized.get((signal.account_id, signal.instrument_id), Decimal(0))
         base = {"ts_ns": now, "signal_event_id": signal.event_id, "account_id": signal.account_id}
-        memory = self.memory_for(*key)
-        memory = memory.add(
-            MemoryEntry(kind="signal", action=str(signal.action), target=signal.position_size, **base),
-            self.settings.memory_decisions_kept,
-            self.settings.memory_signals_kept,
+        seen = MemoryEntry(kind="signal", action=str(signal.action), target=signal.position_size, **base)
+        decided = MemoryEntry(
+            kind="decision",
+            action="propose" if proposal else "none",
+            target=proposal.target_position if proposal else None,
+            reference_price=reference,
+            proposal_event_id=proposal.event_id if proposal else None,
+            rationale=(proposal.rationale if proposal else reason)[:500],
+            realized_before=realized,
+            **base,
         )
-        memory = memory.add(
-            MemoryEntry(
-                kind="decision",
-                action="propose" if proposal else "none",
-                target=proposal.target_position if proposal else None,
-                reference_price=reference,
-                proposal_event_id=proposal.event_id if proposal else None,
-                rationale=(proposal.rationale if proposal else reason)[:500],
-                realized_before=realized,
-                **base,
-            ),
-            self.settings.memory_decisions_kept,
-            self.settings.memory_signals_kept,
+        memory = self.memory_for(*key).extend(
+            (seen, decided), self.settings.memory_decisions_kept, self.settings.memory_signals_kept
         )
         await self._store(key, memory)
 
     async def _store(self, key: tuple[str, str], memory: StrategyMemory) -> None:
-        self.memory[key] = memory
-        self.metrics.gauge("memory_entries").set(sum(len(m.entries) for m in self.memory.values()))
+        self.memory[key] = memory  # the memory_entries gauge counts at scrape time (bootstrap.build)
         if self.memory_store is not None:
             await self.memory_store.save(memory)

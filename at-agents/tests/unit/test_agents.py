@@ -194,3 +194,17 @@ def test_the_shipped_settings_give_the_session_guard_hours() -> None:
     guard = rule_agents(AgentsSettings(), InstrumentCatalog())["session_guard"]
     assert isinstance(guard, SessionGuard) and guard.calendars["future"] == "CME_Equity"
     assert guard.analyze(signal(factory()), MarketContext(), _ns(2027, 1, 1, 10)).veto  # New Year's Day
+
+
+def test_the_agents_catalog_builds_each_instrument_once_and_answers_as_at_cores() -> None:
+    from at_agents.domain.instruments import CachedCatalog
+    from at_core.errors import UnknownInstrumentError
+
+    cached = CachedCatalog()
+    for inst in ("MES.CME", "EUR/USD.FX", "BTC/USDT.BINANCE"):
+        assert cached.get(inst) == CAT.get(inst) and cached.get(inst) is cached.get(inst)
+    with pytest.raises(UnknownInstrumentError):
+        cached.get("NOPE.XYZ")
+    listed = CAT.get("MES.CME").model_copy(update={"max_quantity": D(3)})
+    cached.add(listed)
+    assert cached.get("MES.CME") is listed

@@ -39,3 +39,23 @@ def test_a_daily_cost_budget_spans_the_rolling_day() -> None:
     ledger.record("global", 5 * HOUR_NS, 10, Decimal("0.40"))
     assert "cost budget exhausted" in ledger.refusal("global", budget, 6 * HOUR_NS)
     assert ledger.refusal("global", budget, DAY_NS + 1) is None
+
+
+def test_extending_memory_keeps_the_same_log_as_adding_one_by_one() -> None:
+    one, many = StrategyMemory(strategy_id="s", instrument_id="X"), StrategyMemory(strategy_id="s", instrument_id="X")
+    for ts in range(12):
+        one = one.add(_entry(ts, "signal"), 4, 3).add(_entry(ts), 4, 3)
+        many = many.extend((_entry(ts, "signal"), _entry(ts)), 4, 3)
+    assert many == one and len(many.entries) == 7
+
+
+def test_a_redelivered_signal_is_remembered_once_as_last_decided() -> None:
+    m = StrategyMemory(strategy_id="s", instrument_id="X").extend((_entry(1, "signal"), _entry(1)), 5, 5)
+    again = _entry(1).model_copy(update={"action": "none"})
+    m = m.extend((_entry(2, "signal"), _entry(2)), 5, 5).extend((_entry(1, "signal"), again), 5, 5)
+    assert [(e.kind, e.ts_ns, e.action) for e in m.entries] == [
+        ("signal", 2, "propose"),
+        ("decision", 2, "propose"),
+        ("signal", 1, "propose"),
+        ("decision", 1, "none"),
+    ]

@@ -59,3 +59,23 @@ def test_an_mcp_proposal_takes_its_ids_from_the_idempotency_key_through_the_fact
     assert first.correlation_id == anchor and first.causation_id is None and first.signal_event_id == anchor
     assert first.source == "agents" and first.ts_event == first.ts_init == T0
     assert first.order.client_order_id == f"M-{anchor}" and first.paper and first.committee == "mcp"
+
+
+def test_a_recorded_decision_reads_as_the_json_of_the_events_it_published() -> None:
+    svc = build(AgentsSettings(replay_mode=True), ManualClock(T0))
+    sig = signal(factory())
+    out = asyncio.run(svc.handle(sig))
+    record = svc.decisions[-1]
+    assert record["signal_event_id"] == sig.event_id and record["reason"]
+    assert record["proposal"] == out[-1].model_dump(mode="json")
+    assert record["analyses"] == [e.model_dump(mode="json") for e in out[:-1]]
+    row = record.as_json()
+    assert list(row) == list(record) and row["proposal"]["event_id"] == out[-1].event_id
+
+
+def test_a_redelivered_signal_publishes_the_same_ids_and_is_remembered_once() -> None:
+    svc = build(AgentsSettings(replay_mode=True), ManualClock(T0))
+    sig = signal(factory())
+    first, again = asyncio.run(svc.handle(sig)), asyncio.run(svc.handle(sig))
+    assert [e.event_id for e in first] == [e.event_id for e in again]
+    assert [e.kind for e in svc.memory[("s", "MES.CME")].entries] == ["signal", "decision"]

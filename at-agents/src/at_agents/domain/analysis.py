@@ -40,7 +40,11 @@ class Analysis(BaseModel):
 
 
 class Agent(Protocol):
-    """Given the triggering signal and a read-only context at decision time, return an Analysis. No I/O."""
+    """Given the triggering signal and a read-only context at decision time, return an Analysis. No I/O.
+
+    An agent may also set ``inline = True`` (pure, bounded work): the service then runs it on the
+    event loop instead of a worker thread, and checks the deadline when it returns.
+    """
 
     agent_id: str
     kind: str

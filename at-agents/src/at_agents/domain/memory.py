@@ -56,13 +56,30 @@ class StrategyMemory(BaseModel):
 
     def add(self, entry: MemoryEntry, max_decisions: int, max_signals: int) -> StrategyMemory:
         """A copy with ``entry`` appended; the oldest of its kind are dropped past the bound."""
-        entries = [*self.entries, entry]
-        for kind, bound in (("decision", max_decisions), ("signal", max_signals)):
-            extra = sum(1 for e in entries if e.kind == kind) - bound
-            while extra > 0:
-                oldest = next(i for i, e in enumerate(entries) if e.kind == kind)
-                del entries[oldest]
-                extra -= 1
+        return self.extend((entry,), max_decisions, max_signals)
+
+    def extend(self, new: tuple[MemoryEntry, ...], max_decisions: int, max_signals: int) -> StrategyMemory:
+        """A copy with ``new`` appended in order; the oldest of each kind are dropped past its bound
+        (the same log as adding them one by one, in one pass). Entries of a signal already in the
+        log are replaced (kind by kind), not repeated: a redelivered signal (its first memory save
+        failed) is remembered once, as last decided."""
+        ids = {e.signal_event_id for e in new}
+        entries = list(self.entries)
+        if any(e.signal_event_id in ids for e in entries):  # rare: only a redelivery pays the exact check
+            again = {(e.kind, e.signal_event_id) for e in new}
+            entries = [e for e in entries if (e.kind, e.signal_event_id) not in again]
+        entries.extend(new)
+        extra = {"decision": -max_decisions, "signal": -max_signals}
+        for e in entries:
+            extra[e.kind] += 1
+        if extra["decision"] > 0 or extra["signal"] > 0:
+            kept = []
+            for e in entries:
+                if extra[e.kind] > 0:
+                    extra[e.kind] -= 1
+                    continue
+                kept.append(e)
+            entries = kept
         return self.model_copy(update={"entries": tuple(entries)})
 
     def resolve(self, snapshot: PositionSnapshot, ts_ns: int) -> StrategyMemory:

@@ -49,4 +49,4 @@ async def agents(svc: ServiceDep) -> dict[str, Any]:
 async def decisions(svc: ServiceDep, symbol: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
     """Recent decisions (newest first), optionally for one instrument id, with every agent's view."""
     rows = [d for d in reversed(svc.decisions) if symbol is None or d["instrument_id"] == symbol]
-    return rows[:limit]
+    return [d.as_json() for d in rows[:limit]]

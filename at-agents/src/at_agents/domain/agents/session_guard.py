@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time
 from decimal import Decimal
+from typing import ClassVar
 from zoneinfo import ZoneInfo
 
 from at_agents.domain.analysis import Analysis
@@ -50,6 +51,8 @@ class SessionGuard:
 
     agent_id: str = "session_guard"
     kind: str = "rule"
+    # pure; calendars preloaded at start (another year builds once, seconds: dropped, logged)
+    inline: ClassVar[bool] = True
     hours: dict[str, list[Window]] = field(default_factory=dict)
     calendars: dict[str, str] = field(default_factory=dict)  # asset class -> calendar name
     blackouts: list[Blackout] = field(default_factory=list)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import ClassVar
 
 from at_agents.domain.analysis import Analysis
 from at_agents.domain.context import MarketContext
@@ -27,6 +28,7 @@ class SignalFollower:
     catalog: InstrumentCatalog
     agent_id: str = "signal_follower"
     kind: str = "rule"
+    inline: ClassVar[bool] = True  # pure and bounded (bars kept): run on the loop, no thread
     risk_fraction: Decimal = Decimal("0.01")
     default_stop_ticks: Decimal = Decimal(40)
     default_equity: Decimal = Decimal(50000)

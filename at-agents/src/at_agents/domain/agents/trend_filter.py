@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import ClassVar
 
 from at_agents.domain.analysis import Analysis
 from at_agents.domain.context import MarketContext
@@ -19,6 +20,7 @@ def sma(values: list[Decimal], n: int) -> Decimal:
 class TrendFilter:
     agent_id: str = "trend_filter"
     kind: str = "rule"
+    inline: ClassVar[bool] = True  # pure and bounded (bars kept): run on the loop, no thread
     fast: int = 5
     slow: int = 20
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import ClassVar
 
 from at_agents.domain.analysis import Analysis
 from at_agents.domain.context import Bar, MarketContext
@@ -27,6 +28,7 @@ class VolatilitySizer:
     catalog: InstrumentCatalog
     agent_id: str = "volatility_sizer"
     kind: str = "rule"
+    inline: ClassVar[bool] = True  # pure and bounded (bars kept): run on the loop, no thread
     period: int = 14
     atr_multiple: Decimal = Decimal(2)
     risk_fraction: Decimal = Decimal("0.01")
