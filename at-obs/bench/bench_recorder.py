@@ -108,7 +108,7 @@ def head_seq(db: Path) -> int:
 
 async def wait_head(db: Path, target: int, timeout: float = 300.0) -> float:
     started = time.monotonic()
-    while head_seq(db) < target:  # noqa: ASYNC110 - another process's file: nothing to await
+    while head_seq(db) < target:
         if os.environ.get("BENCH_TRACE"):
             print(f"{time.monotonic() - started:6.3f} {head_seq(db)}")
         if time.monotonic() - started > timeout:
@@ -128,7 +128,7 @@ def start_recorder(nats_url: str, port: int, db: Path, env_extra: dict[str, str]
         **env_extra,
     }
     binary = Path(sys.executable).parent / "at-recorder"
-    return subprocess.Popen([str(binary)], env=env, stdout=subprocess.DEVNULL)  # noqa: S603 - our own script
+    return subprocess.Popen([str(binary)], env=env, stdout=subprocess.DEVNULL)
 
 
 async def wait_ready(port: int) -> None:
@@ -147,7 +147,7 @@ def profile(pid: int, out: str) -> subprocess.Popen[bytes]:
     """py-spy sampling the recorder through the paced step (collapsed stacks at ``out``)."""
     spy = Path(sys.executable).parent / "py-spy"
     cmd = [str(spy), "record", "--pid", str(pid), "--format", "raw", "--rate", "250", "--gil", "--output", out]
-    return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # noqa: S603
+    return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 async def transactions(port: int) -> int:

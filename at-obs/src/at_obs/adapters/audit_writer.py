@@ -15,6 +15,7 @@ One long-lived thread instead of ``asyncio.to_thread`` per batch: the store's ca
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import queue
 import threading
 import time
@@ -160,7 +161,5 @@ class AuditWriter:
                 result = [written.pop(e.event_id) for e, _ in batch.items if e.event_id in written]
             by_loop.setdefault(batch.loop, []).append((batch.future, result))
         for loop, results in by_loop.items():
-            try:
+            with contextlib.suppress(RuntimeError):  # a closed loop: nobody waits for these any more
                 loop.call_soon_threadsafe(_settle, results)  # one wake-up of the loop per transaction
-            except RuntimeError:  # that loop has closed: nobody waits for these any more
-                pass

@@ -53,7 +53,9 @@ class SqliteAuditStore(AppendsOne):
 
     def __init__(self, path: str | Path, *, synchronous: str = "FULL") -> None:
         if synchronous not in SYNCHRONOUS:
-            raise AuditStoreError(str(path), f"synchronous must be one of {', '.join(SYNCHRONOUS)}, not {synchronous!r}")
+            raise AuditStoreError(
+                str(path), f"synchronous must be one of {', '.join(SYNCHRONOUS)}, not {synchronous!r}"
+            )
         self.path = Path(path)
         self.location = str(self.path)
         self._lock = threading.Lock()
