@@ -11,6 +11,12 @@ Starts a real nats-server, provisions the recorder's durables, and runs the real
 * backlog: ``--backlog`` events published while the recorder's consumers are away, then the
   time and CPU it takes to catch up (big batches).
 
+``--store-path`` measures the recorder's own store path alone, in this process, with no NATS:
+``Recorder.record_many`` fed one alert's events as three consumers would fetch them (the
+signal, then 2 ms later the analysis and proposal, then 2 ms later the seven execution events),
+each consumer awaiting its batch like the bus does. The batches are the same in every run, so
+the figure does not move with the machine's load the way the fetch sizes of the full run do.
+
 Each step ends when the store's head reaches the events published (read from the SQLite file,
 not over HTTP, so the bench adds no work to the recorder). Prints CPU ms per 1,000 events and
 events/s; asserts nothing.
@@ -226,15 +232,60 @@ async def bench(args: argparse.Namespace) -> None:
     print(f"store: {db}")
 
 
+async def store_path(args: argparse.Namespace) -> None:
+    """``Recorder.record_many`` at ``--alerts-per-s``, the batches shaped as the stack fetches them."""
+    from at_core.metrics.obs import CATALOG
+    from at_core.runtime.bus import Delivery
+    from at_obs.adapters.audit_store import open_audit_store
+    from at_obs.config import ObsSettings
+    from at_obs.service import Recorder
+
+    settings = ObsSettings(audit_db_path=str(Path(tempfile.mkdtemp(prefix="bench-recorder-")) / "audit.sqlite3"))
+    store = open_audit_store(settings.audit_location)
+    rec = Recorder(settings, store, CATALOG.build())
+    events = Events()
+    n_alerts = int(args.alerts_per_s * args.seconds)
+    alerts = [events.alert() for _ in range(n_alerts)]
+
+    def batch(part: list[Event]) -> list[tuple[Event, Delivery]]:
+        return [(e, Delivery(f"at.bench.{e.event_type}", "BENCH", 1, 1, {})) for e in part]
+
+    c0, t0 = time.process_time(), time.monotonic()
+    for i, alert in enumerate(alerts):
+        async def after(delay: float, part: list[Event]) -> None:
+            await asyncio.sleep(delay)
+            await rec.record_many(batch(part))
+
+        await asyncio.gather(after(0, alert[:1]), after(0.002, alert[1:3]), after(0.004, alert[3:]))
+        delay = t0 + (i + 1) / args.alerts_per_s - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+    cpu = time.process_time() - c0
+    assert store.count() == n_alerts * len(CHAIN)
+    writer = getattr(rec, "writer", None)
+    if writer is not None:
+        writer.stop()
+    store.close()
+    count = n_alerts * len(CHAIN)
+    commits = rec.metrics.histogram("audit_append_seconds").collect()[0]
+    n = next(int(x.value) for x in commits.samples if x.name.endswith("_count"))
+    print(
+        f"store path {count:>7,} events  {cpu * 1e6 / count:>6.1f} ms CPU / 1,000 events  "
+        f"{count / n:>5.1f} events per transaction (this process, no NATS)"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--alerts-per-s", type=float, default=50.0, help="paced step: alerts (10 events) per second")
     parser.add_argument("--seconds", type=float, default=10.0, help="paced step: how long")
     parser.add_argument("--backlog", type=int, default=10_000, help="backlog step: events")
+    parser.add_argument("--store-path", action="store_true", help="the recorder's store path alone, no NATS")
     parser.add_argument("--profile", help="py-spy the paced step into this file (collapsed stacks)")
     parser.add_argument("--env", action="append", default=[], help="KEY=VALUE for the recorder (a setting to compare)")
     configure_logging("bench", "WARNING")  # one line per publish would be the bench's own CPU
-    asyncio.run(bench(parser.parse_args()))
+    args = parser.parse_args()
+    asyncio.run(store_path(args) if args.store_path else bench(args))
 
 
 if __name__ == "__main__":
