@@ -23,7 +23,7 @@ class ObsSettings(ConsoleSettings):
         default=None, description="postgresql://user:pass@host/db: record to PostgreSQL instead of SQLite"
     )
     audit_commit_linger_s: float = Field(
-        default=0.005,
+        default=0.01,
         ge=0,
         le=1.0,
         description=(
