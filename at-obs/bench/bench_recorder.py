@@ -252,6 +252,7 @@ async def store_path(args: argparse.Namespace) -> None:
 
     c0, t0 = time.process_time(), time.monotonic()
     for i, alert in enumerate(alerts):
+
         async def after(delay: float, part: list[Event]) -> None:
             await asyncio.sleep(delay)
             await rec.record_many(batch(part))
