@@ -111,6 +111,18 @@ async def test_stop_commits_what_was_handed_over_first(store: AuditStore) -> Non
     assert len(await pending) == 3
 
 
+async def test_a_failing_metrics_callback_neither_fails_the_commit_nor_stops_the_writer(store: AuditStore) -> None:
+    def broken(_records: list[AuditRecord], _seconds: float) -> None:
+        raise RuntimeError("a metric with the wrong labels")
+
+    events = all_examples()
+    writer = AuditWriter(store, on_commit=broken)
+    assert len(await writer.append(_items(events[:1]))) == 1
+    assert len(await writer.append(_items(events[1:2]))) == 1
+    writer.stop()
+    assert store.count() == 2
+
+
 def test_sqlite_synchronous_is_set_as_asked_and_refused_when_unknown(tmp_path: Path) -> None:
     for name, level in (("FULL", 2), ("NORMAL", 1)):
         store = SqliteAuditStore(tmp_path / f"{name}.sqlite3", synchronous=name)

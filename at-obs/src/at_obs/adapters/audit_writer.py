@@ -138,6 +138,16 @@ class AuditWriter:
             group, stopping = self._gather(first)
             self._commit(group)
 
+    @staticmethod
+    def _tell(callback: Callable[..., None] | None, *args: object) -> None:
+        """Run a metrics callback; its failure must never end the thread (every caller would hang)."""
+        if callback is None:
+            return
+        try:
+            callback(*args)
+        except Exception as exc:
+            log.error("audit_writer_callback_failed", error=repr(exc), exc_info=exc)
+
     def _commit(self, group: list[_Batch]) -> None:
         items = [item for batch in group for item in batch.items]
         started = time.perf_counter()
@@ -146,11 +156,9 @@ class AuditWriter:
             outcome = self.store.append_many(items)
         except Exception as exc:  # AuditStoreError, or a bug: every caller gets it, none is acked
             outcome = exc
-            if self._on_error is not None:
-                self._on_error(exc)
+            self._tell(self._on_error, exc)
         else:
-            if self._on_commit is not None:
-                self._on_commit(outcome, time.perf_counter() - started)
+            self._tell(self._on_commit, outcome, time.perf_counter() - started)
         by_loop: dict[asyncio.AbstractEventLoop, _Results] = {}
         written = {r.event_id: r for r in outcome} if isinstance(outcome, list) else {}
         for batch in group:
