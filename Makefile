@@ -94,6 +94,9 @@ bench-burst: setup ## The e2e burst (1,000 alerts at 100/s): gateway answer time
 bench-console: setup ## Console page render times with 100,000 events in the audit store
 	$(PY) at-obs/bench/bench_console.py
 
+bench-recorder: setup ## The recorder's CPU per 1,000 events (paced and a backlog) on a real nats-server
+	$(PY) at-obs/bench/bench_recorder.py
+
 bench: bench-gateway bench-exec bench-e2e bench-burst bench-console bench-backtest ## Every benchmark, printed with same-run baselines
 
 BACKTEST_DAYS ?= 5

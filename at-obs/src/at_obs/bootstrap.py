@@ -4,6 +4,8 @@ consumers and timers ``consumers.py``'s."""
 
 from __future__ import annotations
 
+import asyncio
+
 from at_core.constants import SERVICE_OBS
 from at_core.metrics.obs import CATALOG
 from at_core.runtime.bus import EventBus
@@ -18,7 +20,7 @@ __all__ = ["Recorder", "build", "start", "stop"]
 def build(settings: ObsSettings) -> Recorder:
     """Open the store and build the metrics; nothing touches NATS yet."""
     metrics = CATALOG.build()
-    store = open_audit_store(settings.audit_location)
+    store = open_audit_store(settings.audit_location, synchronous=settings.audit_sqlite_synchronous)
     metrics.gauge("audit_head_seq").set(store.head().seq)
     return Recorder(settings, store, metrics)
 
@@ -31,10 +33,11 @@ async def start(rec: Recorder) -> None:
 
 
 async def stop(rec: Recorder) -> None:
-    """Stop the timers, close the bus (its consumers first), then the store."""
+    """Stop the timers, close the bus (its consumers first), then the writer and the store."""
     rec.ready = False
     for task in rec.tasks:
         await stop_task(task)
     if rec.bus is not None:
         await rec.bus.close()
+    await asyncio.to_thread(rec.writer.stop)  # what it holds is committed (acks were lost with the bus)
     rec.store.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, model_validator
 
@@ -20,6 +21,22 @@ class ObsSettings(ConsoleSettings):
     audit_db_path: str = Field(default="var/audit.sqlite3", description="SQLite file of the hash-chained audit log")
     audit_postgres_url: SecretStr | None = Field(
         default=None, description="postgresql://user:pass@host/db: record to PostgreSQL instead of SQLite"
+    )
+    audit_commit_linger_s: float = Field(
+        default=0.01,
+        ge=0,
+        le=1.0,
+        description=(
+            "How long the audit writer waits after a fetched batch for the other streams' batches, "
+            "to commit them in one transaction (acks wait for that commit)"
+        ),
+    )
+    audit_sqlite_synchronous: Literal["FULL", "NORMAL"] = Field(
+        default="FULL",
+        description=(
+            "SQLite synchronous pragma (WAL): FULL syncs every commit; NORMAL only at checkpoints, "
+            "so a power loss can drop the last commits (JetStream still holds them; see RUNBOOK)"
+        ),
     )
     durable_prefix: str = Field(
         default="recorder", pattern=r"^[A-Za-z0-9_-]+$", description="Durable consumer name prefix"

@@ -7,7 +7,7 @@ hash-chained store; the timers' JetStream statistics and re-verification of the 
 from __future__ import annotations
 
 import asyncio
-import time
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -16,8 +16,10 @@ from at_core.metrics import Metrics
 from at_core.runtime.bus import Consumer, Delivery, EventBus
 from at_core.runtime.logging import get_logger
 from at_obs.adapters.audit_store import AuditStore, verify_store
+from at_obs.adapters.audit_writer import AuditWriter
 from at_obs.adapters.jetstream_stats import export_jetstream_stats
 from at_obs.config import ObsSettings
+from at_obs.domain.chain import AuditRecord
 from at_obs.errors import AuditStoreError
 
 log = get_logger("at_obs")
@@ -25,7 +27,7 @@ log = get_logger("at_obs")
 
 @dataclass
 class Recorder:
-    """The running recorder: its store, metrics, bus connection and background tasks."""
+    """The running recorder: its store and writer, metrics, bus connection and background tasks."""
 
     settings: ObsSettings
     store: AuditStore
@@ -34,29 +36,42 @@ class Recorder:
     consumers: list[Consumer] = field(default_factory=list)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     ready: bool = False
+    writer: AuditWriter = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.writer = AuditWriter(
+            self.store,
+            linger_s=self.settings.audit_commit_linger_s,
+            on_commit=self._committed,
+            on_error=self._failed,
+        )
 
     async def record(self, event: Event, delivery: Delivery) -> None:
         """Append one event (see :meth:`record_many`)."""
         await self.record_many([(event, delivery)])
 
     async def record_many(self, items: Sequence[tuple[Event, Delivery]]) -> None:
-        """Consumer handler: append a fetched batch in one transaction, then the bus acks it.
+        """Consumer handler: append a fetched batch, then the bus acks it.
 
-        A failed append raises, so the bus naks the batch and JetStream redelivers it: nothing
-        is acked that is not durable in the store. One commit per batch instead of per event
-        is what lets the recorder keep up with a burst on a small machine.
+        The writer commits it together with the other streams' batches of the moment (one
+        transaction, see :class:`AuditWriter`); this returns once that transaction is
+        committed. A failed append raises, so the bus naks the batch and JetStream
+        redelivers it: nothing is acked that is not durable in the store.
         """
-        started = time.perf_counter()
-        try:
-            records = await asyncio.to_thread(self.store.append_many, [(e, d.subject) for e, d in items])
-        except AuditStoreError:
-            self.metrics.counter("audit_append_errors_total").inc()
-            raise
-        for record in records:
-            self.metrics.counter("audit_records_total").labels(record.event_type).inc()
+        await self.writer.append([(e, d.subject) for e, d in items])
+
+    def _committed(self, records: list[AuditRecord], seconds: float) -> None:
+        """Per transaction, in the writer's thread: the records' metrics."""
+        for event_type, n in Counter(r.event_type for r in records).items():
+            self.metrics.counter("audit_records_total").labels(event_type).inc(n)
         if records:
             self.metrics.gauge("audit_head_seq").set(records[-1].seq)
-        self.metrics.histogram("audit_append_seconds").observe(time.perf_counter() - started)
+        self.metrics.histogram("audit_append_seconds").observe(seconds)
+
+    def _failed(self, exc: Exception) -> None:
+        """Per failed transaction, in the writer's thread (the bus logs and naks each batch in it)."""
+        if isinstance(exc, AuditStoreError):
+            self.metrics.counter("audit_append_errors_total").inc()
 
     async def verify(self) -> list[str]:
         """Verify the whole chain (off the event loop) and export the result."""

@@ -112,8 +112,10 @@ def is_postgres_url(location: str) -> bool:
     return location.startswith(("postgresql://", "postgres://"))
 
 
-def open_audit_store(location: str | Path) -> AuditStore:
+def open_audit_store(location: str | Path, *, synchronous: str = "FULL") -> AuditStore:
     """A PostgreSQL store for a ``postgresql://`` URL, else a SQLite store at the path.
+
+    ``synchronous`` is SQLite's pragma (``FULL`` or ``NORMAL``); PostgreSQL commits are always synced.
 
     Raises:
         AuditStoreError: the database cannot be opened or its schema created.
@@ -125,4 +127,4 @@ def open_audit_store(location: str | Path) -> AuditStore:
         return PostgresAuditStore(text)
     from at_obs.adapters.sqlite_store import SqliteAuditStore
 
-    return SqliteAuditStore(text.removeprefix("sqlite:///").removeprefix("sqlite:"))
+    return SqliteAuditStore(text.removeprefix("sqlite:///").removeprefix("sqlite:"), synchronous=synchronous)

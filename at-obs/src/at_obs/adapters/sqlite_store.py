@@ -40,6 +40,10 @@ CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit
 """
 
 
+#: The ``synchronous`` pragmas allowed: FULL syncs every commit, NORMAL (in WAL) only at checkpoints.
+SYNCHRONOUS = ("FULL", "NORMAL")
+
+
 class SqliteAuditStore(AppendsOne):
     """Append-only, hash-chained audit log in one SQLite file.
 
@@ -47,7 +51,11 @@ class SqliteAuditStore(AppendsOne):
     database, so two processes writing the same file still build one chain.
     """
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, synchronous: str = "FULL") -> None:
+        if synchronous not in SYNCHRONOUS:
+            raise AuditStoreError(
+                str(path), f"synchronous must be one of {', '.join(SYNCHRONOUS)}, not {synchronous!r}"
+            )
         self.path = Path(path)
         self.location = str(self.path)
         self._lock = threading.Lock()
@@ -55,6 +63,7 @@ class SqliteAuditStore(AppendsOne):
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=10.0)
             self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute(f"PRAGMA synchronous={synchronous}")  # checked against SYNCHRONOUS above
             columns = {row[1] for row in self._db.execute("PRAGMA table_info(audit)")}
             if columns and "causation_id" not in columns:
                 raise AuditStoreError(self.location, "written by an older recorder (no causation_id): move it aside")
