@@ -11,7 +11,7 @@ CATALOG = MetricCatalog(
         MetricSpec(
             "audit_append_seconds",
             "histogram",
-            "Time to append one fetched batch of records (one transaction)",
+            "Time to append one transaction of records (the batches the writer gathered from every consumer)",
             (),
             LATENCY_BUCKETS_S,
         ),
