@@ -14,7 +14,7 @@ CORE_WHEEL := dist/at_core-$(CORE_VERSION)-py3-none-any.whl
 CORE_SRC := $(shell find at-core/src -name '*.py' -o -name '*.yaml' | sort) at-core/pyproject.toml at-core/README.md
 SERVICE_META := $(foreach s,$(SERVICES),$(s)/pyproject.toml)
 
-.PHONY: help setup build-core test lint format typecheck imports schemas schemas-check test-packages demo up bench bench-gateway bench-exec bench-e2e bench-burst bench-console bench-backtest clean
+.PHONY: help setup build-core test lint format typecheck imports schemas schemas-check test-packages demo up bench bench-gateway bench-exec bench-e2e bench-burst bench-console bench-backtest bench-recorder bench-bus bench-agents clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 18
@@ -94,10 +94,16 @@ bench-burst: setup ## The e2e burst (1,000 alerts at 100/s): gateway answer time
 bench-console: setup ## Console page render times with 100,000 events in the audit store
 	$(PY) at-obs/bench/bench_console.py
 
+bench-bus: setup ## at-core's bus: CPU per event published and consumed on a real nats-server, encode/decode
+	$(PY) at-core/bench/bench_bus.py
+
+bench-agents: setup ## The agents' CPU per alert in process (signal, position, account; real memory store)
+	$(PY) at-agents/benchmarks/bench_agents.py
+
 bench-recorder: setup ## The recorder's CPU per 1,000 events (paced and a backlog) on a real nats-server
 	$(PY) at-obs/bench/bench_recorder.py
 
-bench: bench-gateway bench-exec bench-e2e bench-burst bench-console bench-backtest ## Every benchmark, printed with same-run baselines
+bench: bench-bus bench-gateway bench-agents bench-exec bench-recorder bench-e2e bench-burst bench-console bench-backtest ## Every benchmark, printed with same-run baselines
 
 BACKTEST_DAYS ?= 5
 bench-backtest: setup ## One-minute MES bars, an alert an hour, through agents and exec-sim: events/s (BACKTEST_DAYS=252 for a year)
