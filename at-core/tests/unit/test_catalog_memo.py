@@ -85,7 +85,9 @@ def test_an_added_instrument_replaces_what_was_kept_for_its_id() -> None:
     catalog.add(listed)
     assert catalog.get("MES.CME") is listed
     assert catalog.resolve("MES1!") is listed
-    assert catalog.resolve("MES1!", now=date(2026, 12, 1)) == InstrumentCatalog().resolve("MES1!", now=date(2026, 12, 1))
+    assert catalog.resolve("MES1!", now=date(2026, 12, 1)) == InstrumentCatalog().resolve(
+        "MES1!", now=date(2026, 12, 1)
+    )
 
 
 def test_catalogs_share_nothing_they_can_change() -> None:
