@@ -22,18 +22,19 @@ import time
 from decimal import Decimal
 from typing import Any
 
+from signal_stream import T0, signal_stream
+
 from at_agents.adapters.memory_store import MemoryStore
 from at_agents.bootstrap import build
 from at_agents.config import AgentsSettings
 from at_core.clock import ManualClock
 from at_core.events import AccountStateEvent, Event, EventFactory, PositionEvent, SignalEvent
 from at_core.ids import IdGenerator
-from at_core.models.enums import AssetClass, IngestSource, PositionSide, SignalAction, TradingState
+from at_core.models.enums import PositionSide, TradingState
 from at_core.models.portfolio import PositionSnapshot
 from at_core.runtime.logging import configure_logging
 from at_core.serialization import encode_event
 
-T0 = 1_795_050_000_000_000_000
 PRICE = Decimal("6012.25")
 
 
@@ -61,25 +62,11 @@ class FakeKv:
 
 def inputs(n: int) -> list[tuple[SignalEvent, PositionEvent, AccountStateEvent]]:
     clock = ManualClock(T0)
-    gw = EventFactory("gateway", clock, IdGenerator(clock, random.Random(1)))
     ex = EventFactory("exec_sim", clock, IdGenerator(clock, random.Random(2)))
     out = []
-    for i in range(n):
-        clock.advance_to(T0 + i * 20_000_000)
+    signals = signal_stream(n, clock, every_ns=20_000_000, price=lambda _: PRICE, interval="1")
+    for i, sig in enumerate(signals):
         long = i % 2 == 0
-        sig = gw.make(
-            SignalEvent,
-            origin=IngestSource.TRADINGVIEW,
-            account_id="paper-1",
-            strategy_id="bench",
-            instrument_id="MES.CME",
-            asset_class=AssetClass.FUTURE,
-            ticker="CME_MINI:MES1!",
-            action=SignalAction.BUY if long else SignalAction.SELL,
-            quantity=Decimal(1),
-            price=PRICE,
-            interval="1",
-        )
         clock.advance(1_000_000)
         snap = PositionSnapshot(
             account_id="paper-1",

@@ -22,7 +22,6 @@ from at_agents.domain.agents.signal_follower import SignalFollower
 from at_agents.domain.agents.trend_filter import TrendFilter
 from at_agents.domain.agents.volatility_sizer import VolatilitySizer
 from at_agents.domain.analysis import Agent
-from at_agents.domain.instruments import CachedCatalog
 from at_agents.errors import ConfigError
 from at_agents.service import AgentsService, BarSource
 from at_core.catalog import InstrumentCatalog
@@ -118,7 +117,7 @@ def build(
     """
     clock = clock or (ManualClock() if settings.replay_mode else WallClock())
     file = committee_file or load_committee_file(settings.committees_file)
-    agents = rule_agents(settings, CachedCatalog())
+    agents = rule_agents(settings, InstrumentCatalog())  # at-core's keeps what it builds
     llm_specs = {a.agent_id: a for a in file.llm_agents}
     for _, committee in file.committees:
         for m in committee.members:

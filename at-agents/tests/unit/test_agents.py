@@ -196,15 +196,14 @@ def test_the_shipped_settings_give_the_session_guard_hours() -> None:
     assert guard.analyze(signal(factory()), MarketContext(), _ns(2027, 1, 1, 10)).veto  # New Year's Day
 
 
-def test_the_agents_catalog_builds_each_instrument_once_and_answers_as_at_cores() -> None:
-    from at_agents.domain.instruments import CachedCatalog
-    from at_core.errors import UnknownInstrumentError
+def test_the_follower_and_the_sizer_share_one_catalog_that_builds_each_instrument_once() -> None:
+    from at_agents.bootstrap import rule_agents
+    from at_agents.config import AgentsSettings
 
-    cached = CachedCatalog()
-    for inst in ("MES.CME", "EUR/USD.FX", "BTC/USDT.BINANCE"):
-        assert cached.get(inst) == CAT.get(inst) and cached.get(inst) is cached.get(inst)
-    with pytest.raises(UnknownInstrumentError):
-        cached.get("NOPE.XYZ")
-    listed = CAT.get("MES.CME").model_copy(update={"max_quantity": D(3)})
-    cached.add(listed)
-    assert cached.get("MES.CME") is listed
+    catalog = InstrumentCatalog()
+    agents = rule_agents(AgentsSettings(), catalog)
+    follower, sizer = agents["signal_follower"], agents["volatility_sizer"]
+    assert isinstance(follower, SignalFollower) and isinstance(sizer, VolatilitySizer)
+    assert follower.catalog is catalog and sizer.catalog is catalog
+    kept = catalog.get("MES.CME")
+    assert catalog.get("MES.CME") is kept and kept == CAT.get("MES.CME")

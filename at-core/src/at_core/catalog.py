@@ -4,13 +4,21 @@ Futures contracts and FX pairs are built from product rules; crypto markets need
 precision, so only the listed ones are known (an exchange adapter can ``add`` more from
 ccxt's ``markets``). Anything else raises :class:`UnknownInstrumentError`: callers such as
 the risk engine fail closed on it.
+
+What the catalog builds it keeps (a future or a pair took 10-16 µs to build, and every signal,
+alert and quote asks again): by id, and a ticker's answer by ticker and date, since a continuous
+``MES1!`` rolls by date. Both tables are bounded (the oldest entry goes first, so a stream of
+distinct dates cannot grow them), refusals are never kept, and ``add`` forgets both. Instruments
+are frozen models, so the one kept is the one every caller gets. Pure: nothing reads a clock.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable
 from datetime import date, datetime
 from decimal import Decimal
+from typing import TypeVar
 
 from at_core.errors import SymbolError, UnknownInstrumentError
 from at_core.models.enums import AssetClass
@@ -18,7 +26,12 @@ from at_core.models.futures_specs import FUTURE_SPECS
 from at_core.models.instruments import CryptoPerpetual, CryptoSpot, FutureContract, FxPair
 from at_core.symbols import SymbolRef, normalize_ticker, parse_instrument_id
 
+_K = TypeVar("_K")
+
 Instrument = FutureContract | FxPair | CryptoSpot | CryptoPerpetual
+
+#: Entries kept in each of the catalog's tables (built by id; resolved by ticker and date).
+MEMO_SIZE = 4096
 
 
 def _crypto_defaults() -> list[CryptoSpot | CryptoPerpetual]:
@@ -112,28 +125,54 @@ def _crypto_defaults() -> list[CryptoSpot | CryptoPerpetual]:
     ]
 
 
-class InstrumentCatalog:
-    """Look up instruments by canonical id or ticker."""
+#: Built once: they are frozen, so every catalog can list the same objects.
+_CRYPTO_DEFAULTS: tuple[tuple[str, Instrument], ...] = tuple((i.instrument_id, i) for i in _crypto_defaults())
 
-    def __init__(self, extra: Iterable[Instrument] = ()) -> None:
-        self._listed: dict[str, Instrument] = {i.instrument_id: i for i in _crypto_defaults()}
+
+class InstrumentCatalog:
+    """Look up instruments by canonical id or ticker; what is built is kept (bounded, see the module)."""
+
+    def __init__(self, extra: Iterable[Instrument] = (), memo_size: int = MEMO_SIZE) -> None:
+        if memo_size < 1:
+            raise ValueError("memo_size must be at least 1")
+        self._listed: dict[str, Instrument] = dict(_CRYPTO_DEFAULTS)
+        self._memo_size = memo_size
+        self._by_id: dict[str, Instrument] = {}
+        self._by_ticker: dict[tuple[str, date | None], Instrument] = {}
+        # Hits read a dict without the lock (one dict read is atomic); misses and ``add`` take it,
+        # so two threads evicting at once cannot break a table (at worst both build the same
+        # value), and a build that raced an ``add`` is not kept (``_generation`` moved on).
+        self._lock = threading.Lock()
+        self._generation = 0
         for inst in extra:
             self.add(inst)
 
     def add(self, instrument: Instrument) -> None:
-        self._listed[instrument.instrument_id] = instrument
+        """List ``instrument`` (replacing one with its id); what was kept is forgotten."""
+        with self._lock:
+            self._listed[instrument.instrument_id] = instrument
+            self._generation += 1
+            self._by_id.clear()  # a kept build or a ticker's answer may be the instrument replaced
+            self._by_ticker.clear()
 
     def resolve(self, ticker: str, now: datetime | date | None = None) -> Instrument:
         """Normalise a TradingView ticker and return its instrument.
 
         With ``now``, a continuous future resolves to its listed contract and an expired one is
-        refused (:func:`at_core.symbols.normalize_ticker`).
+        refused (:func:`at_core.symbols.normalize_ticker`); only ``now``'s date matters.
 
         Raises:
             SymbolError: the ticker's form is unknown.
             UnknownInstrumentError: the form is known but the instrument is not.
         """
-        return self._from_ref(normalize_ticker(ticker, now=now))
+        today = now.date() if isinstance(now, datetime) else now  # as normalize_ticker reads it
+        key = (ticker, today)
+        found = self._by_ticker.get(key)
+        if found is None:
+            generation = self._generation
+            found = self._from_ref(normalize_ticker(ticker, now=today))
+            self._keep(self._by_ticker, key, found, generation)
+        return found
 
     def get(self, instrument_id: str) -> Instrument:
         """Return the instrument with this canonical id.
@@ -141,8 +180,11 @@ class InstrumentCatalog:
         Raises:
             UnknownInstrumentError: not listed and not buildable from product rules.
         """
-        if instrument_id in self._listed:
-            return self._listed[instrument_id]
+        found = self._listed.get(instrument_id)
+        if found is None:
+            found = self._by_id.get(instrument_id)
+        if found is not None:
+            return found
         try:
             ref = parse_instrument_id(instrument_id)
         except SymbolError as exc:
@@ -150,13 +192,29 @@ class InstrumentCatalog:
         return self._from_ref(ref)
 
     def _from_ref(self, ref: SymbolRef) -> Instrument:
-        if ref.instrument_id in self._listed:
-            return self._listed[ref.instrument_id]
+        generation = self._generation  # read before ``_listed``: an ``add`` after it is noticed
+        found = self._listed.get(ref.instrument_id)
+        if found is None:
+            found = self._by_id.get(ref.instrument_id)
+        if found is not None:
+            return found
+        built: Instrument
         if ref.asset_class is AssetClass.FUTURE:
-            return _future(ref)
-        if ref.asset_class is AssetClass.FX:
-            return _fx(ref)
-        raise UnknownInstrumentError(ref.instrument_id)
+            built = _future(ref)
+        elif ref.asset_class is AssetClass.FX:
+            built = _fx(ref)
+        else:
+            raise UnknownInstrumentError(ref.instrument_id)
+        self._keep(self._by_id, ref.instrument_id, built, generation)
+        return built
+
+    def _keep(self, table: dict[_K, Instrument], key: _K, inst: Instrument, generation: int) -> None:
+        with self._lock:
+            if generation != self._generation:
+                return  # an ``add`` came while it was built: the answer may be the replaced one
+            while len(table) >= self._memo_size:
+                del table[next(iter(table))]  # the oldest first: a date stream evicts past dates
+            table[key] = inst
 
 
 def _future(ref: SymbolRef) -> FutureContract:

@@ -13,7 +13,7 @@ from nats.js.api import DiscardPolicy
 from at_core import subjects
 from at_core.events import Event, Heartbeat, RejectedInputEvent
 from at_core.metrics import MetricCatalog
-from at_core.runtime.bus import Delivery, EventBus, PublishError
+from at_core.runtime.bus import Delivery, EventBus, Handler, PublishError
 from at_core.serialization import decode_event, encode_event
 from at_core.testing import NatsServer, example_events
 from at_core.testing.examples import all_examples
@@ -25,6 +25,20 @@ async def _bus(url: str, service: str = "gateway") -> EventBus:
     bus = await EventBus.connect(url, service=service, metrics=MetricCatalog(service).build(), create_consumers=True)
     await bus.ensure_streams()
     return bus
+
+
+def _queue_handler() -> tuple[asyncio.Queue[Event], Handler]:
+    """A handler that puts every event it is given on a queue, and that queue."""
+    got: asyncio.Queue[Event] = asyncio.Queue()
+
+    async def handler(event: Event, _: Delivery) -> None:
+        await got.put(event)
+
+    return got, handler
+
+
+async def _nothing(event: Event, delivery: Delivery) -> None:
+    return None
 
 
 async def test_published_signal_is_consumed_once_with_ids_in_headers(nats_url: str, unique_token: str) -> None:
@@ -124,10 +138,7 @@ async def test_a_failing_handler_gets_the_event_again(nats_url: str, unique_toke
 
 async def test_undecodable_bytes_are_terminated_not_redelivered(nats_url: str, unique_token: str) -> None:
     bus = await _bus(nats_url)
-    got: asyncio.Queue[Event] = asyncio.Queue()
-
-    async def handler(event: Event, delivery: Delivery) -> None:
-        await got.put(event)
+    got, handler = _queue_handler()
 
     await bus.consume(subjects.FILLS, handler, durable=f"t-{unique_token}")
     await bus.js.publish(subjects.fill("acct", "ES.CME"), b"{not json")
@@ -165,10 +176,7 @@ async def test_closing_a_bus_whose_server_is_gone_ends_instead_of_waiting_foreve
     server = NatsServer().start()
     bus = await _bus(server.url)
 
-    async def handler(event: Event, delivery: Delivery) -> None:
-        return None
-
-    consumer = await bus.consume(subjects.SIGNALS, handler, durable=f"t-{unique_token}")
+    consumer = await bus.consume(subjects.SIGNALS, _nothing, durable=f"t-{unique_token}")
     server.stop(kill=True)
     await asyncio.wait_for(bus.close(), 60)  # a deadline against a hang, not a speed target
     assert not consumer.running and bus.metrics.gauge("nats_connected")._value.get() == 0
@@ -178,10 +186,7 @@ async def test_closing_a_bus_whose_server_is_gone_ends_instead_of_waiting_foreve
 async def test_consumers_resume_after_a_server_restart(unique_token: str) -> None:
     server = NatsServer().start()
     bus = await _bus(server.url)
-    got: asyncio.Queue[Event] = asyncio.Queue()
-
-    async def handler(event: Event, delivery: Delivery) -> None:
-        await got.put(event)
+    got, handler = _queue_handler()
 
     await bus.consume(subjects.SIGNALS, handler, durable=f"t-{unique_token}")
     server.stop()
@@ -341,10 +346,7 @@ async def test_a_consumer_survives_an_ack_that_fails_and_the_event_comes_again(
 async def test_stopping_a_consumer_ends_it_even_when_a_cancel_is_swallowed(nats_url: str, unique_token: str) -> None:
     bus = await _bus(nats_url)
 
-    async def handler(event: Event, delivery: Delivery) -> None:
-        return None
-
-    consumer = await bus.consume(subjects.FILLS, handler, durable=f"t-{unique_token}")
+    consumer = await bus.consume(subjects.FILLS, _nothing, durable=f"t-{unique_token}")
     swallowed: list[bool] = []
 
     async def wait_that_swallows_a_cancel(timeout: float) -> list[Msg]:
@@ -369,10 +371,7 @@ async def test_an_event_on_a_subject_it_may_not_come_from_is_dead_lettered_and_n
 ) -> None:
     bus = await _bus(nats_url, service="exec_sim")
     proposal, quote = example_events()["trade_proposal"], example_events()["market_data"]
-    got: asyncio.Queue[Event] = asyncio.Queue()
-
-    async def handler(event: Event, _: Delivery) -> None:
-        await got.put(event)
+    got, handler = _queue_handler()
 
     dead: asyncio.Queue[Msg] = asyncio.Queue()
     await bus.nc.subscribe(subjects.DEAD_LETTERS, cb=dead.put)
@@ -441,19 +440,12 @@ async def test_consumer_health_is_red_when_work_waits_and_nothing_is_acknowledge
     await bus.close()
 
 
-async def _nothing(event: Event, delivery: Delivery) -> None:
-    return None
-
-
 async def test_a_consumer_asks_for_its_messages_ahead_not_once_per_message(nats_url: str, unique_token: str) -> None:
     bus = await _bus(nats_url)
     durable = f"t-{unique_token}"
     requests: list[bytes] = []
     spy = await bus.nc.subscribe(f"$JS.API.CONSUMER.MSG.NEXT.AT_EXECUTION.{durable}", cb=_append_to(requests))
-    got: asyncio.Queue[Event] = asyncio.Queue()
-
-    async def handler(event: Event, delivery: Delivery) -> None:
-        await got.put(event)
+    got, handler = _queue_handler()
 
     await bus.consume(subjects.FILLS, handler, durable=durable, batch=64)
     fills = _fills(20)
@@ -472,10 +464,7 @@ async def test_a_consumer_asks_again_when_its_durable_is_deleted_and_made_again(
 ) -> None:
     bus = await _bus(nats_url)
     durable = f"t-{unique_token}"
-    got: asyncio.Queue[Event] = asyncio.Queue()
-
-    async def handler(event: Event, delivery: Delivery) -> None:
-        await got.put(event)
+    got, handler = _queue_handler()
 
     consumer = await bus.consume(subjects.FILLS, handler, durable=durable)
     await asyncio.sleep(0.1)  # the window's request waits on the server

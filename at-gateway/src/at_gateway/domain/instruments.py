@@ -1,22 +1,23 @@
-"""The instrument an alert's ticker names, resolved once per ticker and UTC day. Pure (no clock read:
-the caller passes its time).
+"""The instrument an alert's ticker names, in the shape an alert reads. Pure (no clock read: the
+caller passes its time).
 
-The catalog's answer depends on the ticker and the UTC date only (a continuous ``MES1!`` rolls by
-date, an expired contract is refused by date), and every alert for a ticker asks the same question
-all day: the answer is kept until the day changes. Refusals are not kept (each is answered afresh,
-and a sender of unknown tickers cannot fill the table with them); the table is bounded.
+at-core's catalog keeps what it builds, by ticker and date (a continuous ``MES1!`` rolls by date,
+an expired contract is refused by date; refusals are not kept; its tables are bounded), so nothing
+is kept here. What is the gateway's own: its clock is UTC ns, turned into the catalog's date once
+per day, and an alert reads three fields of the instrument (:class:`Resolved`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 from at_core.catalog import InstrumentCatalog
 from at_core.models.enums import AssetClass
 
 _NS_PER_DAY = 86_400 * 1_000_000_000
+_EPOCH = date(1970, 1, 1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,13 +30,13 @@ class Resolved:
 
 
 class InstrumentResolver:
-    """:meth:`InstrumentCatalog.resolve` with its answers kept for the day (at most ``max_entries``)."""
+    """:meth:`InstrumentCatalog.resolve` at a UTC ns time, answered as :class:`Resolved`."""
 
     def __init__(self, catalog: InstrumentCatalog, max_entries: int = 4096) -> None:
         self.catalog = catalog
+        # Accepted as before; the bound that applies now is the catalog's (at_core.catalog.MEMO_SIZE).
         self.max_entries = max_entries
-        self._day = -1
-        self._known: dict[str, Resolved] = {}
+        self._today = (-1, _EPOCH)  # (UTC day number, its date): one tuple, read and replaced whole
 
     def resolve(self, ticker: str, now_ns: int) -> Resolved:
         """The instrument ``ticker`` names at ``now_ns`` (UTC ns).
@@ -45,17 +46,11 @@ class InstrumentResolver:
             UnknownInstrumentError: the form is known but the instrument is not.
         """
         day = now_ns // _NS_PER_DAY
-        if day != self._day:
-            self._known.clear()
-            self._day = day
-        found = self._known.get(ticker)
-        if found is None:
-            inst = self.catalog.resolve(ticker, now=utc_datetime(now_ns))
-            found = Resolved(inst.instrument_id, inst.asset_class, inst.max_quantity)
-            if len(self._known) >= self.max_entries:
-                self._known.clear()
-            self._known[ticker] = found
-        return found
+        today = self._today
+        if today[0] != day:
+            today = self._today = (day, _EPOCH + timedelta(days=day))
+        inst = self.catalog.resolve(ticker, now=today[1])
+        return Resolved(inst.instrument_id, inst.asset_class, inst.max_quantity)
 
 
 def utc_datetime(ts_ns: int) -> datetime:
