@@ -59,7 +59,7 @@ def _settle(results: _Results, recorded: list[AuditRecord], on_recorded: OnRecor
     if on_recorded is not None and recorded:
         try:
             on_recorded(recorded)
-        except Exception as exc:  # a listener's bug must never leave a caller waiting (nor be acked twice)
+        except Exception as exc:  # a listener's bug must never leave a caller waiting
             log.error("audit_writer_listener_failed", error=repr(exc), exc_info=exc)
     for future, result in results:
         if future.done():  # the consumer was stopped meanwhile: its batch comes again
