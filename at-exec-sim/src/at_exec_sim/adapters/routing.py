@@ -50,6 +50,7 @@ from at_exec_sim.adapters.reconcile import judge
 from at_exec_sim.domain.brackets import SUFFIX
 from at_exec_sim.domain.ports import UNKNOWN_ORDER, BrokerAdapter, ExecutionReport, OrderBook, ReportStatus
 from at_exec_sim.domain.records import OPEN_STATUSES, OrderRecord, Route
+from at_exec_sim.domain.venue import Execution
 from at_exec_sim.errors import VenueUnavailableError
 
 log = get_logger("at_exec_sim.routing")
@@ -162,6 +163,31 @@ class VenueRouter:
         """Connect every venue and add its instruments to the engine's; a venue that fails stays down."""
         for link in self.links.values():
             await self._connect(link, book)
+
+    def restore(self, book: OrderBook) -> dict[str, int]:
+        """After recovery, before anything is sent: each venue whose book lives in exec-sim's memory
+        (the paper broker: its adapter has ``restore``) gets it back from what exec-sim published,
+        its fills (positions, cash) and the orders open there (same client and venue ids, the size
+        and prices as last modified). A market order never rests: one a crash interrupted is
+        finished by the recovery (looked up here first, then sent). The orders restored, per venue.
+        """
+        out: dict[str, int] = {}
+        for link in self.links.values():
+            restore = getattr(link.adapter, "restore", None)
+            if restore is None:
+                continue
+            fills = [
+                (book.instrument(f.instrument_id), f.side, Execution(f.quantity, f.price, f.fee, f.liquidity))
+                for f in book.fills_at([link.name])
+            ]
+            resting = [
+                (r.client_order_id, book.instrument(r.instrument_id), r.spec)
+                for r in book.orders_at([link.name])
+                if r.status in OPEN_STATUSES and r.spec.order_type is not OrderType.MARKET
+            ]
+            out[link.name] = restore(fills, resting)
+            log.info("venue_book_restored", venue=link.name, fills=len(fills), resting=out[link.name])
+        return out
 
     async def close_all(self) -> None:
         """Close every venue's connection; a failure is logged and the others are closed."""
