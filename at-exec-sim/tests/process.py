@@ -49,6 +49,14 @@ class ExecSimProcess:
             await asyncio.sleep(0.05)
         raise RuntimeError(f"exec-sim not ready: {self.log.read_text()[-3000:]}")
 
+    async def logged(self, *events: str, bound_s: float = 30) -> None:
+        """Until the log holds each of these events (a file, polled with a bound)."""
+        for _ in range(int(bound_s * 20)):
+            if all(f'"event":"{e}"' in self.log.read_text() for e in events):
+                return
+            await asyncio.sleep(0.05)
+        raise AssertionError(f"exec-sim never logged {events}: {self.log.read_text()[-3000:]}")
+
     def kill9(self) -> None:
         os.killpg(self.proc.pid, signal.SIGKILL)
         assert self.proc.wait(10) == -signal.SIGKILL

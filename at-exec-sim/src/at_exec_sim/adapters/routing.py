@@ -34,6 +34,7 @@ not change meanwhile, so an answer racing a fill from elsewhere is dropped (and 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -190,12 +191,16 @@ class VenueRouter:
         return out
 
     async def close_all(self) -> None:
-        """Close every venue's connection; a failure is logged and the others are closed."""
-        for link in self.links.values():
+        """Close every venue's connection, all at once (each adapter's close is bounded: a shutdown
+        takes the longest of them, not their sum); a failure is logged and the others are closed."""
+
+        async def close(link: VenueLink) -> None:
             try:
                 await link.adapter.close()
             except Exception as exc:  # shutting down: log, close the others
                 log.warning("venue_close_failed", venue=link.name, error=_describe(exc))
+
+        await asyncio.gather(*(close(link) for link in self.links.values()))
 
     async def _connect(self, link: VenueLink, book: OrderBook) -> bool:
         try:
