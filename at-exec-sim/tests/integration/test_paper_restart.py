@@ -18,10 +18,11 @@ from typing import Any
 
 import nats
 import pytest
-from tests.helpers import factory, proposal, quote
-from tests.integration.test_broker_routing import Watch
+from tests.helpers import T0, factory, proposal, quote
+from tests.integration.test_broker_routing import Service, Watch
 from tests.process import ExecSimProcess, exec_sim
 
+from at_core.clock import ManualClock
 from at_core.events import Event, EventFactory
 from at_core.metrics import MetricCatalog
 from at_core.models.brackets import BracketLevel, BracketSpec, BracketUnit
@@ -29,6 +30,7 @@ from at_core.models.enums import OrderSide
 from at_core.runtime.bus import EventBus
 from at_core.serialization import decode_event
 from at_core.testing import NatsServer
+from at_exec_sim.config import ExecSimSettings
 
 pytestmark = pytest.mark.integration
 D = Decimal
@@ -201,4 +203,49 @@ async def test_a_child_resized_before_the_kill_comes_back_at_its_new_size(paper:
         assert (await again.client.get("/venues/PAPER/positions")).json() == []
     fills = [e for e in await on_jetstream(paper.url) if e.event_type == "fill" and e.client_order_id == f"{coid}:sl"]
     assert [(e.quantity, e.price) for e in fills] == [(D(600), D("1.07906"))]  # the resized stop, once
+    await watch.close()
+
+
+async def test_children_submitted_but_never_answered_before_the_stop_rest_at_the_paper_broker_after_it(
+    paper: Paper,
+) -> None:
+    """exec-sim stops after publishing the children's ``OrderSubmitted`` and before the paper
+    broker's answer (their submit held): the paper broker never had them, and its book is rebuilt
+    from the stream, so the restart rests them there (in process: the hold needs the adapter)."""
+    settings = ExecSimSettings(
+        nats_url=paper.url, accounts_file=str(paper.run_dir / "accounts.yaml"), paper_enabled=True,
+        broker_poll_interval_s=0, broker_absent_grace_s=0,
+    )  # fmt: skip
+    p = bracketed(paper.f)
+    watch = await Watch(p.correlation_id).start(paper.url)
+    held = asyncio.Event()
+    async with Service(settings, ManualClock(T0)) as svc:
+        broker = svc.exec_sim.venues.links["PAPER"].adapter
+        submit = broker.submit
+
+        async def hold_children(coid: str, inst: Any, spec: Any) -> Any:
+            if coid.endswith((":sl", ":tp")):
+                held.set()
+                await asyncio.Event().wait()  # the answer never comes: the service stops first
+            return await submit(coid, inst, spec)
+
+        broker.submit = hold_children  # type: ignore[method-assign]
+        await paper.bus.publish(p)
+        await asyncio.wait_for(held.wait(), 30)
+        await watch.until(lambda got: sum(1 for e in got if e.event_type == "order_submitted") == 3)
+    coid = watch.first("risk_decision").client_order_id
+    sl, tp = f"{coid}:sl", f"{coid}:tp"
+    assert not [e for e in watch.events if e.event_type == "order_accepted" and e.bracket_role]
+    async with Service(settings, ManualClock(T0 + 10**9)) as again:
+        await again.exec_sim.reconcile()  # the poller's round: both found at the paper broker
+        orders = await again.orders("demo-1")
+        assert (orders[sl]["status"], orders[tp]["status"]) == ("accepted", "accepted")
+        await paper.bus.publish(quote(paper.f, EURUSD, "1.07900", "1.07912"))  # through the stop
+        await watch.until(lambda got: count("order_canceled", tp, reason="oco")(got) == 1)
+    stream = await on_jetstream(paper.url)
+    assert [(e.client_order_id, e.quantity) for e in stream if e.event_type == "fill"] == [
+        (coid, D(1000)), (sl, D(1000)),
+    ]  # fmt: skip
+    assert count("order_accepted", sl)(stream) == count("order_accepted", tp)(stream) == 1
+    assert not [e for e in stream if e.event_type == "order_rejected"]
     await watch.close()

@@ -169,8 +169,10 @@ class VenueRouter:
         """After recovery, before anything is sent: each venue whose book lives in exec-sim's memory
         (the paper broker: its adapter has ``restore``) gets it back from what exec-sim published,
         its fills (positions, cash) and the orders open there (same client and venue ids, the size
-        and prices as last modified). A market order never rests: one a crash interrupted is
-        finished by the recovery (looked up here first, then sent). The orders restored, per venue.
+        and prices as last modified). One submitted whose answer was never published rests too:
+        the broker never had it, and the next poll books its acceptance. A market order never
+        rests: one a crash interrupted is finished by the recovery (looked up here first, then
+        sent). The orders restored, per venue.
         """
         out: dict[str, int] = {}
         for link in self.links.values():
