@@ -6,9 +6,7 @@ moment the request's bytes are written to the FillEvent seen on the bus (a keep-
 its own, ``tools/bench_http.py``: httpx's own CPU per request would count as the system's).
 Baselines measured in the same run: a NATS round trip within this process and one through
 another process (the floor of a bus hop between services: both ends woken), and a gateway GET
-/healthz (the floor of the HTTP hop). ``--idle-poll`` repeats the fixed-rate step with and
-without ``tools/idle_poll.py`` (idle CPUs polling instead of halting), alternating, in one run.
-Prints tables; asserts nothing (targets live here, not in tests).
+/healthz (the floor of the HTTP hop). Prints tables; asserts nothing (targets live here, not in tests).
 """
 
 from __future__ import annotations
@@ -16,9 +14,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
-import signal
-import subprocess
 import sys
 import time
 from collections import Counter
@@ -223,7 +218,7 @@ async def baselines(stk: stack_mod.Stack, http: KeepAliveClient, n: int = 500, g
     }
 
 
-async def bench(stk: stack_mod.Stack, rate: float, seconds: float, ramp: list[float], idle_poll: bool) -> None:
+async def bench(stk: stack_mod.Stack, rate: float, seconds: float, ramp: list[float]) -> None:
     clock = FillClock()
     nc = await nats.connect(stk.nats_url, user="admin", password=stk.admin_password)
     for subject in (subjects.SIGNALS, subjects.FILLS, subjects.TRADE_PROPOSALS, subjects.RISK_DECISIONS):
@@ -232,7 +227,7 @@ async def bench(stk: stack_mod.Stack, rate: float, seconds: float, ramp: list[fl
     async with httpx.AsyncClient(base_url=stk.url("gateway"), timeout=30) as setup:  # priming, /connz
         await setup.post("/ingest/market-data", json={"items": QUOTES}, headers=dev_headers(Scope.TRADER))
         try:
-            await measure(stk, http, setup, clock, rate, seconds, ramp, idle_poll)
+            await measure(stk, http, setup, clock, rate, seconds, ramp)
         finally:
             await http.close()
             await nc.close()
@@ -246,7 +241,6 @@ async def measure(
     rate: float,
     seconds: float,
     ramp: list[float],
-    idle_poll: bool,
 ) -> None:
     base = await baselines(stk, http)
     await drive(http, clock, 20, 1.0)  # warm-up
@@ -330,57 +324,9 @@ async def measure(
         f"floor of one alert's path (half the HTTP round trip + 3 bus hops into another process, "
         f"no work done): {floor:.2f} ms; the whole stack's p50 is {fixed['p50'] / floor:.1f}x that"
     )
-    if idle_poll:
-        await idle_poll_ab(http, clock, rate, seconds)
     console.print(
         f"highest sustained rate: {best:.0f} alerts/s (targets: p50 <= 5 ms at 50 alerts/s; >= 150/s sustained)"
     )
-
-
-async def idle_poll_ab(http: KeepAliveClient, clock: FillClock, rate: float, seconds: float, rounds: int = 2) -> None:
-    """The fixed-rate step again, ``rounds`` times each without and with idle CPUs polling
-    (``tools/idle_poll.py``), alternating, so both see the same machine."""
-    runs: dict[bool, list[dict]] = {False: [], True: []}
-    for _ in range(rounds):
-        for polling in (False, True):
-            poller = start_idle_poll() if polling else None
-            try:
-                await asyncio.sleep(0.5)
-                runs[polling].append(await drive(http, clock, rate, seconds / rounds, drain_s=60))
-            finally:
-                if poller is not None:
-                    stop_idle_poll(poller)
-    table = Table(title=f"alert -> fill at {rate:.0f} alerts/s, idle CPUs halting vs polling (alternating, same run)")
-    for col in (
-        "idle CPUs",
-        "p50 ms",
-        "p99 ms",
-        *[f"{step} p50" for step in ("signal", "proposal", "decision", "fill")],
-        "filled",
-    ):
-        table.add_column(col)
-    for polling, results in runs.items():
-        lat = [x for r in results for x in r["lat"]]
-        steps = [[x for r in results for x in r["hops"][k][1]] for k in range(len(STEPS))]
-        table.add_row(
-            "polling" if polling else "halting",
-            f"{pct(lat, 0.5):.2f}",
-            f"{pct(lat, 0.99):.2f}",
-            *[f"{pct(s, 0.5):.2f}" for s in steps],
-            f"{sum(r['filled'] for r in results)}/{sum(r['sent'] for r in results)}",
-        )
-    console.print(table)
-
-
-def start_idle_poll() -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, str(ROOT / "tools" / "idle_poll.py")], stdout=subprocess.DEVNULL, start_new_session=True
-    )
-
-
-def stop_idle_poll(proc: subprocess.Popen[bytes]) -> None:
-    os.killpg(proc.pid, signal.SIGTERM)
-    proc.wait(timeout=10)
 
 
 async def nats_messages(http: httpx.AsyncClient, stk: stack_mod.Stack) -> dict[str, tuple[int, int]]:
@@ -418,9 +364,6 @@ def main() -> int:
     parser.add_argument("--rate", type=float, default=50)
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--ramp", default="20,40,60,100,150,200,400")
-    parser.add_argument(
-        "--idle-poll", action="store_true", help="also run the step with idle CPUs polling, alternating"
-    )
     args = parser.parse_args()
     run_dir = ROOT / "var" / f"bench-{int(time.time())}"
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -431,7 +374,7 @@ def main() -> int:
     env = stack_env(run_dir, routes) | bench_env()
     stk = stack_mod.new_stack(run_dir, pick_free_ports=True, extra_env=env)
     with stack_mod.running(stk):
-        asyncio.run(bench(stk, args.rate, args.seconds, [float(x) for x in args.ramp.split(",")], args.idle_poll))
+        asyncio.run(bench(stk, args.rate, args.seconds, [float(x) for x in args.ramp.split(",")]))
     return 0
 
 
