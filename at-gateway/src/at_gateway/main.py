@@ -124,10 +124,10 @@ def _uvicorn_config(settings: GatewaySettings) -> uvicorn.Config:
     )
 
 
-#: The young generation's threshold once started (CPython's default is 700 allocations): an alert
-#: allocates thousands of objects, most gone when it is answered; at 700 the collector ran twice per
-#: request and promoted what was in flight to the older generations, which then filled and were
-#: scanned whole.
+#: The young generation's threshold once started (CPython's default: 700 more allocations than
+#: frees). At 700 it was collected 1,585 times in a 12 s run of wrk (start-up included), about
+#: every 15 requests, each time promoting what the 32 requests in flight held into the older
+#: generations; frozen and at 10,000, 3 collections in 14 s after start-up.
 GC_GEN0_THRESHOLD = 10_000
 
 
