@@ -9,6 +9,7 @@ and ``BTC/USDT`` -> ``BTC~2FUSDT``.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -81,7 +82,10 @@ def _subject(*tokens: str) -> str:
     return ".".join((ROOT, *tokens))
 
 
+@functools.lru_cache(maxsize=4096)
 def _t(value: str) -> str:
+    """:func:`escape_token`, remembered: every publish escapes its few tokens (accounts, strategies,
+    instruments: as many as the firm trades, bounded here all the same) again."""
     return escape_token(value)
 
 

@@ -36,6 +36,25 @@ def test_brackets_and_numbers_inside_strings_do_not_count() -> None:
     check_json_shape(b'{"a": [[1, 2.5e3, -0.001]], "b": "unterminated')
 
 
+@pytest.mark.parametrize(
+    ("raw", "kind"),
+    [
+        (b'{"a": 1e999, "b": ' + b"[" * 40 + b"]" * 40 + b"}", "number_out_of_range"),
+        (b'{"b": ' + b"[" * 40 + b"]" * 40 + b', "a": 1e999}', "too_deep"),
+        (b'{"s": "x", "n": 12"tail" 1e-31}', "number_out_of_range"),  # a number right after a string
+    ],
+)
+def test_the_first_fault_in_the_bytes_is_the_one_refused(raw: bytes, kind: str) -> None:
+    with pytest.raises(JsonShapeError) as refused:
+        check_json_shape(raw)
+    assert refused.value.kind == kind
+
+
+def test_as_many_brackets_as_the_depth_bound_are_accepted_however_they_nest() -> None:
+    check_json_shape(b"[" * 32 + b"]" * 32)
+    check_json_shape(b"[[]]" * 40, max_depth=2)  # many brackets, never deeper than two
+
+
 def test_field_lengths_are_refused_with_their_paths() -> None:
     errors = length_errors({"strategy_id": "s" * 129, "ticker": "ES1!", "indicators": {"x" * 65: 1}})
     assert [e["loc"] for e in errors] == [["strategy_id"], ["indicators", "x" * 64]]
@@ -118,3 +137,21 @@ def test_a_log_line_without_secrets_is_cleared_in_one_pass() -> None:
     redactor = Redactor([SECRET])
     assert redactor.holds_none(["event_published", "01JF2Y7Q4W8N3M5K6P9R0S1T2V", "signals.paper-1.tradingview"])
     assert Redactor([]).holds_none([SECRET])
+
+
+def test_every_live_redactor_masks_log_values_and_a_collected_one_is_forgotten() -> None:
+    import gc
+
+    from at_gateway.adapters import log_redaction
+
+    gone, kept = Redactor(["first-gateway-secret"]), Redactor(["second-gateway-secret"])
+    log_redaction.install(gone)
+    log_redaction.install(kept)
+    line = {"event": "x", "a": "first-gateway-secret", "b": "second-gateway-secret", "n": 3}
+    assert log_redaction.redact_values(None, "info", dict(line)) == line | {"a": "***", "b": "***"}
+    nested = log_redaction.redact_values(None, "info", {"errors": [{"msg": "second-gateway-secret"}]})
+    assert nested == {"errors": [{"msg": "***"}]}
+    del gone
+    gc.collect()
+    assert kept in log_redaction._live() and len(log_redaction._live()) == len(log_redaction._REFS)
+    assert log_redaction.redact_values(None, "info", dict(line)) == line | {"b": "***"}

@@ -17,12 +17,14 @@ import structlog
 
 from at_gateway.domain.redaction import Redactor
 
-_REDACTORS: weakref.WeakSet[Redactor] = weakref.WeakSet()
+#: The registered redactors, weakly (a stopped gateway's goes with it); a list of references
+#: rather than a WeakSet, whose iteration (a Python generator with a guard) every line paid.
+_REFS: list[weakref.ref[Redactor]] = []
 
 
 def _scrub(value: Any, redactors: tuple[Redactor, ...] | None = None) -> Any:
     if redactors is None:
-        redactors = tuple(_REDACTORS)
+        redactors = _live()
     if isinstance(value, str):
         for redactor in redactors:
             value = redactor.text(value)
@@ -39,16 +41,34 @@ _PLAIN = (int, float, bool, type(None))  # nothing to mask: the common non-text 
 
 def redact_values(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     """structlog processor: mask every registered secret in every value (the registry read once a line)."""
-    redactors = tuple(_REDACTORS)
+    redactors = _live()
     if not redactors:
         return event_dict
-    values = [v for v in event_dict.values() if not isinstance(v, _PLAIN)]
-    if all(isinstance(v, str) for v in values) and all(r.holds_none(values) for r in redactors):
-        return event_dict  # the common line: flat, no secret in any value (one pass, not one per value)
+    texts = []
+    for value in event_dict.values():  # one pass: the common line is flat, its values texts and numbers
+        if isinstance(value, str):
+            texts.append(value)
+        elif not isinstance(value, _PLAIN):
+            break  # a nested value: masked value by value below
+    else:
+        if all(r.holds_none(texts) for r in redactors):
+            return event_dict  # no secret in any value (one pass over them all, not one per value)
     for key, value in event_dict.items():
         if not isinstance(value, _PLAIN):
             event_dict[key] = _scrub(value, redactors)
     return event_dict
+
+
+def _live() -> tuple[Redactor, ...]:
+    """The registered redactors still alive."""
+    return tuple(r for ref in _REFS if (r := ref()) is not None)
+
+
+def _forget(ref: weakref.ref[Redactor]) -> None:
+    """A redactor was collected. A new list, never one changed in place: the collector may run
+    this in the middle of :func:`_live`'s pass over the old one, which must not skip a redactor."""
+    global _REFS
+    _REFS = [r for r in _REFS if r is not ref]
 
 
 class RedactingFilter(logging.Filter):
@@ -69,7 +89,9 @@ class RedactingFilter(logging.Filter):
 
 def install(redactor: Redactor) -> None:
     """Register ``redactor`` and make sure both hooks are in place (idempotent; call after logging is configured)."""
-    _REDACTORS.add(redactor)
+    global _REFS
+    if not any(ref() is redactor for ref in _REFS):
+        _REFS = [*_REFS, weakref.ref(redactor, _forget)]
     processors = list(structlog.get_config()["processors"])
     if redact_values not in processors:
         processors.insert(max(0, len(processors) - 1), redact_values)  # before the renderer

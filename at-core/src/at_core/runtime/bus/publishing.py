@@ -51,6 +51,12 @@ def event_headers(event: Event, msg_id: str | None = None) -> dict[str, str]:
     return headers
 
 
+def _expire(future: asyncio.Future[PubAck]) -> None:
+    """A single publish's deadline: no ack came (what ``asyncio.wait_for`` raised here before)."""
+    if not future.done():
+        future.set_exception(TimeoutError())
+
+
 class Publisher:
     """Typed publishes over one connection, one at a time or back to back."""
 
@@ -74,12 +80,32 @@ class Publisher:
                 await self._nc.publish(subject, payload, headers=headers)
                 ack = None
             else:
-                ack = await self._js.publish(subject, payload, timeout=timeout, headers=headers)
+                ack = await self._acked(subject, payload, headers, timeout)
         except Exception as exc:
             self._published(event, subject, None, exc)
             raise PublishError(event.event_id, subject, repr(exc)) from exc
         self._published(event, subject, ack, None)
         return ack
+
+    async def _acked(self, subject: str, payload: bytes, headers: dict[str, str], timeout: float) -> PubAck:
+        """One JetStream-acknowledged publish, its ack awaited through the batches' reply subscription.
+
+        nats-py's ``js.publish`` (a request) mints an inbox token with its NUID, a future and an
+        ``asyncio.wait_for`` per call, and its ack callback raises a refusal instead of returning it
+        (see :mod:`at_core.runtime.acks`); here one counter token, one future, one timer handle.
+
+        Raises:
+            TimeoutError: no ack within ``timeout``; the server's refusal as its typed error.
+        """
+        reply, future = await self._acks.reply_to()
+        timer = asyncio.get_running_loop().call_later(timeout, _expire, future)
+        try:
+            await self._nc.publish(subject, payload, reply=reply, headers=headers)
+            return await future
+        finally:
+            timer.cancel()
+            if not future.done():  # the caller gave up (cancelled): a late reply finds nothing
+                future.cancel()
 
     async def publish_many(self, events: Sequence[Event], *, timeout: float = 5.0) -> list[PubAck | None]:
         """See :meth:`at_core.runtime.bus.EventBus.publish_many`."""
