@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import uvicorn
 from fastapi import Depends, FastAPI
 
 from at_agents import __version__, bootstrap, consumers
@@ -15,6 +14,7 @@ from at_agents.errors import ConfigError
 from at_core.clock import Clock
 from at_core.runtime.cli import add_check_config, service_cli
 from at_core.runtime.logging import configure_logging
+from at_core.runtime.serving import serve_settled
 from at_core.service_kit import Scope, ScopeGuard, ServiceSpec, create_service_app, read_access
 
 
@@ -51,7 +51,7 @@ def serve() -> None:
     """Read the settings (environment, .env) and run the app under uvicorn."""
     settings = AgentsSettings()
     configure_logging("agents", settings.log_level)  # uvicorn's first lines are JSON too
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=None, access_log=False)
+    serve_settled(create_app(settings), settings.host, settings.port)  # start-up heap frozen once up
 
 
 cli = service_cli(

@@ -18,6 +18,7 @@ from at_core.metrics.exec_sim import CATALOG
 from at_core.runtime.bus import PublishError
 from at_core.runtime.cli import add_check_config, service_cli
 from at_core.runtime.logging import configure_logging
+from at_core.runtime.serving import SettledServer
 from at_core.service_kit import ServiceSpec, create_service_app, problem_response, read_access
 from at_exec_sim import __version__, bootstrap, consumers
 from at_exec_sim.api.routes import control, decisions, health, portfolio, venues
@@ -66,7 +67,7 @@ def serve() -> None:
     config = uvicorn.Config(
         create_app(settings), host=settings.host, port=settings.port, log_config=None, access_log=False
     )
-    server = uvicorn.Server(config)
+    server = SettledServer(config)  # start-up heap frozen once up (at_core.runtime.serving)
     _let_go_of_the_signal_after_a_graceful_stop(server)
     server.run()
     if not server.started:

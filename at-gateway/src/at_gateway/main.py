@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import gc
 import os
 import signal
 import socket
@@ -19,6 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from at_core.clock import Clock
 from at_core.runtime.cli import service_cli
 from at_core.runtime.logging import configure_logging, get_logger
+from at_core.runtime.serving import SettledServer
 from at_core.service_kit import ProblemError, ServiceSpec, create_service_app, field_errors, problem_response
 from at_core.service_kit import Scope as KeyScope
 from at_core.service_kit.problems import route_of
@@ -124,38 +124,8 @@ def _uvicorn_config(settings: GatewaySettings) -> uvicorn.Config:
     )
 
 
-#: The young generation's threshold once started (CPython's default: 700 more allocations than
-#: frees). At 700 it was collected 1,585 times in a 12 s run of wrk (start-up included), about
-#: every 15 requests, each time promoting what the 32 requests in flight held into the older
-#: generations; frozen and at 10,000, 3 collections in 14 s after start-up.
-GC_GEN0_THRESHOLD = 10_000
-
-
-class _Server(uvicorn.Server):
-    """uvicorn's server, the start-up heap frozen once the app is up (see :func:`settle_heap`)."""
-
-    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
-        await super().startup(sockets)
-        settle_heap()
-
-
-def settle_heap() -> None:
-    """Move what start-up built (FastAPI, pydantic, the calendars: ~170,000 objects) out of the
-    collector's reach, and collect the young generation less often.
-
-    Measured under ``bench_gateway.py`` (wrk, 32 connections): before, every full collection
-    scanned the whole start-up heap, 64 ms on average (86 ms at worst), every 1.5 s, with every
-    request in flight waiting: the gateway's p99. Frozen (``gc.freeze``), a full collection scans
-    only what requests left behind. Only for the served process (the ``at-gateway`` console script):
-    the tests' processes keep the collector as it is.
-    """
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(GC_GEN0_THRESHOLD, *gc.get_threshold()[1:])
-
-
 def _serve_uvicorn(settings: GatewaySettings, sockets: list[socket.socket] | None = None) -> None:
-    _Server(_uvicorn_config(settings)).run(sockets=sockets)
+    SettledServer(_uvicorn_config(settings)).run(sockets=sockets)
 
 
 _WORKER_STOP_S = 15.0  # from SIGTERM to SIGKILL of a worker still running

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import uvicorn
 from fastapi import Depends, FastAPI
 
 from at_core.runtime.cli import service_cli
 from at_core.runtime.logging import configure_logging
+from at_core.runtime.serving import serve_settled
 from at_core.service_kit import ServiceSpec, create_service_app, read_access
 from at_obs import __version__, bootstrap, consumers
 from at_obs.api import console
@@ -39,7 +39,7 @@ def serve() -> None:
     """Read the settings (environment, .env) and run the app under uvicorn."""
     settings = ObsSettings()
     configure_logging("obs", settings.log_level)  # uvicorn's first lines are JSON too
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=None, access_log=False)
+    serve_settled(create_app(settings), settings.host, settings.port)  # start-up heap frozen once up
 
 
 cli = service_cli(
