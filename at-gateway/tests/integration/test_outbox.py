@@ -144,7 +144,11 @@ async def test_an_outbox_written_before_lanes_is_migrated_and_drained_once_in_or
     make_settings, nats_server: NatsServer
 ) -> None:
     settings = make_settings(publish_timeout_s=0.3)
-    old = [_signal("paper-1", "MES.CME", "old-1"), _signal("paper-2", "MNQ.CME", "old-2"), _signal("paper-1", "MES.CME", "old-3")]
+    old = [
+        _signal("paper-1", "MES.CME", "old-1"),
+        _signal("paper-2", "MNQ.CME", "old-2"),
+        _signal("paper-1", "MES.CME", "old-3"),
+    ]
     db = sqlite3.connect(settings.outbox_path, isolation_level=None)  # the format before lanes
     db.execute(
         "CREATE TABLE outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, event_id TEXT UNIQUE, data BLOB NOT NULL, msg_id TEXT)"
@@ -170,7 +174,9 @@ async def test_an_outbox_written_before_lanes_is_migrated_and_drained_once_in_or
     again = RunningGateway(settings.model_copy(update={"port": settings.port}))
     await again.start()
     assert (await again.client.get("/readyz")).json()["outbox_depth"] == 0
-    assert (await again.client.post(f"/webhooks/tradingview/{SECRET}", content=_alert("MES1!", "new"))).status_code == 202
+    assert (
+        await again.client.post(f"/webhooks/tradingview/{SECRET}", content=_alert("MES1!", "new"))
+    ).status_code == 202
     assert [s.alert_id for s in await _stream(nats_server.url)] == ["old-1", "old-2", "old-3", "new"]
     await again.stop()
     db = sqlite3.connect(settings.outbox_path)

@@ -13,7 +13,7 @@ from at_core.models.enums import AssetClass, IngestSource, SignalAction
 from at_core.serialization import encode_event
 from at_core.testing import example_events
 from at_gateway.adapters.outbox import Outbox
-from at_gateway.domain.lanes import QueuedLanes, lane_of
+from at_gateway.domain.lanes import QueuedLanes, lane_from_text, lane_of, lane_text
 
 FACTORY = EventFactory("gateway", ManualClock(1_795_000_000_000_000_000), IdGenerator(ManualClock(0), random.Random(3)))
 
@@ -46,6 +46,12 @@ def test_a_manual_order_shares_the_lane_of_the_signals_for_its_position() -> Non
 
 def test_lanes_never_merge_two_positions_whatever_their_names_hold() -> None:
     assert lane_of(signal("a,b", "c")) != lane_of(signal("a", "b,c"))
+    assert lane_text(lane_of(signal("a,b", "c"))) != lane_text(lane_of(signal("a", "b,c")))
+
+
+def test_a_lane_is_stored_as_readable_text_and_read_back_the_same() -> None:
+    assert lane_text(A) == '["paper-1","MES.CME"]' and lane_from_text(lane_text(A)) == A
+    assert lane_text(None) is None and lane_from_text(None) is None
 
 
 def test_an_event_without_an_account_or_an_instrument_has_no_lane() -> None:

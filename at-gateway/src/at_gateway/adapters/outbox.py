@@ -18,7 +18,7 @@ import sqlite3
 import threading
 from pathlib import Path
 
-from at_gateway.domain.lanes import Lane, QueuedLanes
+from at_gateway.domain.lanes import Lane, QueuedLanes, lane_from_text, lane_text
 
 
 class Outbox:
@@ -48,7 +48,9 @@ class Outbox:
             " expires_ns INTEGER NOT NULL, shared INTEGER NOT NULL DEFAULT 0)"
         )
         # Kept in memory: the hot path asks "is anything of this lane waiting?" on every publish.
-        self._lanes = QueuedLanes(self._db.execute("SELECT lane, COUNT(*) FROM outbox GROUP BY lane"))
+        self._lanes = QueuedLanes(
+            (lane_from_text(text), n) for text, n in self._db.execute("SELECT lane, COUNT(*) FROM outbox GROUP BY lane")
+        )
         # Likewise "is any claim kept?" (nearly always no: claims are made only while NATS is out of reach).
         self._claims = int(self._db.execute("SELECT COUNT(*) FROM claims").fetchone()[0])
 
@@ -58,7 +60,7 @@ class Outbox:
         with self._lock:
             cur = self._db.execute(
                 "INSERT OR IGNORE INTO outbox (event_id, data, msg_id, lane) VALUES (?, ?, ?, ?)",
-                (event_id, data, msg_id, lane),
+                (event_id, data, msg_id, lane_text(lane)),
             )
             if cur.rowcount:
                 self._lanes.add(lane)
@@ -72,8 +74,8 @@ class Outbox:
 
     def delete(self, seq: int) -> None:
         with self._lock:
-            for (lane,) in self._db.execute("DELETE FROM outbox WHERE seq = ? RETURNING lane", (seq,)).fetchall():
-                self._lanes.remove(lane)
+            for (text,) in self._db.execute("DELETE FROM outbox WHERE seq = ? RETURNING lane", (seq,)).fetchall():
+                self._lanes.remove(lane_from_text(text))
 
     def holds_back(self, lane: Lane) -> bool:
         """An event of ``lane`` must queue here, behind an earlier event it may depend on."""

@@ -19,17 +19,29 @@ from collections.abc import Iterable
 
 from at_core.events import Event
 
-Lane = str | None  # None: no lane (a barrier)
+Lane = tuple[str, str] | None  # (account_id, instrument_id); None: no lane (a barrier)
 
 
 def lane_of(event: Event) -> Lane:
-    """The event's lane (account and instrument, as text), or None when it lacks either field."""
+    """The event's lane, ``(account_id, instrument_id)``, or None when it lacks either field."""
     account = getattr(event, "account_id", None)
     instrument = getattr(event, "instrument_id", None)
     if not account or not instrument:
         return None
-    # A JSON pair: unambiguous (no two positions share a lane) and readable in the SQLite file.
-    return json.dumps([account, instrument], separators=(",", ":"))
+    return (account, instrument)
+
+
+def lane_text(lane: Lane) -> str | None:
+    """The lane as stored (the outbox's ``lane`` column): a JSON pair, unambiguous and readable."""
+    return None if lane is None else json.dumps(list(lane), separators=(",", ":"))
+
+
+def lane_from_text(text: str | None) -> Lane:
+    """The lane of a stored row (NULL, a row from before lanes: no lane)."""
+    if text is None:
+        return None
+    account, instrument = json.loads(text)
+    return (str(account), str(instrument))
 
 
 class QueuedLanes:
