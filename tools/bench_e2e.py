@@ -2,9 +2,13 @@
 
 Starts the whole stack (free ports, embedded NATS), primes prices, then posts TradingView
 alerts that alternate "buy 1" / "sell 1" on the paper account (each one trade), and times each from the
-HTTP request to the FillEvent seen on the bus. Baselines measured in the same run: a NATS
-publish-to-receive round trip (the floor of any bus hop) and a gateway GET /healthz (the
-floor of the HTTP hop). Prints tables; asserts nothing (targets live here, not in tests).
+moment the request's bytes are written to the FillEvent seen on the bus (a keep-alive client of
+its own, ``tools/bench_http.py``: httpx's own CPU per request would count as the system's).
+Baselines measured in the same run: a NATS round trip within this process and one through
+another process (the floor of a bus hop between services: both ends woken), and a gateway GET
+/healthz (the floor of the HTTP hop). ``--idle-poll`` repeats the fixed-rate step with and
+without ``tools/idle_poll.py`` (idle CPUs polling instead of halting), alternating, in one run.
+Prints tables; asserts nothing (targets live here, not in tests).
 """
 
 from __future__ import annotations
@@ -12,6 +16,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
+import signal
+import subprocess
 import sys
 import time
 from collections import Counter
@@ -28,6 +35,7 @@ from at_core import subjects
 from at_core.serialization import decode_event
 from at_core.service_kit import Scope, dev_headers
 from tools import stack as stack_mod
+from tools.bench_http import KeepAliveClient
 from tools.demo import QUOTES, stack_env
 from tools.proc_cpu import cpu_seconds, process_groups
 
@@ -60,13 +68,17 @@ class FillClock:
         self.denied: dict[str, str] = {}
 
     async def on_msg(self, msg) -> None:
+        """Time of arrival by the event's headers; only a risk decision is decoded (for its verdict)."""
         now = time.perf_counter()
-        event = decode_event(msg.data)
-        step = self.seen.get(event.event_type)
-        if step is not None:
-            step.setdefault(event.correlation_id, now)
-        if event.event_type == "risk_decision" and not event.approved:
-            self.denied[event.correlation_id] = ",".join(r.code for r in event.reasons) or "denied"
+        headers = msg.headers or {}
+        event_type, correlation = headers.get(subjects.HEADER_EVENT_TYPE), headers.get(subjects.HEADER_CORRELATION_ID)
+        step = self.seen.get(event_type) if event_type else None
+        if step is not None and correlation:
+            step.setdefault(correlation, now)
+        if event_type == "risk_decision":
+            event = decode_event(msg.data)
+            if not event.approved:
+                self.denied[event.correlation_id] = ",".join(r.code for r in event.reasons) or "denied"
 
     def hops(self, sent: dict[str, float]) -> list[tuple[str, list[float]]]:
         """Milliseconds spent in each step (webhook posted -> signal on the bus -> ... -> fill)."""
@@ -112,7 +124,7 @@ def alert(i: int) -> dict:
     }
 
 
-async def drive(http: httpx.AsyncClient, clock: FillClock, rate: float, seconds: float, drain_s: float = 10.0) -> dict:
+async def drive(http: KeepAliveClient, clock: FillClock, rate: float, seconds: float, drain_s: float = 10.0) -> dict:
     """Post ``rate`` alerts/s for ``seconds``; return latencies and how many filled."""
     sent: dict[str, float] = {}
     errors = 0
@@ -123,11 +135,10 @@ async def drive(http: httpx.AsyncClient, clock: FillClock, rate: float, seconds:
 
     async def post(i: int) -> None:
         nonlocal errors
-        t0 = time.perf_counter()
-        resp = await http.post(f"/webhooks/tradingview/{SECRET}", content=json.dumps(alert(i)))
-        statuses[resp.status_code] += 1
-        if resp.status_code == 202:
-            sent[resp.json()["correlation_id"]] = t0
+        answer = await http.post(f"/webhooks/tradingview/{SECRET}", json.dumps(alert(i)).encode())
+        statuses[answer.status] += 1
+        if answer.status == 202:
+            sent[json.loads(answer.body)["correlation_id"]] = answer.sent_at
         else:
             errors += 1
 
@@ -152,13 +163,32 @@ async def drive(http: httpx.AsyncClient, clock: FillClock, rate: float, seconds:
         "statuses": dict(statuses),
         "p50": pct(lat, 0.5),
         "p99": pct(lat, 0.99),
+        "lat": lat,
         "elapsed": time.perf_counter() - start,
         "unfilled": clock.unfilled(list(sent)),
         "hops": clock.hops(sent),
     }
 
 
-async def baselines(stk: stack_mod.Stack, http: httpx.AsyncClient, n: int = 500) -> dict:
+#: Answers every request on ``bench.echo`` from another process: the floor of a hop between two
+#: services is a message into a process that was waiting, not one within an awake process.
+ECHO = """
+import asyncio, sys, nats
+async def main():
+    nc = await nats.connect(sys.argv[1], user="admin", password=sys.argv[2])
+    async def echo(msg):
+        await nc.publish(msg.reply, msg.data)
+    await nc.subscribe("bench.echo", cb=echo)
+    await nc.flush()
+    print("ready", flush=True)
+    await asyncio.Event().wait()
+asyncio.run(main())
+"""
+
+
+async def baselines(stk: stack_mod.Stack, http: KeepAliveClient, n: int = 500, gap_s: float = 0.02) -> dict:
+    """Same-run floors: NATS within this process, NATS through another process (``gap_s`` apart,
+    as alerts are at 50/s, so the other side is idle when each arrives), and GET /healthz."""
     nc = await nats.connect(stk.nats_url, user="admin", password=stk.admin_password)
     sub = await nc.subscribe("bench.rtt")
     rtt = []
@@ -167,102 +197,190 @@ async def baselines(stk: stack_mod.Stack, http: httpx.AsyncClient, n: int = 500)
         await nc.publish("bench.rtt", b"x")
         await sub.next_msg(timeout=2)
         rtt.append((time.perf_counter() - t0) * 1000)
+    echo = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", ECHO, stk.nats_url, stk.admin_password, stdout=asyncio.subprocess.PIPE
+    )
+    try:
+        assert echo.stdout is not None and (await echo.stdout.readline()).strip() == b"ready"
+        across = []
+        for _ in range(n // 2):
+            await asyncio.sleep(gap_s)
+            t0 = time.perf_counter()
+            await nc.request("bench.echo", b"x" * 600, timeout=2)
+            across.append((time.perf_counter() - t0) * 1000 / 2)  # there and back: two hops
+    finally:
+        echo.kill()
+        await echo.wait()
     await nc.close()
     health = []
     for _ in range(n):
-        t0 = time.perf_counter()
-        await http.get("/healthz")
-        health.append((time.perf_counter() - t0) * 1000)
-    return {"nats": (pct(rtt, 0.5), pct(rtt, 0.99)), "http": (pct(health, 0.5), pct(health, 0.99))}
+        answer = await http.get("/healthz")
+        health.append((time.perf_counter() - answer.sent_at) * 1000)
+    return {
+        "nats": (pct(rtt, 0.5), pct(rtt, 0.99)),
+        "across": (pct(across, 0.5), pct(across, 0.99)),
+        "http": (pct(health, 0.5), pct(health, 0.99)),
+    }
 
 
-async def bench(stk: stack_mod.Stack, rate: float, seconds: float, ramp: list[float]) -> None:
+async def bench(stk: stack_mod.Stack, rate: float, seconds: float, ramp: list[float], idle_poll: bool) -> None:
     clock = FillClock()
     nc = await nats.connect(stk.nats_url, user="admin", password=stk.admin_password)
     for subject in (subjects.SIGNALS, subjects.FILLS, subjects.TRADE_PROPOSALS, subjects.RISK_DECISIONS):
         await nc.subscribe(subject, cb=clock.on_msg, pending_msgs_limit=1_000_000)
-    limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
-    async with httpx.AsyncClient(base_url=stk.url("gateway"), timeout=30, limits=limits) as http:
-        await http.post("/ingest/market-data", json={"items": QUOTES}, headers=dev_headers(Scope.TRADER))
-        base = await baselines(stk, http)
-        await drive(http, clock, 20, 1.0)  # warm-up
-        # The ramp first, on an idle stack (a backlog left by an overloaded step would fail the next).
-        ramp_table = Table(title="sustained rate: every accepted alert filled within 10 s of the step's end")
-        for col in ("alerts/s", "sent", "filled", "p50 ms", "p99 ms", "sustained", "not filled"):
-            ramp_table.add_column(col)
-        best = 0.0
-        for r in ramp:
-            res = await drive(http, clock, r, 5.0)
-            ok = res["filled"] == res["sent"] and res["errors"] == 0 and res["elapsed"] < 5.0 * 1.2
-            best = r if ok else best
-            ramp_table.add_row(
-                f"{r:.0f}",
-                str(res["sent"]),
-                str(res["filled"]),
-                f"{res['p50']:.1f}",
-                f"{res['p99']:.1f}",
-                "yes" if ok else "no",
-                ", ".join(f"{k}: {v}" for k, v in res["unfilled"].items()) or "-",
-            )
-            if not ok:
-                await drive(http, clock, 1, 1.0, drain_s=120)  # let the backlog drain before the fixed step
-                break
-        console.print(ramp_table)
-        assert stk.processes is not None
-        groups = process_groups(stk.processes.pids())
-        idle0, idle_wall0 = cpu_seconds(groups), time.monotonic()
-        await asyncio.sleep(IDLE_S)  # what the stack burns with no alert (fetch loops, heartbeats)
-        idle1, idle_wall = cpu_seconds(groups), time.monotonic() - idle_wall0
-        msgs0 = await nats_messages(http, stk)
-        cpu0, wall0 = cpu_seconds(groups), time.monotonic()
-        fixed = await drive(http, clock, rate, seconds, drain_s=120)  # late fills count, with their latency
-        cpu1, wall = cpu_seconds(groups), time.monotonic() - wall0
-        msgs1 = await nats_messages(http, stk)
-        table = Table(title=f"webhook -> FillEvent at {rate:.0f} alerts/s for {seconds:.0f}s (same-run baselines)")
-        for col in ("path", "p50 ms", "p99 ms", "n"):
-            table.add_column(col)
-        table.add_row("NATS publish -> receive (floor)", f"{base['nats'][0]:.2f}", f"{base['nats'][1]:.2f}", "500")
-        table.add_row("gateway GET /healthz (HTTP floor)", f"{base['http'][0]:.2f}", f"{base['http'][1]:.2f}", "500")
+    http = KeepAliveClient("127.0.0.1", stk.ports["gateway"])
+    async with httpx.AsyncClient(base_url=stk.url("gateway"), timeout=30) as setup:  # priming, /connz
+        await setup.post("/ingest/market-data", json={"items": QUOTES}, headers=dev_headers(Scope.TRADER))
+        try:
+            await measure(stk, http, setup, clock, rate, seconds, ramp, idle_poll)
+        finally:
+            await http.close()
+            await nc.close()
+
+
+async def measure(
+    stk: stack_mod.Stack,
+    http: KeepAliveClient,
+    setup: httpx.AsyncClient,
+    clock: FillClock,
+    rate: float,
+    seconds: float,
+    ramp: list[float],
+    idle_poll: bool,
+) -> None:
+    base = await baselines(stk, http)
+    await drive(http, clock, 20, 1.0)  # warm-up
+    # The ramp first, on an idle stack (a backlog left by an overloaded step would fail the next).
+    ramp_table = Table(title="sustained rate: every accepted alert filled within 10 s of the step's end")
+    for col in ("alerts/s", "sent", "filled", "p50 ms", "p99 ms", "sustained", "not filled"):
+        ramp_table.add_column(col)
+    best = 0.0
+    for r in ramp:
+        res = await drive(http, clock, r, 5.0)
+        ok = res["filled"] == res["sent"] and res["errors"] == 0 and res["elapsed"] < 5.0 * 1.2
+        best = r if ok else best
+        ramp_table.add_row(
+            f"{r:.0f}",
+            str(res["sent"]),
+            str(res["filled"]),
+            f"{res['p50']:.1f}",
+            f"{res['p99']:.1f}",
+            "yes" if ok else "no",
+            ", ".join(f"{k}: {v}" for k, v in res["unfilled"].items()) or "-",
+        )
+        if not ok:
+            await drive(http, clock, 1, 1.0, drain_s=120)  # let the backlog drain before the fixed step
+            break
+    console.print(ramp_table)
+    assert stk.processes is not None
+    groups = process_groups(stk.processes.pids())
+    idle0, idle_wall0 = cpu_seconds(groups), time.monotonic()
+    await asyncio.sleep(IDLE_S)  # what the stack burns with no alert (fetch loops, heartbeats)
+    idle1, idle_wall = cpu_seconds(groups), time.monotonic() - idle_wall0
+    msgs0 = await nats_messages(setup, stk)
+    cpu0, wall0 = cpu_seconds(groups), time.monotonic()
+    fixed = await drive(http, clock, rate, seconds, drain_s=120)  # late fills count, with their latency
+    cpu1, wall = cpu_seconds(groups), time.monotonic() - wall0
+    msgs1 = await nats_messages(setup, stk)
+    table = Table(title=f"webhook -> FillEvent at {rate:.0f} alerts/s for {seconds:.0f}s (same-run baselines)")
+    for col in ("path", "p50 ms", "p99 ms", "n"):
+        table.add_column(col)
+    table.add_row("NATS publish -> receive, one process", f"{base['nats'][0]:.2f}", f"{base['nats'][1]:.2f}", "500")
+    table.add_row(
+        "NATS hop into another process (floor of a bus hop)",
+        f"{base['across'][0]:.2f}",
+        f"{base['across'][1]:.2f}",
+        "250",
+    )
+    table.add_row("gateway GET /healthz (HTTP floor)", f"{base['http'][0]:.2f}", f"{base['http'][1]:.2f}", "500")
+    table.add_row(
+        "alert -> fill (whole stack)",
+        f"{fixed['p50']:.2f}",
+        f"{fixed['p99']:.2f}",
+        f"{fixed['filled']}/{fixed['sent']} filled, {fixed['errors']} errors {fixed['statuses']}",
+    )
+    console.print(table)
+    hops = Table(title=f"where an alert's time goes at {rate:.0f} alerts/s (first event of each step seen on the bus)")
+    for col in ("step", "p50 ms", "p99 ms", "n"):
+        hops.add_column(col)
+    for name, spans in fixed["hops"]:
+        hops.add_row(name, f"{pct(spans, 0.5):.2f}", f"{pct(spans, 0.99):.2f}", str(len(spans)))
+    console.print(hops)
+    cpu = Table(title=f"CPU per alert at {rate:.0f} alerts/s (ms of CPU per filled alert; cores busy over the step)")
+    for col in ("process", "CPU ms / alert", "cores", "cores idle", "CPU ms / alert less idle"):
+        cpu.add_column(col)
+    per = max(fixed["filled"], 1)
+
+    def row(name: str, used: float, idle: float) -> None:
+        idle_cores = idle / idle_wall
+        net = max(0.0, used - idle_cores * wall)
+        cpu.add_row(
+            name, f"{used * 1000 / per:.2f}", f"{used / wall:.2f}", f"{idle_cores:.2f}", f"{net * 1000 / per:.2f}"
+        )
+
+    for name in groups:
+        row(name, cpu1[name] - cpu0[name], idle1[name] - idle0[name])
+    row("all", sum(cpu1[k] - cpu0[k] for k in groups), sum(idle1[k] - idle0[k] for k in groups))
+    console.print(cpu)
+    console.print(messages_table(msgs0, msgs1, per, rate))
+    if fixed["unfilled"]:
+        console.print(f"not filled at {rate:.0f}/s: {fixed['unfilled']}")
+    floor = base["http"][0] / 2 + 3 * base["across"][0]
+    console.print(
+        f"floor of one alert's path (half the HTTP round trip + 3 bus hops into another process, "
+        f"no work done): {floor:.2f} ms; the whole stack's p50 is {fixed['p50'] / floor:.1f}x that"
+    )
+    if idle_poll:
+        await idle_poll_ab(http, clock, rate, seconds)
+    console.print(
+        f"highest sustained rate: {best:.0f} alerts/s (targets: p50 <= 5 ms at 50 alerts/s; >= 150/s sustained)"
+    )
+
+
+async def idle_poll_ab(http: KeepAliveClient, clock: FillClock, rate: float, seconds: float, rounds: int = 2) -> None:
+    """The fixed-rate step again, ``rounds`` times each without and with idle CPUs polling
+    (``tools/idle_poll.py``), alternating, so both see the same machine."""
+    runs: dict[bool, list[dict]] = {False: [], True: []}
+    for _ in range(rounds):
+        for polling in (False, True):
+            poller = start_idle_poll() if polling else None
+            try:
+                await asyncio.sleep(0.5)
+                runs[polling].append(await drive(http, clock, rate, seconds / rounds, drain_s=60))
+            finally:
+                if poller is not None:
+                    stop_idle_poll(poller)
+    table = Table(title=f"alert -> fill at {rate:.0f} alerts/s, idle CPUs halting vs polling (alternating, same run)")
+    for col in (
+        "idle CPUs",
+        "p50 ms",
+        "p99 ms",
+        *[f"{step} p50" for step in ("signal", "proposal", "decision", "fill")],
+        "filled",
+    ):
+        table.add_column(col)
+    for polling, results in runs.items():
+        lat = [x for r in results for x in r["lat"]]
+        steps = [[x for r in results for x in r["hops"][k][1]] for k in range(len(STEPS))]
         table.add_row(
-            "alert -> fill (whole stack)",
-            f"{fixed['p50']:.2f}",
-            f"{fixed['p99']:.2f}",
-            f"{fixed['filled']}/{fixed['sent']} filled, {fixed['errors']} errors {fixed['statuses']}",
+            "polling" if polling else "halting",
+            f"{pct(lat, 0.5):.2f}",
+            f"{pct(lat, 0.99):.2f}",
+            *[f"{pct(s, 0.5):.2f}" for s in steps],
+            f"{sum(r['filled'] for r in results)}/{sum(r['sent'] for r in results)}",
         )
-        console.print(table)
-        hops = Table(
-            title=f"where an alert's time goes at {rate:.0f} alerts/s (first event of each step seen on the bus)"
-        )
-        for col in ("step", "p50 ms", "p99 ms", "n"):
-            hops.add_column(col)
-        for name, spans in fixed["hops"]:
-            hops.add_row(name, f"{pct(spans, 0.5):.2f}", f"{pct(spans, 0.99):.2f}", str(len(spans)))
-        console.print(hops)
-        cpu = Table(
-            title=f"CPU per alert at {rate:.0f} alerts/s (ms of CPU per filled alert; cores busy over the step)"
-        )
-        for col in ("process", "CPU ms / alert", "cores", "cores idle", "CPU ms / alert less idle"):
-            cpu.add_column(col)
-        per = max(fixed["filled"], 1)
+    console.print(table)
 
-        def row(name: str, used: float, idle: float) -> None:
-            idle_cores = idle / idle_wall
-            net = max(0.0, used - idle_cores * wall)
-            cpu.add_row(
-                name, f"{used * 1000 / per:.2f}", f"{used / wall:.2f}", f"{idle_cores:.2f}", f"{net * 1000 / per:.2f}"
-            )
 
-        for name in groups:
-            row(name, cpu1[name] - cpu0[name], idle1[name] - idle0[name])
-        row("all", sum(cpu1[k] - cpu0[k] for k in groups), sum(idle1[k] - idle0[k] for k in groups))
-        console.print(cpu)
-        console.print(messages_table(msgs0, msgs1, per, rate))
-        if fixed["unfilled"]:
-            console.print(f"not filled at {rate:.0f}/s: {fixed['unfilled']}")
-        console.print(
-            f"highest sustained rate: {best:.0f} alerts/s (targets: p50 <= 5 ms at 50 alerts/s; >= 150/s sustained)"
-        )
-    await nc.close()
+def start_idle_poll() -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, str(ROOT / "tools" / "idle_poll.py")], stdout=subprocess.DEVNULL, start_new_session=True
+    )
+
+
+def stop_idle_poll(proc: subprocess.Popen[bytes]) -> None:
+    os.killpg(proc.pid, signal.SIGTERM)
+    proc.wait(timeout=10)
 
 
 async def nats_messages(http: httpx.AsyncClient, stk: stack_mod.Stack) -> dict[str, tuple[int, int]]:
@@ -300,6 +418,9 @@ def main() -> int:
     parser.add_argument("--rate", type=float, default=50)
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--ramp", default="20,40,60,100,150,200,400")
+    parser.add_argument(
+        "--idle-poll", action="store_true", help="also run the step with idle CPUs polling, alternating"
+    )
     args = parser.parse_args()
     run_dir = ROOT / "var" / f"bench-{int(time.time())}"
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -310,7 +431,7 @@ def main() -> int:
     env = stack_env(run_dir, routes) | bench_env()
     stk = stack_mod.new_stack(run_dir, pick_free_ports=True, extra_env=env)
     with stack_mod.running(stk):
-        asyncio.run(bench(stk, args.rate, args.seconds, [float(x) for x in args.ramp.split(",")]))
+        asyncio.run(bench(stk, args.rate, args.seconds, [float(x) for x in args.ramp.split(",")], args.idle_poll))
     return 0
 
 

@@ -157,6 +157,7 @@ async def start(svc: ExecSim) -> None:
     if not svc.settings.recover_on_start:
         return
     svc.recovered = await replay_execution(svc.bus, svc.recover)  # the engine's state, standing mismatches
+    svc.venues.restore(svc.engine)  # the paper broker's book (it has no other store), before anything is sent
     primed = await last_market_data(svc.bus, svc.engine.prime_market)
     resumed = await svc.resume_after_recovery()
     log.info("state_recovered", events=svc.recovered, fills=len(svc.engine.fills), prices=primed, resumed=len(resumed))

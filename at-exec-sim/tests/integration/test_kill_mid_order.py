@@ -9,18 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
-import subprocess
-import sys
 import time
 from collections.abc import AsyncIterator, Callable
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import httpx
 import nats
 import pytest
 from tests.fakes.projectx import FakeProjectX
@@ -28,6 +24,7 @@ from tests.fakes.tradovate import FakeTradovate
 from tests.helpers import factory, proposal, quote
 from tests.integration.test_broker_routing import Watch
 from tests.integration.test_prop_broker_routing import ACCOUNTS, BRACKET
+from tests.process import ExecSimProcess, exec_sim
 from tests.wire import serve
 
 from at_core.events import Event, EventFactory
@@ -35,13 +32,11 @@ from at_core.metrics import MetricCatalog
 from at_core.models.enums import OrderSide
 from at_core.runtime.bus import EventBus
 from at_core.serialization import decode_event
-from at_core.service_kit import Scope, dev_headers
-from at_core.testing import NatsServer, free_port
+from at_core.testing import NatsServer
 
 pytestmark = pytest.mark.integration
 D = Decimal
 DEADLINE_S = 30
-EXEC_SIM = Path(sys.executable).parent / "at-exec-sim"  # the console script the stack's Procfile runs
 
 
 @dataclass
@@ -98,60 +93,6 @@ async def brokers(nats_server: NatsServer, tmp_path: Path) -> AsyncIterator[Brok
         yield Brokers(nats_server, bus, f, px, tv, env, tmp_path)
 
 
-class ExecSimProcess:
-    """exec-sim as the stack runs it: its console script in a session of its own, on a free port."""
-
-    def __init__(self, brokers: Brokers, name: str) -> None:
-        self.port = free_port()
-        self.log = brokers.run_dir / f"{name}.log"
-        env = brokers.env | {"AT_EXEC_SIM_PORT": str(self.port)}
-        with self.log.open("w") as out:
-            self.proc = subprocess.Popen(
-                [str(EXEC_SIM)], env=env, cwd=brokers.run_dir, stdout=out, stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )  # fmt: skip
-        self.client = httpx.AsyncClient(
-            base_url=f"http://127.0.0.1:{self.port}", timeout=10, headers=dev_headers(Scope.OPERATOR)
-        )
-
-    async def ready(self) -> ExecSimProcess:
-        for _ in range(600):  # readiness, polled with a bound (a process start, not a message)
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"exec-sim exited {self.proc.returncode}: {self.log.read_text()[-3000:]}")
-            try:
-                if (await self.client.get("/readyz")).status_code == 200:
-                    return self
-            except httpx.TransportError:
-                pass
-            await asyncio.sleep(0.05)
-        raise RuntimeError(f"exec-sim not ready: {self.log.read_text()[-3000:]}")
-
-    def kill9(self) -> None:
-        os.killpg(self.proc.pid, signal.SIGKILL)
-        assert self.proc.wait(10) == -signal.SIGKILL
-
-    async def stop(self) -> None:
-        """Ended with SIGKILL too: its graceful shutdown (~12 s here, in closing the broker links) is
-        not what these tests are about, and a kill is what they show it survives."""
-        await self.client.aclose()
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(10)
-
-    async def orders(self, account_id: str) -> dict[str, dict[str, Any]]:
-        rows = (await self.client.get("/orders", params={"account_id": account_id})).json()
-        return {r["client_order_id"]: r for r in rows}
-
-
-@asynccontextmanager
-async def exec_sim(brokers: Brokers, name: str) -> AsyncIterator[ExecSimProcess]:
-    proc = ExecSimProcess(brokers, name)
-    try:
-        yield await proc.ready()
-    finally:
-        await proc.stop()
-
-
 async def until(check: Callable[[], bool], what: str) -> None:
     """A fake broker's state reaches ``check`` (it changes on requests from exec-sim), with a deadline."""
     for _ in range(DEADLINE_S * 50):
@@ -196,7 +137,7 @@ async def test_a_kill_9_after_the_entry_reached_the_broker_and_before_its_answer
     # the service's clock is the wall clock; the proposal's time decides the age of the submission
     p = bracketed(factory(clock_ns=time.time_ns()) if age == "resent" else brokers.f, account, venue)
     watch = await Watch(p.correlation_id).start(brokers.nats.url)
-    first = ExecSimProcess(brokers, "exec-sim-1")
+    first = ExecSimProcess(brokers.env, brokers.run_dir, "exec-sim-1")
     try:
         await first.ready()
         await brokers.bus.publish(p)
@@ -216,7 +157,7 @@ async def test_a_kill_9_after_the_entry_reached_the_broker_and_before_its_answer
         return [c for c in brokers.tv.commands if c.get("clOrdId") == coid]
 
     assert len(entries()) == 1
-    async with exec_sim(brokers, "exec-sim-2") as again:
+    async with exec_sim(brokers.env, brokers.run_dir, "exec-sim-2") as again:
         await asyncio.wait_for(
             watch.until(lambda got: sum(1 for e in got if e.event_type == "order_accepted" and e.bracket_role) == 2),
             DEADLINE_S,

@@ -60,3 +60,22 @@ async def test_a_resting_child_is_resized_in_place_and_an_unknown_one_is_refused
     (report,) = paper.on_price("MES.CME", D("4998.00"))
     assert report.filled == D(3)
     assert (await paper.modify("nope", MES, stop("1", "4998.00"))).reason == "unknown_order"
+
+
+async def test_a_restored_broker_holds_the_positions_cash_and_resting_orders_it_had_before_the_restart() -> None:
+    prices = {"MES.CME": D("5000.00")}
+    before = broker(prices)
+    entry = await before.submit("e", MES, OrderSpec(side=OrderSide.BUY, quantity=D(2)))
+    await before.submit("e:sl", MES, stop("2", "4998.00"))
+    await before.modify("e:sl", MES, stop("2", "4998.50"))  # trailed: it comes back as last modified
+    after = broker(prices)  # a new process: nothing in memory
+    assert after.restore([(MES, OrderSide.BUY, entry.executions[0])], [("e:sl", MES, stop("2", "4998.50"))]) == 1
+    assert await after.positions() == await before.positions()
+    assert await after.balances() == await before.balances()
+    assert await after.order_status("e:sl", MES) == await before.order_status("e:sl", MES)  # same venue id
+    assert after.on_price("MES.CME", D("4998.75")) == []
+    (report,) = after.on_price("MES.CME", D("4998.50"))
+    assert (report.client_order_id, report.status, report.filled) == ("e:sl", ReportStatus.FILLED, D(2))
+    assert after.on_price("MES.CME", D("4990.00")) == []  # filled once
+    assert after.restore([(MES, OrderSide.BUY, entry.executions[0])], []) == 0  # replaces, never adds
+    assert [p.quantity for p in await after.positions()] == [D(2)]

@@ -8,6 +8,7 @@ unit tests wire fakes.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -36,7 +37,6 @@ class Dedup(Protocol):
     is JetStream's, on the signals' message ids)."""
 
     async def seen(self, key: str, timeout_s: float) -> str | None: ...
-    def reserve(self, key: str, event_id: str) -> None: ...
     async def first_of(self, key: str, seq: int, timeout_s: float) -> str | None: ...
     async def record(self, key: str, event_id: str) -> None: ...
     def record_on_disk(self, key: str, event_id: str) -> str: ...
@@ -110,6 +110,8 @@ class GatewayService:
     dead_letter_budget: RateLimiter = field(init=False)
     instruments: InstrumentResolver = field(init=False)
     _children: dict[tuple[str, ...], Any] = field(default_factory=dict, init=False)
+    #: Alerts being stored now, by key: the first event id each stored (None: nothing), for repeats.
+    _in_flight: dict[str, asyncio.Future[str | None]] = field(default_factory=dict, init=False)
     recent_alerts: SlidingWindow = field(default_factory=lambda: SlidingWindow(180.0))
     _suppressed: int = 0
 
@@ -180,10 +182,41 @@ class GatewayService:
         signals = self.build_signals(alert, route, request.origin, request.raw, extra)
         key = self.key_of(f"{request.origin}:{label}", alert.alert_id, request.raw)
         first = await self.dedup.seen(key, self._left(request.deadline, reserve=0.2))
+        if first is None:
+            first = await self._stored_by_first_attempt(key, self._left(request.deadline, reserve=0.2))
         if first is not None:
             self.metrics.counter("duplicates_total").labels(request.route_name).inc()
             return Duplicate(first)
-        self.dedup.reserve(key, signals[0].event_id)  # before any await: a concurrent repeat is answered at once
+        # No await since the check: this is the first attempt, and a repeat arriving while it stores
+        # waits for what it stored (answered "duplicate" only once the first is durable).
+        attempt = None if key in self._in_flight else asyncio.get_running_loop().create_future()
+        if attempt is not None:
+            self._in_flight[key] = attempt
+        outcome: Accepted | Duplicate | None = None
+        try:
+            outcome = await self._store_alert(key, signals, route, request)
+            return outcome
+        finally:
+            if attempt is not None:
+                del self._in_flight[key]
+                attempt.set_result(outcome.signals[0].event_id if isinstance(outcome, Accepted) else None)
+
+    async def _stored_by_first_attempt(self, key: str, timeout_s: float) -> str | None:
+        """The first event id an attempt at ``key`` still in flight stored; None if there is none, it
+        stored nothing (it failed: this repeat stores the alert), or it is not done within ``timeout_s``
+        (then this repeat publishes too: the signals' message ids keep one copy in JetStream)."""
+        attempt = self._in_flight.get(key)
+        if attempt is None:
+            return None
+        try:
+            return await asyncio.wait_for(asyncio.shield(attempt), timeout_s)
+        except TimeoutError:
+            return None
+
+    async def _store_alert(
+        self, key: str, signals: list[SignalEvent], route: Route, request: AlertRequest
+    ) -> Accepted | Duplicate:
+        """Publish an alert's signals and record its key; a failure releases the key, so a retry is stored."""
         msg_ids = [self.msg_id_of(key, t.account_id, t.strategy_id) for t in route.targets]
         try:
             sinks = await self.store_signals(signals, msg_ids, request.route_name, request.deadline)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
 from decimal import Decimal
 
@@ -167,6 +168,56 @@ async def test_a_repeat_of_a_fanned_out_alert_that_failed_half_way_stores_only_t
     assert isinstance(retry, Accepted) and [s.account_id for s in retry.signals] == ["b"]
     assert [s.account_id for s in sink.published] == ["a", "b"]  # neither twice
     assert again == Duplicate(retry.signals[0].event_id)
+
+
+class GatedSink(FakeSink):
+    """A sink whose first publish waits for ``gate``, then stores or (``fail_first``) is refused."""
+
+    def __init__(self, fail_first: bool = False) -> None:
+        super().__init__()
+        self.gate = asyncio.Event()
+        self.entered = asyncio.Event()
+        self.fail_first = fail_first
+        self.calls = 0
+
+    async def publish(self, event: Event, budget_s: float | None = None, msg_id: str | None = None) -> Stored:
+        self.calls += 1
+        if self.calls == 1:
+            self.entered.set()
+            await self.gate.wait()
+            if self.fail_first:
+                raise NotDurable("JetStream and the outbox both refused")
+        return await super().publish(event, budget_s, msg_id)
+
+
+async def test_a_repeat_arriving_while_the_first_attempt_stores_is_answered_duplicate_once_it_is_durable() -> None:
+    sink = GatedSink()
+    service, _, _ = make_service(sink=sink)
+    first = asyncio.create_task(service.accept_alert(request(), "1.2.3.4"))
+    await sink.entered.wait()
+    repeat = asyncio.create_task(service.accept_alert(request(), "1.2.3.4"))
+    await asyncio.sleep(0.01)
+    assert not repeat.done()  # not "duplicate" of something not yet stored
+    sink.gate.set()
+    accepted = await first
+    assert isinstance(accepted, Accepted)
+    assert await repeat == Duplicate(accepted.signals[0].event_id)
+    assert len(sink.published) == 1 and sink.calls == 1
+
+
+async def test_a_repeat_that_arrived_while_the_first_attempt_failed_stores_the_alert_itself() -> None:
+    sink = GatedSink(fail_first=True)
+    service, _, _ = make_service(sink=sink)
+    first = asyncio.create_task(service.accept_alert(request(), "1.2.3.4"))
+    await sink.entered.wait()
+    repeat = asyncio.create_task(service.accept_alert(request(), "1.2.3.4"))
+    await asyncio.sleep(0.01)
+    sink.gate.set()
+    with pytest.raises(Rejection) as refused:
+        await first
+    assert refused.value.reason == Reason.NOT_DURABLE
+    stored = await repeat
+    assert isinstance(stored, Accepted) and len(sink.published) == 1  # the alert is kept, once
 
 
 async def test_the_dedup_check_gets_the_answer_budget_minus_a_reserve_for_the_outbox() -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from at_core.events import Event
@@ -36,6 +36,8 @@ class Recorder:
     consumers: list[Consumer] = field(default_factory=list)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     ready: bool = False
+    #: Told each committed transaction's records on the event loop (the console's live feed).
+    record_listeners: list[Callable[[list[AuditRecord]], None]] = field(default_factory=list)
     writer: AuditWriter = field(init=False)
 
     def __post_init__(self) -> None:
@@ -44,6 +46,7 @@ class Recorder:
             linger_s=self.settings.audit_commit_linger_s,
             on_commit=self._committed,
             on_error=self._failed,
+            on_recorded=self._recorded,
         )
 
     async def record(self, event: Event, delivery: Delivery) -> None:
@@ -67,6 +70,11 @@ class Recorder:
         if records:
             self.metrics.gauge("audit_head_seq").set(records[-1].seq)
         self.metrics.histogram("audit_append_seconds").observe(seconds)
+
+    def _recorded(self, records: list[AuditRecord]) -> None:
+        """Per committed transaction, on the event loop before its batches are acked: the listeners."""
+        for listener in self.record_listeners:
+            listener(records)
 
     def _failed(self, exc: Exception) -> None:
         """Per failed transaction, in the writer's thread (the bus logs and naks each batch in it)."""

@@ -131,3 +131,43 @@ def test_sqlite_synchronous_is_set_as_asked_and_refused_when_unknown(tmp_path: P
     with pytest.raises(AuditStoreError, match="synchronous"):
         SqliteAuditStore(tmp_path / "off.sqlite3", synchronous="OFF")
     assert not (tmp_path / "off.sqlite3").exists()
+
+
+async def test_the_listener_hears_each_committed_transaction_once_in_seq_order_before_its_callers_return(
+    store: AuditStore,
+) -> None:
+    events = all_examples()
+    store.append(events[0], "at.test")  # a redelivery: committed before, not heard again
+    heard: list[list[AuditRecord]] = []
+    writer = AuditWriter(store, linger_s=0.5, on_recorded=heard.append)
+
+    async def append(items: list[tuple[Event, str]]) -> list[AuditRecord]:
+        records = await writer.append(items)
+        assert heard and heard[-1][-1].seq >= max(r.seq for r in records)  # heard before the caller goes on
+        return records
+
+    await asyncio.gather(append(_items(events[:3])), append(_items(events[3:5])))
+    writer.stop()
+    assert len(heard) == 1  # one transaction, heard once although two callers waited for it
+    assert [r.event_id for r in heard[0]] == [e.event_id for e in events[1:5]]
+    assert [r.seq for r in heard[0]] == [2, 3, 4, 5]
+
+
+async def test_a_failed_transaction_is_not_heard_and_a_failing_listener_leaves_no_caller_waiting(
+    store: AuditStore,
+) -> None:
+    heard: list[list[AuditRecord]] = []
+
+    def listener(records: list[AuditRecord]) -> None:
+        heard.append(records)
+        raise RuntimeError("a console bug")
+
+    events = all_examples()
+    writer = AuditWriter(store, on_recorded=listener)
+    poisoned = events[0].model_copy(update={"correlation_id": None})  # NOT NULL in both schemas
+    with pytest.raises(AuditStoreError):
+        await writer.append(_items([poisoned]))
+    assert heard == []
+    assert len(await asyncio.wait_for(writer.append(_items(events[:2])), 10)) == 2
+    writer.stop()
+    assert [len(h) for h in heard] == [2] and store.count() == 2

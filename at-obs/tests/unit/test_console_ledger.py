@@ -10,10 +10,10 @@ from tests.paper_stack import ACCOUNT, MES, recorded_session
 from at_core.events import SignalEvent
 from at_core.serialization import encode_event
 from at_obs.domain.chain import ChainHead, seal
-from at_obs.domain.console.fold import fold_records
+from at_obs.domain.console.fold import fold_record, fold_records
 from at_obs.domain.console.ledger import Ledger
 from at_obs.domain.console.story import build_story, redact, redact_raw
-from at_obs.domain.console.tail import TailFilter
+from at_obs.domain.console.tail import Tail, TailFilter, tail_line
 
 
 def _records():
@@ -112,6 +112,33 @@ def test_the_tail_keeps_the_latest_lines_and_filters_them() -> None:
     ]
     positions = tail.latest(TailFilter(account_id=ACCOUNT, event_type="position"))
     assert positions, "a position event matches by the account inside its snapshot"
+
+
+def test_records_folded_one_by_one_as_committed_give_the_ledger_and_tail_a_restarted_console_reads() -> None:
+    records = _records()
+    ledger, tail = Ledger(), Tail()
+    for record in records:  # as the console follows the recorder's commits
+        event = fold_record(ledger, record)
+        if event is None:
+            tail.add_raw(record.payload)
+        else:
+            tail.add(event)
+    read_back, read_tail = fold_records(records)
+    assert list(tail.lines) == list(read_tail.lines)
+    assert (ledger.last_seq, ledger.events_seen) == (read_back.last_seq, read_back.events_seen) == (len(records),) * 2
+    assert ledger.accounts[ACCOUNT].state == read_back.accounts[ACCOUNT].state
+    assert [(t.entry_ts, t.pnl) for t in ledger.trades] == [(t.entry_ts, t.pnl) for t in read_back.trades]
+
+
+def test_the_tail_decodes_events_kept_as_bytes_when_read_in_the_order_they_came() -> None:
+    records = _records()[:6]
+    tail = Tail(kept=4)
+    for record in records[:3]:
+        tail.add_raw(record.payload)
+    tail.add(json.loads(records[3].payload))
+    for record in records[4:]:
+        tail.add_raw(record.payload)
+    assert list(tail.lines) == [tail_line(json.loads(r.payload)) for r in records[2:]]
 
 
 def test_an_empty_ledger_has_no_accounts() -> None:

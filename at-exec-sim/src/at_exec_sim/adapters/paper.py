@@ -7,12 +7,14 @@ crosses them. A stop market rests until the last price reaches its stop and fill
 reduces, and is canceled (``nothing_to_reduce``) when there is none. :meth:`modify` changes a
 resting order in place (exec-sim's emulated bracket children are resized and trailed that way).
 Useful as a stand-in for a broker account in demos and reconciliation drills. Its state lives in
-memory: a restart of exec-sim forgets what rested here.
+exec-sim's memory and has no store of its own: after a restart :meth:`restore` rebuilds it from
+what exec-sim published (``VenueRouter.restore``): positions and cash from the fills, the resting
+orders with their ids, sizes and prices (a bracket child's OCO is exec-sim's, rebuilt with it).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -41,6 +43,7 @@ class PaperBroker:
         slippage_ticks: Decimal = Decimal(0),
     ) -> None:
         self._last = last_price
+        self._initial_cash = dict(cash)
         self._cash = dict(cash)
         self._fees = fees or FeeModel()
         self._slip = slippage_ticks
@@ -54,6 +57,25 @@ class PaperBroker:
 
     async def close(self) -> None:
         """It holds no connection."""
+
+    def restore(
+        self,
+        fills: Iterable[tuple[Instrument, OrderSide, Execution]],
+        resting: Iterable[tuple[str, Instrument, OrderSpec]],
+    ) -> int:
+        """Its book after a restart, from what exec-sim published: every fill booked here in order
+        (positions and cash by the same arithmetic as when they happened), and the orders resting
+        here (client order id, instrument, spec as last modified) put back under their ids. What
+        was here before is replaced, so calling it again changes nothing. How many orders rest.
+        """
+        self._cash, self._positions = dict(self._initial_cash), {}
+        self._resting, self._orders = {}, {}
+        for inst, side, ex in fills:
+            self._book(inst, side, ex)
+        for client_order_id, inst, spec in resting:
+            self._resting[client_order_id] = _Resting(client_order_id, inst, spec)
+            self._keep(ExecutionReport(client_order_id, ReportStatus.ACCEPTED, f"PAPER-{client_order_id}"))
+        return len(self._resting)
 
     async def submit(self, client_order_id: str, instrument: Instrument, spec: OrderSpec) -> ExecutionReport:
         if spec.order_type is OrderType.STOP_LIMIT:

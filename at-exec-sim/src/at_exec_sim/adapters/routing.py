@@ -34,6 +34,7 @@ not change meanwhile, so an answer racing a fill from elsewhere is dropped (and 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -50,6 +51,7 @@ from at_exec_sim.adapters.reconcile import judge
 from at_exec_sim.domain.brackets import SUFFIX
 from at_exec_sim.domain.ports import UNKNOWN_ORDER, BrokerAdapter, ExecutionReport, OrderBook, ReportStatus
 from at_exec_sim.domain.records import OPEN_STATUSES, OrderRecord, Route
+from at_exec_sim.domain.venue import Execution
 from at_exec_sim.errors import VenueUnavailableError
 
 log = get_logger("at_exec_sim.routing")
@@ -163,13 +165,44 @@ class VenueRouter:
         for link in self.links.values():
             await self._connect(link, book)
 
-    async def close_all(self) -> None:
-        """Close every venue's connection; a failure is logged and the others are closed."""
+    def restore(self, book: OrderBook) -> dict[str, int]:
+        """After recovery, before anything is sent: each venue whose book lives in exec-sim's memory
+        (the paper broker: its adapter has ``restore``) gets it back from what exec-sim published,
+        its fills (positions, cash) and the orders open there (same client and venue ids, the size
+        and prices as last modified). One submitted whose answer was never published rests too:
+        the broker never had it, and the next poll books its acceptance. A market order never
+        rests: one a crash interrupted is finished by the recovery (looked up here first, then
+        sent). The orders restored, per venue.
+        """
+        out: dict[str, int] = {}
         for link in self.links.values():
+            restore = getattr(link.adapter, "restore", None)
+            if restore is None:
+                continue
+            fills = [
+                (book.instrument(f.instrument_id), f.side, Execution(f.quantity, f.price, f.fee, f.liquidity))
+                for f in book.fills_at([link.name])
+            ]
+            resting = [
+                (r.client_order_id, book.instrument(r.instrument_id), r.spec)
+                for r in book.orders_at([link.name])
+                if r.status in OPEN_STATUSES and r.spec.order_type is not OrderType.MARKET
+            ]
+            out[link.name] = restore(fills, resting)
+            log.info("venue_book_restored", venue=link.name, fills=len(fills), resting=out[link.name])
+        return out
+
+    async def close_all(self) -> None:
+        """Close every venue's connection, all at once (each adapter's close is bounded: a shutdown
+        takes the longest of them, not their sum); a failure is logged and the others are closed."""
+
+        async def close(link: VenueLink) -> None:
             try:
                 await link.adapter.close()
             except Exception as exc:  # shutting down: log, close the others
                 log.warning("venue_close_failed", venue=link.name, error=_describe(exc))
+
+        await asyncio.gather(*(close(link) for link in self.links.values()))
 
     async def _connect(self, link: VenueLink, book: OrderBook) -> bool:
         try:

@@ -221,6 +221,10 @@ class ExecutionEngine:
         """The orders canceled since the ``start``-th cancel (0: all), in the order they were canceled."""
         return self.cache.canceled[start:]
 
+    def fills_at(self, venues: Collection[str]) -> list[FillEvent]:
+        """The fills booked at these venues, in the order they were booked."""
+        return [f for f in self.cache.fills if f.venue in venues]
+
     def instrument(self, instrument_id: str) -> Instrument:
         """The instrument (raises ``UnknownInstrumentError``)."""
         inst = self.ctx.instrument(instrument_id)

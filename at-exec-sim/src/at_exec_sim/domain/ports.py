@@ -14,7 +14,7 @@ from enum import StrEnum
 from typing import Protocol, runtime_checkable
 
 from at_core.catalog import Instrument
-from at_core.events import Event
+from at_core.events import Event, FillEvent
 from at_core.models.orders import OrderSpec
 from at_exec_sim.domain.records import OrderRecord, Route
 from at_exec_sim.domain.venue import Execution
@@ -142,6 +142,10 @@ class OrderBook(Protocol):
 
     def canceled_from(self, start: int) -> list[OrderRecord]:
         """The orders canceled since the ``start``-th cancel (0: all), in the order they were canceled."""
+        ...
+
+    def fills_at(self, venues: Collection[str]) -> list[FillEvent]:
+        """The fills booked at these venues, in the order they were booked."""
         ...
 
     def on_report(self, client_order_id: str, report: ExecutionReport, purpose: str = "submit") -> list[Event]:

@@ -32,10 +32,8 @@ class Resolved:
 class InstrumentResolver:
     """:meth:`InstrumentCatalog.resolve` at a UTC ns time, answered as :class:`Resolved`."""
 
-    def __init__(self, catalog: InstrumentCatalog, max_entries: int = 4096) -> None:
+    def __init__(self, catalog: InstrumentCatalog) -> None:
         self.catalog = catalog
-        # Accepted as before; the bound that applies now is the catalog's (at_core.catalog.MEMO_SIZE).
-        self.max_entries = max_entries
         self._today = (-1, _EPOCH)  # (UTC day number, its date): one tuple, read and replaced whole
 
     def resolve(self, ticker: str, now_ns: int) -> Resolved:

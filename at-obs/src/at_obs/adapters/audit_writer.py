@@ -8,6 +8,10 @@ came (each stream's own order is kept: its consumer waits for its batch before f
 next). A caller's ``append`` returns only once its batch is committed; a failed transaction
 fails every batch in it (each is then naked and redelivered, as before).
 
+``on_recorded`` hears every committed transaction's records, in ``seq`` order, on the event
+loop, before any of its callers resumes: the console's live feed (what is in the record, once,
+with no second subscription to the bus and no second decode of what the consumers fetched).
+
 One long-lived thread instead of ``asyncio.to_thread`` per batch: the store's calls block
 (an fsync), and a thread pool hop per batch cost as much as the SQL.
 """
@@ -43,13 +47,20 @@ class _Batch:
 #: Told each transaction's outcome, in the writer's thread: (records written, seconds) or the error.
 OnCommit = Callable[[list[AuditRecord], float], None]
 OnError = Callable[[Exception], None]
+#: Told each committed transaction's records (none skipped, ``seq`` order), on the event loop.
+OnRecorded = Callable[[list[AuditRecord]], None]
 
 
 _Results = list[tuple[asyncio.Future[list[AuditRecord]], list[AuditRecord] | BaseException]]
 
 
-def _settle(results: _Results) -> None:
-    """Resolve the futures of one transaction (on their loop's thread)."""
+def _settle(results: _Results, recorded: list[AuditRecord], on_recorded: OnRecorded | None) -> None:
+    """Tell ``on_recorded`` the transaction's records, then resolve its futures (on their loop's thread)."""
+    if on_recorded is not None and recorded:
+        try:
+            on_recorded(recorded)
+        except Exception as exc:  # a listener's bug must never leave a caller waiting
+            log.error("audit_writer_listener_failed", error=repr(exc), exc_info=exc)
     for future, result in results:
         if future.done():  # the consumer was stopped meanwhile: its batch comes again
             continue
@@ -70,12 +81,14 @@ class AuditWriter:
         max_events: int = 1024,
         on_commit: OnCommit | None = None,
         on_error: OnError | None = None,
+        on_recorded: OnRecorded | None = None,
     ) -> None:
         self.store = store
         self.linger_s = linger_s
         self.max_events = max_events
         self._on_commit = on_commit
         self._on_error = on_error
+        self._on_recorded = on_recorded
         self._queue: queue.SimpleQueue[_Batch | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
@@ -168,6 +181,8 @@ class AuditWriter:
             else:  # a record belongs to the first batch that carried its event
                 result = [written.pop(e.event_id) for e, _ in batch.items if e.event_id in written]
             by_loop.setdefault(batch.loop, []).append((batch.future, result))
-        for loop, results in by_loop.items():
+        recorded = outcome if isinstance(outcome, list) else []
+        for loop, results in by_loop.items():  # the listener hears it once, on the first batch's loop
             with contextlib.suppress(RuntimeError):  # a closed loop: nobody waits for these any more
-                loop.call_soon_threadsafe(_settle, results)  # one wake-up of the loop per transaction
+                loop.call_soon_threadsafe(_settle, results, recorded, self._on_recorded)  # one wake-up per transaction
+            recorded = []

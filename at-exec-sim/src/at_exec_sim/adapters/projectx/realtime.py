@@ -12,6 +12,11 @@ pysignalr reconnects a dropped socket itself; when its run ends (the hub refused
 the host is down) this loop builds a new client with the current token after a backoff.
 The token goes in the ``Authorization`` header (renewed tokens included), never in a URL
 that could be logged.
+
+On stop the socket is closed with a bounded handshake (:data:`CLOSE_TIMEOUT_S`), then the loop
+is cancelled (with it any reconnect the close started): a hub gone silent (a half-open socket)
+used to hold a SIGTERM for the client's 10 s connection timeout, which pysignalr also uses as
+the close timeout. Nothing is lost by not waiting: the hub only tells exec-sim to ask REST.
 """
 
 from __future__ import annotations
@@ -31,6 +36,8 @@ log = get_logger("at_exec_sim.projectx")
 
 EVENTS = ("GatewayUserAccount", "GatewayUserOrder", "GatewayUserPosition", "GatewayUserTrade")
 SUBSCRIPTIONS = ("SubscribeAccounts", "SubscribeOrders", "SubscribePositions", "SubscribeTrades")
+#: How long a stop waits for the hub to answer the close handshake before dropping the socket.
+CLOSE_TIMEOUT_S = 0.5
 
 
 class UserHub:
@@ -66,12 +73,13 @@ class UserHub:
             self._task = asyncio.create_task(self._run(), name="projectx-user-hub")
 
     async def stop(self) -> None:
-        """Close the socket (a cancelled pysignalr run leaves it open), then end the loop."""
+        """Close the socket (a cancelled pysignalr run leaves it open), bounded, then end the loop."""
         transport = getattr(self._client, "_transport", None)
         ws = getattr(transport, "_ws", None)  # pysignalr has no public close: its open socket, if any
         if ws is not None:
-            with contextlib.suppress(Exception):
-                await ws.close()
+            ws.close_timeout = CLOSE_TIMEOUT_S  # websockets then drops the TCP connection itself
+            with contextlib.suppress(Exception):  # TimeoutError included: a socket that would not even take the frame
+                await asyncio.wait_for(ws.close(), CLOSE_TIMEOUT_S * 2)
         await stop_task(self._task)
         self._task = None
 

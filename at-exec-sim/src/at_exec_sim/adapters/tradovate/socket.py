@@ -13,6 +13,10 @@ SignalR or socket.io), so it is spoken here in ~100 lines on top of ``websockets
 A push tells exec-sim to reconcile by REST (the broker's state of each order, its fills);
 every reconnect (after a backoff) authorizes with the current token, syncs again and tells
 exec-sim to reconcile, so what happened while it was down is booked.
+
+The close handshake is bounded (:data:`CLOSE_TIMEOUT_S`, websockets' default is 10 s): on stop
+the cancelled session closes its socket on the way out, and a server gone silent (a half-open
+socket) no longer holds a SIGTERM until the bounded cancel gives up on it.
 """
 
 from __future__ import annotations
@@ -30,6 +34,10 @@ from at_core.runtime.tasks import stop_task
 from at_exec_sim.adapters.health import NO_HEALTH, BrokerHealth
 
 log = get_logger("at_exec_sim.tradovate")
+
+
+#: How long a close waits for the server's answer before websockets drops the TCP connection.
+CLOSE_TIMEOUT_S = 0.5
 
 
 class SocketRefusedError(Exception):
@@ -94,7 +102,7 @@ class TradovateSocket:
         delay = self.backoff_s
         while True:
             try:
-                async with connect(self.url, open_timeout=10, ping_interval=None) as ws:
+                async with connect(self.url, open_timeout=10, ping_interval=None, close_timeout=CLOSE_TIMEOUT_S) as ws:
                     await self._session(ws)
                     delay = self.backoff_s
             except asyncio.CancelledError:

@@ -17,6 +17,7 @@ from typing import Any
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from nats.aio.client import Client
 
 from at_core.runtime.logging import get_logger
 from at_obs.adapters.notifier import Notifier
@@ -25,6 +26,7 @@ from at_obs.adapters.notifier import stop as stop_notifier
 from at_obs.api.console import auth_routes, control, live, pages, state
 from at_obs.api.console.deps import Forbidden, NotSignedIn, templates
 from at_obs.console_settings import ConsoleSettings
+from at_obs.service import Recorder
 
 PREFIX = "/console"
 STATIC = Path(__file__).parent / "static"
@@ -99,6 +101,11 @@ async def _start_notifier(notifier: Notifier, app: FastAPI) -> None:
             await asyncio.sleep(5.0)
 
 
+def _nats_of(recorder: Recorder) -> Client | None:
+    """The recorder's own NATS connection (the health page's consumer lag), None before it connects."""
+    return recorder.bus.nc if recorder.bus is not None else None
+
+
 def include(app: FastAPI, settings: ConsoleSettings) -> None:
     """Serve the console on ``app`` (unless ``AT_OBS_CONSOLE_ENABLED=false``).
 
@@ -118,16 +125,20 @@ def include(app: FastAPI, settings: ConsoleSettings) -> None:
     @asynccontextmanager
     async def lifespan(a: FastAPI) -> AsyncIterator[Any]:
         async with inner(a) as inner_state:
-            console = state.ConsoleState(settings, metrics=a.state.service.metrics)
+            recorder = a.state.service
+            console = state.ConsoleState(settings, metrics=recorder.metrics, nats=lambda: _nats_of(recorder))
             a.state.console = console
+            # The live feed is what the recorder commits: listening before the store is read loses nothing.
+            recorder.record_listeners.append(console.on_recorded)
             # The store loads in the background: the recorder is ready meanwhile, pages say "loading".
-            console.tasks.append(asyncio.create_task(state.start(console, a.state.service.store), name="console-start"))
+            console.tasks.append(asyncio.create_task(state.start(console, recorder.store), name="console-start"))
             notifier = Notifier(settings, metrics=a.state.service.metrics) if settings.notify_routes else None
             if notifier is not None:
                 console.tasks.append(asyncio.create_task(_start_notifier(notifier, a), name="notifier-start"))
             try:
                 yield inner_state
             finally:
+                recorder.record_listeners.remove(console.on_recorded)
                 await state.stop(console)
                 if notifier is not None:
                     await stop_notifier(notifier)

@@ -1,17 +1,20 @@
 """The console's running state: the ledger and tail, the live feed, SSE listeners, the health poll.
 
-Started by the console router's lifespan after the recorder's (so the store is open): it
-subscribes to the live feed first and buffers, folds the audit store in a thread, then
-applies the buffered events (the ledger ignores an event it has already folded), so nothing
-between the store scan and the subscription is lost.
+The live feed is what the recorder commits (:attr:`Recorder.record_listeners`, on the event
+loop, each transaction's records in ``seq`` order): the console shows what is in the record,
+as a restarted console reads it back, and the events the consumers fetched are not received
+or decoded a second time. Started by the console router's lifespan after the recorder's (so
+the store is open): it listens first and buffers, folds the audit store in a thread, then
+applies the buffered records newer than the fold, so nothing between the two is lost or
+shown twice.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,12 +25,13 @@ from at_core.metrics import Metrics
 from at_core.runtime.logging import get_logger
 from at_core.runtime.tasks import stop_task
 from at_obs.adapters.audit_store import AuditStore
-from at_obs.adapters.console_feed import subscribe_all
 from at_obs.adapters.service_probes import HealthSnapshot, poll_health
 from at_obs.console_settings import ConsoleSettings
+from at_obs.domain.chain import AuditRecord
 from at_obs.domain.console.auth import LoginThrottle
-from at_obs.domain.console.fold import READ_BATCH, fold_records
+from at_obs.domain.console.fold import READ_BATCH, fold_record, fold_records
 from at_obs.domain.console.ledger import Ledger
+from at_obs.domain.console.payload import decode_payload
 from at_obs.domain.console.tail import Tail
 
 log = get_logger("at_obs.console")
@@ -45,11 +49,12 @@ class ConsoleState:
     listeners: set[asyncio.Queue[dict[str, Any]]] = field(default_factory=set)
     health: HealthSnapshot = field(default_factory=HealthSnapshot)
     http: httpx.AsyncClient = field(default_factory=lambda: httpx.AsyncClient(timeout=2.0))
-    nc: Client | None = None
+    #: The recorder's NATS connection, for the consumer lag on the health page (None while it has none).
+    nats: Callable[[], Client | None] = lambda: None
     loaded: bool = False
     logins: LoginThrottle = field(default_factory=LoginThrottle)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
-    _buffer: list[dict[str, Any]] = field(default_factory=list)
+    _buffer: list[AuditRecord] = field(default_factory=list)
 
     def count(self, name: str, *labels: str) -> None:
         """Add one to a ``console_*`` counter (nothing without metrics)."""
@@ -61,16 +66,21 @@ class ConsoleState:
         if self.metrics is not None:
             self.metrics.gauge("console_stream_listeners").set(len(self.listeners))
 
-    def on_event(self, event: dict[str, Any]) -> None:
-        """A live event: into the ledger and tail (or the buffer while the store loads), then to listeners."""
+    def on_recorded(self, records: list[AuditRecord]) -> None:
+        """Records just committed: into the ledger and tail (or the buffer while the store loads)."""
         if not self.loaded:
-            self._buffer.append(event)
+            self._buffer.extend(records)
             return
-        self._apply(event)
+        for record in records:
+            self._apply(record)
 
-    def _apply(self, event: dict[str, Any]) -> None:
-        self.ledger.apply(event)
-        line = self.tail.add(event)
+    def _apply(self, record: AuditRecord) -> None:
+        """Fold one record; decode it only if the ledger reads it or a browser follows the tail."""
+        event = fold_record(self.ledger, record)
+        if event is None and not self.listeners:
+            self.tail.add_raw(record.payload)  # decoded if a page shows it
+            return
+        line = self.tail.add(event if event is not None else decode_payload(record.payload))
         for queue in list(self.listeners):
             try:
                 queue.put_nowait(line)
@@ -89,17 +99,17 @@ class ConsoleState:
 
 
 async def start(state: ConsoleState, store: AuditStore) -> None:
-    """Subscribe, load the store, then poll health; a feed that cannot connect is retried."""
+    """Load the store (the caller listens to the recorder first), then poll health."""
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one INFO line per health probe otherwise
-    state.tasks.append(asyncio.create_task(_connect_feed(state), name="console-feed"))
     started = time.perf_counter()
     ledger, tail = await asyncio.to_thread(fold_records, store.iter_records(READ_BATCH))
     state.ledger, state.tail = ledger, tail
     state.loaded = True
     if state.metrics is not None:
         state.metrics.gauge("console_loaded").set(1)
-    for event in state._buffer:
-        state._apply(event)
+    for record in state._buffer:
+        if record.seq > ledger.last_seq:  # older ones were committed before the fold read them
+            state._apply(record)
     state._buffer.clear()
     log.info(
         "console_loaded",
@@ -110,20 +120,13 @@ async def start(state: ConsoleState, store: AuditStore) -> None:
     state.tasks.append(asyncio.create_task(_poll_health(state), name="console-health"))
 
 
-async def _connect_feed(state: ConsoleState) -> None:
-    while state.nc is None:
-        try:
-            state.nc = await subscribe_all(state.settings, state.on_event)
-        except Exception as exc:  # NATS not up yet: the pages still serve the store
-            log.warning("console_feed_connect_failed", error=repr(exc))
-            await asyncio.sleep(2.0)
-
-
 async def _poll_health(state: ConsoleState) -> None:
     s = state.settings
     while True:
         try:
-            snap = await poll_health(state.http, s.console_health_urls, state.nc, s.prometheus_url, s.alertmanager_url)
+            snap = await poll_health(
+                state.http, s.console_health_urls, state.nats(), s.prometheus_url, s.alertmanager_url
+            )
             snap.polled_ns = time.time_ns()
             state.health = snap
         except Exception as exc:  # the page shows the last poll; the next one tries again
@@ -134,7 +137,4 @@ async def _poll_health(state: ConsoleState) -> None:
 async def stop(state: ConsoleState) -> None:
     for task in state.tasks:
         await stop_task(task)
-    if state.nc is not None:
-        with contextlib.suppress(Exception):
-            await state.nc.close()
     await state.http.aclose()

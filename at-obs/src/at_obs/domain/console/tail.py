@@ -6,6 +6,8 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
+from at_obs.domain.console.payload import decode_payload
+
 TAIL_KEPT = 500
 
 
@@ -47,15 +49,34 @@ def tail_line(event: dict[str, Any]) -> dict[str, Any]:
 
 
 class Tail:
-    """The last :data:`TAIL_KEPT` tail lines, newest last."""
+    """The last :data:`TAIL_KEPT` tail lines, newest last.
+
+    An event added as its bytes (:meth:`add_raw`) is decoded only when the lines are read: a
+    recorder nobody watches keeps 500 payloads and decodes none of them.
+    """
 
     def __init__(self, kept: int = TAIL_KEPT) -> None:
-        self.lines: deque[dict[str, Any]] = deque(maxlen=kept)
+        self._lines: deque[dict[str, Any]] = deque(maxlen=kept)
+        self._raw: deque[bytes] = deque(maxlen=kept)  # newer than every line, not decoded yet
+
+    @property
+    def lines(self) -> deque[dict[str, Any]]:
+        self._decode_raw()
+        return self._lines
 
     def add(self, event: dict[str, Any]) -> dict[str, Any]:
+        self._decode_raw()  # the order of the events is kept
         line = tail_line(event)
-        self.lines.append(line)
+        self._lines.append(line)
         return line
+
+    def add_raw(self, payload: bytes) -> None:
+        """An event's canonical JSON, decoded if and when it is shown."""
+        self._raw.append(payload)
+
+    def _decode_raw(self) -> None:
+        while self._raw:
+            self._lines.append(tail_line(decode_payload(self._raw.popleft())))
 
     def latest(self, flt: TailFilter, limit: int = 100) -> list[dict[str, Any]]:
         return [line for line in self.lines if flt.matches(line)][-limit:]
