@@ -1,4 +1,10 @@
-"""Make an event durable: JetStream if it acknowledges in time, else the local outbox."""
+"""Make an event durable: JetStream if it acknowledges in time, else the local outbox.
+
+An event goes straight to the outbox, without trying JetStream, only while the outbox holds an
+earlier event of its ordering lane (``domain/lanes.py``: its account and instrument), or one of
+no lane: the order that matters, per position, is kept, and one position's slow ack does not
+send every other position's alerts to disk.
+"""
 
 from __future__ import annotations
 
@@ -11,13 +17,14 @@ from at_core.runtime.bus import EventBus, PublishError
 from at_core.runtime.logging import get_logger
 from at_core.serialization import decode_event, encode_event
 from at_gateway.adapters.outbox import Outbox
+from at_gateway.domain.lanes import lane_of
 from at_gateway.errors import NotDurable, Stored
 
 log = get_logger("at_gateway.publisher")
 
 
 class DurablePublisher:
-    """Publishes to JetStream; on failure (or while older events wait) appends to the outbox."""
+    """Publishes to JetStream; on failure (or while older events of its lane wait) appends to the outbox."""
 
     def __init__(self, bus: EventBus | None, outbox: Outbox, metrics: Metrics, timeout_s: float) -> None:
         self.bus = bus
@@ -34,24 +41,43 @@ class DurablePublisher:
         stream sequence of the message JetStream already held under it (within its duplicate
         window): this one was dropped.
 
+        The event waits in the outbox, JetStream not tried, while the outbox holds an earlier event
+        of its lane or one of no lane (an event of no lane waits while it holds anything).
+
         Raises:
             NotDurable: neither JetStream nor the outbox took it.
         """
         timeout = self.timeout_s if budget_s is None else min(self.timeout_s, budget_s)
-        if self.bus is not None and self.outbox.depth() == 0 and self.bus.connected and timeout > 0:
+        lane = lane_of(event)
+        if self.outbox.holds_back(lane):
+            why = self.outbox.why(lane)
+        elif self.bus is None or not self.bus.connected:
+            why = "nats_down"
+        elif timeout <= 0:
+            why = "no_time_left"
+        else:
             try:
                 ack = await self.bus.publish(event, timeout=timeout, msg_id=msg_id)  # bounded by the ack timeout
             except (PublishError, TimeoutError):
                 self.metrics.counter("publish_errors_total").inc()
+                why = "publish_failed"
             else:
                 dup = msg_id is not None and ack is not None and ack.duplicate
                 return Stored("jetstream", ack.seq if dup and ack is not None else None)
         try:
-            self.outbox.put(event.event_id, encode_event(event), msg_id)
+            self.outbox.put(event.event_id, encode_event(event), msg_id, lane)
         except Exception as exc:
             raise NotDurable(str(exc)) from exc
-        self.metrics.gauge("outbox_depth").set(self.outbox.depth())
-        log.warning("event_queued_in_outbox", event_id=event.event_id, depth=self.outbox.depth())
+        depth = self.outbox.depth()
+        self.metrics.gauge("outbox_depth").set(depth)
+        log.warning(
+            "event_queued_in_outbox",
+            event_id=event.event_id,
+            reason=why,
+            lane=lane,
+            depth=depth,
+            lanes=self.outbox.lanes(),
+        )
         self._wake.set()
         return Stored("outbox")
 
@@ -73,7 +99,11 @@ class DurablePublisher:
                 await self._drainer
 
     async def drain_once(self) -> int:
-        """Publish queued events in order; stop at the first failure. Returns how many went out."""
+        """Publish queued events in order (all lanes, by insertion); stop at the first failure.
+
+        Each row is deleted only once JetStream acknowledged it, under its own message id: a row
+        published but not deleted (a crash) is dropped by JetStream's de-duplication when drained
+        again. Returns how many went out."""
         if self.bus is None or not self.bus.connected:
             return 0
         sent = 0
