@@ -14,7 +14,7 @@ CORE_WHEEL := dist/at_core-$(CORE_VERSION)-py3-none-any.whl
 CORE_SRC := $(shell find at-core/src -name '*.py' -o -name '*.yaml' | sort) at-core/pyproject.toml at-core/README.md
 SERVICE_META := $(foreach s,$(SERVICES),$(s)/pyproject.toml)
 
-.PHONY: help setup build-core test lint format typecheck imports schemas schemas-check test-packages demo up bench bench-gateway bench-exec bench-e2e bench-burst bench-console bench-backtest bench-recorder bench-bus bench-agents clean
+.PHONY: help setup build-core test lint format typecheck imports schemas schemas-check test-packages demo up bench bench-gateway bench-outbox bench-exec bench-e2e bench-burst bench-console bench-backtest bench-recorder bench-bus bench-agents clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 18
@@ -82,6 +82,9 @@ up: setup ## Run the whole stack for real alerts, supervised (ports/settings: AT
 bench-gateway: setup ## Gateway throughput and latency against a bare FastAPI ceiling
 	$(PY) at-gateway/bench/bench_gateway.py
 
+bench-outbox: setup ## The gateway's outbox lanes: one position stuck, how many other alerts go to disk (before/after in one run)
+	$(PY) at-gateway/bench/bench_outbox_lanes.py
+
 bench-exec: setup ## exec-sim events/s in-process and over NATS
 	$(PY) at-exec-sim/bench/bench_exec.py
 
@@ -103,7 +106,7 @@ bench-agents: setup ## The agents' CPU per alert in process (signal, position, a
 bench-recorder: setup ## The recorder's CPU per 1,000 events (paced and a backlog) on a real nats-server
 	$(PY) at-obs/bench/bench_recorder.py
 
-bench: bench-bus bench-gateway bench-agents bench-exec bench-recorder bench-e2e bench-burst bench-console bench-backtest ## Every benchmark, printed with same-run baselines
+bench: bench-bus bench-gateway bench-outbox bench-agents bench-exec bench-recorder bench-e2e bench-burst bench-console bench-backtest ## Every benchmark, printed with same-run baselines
 
 BACKTEST_DAYS ?= 5
 bench-backtest: setup ## One-minute MES bars, an alert an hour, through agents and exec-sim: events/s (BACKTEST_DAYS=252 for a year)
