@@ -21,17 +21,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import io
 import json
 import os
 import random
+import shutil
 import statistics
 import subprocess
 import sys
 import tarfile
 import tempfile
 import time
-from pathlib import Path
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 from signal_stream import T0, signal_stream
@@ -163,9 +165,11 @@ def against(ref: str, rounds: int, alerts: int, warmup: int) -> None:
     repo = Path(__file__).resolve().parents[2]
     with tempfile.TemporaryDirectory() as tmp:
         archive = subprocess.run(
-            ["git", "-C", str(repo), "archive", ref, "at-agents/src"], check=True, capture_output=True
+            [shutil.which("git") or "/usr/bin/git", "-C", str(repo), "archive", ref, "at-agents/src"],
+            check=True,
+            capture_output=True,
         ).stdout
-        with tarfile.open(fileobj=__import__("io").BytesIO(archive)) as tar:
+        with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
             tar.extractall(tmp, filter="data")
         sides = {"base": f"{tmp}/at-agents/src", "new": None}
         got: dict[str, list[dict[str, Any]]] = {"base": [], "new": []}
@@ -177,8 +181,10 @@ def against(ref: str, rounds: int, alerts: int, warmup: int) -> None:
                 cmd = [sys.executable, __file__, "--alerts", str(alerts), "--warmup", str(warmup), "--json"]
                 out = subprocess.run(cmd, env=env, check=True, capture_output=True, text=True).stdout
                 got[side].append(json.loads(out.strip().splitlines()[-1]))
-    med = {side: {k: statistics.median(r[k] for r in rs) for k in ("path_p50_us", "path_mean_us", "cpu_us")}
-           for side, rs in got.items()}
+    med = {
+        side: {k: statistics.median(r[k] for r in rs) for k in ("path_p50_us", "path_mean_us", "cpu_us")}
+        for side, rs in got.items()
+    }
     for side in ("base", "new"):
         runs = " / ".join(f"{r['path_p50_us']:.0f}" for r in got[side])
         print(

@@ -263,7 +263,9 @@ class AgentsService:
             for m, result in zip(waiting, done, strict=True):
                 results[m.agent_id], elapsed[m.agent_id] = result, took
         for member in members:  # in the committee's order, whichever way each ran
-            self._member_view(votes, member, results[member.agent_id], signal, config, elapsed[member.agent_id], id_ts_ns)
+            self._member_view(
+                votes, member, results[member.agent_id], signal, config, elapsed[member.agent_id], id_ts_ns
+            )
         if debate is not None:
             for turn in await debate:  # the debate bounds itself (deadline, budget): it always returns
                 self._turn_view(votes, turn, signal)
