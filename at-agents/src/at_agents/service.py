@@ -32,7 +32,7 @@ from at_agents.domain.analysis import Agent, Analysis
 from at_agents.domain.committee import CommitteeConfig, Member
 from at_agents.domain.context import Bar, MarketContext
 from at_agents.domain.debate import Turn
-from at_agents.domain.decision import analysis_event, decide
+from at_agents.domain.decision import analysis_event, decide, id_time_ns, rule_analysis_event
 from at_agents.domain.llm_analyst import LlmAgentSpec, LlmInputs, build_inputs
 from at_agents.domain.memory import MemoryEntry, StrategyMemory
 from at_core.clock import Clock, ManualClock
@@ -65,6 +65,7 @@ class Votes:
     views: dict[str, Analysis] = field(default_factory=dict)
     analyses: dict[str, AgentAnalysisEvent] = field(default_factory=dict)
     dropped: dict[str, str] = field(default_factory=dict)
+    timed: list[tuple[str, float]] = field(default_factory=list)  # (member, seconds): observed after the publish
 
 
 @dataclass
@@ -139,6 +140,8 @@ class AgentsService:
             out: list[Event] = [*votes.analyses.values(), *([proposal] if proposal else [])]
             if self.bus is not None:  # in order, acks awaited together; a failure redelivers the signal
                 await self.bus.publish_many(out)
+            # what follows is off the proposal's path: metrics, decision log, memory, the log line
+            self._count_votes(votes)
             self._count_outcome(config, proposal, started)
             self._record(signal, config, votes.analyses, proposal, reason, reference)
             await self._remember(signal, proposal, reason, reference, now)
@@ -245,6 +248,7 @@ class AgentsService:
         results: dict[str, Analysis | BaseException] = {}
         elapsed: dict[str, float] = {}
         waiting = [m for m in members if not self._runs_inline(m.agent_id)]
+        id_ts_ns = id_time_ns(signal)  # the derived ids' time part, read once for every analysis
         t0 = time.perf_counter()
         tasks = [
             asyncio.create_task(asyncio.wait_for(self._run_agent(m.agent_id, signal, ctx, now), config.deadline_s))
@@ -259,7 +263,9 @@ class AgentsService:
             for m, result in zip(waiting, done, strict=True):
                 results[m.agent_id], elapsed[m.agent_id] = result, took
         for member in members:  # in the committee's order, whichever way each ran
-            self._member_view(votes, member, results[member.agent_id], signal, config, elapsed[member.agent_id])
+            self._member_view(
+                votes, member, results[member.agent_id], signal, config, elapsed[member.agent_id], id_ts_ns
+            )
         if debate is not None:
             for turn in await debate:  # the debate bounds itself (deadline, budget): it always returns
                 self._turn_view(votes, turn, signal)
@@ -294,8 +300,10 @@ class AgentsService:
         signal: SignalEvent,
         config: CommitteeConfig,
         elapsed: float,
+        id_ts_ns: int,
     ) -> None:
-        """One member's view (abstaining when it missed the deadline or failed), counted and timed."""
+        """One member's view (abstaining when it missed the deadline or failed) and its analysis event;
+        a drop is counted and logged here, its latency and stance once the proposal is published."""
         agent_id = member.agent_id
         if isinstance(result, TimeoutError):
             votes.dropped[agent_id] = f"missed the {config.deadline_s}s deadline"
@@ -309,13 +317,22 @@ class AgentsService:
             view = Analysis.abstain(f"dropped: {result!r}"[:200])
         else:
             view = result
-        self.health[agent_id] = "ok" if agent_id not in votes.dropped else "degraded"
-        self._labelled("histogram", "agent_latency_seconds", agent_id).observe(elapsed)
         votes.views[agent_id] = view
+        votes.timed.append((agent_id, elapsed))
         latency = None if self.settings.replay_mode else Decimal(str(round(elapsed * 1000, 3)))
-        votes.analyses[agent_id] = analysis_event(self.factory, signal, agent_id, self.kind_of(agent_id), view, latency)
-        stance = "abstained" if view.abstained else str(view.stance)
-        self._labelled("counter", "decisions_total", agent_id, stance).inc()
+        if agent_id in self.llm_agents:  # an LLM's view stays validated
+            votes.analyses[agent_id] = analysis_event(self.factory, signal, agent_id, "llm", view, latency)
+        else:  # a rule agent's view was validated when made: its event is not validated again
+            votes.analyses[agent_id] = rule_analysis_event(self.factory, signal, agent_id, view, latency, id_ts_ns)
+
+    def _count_votes(self, votes: Votes) -> None:
+        """Each member's health, latency and stance, once the proposal is on its way."""
+        for agent_id, elapsed in votes.timed:
+            view = votes.views[agent_id]
+            self.health[agent_id] = "ok" if agent_id not in votes.dropped else "degraded"
+            self._labelled("histogram", "agent_latency_seconds", agent_id).observe(elapsed)
+            stance = "abstained" if view.abstained else str(view.stance)
+            self._labelled("counter", "decisions_total", agent_id, stance).inc()
 
     def _turn_view(self, votes: Votes, turn: Turn, signal: SignalEvent) -> None:
         """One debate turn's view and analysis event, counted."""
