@@ -14,7 +14,9 @@ Run: ``.venv/bin/python at-exec-sim/bench/bench_exec.py [--quotes 50000,200000] 
    every output acknowledged);
 3. the cost of a quote as the number of accounts grows (the shipped 5, then 1,000 more, a
    position in every tenth): what a firm with many accounts on one instance pays per tick,
-   and per account holding the instrument (the best of ``--repeat`` alternating runs of each).
+   and per account holding the instrument (the best of ``--repeat`` alternating runs of each);
+4. the proposal path: CPU per proposal of ``on_proposal`` and of encoding its outputs and their
+   subjects (``bench_proposal.py``; run that alone with ``--base-src`` for a same-run A/B).
 
 Numbers, not assertions: speed targets are never tests.
 """
@@ -291,6 +293,14 @@ def main() -> None:
         f"(every tenth holding ES) = {many_us / few_us:.1f}x; "
         f"{(many_us - few_us) / holders:,.2f} us per holder, "
         f"{(many_us - few_us) / (many - few) * 1e3:,.0f} ns per extra account"
+    )
+
+    from bench_proposal import proposal_path_us  # section 4: the same figure bench_proposal.py prints
+
+    decide_us, encode_us, per = min((proposal_path_us(10_000) for _ in range(args.repeat)), key=lambda r: r[0] + r[1])
+    print(
+        f"proposal path: CPU {decide_us:,.1f} us on_proposal + {encode_us:,.1f} us encode+subject of its "
+        f"{per:.1f} outputs = {decide_us + encode_us:,.1f} us per proposal (10,000 proposals, best of {args.repeat})"
     )
 
 

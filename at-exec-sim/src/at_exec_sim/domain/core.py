@@ -38,25 +38,19 @@ class EngineContext:
     catalog: InstrumentCatalog
     factory: EventFactory
     clock: Clock
-    # instruments looked up once: the catalog builds a future from its id's parts on every get,
-    # which was a quarter of a quote's cost; ``add_instrument`` forgets the id it replaces
-    known: dict[str, Instrument] = field(default_factory=dict)
 
     def instrument(self, instrument_id: str) -> Instrument | None:
-        """The instrument, or None when the catalog does not know it (the risk check denies it)."""
-        inst = self.known.get(instrument_id)
-        if inst is not None:
-            return inst
+        """The instrument, or None when the catalog does not know it (the risk check denies it).
+
+        The catalog keeps what it built (bounded) and forgets it on ``add``: no cache of its own here."""
         try:
-            inst = self.known[instrument_id] = self.catalog.get(instrument_id)
+            return self.catalog.get(instrument_id)
         except UnknownInstrumentError:
             return None
-        return inst
 
     def add_instrument(self, instrument: Instrument) -> None:
         """A venue's instrument into the catalog (it replaces one with the same id)."""
         self.catalog.add(instrument)
-        self.known.pop(instrument.instrument_id, None)
 
 
 @dataclass

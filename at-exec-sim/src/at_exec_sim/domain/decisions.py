@@ -94,11 +94,13 @@ class PreTradeRisk:
             venue=rt.config.venue if rt else None,
             brackets_at_venue=rt.config.brackets_at_venue if rt else False,
         )
+        if order.client_order_id != client_order_id:
+            # named before the check: its rounding copies the order once, with the id (not twice)
+            order = order.model_copy(update={"client_order_id": client_order_id})
         try:
             rounded, reasons = risk.check(order, ctx)
         except Exception as exc:  # fail closed and visible: a denial, never an input dropped after N tries
             rounded, reasons = order, [RiskReason(code=RiskReasonCode.INTERNAL_ERROR, message=_internal(exc))]
-        rounded = rounded.model_copy(update={"client_order_id": client_order_id})
         reasons = [_explained(r, mark) for r in reasons]
         decision = self._decision(cause, rt, account_id, instrument_id, rounded, reasons, mark)
         cache.decided[cause.event_id] = decision
