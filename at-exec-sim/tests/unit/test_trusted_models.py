@@ -10,7 +10,7 @@ from tests.helpers import T0, D, engine, factory, proposal, quote
 from at_core.events import AccountStateEvent
 from at_core.models.enums import OrderSide
 from at_core.models.portfolio import RuleHeadroom
-from at_exec_sim.domain.trusted import check_trusted, trusted
+from at_core.models.trusted import check_trusted, trusted
 
 ES = "ES.CME"
 MS = 1_000_000

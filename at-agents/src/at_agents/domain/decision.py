@@ -6,12 +6,12 @@ from decimal import Decimal
 
 from at_agents.domain.analysis import Analysis
 from at_agents.domain.committee import CommitteeConfig, combine, desired, gate
-from at_agents.domain.trusted import check_trusted, trusted
 from at_core.clock import NANOS_PER_MILLI
 from at_core.events import AgentAnalysisEvent, AgentVote, EventFactory, SignalEvent, TradeProposalEvent
 from at_core.ids import derive_id, ulid_timestamp_ms
 from at_core.models.enums import OrderSide, OrderType, TimeInForce
 from at_core.models.orders import OrderSpec
+from at_core.models.trusted import check_trusted, trusted
 
 FOLLOWER = "signal_follower"
 SIZER = "volatility_sizer"

@@ -18,12 +18,12 @@ from at_core.events import AccountStateEvent, Event
 from at_core.ids import derive_id, ulid_timestamp_ms
 from at_core.models.enums import OrderSide
 from at_core.models.portfolio import RuleHeadroom
+from at_core.models.trusted import check_trusted, trusted
 from at_exec_sim.domain.core import EngineCache, EngineContext
 from at_exec_sim.domain.held_pnl import hold
 from at_exec_sim.domain.portfolio import MissingRate, to_account
 from at_exec_sim.domain.records import AccountRuntime, pnl_currency
 from at_exec_sim.domain.rules import trading_day
-from at_exec_sim.domain.trusted import check_trusted, trusted
 
 _ACCOUNT_STATE = AccountStateEvent.type_name()
 _ACCOUNT_STATE_VERSION = AccountStateEvent.SCHEMA_VERSION

@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 from at_core.markets.calendars import get_calendar
 from at_core.models.portfolio import RuleHeadroom
 from at_core.models.risk import BreachKind, LossBasis, RiskProfile, TrailingBasis
-from at_exec_sim.domain.trusted import check_trusted, trusted
+from at_core.models.trusted import check_trusted, trusted
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _ZERO = Decimal(0)
