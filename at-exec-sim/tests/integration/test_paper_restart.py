@@ -124,9 +124,9 @@ async def polled(proc: ExecSimProcess, rounds: int = 3) -> None:
     assert proc.proc.poll() is None
 
 
-async def test_a_kill_9_leaves_the_paper_stop_and_target_resting_and_a_quote_through_the_stop_fills_it_once(
-    paper: Paper,
-) -> None:
+async def bracketed_position(paper: Paper) -> tuple[ExecSimProcess, Watch, str]:
+    """A first exec-sim process, a bracketed proposal filled on paper with both children resting
+    (the watch follows its correlation); the entry's client order id."""
     p = bracketed(paper.f)
     watch = await Watch(p.correlation_id).start(paper.url)
     first = ExecSimProcess(paper.env, paper.run_dir, "exec-sim-1")
@@ -134,7 +134,17 @@ async def test_a_kill_9_leaves_the_paper_stop_and_target_resting_and_a_quote_thr
         await first.ready()
         await paper.bus.publish(p)
         await watch.until(lambda got: sum(1 for e in got if e.event_type == "order_accepted" and e.bracket_role) == 2)
-        coid = watch.first("risk_decision").client_order_id
+    except BaseException:
+        await first.stop()
+        raise
+    return first, watch, watch.first("risk_decision").client_order_id
+
+
+async def test_a_kill_9_leaves_the_paper_stop_and_target_resting_and_a_quote_through_the_stop_fills_it_once(
+    paper: Paper,
+) -> None:
+    first, watch, coid = await bracketed_position(paper)
+    try:
         sl, tp = f"{coid}:sl", f"{coid}:tp"
         before = await first.orders("demo-1")
         first.kill9()
@@ -178,14 +188,8 @@ async def test_a_kill_9_leaves_the_paper_stop_and_target_resting_and_a_quote_thr
 
 
 async def test_a_child_resized_before_the_kill_comes_back_at_its_new_size(paper: Paper) -> None:
-    p = bracketed(paper.f)
-    watch = await Watch(p.correlation_id).start(paper.url)
-    first = ExecSimProcess(paper.env, paper.run_dir, "exec-sim-1")
+    first, watch, coid = await bracketed_position(paper)
     try:
-        await first.ready()
-        await paper.bus.publish(p)
-        await watch.until(lambda got: sum(1 for e in got if e.event_type == "order_accepted" and e.bracket_role) == 2)
-        coid = watch.first("risk_decision").client_order_id
         cut = proposal(paper.f, "demo-1", EURUSD, OrderSide.SELL, "400")  # the position cut by another order
         await paper.bus.publish(cut)
         await watch.until(lambda got: sum(1 for e in got if e.event_type == "order_updated") == 2)

@@ -5,19 +5,16 @@ to disk."""
 from __future__ import annotations
 
 import asyncio
-import random
 import sqlite3
 from pathlib import Path
 
 import nats
 import pytest
 from tests.conftest import SECRET, RunningGateway, fixture_body
+from tests.events import quote, signal
 
-from at_core.clock import ManualClock
-from at_core.events import Event, EventFactory, MarketDataEvent, QuoteData, SignalEvent
-from at_core.ids import IdGenerator
+from at_core.events import Event
 from at_core.metrics.gateway import CATALOG
-from at_core.models.enums import AssetClass, IngestSource, SignalAction
 from at_core.runtime.bus import EventBus
 from at_core.serialization import decode_event, encode_event
 from at_core.testing import NatsServer
@@ -91,29 +88,6 @@ async def test_an_alert_queued_for_one_position_sends_no_other_position_s_alert_
     await gw.stop()
 
 
-_CLOCK = ManualClock(1_795_000_000_000_000_000)
-_FACTORY = EventFactory("gateway", _CLOCK, IdGenerator(_CLOCK, random.Random(11)))
-
-
-def _signal(account: str, instrument: str, alert_id: str) -> SignalEvent:
-    return _FACTORY.make(
-        SignalEvent,
-        origin=IngestSource.TRADINGVIEW,
-        account_id=account,
-        strategy_id="default",
-        instrument_id=instrument,
-        asset_class=AssetClass.FUTURE,
-        ticker="MES1!",
-        action=SignalAction.BUY,
-        alert_id=alert_id,
-    )
-
-
-def _quote(instrument: str) -> MarketDataEvent:
-    data = QuoteData(bid="6012.00", ask="6012.25", bid_size="1", ask_size="1")
-    return _FACTORY.make(MarketDataEvent, instrument_id=instrument, venue="CME", data=data)
-
-
 async def test_each_lane_keeps_its_order_and_an_event_of_no_lane_holds_back_every_lane(
     nats_server: NatsServer, tmp_path: Path
 ) -> None:
@@ -122,19 +96,19 @@ async def test_each_lane_keeps_its_order_and_an_event_of_no_lane_holds_back_ever
     outbox = Outbox(tmp_path / "outbox.sqlite3")
     publisher = DurablePublisher(bus, outbox, CATALOG.build(), timeout_s=2.0)
     try:
-        a1, a2 = _signal("paper-1", "MES.CME", "a1"), _signal("paper-1", "MES.CME", "a2")
-        b1, b2 = _signal("paper-2", "MES.CME", "b1"), _signal("paper-2", "MES.CME", "b2")
-        quote = _quote("MES.CME")
+        a1, a2 = signal("paper-1", "MES.CME", "a1"), signal("paper-1", "MES.CME", "a2")
+        b1, b2 = signal("paper-2", "MES.CME", "b1"), signal("paper-2", "MES.CME", "b2")
+        md = quote("MES.CME")
         assert (await publisher.publish(a1, budget_s=0)).sink == "outbox"  # no time left: to disk
         assert (await publisher.publish(b1)).sink == "jetstream"  # another account: not held back
         assert (await publisher.publish(a2)).sink == "outbox"  # behind a1
-        assert (await publisher.publish(quote)).sink == "outbox"  # no lane: behind everything queued
+        assert (await publisher.publish(md)).sink == "outbox"  # no lane: behind everything queued
         assert (await publisher.publish(b2)).sink == "outbox"  # behind the quote, which may matter to it
         assert outbox.depth() == 4 and outbox.lanes() == 3
         assert await publisher.drain_once() == 4
         assert [s.alert_id for s in await _stream(nats_server.url)] == ["b1", "a1", "a2", "b2"]
-        assert [e.event_id for e in await _stream(nats_server.url, "AT_MARKET_DATA")] == [quote.event_id]
-        assert (await publisher.publish(_signal("paper-1", "MES.CME", "a3"))).sink == "jetstream"  # drained
+        assert [e.event_id for e in await _stream(nats_server.url, "AT_MARKET_DATA")] == [md.event_id]
+        assert (await publisher.publish(signal("paper-1", "MES.CME", "a3"))).sink == "jetstream"  # drained
     finally:
         outbox.close()
         await bus.close()
@@ -145,9 +119,9 @@ async def test_an_outbox_written_before_lanes_is_migrated_and_drained_once_in_or
 ) -> None:
     settings = make_settings(publish_timeout_s=0.3)
     old = [
-        _signal("paper-1", "MES.CME", "old-1"),
-        _signal("paper-2", "MNQ.CME", "old-2"),
-        _signal("paper-1", "MES.CME", "old-3"),
+        signal("paper-1", "MES.CME", "old-1"),
+        signal("paper-2", "MNQ.CME", "old-2"),
+        signal("paper-1", "MES.CME", "old-3"),
     ]
     db = sqlite3.connect(settings.outbox_path, isolation_level=None)  # the format before lanes
     db.execute(

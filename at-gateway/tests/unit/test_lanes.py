@@ -2,34 +2,16 @@
 
 from __future__ import annotations
 
-import random
 import sqlite3
 from pathlib import Path
 
-from at_core.clock import ManualClock
-from at_core.events import ChartSnapshotEvent, Event, EventFactory, MarketDataEvent, SignalEvent
-from at_core.ids import IdGenerator
-from at_core.models.enums import AssetClass, IngestSource, SignalAction
+from tests.events import signal
+
+from at_core.events import ChartSnapshotEvent, Event, MarketDataEvent
 from at_core.serialization import encode_event
 from at_core.testing import example_events
 from at_gateway.adapters.outbox import Outbox
 from at_gateway.domain.lanes import QueuedLanes, lane_from_text, lane_of, lane_text
-
-FACTORY = EventFactory("gateway", ManualClock(1_795_000_000_000_000_000), IdGenerator(ManualClock(0), random.Random(3)))
-
-
-def signal(account: str = "paper-1", instrument: str = "MES.CME") -> SignalEvent:
-    return FACTORY.make(
-        SignalEvent,
-        origin=IngestSource.TRADINGVIEW,
-        account_id=account,
-        strategy_id="default",
-        instrument_id=instrument,
-        asset_class=AssetClass.FUTURE,
-        ticker="MES1!",
-        action=SignalAction.BUY,
-    )
-
 
 A, B = lane_of(signal("paper-1", "MES.CME")), lane_of(signal("paper-1", "MNQ.CME"))
 
