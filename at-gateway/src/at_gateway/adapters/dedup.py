@@ -117,7 +117,9 @@ class Deduplicator:
         return event_id
 
     def reserve(self, key: str, event_id: str) -> None:
-        """Hold ``key`` for ``event_id`` in this process (before any await: a concurrent repeat waits on nothing)."""
+        """Remember in this process that ``key``'s first event is ``event_id`` (recorded, or found on
+        disk, in the KV or in the stream). A repeat arriving while the first attempt is still storing
+        is held by the service's in-flight attempts, not by this."""
         self._local[key] = (event_id, time.monotonic() + self.window_s)
         self._local.move_to_end(key)
         while len(self._local) > _LOCAL_MAX:
