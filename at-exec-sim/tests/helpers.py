@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import random
 from decimal import Decimal
+from importlib import resources
+from pathlib import Path
+
+import yaml
 
 from at_core.catalog import InstrumentCatalog
 from at_core.clock import ManualClock
@@ -108,3 +112,17 @@ def proposal(
         stop_price=D(stop_loss) if stop_loss else None,
         automated=automated,  # False: as if a person placed it (Apex refuses automated entries)
     )
+
+
+def without_sessions(directory: Path, *profile_ids: str) -> Path:
+    """``directory`` (a ``profiles_dir``) holding copies of these shipped profiles with no session
+    window. A real exec-sim process reads the wall clock, so under a profile's session rule a test
+    would pass or fail by the hour it runs: after 15:10 Chicago, or at a weekend, a Topstep entry
+    is refused. Tests of sessions drive an engine on a manual clock instead."""
+    directory.mkdir(exist_ok=True)
+    shipped = resources.files("at_exec_sim.data.profiles")
+    for profile_id in profile_ids:
+        profile = yaml.safe_load(shipped.joinpath(f"{profile_id}.yaml").read_text())
+        profile["limits"].pop("sessions")
+        (directory / f"{profile_id}.yaml").write_text(yaml.safe_dump(profile))
+    return directory

@@ -21,7 +21,7 @@ import nats
 import pytest
 from tests.fakes.projectx import FakeProjectX
 from tests.fakes.tradovate import FakeTradovate
-from tests.helpers import factory, proposal, quote
+from tests.helpers import factory, proposal, quote, without_sessions
 from tests.integration.test_broker_routing import Watch
 from tests.integration.test_prop_broker_routing import ACCOUNTS, BRACKET
 from tests.process import ExecSimProcess, exec_sim
@@ -69,6 +69,8 @@ async def brokers(nats_server: NatsServer, tmp_path: Path) -> AsyncIterator[Brok
         settings = {
             "nats_url": nats_server.url,
             "accounts_file": str(accounts),
+            # the process's clock is the wall clock: the rules hold at any hour the tests run
+            "profiles_dir": str(without_sessions(tmp_path / "profiles", "topstepx_150k", "topstepx_50k", "apex_50k")),
             "projectx_user_name": px.user_name,
             "projectx_api_key": px.api_key,
             "projectx_account": px.account["name"],
