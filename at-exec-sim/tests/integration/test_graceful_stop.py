@@ -67,11 +67,6 @@ async def test_an_entry_in_flight_at_sigterm_is_found_at_the_broker_by_the_next_
     fake.hang_places = False
     fake.release.set()
 
-    def entries() -> list[dict[str, Any]]:
-        if venue == "TOPSTEPX":
-            return [o for o in brokers.px.orders.values() if o["customTag"] == coid]
-        return [c for c in brokers.tv.commands if c.get("clOrdId") == coid]
-
     async with exec_sim(brokers.env, brokers.run_dir, "exec-sim-2") as again:
         await asyncio.wait_for(
             watch.until(lambda got: sum(1 for e in got if e.event_type == "order_accepted" and e.bracket_role) == 2),
@@ -79,6 +74,6 @@ async def test_an_entry_in_flight_at_sigterm_is_found_at_the_broker_by_the_next_
         )
         orders = await again.orders(account)
         assert [orders[c]["status"] for c in (coid, f"{coid}:sl", f"{coid}:tp")] == ["filled", "accepted", "accepted"]
-        assert len(entries()) == 1  # found by its key, never placed twice
+        assert len(brokers.placed(venue, coid)) == 1  # found by its key, never placed twice
         assert len(fake.orders) == 3  # the entry and its two children
     await watch.close()

@@ -49,6 +49,12 @@ class Brokers:
     env: dict[str, str]
     run_dir: Path
 
+    def placed(self, venue: str, coid: str) -> list[dict[str, Any]]:
+        """The entries the venue's fake broker holds for ``coid`` (by its own client-id field)."""
+        if venue == "TOPSTEPX":
+            return [o for o in self.px.orders.values() if o["customTag"] == coid]
+        return [c for c in self.tv.commands if c.get("clOrdId") == coid]
+
 
 @pytest.fixture
 async def brokers(nats_server: NatsServer, tmp_path: Path) -> AsyncIterator[Brokers]:
@@ -153,12 +159,7 @@ async def test_a_kill_9_after_the_entry_reached_the_broker_and_before_its_answer
     fake.hang_places = False
     fake.release.set()
 
-    def entries() -> list[dict[str, Any]]:
-        if venue == "TOPSTEPX":
-            return [o for o in brokers.px.orders.values() if o["customTag"] == coid]
-        return [c for c in brokers.tv.commands if c.get("clOrdId") == coid]
-
-    assert len(entries()) == 1
+    assert len(brokers.placed(venue, coid)) == 1
     async with exec_sim(brokers.env, brokers.run_dir, "exec-sim-2") as again:
         await asyncio.wait_for(
             watch.until(lambda got: sum(1 for e in got if e.event_type == "order_accepted" and e.bracket_role) == 2),
@@ -168,7 +169,7 @@ async def test_a_kill_9_after_the_entry_reached_the_broker_and_before_its_answer
         assert (orders[coid]["status"], orders[f"{coid}:sl"]["status"], orders[f"{coid}:tp"]["status"]) == (
             "filled", "accepted", "accepted",
         )  # fmt: skip
-        assert len(entries()) == 1  # found by its key at the broker, never placed twice
+        assert len(brokers.placed(venue, coid)) == 1  # found by its key at the broker, never placed twice
         kids = fake.children(coid)
         assert set(kids) == {"sl", "tp"}
         assert len(fake.orders) == 3  # one entry, its two children: nothing doubled
