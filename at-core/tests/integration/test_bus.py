@@ -269,6 +269,43 @@ async def test_a_batch_handler_gets_events_in_stream_order_and_all_are_acked(nat
     await bus.close()
 
 
+async def test_a_lingering_consumer_hands_events_published_one_by_one_over_as_one_batch(
+    nats_url: str, unique_token: str
+) -> None:
+    bus = await _bus(nats_url)
+    got: asyncio.Queue[list[str]] = asyncio.Queue()
+
+    async def handler(items: list[tuple[Event, Delivery]]) -> None:
+        await got.put([event.event_id for event, _ in items])
+
+    await bus.consume_batches(subjects.FILLS, handler, durable=f"t-{unique_token}", linger_s=2.0)
+    fills = _fills(3)
+    for fill in fills:  # one by one, each acked: without the linger, each would be a batch of its own
+        await bus.publish(fill)
+    assert await asyncio.wait_for(got.get(), 10) == [f.event_id for f in fills]
+    assert await _settled(bus, f"t-{unique_token}") == (0, 0)
+    await bus.close()
+
+
+async def test_a_lingering_consumer_hands_a_whole_batch_over_without_waiting_out_the_linger(
+    nats_url: str, unique_token: str
+) -> None:
+    bus = await _bus(nats_url)
+    fills = _fills(6)
+    await bus.publish_many(fills)
+    got: asyncio.Queue[list[str]] = asyncio.Queue()
+
+    async def handler(items: list[tuple[Event, Delivery]]) -> None:
+        await got.put([event.event_id for event, _ in items])
+
+    # A linger far past the deadline below: only a full batch ending it early gets them in time.
+    await bus.consume_batches(subjects.FILLS, handler, durable=f"t-{unique_token}", batch=3, linger_s=60.0)
+    first = await asyncio.wait_for(got.get(), 10)
+    second = await asyncio.wait_for(got.get(), 10)
+    assert first + second == [f.event_id for f in fills]
+    await bus.close()
+
+
 async def test_a_failing_batch_is_redelivered_whole(nats_url: str, unique_token: str) -> None:
     bus = await _bus(nats_url)
     fills = _fills(4)

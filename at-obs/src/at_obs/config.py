@@ -31,6 +31,16 @@ class ObsSettings(ConsoleSettings):
             "to commit them in one transaction (acks wait for that commit)"
         ),
     )
+    fetch_linger_s: float = Field(
+        default=0.05,
+        ge=0,
+        le=1.0,
+        description=(
+            "How long each stream's consumer lets a first event wait for others before handing the "
+            "batch to the audit writer: the record lags by up to this, for far less CPU per event at "
+            "a trickle (0 hands each event over as it comes)"
+        ),
+    )
     audit_sqlite_synchronous: Literal["FULL", "NORMAL"] = Field(
         default="FULL",
         description=(

@@ -36,6 +36,7 @@ async def start(rec: Recorder) -> None:
                 stream=spec.name,
                 max_deliver=UNLIMITED,  # a store outage delays the audit log, never leaves a gap in it
                 deliver_misrouted=True,  # kept as evidence; at-audit-verify flags them
+                linger_s=rec.settings.fetch_linger_s,  # off the order path: fewer, larger batches
             )
         )
     rec.tasks.append(asyncio.create_task(run_jetstream_poller(rec), name="jetstream-poller"))

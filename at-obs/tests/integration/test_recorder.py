@@ -248,3 +248,21 @@ async def test_a_broker_mismatch_is_recorded_on_its_subject_and_verifies(setting
         ]
         verified = (await client.get("/audit/verify")).json()
         assert verified["ok"] and verified["problems"] == [], "at.state.<account>.broker.<venue> is its family"
+
+
+async def test_events_published_one_by_one_within_the_fetch_linger_share_a_transaction_per_stream(
+    settings: ObsSettings,
+) -> None:
+    session = recorded_session()  # ten events on several streams, each publish acked before the next
+    lingering = settings.model_copy(update={"fetch_linger_s": 1.0})
+    async with recorder(lingering) as client:
+        await _publish(settings.nats_url, session)
+
+        async def all_recorded() -> bool:
+            return await _head(client) == len(session)
+
+        await eventually(all_recorded)
+        metrics = (await client.get("/metrics")).text
+        line = next(x for x in metrics.splitlines() if x.startswith("at_obs_audit_append_seconds_count"))
+        assert int(float(line.split()[-1])) <= len(subjects.STREAMS) < len(session)
+        assert (await client.get("/audit/verify")).json()["ok"]

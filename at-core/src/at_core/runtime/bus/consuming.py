@@ -101,6 +101,7 @@ class Consuming:
         batch: int,
         nak_delay_s: float,
         deliver_misrouted: bool,
+        linger_s: float = 0.0,
     ) -> Consumer:
         """See :meth:`at_core.runtime.bus.EventBus.consume_batches`."""
         sub, name = await self.bind(options, stream)
@@ -108,7 +109,7 @@ class Consuming:
         async def together(msgs: list[Msg]) -> None:
             await self._handle_batch(msgs, handler, nak_delay_s, deliver_misrouted)
 
-        return self._start(sub, together, batch, options.durable, name)
+        return self._start(sub, together, batch, options.durable, name, linger_s)
 
     async def bind(self, options: DurableOptions, stream: str | None) -> tuple[JetStreamContext.PullSubscription, str]:
         """Bind to the existing durable (created by provisioning, never here unless ``create``).
@@ -160,10 +161,16 @@ class Consuming:
         self.consumers.clear()
 
     def _start(
-        self, sub: JetStreamContext.PullSubscription, on_msgs: OnMessages, batch: int, durable: str, stream: str
+        self,
+        sub: JetStreamContext.PullSubscription,
+        on_msgs: OnMessages,
+        batch: int,
+        durable: str,
+        stream: str,
+        linger_s: float = 0.0,
     ) -> Consumer:
         stopping = asyncio.Event()
-        window = PullWindow(sub, batch)
+        window = PullWindow(sub, batch, linger_s)
         task = asyncio.create_task(pull_loop(window, on_msgs, stopping), name=f"consumer:{durable}")
         consumer = Consumer(task, sub, stopping, durable, stream, window)
         self.consumers.append(consumer)
