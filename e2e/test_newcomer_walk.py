@@ -135,14 +135,17 @@ class Up:
         out, _ = self.proc.communicate(timeout=timeout)
         return self.proc.returncode, "\n".join(self.lines) + "\n" + out
 
-    def stop(self) -> None:
+    def stop(self) -> str:
+        """Ctrl-C, as an operator would; what `make up` said (SIGKILL after 60 s without an exit)."""
+        out = ""
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGINT)
             try:
-                self.proc.communicate(timeout=60)
+                out, _ = self.proc.communicate(timeout=60)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
-                self.proc.communicate()
+                out, _ = self.proc.communicate()
+        return "\n".join(self.lines) + "\n" + (out or "")
 
 
 async def _idle(nats_url: str, password: str) -> None:
@@ -247,5 +250,5 @@ async def test_a_newcomer_trades_on_paper_sees_a_death_reported_and_verifies_a_r
         assert replay.returncode == 0, out.decode()
         assert "identical" in out.decode()
     finally:
-        target.stop()
-    assert target.proc.returncode == 130
+        said = target.stop()
+    assert target.proc.returncode == 130, said[-6000:]

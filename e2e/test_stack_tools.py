@@ -6,6 +6,7 @@ import re
 import signal
 import socket
 import subprocess
+import time
 import sys
 from pathlib import Path
 
@@ -114,6 +115,26 @@ def test_a_process_that_dies_is_named_with_its_pid_its_signal_and_its_last_lines
     assert f"doomed (pid {doomed.pid}) exited: killed by SIGKILL" in message
     assert "about to fail" in message and str(tmp_path / "doomed.log") in message
     assert stack_mod.exit_description(3) == "exit code 3"
+
+
+def test_a_stop_signals_every_service_at_once_kills_and_names_a_hung_one_and_stops_nats_last(tmp_path: Path) -> None:
+    stk = stack_mod.new_stack(tmp_path, pick_free_ports=True)
+    procs = stack_mod.Processes(stk)
+    gone = tmp_path / "gone"
+    procs.commands = {  # the first process stands for nats-server: it must outlive the services
+        "nats": f"trap 'test -e {gone}/a && test -e {gone}/b && touch {gone}/nats-last; exit 0' TERM; "
+        "echo up; while :; do sleep 0.05; done",
+        "a": f"trap 'touch {gone}/a; exit 0' TERM; echo up; while :; do sleep 0.05; done",
+        "hung": "trap '' TERM; echo up; while :; do sleep 0.05; done",
+        "b": f"trap 'touch {gone}/b; exit 0' TERM; echo up; while :; do sleep 0.05; done",
+    }
+    gone.mkdir()
+    procs.start_all()
+    while not all("up" in procs.log(name) for name in procs.commands):  # every trap is set
+        time.sleep(0.05)
+    hung = procs.signal_and_wait(["a", "hung", "b"], signal.SIGTERM, grace_s=1.0)
+    assert hung == ["hung"] and not procs.procs.keys() - {"nats"}
+    assert procs.stop_all() == [] and (gone / "nats-last").exists()
 
 
 def test_the_banner_gives_a_url_to_paste_the_template_the_warning_and_the_admin_credentials(tmp_path: Path) -> None:

@@ -44,6 +44,8 @@ PROCESS = {s.name: s.process for s in SERVICE_TABLE}
 DEFAULT_MONITOR_PORT = 8222
 #: Settings the stack sets itself (it generates the NATS users): never taken from the environment.
 STACK_OWNED = ("NATS_URL", "NATS_USER", "NATS_PASSWORD")
+#: How long a stop waits for processes to exit on SIGTERM before it SIGKILLs them.
+STOP_GRACE_S = 20.0
 NATS_PORT_VAR, MONITOR_PORT_VAR = "AT_STACK_NATS_PORT", "AT_STACK_NATS_MONITOR_PORT"
 
 
@@ -282,8 +284,10 @@ def wait_ready(stack: Stack, timeout: float = 90.0) -> dict[str, bool]:
 def stop(stack: Stack) -> None:
     """Stop every process of the stack, services first, nats-server last."""
     if stack.processes is not None:
-        stack.processes.stop_all()
+        hung = stack.processes.stop_all()
         stack.processes = None
+        for name in hung:  # said where the operator looks: a stop that needs SIGKILL is a bug to chase
+            print(f"{name} did not stop within {STOP_GRACE_S:.0f}s of SIGTERM: killed (see {name}.log)", file=sys.stderr)
 
 
 @contextlib.contextmanager
@@ -451,23 +455,34 @@ class Processes:
                 raise ProcessDied(name, proc.pid, returncode, log_file, self.log(name, 20))
 
     def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
-        proc = self.procs.pop(name, None)
-        if proc is None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, sig)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:  # a shutdown that hangs must not outlive the stack
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=10)
-        with contextlib.suppress(ProcessLookupError):  # what else the group holds (bash gone, its child not)
-            os.killpg(proc.pid, signal.SIGKILL)
+        self.signal_and_wait([name], sig)
 
-    def stop_all(self) -> None:
-        for name in reversed(list(self.procs)):
-            self.kill(name, signal.SIGTERM)
+    def signal_and_wait(self, names: list[str], sig: int, grace_s: float = STOP_GRACE_S) -> list[str]:
+        """Send ``sig`` to each named process group at once, wait up to ``grace_s`` for them all,
+        SIGKILL whoever is left; return the names that had to be killed."""
+        procs = {name: proc for name in names if (proc := self.procs.pop(name, None)) is not None}
+        for proc in procs.values():
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, sig)
+        deadline = time.monotonic() + grace_s
+        hung: list[str] = []
+        for name, proc in procs.items():
+            try:
+                proc.wait(timeout=max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:  # a shutdown that hangs must not outlive the stack
+                hung.append(name)
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=10)
+            with contextlib.suppress(ProcessLookupError):  # what else the group holds (bash gone, its child not)
+                os.killpg(proc.pid, signal.SIGKILL)
+        return hung
+
+    def stop_all(self) -> list[str]:
+        """SIGTERM every service at once, then nats-server (the first process) once they are gone,
+        so a stop takes one grace period, not one per process; return who had to be SIGKILLed."""
+        names = list(self.procs)
+        return self.signal_and_wait(names[1:], signal.SIGTERM) + self.signal_and_wait(names[:1], signal.SIGTERM)
 
     def log(self, name: str, lines: int = 40) -> str:
         return tail(self.stack.run_dir / f"{name}.log", lines)
