@@ -6,8 +6,8 @@ import re
 import signal
 import socket
 import subprocess
-import time
 import sys
+import time
 from pathlib import Path
 
 import pytest

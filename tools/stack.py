@@ -287,7 +287,9 @@ def stop(stack: Stack) -> None:
         hung = stack.processes.stop_all()
         stack.processes = None
         for name in hung:  # said where the operator looks: a stop that needs SIGKILL is a bug to chase
-            print(f"{name} did not stop within {STOP_GRACE_S:.0f}s of SIGTERM: killed (see {name}.log)", file=sys.stderr)
+            print(
+                f"{name} did not stop within {STOP_GRACE_S:.0f}s of SIGTERM: killed (see {name}.log)", file=sys.stderr
+            )
 
 
 @contextlib.contextmanager
