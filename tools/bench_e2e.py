@@ -5,8 +5,9 @@ alerts that alternate "buy 1" / "sell 1" on the paper account (each one trade), 
 moment the request's bytes are written to the FillEvent seen on the bus (a keep-alive client of
 its own, ``tools/bench_http.py``: httpx's own CPU per request would count as the system's).
 Baselines measured in the same run: a NATS round trip within this process and one through
-another process (the floor of a bus hop between services: both ends woken), and a gateway GET
-/healthz (the floor of the HTTP hop). Prints tables; asserts nothing (targets live here, not in tests).
+another process (the floor of a bus hop between services: both ends woken), a message through
+JetStream into a pull consumer waiting in another process (the hop the stack's events make), and a
+gateway GET /healthz (the floor of the HTTP hop). Prints tables; asserts nothing (targets live here, not in tests).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from pathlib import Path
 
 import httpx
 import nats
+from nats.js.api import StorageType
 from rich.console import Console
 from rich.table import Table
 
@@ -180,6 +182,51 @@ async def main():
 asyncio.run(main())
 """
 
+#: Takes every message of a JetStream stream through a pull consumer (a fetch always waiting, as a
+#: service's consumer does) and answers with the moment it had it (CLOCK_MONOTONIC, shared by the
+#: processes of one machine): the floor of a hop through JetStream into a waiting service.
+JS_ECHO = """
+import asyncio, sys, time, nats
+async def main():
+    nc = await nats.connect(sys.argv[1], user="admin", password=sys.argv[2])
+    sub = await nc.jetstream().pull_subscribe("bench.hop.in", durable="bench-hop", stream="BENCH_HOP")
+    print("ready", flush=True)
+    while True:
+        try:
+            msgs = await sub.fetch(1, timeout=5)
+        except nats.errors.TimeoutError:
+            continue
+        for msg in msgs:
+            await nc.publish("bench.hop.out", str(time.perf_counter()).encode())
+            await msg.ack()
+asyncio.run(main())
+"""
+
+
+async def jetstream_hop(nc: nats.NATS, stk: stack_mod.Stack, n: int, gap_s: float) -> list[float]:
+    """One-way ms from publishing into a stream to a waiting pull consumer in another process having it."""
+    js = nc.jetstream()
+    await js.add_stream(name="BENCH_HOP", subjects=["bench.hop.in"], storage=StorageType.FILE)
+    out = await nc.subscribe("bench.hop.out")
+    echo = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", JS_ECHO, stk.nats_url, stk.admin_password, stdout=asyncio.subprocess.PIPE
+    )
+    hops: list[float] = []
+    try:
+        assert echo.stdout is not None and (await echo.stdout.readline()).strip() == b"ready"
+        for _ in range(n):
+            await asyncio.sleep(gap_s)
+            t0 = time.perf_counter()
+            await nc.publish("bench.hop.in", b"x" * 600)
+            had = float((await out.next_msg(timeout=5)).data)
+            hops.append((had - t0) * 1000)
+    finally:
+        echo.kill()
+        await echo.wait()
+        await out.unsubscribe()
+        await js.delete_stream("BENCH_HOP")
+    return hops[5:]  # the consumer's first fetches are its warm-up
+
 
 async def baselines(stk: stack_mod.Stack, http: KeepAliveClient, n: int = 500, gap_s: float = 0.02) -> dict:
     """Same-run floors: NATS within this process, NATS through another process (``gap_s`` apart,
@@ -206,6 +253,7 @@ async def baselines(stk: stack_mod.Stack, http: KeepAliveClient, n: int = 500, g
     finally:
         echo.kill()
         await echo.wait()
+    js_hop = await jetstream_hop(nc, stk, n // 2, gap_s)
     await nc.close()
     health = []
     for _ in range(n):
@@ -214,6 +262,7 @@ async def baselines(stk: stack_mod.Stack, http: KeepAliveClient, n: int = 500, g
     return {
         "nats": (pct(rtt, 0.5), pct(rtt, 0.99)),
         "across": (pct(across, 0.5), pct(across, 0.99)),
+        "jetstream": (pct(js_hop, 0.5), pct(js_hop, 0.99), len(js_hop)),
         "http": (pct(health, 0.5), pct(health, 0.99)),
     }
 
@@ -286,6 +335,12 @@ async def measure(
         f"{base['across'][1]:.2f}",
         "250",
     )
+    table.add_row(
+        "JetStream hop into a waiting pull consumer in another process",
+        f"{base['jetstream'][0]:.2f}",
+        f"{base['jetstream'][1]:.2f}",
+        str(base["jetstream"][2]),
+    )
     table.add_row("gateway GET /healthz (HTTP floor)", f"{base['http'][0]:.2f}", f"{base['http'][1]:.2f}", "500")
     table.add_row(
         "alert -> fill (whole stack)",
@@ -320,9 +375,12 @@ async def measure(
     if fixed["unfilled"]:
         console.print(f"not filled at {rate:.0f}/s: {fixed['unfilled']}")
     floor = base["http"][0] / 2 + 3 * base["across"][0]
+    js_floor = base["http"][0] / 2 + 2 * base["jetstream"][0] + base["across"][0]
     console.print(
         f"floor of one alert's path (half the HTTP round trip + 3 bus hops into another process, "
-        f"no work done): {floor:.2f} ms; the whole stack's p50 is {fixed['p50'] / floor:.1f}x that"
+        f"no work done): {floor:.2f} ms core NATS, {js_floor:.2f} ms with the two hops the stack makes "
+        f"through JetStream as it does (the signal into agents, the proposal into exec-sim); the whole stack's p50 "
+        f"is {fixed['p50'] / floor:.1f}x / {fixed['p50'] / js_floor:.1f}x those"
     )
     console.print(
         f"highest sustained rate: {best:.0f} alerts/s (targets: p50 <= 5 ms at 50 alerts/s; >= 150/s sustained)"
