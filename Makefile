@@ -80,6 +80,8 @@ up: setup ## Run the whole stack for real alerts, supervised (ports/settings: AT
 	$(PY) tools/demo.py --serve $(if $(RUN_DIR),--run-dir $(RUN_DIR))
 
 bench-gateway: setup ## Gateway throughput and latency against a bare FastAPI ceiling
+	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get install -y -q wrk >/dev/null 2>&1; } \
+		|| echo "no wrk (apt-get install wrk): the bench's asyncio client drives, on the same cores" >&2
 	$(PY) at-gateway/bench/bench_gateway.py
 
 bench-outbox: setup ## The gateway's outbox lanes: one position stuck, how many other alerts go to disk (before/after in one run)

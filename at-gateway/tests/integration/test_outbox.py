@@ -15,7 +15,7 @@ from tests.events import quote, signal
 
 from at_core.events import Event
 from at_core.metrics.gateway import CATALOG
-from at_core.runtime.bus import EventBus
+from at_core.runtime.bus import EventBus, PublishError
 from at_core.serialization import decode_event, encode_event
 from at_core.testing import NatsServer
 from at_gateway.adapters.outbox import Outbox
@@ -109,6 +109,53 @@ async def test_each_lane_keeps_its_order_and_an_event_of_no_lane_holds_back_ever
         assert [s.alert_id for s in await _stream(nats_server.url)] == ["b1", "a1", "a2", "b2"]
         assert [e.event_id for e in await _stream(nats_server.url, "AT_MARKET_DATA")] == [md.event_id]
         assert (await publisher.publish(signal("paper-1", "MES.CME", "a3"))).sink == "jetstream"  # drained
+    finally:
+        outbox.close()
+        await bus.close()
+
+
+class HeldBus:
+    """The real bus, except that the first publish of one event is held until released, then
+    refused (a fast failure, such as a stream leader changing, at the moment the test chooses)."""
+
+    def __init__(self, bus: EventBus, held_id: str) -> None:
+        self.bus, self.held_id = bus, held_id
+        self.started, self.release = asyncio.Event(), asyncio.Event()
+
+    @property
+    def connected(self) -> bool:
+        return self.bus.connected
+
+    async def publish(self, event: Event, **kwargs):
+        if event.event_id != self.held_id or self.started.is_set():
+            return await self.bus.publish(event, **kwargs)
+        self.started.set()
+        await self.release.wait()
+        raise PublishError(event.event_id, "at.signal", "leader changed")
+
+
+async def test_an_event_waits_for_an_earlier_publish_of_its_lane_in_flight_so_a_failure_keeps_the_order(
+    nats_server: NatsServer, tmp_path: Path
+) -> None:
+    bus = await EventBus.connect(nats_server.url, service="gateway", metrics=CATALOG.build())
+    await bus.ensure_streams()
+    outbox = Outbox(tmp_path / "outbox.sqlite3")
+    a1, a2 = signal("paper-1", "MES.CME", "a1"), signal("paper-1", "MES.CME", "a2")
+    b1 = signal("paper-2", "MES.CME", "b1")
+    held = HeldBus(bus, a1.event_id)
+    publisher = DurablePublisher(held, outbox, CATALOG.build(), timeout_s=2.0)  # type: ignore[arg-type]
+    try:
+        first = asyncio.create_task(publisher.publish(a1))
+        await held.started.wait()  # a1 is on its way, unanswered
+        second = asyncio.create_task(publisher.publish(a2))
+        assert (await publisher.publish(b1)).sink == "jetstream"  # another position does not wait
+        await asyncio.sleep(0.1)
+        assert not second.done()  # a2 waits for a1's answer
+        held.release.set()  # a1 fails: to the outbox, and a2 behind it
+        assert (await first).sink == "outbox" and (await second).sink == "outbox"
+        assert len(publisher.in_flight) == 0  # nothing in flight is remembered
+        assert await publisher.drain_once() == 2
+        assert [s.alert_id for s in await _stream(nats_server.url)] == ["b1", "a1", "a2"]
     finally:
         outbox.close()
         await bus.close()

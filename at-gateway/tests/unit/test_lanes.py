@@ -10,6 +10,7 @@ from tests.events import signal
 from at_core.events import ChartSnapshotEvent, Event, MarketDataEvent
 from at_core.serialization import encode_event
 from at_core.testing import example_events
+from at_gateway.adapters.in_flight import InFlight
 from at_gateway.adapters.outbox import Outbox
 from at_gateway.domain.lanes import QueuedLanes, lane_from_text, lane_of, lane_text
 
@@ -115,3 +116,27 @@ def test_an_outbox_from_before_lanes_is_migrated_and_its_rows_hold_back_every_la
     outbox.delete(outbox.peek(1)[0][0])  # the old row drained: only the new row's lane waits
     assert outbox.holds_back(B) and not outbox.holds_back(A) and outbox.why(B) == "behind_lane"
     outbox.close()
+
+
+async def test_a_publish_in_flight_holds_back_its_own_lane_and_the_no_lane_barrier_only() -> None:
+    flight = InFlight()
+    before, a1 = flight.claim(A)
+    assert before == []  # nothing in flight: go
+    before, b1 = flight.claim(B)
+    assert before == []  # another lane: go
+    before, a2 = flight.claim(A)
+    assert before == [a1]  # the same lane: after a1's answer
+    before, barrier = flight.claim(None)
+    assert set(before) == {a2, b1}  # no lane: after every lane's latest
+    before, _ = flight.claim(B)
+    assert set(before) == {b1, barrier}  # any lane: after its own and the barrier
+
+
+async def test_an_answered_publish_lets_its_waiters_go_and_is_forgotten() -> None:
+    flight = InFlight()
+    _, a1 = flight.claim(A)
+    before, a2 = flight.claim(A)
+    flight.release(A, a1)
+    assert a1.done() and all(f.done() for f in before) and len(flight) == 1  # a2 still in flight
+    flight.release(A, a2)
+    assert len(flight) == 0 and flight.claim(A)[0] == []

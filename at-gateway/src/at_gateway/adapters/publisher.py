@@ -3,7 +3,9 @@
 An event goes straight to the outbox, without trying JetStream, only while the outbox holds an
 earlier event of its ordering lane (``domain/lanes.py``: its account and instrument), or one of
 no lane: the order that matters, per position, is kept, and one position's slow ack does not
-send every other position's alerts to disk.
+send every other position's alerts to disk. An event whose lane has an earlier publish still in
+flight waits for its answer first (``InFlight``): were that one to fail into the outbox, a later
+one taken by JetStream meanwhile would be ahead of it.
 """
 
 from __future__ import annotations
@@ -16,8 +18,9 @@ from at_core.metrics import Metrics
 from at_core.runtime.bus import EventBus, PublishError
 from at_core.runtime.logging import get_logger
 from at_core.serialization import decode_event, encode_event
+from at_gateway.adapters.in_flight import InFlight
 from at_gateway.adapters.outbox import Outbox
-from at_gateway.domain.lanes import lane_of
+from at_gateway.domain.lanes import Lane, lane_of
 from at_gateway.errors import NotDurable, Stored
 
 log = get_logger("at_gateway.publisher")
@@ -33,6 +36,7 @@ class DurablePublisher:
         self.timeout_s = timeout_s
         self._drainer: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
+        self.in_flight = InFlight()
 
     async def publish(self, event: Event, budget_s: float | None = None, msg_id: str | None = None) -> Stored:
         """Where the event went (``jetstream`` or ``outbox``); JetStream is waited for at most ``budget_s``.
@@ -42,13 +46,27 @@ class DurablePublisher:
         window): this one was dropped.
 
         The event waits in the outbox, JetStream not tried, while the outbox holds an earlier event
-        of its lane or one of no lane (an event of no lane waits while it holds anything).
+        of its lane or one of no lane (an event of no lane waits while it holds anything); before
+        that, it waits for the answer to any earlier publish of its lane still in flight (the time
+        waited comes out of ``budget_s``).
 
         Raises:
             NotDurable: neither JetStream nor the outbox took it.
         """
-        timeout = self.timeout_s if budget_s is None else min(self.timeout_s, budget_s)
         lane = lane_of(event)
+        before, mine = self.in_flight.claim(lane)
+        try:
+            if before:  # an earlier publish of its lane is unanswered: its outcome decides this one's way
+                started = asyncio.get_running_loop().time()
+                await asyncio.wait(before)  # never cancels them: they answer within their own timeout
+                if budget_s is not None:
+                    budget_s -= asyncio.get_running_loop().time() - started
+            return await self._publish(event, lane, budget_s, msg_id)
+        finally:
+            self.in_flight.release(lane, mine)
+
+    async def _publish(self, event: Event, lane: Lane, budget_s: float | None, msg_id: str | None) -> Stored:
+        timeout = self.timeout_s if budget_s is None else min(self.timeout_s, budget_s)
         if self.outbox.holds_back(lane):
             why = self.outbox.why(lane)
         elif self.bus is None or not self.bus.connected:

@@ -9,6 +9,10 @@ An event without both fields (market data, a chart of no account), and an outbox
 before lanes existed, has no lane (``None``): it keeps the old conservative rule, a barrier.
 While such an event is queued, every later event waits behind it; and it waits itself while
 anything at all is queued (it may depend on any of it).
+
+The same rule holds for publishes in flight (``adapters/in_flight.py``): an event whose lane has
+an earlier publish not yet answered waits for that answer, so an earlier event that fails into
+the outbox is never overtaken by a later one of its lane that JetStream took meanwhile.
 """
 
 from __future__ import annotations
