@@ -204,7 +204,7 @@ class ExecSim:
         for link in self.venues.links.values():
             accounts = [a for a in self.engine.accounts.values() if a.config.venue == link.name]
             if len(accounts) != 1 or not link.connected:
-                continue  # one broker account per exec-sim account: several cannot be told apart
+                continue  # no account on it (check_accounts refuses a venue named by two)
             rt = accounts[0]
             async with self.lock:
                 busy = self._in_flight(link.name)

@@ -40,7 +40,6 @@ limits:
 """
 ACCOUNTS = """
 accounts:
-  - {account_id: oanda-1, profile: retail, venue: OANDA}
   - {account_id: binance-1, profile: crypto, venue: BINANCE}
   - {account_id: oanda-prop, profile: fx_session, venue: OANDA}
 """
@@ -112,7 +111,7 @@ async def test_an_account_halted_just_before_a_crash_has_its_resting_broker_orde
     clock = ManualClock(T0)
     async with Service(stack.settings, clock):
         limit = proposal(
-            stack.f, "oanda-1", "EUR/USD.OANDA", OrderSide.BUY, "500", order_type=OrderType.LIMIT, limit="1.075"
+            stack.f, PROP, "EUR/USD.OANDA", OrderSide.BUY, "500", order_type=OrderType.LIMIT, limit="1.075"
         )
         resting = await stack.send(limit)
         await resting.until(has("order_accepted"))
@@ -120,7 +119,7 @@ async def test_an_account_halted_just_before_a_crash_has_its_resting_broker_orde
     assert stack.oanda.orders[coid]["state"] == "PENDING"
     halted = stack.f.make(
         TradingStateChangedEvent,
-        account_id="oanda-1",
+        account_id=PROP,
         state=TradingState.HALTED,
         previous_state=TradingState.ACTIVE,
         reason="daily_loss_limit",
@@ -132,7 +131,7 @@ async def test_an_account_halted_just_before_a_crash_has_its_resting_broker_orde
         canceled = (await resting.until(has("order_canceled")))[-1]
         assert (canceled.client_order_id, canceled.reason) == (coid, "daily_loss_limit")
         assert stack.oanda.orders[coid]["state"] == "CANCELLED"
-        assert (await svc.orders("oanda-1"))[coid]["status"] == "canceled"
+        assert (await svc.orders(PROP))[coid]["status"] == "canceled"
     async with Service(stack.settings, clock):  # a second restart finds nothing left to cancel
         pass
     assert sum(1 for e in resting.events if e.event_type == "order_canceled") == 1

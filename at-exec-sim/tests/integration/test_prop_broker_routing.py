@@ -33,7 +33,6 @@ ACCOUNTS = """
 accounts:
   - {account_id: topstep-1, profile: topstepx_150k, venue: TOPSTEPX}
   - {account_id: tradovate-1, profile: topstepx_50k, venue: TRADOVATE}
-  - {account_id: apex-1, profile: apex_50k, venue: TRADOVATE}
 """
 
 
@@ -121,8 +120,10 @@ async def test_an_alert_ends_in_a_fill_at_tradovate_and_the_apex_no_automation_r
         await watch.close()
 
 
-async def test_an_account_whose_firm_forbids_automation_is_denied_before_the_broker(prop: Prop) -> None:
-    async with Service(prop.settings, ManualClock(T0)):
+async def test_an_account_whose_firm_forbids_automation_is_denied_before_the_broker(prop: Prop, tmp_path: Path) -> None:
+    apex = tmp_path / "apex.yaml"  # the Tradovate login is an Apex account's (a venue is one account)
+    apex.write_text("accounts:\n  - {account_id: apex-1, profile: apex_50k, venue: TRADOVATE}\n")
+    async with Service(prop.settings.model_copy(update={"accounts_file": str(apex)}), ManualClock(T0)):
         watch = await prop.send(proposal(prop.f, "apex-1", "MESZ6.TRADOVATE", OrderSide.BUY, "1"))
         await watch.until(has("risk_decision"))
         decision = watch.first("risk_decision")

@@ -80,6 +80,24 @@ def test_check_config_lists_the_accounts_and_refuses_an_unconfigured_venue(tmp_p
         check_config(ExecSimSettings(accounts_file=str(f)))
 
 
+def test_two_accounts_on_one_broker_venue_are_refused_and_any_number_on_the_simulated_one_is_not(
+    tmp_path: Path,
+) -> None:
+    f = _write(
+        tmp_path / "a.yaml",
+        "accounts:\n  - {account_id: demo-1, profile: retail, venue: PAPER}\n"
+        "  - {account_id: demo-2, profile: retail, venue: PAPER}\n",
+    )
+    with pytest.raises(ConfigError, match=r"account demo-2.*venue PAPER is account demo-1's already"):
+        check_config(ExecSimSettings(accounts_file=str(f), paper_enabled=True))
+    f = _write(
+        tmp_path / "b.yaml",
+        "accounts:\n  - {account_id: demo-1, profile: retail, venue: PAPER}\n"
+        "  - {account_id: sim-1, profile: retail}\n  - {account_id: sim-2, profile: retail}\n",
+    )
+    assert len(check_config(ExecSimSettings(accounts_file=str(f), paper_enabled=True))) == 3
+
+
 def test_the_check_config_command_exits_2_naming_the_problem_and_0_when_usable(tmp_path: Path) -> None:
     f = _write(tmp_path / "a.yaml", "accounts:\n  - {account_id: mine-1, profle: retail}\n")
     code = "from at_exec_sim.main import run; run()"

@@ -35,14 +35,27 @@ _HOW = {
 
 
 def check_accounts(accounts: Mapping[str, AccountConfig], settings: ExecSimSettings) -> None:
-    """Every account's venue is the simulated venue or one these settings configure (fail closed).
+    """Every account's venue is the simulated venue or one these settings configure (fail closed),
+    and no external venue is named by two accounts.
+
+    A configured venue is one broker account: two exec-sim accounts on it would each apply the
+    firm's rules (daily loss, drawdown) to half of its P&L, and the broker's positions could not be
+    compared with either one's.
 
     Raises:
-        ConfigError: an account names a venue nobody configured; the message says how to configure it.
+        ConfigError: an account names a venue nobody configured (the message says how to configure
+            it), or a venue another account names too.
     """
     configured = settings.venue_names()
     live = settings.live_venues()
+    owner: dict[str, str] = {}
     for account_id, cfg in sorted(accounts.items()):
+        if cfg.venue != SIM_VENUE and (first := owner.setdefault(cfg.venue, account_id)) != account_id:
+            raise ConfigError(
+                f"account {account_id}",
+                f"venue {cfg.venue} is account {first}'s already: a venue is one broker account, traded and "
+                "checked (positions, the firm's rules) as one exec-sim account; configure a venue per broker account",
+            )
         if cfg.venue in live and not cfg.live:
             raise ConfigError(
                 f"account {account_id}",
