@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import nats
@@ -88,30 +89,37 @@ async def test_an_alert_queued_for_one_position_sends_no_other_position_s_alert_
     await gw.stop()
 
 
-async def test_each_lane_keeps_its_order_and_an_event_of_no_lane_holds_back_every_lane(
-    nats_server: NatsServer, tmp_path: Path
-) -> None:
+@pytest.fixture
+async def bus_and_outbox(nats_server: NatsServer, tmp_path: Path) -> AsyncIterator[tuple[EventBus, Outbox]]:
+    """The gateway's bus on the real nats-server (streams made) and a fresh outbox file."""
     bus = await EventBus.connect(nats_server.url, service="gateway", metrics=CATALOG.build())
     await bus.ensure_streams()
     outbox = Outbox(tmp_path / "outbox.sqlite3")
-    publisher = DurablePublisher(bus, outbox, CATALOG.build(), timeout_s=2.0)
     try:
-        a1, a2 = signal("paper-1", "MES.CME", "a1"), signal("paper-1", "MES.CME", "a2")
-        b1, b2 = signal("paper-2", "MES.CME", "b1"), signal("paper-2", "MES.CME", "b2")
-        md = quote("MES.CME")
-        assert (await publisher.publish(a1, budget_s=0)).sink == "outbox"  # no time left: to disk
-        assert (await publisher.publish(b1)).sink == "jetstream"  # another account: not held back
-        assert (await publisher.publish(a2)).sink == "outbox"  # behind a1
-        assert (await publisher.publish(md)).sink == "outbox"  # no lane: behind everything queued
-        assert (await publisher.publish(b2)).sink == "outbox"  # behind the quote, which may matter to it
-        assert outbox.depth() == 4 and outbox.lanes() == 3
-        assert await publisher.drain_once() == 4
-        assert [s.alert_id for s in await _stream(nats_server.url)] == ["b1", "a1", "a2", "b2"]
-        assert [e.event_id for e in await _stream(nats_server.url, "AT_MARKET_DATA")] == [md.event_id]
-        assert (await publisher.publish(signal("paper-1", "MES.CME", "a3"))).sink == "jetstream"  # drained
+        yield bus, outbox
     finally:
         outbox.close()
         await bus.close()
+
+
+async def test_each_lane_keeps_its_order_and_an_event_of_no_lane_holds_back_every_lane(
+    nats_server: NatsServer, bus_and_outbox: tuple[EventBus, Outbox]
+) -> None:
+    bus, outbox = bus_and_outbox
+    publisher = DurablePublisher(bus, outbox, CATALOG.build(), timeout_s=2.0)
+    a1, a2 = signal("paper-1", "MES.CME", "a1"), signal("paper-1", "MES.CME", "a2")
+    b1, b2 = signal("paper-2", "MES.CME", "b1"), signal("paper-2", "MES.CME", "b2")
+    md = quote("MES.CME")
+    assert (await publisher.publish(a1, budget_s=0)).sink == "outbox"  # no time left: to disk
+    assert (await publisher.publish(b1)).sink == "jetstream"  # another account: not held back
+    assert (await publisher.publish(a2)).sink == "outbox"  # behind a1
+    assert (await publisher.publish(md)).sink == "outbox"  # no lane: behind everything queued
+    assert (await publisher.publish(b2)).sink == "outbox"  # behind the quote, which may matter to it
+    assert outbox.depth() == 4 and outbox.lanes() == 3
+    assert await publisher.drain_once() == 4
+    assert [s.alert_id for s in await _stream(nats_server.url)] == ["b1", "a1", "a2", "b2"]
+    assert [e.event_id for e in await _stream(nats_server.url, "AT_MARKET_DATA")] == [md.event_id]
+    assert (await publisher.publish(signal("paper-1", "MES.CME", "a3"))).sink == "jetstream"  # drained
 
 
 class HeldBus:
@@ -135,30 +143,24 @@ class HeldBus:
 
 
 async def test_an_event_waits_for_an_earlier_publish_of_its_lane_in_flight_so_a_failure_keeps_the_order(
-    nats_server: NatsServer, tmp_path: Path
+    nats_server: NatsServer, bus_and_outbox: tuple[EventBus, Outbox]
 ) -> None:
-    bus = await EventBus.connect(nats_server.url, service="gateway", metrics=CATALOG.build())
-    await bus.ensure_streams()
-    outbox = Outbox(tmp_path / "outbox.sqlite3")
+    bus, outbox = bus_and_outbox
     a1, a2 = signal("paper-1", "MES.CME", "a1"), signal("paper-1", "MES.CME", "a2")
     b1 = signal("paper-2", "MES.CME", "b1")
     held = HeldBus(bus, a1.event_id)
     publisher = DurablePublisher(held, outbox, CATALOG.build(), timeout_s=2.0)  # type: ignore[arg-type]
-    try:
-        first = asyncio.create_task(publisher.publish(a1))
-        await held.started.wait()  # a1 is on its way, unanswered
-        second = asyncio.create_task(publisher.publish(a2))
-        assert (await publisher.publish(b1)).sink == "jetstream"  # another position does not wait
-        await asyncio.sleep(0.1)
-        assert not second.done()  # a2 waits for a1's answer
-        held.release.set()  # a1 fails: to the outbox, and a2 behind it
-        assert (await first).sink == "outbox" and (await second).sink == "outbox"
-        assert len(publisher.in_flight) == 0  # nothing in flight is remembered
-        assert await publisher.drain_once() == 2
-        assert [s.alert_id for s in await _stream(nats_server.url)] == ["b1", "a1", "a2"]
-    finally:
-        outbox.close()
-        await bus.close()
+    first = asyncio.create_task(publisher.publish(a1))
+    await held.started.wait()  # a1 is on its way, unanswered
+    second = asyncio.create_task(publisher.publish(a2))
+    assert (await publisher.publish(b1)).sink == "jetstream"  # another position does not wait
+    await asyncio.sleep(0.1)
+    assert not second.done()  # a2 waits for a1's answer
+    held.release.set()  # a1 fails: to the outbox, and a2 behind it
+    assert (await first).sink == "outbox" and (await second).sink == "outbox"
+    assert len(publisher.in_flight) == 0  # nothing in flight is remembered
+    assert await publisher.drain_once() == 2
+    assert [s.alert_id for s in await _stream(nats_server.url)] == ["b1", "a1", "a2"]
 
 
 async def test_an_outbox_written_before_lanes_is_migrated_and_drained_once_in_order(
