@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import sys
 import time
 from collections import Counter
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
@@ -203,34 +205,43 @@ asyncio.run(main())
 """
 
 
+@contextlib.asynccontextmanager
+async def helper_process(code: str, stk: stack_mod.Stack) -> AsyncIterator[None]:
+    """``code`` (ECHO or JS_ECHO) in its own Python process, connected and ready, killed on exit."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", code, stk.nats_url, stk.admin_password, stdout=asyncio.subprocess.PIPE
+    )
+    try:
+        assert proc.stdout is not None and (await proc.stdout.readline()).strip() == b"ready"
+        yield
+    finally:
+        proc.kill()
+        await proc.wait()
+
+
 async def jetstream_hop(nc: nats.NATS, stk: stack_mod.Stack, n: int, gap_s: float) -> list[float]:
     """One-way ms from publishing into a stream to a waiting pull consumer in another process having it."""
     js = nc.jetstream()
     await js.add_stream(name="BENCH_HOP", subjects=["bench.hop.in"], storage=StorageType.FILE)
     out = await nc.subscribe("bench.hop.out")
-    echo = await asyncio.create_subprocess_exec(
-        sys.executable, "-c", JS_ECHO, stk.nats_url, stk.admin_password, stdout=asyncio.subprocess.PIPE
-    )
     hops: list[float] = []
     try:
-        assert echo.stdout is not None and (await echo.stdout.readline()).strip() == b"ready"
-        for _ in range(n):
-            await asyncio.sleep(gap_s)
-            t0 = time.perf_counter()
-            await nc.publish("bench.hop.in", b"x" * 600)
-            had = float((await out.next_msg(timeout=5)).data)
-            hops.append((had - t0) * 1000)
+        async with helper_process(JS_ECHO, stk):
+            for _ in range(n):
+                await asyncio.sleep(gap_s)
+                t0 = time.perf_counter()
+                await nc.publish("bench.hop.in", b"x" * 600)
+                had = float((await out.next_msg(timeout=5)).data)
+                hops.append((had - t0) * 1000)
     finally:
-        echo.kill()
-        await echo.wait()
         await out.unsubscribe()
         await js.delete_stream("BENCH_HOP")
     return hops[5:]  # the consumer's first fetches are its warm-up
 
 
 async def baselines(stk: stack_mod.Stack, http: KeepAliveClient, n: int = 500, gap_s: float = 0.02) -> dict:
-    """Same-run floors: NATS within this process, NATS through another process (``gap_s`` apart,
-    as alerts are at 50/s, so the other side is idle when each arrives), and GET /healthz."""
+    """Same-run floors: NATS within this process, NATS and JetStream through another process
+    (``gap_s`` apart, as alerts are at 50/s, so the other side is idle when each arrives), and GET /healthz."""
     nc = await nats.connect(stk.nats_url, user="admin", password=stk.admin_password)
     sub = await nc.subscribe("bench.rtt")
     rtt = []
@@ -239,20 +250,13 @@ async def baselines(stk: stack_mod.Stack, http: KeepAliveClient, n: int = 500, g
         await nc.publish("bench.rtt", b"x")
         await sub.next_msg(timeout=2)
         rtt.append((time.perf_counter() - t0) * 1000)
-    echo = await asyncio.create_subprocess_exec(
-        sys.executable, "-c", ECHO, stk.nats_url, stk.admin_password, stdout=asyncio.subprocess.PIPE
-    )
-    try:
-        assert echo.stdout is not None and (await echo.stdout.readline()).strip() == b"ready"
-        across = []
+    across = []
+    async with helper_process(ECHO, stk):
         for _ in range(n // 2):
             await asyncio.sleep(gap_s)
             t0 = time.perf_counter()
             await nc.request("bench.echo", b"x" * 600, timeout=2)
             across.append((time.perf_counter() - t0) * 1000 / 2)  # there and back: two hops
-    finally:
-        echo.kill()
-        await echo.wait()
     js_hop = await jetstream_hop(nc, stk, n // 2, gap_s)
     await nc.close()
     health = []
